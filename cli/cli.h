@@ -1,0 +1,18 @@
+/* kelvin — subcommands. Each takes the world communicator and its own arguments (argv[0] is the
+ * subcommand name) and returns a kelvin status code; main turns it into an exit status. */
+#ifndef KV_CLI_H
+#define KV_CLI_H
+
+#include <mpi.h>
+
+int kv_cmd_run(MPI_Comm comm, int argc, char **argv);
+int kv_cmd_info(MPI_Comm comm, int argc, char **argv);
+int kv_cmd_compare(MPI_Comm comm, int argc, char **argv);
+
+/* 1 if s is "-h" or "--help". */
+int kv_cli_is_help(const char *s);
+
+/* Run fn on rank 0 only and share its status with every rank (for serial subcommands). */
+int kv_cli_on_root(MPI_Comm comm, int (*fn)(int, char **), int argc, char **argv);
+
+#endif

@@ -1,0 +1,93 @@
+/* kelvin — command-line entry point. The only place that knows MPI_COMM_WORLD and turns status
+ * codes into exit statuses (0 ok, 1 check failed, 2 usage or input error, 3 runtime failure). */
+#include <mpi.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "core/version.h"
+
+static const char usage[] =
+    "usage: kelvin [--verbose|--quiet] COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  run CONFIG [section.key=value ...]    one solve; writes run.output (HDF5)\n"
+    "  info FILE.h5                          datasets, dims, units, attributes, stored config\n"
+    "  compare A.h5 B.h5 [--rtol R] [--atol A] [--var NAME]\n"
+    "                                        regression compare; exit 1 on mismatch\n"
+    "\n"
+    "options:\n"
+    "  -v, --verbose   more log output (debug)\n"
+    "  -q, --quiet     only errors and warnings\n"
+    "  --version       print the version\n"
+    "  -h, --help      this text; COMMAND --help for a command's own\n"
+    "\n"
+    "exit status: 0 ok, 1 check failed, 2 usage or input error, 3 runtime or numerical failure\n";
+
+int kv_cli_is_help(const char *s) { return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0; }
+
+int kv_cli_on_root(MPI_Comm comm, int (*fn)(int, char **), int argc, char **argv) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  int rc = rank == 0 ? fn(argc, argv) : KV_OK;
+  MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  int rank, size;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  kv_log_level level = KV_LOG_INFO;
+  /* Global options come before the command. */
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-'; i++) {
+    if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
+      level = KV_LOG_DEBUG;
+    } else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
+      level = KV_LOG_WARN;
+    } else if (strcmp(argv[i], "--version") == 0) {
+      if (rank == 0) printf("kelvin %s\n", KV_VERSION);
+      MPI_Finalize();
+      return 0;
+    } else if (kv_cli_is_help(argv[i])) {
+      if (rank == 0) fputs(usage, stdout);
+      MPI_Finalize();
+      return 0;
+    } else {
+      if (rank == 0) fprintf(stderr, "kelvin: unknown option '%s'\n%s", argv[i], usage);
+      MPI_Finalize();
+      return 2;
+    }
+  }
+  kv_log_init(level, rank, size);
+  if (i >= argc) {
+    if (rank == 0) fputs(usage, stderr);
+    MPI_Finalize();
+    return 2;
+  }
+  const char *cmd = argv[i];
+  int sub_argc = argc - i;
+  char **sub_argv = argv + i;
+  int rc;
+  if (strcmp(cmd, "run") == 0) {
+    rc = kv_cmd_run(MPI_COMM_WORLD, sub_argc, sub_argv);
+  } else if (strcmp(cmd, "info") == 0) {
+    rc = kv_cmd_info(MPI_COMM_WORLD, sub_argc, sub_argv);
+  } else if (strcmp(cmd, "compare") == 0) {
+    rc = kv_cmd_compare(MPI_COMM_WORLD, sub_argc, sub_argv);
+  } else {
+    rc = KV_ERROR(KV_ERR_USAGE, "unknown command '%s' (try kelvin --help)", cmd);
+  }
+  if (rc != KV_OK && rc != KV_ERR_MISMATCH && rank == 0) {
+    fprintf(stderr, "kelvin: error: %s\n", kv_error_message());
+    if (kv_log_get_level() >= KV_LOG_DEBUG) {
+      fprintf(stderr, "kelvin: (%s, raised at %s)\n", kv_strerror(rc), kv_error_where());
+    }
+  }
+  MPI_Finalize();
+  return kv_exit_status(rc);
+}

@@ -1,0 +1,33 @@
+/* kelvin — wall-clock timers (MPI_Wtime based). Plain struct, no allocation. */
+#ifndef KV_TIMER_H
+#define KV_TIMER_H
+
+#include <mpi.h>
+
+typedef struct {
+  double start;   /* time of the last kv_timer_start                   */
+  double total;   /* accumulated seconds over start/stop pairs          */
+  long count;     /* number of start/stop pairs                        */
+} kv_timer;
+
+/* Reset to zero. */
+static inline void kv_timer_reset(kv_timer *t) {
+  t->start = 0.0;
+  t->total = 0.0;
+  t->count = 0;
+}
+
+static inline void kv_timer_start(kv_timer *t) { t->start = MPI_Wtime(); }
+
+/* Stop, accumulate, return the seconds of this interval. */
+static inline double kv_timer_stop(kv_timer *t) {
+  double dt = MPI_Wtime() - t->start;
+  t->total += dt;
+  t->count++;
+  return dt;
+}
+
+/* Seconds since the last start, without stopping. */
+static inline double kv_timer_elapsed(const kv_timer *t) { return MPI_Wtime() - t->start; }
+
+#endif

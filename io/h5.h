@@ -1,0 +1,124 @@
+/* kelvin — HDF5 files: collective output of distributed fields in a netCDF-4/CF compatible
+ * layout, and readers for fields and whole datasets.
+ *
+ * Output layout (DESIGN.md section 6): root attributes Conventions, title, kelvin_version, model,
+ * created, config, status; coordinate variables /x /y /z (cell centres) and /time, made HDF5
+ * dimension scales and attached to every variable so netCDF tools and xarray see the coordinates;
+ * time-dependent fields (time, [z,] [y,] x) chunked per time step; time series (time); anything
+ * whose name has a slash goes in a group ("diagnostics/steps").
+ *
+ * Files are written under "<path>.part" and renamed to <path> only when closed successfully, so a
+ * crash never leaves a half-written file under the final name.
+ */
+#ifndef KV_H5_H
+#define KV_H5_H
+
+#include <mpi.h>
+
+#include "core/field.h"
+#include "core/grid.h"
+
+#define KV_OUTPUT_MAX 16
+
+/* What a model wants written at an output step: fields on its grid and scalars. Names, units and
+ * long names are borrowed string constants; field pointers are borrowed for the call. */
+typedef struct {
+  const char *name;           /* dataset name, e.g. "T"                                   */
+  const char *units;          /* CF units, e.g. "K"                                       */
+  const char *long_name;
+  const kv_field *field;
+} kv_output_field;
+
+typedef struct {
+  const char *name;           /* e.g. "T_mean" or "diagnostics/cfl"                        */
+  const char *units;
+  const char *long_name;
+  double value;
+  int is_volatile;            /* differs between identical runs (wall time): compare skips it */
+} kv_output_scalar;
+
+typedef struct {
+  int nfields, nscalars;
+  kv_output_field fields[KV_OUTPUT_MAX];
+  kv_output_scalar scalars[KV_OUTPUT_MAX];
+} kv_output_list;
+
+/* Append a field or a scalar to a list; KV_ERR_INVALID when full. */
+int kv_output_add_field(kv_output_list *l, const char *name, const char *units,
+                        const char *long_name, const kv_field *f);
+int kv_output_add_scalar(kv_output_list *l, const char *name, const char *units,
+                         const char *long_name, double value);
+
+typedef struct kv_h5_writer kv_h5_writer;
+
+typedef struct {
+  const char *path;           /* final file name                                           */
+  int overwrite;              /* replace an existing file at path                          */
+  const char *model;          /* root attribute "model"                                    */
+  const char *title;          /* root attribute "title"                                    */
+  const char *config_text;    /* resolved configuration, stored verbatim                   */
+  const char *coord_units;    /* units of x, y, z (e.g. "m")                               */
+  const char *time_units;     /* units of time (e.g. "s")                                  */
+} kv_h5_writer_params;
+
+/* Create "<path>.part" collectively on the grid's communicator, write root attributes and the
+ * space coordinates. Creates missing directories. Fails with KV_ERR_EXISTS when path exists and
+ * overwrite is off. Collective. Caller owns *out: close it with kv_h5_writer_close or discard it
+ * with kv_h5_writer_free. */
+int kv_h5_writer_create(const kv_grid *g, const kv_h5_writer_params *p, kv_h5_writer **out);
+
+/* Append one time record: time t, every field and scalar of the list (the same names at every
+ * call). Collective. */
+int kv_h5_writer_append(kv_h5_writer *w, double t, const kv_output_list *l);
+
+/* Number of time records written so far. */
+long kv_h5_writer_records(const kv_h5_writer *w);
+
+/* Set a root attribute (number or text). Collective. */
+int kv_h5_writer_attr_double(kv_h5_writer *w, const char *name, double v);
+int kv_h5_writer_attr_text(kv_h5_writer *w, const char *name, const char *v);
+
+/* Close and publish. With failure == NULL the file gets status "complete" and is renamed to its
+ * final path; otherwise status is the failure text and the file is renamed to
+ * "<stem>.failed.h5" (its records are valid, only incomplete) and *kept_as (if given, size n)
+ * receives that name. Collective. Frees w in all cases. */
+int kv_h5_writer_close(kv_h5_writer *w, const char *failure, char *kept_as, size_t n);
+
+/* Discard: close and delete the partial file. NULL is a no-op. Collective. */
+void kv_h5_writer_free(kv_h5_writer *w);
+
+/* ---------------------------------------------------------------- readers */
+
+/* A whole dataset read as float64 (serial). */
+typedef struct {
+  int rank;
+  long dims[8];
+  long count;
+  double *data;   /* owned; free with kv_h5_array_free */
+  int is_volatile; /* the dataset is marked as differing between identical runs (wall time) */
+} kv_h5_array;
+
+void kv_h5_array_free(kv_h5_array *a);
+
+/* Read dataset dset of file path entirely (any numeric type, converted to double). Errors:
+ * KV_ERR_IO when the file does not exist, KV_ERR_FORMAT when it is not HDF5, is corrupt or has no
+ * such numeric dataset. Not collective (opens the file on the calling rank only). */
+int kv_h5_read_array(const char *path, const char *dset, kv_h5_array *out);
+
+/* Read into distributed field f the dataset dset of path: either (z,y,x)-shaped like the grid or
+ * with a leading time dimension, in which case record `record` is read (-1: the last). Fails when
+ * the shape does not match the grid. Collective over the field's grid. */
+int kv_h5_read_field(const char *path, const char *dset, long record, kv_field *f);
+
+/* Names of the numeric datasets in a file, recursively ("T", "diagnostics/steps"), in a
+ * newline-separated malloc'd string. Not collective. */
+int kv_h5_list_datasets(const char *path, char **names);
+
+/* Print a human-readable description of a file (datasets, shapes, dims, units, attributes, stored
+ * config) to stream. Not collective. */
+int kv_h5_describe(const char *path, void *stream);
+
+/* Silence HDF5's own error stack printing (we report errors ourselves). Idempotent. */
+void kv_h5_quiet(void);
+
+#endif

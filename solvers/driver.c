@@ -1,0 +1,161 @@
+#include "solvers/driver.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/progress.h"
+#include "core/status.h"
+#include "core/timer.h"
+#include "io/h5.h"
+#include "solvers/model.h"
+
+const kv_config_key kv_run_keys[] = {
+    {"run.model", KV_CFG_ENUM, "heat", "heat", KV_CFG_NORANGE, "which solver"},
+    {"run.output", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "output HDF5 file (directories are created)"},
+    {"run.t_end", KV_CFG_DOUBLE, NULL, NULL, 0.0, 1e300, "end time (s)"},
+    {"run.dt", KV_CFG_DOUBLE, NULL, NULL, 0.0, 1e300,
+     "time step; unset: run.cfl times the stability limit; steps are equalised to end on t_end"},
+    {"run.cfl", KV_CFG_DOUBLE, "0.9", NULL, 0.0, 1.0, "fraction of the explicit stability limit"},
+    {"run.output_every", KV_CFG_INT, "100", NULL, 1, 1e15,
+     "write a record every this many steps (plus the initial and the final state)"},
+    {"run.overwrite", KV_CFG_BOOL, "false", NULL, KV_CFG_NORANGE,
+     "replace an existing output file"},
+    {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
+};
+
+int kv_run_validate(kv_config *cfg) {
+  const char *name = "heat";
+  /* The model decides which other section is allowed, so read run.model first. */
+  if (kv_config_has(cfg, "run.model")) {
+    KV_CHECK(kv_config_get_string(cfg, "run.model", &name));
+  }
+  const kv_model_type *type = kv_model_type_find(name);
+  if (!type) {
+    return kv_config_errorf(cfg, "run.model", "expected one of %s", kv_model_names());
+  }
+  const kv_config_key *const tables[] = {kv_run_keys, type->keys, NULL};
+  return kv_config_validate(cfg, tables);
+}
+
+static int append_record(kv_h5_writer *w, kv_model *m, double t, long step, double wall, double cfl) {
+  kv_output_list l;
+  KV_CHECK(kv_model_outputs(m, &l));
+  KV_CHECK(kv_output_add_scalar(&l, "diagnostics/step", "1", "time step number", (double)step));
+  KV_CHECK(kv_output_add_scalar(&l, "diagnostics/wall_time", "s",
+                                "wall-clock seconds since the start of the run", wall));
+  l.scalars[l.nscalars - 1].is_volatile = 1;
+  KV_CHECK(kv_output_add_scalar(&l, "diagnostics/cfl", "1", "time step over the explicit stability limit", cfl));
+  return kv_h5_writer_append(w, t, &l);
+}
+
+int kv_run(MPI_Comm comm, const kv_config *cfg, kv_run_result *res) {
+  kv_run_result local;
+  if (!res) {
+    res = &local;
+  }
+  memset(res, 0, sizeof *res);
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  const char *name, *output;
+  long every;
+  int overwrite;
+  int rc = kv_config_get_string(cfg, "run.model", &name);
+  if (rc == KV_OK) rc = kv_config_get_string(cfg, "run.output", &output);
+  if (rc == KV_OK) rc = kv_config_get_int(cfg, "run.output_every", 1, 1000000000000000L, &every);
+  if (rc == KV_OK) rc = kv_config_get_bool(cfg, "run.overwrite", &overwrite);
+  KV_CHECK(kv_status_agree(comm, rc));
+  const kv_model_type *type = kv_model_type_find(name);
+  if (!type) {
+    return kv_config_errorf(cfg, "run.model", "expected one of %s", kv_model_names());
+  }
+  kv_timer total, stepping;
+  kv_timer_reset(&total);
+  kv_timer_reset(&stepping);
+  kv_timer_start(&total);
+
+  kv_model *m = NULL;
+  kv_h5_writer *w = NULL;
+  char *text = NULL;
+  KV_TRY(kv_model_create(type, comm, cfg, &m));
+  kv_model_info info;
+  KV_TRY(kv_model_info_get(m, &info));
+  KV_TRY(kv_status_agree(comm, kv_config_to_text(cfg, &text)));
+  kv_h5_writer_params wp = {output, overwrite, name, info.title, text, info.coord_units,
+                            info.time_units};
+  KV_TRY(kv_h5_writer_create(info.grid, &wp, &w));
+  {
+    const long *n = kv_grid_global_n(info.grid);
+    const int *pr = kv_grid_procs(info.grid);
+    int nd = kv_grid_ndims(info.grid), size;
+    MPI_Comm_size(comm, &size);
+    char cells[96] = "", procs[64] = "";
+    for (int d = 0; d < nd; d++) {
+      size_t lc = strlen(cells), lp = strlen(procs);
+      snprintf(cells + lc, sizeof cells - lc, "%s%ld", d ? " x " : "", n[d]);
+      snprintf(procs + lp, sizeof procs - lp, "%s%d", d ? " x " : "", pr[d]);
+    }
+    kv_info("%s: %dD grid %s cells on %d rank%s (%s), dt = %.6g (cfl %.3g), %ld steps to t = %g",
+            name, nd, cells, size, size > 1 ? "s" : "", procs, info.dt, info.cfl, info.nsteps,
+            info.t0 + info.dt * (double)info.nsteps);
+  }
+  double t = info.t0;
+  KV_TRY(append_record(w, m, t, 0, kv_timer_elapsed(&total), info.cfl));
+  kv_progress prog;
+  kv_progress_start(&prog, name, info.nsteps, rank == 0);
+  long step;
+  for (step = 1; step <= info.nsteps; step++) {
+    kv_timer_start(&stepping);
+    rc = kv_model_step(m, &t);
+    kv_timer_stop(&stepping);
+    if (rc != KV_OK) {
+      break;
+    }
+    if (step % every == 0 || step == info.nsteps) {
+      KV_TRY(append_record(w, m, t, step, kv_timer_elapsed(&total), info.cfl));
+    }
+    kv_progress_update(&prog, step);
+  }
+  kv_progress_finish(&prog);
+  res->steps = rc == KV_OK ? info.nsteps : step;
+  res->dt = info.dt;
+  res->wall_steps = stepping.total;
+  res->cell_updates = (double)kv_grid_global_count(info.grid) * (double)(res->steps);
+  if (rc == KV_ERR_NUMERIC) {
+    /* Keep what was written: the file is consistent, only incomplete. */
+    char why[1024], kept[4096];
+    snprintf(why, sizeof why, "failed: %s", kv_error_message());
+    int code = rc;
+    res->records = kv_h5_writer_records(w);
+    rc = kv_h5_writer_close(w, why, kept, sizeof kept);
+    w = NULL;
+    if (rc == KV_OK) {
+      snprintf(res->output, sizeof res->output, "%s", kept);
+      rc = KV_ERROR(code, "%s; the %ld records written before it are kept in %s", why + 8,
+                    res->records, kept);
+    }
+    goto cleanup;
+  }
+  if (rc != KV_OK) {
+    goto cleanup;
+  }
+  res->records = kv_h5_writer_records(w);
+  KV_TRY(kv_h5_writer_attr_double(w, "dt", info.dt));
+  KV_TRY(kv_h5_writer_attr_double(w, "steps", (double)info.nsteps));
+  rc = kv_h5_writer_close(w, NULL, res->output, sizeof res->output);
+  w = NULL;
+  KV_TRY(rc);
+  res->wall_total = kv_timer_stop(&total);
+  kv_info("%ld steps in %.3f s stepping (%.4g cell updates/s), %.3f s in all; %ld records",
+          res->steps, res->wall_steps,
+          res->wall_steps > 0 ? res->cell_updates / res->wall_steps : 0.0, res->wall_total,
+          res->records);
+cleanup:
+  kv_h5_writer_free(w);
+  kv_model_free(m);
+  free(text);
+  return rc;
+}

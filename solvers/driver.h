@@ -1,0 +1,35 @@
+/* kelvin — the run driver: one model solve from a configuration to an HDF5 file.
+ *
+ * It creates the model named by run.model, writes the initial state, steps to run.t_end, appends
+ * a record every run.output_every steps and at the end, and publishes the file atomically. A
+ * non-finite state stops the run with the step number; the records written so far are kept in
+ * "<stem>.failed.h5".
+ */
+#ifndef KV_DRIVER_H
+#define KV_DRIVER_H
+
+#include <mpi.h>
+
+#include "io/config.h"
+
+/* The [run] keys. */
+extern const kv_config_key kv_run_keys[];
+
+/* What a finished run reports. */
+typedef struct {
+  long steps;
+  long records;
+  double dt;
+  double wall_steps;       /* seconds spent stepping (excluding output)   */
+  double wall_total;
+  double cell_updates;     /* steps x global cells                        */
+  char output[4096];       /* the file written                            */
+} kv_run_result;
+
+/* Validate cfg against [run] and the model's keys (recording defaults). Not collective. */
+int kv_run_validate(kv_config *cfg);
+
+/* Run one solve. Collective over comm. res may be NULL. */
+int kv_run(MPI_Comm comm, const kv_config *cfg, kv_run_result *res);
+
+#endif

@@ -1,0 +1,571 @@
+#include "solvers/heat/heat.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/status.h"
+#include "io/h5.h"
+
+#define KV_PI 3.14159265358979323846
+#define PROFILE_FORMS "constant(v), sine(k1[,k2[,k3]]), gaussian(x0[,y0[,z0]],sigma,amp), a number or file.h5:/dataset"
+
+const kv_config_key kv_heat_keys[] = {
+    {"heat.dims", KV_CFG_INT, "1", NULL, 1, 3, "number of space dimensions"},
+    {"heat.n", KV_CFG_INT_LIST, NULL, NULL, 1, 1e12, "cells per axis, x first (e.g. 256, 128)"},
+    {"heat.length", KV_CFG_DOUBLE_LIST, "1.0", NULL, 1e-300, 1e300,
+     "box length per axis (one value: the same for all axes)"},
+    {"heat.kappa", KV_CFG_FUNC, "1.0", "a positive number or file.h5:/dataset", KV_CFG_NORANGE,
+     "conductivity: a constant, or a field read from an HDF5 dataset shaped like the grid"},
+    {"heat.bc", KV_CFG_ENUM, "dirichlet", "dirichlet|neumann|periodic", KV_CFG_NORANGE,
+     "boundary condition on every face"},
+    {"heat.bc.xlo", KV_CFG_ENUM, NULL, "dirichlet|neumann|periodic", KV_CFG_NORANGE, "override for the x = 0 face"},
+    {"heat.bc.xhi", KV_CFG_ENUM, NULL, "dirichlet|neumann|periodic", KV_CFG_NORANGE, "override for the x = Lx face"},
+    {"heat.bc.ylo", KV_CFG_ENUM, NULL, "dirichlet|neumann|periodic", KV_CFG_NORANGE, "override for the y = 0 face"},
+    {"heat.bc.yhi", KV_CFG_ENUM, NULL, "dirichlet|neumann|periodic", KV_CFG_NORANGE, "override for the y = Ly face"},
+    {"heat.bc.zlo", KV_CFG_ENUM, NULL, "dirichlet|neumann|periodic", KV_CFG_NORANGE, "override for the z = 0 face"},
+    {"heat.bc.zhi", KV_CFG_ENUM, NULL, "dirichlet|neumann|periodic", KV_CFG_NORANGE, "override for the z = Lz face"},
+    {"heat.bc_value", KV_CFG_DOUBLE, "0.0", NULL, KV_CFG_NORANGE,
+     "Dirichlet: face temperature; Neumann: outward normal gradient dT/dn"},
+    {"heat.bc_value.xlo", KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE, "override for the x = 0 face"},
+    {"heat.bc_value.xhi", KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE, "override for the x = Lx face"},
+    {"heat.bc_value.ylo", KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE, "override for the y = 0 face"},
+    {"heat.bc_value.yhi", KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE, "override for the y = Ly face"},
+    {"heat.bc_value.zlo", KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE, "override for the z = 0 face"},
+    {"heat.bc_value.zhi", KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE, "override for the z = Lz face"},
+    {"heat.initial", KV_CFG_FUNC, "constant(0)", PROFILE_FORMS, KV_CFG_NORANGE,
+     "initial temperature"},
+    {"heat.source", KV_CFG_FUNC, "none", "none or " PROFILE_FORMS, KV_CFG_NORANGE,
+     "heat source q (K/s), constant in time"},
+    {"heat.scheme", KV_CFG_ENUM, "explicit", "explicit", KV_CFG_NORANGE,
+     "time integration (explicit: forward Euler)"},
+    {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
+};
+
+struct kv_heat {
+  kv_model base;
+  kv_heat_params p;
+  kv_grid *grid;
+  kv_field *T, *Tn;     /* current and next state                         */
+  kv_field *kappa;      /* NULL when constant                              */
+  kv_field *dq;         /* dt * q, NULL without a source                   */
+  double kappa_max;
+  double dt, dt_limit;
+  long step, nsteps;
+  double t;
+};
+
+void kv_heat_params_default(kv_heat_params *p) {
+  memset(p, 0, sizeof *p);
+  p->dims = 1;
+  for (int d = 0; d < KV_MAXDIM; d++) {
+    p->n[d] = d == 0 ? 64 : 1;
+    p->length[d] = 1.0;
+  }
+  p->kappa = 1.0;
+  strcpy(p->kappa_field.name, "number");
+  p->kappa_field.nargs = 1;
+  p->kappa_field.args[0] = 1.0;
+  strcpy(p->initial.name, "constant");
+  p->initial.nargs = 1;
+  strcpy(p->source.name, "none");
+  p->t_end = 1.0;
+  p->cfl = 0.9;
+}
+
+/* ---------------------------------------------------------------- configuration */
+
+static int check_profile(const kv_config *cfg, const char *key, const kv_config_func *f, int dims,
+                         int allow_none) {
+  const char *n = f->name;
+  int ok;
+  if (strcmp(n, "number") == 0 || strcmp(n, "file") == 0) {
+    ok = 1;
+  } else if (strcmp(n, "none") == 0) {
+    ok = allow_none;
+  } else if (strcmp(n, "constant") == 0) {
+    ok = f->nargs == 1;
+  } else if (strcmp(n, "sine") == 0) {
+    ok = f->nargs >= 1 && f->nargs <= dims;
+  } else if (strcmp(n, "gaussian") == 0) {
+    ok = f->nargs == dims + 2 && f->args[dims] > 0.0;
+  } else {
+    ok = 0;
+  }
+  if (!ok) {
+    return kv_config_errorf(cfg, key, "expected %s%s (in %dD: sine takes 1..%d wave numbers, "
+                            "gaussian %d centre coordinates then sigma > 0 and amplitude)",
+                            allow_none ? "none, " : "", PROFILE_FORMS, dims, dims, dims);
+  }
+  return KV_OK;
+}
+
+int kv_heat_params_from_config(const kv_config *cfg, kv_heat_params *p) {
+  kv_heat_params_default(p);
+  long v;
+  KV_CHECK(kv_config_get_int(cfg, "heat.dims", 1, 3, &v));
+  p->dims = (int)v;
+  int cnt;
+  long n[8];
+  KV_CHECK(kv_config_get_int_list(cfg, "heat.n", n, 8, &cnt));
+  if (cnt != p->dims) {
+    return kv_config_errorf(cfg, "heat.n", "expected %d cell counts (one per axis, heat.dims = %d)",
+                            p->dims, p->dims);
+  }
+  for (int d = 0; d < p->dims; d++) {
+    if (n[d] < 1) {
+      return kv_config_errorf(cfg, "heat.n", "expected positive cell counts");
+    }
+    p->n[d] = n[d];
+  }
+  double len[8];
+  KV_CHECK(kv_config_get_double_list(cfg, "heat.length", len, 8, &cnt));
+  if (cnt != 1 && cnt != p->dims) {
+    return kv_config_errorf(cfg, "heat.length", "expected 1 or %d lengths", p->dims);
+  }
+  for (int d = 0; d < p->dims; d++) {
+    p->length[d] = cnt == 1 ? len[0] : len[d];
+    if (!(p->length[d] > 0.0)) {
+      return kv_config_errorf(cfg, "heat.length", "expected positive lengths");
+    }
+  }
+  KV_CHECK(kv_config_get_func(cfg, "heat.kappa", &p->kappa_field));
+  if (strcmp(p->kappa_field.name, "number") == 0) {
+    p->kappa = p->kappa_field.args[0];
+    if (!(p->kappa > 0.0)) {
+      return kv_config_errorf(cfg, "heat.kappa", "expected a positive conductivity");
+    }
+  } else if (strcmp(p->kappa_field.name, "file") != 0) {
+    return kv_config_errorf(cfg, "heat.kappa", "expected a positive number or file.h5:/dataset");
+  }
+  /* Boundary conditions: heat.bc for all faces, then per-face overrides. */
+  static const char *const faces[KV_MAXDIM][2] = {{"xlo", "xhi"}, {"ylo", "yhi"}, {"zlo", "zhi"}};
+  int all;
+  double gval;
+  KV_CHECK(kv_config_get_enum(cfg, "heat.bc", "dirichlet|neumann|periodic", &all));
+  KV_CHECK(kv_config_get_double(cfg, "heat.bc_value", 1.0, 0.0, &gval));
+  for (int d = 0; d < KV_MAXDIM; d++) {
+    for (int s = 0; s < 2; s++) {
+      char key[64];
+      snprintf(key, sizeof key, "heat.bc.%s", faces[d][s]);
+      int b = all;
+      if (kv_config_has(cfg, key)) {
+        if (d >= p->dims) {
+          return kv_config_errorf(cfg, key, "this face does not exist in %dD", p->dims);
+        }
+        KV_CHECK(kv_config_get_enum(cfg, key, "dirichlet|neumann|periodic", &b));
+      }
+      p->bc[d][s] = (kv_bc_type)b;
+      snprintf(key, sizeof key, "heat.bc_value.%s", faces[d][s]);
+      p->bc_value[d][s] = gval;
+      if (kv_config_has(cfg, key)) {
+        if (d >= p->dims) {
+          return kv_config_errorf(cfg, key, "this face does not exist in %dD", p->dims);
+        }
+        KV_CHECK(kv_config_get_double(cfg, key, 1.0, 0.0, &p->bc_value[d][s]));
+      }
+    }
+    if (d < p->dims && (p->bc[d][0] == KV_BC_PERIODIC) != (p->bc[d][1] == KV_BC_PERIODIC)) {
+      /* Blame the face that was set explicitly, if any. */
+      char key[64];
+      snprintf(key, sizeof key, "heat.bc.%s", faces[d][0]);
+      if (!kv_config_has(cfg, key)) {
+        snprintf(key, sizeof key, "heat.bc.%s", faces[d][1]);
+      }
+      return kv_config_errorf(cfg, key, "periodic must be set on both faces of axis %c", "xyz"[d]);
+    }
+  }
+  KV_CHECK(kv_config_get_func(cfg, "heat.initial", &p->initial));
+  KV_CHECK(check_profile(cfg, "heat.initial", &p->initial, p->dims, 0));
+  KV_CHECK(kv_config_get_func(cfg, "heat.source", &p->source));
+  KV_CHECK(check_profile(cfg, "heat.source", &p->source, p->dims, 1));
+  int scheme;
+  KV_CHECK(kv_config_get_enum(cfg, "heat.scheme", "explicit", &scheme));
+  KV_CHECK(kv_config_get_double(cfg, "run.t_end", 0.0, INFINITY, &p->t_end));
+  if (!(p->t_end > 0.0)) {
+    return kv_config_errorf(cfg, "run.t_end", "expected a positive end time");
+  }
+  p->dt = 0.0;
+  if (kv_config_has(cfg, "run.dt")) {
+    KV_CHECK(kv_config_get_double(cfg, "run.dt", 0.0, INFINITY, &p->dt));
+    if (!(p->dt > 0.0)) {
+      return kv_config_errorf(cfg, "run.dt", "expected a positive time step");
+    }
+  }
+  KV_CHECK(kv_config_get_double(cfg, "run.cfl", 0.0, 1.0, &p->cfl));
+  if (!(p->cfl > 0.0)) {
+    return kv_config_errorf(cfg, "run.cfl", "expected a fraction in (0, 1]");
+  }
+  return KV_OK;
+}
+
+/* ---------------------------------------------------------------- profiles */
+
+typedef struct {
+  const kv_config_func *f;
+  const double *len;
+  int dims;
+} profile_ctx;
+
+static double profile_value(const double *x, void *vctx) {
+  const profile_ctx *c = vctx;
+  const kv_config_func *f = c->f;
+  if (strcmp(f->name, "number") == 0 || strcmp(f->name, "constant") == 0) {
+    return f->args[0];
+  }
+  if (strcmp(f->name, "sine") == 0) {
+    double v = 1.0;
+    for (int d = 0; d < f->nargs; d++) {
+      v *= sin(f->args[d] * KV_PI * x[d] / c->len[d]);
+    }
+    return v;
+  }
+  /* gaussian(x0[,y0[,z0]], sigma, amp) */
+  double r2 = 0.0;
+  for (int d = 0; d < c->dims; d++) {
+    double dx = x[d] - f->args[d];
+    r2 += dx * dx;
+  }
+  double s = f->args[c->dims], a = f->args[c->dims + 1];
+  return a * exp(-0.5 * r2 / (s * s));
+}
+
+/* Set field from a profile (analytic or file). Collective (file reads are). */
+static int set_profile(kv_field *f, const kv_config_func *prof, const double *len, int dims) {
+  if (strcmp(prof->name, "file") == 0) {
+    return kv_h5_read_field(prof->path, prof->dataset, -1, f);
+  }
+  profile_ctx c = {prof, len, dims};
+  kv_field_set_fn(f, profile_value, &c);
+  return KV_OK;
+}
+
+/* ---------------------------------------------------------------- boundary ghosts */
+
+/* Fill the ghost cells of f on physical faces. kappa_mode: copy the adjacent value (used for the
+ * conductivity field, so that face means at the boundary equal the boundary cell's kappa). */
+static void fill_boundary(const kv_heat *h, kv_field *f, int kappa_mode) {
+  const kv_grid *g = h->grid;
+  const long *nl = kv_grid_local_n(g), *st = kv_field_stride(f);
+  const int *gh = kv_field_ghost(f);
+  const double *hs = kv_grid_spacing(g);
+  double *u = kv_field_data(f);
+  for (int d = 0; d < h->p.dims; d++) {
+    int a = (d + 1) % 3, b = (d + 2) % 3; /* the two other axes */
+    for (int s = 0; s < 2; s++) {
+      if (!kv_grid_at_boundary(g, d, s)) {
+        continue;
+      }
+      long in_i = s == 0 ? 0 : nl[d] - 1, gh_i = s == 0 ? -1 : nl[d];
+      kv_bc_type bc = h->p.bc[d][s];
+      double gv = h->p.bc_value[d][s];
+      for (long ib = 0; ib < nl[b]; ib++) {
+        for (long ia = 0; ia < nl[a]; ia++) {
+          long ijk_in[3], ijk_gh[3];
+          ijk_in[d] = in_i;
+          ijk_gh[d] = gh_i;
+          ijk_in[a] = ijk_gh[a] = ia;
+          ijk_in[b] = ijk_gh[b] = ib;
+          long pin = kv_field_index(st, gh, ijk_in[0], ijk_in[1], ijk_in[2]);
+          long pgh = kv_field_index(st, gh, ijk_gh[0], ijk_gh[1], ijk_gh[2]);
+          if (kappa_mode) {
+            u[pgh] = u[pin];
+          } else if (bc == KV_BC_DIRICHLET) {
+            u[pgh] = 2.0 * gv - u[pin];
+          } else {
+            u[pgh] = u[pin] + hs[d] * gv;
+          }
+        }
+      }
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- kernels */
+
+/* Constant kappa: Tn = c0 T + sum_d a_d (T[-d] + T[+d]) (+ dq); returns 1 if a result is not
+ * finite. (x - x) != 0 flags NaN and Inf without a floating-point reduction, so the loop still
+ * vectorises. */
+static int kernel_const(const kv_heat *h, const double *restrict T, double *restrict Tn,
+                        const double *restrict dq) {
+  const long *nl = kv_grid_local_n(h->grid), *st = kv_field_stride(h->T);
+  const int *gh = kv_field_ghost(h->T);
+  const double *hs = kv_grid_spacing(h->grid);
+  double a[3] = {0, 0, 0}, c0 = 1.0;
+  for (int d = 0; d < h->p.dims; d++) {
+    a[d] = h->dt * h->p.kappa / (hs[d] * hs[d]);
+    c0 -= 2.0 * a[d];
+  }
+  const long sy = st[1], sz = st[2];
+  const double ax = a[0], ay = a[1], az = a[2];
+  int bad = 0;
+  for (long k = 0; k < nl[2]; k++) {
+    for (long j = 0; j < nl[1]; j++) {
+      long p0 = kv_field_index(st, gh, 0, j, k);
+      const double *restrict c = T + p0;
+      double *restrict o = Tn + p0;
+      const double *restrict q = dq ? dq + p0 : NULL;
+      const long n = nl[0];
+      if (h->p.dims == 1) {
+        for (long i = 0; i < n; i++) {
+          double v = c0 * c[i] + ax * (c[i - 1] + c[i + 1]);
+          o[i] = v;
+        }
+      } else if (h->p.dims == 2) {
+        const double *restrict s = c - sy, *restrict nn = c + sy;
+        for (long i = 0; i < n; i++) {
+          o[i] = c0 * c[i] + ax * (c[i - 1] + c[i + 1]) + ay * (s[i] + nn[i]);
+        }
+      } else {
+        const double *restrict s = c - sy, *restrict nn = c + sy, *restrict b = c - sz,
+                               *restrict f = c + sz;
+        for (long i = 0; i < n; i++) {
+          o[i] = c0 * c[i] + ax * (c[i - 1] + c[i + 1]) + ay * (s[i] + nn[i]) + az * (b[i] + f[i]);
+        }
+      }
+      if (q) {
+        for (long i = 0; i < n; i++) {
+          o[i] += q[i];
+        }
+      }
+      int rb = 0;
+      for (long i = 0; i < n; i++) {
+        rb |= (o[i] - o[i]) != 0.0;
+      }
+      bad |= rb;
+    }
+  }
+  return bad;
+}
+
+static inline double hmean(double a, double b) { return 2.0 * a * b / (a + b); }
+
+/* Variable kappa: flux form with harmonic face means. */
+static int kernel_var(const kv_heat *h, const double *restrict T, double *restrict Tn,
+                      const double *restrict K, const double *restrict dq) {
+  const long *nl = kv_grid_local_n(h->grid), *st = kv_field_stride(h->T);
+  const int *gh = kv_field_ghost(h->T);
+  const double *hs = kv_grid_spacing(h->grid);
+  double r[3];
+  for (int d = 0; d < 3; d++) {
+    r[d] = d < h->p.dims ? h->dt / (hs[d] * hs[d]) : 0.0;
+  }
+  int bad = 0;
+  for (long k = 0; k < nl[2]; k++) {
+    for (long j = 0; j < nl[1]; j++) {
+      long p0 = kv_field_index(st, gh, 0, j, k);
+      for (long i = 0; i < nl[0]; i++) {
+        long p = p0 + i;
+        double c = T[p], kc = K[p], acc = 0.0;
+        for (int d = 0; d < h->p.dims; d++) {
+          long s = st[d];
+          acc += r[d] * (hmean(kc, K[p + s]) * (T[p + s] - c) - hmean(kc, K[p - s]) * (c - T[p - s]));
+        }
+        double v = c + acc + (dq ? dq[p] : 0.0);
+        Tn[p] = v;
+        bad |= (v - v) != 0.0;
+      }
+    }
+  }
+  return bad;
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+double kv_heat_dt_limit(const kv_heat *h) { return h->dt_limit; }
+
+const kv_field *kv_heat_state(const kv_heat *h) { return h->T; }
+
+static int heat_setup(kv_heat *h, MPI_Comm comm) {
+  kv_grid_params gp;
+  kv_grid_params_default(&gp);
+  gp.ndims = h->p.dims;
+  for (int d = 0; d < h->p.dims; d++) {
+    gp.n[d] = h->p.n[d];
+    gp.length[d] = h->p.length[d];
+    gp.periodic[d] = h->p.bc[d][0] == KV_BC_PERIODIC;
+  }
+  KV_CHECK(kv_status_agree(comm, kv_grid_create(comm, &gp, &h->grid)));
+  int rc = kv_field_create(h->grid, &h->T);
+  if (rc == KV_OK) rc = kv_field_create(h->grid, &h->Tn);
+  if (rc == KV_OK && strcmp(h->p.kappa_field.name, "file") == 0) {
+    rc = kv_field_create(h->grid, &h->kappa);
+  }
+  if (rc == KV_OK && strcmp(h->p.source.name, "none") != 0) {
+    rc = kv_field_create(h->grid, &h->dq);
+  }
+  KV_CHECK(kv_status_agree(comm, rc));
+  /* Initial state, conductivity and source (file reads are collective and agreed). */
+  KV_CHECK(set_profile(h->T, &h->p.initial, h->p.length, h->p.dims));
+  h->kappa_max = h->p.kappa;
+  if (h->kappa) {
+    const kv_config_func *kf = &h->p.kappa_field;
+    KV_CHECK(kv_h5_read_field(kf->path, kf->dataset, -1, h->kappa));
+    double kmin;
+    KV_CHECK(kv_field_reduce(h->kappa, KV_REDUCE_MIN, &kmin));
+    KV_CHECK(kv_field_reduce(h->kappa, KV_REDUCE_MAX, &h->kappa_max));
+    if (!(kmin > 0.0) || !isfinite(h->kappa_max)) {
+      return KV_ERROR(KV_ERR_CONFIG, "heat.kappa = %s:%s: conductivity must be positive and "
+                      "finite everywhere (min %g, max %g)", kf->path, kf->dataset, kmin, h->kappa_max);
+    }
+    KV_CHECK(kv_field_halo_exchange(h->kappa));
+    fill_boundary(h, h->kappa, 1);
+  }
+  if (h->dq) {
+    KV_CHECK(set_profile(h->dq, &h->p.source, h->p.length, h->p.dims));
+  }
+  int bad;
+  KV_CHECK(kv_field_has_nonfinite(h->T, &bad));
+  if (bad) {
+    return KV_ERROR(KV_ERR_CONFIG, "heat.initial: the initial temperature has NaN or Inf values");
+  }
+  /* Forward Euler on the 2d+1-point Laplacian is stable for dt <= 1 / (2 kappa sum 1/h^2). */
+  const double *hs = kv_grid_spacing(h->grid);
+  double sum = 0.0;
+  for (int d = 0; d < h->p.dims; d++) {
+    sum += 1.0 / (hs[d] * hs[d]);
+  }
+  h->dt_limit = 1.0 / (2.0 * h->kappa_max * sum);
+  double dt;
+  if (h->p.dt > 0.0) {
+    if (h->p.dt > h->dt_limit) {
+      return KV_ERROR(KV_ERR_CONFIG,
+                      "run.dt = %g exceeds the explicit stability limit %.6g (= 1/(2 kappa_max "
+                      "sum 1/h^2) with kappa_max = %g); use run.dt <= %.6g or leave run.dt unset "
+                      "to use run.cfl",
+                      h->p.dt, h->dt_limit, h->kappa_max, h->dt_limit);
+    }
+    dt = h->p.dt;
+  } else {
+    dt = h->p.cfl * h->dt_limit;
+  }
+  /* Land exactly on t_end: the smallest number of equal steps no longer than dt. */
+  double ns = ceil(h->p.t_end / dt * (1.0 - 1e-12));
+  if (ns > 1e15) {
+    return KV_ERROR(KV_ERR_CONFIG, "run.t_end / dt = %g steps is too many", ns);
+  }
+  h->nsteps = ns < 1 ? 1 : (long)ns;
+  h->dt = h->p.t_end / (double)h->nsteps;
+  if (h->dq) {
+    /* The source enters every step as dt * q; scale it once. */
+    double *q = kv_field_data(h->dq);
+    long cnt = kv_field_extent(h->dq)[0] * kv_field_extent(h->dq)[1] * kv_field_extent(h->dq)[2];
+    for (long i = 0; i < cnt; i++) {
+      q[i] *= h->dt;
+    }
+  }
+  return KV_OK;
+}
+
+int kv_heat_create(MPI_Comm comm, const kv_heat_params *p, kv_heat **out) {
+  *out = NULL;
+  kv_heat *h = calloc(1, sizeof *h);
+  int rc = h ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "heat: out of memory");
+  rc = kv_status_agree(comm, rc);
+  if (rc != KV_OK) {
+    free(h);
+    return rc;
+  }
+  h->base.type = &kv_heat_type;
+  h->p = *p;
+  rc = heat_setup(h, comm);
+  if (rc != KV_OK) {
+    kv_heat_free(h);
+    return rc;
+  }
+  *out = h;
+  return KV_OK;
+}
+
+int kv_heat_step(kv_heat *h, double *t) {
+  KV_CHECK(kv_field_halo_exchange(h->T));
+  fill_boundary(h, h->T, 0);
+  const double *dq = h->dq ? kv_field_data(h->dq) : NULL;
+  int bad = h->kappa ? kernel_var(h, kv_field_data(h->T), kv_field_data(h->Tn),
+                                  kv_field_data(h->kappa), dq)
+                     : kernel_const(h, kv_field_data(h->T), kv_field_data(h->Tn), dq);
+  kv_field *tmp = h->T;
+  h->T = h->Tn;
+  h->Tn = tmp;
+  h->step++;
+  h->t = (double)h->step * h->dt;
+  *t = h->t;
+  int any;
+  if (MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, kv_grid_comm(h->grid)) != MPI_SUCCESS) {
+    return KV_ERROR(KV_ERR_MPI, "heat: reduction failed");
+  }
+  if (any) {
+    return KV_ERROR(KV_ERR_NUMERIC, "heat: non-finite temperature at step %ld (t = %g)", h->step,
+                    h->t);
+  }
+  return KV_OK;
+}
+
+void kv_heat_free(kv_heat *h) {
+  if (!h) {
+    return;
+  }
+  kv_field_free(h->T);
+  kv_field_free(h->Tn);
+  kv_field_free(h->kappa);
+  kv_field_free(h->dq);
+  kv_grid_free(h->grid);
+  free(h);
+}
+
+/* ---------------------------------------------------------------- kv_model table */
+
+static int m_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
+  kv_heat_params p;
+  KV_CHECK(kv_status_agree(comm, kv_heat_params_from_config(cfg, &p)));
+  kv_heat *h;
+  KV_CHECK(kv_heat_create(comm, &p, &h));
+  *out = &h->base;
+  return KV_OK;
+}
+
+static int m_step(kv_model *m, double *t) { return kv_heat_step((kv_heat *)m, t); }
+
+static int m_state(const kv_model *m, const kv_field **out) {
+  *out = ((const kv_heat *)m)->T;
+  return KV_OK;
+}
+
+static int m_outputs(kv_model *m, kv_output_list *out) {
+  kv_heat *h = (kv_heat *)m;
+  double mean;
+  KV_CHECK(kv_field_mean(h->T, &mean));
+  KV_CHECK(kv_output_add_field(out, "T", "K", "temperature", h->T));
+  KV_CHECK(kv_output_add_scalar(out, "T_mean", "K", "volume-mean temperature", mean));
+  return KV_OK;
+}
+
+static int m_info(const kv_model *m, kv_model_info *out) {
+  const kv_heat *h = (const kv_heat *)m;
+  out->grid = h->grid;
+  out->t0 = 0.0;
+  out->dt = h->dt;
+  out->nsteps = h->nsteps;
+  out->cfl = h->dt / h->dt_limit;
+  out->title = "kelvin heat equation (explicit finite volumes)";
+  out->coord_units = "m";
+  out->time_units = "s";
+  return KV_OK;
+}
+
+static void m_free(kv_model *m) { kv_heat_free((kv_heat *)m); }
+
+const kv_model_type kv_heat_type = {
+    .name = "heat",
+    .keys = kv_heat_keys,
+    .create = m_create,
+    .step = m_step,
+    .state = m_state,
+    .outputs = m_outputs,
+    .info = m_info,
+    .residual = NULL,
+    .residual_at = NULL,
+    .free = m_free,
+};

@@ -1,0 +1,40 @@
+#include "solvers/model.h"
+
+#include <string.h>
+
+#include "core/status.h"
+#include "solvers/heat/heat.h"
+
+static const kv_model_type *const g_types[] = {&kv_heat_type, NULL};
+
+const kv_model_type *kv_model_type_find(const char *name) {
+  for (int i = 0; g_types[i]; i++) {
+    if (strcmp(g_types[i]->name, name) == 0) {
+      return g_types[i];
+    }
+  }
+  return NULL;
+}
+
+const char *kv_model_names(void) { return "heat"; }
+
+int kv_model_create(const kv_model_type *type, MPI_Comm comm, const kv_config *cfg,
+                    kv_model **out) {
+  *out = NULL;
+  return type->create(comm, cfg, out);
+}
+
+int kv_model_step(kv_model *m, double *t) { return m->type->step(m, t); }
+
+int kv_model_outputs(kv_model *m, kv_output_list *out) {
+  out->nfields = out->nscalars = 0;
+  return m->type->outputs(m, out);
+}
+
+int kv_model_info_get(const kv_model *m, kv_model_info *out) { return m->type->info(m, out); }
+
+void kv_model_free(kv_model *m) {
+  if (m) {
+    m->type->free(m);
+  }
+}
