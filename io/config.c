@@ -34,6 +34,8 @@ struct kv_config {
   int too_long_line;
   int dup_line;
   char dup_key[768];
+  int orphan_line;      /* first key outside any [section] */
+  char orphan_key[256];
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -186,9 +188,9 @@ static int handler(void *user, const char *section, const char *name, const char
     return 1;
   }
   if (section[0] == '\0') {
-    if (!cfg->dup_line) {
-      cfg->dup_line = cfg->line;
-      snprintf(cfg->dup_key, sizeof cfg->dup_key, "%s outside any [section]", name);
+    if (!cfg->orphan_line) {
+      cfg->orphan_line = cfg->line;
+      snprintf(cfg->orphan_key, sizeof cfg->orphan_key, "%s", name);
     }
     return 1;
   }
@@ -215,6 +217,9 @@ int kv_config_parse_string(const char *text, const char *name, kv_config **out) 
                   cfg->source, r);
   } else if (r < 0) {
     rc = KV_ERROR(KV_ERR_NOMEM, "config: parser out of memory");
+  } else if (cfg->orphan_line) {
+    rc = KV_ERROR(KV_ERR_CONFIG, "%s:%d: key '%s' outside any [section]; put it under the section "
+                  "it belongs to (e.g. [run])", cfg->source, cfg->orphan_line, cfg->orphan_key);
   } else if (cfg->dup_line) {
     rc = KV_ERROR(KV_ERR_CONFIG, "%s:%d: key given twice: %s", cfg->source, cfg->dup_line,
                   cfg->dup_key);

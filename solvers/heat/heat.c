@@ -14,8 +14,8 @@
 
 const kv_config_key kv_heat_keys[] = {
     {"heat.dims", KV_CFG_INT, "1", NULL, 1, 3, "number of space dimensions"},
-    {"heat.n", KV_CFG_INT_LIST, NULL, NULL, 1, 1e12, "cells per axis, x first (e.g. 256, 128)"},
-    {"heat.length", KV_CFG_DOUBLE_LIST, "1.0", NULL, 1e-300, 1e300,
+    {"heat.n", KV_CFG_INT_LIST, NULL, NULL, 1, INFINITY, "cells per axis, x first (e.g. 256, 128)"},
+    {"heat.length", KV_CFG_DOUBLE_LIST, "1.0", NULL, 0.0, INFINITY,
      "box length per axis (one value: the same for all axes)"},
     {"heat.kappa", KV_CFG_FUNC, "1.0", "a positive number or file.h5:/dataset", KV_CFG_NORANGE,
      "conductivity: a constant, or a field read from an HDF5 dataset shaped like the grid"},
