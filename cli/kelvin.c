@@ -2,12 +2,14 @@
  * codes into exit statuses (0 ok, 1 check failed, 2 usage or input error, 3 runtime failure). */
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "core/version.h"
+#include "io/h5.h"
 
 static const char usage[] =
     "usage: kelvin [--verbose|--quiet] COMMAND [ARGS]\n"
@@ -37,6 +39,7 @@ int kv_cli_on_root(MPI_Comm comm, int (*fn)(int, char **), int argc, char **argv
 }
 
 int main(int argc, char **argv) {
+  kv_h5_mpi_defaults(); /* before MPI_Init: it sets MPI-IO parameters */
   MPI_Init(&argc, &argv);
   int rank, size;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

@@ -39,6 +39,11 @@ struct kv_h5_writer {
   var vars[MAXVARS];
 };
 
+void kv_h5_mpi_defaults(void) {
+  setenv("OMPI_MCA_fbtl_posix_write_datasieving", "0", 0);
+  setenv("OMPI_MCA_fbtl_posix_read_datasieving", "0", 0);
+}
+
 void kv_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
 /* ---------------------------------------------------------------- output lists */
@@ -502,6 +507,7 @@ void kv_h5_writer_free(kv_h5_writer *w) {
   if (w->rank == 0) {
     remove(w->tmp);
   }
+  MPI_Barrier(w->comm); /* nobody returns before the file is gone */
   free(w);
 }
 

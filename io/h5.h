@@ -118,6 +118,13 @@ int kv_h5_list_datasets(const char *path, char **names);
  * config) to stream. Not collective. */
 int kv_h5_describe(const char *path, void *stream);
 
+/* Set safe MPI-IO defaults in the environment; call before MPI_Init. Open MPI 4.1's OMPIO does
+ * read-modify-write "data sieving" on non-contiguous writes, and ranks writing neighbouring blocks
+ * of one HDF5 chunk then race and lose each other's data (seen with Debian 12's Open MPI 4.1.4 at
+ * 4 ranks; cf. open-mpi/ompi#10546 for the read side). This turns it off unless the user set the
+ * variables. Other MPI libraries ignore them. Not collective. */
+void kv_h5_mpi_defaults(void);
+
 /* Silence HDF5's own error stack printing (we report errors ourselves). Idempotent. */
 void kv_h5_quiet(void);
 

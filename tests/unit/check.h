@@ -13,8 +13,10 @@ static int kv_test_rank = 0;
 #define CHECK(cond, ...)                                                                          \
   do {                                                                                            \
     int c_ = (cond);                                                                              \
-    if (kv_test_rank == 0) {                                                                      \
-      printf("%s - ", c_ ? "ok" : "FAIL");                                                        \
+    if (kv_test_rank == 0 || !c_) {                                                               \
+      if (c_) printf("ok - ");                                                                    \
+      else if (kv_test_rank) printf("FAIL - [rank %d] ", kv_test_rank);                            \
+      else printf("FAIL - ");                                                                     \
       printf(__VA_ARGS__);                                                                        \
       printf("\n");                                                                               \
       fflush(stdout);                                                                             \

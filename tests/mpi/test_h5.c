@@ -12,7 +12,7 @@
 #include "io/h5.h"
 #include "tests/unit/check.h"
 
-#define DIR "tests/out/unit_h5"
+#define DIR "tests/out/mpi_h5"
 
 static double ramp(const double *x, void *ctx) {
   (void)ctx;
@@ -36,13 +36,16 @@ static void copy_prefix(const char *src, const char *dst, long keep) {
 }
 
 int main(int argc, char **argv) {
+  kv_h5_mpi_defaults();
   MPI_Init(&argc, &argv);
   MPI_Comm_rank(MPI_COMM_WORLD, &kv_test_rank);
   kv_grid_params gp;
   kv_grid_params_default(&gp);
   gp.ndims = 2;
-  gp.n[0] = 12;
-  gp.n[1] = 5;
+  /* Sizes that split unevenly over 2 and 4 ranks: one HDF5 chunk is shared by every rank. */
+  const long nx = 37, ny = 23;
+  gp.n[0] = nx;
+  gp.n[1] = ny;
   gp.length[0] = 3.0;
   gp.length[1] = 1.0;
   kv_grid *g = NULL;
@@ -65,35 +68,38 @@ int main(int argc, char **argv) {
   kv_output_list l = {0};
   kv_output_add_field(&l, "T", "K", "temperature", f);
   kv_output_add_scalar(&l, "diagnostics/v", "1", "a value", 7.0);
-  for (int rec = 0; rec < 3 && rc == KV_OK; rec++) {
+  for (int rec = 0; rec < 6 && rc == KV_OK; rec++) {
     l.scalars[0].value = 7.0 + rec;
     rc = kv_h5_writer_append(w, 0.5 * rec, &l);
   }
-  CHECK(rc == KV_OK && kv_h5_writer_records(w) == 3, "three records appended");
+  CHECK(rc == KV_OK && kv_h5_writer_records(w) == 6, "six records appended");
   rc = kv_h5_writer_close(w, NULL, NULL, 0);
   CHECK(rc == KV_OK && exists(path) && !exists(DIR "/sub/dir/out.h5.part"),
         "close renames .part to the final name");
   if (kv_test_rank == 0) {
     kv_h5_array a;
     rc = kv_h5_read_array(path, "T", &a);
-    CHECK(rc == KV_OK && a.rank == 3 && a.dims[0] == 3 && a.dims[1] == 5 && a.dims[2] == 12,
-          "T has dims (time, y, x) = (3, 5, 12)");
-    int good = rc == KV_OK;
-    for (long j = 0; good && j < 5; j++) {
-      for (long i = 0; i < 12; i++) {
-        double x[2] = {(i + 0.5) * 0.25, (j + 0.5) * 0.2};
-        good &= fabs(a.data[2 * 60 + j * 12 + i] - ramp(x, NULL)) < 1e-15;
+    CHECK(rc == KV_OK && a.rank == 3 && a.dims[0] == 6 && a.dims[1] == ny && a.dims[2] == nx,
+          "T has dims (time, y, x) = (6, %ld, %ld)", ny, nx);
+    long nbad = rc == KV_OK ? 0 : 1;
+    for (long rec = 0; rc == KV_OK && rec < 6; rec++) {
+      for (long j = 0; j < ny; j++) {
+        for (long i = 0; i < nx; i++) {
+          double x[2] = {(i + 0.5) * 3.0 / nx, (j + 0.5) * 1.0 / ny};
+          nbad += fabs(a.data[(rec * ny + j) * nx + i] - ramp(x, NULL)) > 1e-14;
+        }
       }
     }
-    CHECK(good, "values read back in (y, x) order with cell-centre coordinates");
+    CHECK(nbad == 0, "every record reads back in (y, x) order with cell-centre coordinates "
+          "(%ld wrong values)", nbad);
     kv_h5_array_free(&a);
     rc = kv_h5_read_array(path, "x", &a);
-    CHECK(rc == KV_OK && a.count == 12 && fabs(a.data[0] - 0.125) < 1e-15 &&
-              fabs(a.data[11] - 2.875) < 1e-15,
+    CHECK(rc == KV_OK && a.count == nx && fabs(a.data[0] - 1.5 / nx) < 1e-15 &&
+              fabs(a.data[nx - 1] - 3.0 * (nx - 0.5) / nx) < 1e-15,
           "x holds the cell centres");
     kv_h5_array_free(&a);
     rc = kv_h5_read_array(path, "diagnostics/v", &a);
-    CHECK(rc == KV_OK && a.count == 3 && a.data[2] == 9.0, "grouped time series");
+    CHECK(rc == KV_OK && a.count == 6 && a.data[2] == 9.0, "grouped time series");
     kv_h5_array_free(&a);
     char *names = NULL;
     rc = kv_h5_list_datasets(path, &names);
@@ -134,14 +140,14 @@ int main(int argc, char **argv) {
         "a discarded writer leaves nothing behind");
   /* Wrong shapes and broken files. */
   kv_grid_params gp2 = gp;
-  gp2.n[0] = 13;
+  gp2.n[0] = nx + 1;
   kv_grid *g2 = NULL;
   kv_field *f2 = NULL;
   kv_grid_create(MPI_COMM_WORLD, &gp2, &g2);
   kv_field_create(g2, &f2);
   kv_error_clear();
   rc = kv_h5_read_field(path, "T", -1, f2);
-  CHECK(rc == KV_ERR_FORMAT && strstr(kv_error_message(), "(5, 13)"),
+  CHECK(rc == KV_ERR_FORMAT && strstr(kv_error_message(), "(23, 38)"),
         "a field of the wrong shape is refused -> \"%s\"", kv_error_message());
   rc = kv_h5_read_field(path, "nothing", -1, f2);
   CHECK(rc == KV_ERR_FORMAT && strstr(kv_error_message(), "no dataset 'nothing'"),
