@@ -17,7 +17,7 @@
 #define MAXVARS (2 * KV_OUTPUT_MAX)
 /* Keep one chunk (one time record of a field) under this many bytes; HDF5 allows < 4 GiB. */
 #define KV_H5_MAX_CHUNK_BYTES (512L * 1024 * 1024)
-#define KV_H5_SERIES_CHUNK 1024
+#define KV_H5_SERIES_CHUNK 256
 
 typedef struct {
   char name[128];

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# CLI behaviour: --help everywhere, exit codes (0 ok, 1 check failed, 2 usage/input, 3 runtime),
+# error messages that name the file/line/key, the explicit stability limit, NaN handling that keeps
+# the records written, refusal to overwrite, corrupt files reported without a crash.
+set -u
+: "${KELVIN:=bin/kelvin}" "${OUT:=tests/out}" "${MPIRUN:=mpirun --oversubscribe}"
+dir="$OUT/cli"
+rm -rf "$dir"
+mkdir -p "$dir"
+fail=0
+ok() { echo "ok - $*"; }
+bad() { echo "FAIL - $*"; fail=1; }
+
+# expect STATUS PATTERN DESCRIPTION -- COMMAND...: exit status and a pattern in the output
+expect() {
+  local want=$1 pat=$2 what=$3
+  shift 4
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  if [ "$rc" -eq "$want" ] && grep -qE -- "$pat" <<<"$out"; then
+    ok "$what (exit $rc)"
+  else
+    bad "$what: exit $rc (want $want), output: $(head -c 400 <<<"$out")"
+  fi
+}
+
+cat >"$dir/base.ini" <<INI
+[run]
+output = $dir/base.h5
+t_end = 0.01
+output_every = 10
+[heat]
+dims = 2
+n = 16, 12
+initial = sine(1, 1)
+INI
+
+expect 0 "usage: kelvin" "kelvin --help" -- "$KELVIN" --help
+for c in run info compare; do
+  expect 0 "usage: kelvin $c" "kelvin $c --help" -- "$KELVIN" "$c" --help
+done
+expect 0 "heat.bc_value.xlo" "kelvin run --keys lists every key" -- "$KELVIN" run --keys
+expect 2 "unknown command 'frobnicate'" "unknown command" -- "$KELVIN" frobnicate
+expect 2 "missing CONFIG" "run without a config" -- "$KELVIN" run
+expect 2 "cannot read config file 'nope.ini'" "missing config file" -- "$KELVIN" run nope.ini
+expect 0 "wrote .*base.h5" "a good run" -- "$KELVIN" run "$dir/base.ini"
+expect 2 "exists; set run.overwrite = true" "an existing output is not overwritten" -- "$KELVIN" run "$dir/base.ini"
+expect 0 "wrote" "run.overwrite=true on the command line replaces it" -- "$KELVIN" run "$dir/base.ini" run.overwrite=true
+expect 2 "base.ini:9: heat.initial = 'sine\(1, 1\)'|command line: heat.kappa = 'x'" "a bad override names the command line" -- "$KELVIN" run "$dir/base.ini" heat.kappa=x
+expect 2 "command line: heat.dims = '7': expected an integer in \[1, 3\]" "out-of-range override" -- "$KELVIN" run "$dir/base.ini" heat.dims=7
+expect 2 "expected section.key=value" "malformed override" -- "$KELVIN" run "$dir/base.ini" kappa=2
+expect 2 "unknown key heat.kapa \(did you mean heat.kappa\?\)" "misspelt key on the command line" -- "$KELVIN" run "$dir/base.ini" heat.kapa=2
+expect 2 "run.dt = 0.01 exceeds the explicit stability limit 0\.00125 .*use run.dt <= 0\.00125" "run.dt above the stability limit names the limit" -- "$KELVIN" run "$dir/base.ini" run.dt=0.01 run.overwrite=true
+expect 2 "1 cells but 2 ranks" "more ranks than cells is a clear error on every rank" -- $MPIRUN -n 2 "$KELVIN" run "$dir/base.ini" heat.dims=1 heat.n=1 "heat.initial=constant(1)" "run.output=$dir/err.h5"
+expect 2 "heat.kappa = .*nofile.h5.*|cannot read 'nofile.h5'" "a missing kappa file" -- "$KELVIN" run "$dir/base.ini" heat.kappa=nofile.h5:/kappa "run.output=$dir/err.h5"
+expect 2 "has no dataset '/nothere'" "a missing dataset in an initial-condition file" -- "$KELVIN" run "$dir/base.ini" "heat.initial=$dir/base.h5:/nothere" run.overwrite=true "run.output=$dir/ic.h5"
+
+# Restart-free continuation from a file: the initial state read from another output's last record.
+expect 0 "wrote" "initial state from file.h5:/T (last record)" -- "$KELVIN" run "$dir/base.ini" "heat.initial=$dir/base.h5:/T" "run.output=$dir/from_file.h5" run.overwrite=true
+
+# NaN/Inf: a huge source overflows; the run stops with the step number, keeps what it wrote.
+rm -f "$dir/blowup.h5" "$dir/blowup.failed.h5"
+expect 3 "non-finite temperature at step [0-9]+.*records written before it are kept in .*blowup.failed.h5" \
+  "a non-finite state stops the run with its step number" -- \
+  $MPIRUN -n 2 "$KELVIN" run "$dir/base.ini" "heat.initial=constant(1e308)" "run.output=$dir/blowup.h5" run.output_every=1
+if [ ! -e "$dir/blowup.h5" ] && [ -e "$dir/blowup.failed.h5" ] && "$KELVIN" info "$dir/blowup.failed.h5" | grep -q 'status = "failed: heat: non-finite'; then
+  ok "the failed run's records are kept in blowup.failed.h5 with its status; nothing under the final name"
+else
+  bad "failed-run file handling"
+fi
+
+# compare: 0 / 1 / 2
+"$KELVIN" -q run "$dir/base.ini" "run.output=$dir/b2.h5" run.overwrite=true >/dev/null 2>&1
+"$KELVIN" -q run "$dir/base.ini" "run.output=$dir/b3.h5" run.overwrite=true heat.kappa=1.001 >/dev/null 2>&1
+"$KELVIN" -q run "$dir/base.ini" "run.output=$dir/b4.h5" run.overwrite=true heat.n=16,13 >/dev/null 2>&1
+expect 0 "SAME: [0-9]+ datasets compared" "compare of identical runs" -- "$KELVIN" compare "$dir/base.h5" "$dir/b2.h5"
+expect 0 "wall_time +skipped \(volatile\)" "compare skips the wall-clock diagnostic" -- "$KELVIN" compare "$dir/base.h5" "$dir/b2.h5"
+expect 1 "T +max\|a-b\| .* DIFFERS" "compare finds a kappa change of 1e-3" -- "$KELVIN" compare "$dir/b3.h5" "$dir/base.h5"
+expect 0 "T +max.* ok" "and accepts it with a loose enough tolerance" -- "$KELVIN" compare "$dir/b3.h5" "$dir/base.h5" --rtol 0.01 --atol 1e-3 --var T
+expect 1 "SHAPE DIFFERS" "compare reports different shapes" -- "$KELVIN" compare "$dir/b4.h5" "$dir/base.h5"
+expect 1 "nothere +MISSING" "compare --var of a missing dataset" -- "$KELVIN" compare "$dir/base.h5" "$dir/b2.h5" --var nothere
+expect 2 "cannot read 'nofile.h5'" "compare with a missing file" -- "$KELVIN" compare nofile.h5 "$dir/base.h5"
+expect 2 "expects a non-negative number" "compare with a bad tolerance" -- "$KELVIN" compare "$dir/base.h5" "$dir/b2.h5" --rtol abc
+head -c 5000 "$dir/base.h5" >"$dir/truncated.h5"
+expect 2 "corrupt or truncated|not an HDF5 file" "compare with a truncated file" -- "$KELVIN" compare "$dir/truncated.h5" "$dir/base.h5"
+expect 2 "corrupt or truncated|not an HDF5 file" "info on a truncated file" -- "$KELVIN" info "$dir/truncated.h5"
+printf 'this is not hdf5\n' >"$dir/text.h5"
+expect 2 "not an HDF5 file" "info on a text file" -- "$KELVIN" info "$dir/text.h5"
+expect 0 "/T  float64  shape \(2, 12, 16\)  dims \(time, y, x\)" "info shows shapes and dims" -- "$KELVIN" info "$dir/base.h5"
+expect 0 "units = \"K\"" "info shows units" -- "$KELVIN" info "$dir/base.h5"
+expect 0 "initial = sine\(1, 1\)" "info shows the stored config" -- "$KELVIN" info "$dir/base.h5"
+# No partial files anywhere after all of that.
+if ls "$dir"/*.part >/dev/null 2>&1; then bad "partial files left: $(ls "$dir"/*.part)"; else ok "no .part file left behind"; fi
+exit $fail
