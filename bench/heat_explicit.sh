@@ -5,12 +5,16 @@
 # triad says how close the stencil runs to the memory limit.
 #
 #   bash bench/heat_explicit.sh [N] [STEPS]     (defaults 4096, 60)
+#   RANKS="1 2 4 8 16" bash bench/heat_explicit.sh   (rank counts; default "1 2")
+#   KELVIN=..., STREAM=... point at other builds of bin/kelvin and build/bench/stream
 set -eu
 cd "$(dirname "$0")/.."
 N=${1:-4096}
 STEPS=${2:-60}
 : "${MPIRUN:=mpirun --oversubscribe}"
-KELVIN=bin/kelvin
+KELVIN=${KELVIN:-bin/kelvin}
+STREAM=${STREAM:-build/bench/stream}
+RANKS=${RANKS:-1 2}
 dir=tests/out/bench
 mkdir -p "$dir"
 # dt = 0.9 x the stability limit 1/(4 N^2); t_end gives exactly STEPS steps.
@@ -31,8 +35,8 @@ initial = sine(1, 1)
 INI
 echo "heat_explicit: ${N} x ${N}, ${STEPS} steps; $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 printf '%-6s %14s %12s %12s %8s\n' ranks "updates/s" "GB/s(16B)" "triad GB/s" ratio
-for np in 1 2; do
-  triad=$($MPIRUN -n $np build/bench/stream | awk '/^triad_GBps/ {print $2}')
+for np in $RANKS; do
+  triad=$($MPIRUN -n $np "$STREAM" | awk '/^triad_GBps/ {print $2}')
   best=0
   for rep in 1 2 3; do
     ups=$($MPIRUN -n $np $KELVIN run "$dir/bench.ini" 2>&1 | sed -n 's/.*stepping (\([0-9.e+]*\) cell updates\/s).*/\1/p')

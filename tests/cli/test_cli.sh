@@ -90,6 +90,12 @@ expect 2 "not an HDF5 file" "info on a text file" -- "$KELVIN" info "$dir/text.h
 expect 0 "/T  float64  shape \(2, 12, 16\)  dims \(time, y, x\)" "info shows shapes and dims" -- "$KELVIN" info "$dir/base.h5"
 expect 0 "units = \"K\"" "info shows units" -- "$KELVIN" info "$dir/base.h5"
 expect 0 "initial = sine\(1, 1\)" "info shows the stored config" -- "$KELVIN" info "$dir/base.h5"
+# Every example in configs/ is valid and runs (shortened, into tests/out).
+for ini in configs/*.ini; do
+  name=$(basename "$ini" .ini)
+  expect 0 "wrote $dir/example-$name.h5" "example $ini validates and runs (2 ranks, shortened)" -- \
+    $MPIRUN -n 2 "$KELVIN" run "$ini" "run.output=$dir/example-$name.h5" run.t_end=0.0005
+done
 # No partial files anywhere after all of that.
 if ls "$dir"/*.part >/dev/null 2>&1; then bad "partial files left: $(ls "$dir"/*.part)"; else ok "no .part file left behind"; fi
 exit $fail
