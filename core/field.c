@@ -208,6 +208,13 @@ int kv_field_reduce(const kv_field *f, kv_reduce_op op, double *out) {
   return KV_OK;
 }
 
+int kv_field_norm2(const kv_field *f, double *out) {
+  double s;
+  KV_CHECK(kv_field_reduce(f, KV_REDUCE_SUMSQ, &s));
+  *out = sqrt(s);
+  return KV_OK;
+}
+
 int kv_field_mean(const kv_field *f, double *out) {
   double s;
   KV_CHECK(kv_field_reduce(f, KV_REDUCE_SUM, &s));

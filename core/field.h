@@ -62,6 +62,9 @@ void kv_field_set_fn(kv_field *f, double (*fn)(const double *x, void *ctx), void
 /* Global reduction over interior cells. Collective. */
 int kv_field_reduce(const kv_field *f, kv_reduce_op op, double *out);
 
+/* Euclidean norm sqrt(sum u^2) over interior cells of every rank. Collective. */
+int kv_field_norm2(const kv_field *f, double *out);
+
 /* Global mean over interior cells (every cell has the same volume). Collective. */
 int kv_field_mean(const kv_field *f, double *out);
 

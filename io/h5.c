@@ -356,19 +356,19 @@ static int create_var(kv_h5_writer *w, const char *name, int is_field, const cha
   return is_volatile ? attr_text(d, "kelvin_volatile", "true") : KV_OK;
 }
 
-static int extend(hid_t d, int rank, long nrec) {
+/* Grow the leading (time) dimension of d to nrec records. Collective. */
+static int extend(hid_t d, long nrec) {
   hid_t s = H5Dget_space(d);
   hsize_t dims[4];
   H5Sget_simple_extent_dims(s, dims, NULL);
   H5Sclose(s);
-  (void)rank;
   dims[0] = (hsize_t)nrec;
   return H5Dset_extent(d, dims) < 0 ? KV_ERROR(KV_ERR_IO, "hdf5: cannot extend a dataset") : KV_OK;
 }
 
 /* Write one value at record r from rank 0 (others take part with empty selections). */
 static int write_series_value(kv_h5_writer *w, hid_t d, long r, double v) {
-  KV_CHECK(extend(d, 1, r + 1));
+  KV_CHECK(extend(d, r + 1));
   hid_t fs = H5Dget_space(d);
   hsize_t one = 1, start = (hsize_t)r;
   hid_t ms = H5Screate_simple(1, &one, NULL);
@@ -384,27 +384,36 @@ static int write_series_value(kv_h5_writer *w, hid_t d, long r, double v) {
   return e < 0 ? KV_ERROR(KV_ERR_IO, "hdf5: cannot write a time-series value") : KV_OK;
 }
 
-static int write_field_record(kv_h5_writer *w, hid_t d, long r, const kv_field *f) {
-  int nd = kv_grid_ndims(w->g);
-  KV_CHECK(extend(d, nd + 1, r + 1));
-  const long *nloc = kv_grid_local_n(w->g), *off = kv_grid_offset(w->g);
-  const long *m = kv_field_extent(f);
+/* The file and memory selections of this rank's block of field f: in the file, record `record`
+ * of a dataset with `lead` leading time dimensions (0 or 1) and the grid's (z, y, x) after it; in
+ * memory, the interior of the ghosted local array. The caller closes *fs and *ms. */
+static void select_block(hid_t d, const kv_field *f, int lead, long record, hid_t *fs, hid_t *ms) {
+  const kv_grid *g = kv_field_grid(f);
+  int nd = kv_grid_ndims(g);
+  const long *nloc = kv_grid_local_n(g), *off = kv_grid_offset(g), *m = kv_field_extent(f);
   const int *gh = kv_field_ghost(f);
-  hsize_t fstart[4], fcount[4], mdims[3], mstart[3], mcount[3];
-  fstart[0] = (hsize_t)r;
-  fcount[0] = 1;
+  hsize_t fstart[4] = {0, 0, 0, 0}, fcount[4] = {1, 1, 1, 1}, mdims[3], mstart[3], mcount[3];
+  if (lead) {
+    fstart[0] = (hsize_t)record;
+  }
   for (int a = 0; a < nd; a++) {
     int c = nd - 1 - a; /* C-order position of axis a */
-    fstart[c + 1] = (hsize_t)off[a];
-    fcount[c + 1] = (hsize_t)nloc[a];
+    fstart[lead + c] = (hsize_t)off[a];
+    fcount[lead + c] = (hsize_t)nloc[a];
     mdims[c] = (hsize_t)m[a];
     mstart[c] = (hsize_t)gh[a];
     mcount[c] = (hsize_t)nloc[a];
   }
-  hid_t fs = H5Dget_space(d);
-  H5Sselect_hyperslab(fs, H5S_SELECT_SET, fstart, NULL, fcount, NULL);
-  hid_t ms = H5Screate_simple(nd, mdims, NULL);
-  H5Sselect_hyperslab(ms, H5S_SELECT_SET, mstart, NULL, mcount, NULL);
+  *fs = H5Dget_space(d);
+  H5Sselect_hyperslab(*fs, H5S_SELECT_SET, fstart, NULL, fcount, NULL);
+  *ms = H5Screate_simple(nd, mdims, NULL);
+  H5Sselect_hyperslab(*ms, H5S_SELECT_SET, mstart, NULL, mcount, NULL);
+}
+
+static int write_field_record(kv_h5_writer *w, hid_t d, long r, const kv_field *f) {
+  KV_CHECK(extend(d, r + 1));
+  hid_t fs, ms;
+  select_block(d, f, 1, r, &fs, &ms);
   herr_t e = H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, w->dxpl, kv_field_data_const(f));
   H5Sclose(ms);
   H5Sclose(fs);
@@ -596,7 +605,7 @@ int kv_h5_read_array(const char *path, const char *dset, kv_h5_array *out) {
 static int read_field_local(const char *path, const char *dset, long record, kv_field *f) {
   const kv_grid *g = kv_field_grid(f);
   int nd = kv_grid_ndims(g);
-  const long *n = kv_grid_global_n(g), *nloc = kv_grid_local_n(g), *off = kv_grid_offset(g);
+  const long *n = kv_grid_global_n(g);
   hid_t fapl = fapl_mpio(kv_grid_comm(g));
   hid_t file = H5I_INVALID_HID, d = H5I_INVALID_HID;
   int rc = open_ro(path, fapl, &file);
@@ -627,22 +636,8 @@ static int read_field_local(const char *path, const char *dset, long record, kv_
         rc = KV_ERROR(KV_ERR_FORMAT, "'%s:%s' has %ld records; record %ld requested", path, dset,
                       (long)dims[0], r);
       } else {
-        hsize_t fstart[4] = {0}, fcount[4] = {1, 1, 1, 1}, mdims[3], mstart[3], mcount[3];
-        if (lead) fstart[0] = (hsize_t)r;
-        const long *m = kv_field_extent(f);
-        const int *gh = kv_field_ghost(f);
-        for (int a = 0; a < nd; a++) {
-          int c = nd - 1 - a;
-          fstart[lead + c] = (hsize_t)off[a];
-          fcount[lead + c] = (hsize_t)nloc[a];
-          mdims[c] = (hsize_t)m[a];
-          mstart[c] = (hsize_t)gh[a];
-          mcount[c] = (hsize_t)nloc[a];
-        }
-        hid_t fs = H5Dget_space(d);
-        H5Sselect_hyperslab(fs, H5S_SELECT_SET, fstart, NULL, fcount, NULL);
-        hid_t ms = H5Screate_simple(nd, mdims, NULL);
-        H5Sselect_hyperslab(ms, H5S_SELECT_SET, mstart, NULL, mcount, NULL);
+        hid_t fs, ms;
+        select_block(d, f, lead, r, &fs, &ms);
         if (H5Dread(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, kv_field_data(f)) < 0) {
           rc = KV_ERROR(KV_ERR_FORMAT, "'%s': cannot read '%s' (truncated or corrupt file?)", path,
                         dset);

@@ -100,7 +100,10 @@ static void run_case(int ndims, const long *n, const int *periodic) {
       }
   CHECK(fabs(sum - esum) <= 1e-12 * esum && fabs(mean - esum / total) <= 1e-12 * esum,
         "global sum %.17g and mean", sum);
-  CHECK(fabs(sumsq - esq) <= 1e-12 * esq, "global sum of squares");
+  double norm;
+  kv_field_norm2(f, &norm);
+  CHECK(fabs(sumsq - esq) <= 1e-12 * esq && fabs(norm - sqrt(esq)) <= 1e-12 * sqrt(esq),
+        "global sum of squares and 2-norm");
   CHECK(mn == 0.0 && mx == code(gn, gn[0] - 1, gn[1] - 1, gn[2] - 1) && maxabs == mx,
         "global min %g, max %g", mn, mx);
   double *w = kv_field_data(f);
