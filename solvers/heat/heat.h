@@ -18,6 +18,9 @@
 
 typedef enum { KV_BC_DIRICHLET = 0, KV_BC_NEUMANN, KV_BC_PERIODIC } kv_bc_type;
 
+/* Streaming-store kernel choice (heat.stream_stores); results are bitwise the same. */
+typedef enum { KV_HEAT_STREAM_AUTO = 0, KV_HEAT_STREAM_ON, KV_HEAT_STREAM_OFF } kv_heat_stream;
+
 typedef struct {
   int dims;
   long n[KV_MAXDIM];
@@ -31,6 +34,7 @@ typedef struct {
   double t_end;
   double dt;                       /* requested step; 0: cfl times the stability limit          */
   double cfl;
+  kv_heat_stream stream_stores;
 } kv_heat_params;
 
 typedef struct kv_heat kv_heat;
