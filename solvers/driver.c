@@ -102,6 +102,12 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, kv_run_result *res) {
             name, nd, cells, size, size > 1 ? "s" : "", procs, info.dt, info.cfl, info.nsteps,
             info.t0 + info.dt * (double)info.nsteps);
   }
+  {
+    /* Every rank says which block it owns: the first thing to look at when ranks disagree. */
+    const long *nl = kv_grid_local_n(info.grid), *off = kv_grid_offset(info.grid);
+    kv_log_all(KV_LOG_DEBUG, "block offset (%ld, %ld, %ld), cells (%ld, %ld, %ld)", off[0], off[1],
+               off[2], nl[0], nl[1], nl[2]);
+  }
   double t = info.t0;
   KV_TRY(append_record(w, m, t, 0, kv_timer_elapsed(&total), info.cfl));
   kv_progress prog;

@@ -56,6 +56,16 @@ expect 2 "1 cells but 2 ranks" "more ranks than cells is a clear error on every 
 expect 2 "heat.kappa = .*nofile.h5.*|cannot read 'nofile.h5'" "a missing kappa file" -- "$KELVIN" run "$dir/base.ini" heat.kappa=nofile.h5:/kappa "run.output=$dir/err.h5"
 expect 2 "has no dataset '/nothere'" "a missing dataset in an initial-condition file" -- "$KELVIN" run "$dir/base.ini" "heat.initial=$dir/base.h5:/nothere" run.overwrite=true "run.output=$dir/ic.h5"
 
+# Log levels: --verbose shows every rank's debug line with its rank prefix; --quiet hides info.
+expect 0 "kelvin\[1\] debug: block offset \(8, 0, 0\), cells \(8, 12, 1\)" "--verbose logs per rank with a rank prefix" -- \
+  $MPIRUN -n 2 "$KELVIN" --verbose run "$dir/base.ini" "run.output=$dir/verbose.h5"
+out=$($MPIRUN -n 2 "$KELVIN" --quiet run "$dir/base.ini" "run.output=$dir/quiet.h5" 2>&1)
+if [ $? -eq 0 ] && ! grep -q "info:" <<<"$out" && grep -q "^wrote" <<<"$out"; then
+  ok "--quiet prints no info lines, only the result"
+else
+  bad "--quiet output: $out"
+fi
+
 # Restart-free continuation from a file: the initial state read from another output's last record.
 expect 0 "wrote" "initial state from file.h5:/T (last record)" -- "$KELVIN" run "$dir/base.ini" "heat.initial=$dir/base.h5:/T" "run.output=$dir/from_file.h5" run.overwrite=true
 
