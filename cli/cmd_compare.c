@@ -136,6 +136,8 @@ static int compare_root(int argc, char **argv) {
   if (nfiles != 2) {
     return KV_ERROR(KV_ERR_USAGE, "compare: expected two files A.h5 B.h5 (see kelvin compare --help)");
   }
+  KV_CHECK(kv_h5_probe(files[0], 1));
+  KV_CHECK(kv_h5_probe(files[1], 1));
   char *na = NULL, *nb = NULL;
   KV_CHECK(kv_h5_list_datasets(files[0], &na));
   int rc = kv_h5_list_datasets(files[1], &nb);

@@ -19,6 +19,7 @@ static int info_root(int argc, char **argv) {
   if (argc != 2) {
     return KV_ERROR(KV_ERR_USAGE, "info: expected one FILE.h5 (see kelvin info --help)");
   }
+  KV_CHECK(kv_h5_probe(argv[1], 0));
   return kv_h5_describe(argv[1], stdout);
 }
 

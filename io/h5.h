@@ -114,6 +114,13 @@ int kv_h5_read_field(const char *path, const char *dset, long record, kv_field *
  * newline-separated malloc'd string. Not collective. */
 int kv_h5_list_datasets(const char *path, char **names);
 
+/* Check that the HDF5 library can read path without crashing: the file's structure and
+ * attributes (and, with data = 1, every numeric dataset) are read in a forked child process. The
+ * HDF5 library validates little of what it reads, and some corruptions (a damaged global heap, a
+ * broken chunk index) make it crash; the child's death is reported here as KV_ERR_FORMAT instead.
+ * Ordinary read errors are left to the real reads. Not collective; call before serial reads. */
+int kv_h5_probe(const char *path, int data);
+
 /* Print a human-readable description of a file (datasets, shapes, dims, units, attributes, stored
  * config) to stream. Not collective. */
 int kv_h5_describe(const char *path, void *stream);
