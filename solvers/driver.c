@@ -140,8 +140,9 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, kv_run_result *res) {
     w = NULL;
     if (rc == KV_OK) {
       snprintf(res->output, sizeof res->output, "%s", kept);
-      rc = KV_ERROR(code, "%s; the %ld records written before it are kept in %s", why + 8,
-                    res->records, kept);
+      rc = KV_ERROR(code, "%s; the %ld record%s written before it %s kept in %s", why + 8,
+                    res->records, res->records == 1 ? "" : "s", res->records == 1 ? "is" : "are",
+                    kept);
     }
     goto cleanup;
   }
