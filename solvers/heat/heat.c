@@ -9,6 +9,8 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "io/h5.h"
+#include "solvers/heat/fftsolve.h"
+#include <fftw3.h>
 
 #if defined(__AVX__)
 #include <immintrin.h>
@@ -50,8 +52,14 @@ const kv_config_key kv_heat_keys[] = {
      "initial temperature"},
     {"heat.source", KV_CFG_FUNC, "none", "none or " PROFILE_FORMS, KV_CFG_NORANGE,
      "heat source q (K/s), constant in time"},
-    {"heat.scheme", KV_CFG_ENUM, "explicit", "explicit", KV_CFG_NORANGE,
-     "time integration (explicit: forward Euler)"},
+    {"heat.scheme", KV_CFG_ENUM, "explicit", "explicit|implicit|cn", KV_CFG_NORANGE,
+     "time integration: explicit (forward Euler), implicit (backward Euler), cn (Crank-Nicolson)"},
+    {"heat.solver", KV_CFG_ENUM, "fft", "fft", KV_CFG_NORANGE,
+     "linear solver of the implicit schemes: fft (direct, constant kappa)"},
+    {"heat.fft_planner", KV_CFG_ENUM, "measure", "estimate|measure|patient", KV_CFG_NORANGE,
+     "FFTW planner effort (plans are made once per run)"},
+    {"heat.fft_wisdom", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "FFTW wisdom file: read before planning if present, written after"},
     {"heat.stream_stores", KV_CFG_ENUM, "auto", "auto|on|off", KV_CFG_NORANGE,
      "streaming-store kernel (2D/3D, constant kappa, no source): auto = when T and Tn exceed 32 MiB "
      "per rank; same results either way"},
@@ -64,7 +72,9 @@ struct kv_heat {
   kv_grid *grid;
   kv_field *T, *Tn;     /* current and next state                         */
   kv_field *kappa;      /* NULL when constant                              */
-  kv_field *dq;         /* dt * q, NULL without a source                   */
+  kv_field *dq;         /* explicit: dt q; implicit: dt (q + theta b); NULL if zero */
+  kv_fftsolve *fft;     /* implicit schemes                                 */
+  double theta;         /* 1 backward Euler, 1/2 Crank-Nicolson, 0 explicit */
   double kappa_max;
   double dt, dt_limit;
   long step, nsteps;
@@ -195,8 +205,28 @@ int kv_heat_params_from_config(const kv_config *cfg, kv_heat_params *p) {
   KV_CHECK(check_profile(cfg, "heat.initial", &p->initial, p->dims, 0));
   KV_CHECK(kv_config_get_func(cfg, "heat.source", &p->source));
   KV_CHECK(check_profile(cfg, "heat.source", &p->source, p->dims, 1));
-  int scheme, stream;
-  KV_CHECK(kv_config_get_enum(cfg, "heat.scheme", "explicit", &scheme));
+  int scheme, stream, solver, planner;
+  KV_CHECK(kv_config_get_enum(cfg, "heat.scheme", "explicit|implicit|cn", &scheme));
+  p->scheme = (kv_heat_scheme)scheme;
+  KV_CHECK(kv_config_get_enum(cfg, "heat.solver", "fft", &solver));
+  p->solver = (kv_heat_solver)solver;
+  KV_CHECK(kv_config_get_enum(cfg, "heat.fft_planner", "estimate|measure|patient", &planner));
+  static const unsigned flags[] = {FFTW_ESTIMATE, FFTW_MEASURE, FFTW_PATIENT};
+  p->fft_planner = flags[planner];
+  p->fft_wisdom[0] = '\0';
+  if (kv_config_has(cfg, "heat.fft_wisdom")) {
+    const char *wf;
+    KV_CHECK(kv_config_get_string(cfg, "heat.fft_wisdom", &wf));
+    if (strlen(wf) >= sizeof p->fft_wisdom) {
+      return kv_config_errorf(cfg, "heat.fft_wisdom", "path too long");
+    }
+    strcpy(p->fft_wisdom, wf);
+  }
+  if (p->scheme != KV_HEAT_EXPLICIT && strcmp(p->kappa_field.name, "file") == 0) {
+    return kv_config_errorf(cfg, "heat.kappa",
+                            "heat.solver = fft needs a constant conductivity (its eigenvectors are "
+                            "those of the constant-coefficient operator)");
+  }
   KV_CHECK(kv_config_get_enum(cfg, "heat.stream_stores", "auto|on|off", &stream));
   p->stream_stores = (kv_heat_stream)stream;
   KV_CHECK(kv_config_get_double(cfg, "run.t_end", 0.0, INFINITY, &p->t_end));
@@ -209,6 +239,9 @@ int kv_heat_params_from_config(const kv_config *cfg, kv_heat_params *p) {
     if (!(p->dt > 0.0)) {
       return kv_config_errorf(cfg, "run.dt", "expected a positive time step");
     }
+  }
+  if (p->scheme != KV_HEAT_EXPLICIT && !(p->dt > 0.0)) {
+    return kv_config_errorf(cfg, "run.dt", "implicit schemes need a time step (any size is stable)");
   }
   KV_CHECK(kv_config_get_double(cfg, "run.cfl", 0.0, 1.0, &p->cfl));
   if (!(p->cfl > 0.0)) {
@@ -367,17 +400,17 @@ static int row_stream3d(double *restrict o, const double *restrict c, const doub
 }
 #endif
 
-/* Constant kappa: Tn = c0 T + sum_d a_d (T[-d] + T[+d]) (+ dq); returns 1 if a result is not
+/* Constant kappa: with a_d = dtk kappa / h_d^2, Tn = c0 T + sum_d a_d (T[-d] + T[+d]) (+ dq); returns 1 if a result is not
  * finite. (x - x) != 0 flags NaN and Inf without a floating-point reduction, so the loop still
  * vectorises. */
-static int kernel_const(const kv_heat *h, const double *restrict T, double *restrict Tn,
-                        const double *restrict dq) {
+static int kernel_const(const kv_heat *h, double dtk, const double *restrict T,
+                        double *restrict Tn, const double *restrict dq) {
   const long *nl = kv_grid_local_n(h->grid), *st = kv_field_stride(h->T);
   const int *gh = kv_field_ghost(h->T);
   const double *hs = kv_grid_spacing(h->grid);
   double a[3] = {0, 0, 0}, c0 = 1.0;
   for (int d = 0; d < h->p.dims; d++) {
-    a[d] = h->dt * h->p.kappa / (hs[d] * hs[d]);
+    a[d] = dtk * h->p.kappa / (hs[d] * hs[d]);
     c0 -= 2.0 * a[d];
   }
   const long sy = st[1], sz = st[2];
@@ -446,14 +479,14 @@ static int kernel_const(const kv_heat *h, const double *restrict T, double *rest
 static inline double hmean(double a, double b) { return 2.0 * a * b / (a + b); }
 
 /* Variable kappa: flux form with harmonic face means. */
-static int kernel_var(const kv_heat *h, const double *restrict T, double *restrict Tn,
-                      const double *restrict K, const double *restrict dq) {
+static int kernel_var(const kv_heat *h, double dtk, const double *restrict T,
+                      double *restrict Tn, const double *restrict K, const double *restrict dq) {
   const long *nl = kv_grid_local_n(h->grid), *st = kv_field_stride(h->T);
   const int *gh = kv_field_ghost(h->T);
   const double *hs = kv_grid_spacing(h->grid);
   double r[3];
   for (int d = 0; d < 3; d++) {
-    r[d] = d < h->p.dims ? h->dt / (hs[d] * hs[d]) : 0.0;
+    r[d] = d < h->p.dims ? dtk / (hs[d] * hs[d]) : 0.0;
   }
   int bad = 0;
   for (long k = 0; k < nl[2]; k++) {
@@ -480,6 +513,47 @@ static int kernel_var(const kv_heat *h, const double *restrict T, double *restri
 double kv_heat_dt_limit(const kv_heat *h) { return h->dt_limit; }
 
 const kv_field *kv_heat_state(const kv_heat *h) { return h->T; }
+
+/* Implicit schemes: the boundary-value term b = L_h(0) joins the source, dq = dt (q + theta b),
+ * and the FFT solver of (I - theta dt kappa L) is planned. Collective. */
+static int setup_implicit(kv_heat *h) {
+  h->theta = h->p.scheme == KV_HEAT_CN ? 0.5 : 1.0;
+  int inhomogeneous = 0;
+  for (int d = 0; d < h->p.dims; d++) {
+    for (int s = 0; s < 2; s++) {
+      inhomogeneous |= h->p.bc[d][s] != KV_BC_PERIODIC && h->p.bc_value[d][s] != 0.0;
+    }
+  }
+  if (inhomogeneous) {
+    kv_field *zero = NULL, *b = NULL;
+    int rc = kv_field_create(h->grid, &zero);
+    if (rc == KV_OK) rc = kv_field_create(h->grid, &b);
+    if (rc == KV_OK) rc = kv_field_halo_exchange(zero);
+    if (rc == KV_OK && !h->dq) rc = kv_field_create(h->grid, &h->dq);
+    if (rc == KV_OK) {
+      fill_boundary(h, zero, 0);
+      kernel_const(h, 1.0, kv_field_data(zero), kv_field_data(b), NULL); /* b = L_h(0) */
+      double *q = kv_field_data(h->dq);
+      const double *bb = kv_field_data_const(b);
+      const long *m = kv_field_extent(b);
+      for (long i = 0; i < m[0] * m[1] * m[2]; i++) {
+        q[i] += h->theta * h->dt * bb[i];
+      }
+    }
+    kv_field_free(zero);
+    kv_field_free(b);
+    KV_CHECK(kv_status_agree(kv_grid_comm(h->grid), rc));
+  }
+  kv_fftsolve_params fp;
+  for (int d = 0; d < 3; d++) {
+    fp.bc[d][0] = d < h->p.dims ? (int)h->p.bc[d][0] : 0;
+    fp.bc[d][1] = d < h->p.dims ? (int)h->p.bc[d][1] : 0;
+  }
+  fp.coef = h->theta * h->dt * h->p.kappa;
+  fp.planner = h->p.fft_planner;
+  fp.wisdom = h->p.fft_wisdom[0] ? h->p.fft_wisdom : NULL;
+  return kv_fftsolve_create(h->grid, &fp, &h->fft);
+}
 
 static int heat_setup(kv_heat *h, MPI_Comm comm) {
   kv_grid_params gp;
@@ -533,7 +607,7 @@ static int heat_setup(kv_heat *h, MPI_Comm comm) {
   h->dt_limit = 1.0 / (2.0 * h->kappa_max * sum);
   double dt;
   if (h->p.dt > 0.0) {
-    if (h->p.dt > h->dt_limit) {
+    if (h->p.scheme == KV_HEAT_EXPLICIT && h->p.dt > h->dt_limit) {
       return KV_ERROR(KV_ERR_CONFIG,
                       "run.dt = %g exceeds the explicit stability limit %.6g (= 1/(2 kappa_max "
                       "sum 1/h^2) with kappa_max = %g); use run.dt <= %.6g or leave run.dt unset "
@@ -559,6 +633,9 @@ static int heat_setup(kv_heat *h, MPI_Comm comm) {
       q[i] *= h->dt;
     }
   }
+  if (h->p.scheme != KV_HEAT_EXPLICIT) {
+    KV_CHECK(setup_implicit(h));
+  }
   return KV_OK;
 }
 
@@ -582,13 +659,45 @@ int kv_heat_create(MPI_Comm comm, const kv_heat_params *p, kv_heat **out) {
   return KV_OK;
 }
 
-int kv_heat_step(kv_heat *h, double *t) {
+/* Tn = T + dtk L_h(T) (+ dq): one pass of the stencil after the halo exchange and the boundary
+ * ghosts. Returns 1 (local) if a value is not finite. */
+static int apply_stencil(kv_heat *h, double dtk, const kv_field *dq, int *bad) {
   KV_CHECK(kv_field_halo_exchange(h->T));
   fill_boundary(h, h->T, 0);
-  const double *dq = h->dq ? kv_field_data(h->dq) : NULL;
-  int bad = h->kappa ? kernel_var(h, kv_field_data(h->T), kv_field_data(h->Tn),
-                                  kv_field_data(h->kappa), dq)
-                     : kernel_const(h, kv_field_data(h->T), kv_field_data(h->Tn), dq);
+  const double *q = dq ? kv_field_data_const(dq) : NULL;
+  *bad = h->kappa ? kernel_var(h, dtk, kv_field_data(h->T), kv_field_data(h->Tn),
+                               kv_field_data(h->kappa), q)
+                  : kernel_const(h, dtk, kv_field_data(h->T), kv_field_data(h->Tn), q);
+  return KV_OK;
+}
+
+/* Implicit step: Tn = T + (1 - theta) dt L_h(T) + dt (q + theta b), then the solve. */
+static int step_implicit(kv_heat *h, int *bad) {
+  if (h->theta < 1.0) {
+    KV_CHECK(apply_stencil(h, (1.0 - h->theta) * h->dt, NULL, bad));
+  } else {
+    KV_CHECK(kv_field_copy(h->Tn, h->T));
+  }
+  if (h->dq) {
+    double *o = kv_field_data(h->Tn);
+    const double *q = kv_field_data_const(h->dq);
+    const long *m = kv_field_extent(h->Tn);
+    for (long i = 0; i < m[0] * m[1] * m[2]; i++) {
+      o[i] += q[i]; /* ghosts too: harmless, they are refilled before use */
+    }
+  }
+  KV_CHECK(kv_fftsolve_solve(h->fft, h->Tn));
+  KV_CHECK(kv_field_has_nonfinite(h->Tn, bad));
+  return KV_OK;
+}
+
+int kv_heat_step(kv_heat *h, double *t) {
+  int bad = 0;
+  if (h->p.scheme == KV_HEAT_EXPLICIT) {
+    KV_CHECK(apply_stencil(h, h->dt, h->dq, &bad));
+  } else {
+    KV_CHECK(step_implicit(h, &bad));
+  }
   kv_field *tmp = h->T;
   h->T = h->Tn;
   h->Tn = tmp;
@@ -614,6 +723,7 @@ void kv_heat_free(kv_heat *h) {
   kv_field_free(h->Tn);
   kv_field_free(h->kappa);
   kv_field_free(h->dq);
+  kv_fftsolve_free(h->fft);
   kv_grid_free(h->grid);
   free(h);
 }
@@ -652,7 +762,11 @@ static int m_info(const kv_model *m, kv_model_info *out) {
   out->dt = h->dt;
   out->nsteps = h->nsteps;
   out->cfl = h->dt / h->dt_limit;
-  out->title = "kelvin heat equation (explicit finite volumes)";
+  static const char *const titles[] = {
+      "kelvin heat equation (finite volumes, explicit)",
+      "kelvin heat equation (finite volumes, backward Euler, FFT solve)",
+      "kelvin heat equation (finite volumes, Crank-Nicolson, FFT solve)"};
+  out->title = titles[h->p.scheme];
   out->coord_units = "m";
   out->time_units = "s";
   return KV_OK;

@@ -1,6 +1,11 @@
 /* kelvin — heat equation dT/dt = div(kappa grad T) + q on a 1-3D box, finite volumes on a
  * cell-centred grid, explicit (forward Euler) time stepping, MPI domain decomposition.
  *
+ * Implicit schemes (theta = 1 backward Euler, 1/2 Crank-Nicolson) solve
+ *   (I - theta dt L) T^{n+1} = T^n + (1 - theta) dt L_h(T^n) + theta dt b + dt q,
+ * where L_h is the operator with the boundary values, L its homogeneous part and b = L_h(0) the
+ * boundary-value term; heat.solver = fft solves it directly (solvers/heat/fftsolve.h).
+ *
  * Boundary conditions per face: Dirichlet T = g on the face (ghost T_g = 2 g - T_in), Neumann
  * dT/dn = g outward (T_g = T_in + h g), or periodic (both faces of the axis). With this choice the
  * discrete sine modes sin(k pi x / L) are exact eigenvectors of the Dirichlet operator and cosine
@@ -17,6 +22,12 @@
 #include "solvers/model.h"
 
 typedef enum { KV_BC_DIRICHLET = 0, KV_BC_NEUMANN, KV_BC_PERIODIC } kv_bc_type;
+
+/* Time integration: forward Euler, backward Euler, Crank-Nicolson. */
+typedef enum { KV_HEAT_EXPLICIT = 0, KV_HEAT_IMPLICIT, KV_HEAT_CN } kv_heat_scheme;
+
+/* Linear solver of the implicit schemes. */
+typedef enum { KV_HEAT_SOLVER_FFT = 0 } kv_heat_solver;
 
 /* Streaming-store kernel choice (heat.stream_stores); results are bitwise the same. */
 typedef enum { KV_HEAT_STREAM_AUTO = 0, KV_HEAT_STREAM_ON, KV_HEAT_STREAM_OFF } kv_heat_stream;
@@ -35,6 +46,10 @@ typedef struct {
   double dt;                       /* requested step; 0: cfl times the stability limit          */
   double cfl;
   kv_heat_stream stream_stores;
+  kv_heat_scheme scheme;
+  kv_heat_solver solver;
+  unsigned fft_planner;            /* FFTW planner flag                                          */
+  char fft_wisdom[512];            /* wisdom file ("" for none)                                  */
 } kv_heat_params;
 
 typedef struct kv_heat kv_heat;
@@ -54,7 +69,7 @@ int kv_heat_params_from_config(const kv_config *cfg, kv_heat_params *p);
  * run.dt exceeds the stability limit (the limit is in the message). Collective. */
 int kv_heat_create(MPI_Comm comm, const kv_heat_params *p, kv_heat **out);
 
-/* One explicit step. Collective. KV_ERR_NUMERIC (agreed) when T becomes non-finite. */
+/* One step of the configured scheme. Collective. KV_ERR_NUMERIC (agreed) when T becomes non-finite. */
 int kv_heat_step(kv_heat *h, double *t);
 
 /* Current temperature field (borrowed). */

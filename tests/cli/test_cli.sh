@@ -66,6 +66,16 @@ else
   bad "--quiet output: $out"
 fi
 
+# Implicit schemes: any dt, but a dt is required; the FFT solver needs a constant conductivity.
+expect 0 "wrote" "backward Euler accepts a dt 8x the explicit limit" -- "$KELVIN" run "$dir/base.ini" heat.scheme=implicit run.dt=0.01 "run.output=$dir/be.h5"
+expect 2 "run.dt: implicit schemes need a time step" "an implicit scheme without run.dt" -- "$KELVIN" run "$dir/base.ini" heat.scheme=cn "run.output=$dir/err.h5"
+expect 2 "heat.kappa = '$dir/base.h5:/T': heat.solver = fft needs a constant conductivity" "fft with a variable conductivity" -- "$KELVIN" run "$dir/base.ini" heat.scheme=cn run.dt=0.01 "heat.kappa=$dir/base.h5:/T" "run.output=$dir/err.h5"
+expect 2 "heat.scheme = 'rk4': expected one of explicit\|implicit\|cn" "an unknown scheme" -- "$KELVIN" run "$dir/base.ini" heat.scheme=rk4
+expect 0 "wrote" "an FFTW wisdom file is written" -- "$KELVIN" run "$dir/base.ini" heat.scheme=cn run.dt=0.01 "heat.fft_wisdom=$dir/wisdom.txt" "run.output=$dir/wis1.h5"
+if [ -s "$dir/wisdom.txt" ] && grep -q "fftw" "$dir/wisdom.txt"; then ok "wisdom file holds FFTW wisdom"; else bad "no wisdom written"; fi
+expect 0 "wrote" "and read back on the next run" -- "$KELVIN" run "$dir/base.ini" heat.scheme=cn run.dt=0.01 "heat.fft_wisdom=$dir/wisdom.txt" "run.output=$dir/wis2.h5"
+expect 0 "SAME" "with the same result" -- "$KELVIN" compare "$dir/wis1.h5" "$dir/wis2.h5" --rtol 0 --atol 1e-14
+
 # Restart-free continuation from a file: the initial state read from another output's last record.
 expect 0 "wrote" "initial state from file.h5:/T (last record)" -- "$KELVIN" run "$dir/base.ini" "heat.initial=$dir/base.h5:/T" "run.output=$dir/from_file.h5" run.overwrite=true
 

@@ -53,7 +53,50 @@ with h5py.File(sys.argv[1], "w") as f:
     f["kappa"] = 1.0 + 0.5 * np.sin(2 * np.pi * x) * np.cos(2 * np.pi * y) + z
 PYEOF
 
-for case in inv2d inv3d; do
+# The implicit schemes with the distributed FFT solver (FFTW-MPI slabs + redistribution).
+cat >"$dir/fft2d.ini" <<INI
+[run]
+output = $dir/fft2d.h5
+t_end = 0.04
+dt = 0.004
+overwrite = true
+[heat]
+dims = 2
+n = 37, 23
+length = 1.5, 1.0
+kappa = 0.8
+scheme = cn
+bc = dirichlet
+bc.xhi = neumann
+bc_value.xhi = 0.5
+bc.ylo = neumann
+bc_value.ylo = 1.0
+initial = gaussian(0.6, 0.4, 0.1, 20)
+source = sine(1, 2)
+INI
+cat >"$dir/fft3d.ini" <<INI
+[run]
+output = $dir/fft3d.h5
+t_end = 0.03
+dt = 0.003
+overwrite = true
+[heat]
+dims = 3
+n = 13, 11, 9
+kappa = 0.7
+scheme = implicit
+bc = periodic
+bc.ylo = dirichlet
+bc_value.ylo = 1.0
+bc.yhi = neumann
+bc.zlo = neumann
+bc_value.zlo = -0.5
+bc.zhi = dirichlet
+initial = gaussian(0.5, 0.5, 0.5, 0.2, 5)
+source = sine(2, 1, 1)
+INI
+
+for case in inv2d inv3d fft2d fft3d; do
   for n in 1 2 4; do
     if $MPIRUN -n $n "$KELVIN" -q run "$dir/$case.ini" "run.output=$dir/$case-np$n.h5" >"$dir/$case-np$n.log" 2>&1; then
       ok "$case runs on $n rank(s)"
