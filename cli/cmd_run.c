@@ -10,19 +10,29 @@
 #include "solvers/heat/heat.h"
 
 static const char help[] =
-    "usage: kelvin run CONFIG [section.key=value ...] [--keys]\n"
+    "usage: kelvin run CONFIG [section.key=value ...] [--restart FILE] [--keys]\n"
     "\n"
     "Run one solve of the model named by run.model and write run.output (HDF5, netCDF-4/CF\n"
     "layout). section.key=value arguments override the file. The resolved configuration is\n"
     "stored in the output's 'config' attribute.\n"
     "\n"
-    "  --keys    print every configuration key with its type, default and meaning\n";
+    "  --restart FILE  continue from the last record of FILE (an output or a checkpoint of the\n"
+    "                  same model, on this run's time grid) up to run.t_end\n"
+    "  --keys          print every configuration key with its type, default and meaning\n";
 
 int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
   int rank;
   MPI_Comm_rank(comm, &rank);
   const char *path = NULL;
+  kv_run_options opts = {NULL};
   for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--restart") == 0) {
+      if (i + 1 >= argc) {
+        return KV_ERROR(KV_ERR_USAGE, "run: --restart expects a FILE");
+      }
+      opts.restart = argv[++i];
+      continue;
+    }
     if (kv_cli_is_help(argv[i])) {
       if (rank == 0) fputs(help, stdout);
       return KV_OK;
@@ -46,14 +56,16 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
   KV_CHECK(kv_config_load(comm, path, &cfg));
   int rc = KV_OK;
   for (int i = 1; i < argc && rc == KV_OK; i++) {
-    if (argv[i] != path) {
+    if (strcmp(argv[i], "--restart") == 0) {
+      i++;
+    } else if (argv[i] != path) {
       rc = kv_config_override(cfg, argv[i]);
     }
   }
   if (rc == KV_OK) rc = kv_run_validate(cfg);
   rc = kv_status_agree(comm, rc);
   kv_run_result res;
-  if (rc == KV_OK) rc = kv_run(comm, cfg, &res);
+  if (rc == KV_OK) rc = kv_run(comm, cfg, &opts, &res);
   if (rc == KV_OK && rank == 0) {
     printf("wrote %s (%ld records, %ld steps of dt = %g)\n", res.output, res.records, res.steps,
            res.dt);

@@ -24,6 +24,8 @@ const kv_config_key kv_run_keys[] = {
      "write a record every this many steps (plus the initial and the final state)"},
     {"run.overwrite", KV_CFG_BOOL, "false", NULL, KV_CFG_NORANGE,
      "replace an existing output file"},
+    {"run.checkpoint_every", KV_CFG_INT, "0", NULL, 0, INFINITY,
+     "write the state to <output stem>.checkpoint.h5 every this many steps (0: never)"},
     {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
 };
 
@@ -41,6 +43,12 @@ int kv_run_validate(kv_config *cfg) {
   return kv_config_validate(cfg, tables);
 }
 
+void kv_run_checkpoint_path(const char *output, char *buf, size_t n) {
+  size_t len = strlen(output);
+  int has_ext = len > 3 && strcmp(output + len - 3, ".h5") == 0;
+  snprintf(buf, n, "%.*s.checkpoint.h5", (int)(has_ext ? len - 3 : len), output);
+}
+
 static int append_record(kv_h5_writer *w, kv_model *m, double t, long step, double wall, double cfl) {
   kv_output_list l;
   KV_CHECK(kv_model_outputs(m, &l));
@@ -52,7 +60,23 @@ static int append_record(kv_h5_writer *w, kv_model *m, double t, long step, doub
   return kv_h5_writer_append(w, t, &l);
 }
 
-int kv_run(MPI_Comm comm, const kv_config *cfg, kv_run_result *res) {
+/* Write the current state as a one-record file, atomically replacing the previous checkpoint. */
+static int write_checkpoint(const kv_model_info *info, kv_model *m, const char *path,
+                            const char *model, const char *text, double t, long step, double wall) {
+  kv_h5_writer *cw = NULL;
+  kv_h5_writer_params cp = {path, 1, model, "kelvin checkpoint", text, info->coord_units,
+                            info->time_units};
+  KV_CHECK(kv_h5_writer_create(info->grid, &cp, &cw));
+  int rc = append_record(cw, m, t, step, wall, info->cfl);
+  if (rc == KV_OK) rc = kv_h5_writer_attr_double(cw, "step", (double)step);
+  if (rc != KV_OK) {
+    kv_h5_writer_free(cw);
+    return rc;
+  }
+  return kv_h5_writer_close(cw, NULL, NULL, 0);
+}
+
+int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_run_result *res) {
   kv_run_result local;
   if (!res) {
     res = &local;
@@ -61,12 +85,13 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, kv_run_result *res) {
   int rank;
   MPI_Comm_rank(comm, &rank);
   const char *name, *output;
-  long every;
+  long every, chk_every;
   int overwrite;
   int rc = kv_config_get_string(cfg, "run.model", &name);
   if (rc == KV_OK) rc = kv_config_get_string(cfg, "run.output", &output);
   if (rc == KV_OK) rc = kv_config_get_int(cfg, "run.output_every", 1, 1000000000000000L, &every);
   if (rc == KV_OK) rc = kv_config_get_bool(cfg, "run.overwrite", &overwrite);
+  if (rc == KV_OK) rc = kv_config_get_int(cfg, "run.checkpoint_every", 0, 1000000000000000L, &chk_every);
   KV_CHECK(kv_status_agree(comm, rc));
   const kv_model_type *type = kv_model_type_find(name);
   if (!type) {
@@ -81,8 +106,13 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, kv_run_result *res) {
   kv_h5_writer *w = NULL;
   char *text = NULL;
   KV_TRY(kv_model_create(type, comm, cfg, &m));
+  if (opts && opts->restart) {
+    KV_TRY(kv_model_restart(m, opts->restart));
+  }
   kv_model_info info;
   KV_TRY(kv_model_info_get(m, &info));
+  char chk_path[4200];
+  kv_run_checkpoint_path(output, chk_path, sizeof chk_path);
   KV_TRY(kv_status_agree(comm, kv_config_to_text(cfg, &text)));
   kv_h5_writer_params wp = {output, overwrite, name, info.title, text, info.coord_units,
                             info.time_units};
@@ -99,8 +129,11 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, kv_run_result *res) {
       snprintf(procs + lp, sizeof procs - lp, "%s%d", d ? " x " : "", pr[d]);
     }
     kv_info("%s: %dD grid %s cells on %d rank%s (%s), dt = %.6g (cfl %.3g), %ld steps to t = %g",
-            name, nd, cells, size, size > 1 ? "s" : "", procs, info.dt, info.cfl, info.nsteps,
-            info.t0 + info.dt * (double)info.nsteps);
+            name, nd, cells, size, size > 1 ? "s" : "", procs, info.dt, info.cfl,
+            info.nsteps - info.step0, info.dt * (double)info.nsteps);
+    if (info.step0 > 0) {
+      kv_info("restarting from %s at step %ld, t = %g", opts->restart, info.step0, info.t0);
+    }
   }
   {
     /* Every rank says which block it owns: the first thing to look at when ranks disagree. */
@@ -109,11 +142,11 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, kv_run_result *res) {
                off[2], nl[0], nl[1], nl[2]);
   }
   double t = info.t0;
-  KV_TRY(append_record(w, m, t, 0, kv_timer_elapsed(&total), info.cfl));
+  KV_TRY(append_record(w, m, t, info.step0, kv_timer_elapsed(&total), info.cfl));
   kv_progress prog;
-  kv_progress_start(&prog, name, info.nsteps, rank == 0);
+  kv_progress_start(&prog, name, info.nsteps - info.step0, rank == 0);
   long step;
-  for (step = 1; step <= info.nsteps; step++) {
+  for (step = info.step0 + 1; step <= info.nsteps; step++) {
     kv_timer_start(&stepping);
     rc = kv_model_step(m, &t);
     kv_timer_stop(&stepping);
@@ -123,10 +156,13 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, kv_run_result *res) {
     if (step % every == 0 || step == info.nsteps) {
       KV_TRY(append_record(w, m, t, step, kv_timer_elapsed(&total), info.cfl));
     }
-    kv_progress_update(&prog, step);
+    if (chk_every > 0 && step % chk_every == 0 && step < info.nsteps) {
+      KV_TRY(write_checkpoint(&info, m, chk_path, name, text, t, step, kv_timer_elapsed(&total)));
+    }
+    kv_progress_update(&prog, step - info.step0);
   }
   kv_progress_finish(&prog);
-  res->steps = rc == KV_OK ? info.nsteps : step;
+  res->steps = (rc == KV_OK ? info.nsteps : step) - info.step0;
   res->dt = info.dt;
   res->wall_steps = stepping.total;
   res->cell_updates = (double)kv_grid_global_count(info.grid) * (double)(res->steps);

@@ -29,7 +29,17 @@ typedef struct {
 /* Validate cfg against [run] and the model's keys (recording defaults). Not collective. */
 int kv_run_validate(kv_config *cfg);
 
-/* Run one solve. Collective over comm. res may be NULL. */
-int kv_run(MPI_Comm comm, const kv_config *cfg, kv_run_result *res);
+/* Options that are not part of the configuration. */
+typedef struct {
+  const char *restart;     /* continue from the last record of this file (NULL: start afresh) */
+} kv_run_options;
+
+/* Run one solve. Collective over comm. opts and res may be NULL. With run.checkpoint_every = K,
+ * every K-th step's state is also written (atomically, replacing the previous one) to
+ * "<stem>.checkpoint.h5", a one-record file in the output layout that --restart accepts. */
+int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_run_result *res);
+
+/* The checkpoint file name of an output path: "<stem>.checkpoint.h5". */
+void kv_run_checkpoint_path(const char *output, char *buf, size_t n);
 
 #endif

@@ -33,6 +33,13 @@ int kv_model_outputs(kv_model *m, kv_output_list *out) {
 
 int kv_model_info_get(const kv_model *m, kv_model_info *out) { return m->type->info(m, out); }
 
+int kv_model_restart(kv_model *m, const char *path) {
+  if (!m->type->restart) {
+    return KV_ERROR(KV_ERR_UNSUPPORTED, "model %s cannot restart", m->type->name);
+  }
+  return m->type->restart(m, path);
+}
+
 void kv_model_free(kv_model *m) {
   if (m) {
     m->type->free(m);

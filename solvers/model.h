@@ -17,9 +17,10 @@ typedef struct kv_model kv_model;
  * model. */
 typedef struct {
   const kv_grid *grid;
-  double t0;             /* initial time                                        */
-  double dt;             /* time step actually used                             */
-  long nsteps;           /* steps from t0 to the end time                       */
+  long step0;            /* index of the current step: 0, or where a restart resumed */
+  double t0;             /* current time, step0 x dt                             */
+  double dt;             /* time step actually used                              */
+  long nsteps;           /* index of the last step (t = nsteps dt is the end time) */
   double cfl;            /* dt / stability limit (0 when unconditionally stable) */
   const char *title;     /* root "title" attribute                              */
   const char *coord_units;
@@ -40,6 +41,9 @@ typedef struct kv_model_type {
   int (*outputs)(kv_model *m, kv_output_list *out);
   /* Driver information. Not collective. */
   int (*info)(const kv_model *m, kv_model_info *out);
+  /* Continue from the last record of an output or checkpoint file of the same model: state and
+   * time; the time must lie on this run's time grid. Collective. NULL: restart unsupported. */
+  int (*restart)(kv_model *m, const char *path);
   /* Intrusive ROM hooks; NULL until a model provides them. */
   int (*residual)(kv_model *m, const double *u_new, const double *u_old, double *r);
   int (*residual_at)(kv_model *m, const long *idx, int n, const double *u_new,
@@ -64,6 +68,7 @@ int kv_model_create(const kv_model_type *type, MPI_Comm comm, const kv_config *c
 int kv_model_step(kv_model *m, double *t);
 int kv_model_outputs(kv_model *m, kv_output_list *out);
 int kv_model_info_get(const kv_model *m, kv_model_info *out);
+int kv_model_restart(kv_model *m, const char *path);
 /* Free; NULL is a no-op. Collective. */
 void kv_model_free(kv_model *m);
 

@@ -758,7 +758,8 @@ static int m_outputs(kv_model *m, kv_output_list *out) {
 static int m_info(const kv_model *m, kv_model_info *out) {
   const kv_heat *h = (const kv_heat *)m;
   out->grid = h->grid;
-  out->t0 = 0.0;
+  out->step0 = h->step;
+  out->t0 = h->t;
   out->dt = h->dt;
   out->nsteps = h->nsteps;
   out->cfl = h->dt / h->dt_limit;
@@ -772,6 +773,46 @@ static int m_info(const kv_model *m, kv_model_info *out) {
   return KV_OK;
 }
 
+static int m_restart(kv_model *m, const char *path) {
+  kv_heat *h = (kv_heat *)m;
+  MPI_Comm comm = kv_grid_comm(h->grid);
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  KV_CHECK(kv_h5_read_field(path, "T", -1, h->T));
+  /* The time of the last record, read once and shared. */
+  double t = 0.0;
+  int rc = KV_OK;
+  if (rank == 0) {
+    kv_h5_array a;
+    rc = kv_h5_read_array(path, "time", &a);
+    if (rc == KV_OK) {
+      if (a.count < 1) {
+        rc = KV_ERROR(KV_ERR_FORMAT, "'%s' has no time records", path);
+      } else {
+        t = a.data[a.count - 1];
+      }
+      kv_h5_array_free(&a);
+    }
+  }
+  KV_CHECK(kv_status_agree(comm, rc));
+  MPI_Bcast(&t, 1, MPI_DOUBLE, 0, comm);
+  /* Resume on this run's time grid, so that the steps after the restart are the same steps. */
+  double s = t / h->dt;
+  long step = lround(s);
+  if (!(fabs(s - (double)step) <= 1e-6)) {
+    return KV_ERROR(KV_ERR_CONFIG, "restart: '%s' ends at t = %.17g, which is not a multiple of "
+                    "this run's dt = %.17g (use the run.dt and run.t_end of the run that wrote it)",
+                    path, t, h->dt);
+  }
+  if (step >= h->nsteps) {
+    return KV_ERROR(KV_ERR_CONFIG, "restart: '%s' ends at t = %g, at or after run.t_end = %g; "
+                    "nothing to do", path, t, h->p.t_end);
+  }
+  h->step = step;
+  h->t = (double)step * h->dt;
+  return KV_OK;
+}
+
 static void m_free(kv_model *m) { kv_heat_free((kv_heat *)m); }
 
 const kv_model_type kv_heat_type = {
@@ -782,6 +823,7 @@ const kv_model_type kv_heat_type = {
     .state = m_state,
     .outputs = m_outputs,
     .info = m_info,
+    .restart = m_restart,
     .residual = NULL,
     .residual_at = NULL,
     .free = m_free,
