@@ -143,6 +143,38 @@ int kv_field_halo_exchange(kv_field *f) {
       for (long i_ = 0, idx = kv_field_index((f)->stride, (f)->ghost, 0, j_, k_); i_ < nl_[0];   \
            i_++, idx++)
 
+void kv_field_fill_boundary(kv_field *f, const int rule[3][2], const double g[3][2]) {
+  const kv_grid *grid = f->grid;
+  const long *nl = kv_grid_local_n(grid);
+  const double *hs = kv_grid_spacing(grid);
+  for (int d = 0; d < kv_grid_ndims(grid); d++) {
+    int a = (d + 1) % 3, b = (d + 2) % 3; /* the two other axes */
+    for (int s = 0; s < 2; s++) {
+      if (!kv_grid_at_boundary(grid, d, s) || rule[d][s] == KV_GHOST_PERIODIC) {
+        continue;
+      }
+      long in_i = s == 0 ? 0 : nl[d] - 1, gh_i = s == 0 ? -1 : nl[d];
+      int r = rule[d][s];
+      double gv = g ? g[d][s] : 0.0;
+      for (long ib = 0; ib < nl[b]; ib++) {
+        for (long ia = 0; ia < nl[a]; ia++) {
+          long in[3], gh[3];
+          in[d] = in_i;
+          gh[d] = gh_i;
+          in[a] = gh[a] = ia;
+          in[b] = gh[b] = ib;
+          long pin = kv_field_index(f->stride, f->ghost, in[0], in[1], in[2]);
+          long pgh = kv_field_index(f->stride, f->ghost, gh[0], gh[1], gh[2]);
+          double u = f->data[pin];
+          f->data[pgh] = r == KV_GHOST_DIRICHLET ? 2.0 * gv - u
+                         : r == KV_GHOST_NEUMANN ? u + hs[d] * gv
+                                                 : u;
+        }
+      }
+    }
+  }
+}
+
 void kv_field_fill(kv_field *f, double v) {
   KV_FOR_INTERIOR(f, p) { f->data[p] = v; }
 }

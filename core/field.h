@@ -50,6 +50,18 @@ int kv_field_halo_end(kv_field *f);
 /* begin + end. Collective. */
 int kv_field_halo_exchange(kv_field *f);
 
+/* Boundary ghost rules per face (physical, non-periodic faces only). */
+typedef enum {
+  KV_GHOST_DIRICHLET = 0, /* u_g = 2 g - u_in: the face value is g                       */
+  KV_GHOST_NEUMANN = 1,   /* u_g = u_in + h g: the outward normal gradient is g          */
+  KV_GHOST_PERIODIC = 2,  /* filled by the halo exchange; left alone here                */
+  KV_GHOST_COPY = 3       /* u_g = u_in (e.g. a coefficient field)                        */
+} kv_ghost_rule;
+
+/* Fill the ghost faces that lie on the physical boundary with rule[axis][side] and value
+ * g[axis][side] (g may be NULL: all zero, i.e. the homogeneous conditions). Local. */
+void kv_field_fill_boundary(kv_field *f, const int rule[3][2], const double g[3][2]);
+
 /* Set every interior cell to v. Local. */
 void kv_field_fill(kv_field *f, double v);
 

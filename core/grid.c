@@ -122,6 +122,38 @@ int kv_grid_create(MPI_Comm comm, const kv_grid_params *p, kv_grid **out) {
   return KV_OK;
 }
 
+int kv_grid_coarsen(const kv_grid *fine, kv_grid **out) {
+  *out = NULL;
+  int ok = 1;
+  for (int d = 0; d < fine->ndims; d++) {
+    ok &= fine->nloc[d] >= 2 && fine->nloc[d] % 2 == 0 && fine->off[d] % 2 == 0 &&
+          fine->n[d] % 2 == 0;
+  }
+  int all;
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, fine->comm);
+  if (!all) {
+    return KV_ERROR(KV_ERR_UNSUPPORTED, "grid: cannot coarsen (odd block sizes or offsets)");
+  }
+  kv_grid *g = malloc(sizeof *g);
+  if (!g) {
+    return KV_ERROR(KV_ERR_NOMEM, "grid: cannot coarsen (out of memory)");
+  }
+  *g = *fine;
+  /* Same Cartesian topology, its own communicator (the coarse grid is freed separately). */
+  if (MPI_Comm_dup(fine->comm, &g->comm) != MPI_SUCCESS) {
+    free(g);
+    return KV_ERROR(KV_ERR_MPI, "grid: cannot coarsen (MPI_Comm_dup failed)");
+  }
+  for (int d = 0; d < fine->ndims; d++) {
+    g->n[d] = fine->n[d] / 2;
+    g->nloc[d] = fine->nloc[d] / 2;
+    g->off[d] = fine->off[d] / 2;
+    g->h[d] = 2.0 * fine->h[d];
+  }
+  *out = g;
+  return KV_OK;
+}
+
 void kv_grid_free(kv_grid *g) {
   if (!g) {
     return;

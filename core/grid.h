@@ -32,6 +32,12 @@ void kv_grid_params_default(kv_grid_params *p);
  * *out and frees it with kv_grid_free. */
 int kv_grid_create(MPI_Comm comm, const kv_grid_params *p, kv_grid **out);
 
+/* The grid with every cell merged with its neighbours in blocks of 2 per axis, on the same
+ * process grid, each rank owning the coarse cells of its fine block. Possible when every rank's
+ * block has even sizes and offsets on every axis (and at least 2 cells); otherwise
+ * KV_ERR_UNSUPPORTED, agreed on every rank. Collective. The caller frees *out. */
+int kv_grid_coarsen(const kv_grid *fine, kv_grid **out);
+
 /* Free a grid; NULL is a no-op. Collective (frees a communicator). */
 void kv_grid_free(kv_grid *g);
 

@@ -10,6 +10,7 @@
 #include "core/status.h"
 #include "io/h5.h"
 #include "solvers/heat/fftsolve.h"
+#include "solvers/heat/pcg.h"
 #include <fftw3.h>
 
 #if defined(__AVX__)
@@ -54,8 +55,15 @@ const kv_config_key kv_heat_keys[] = {
      "heat source q (K/s), constant in time"},
     {"heat.scheme", KV_CFG_ENUM, "explicit", "explicit|implicit|cn", KV_CFG_NORANGE,
      "time integration: explicit (forward Euler), implicit (backward Euler), cn (Crank-Nicolson)"},
-    {"heat.solver", KV_CFG_ENUM, "fft", "fft", KV_CFG_NORANGE,
-     "linear solver of the implicit schemes: fft (direct, constant kappa)"},
+    {"heat.solver", KV_CFG_ENUM, "fft", "fft|pcg", KV_CFG_NORANGE,
+     "linear solver of the implicit schemes: fft (direct, constant kappa) or pcg (any kappa)"},
+    {"heat.pc", KV_CFG_ENUM, "mg", "mg|jacobi|none", KV_CFG_NORANGE,
+     "pcg preconditioner: one geometric multigrid V-cycle, Jacobi, or none"},
+    {"heat.rtol", KV_CFG_DOUBLE, "1e-8", NULL, 0.0, 1.0,
+     "pcg: stop when the residual norm is below rtol times the right-hand side's"},
+    {"heat.maxit", KV_CFG_INT, "500", NULL, 1, INFINITY, "pcg: iteration limit (an error beyond)"},
+    {"heat.mg_smooth", KV_CFG_INT, "2", NULL, 1, 20,
+     "mg: damped Jacobi sweeps before and after each coarse-grid correction"},
     {"heat.fft_planner", KV_CFG_ENUM, "measure", "estimate|measure|patient", KV_CFG_NORANGE,
      "FFTW planner effort (plans are made once per run)"},
     {"heat.fft_wisdom", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
@@ -73,7 +81,11 @@ struct kv_heat {
   kv_field *T, *Tn;     /* current and next state                         */
   kv_field *kappa;      /* NULL when constant                              */
   kv_field *dq;         /* explicit: dt q; implicit: dt (q + theta b); NULL if zero */
-  kv_fftsolve *fft;     /* implicit schemes                                 */
+  kv_fftsolve *fft;     /* implicit schemes, heat.solver = fft              */
+  kv_pcg *pcg;          /* implicit schemes, heat.solver = pcg              */
+  kv_field *xs;         /* pcg: the iterate                                 */
+  long iters;           /* pcg: iterations and relative residual of the last step */
+  double relres;
   double theta;         /* 1 backward Euler, 1/2 Crank-Nicolson, 0 explicit */
   double kappa_max;
   double dt, dt_limit;
@@ -208,8 +220,17 @@ int kv_heat_params_from_config(const kv_config *cfg, kv_heat_params *p) {
   int scheme, stream, solver, planner;
   KV_CHECK(kv_config_get_enum(cfg, "heat.scheme", "explicit|implicit|cn", &scheme));
   p->scheme = (kv_heat_scheme)scheme;
-  KV_CHECK(kv_config_get_enum(cfg, "heat.solver", "fft", &solver));
+  KV_CHECK(kv_config_get_enum(cfg, "heat.solver", "fft|pcg", &solver));
   p->solver = (kv_heat_solver)solver;
+  KV_CHECK(kv_config_get_enum(cfg, "heat.pc", "mg|jacobi|none", &p->pc));
+  KV_CHECK(kv_config_get_double(cfg, "heat.rtol", 0.0, 1.0, &p->rtol));
+  if (!(p->rtol > 0.0)) {
+    return kv_config_errorf(cfg, "heat.rtol", "expected a tolerance in (0, 1]");
+  }
+  KV_CHECK(kv_config_get_int(cfg, "heat.maxit", 1, 1000000000L, &p->maxit));
+  long sweeps;
+  KV_CHECK(kv_config_get_int(cfg, "heat.mg_smooth", 1, 20, &sweeps));
+  p->mg_smooth = (int)sweeps;
   KV_CHECK(kv_config_get_enum(cfg, "heat.fft_planner", "estimate|measure|patient", &planner));
   static const unsigned flags[] = {FFTW_ESTIMATE, FFTW_MEASURE, FFTW_PATIENT};
   p->fft_planner = flags[planner];
@@ -222,10 +243,11 @@ int kv_heat_params_from_config(const kv_config *cfg, kv_heat_params *p) {
     }
     strcpy(p->fft_wisdom, wf);
   }
-  if (p->scheme != KV_HEAT_EXPLICIT && strcmp(p->kappa_field.name, "file") == 0) {
+  if (p->scheme != KV_HEAT_EXPLICIT && p->solver == KV_HEAT_SOLVER_FFT &&
+      strcmp(p->kappa_field.name, "file") == 0) {
     return kv_config_errorf(cfg, "heat.kappa",
                             "heat.solver = fft needs a constant conductivity (its eigenvectors are "
-                            "those of the constant-coefficient operator)");
+                            "those of the constant-coefficient operator); use heat.solver = pcg");
   }
   KV_CHECK(kv_config_get_enum(cfg, "heat.stream_stores", "auto|on|off", &stream));
   p->stream_stores = (kv_heat_stream)stream;
@@ -293,43 +315,17 @@ static int set_profile(kv_field *f, const kv_config_func *prof, const double *le
 
 /* ---------------------------------------------------------------- boundary ghosts */
 
-/* Fill the ghost cells of f on physical faces. kappa_mode: copy the adjacent value (used for the
- * conductivity field, so that face means at the boundary equal the boundary cell's kappa). */
+/* Fill the ghost cells of f on physical faces from the boundary conditions (kappa_mode: copy
+ * the adjacent value, used for the conductivity so that boundary face means equal the boundary
+ * cell's kappa). kv_bc_type values coincide with kv_ghost_rule's. */
 static void fill_boundary(const kv_heat *h, kv_field *f, int kappa_mode) {
-  const kv_grid *g = h->grid;
-  const long *nl = kv_grid_local_n(g), *st = kv_field_stride(f);
-  const int *gh = kv_field_ghost(f);
-  const double *hs = kv_grid_spacing(g);
-  double *u = kv_field_data(f);
-  for (int d = 0; d < h->p.dims; d++) {
-    int a = (d + 1) % 3, b = (d + 2) % 3; /* the two other axes */
+  int rule[3][2];
+  for (int d = 0; d < 3; d++) {
     for (int s = 0; s < 2; s++) {
-      if (!kv_grid_at_boundary(g, d, s)) {
-        continue;
-      }
-      long in_i = s == 0 ? 0 : nl[d] - 1, gh_i = s == 0 ? -1 : nl[d];
-      kv_bc_type bc = h->p.bc[d][s];
-      double gv = h->p.bc_value[d][s];
-      for (long ib = 0; ib < nl[b]; ib++) {
-        for (long ia = 0; ia < nl[a]; ia++) {
-          long ijk_in[3], ijk_gh[3];
-          ijk_in[d] = in_i;
-          ijk_gh[d] = gh_i;
-          ijk_in[a] = ijk_gh[a] = ia;
-          ijk_in[b] = ijk_gh[b] = ib;
-          long pin = kv_field_index(st, gh, ijk_in[0], ijk_in[1], ijk_in[2]);
-          long pgh = kv_field_index(st, gh, ijk_gh[0], ijk_gh[1], ijk_gh[2]);
-          if (kappa_mode) {
-            u[pgh] = u[pin];
-          } else if (bc == KV_BC_DIRICHLET) {
-            u[pgh] = 2.0 * gv - u[pin];
-          } else {
-            u[pgh] = u[pin] + hs[d] * gv;
-          }
-        }
-      }
+      rule[d][s] = kappa_mode && h->p.bc[d][s] != KV_BC_PERIODIC ? KV_GHOST_COPY : (int)h->p.bc[d][s];
     }
   }
+  kv_field_fill_boundary(f, (const int(*)[2])rule, (const double(*)[2])h->p.bc_value);
 }
 
 /* ---------------------------------------------------------------- kernels */
@@ -532,7 +528,12 @@ static int setup_implicit(kv_heat *h) {
     if (rc == KV_OK && !h->dq) rc = kv_field_create(h->grid, &h->dq);
     if (rc == KV_OK) {
       fill_boundary(h, zero, 0);
-      kernel_const(h, 1.0, kv_field_data(zero), kv_field_data(b), NULL); /* b = L_h(0) */
+      /* b = L_h(0) */
+      if (h->kappa) {
+        kernel_var(h, 1.0, kv_field_data(zero), kv_field_data(b), kv_field_data(h->kappa), NULL);
+      } else {
+        kernel_const(h, 1.0, kv_field_data(zero), kv_field_data(b), NULL);
+      }
       double *q = kv_field_data(h->dq);
       const double *bb = kv_field_data_const(b);
       const long *m = kv_field_extent(b);
@@ -543,6 +544,25 @@ static int setup_implicit(kv_heat *h) {
     kv_field_free(zero);
     kv_field_free(b);
     KV_CHECK(kv_status_agree(kv_grid_comm(h->grid), rc));
+  }
+  if (h->p.solver == KV_HEAT_SOLVER_PCG) {
+    kv_pcg_params pp;
+    kv_pcg_params_default(&pp);
+    for (int d = 0; d < 3; d++) {
+      pp.bc[d][0] = d < h->p.dims ? (int)h->p.bc[d][0] : 0;
+      pp.bc[d][1] = d < h->p.dims ? (int)h->p.bc[d][1] : 0;
+    }
+    pp.coef = h->theta * h->dt;
+    pp.kappa = h->kappa;
+    pp.kappa0 = h->p.kappa;
+    pp.pc = (kv_pc_type)h->p.pc;
+    pp.rtol = h->p.rtol;
+    pp.maxit = h->p.maxit;
+    pp.smooth = h->p.mg_smooth;
+    KV_CHECK(kv_status_agree(kv_grid_comm(h->grid), kv_field_create(h->grid, &h->xs)));
+    KV_CHECK(kv_pcg_create(h->grid, &pp, &h->pcg));
+    kv_debug("pcg: %d multigrid level(s)", kv_pcg_levels(h->pcg));
+    return KV_OK;
   }
   kv_fftsolve_params fp;
   for (int d = 0; d < 3; d++) {
@@ -686,7 +706,23 @@ static int step_implicit(kv_heat *h, int *bad) {
       o[i] += q[i]; /* ghosts too: harmless, they are refilled before use */
     }
   }
-  KV_CHECK(kv_fftsolve_solve(h->fft, h->Tn));
+  if (h->pcg) {
+    /* Solve with the previous state as the initial guess; the iterate becomes the new state. */
+    KV_CHECK(kv_field_copy(h->xs, h->T));
+    int rc = kv_pcg_solve(h->pcg, h->Tn, h->xs, &h->iters, &h->relres);
+    if (rc != KV_OK) {
+      char why[512]; /* the message is rewritten below: copy it first */
+      snprintf(why, sizeof why, "%s", kv_error_message());
+      return KV_ERROR(rc, "heat: the linear solve of step %ld failed: %s (heat.solver = pcg, "
+                      "heat.pc = %s, heat.rtol = %g, heat.maxit = %ld)", h->step + 1, why,
+                      (const char *[]){"mg", "jacobi", "none"}[h->p.pc], h->p.rtol, h->p.maxit);
+    }
+    kv_field *t = h->Tn;
+    h->Tn = h->xs;
+    h->xs = t;
+  } else {
+    KV_CHECK(kv_fftsolve_solve(h->fft, h->Tn));
+  }
   KV_CHECK(kv_field_has_nonfinite(h->Tn, bad));
   return KV_OK;
 }
@@ -724,6 +760,8 @@ void kv_heat_free(kv_heat *h) {
   kv_field_free(h->kappa);
   kv_field_free(h->dq);
   kv_fftsolve_free(h->fft);
+  kv_pcg_free(h->pcg);
+  kv_field_free(h->xs);
   kv_grid_free(h->grid);
   free(h);
 }
@@ -752,6 +790,12 @@ static int m_outputs(kv_model *m, kv_output_list *out) {
   KV_CHECK(kv_field_mean(h->T, &mean));
   KV_CHECK(kv_output_add_field(out, "T", "K", "temperature", h->T));
   KV_CHECK(kv_output_add_scalar(out, "T_mean", "K", "volume-mean temperature", mean));
+  if (h->pcg) {
+    KV_CHECK(kv_output_add_scalar(out, "diagnostics/solver_iterations", "1",
+                                  "pcg iterations of the last step", (double)h->iters));
+    KV_CHECK(kv_output_add_scalar(out, "diagnostics/solver_residual", "1",
+                                  "relative residual of the last step's linear solve", h->relres));
+  }
   return KV_OK;
 }
 
@@ -765,8 +809,8 @@ static int m_info(const kv_model *m, kv_model_info *out) {
   out->cfl = h->dt / h->dt_limit;
   static const char *const titles[] = {
       "kelvin heat equation (finite volumes, explicit)",
-      "kelvin heat equation (finite volumes, backward Euler, FFT solve)",
-      "kelvin heat equation (finite volumes, Crank-Nicolson, FFT solve)"};
+      "kelvin heat equation (finite volumes, backward Euler)",
+      "kelvin heat equation (finite volumes, Crank-Nicolson)"};
   out->title = titles[h->p.scheme];
   out->coord_units = "m";
   out->time_units = "s";

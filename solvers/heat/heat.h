@@ -27,7 +27,7 @@ typedef enum { KV_BC_DIRICHLET = 0, KV_BC_NEUMANN, KV_BC_PERIODIC } kv_bc_type;
 typedef enum { KV_HEAT_EXPLICIT = 0, KV_HEAT_IMPLICIT, KV_HEAT_CN } kv_heat_scheme;
 
 /* Linear solver of the implicit schemes. */
-typedef enum { KV_HEAT_SOLVER_FFT = 0 } kv_heat_solver;
+typedef enum { KV_HEAT_SOLVER_FFT = 0, KV_HEAT_SOLVER_PCG } kv_heat_solver;
 
 /* Streaming-store kernel choice (heat.stream_stores); results are bitwise the same. */
 typedef enum { KV_HEAT_STREAM_AUTO = 0, KV_HEAT_STREAM_ON, KV_HEAT_STREAM_OFF } kv_heat_stream;
@@ -50,6 +50,10 @@ typedef struct {
   kv_heat_solver solver;
   unsigned fft_planner;            /* FFTW planner flag                                          */
   char fft_wisdom[512];            /* wisdom file ("" for none)                                  */
+  int pc;                          /* kv_pc_type: mg, jacobi, none                               */
+  double rtol;                     /* PCG relative residual tolerance                            */
+  long maxit;                      /* PCG iteration limit                                        */
+  int mg_smooth;                   /* Jacobi sweeps before and after each coarse correction      */
 } kv_heat_params;
 
 typedef struct kv_heat kv_heat;
