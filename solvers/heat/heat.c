@@ -31,8 +31,14 @@ const kv_config_key kv_heat_keys[] = {
     {"heat.n", KV_CFG_INT_LIST, NULL, NULL, 1, INFINITY, "cells per axis, x first (e.g. 256, 128)"},
     {"heat.length", KV_CFG_DOUBLE_LIST, "1.0", NULL, 0.0, INFINITY,
      "box length per axis (one value: the same for all axes)"},
-    {"heat.kappa", KV_CFG_FUNC, "1.0", "a positive number or file.h5:/dataset", KV_CFG_NORANGE,
-     "conductivity: a constant, or a field read from an HDF5 dataset shaped like the grid"},
+    {"heat.kappa", KV_CFG_FUNC, "1.0",
+     "a positive number, file.h5:/dataset, linear(k0, k1) or power(k0, T0, p)", KV_CFG_NORANGE,
+     "conductivity: a constant, a field from an HDF5 dataset shaped like the grid, k0 + k1 T, or "
+     "k0 (T/T0)^p"},
+    {"heat.nl_rtol", KV_CFG_DOUBLE, "1e-8", NULL, 0.0, 1.0,
+     "kappa(T), implicit: Picard iterations stop when the change is below nl_rtol times the state"},
+    {"heat.nl_maxit", KV_CFG_INT, "50", NULL, 1, INFINITY,
+     "kappa(T), implicit: Picard iteration limit per step (an error beyond)"},
     {"heat.bc", KV_CFG_ENUM, "dirichlet", "dirichlet|neumann|periodic", KV_CFG_NORANGE,
      "boundary condition on every face"},
     {"heat.bc.xlo", KV_CFG_ENUM, NULL, "dirichlet|neumann|periodic", KV_CFG_NORANGE, "override for the x = 0 face"},
@@ -86,8 +92,12 @@ struct kv_heat {
   kv_field *xs;         /* pcg: the iterate                                 */
   long iters;           /* pcg: iterations and relative residual of the last step */
   double relres;
+  int nonlinear;        /* kappa depends on T                               */
+  long nl_iters;        /* Picard iterations of the last step               */
+  kv_field *rhs0, *zero, *bfield, *xprev; /* Picard work                    */
   double theta;         /* 1 backward Euler, 1/2 Crank-Nicolson, 0 explicit */
   double kappa_max;
+  double inv_h2_sum;    /* sum_d 1/h_d^2 */
   double dt, dt_limit;
   long step, nsteps;
   double t;
@@ -173,8 +183,21 @@ int kv_heat_params_from_config(const kv_config *cfg, kv_heat_params *p) {
     if (!(p->kappa > 0.0)) {
       return kv_config_errorf(cfg, "heat.kappa", "expected a positive conductivity");
     }
+  } else if (strcmp(p->kappa_field.name, "linear") == 0) {
+    if (p->kappa_field.nargs != 2) {
+      return kv_config_errorf(cfg, "heat.kappa", "expected linear(k0, k1): kappa = k0 + k1 T");
+    }
+    p->kappa = p->kappa_field.args[0];
+  } else if (strcmp(p->kappa_field.name, "power") == 0) {
+    const double *a = p->kappa_field.args;
+    if (p->kappa_field.nargs != 3 || !(a[0] > 0.0) || !(a[1] > 0.0)) {
+      return kv_config_errorf(cfg, "heat.kappa",
+                              "expected power(k0, T0, p) with k0 > 0, T0 > 0: kappa = k0 (T/T0)^p");
+    }
+    p->kappa = a[0];
   } else if (strcmp(p->kappa_field.name, "file") != 0) {
-    return kv_config_errorf(cfg, "heat.kappa", "expected a positive number or file.h5:/dataset");
+    return kv_config_errorf(cfg, "heat.kappa", "expected a positive number, file.h5:/dataset, "
+                            "linear(k0, k1) or power(k0, T0, p)");
   }
   /* Boundary conditions: heat.bc for all faces, then per-face overrides. */
   static const char *const faces[KV_MAXDIM][2] = {{"xlo", "xhi"}, {"ylo", "yhi"}, {"zlo", "zhi"}};
@@ -243,8 +266,15 @@ int kv_heat_params_from_config(const kv_config *cfg, kv_heat_params *p) {
     }
     strcpy(p->fft_wisdom, wf);
   }
+  double nl_rtol;
+  KV_CHECK(kv_config_get_double(cfg, "heat.nl_rtol", 0.0, 1.0, &nl_rtol));
+  if (!(nl_rtol > 0.0)) {
+    return kv_config_errorf(cfg, "heat.nl_rtol", "expected a tolerance in (0, 1]");
+  }
+  p->nl_rtol = nl_rtol;
+  KV_CHECK(kv_config_get_int(cfg, "heat.nl_maxit", 1, 1000000000L, &p->nl_maxit));
   if (p->scheme != KV_HEAT_EXPLICIT && p->solver == KV_HEAT_SOLVER_FFT &&
-      strcmp(p->kappa_field.name, "file") == 0) {
+      strcmp(p->kappa_field.name, "number") != 0) {
     return kv_config_errorf(cfg, "heat.kappa",
                             "heat.solver = fft needs a constant conductivity (its eigenvectors are "
                             "those of the constant-coefficient operator); use heat.solver = pcg");
@@ -504,6 +534,48 @@ static int kernel_var(const kv_heat *h, double dtk, const double *restrict T,
   return bad;
 }
 
+/* ---------------------------------------------------------------- kappa(T) */
+
+static inline double kappa_of(const kv_heat_params *p, double T) {
+  const double *a = p->kappa_field.args;
+  return p->kappa_field.name[0] == 'l' ? a[0] + a[1] * T : a[0] * pow(T / a[1], a[2]);
+}
+
+/* kappa = kappa(T) on every cell, with halo and boundary copies; h->kappa_max updated. Fails
+ * (agreed) when the law gives a non-positive or non-finite conductivity. Collective. */
+static int kappa_update(kv_heat *h, const kv_field *T) {
+  const long *nl = kv_grid_local_n(h->grid), *st = kv_field_stride(T);
+  const int *gh = kv_field_ghost(T);
+  const double *u = kv_field_data_const(T);
+  double *k = kv_field_data(h->kappa);
+  double kmax = 0.0, worst_T = 0.0;
+  int bad = 0;
+  for (long kk = 0; kk < nl[2]; kk++)
+    for (long j = 0; j < nl[1]; j++)
+      for (long i = 0, p = kv_field_index(st, gh, 0, j, kk); i < nl[0]; i++, p++) {
+        double v = kappa_of(&h->p, u[p]);
+        k[p] = v;
+        if (!(v > 0.0) || !isfinite(v)) {
+          bad = 1;
+          worst_T = u[p];
+        }
+        kmax = v > kmax ? v : kmax;
+      }
+  double in[2] = {(double)bad, kmax}, out[2];
+  MPI_Allreduce(in, out, 2, MPI_DOUBLE, MPI_MAX, kv_grid_comm(h->grid));
+  if (out[0] > 0.0) {
+    return kv_status_agree(kv_grid_comm(h->grid),
+                           bad ? KV_ERROR(KV_ERR_NUMERIC, "heat: kappa(T) is not positive at "
+                                          "T = %g (step %ld); heat.kappa = %s(...) is outside "
+                                          "its range", worst_T, h->step + 1, h->p.kappa_field.name)
+                               : KV_ERR_NUMERIC);
+  }
+  h->kappa_max = out[1];
+  KV_CHECK(kv_field_halo_exchange(h->kappa));
+  fill_boundary(h, h->kappa, 1);
+  return KV_OK;
+}
+
 /* ---------------------------------------------------------------- life cycle */
 
 double kv_heat_dt_limit(const kv_heat *h) { return h->dt_limit; }
@@ -520,7 +592,17 @@ static int setup_implicit(kv_heat *h) {
       inhomogeneous |= h->p.bc[d][s] != KV_BC_PERIODIC && h->p.bc_value[d][s] != 0.0;
     }
   }
-  if (inhomogeneous) {
+  if (h->nonlinear) {
+    /* b depends on kappa(T): recomputed every Picard iteration from a zero state whose ghosts
+     * carry the boundary values. */
+    int rc = kv_field_create(h->grid, &h->rhs0);
+    if (rc == KV_OK) rc = kv_field_create(h->grid, &h->zero);
+    if (rc == KV_OK) rc = kv_field_create(h->grid, &h->bfield);
+    if (rc == KV_OK) rc = kv_field_create(h->grid, &h->xprev);
+    if (rc == KV_OK) rc = kv_field_halo_exchange(h->zero);
+    KV_CHECK(kv_status_agree(kv_grid_comm(h->grid), rc));
+    fill_boundary(h, h->zero, 0);
+  } else if (inhomogeneous) {
     kv_field *zero = NULL, *b = NULL;
     int rc = kv_field_create(h->grid, &zero);
     if (rc == KV_OK) rc = kv_field_create(h->grid, &b);
@@ -587,7 +669,9 @@ static int heat_setup(kv_heat *h, MPI_Comm comm) {
   KV_CHECK(kv_status_agree(comm, kv_grid_create(comm, &gp, &h->grid)));
   int rc = kv_field_create(h->grid, &h->T);
   if (rc == KV_OK) rc = kv_field_create(h->grid, &h->Tn);
-  if (rc == KV_OK && strcmp(h->p.kappa_field.name, "file") == 0) {
+  h->nonlinear = strcmp(h->p.kappa_field.name, "linear") == 0 ||
+                 strcmp(h->p.kappa_field.name, "power") == 0;
+  if (rc == KV_OK && (h->nonlinear || strcmp(h->p.kappa_field.name, "file") == 0)) {
     rc = kv_field_create(h->grid, &h->kappa);
   }
   if (rc == KV_OK && strcmp(h->p.source.name, "none") != 0) {
@@ -597,7 +681,9 @@ static int heat_setup(kv_heat *h, MPI_Comm comm) {
   /* Initial state, conductivity and source (file reads are collective and agreed). */
   KV_CHECK(set_profile(h->T, &h->p.initial, h->p.length, h->p.dims));
   h->kappa_max = h->p.kappa;
-  if (h->kappa) {
+  if (h->nonlinear) {
+    KV_CHECK(kappa_update(h, h->T));
+  } else if (h->kappa) {
     const kv_config_func *kf = &h->p.kappa_field;
     KV_CHECK(kv_h5_read_field(kf->path, kf->dataset, -1, h->kappa));
     double kmin;
@@ -624,6 +710,7 @@ static int heat_setup(kv_heat *h, MPI_Comm comm) {
   for (int d = 0; d < h->p.dims; d++) {
     sum += 1.0 / (hs[d] * hs[d]);
   }
+  h->inv_h2_sum = sum;
   h->dt_limit = 1.0 / (2.0 * h->kappa_max * sum);
   double dt;
   if (h->p.dt > 0.0) {
@@ -727,10 +814,89 @@ static int step_implicit(kv_heat *h, int *bad) {
   return KV_OK;
 }
 
+/* Implicit step with kappa(T): Picard iterations, each with kappa and b = L_h(0) from the
+ * latest iterate and one PCG solve. */
+static int step_picard(kv_heat *h, int *bad) {
+  KV_CHECK(kappa_update(h, h->T));
+  if (h->theta < 1.0) {
+    KV_CHECK(apply_stencil(h, (1.0 - h->theta) * h->dt, h->dq, bad));
+  } else {
+    KV_CHECK(kv_field_copy(h->Tn, h->T));
+    if (h->dq) {
+      double *o = kv_field_data(h->Tn);
+      const double *q = kv_field_data_const(h->dq);
+      const long *m = kv_field_extent(h->Tn);
+      for (long i = 0; i < m[0] * m[1] * m[2]; i++) o[i] += q[i];
+    }
+  }
+  KV_CHECK(kv_field_copy(h->rhs0, h->Tn));
+  KV_CHECK(kv_field_copy(h->xs, h->T));
+  const long *m = kv_field_extent(h->T);
+  const long count = m[0] * m[1] * m[2];
+  double change = 0.0;
+  for (long it = 1; it <= h->p.nl_maxit; it++) {
+    KV_CHECK(kappa_update(h, h->xs));
+    kernel_var(h, 1.0, kv_field_data(h->zero), kv_field_data(h->bfield), kv_field_data(h->kappa),
+               NULL);
+    double *rhs = kv_field_data(h->Tn);
+    const double *r0 = kv_field_data_const(h->rhs0), *b = kv_field_data_const(h->bfield);
+    for (long i = 0; i < count; i++) {
+      rhs[i] = r0[i] + h->theta * h->dt * b[i];
+    }
+    KV_CHECK(kv_pcg_set_kappa(h->pcg, h->kappa));
+    KV_CHECK(kv_field_copy(h->xprev, h->xs));
+    int rc = kv_pcg_solve(h->pcg, h->Tn, h->xs, &h->iters, &h->relres);
+    if (rc != KV_OK) {
+      char why[512];
+      snprintf(why, sizeof why, "%s", kv_error_message());
+      return KV_ERROR(rc, "heat: the linear solve of step %ld (Picard iteration %ld) failed: %s",
+                      h->step + 1, it, why);
+    }
+    /* Relative change of the iterate, over interior cells of every rank. */
+    const long *nl = kv_grid_local_n(h->grid), *st = kv_field_stride(h->xs);
+    const int *gh = kv_field_ghost(h->xs);
+    const double *x = kv_field_data_const(h->xs), *xp = kv_field_data_const(h->xprev);
+    double loc[2] = {0.0, 0.0}, glob[2];
+    for (long kk = 0; kk < nl[2]; kk++)
+      for (long j = 0; j < nl[1]; j++)
+        for (long i = 0, p = kv_field_index(st, gh, 0, j, kk); i < nl[0]; i++, p++) {
+          loc[0] += (x[p] - xp[p]) * (x[p] - xp[p]);
+          loc[1] += x[p] * x[p];
+        }
+    MPI_Allreduce(loc, glob, 2, MPI_DOUBLE, MPI_SUM, kv_grid_comm(h->grid));
+    change = sqrt(glob[0] / (glob[1] > 0.0 ? glob[1] : 1.0));
+    h->nl_iters = it;
+    if (!isfinite(change)) {
+      break;
+    }
+    if (change <= h->p.nl_rtol) {
+      kv_field *t = h->Tn;
+      h->Tn = h->xs;
+      h->xs = t;
+      return kv_field_has_nonfinite(h->Tn, bad);
+    }
+  }
+  return KV_ERROR(KV_ERR_NUMERIC, "heat: the nonlinear (Picard) iteration of step %ld did not "
+                  "converge in %ld iterations (relative change %.3g > heat.nl_rtol = %g); try a "
+                  "smaller run.dt or a larger heat.nl_maxit", h->step + 1, h->p.nl_maxit, change,
+                  h->p.nl_rtol);
+}
+
 int kv_heat_step(kv_heat *h, double *t) {
   int bad = 0;
   if (h->p.scheme == KV_HEAT_EXPLICIT) {
+    if (h->nonlinear) {
+      KV_CHECK(kappa_update(h, h->T));
+      if (h->dt * 2.0 * h->kappa_max * h->inv_h2_sum > 1.0 + 1e-12) {
+        return KV_ERROR(KV_ERR_NUMERIC, "heat: explicit step %ld is unstable: kappa(T) grew to %g, "
+                        "the stability limit is now %.6g < dt = %.6g; use a smaller run.dt or "
+                        "run.cfl, or an implicit scheme", h->step + 1, h->kappa_max,
+                        1.0 / (2.0 * h->kappa_max * h->inv_h2_sum), h->dt);
+      }
+    }
     KV_CHECK(apply_stencil(h, h->dt, h->dq, &bad));
+  } else if (h->nonlinear) {
+    KV_CHECK(step_picard(h, &bad));
   } else {
     KV_CHECK(step_implicit(h, &bad));
   }
@@ -762,6 +928,10 @@ void kv_heat_free(kv_heat *h) {
   kv_fftsolve_free(h->fft);
   kv_pcg_free(h->pcg);
   kv_field_free(h->xs);
+  kv_field_free(h->rhs0);
+  kv_field_free(h->zero);
+  kv_field_free(h->bfield);
+  kv_field_free(h->xprev);
   kv_grid_free(h->grid);
   free(h);
 }
@@ -790,6 +960,10 @@ static int m_outputs(kv_model *m, kv_output_list *out) {
   KV_CHECK(kv_field_mean(h->T, &mean));
   KV_CHECK(kv_output_add_field(out, "T", "K", "temperature", h->T));
   KV_CHECK(kv_output_add_scalar(out, "T_mean", "K", "volume-mean temperature", mean));
+  if (h->nonlinear && h->pcg) {
+    KV_CHECK(kv_output_add_scalar(out, "diagnostics/nonlinear_iterations", "1",
+                                  "Picard iterations of the last step", (double)h->nl_iters));
+  }
   if (h->pcg) {
     KV_CHECK(kv_output_add_scalar(out, "diagnostics/solver_iterations", "1",
                                   "pcg iterations of the last step", (double)h->iters));

@@ -4,7 +4,11 @@
  * Implicit schemes (theta = 1 backward Euler, 1/2 Crank-Nicolson) solve
  *   (I - theta dt L) T^{n+1} = T^n + (1 - theta) dt L_h(T^n) + theta dt b + dt q,
  * where L_h is the operator with the boundary values, L its homogeneous part and b = L_h(0) the
- * boundary-value term; heat.solver = fft solves it directly (solvers/heat/fftsolve.h).
+ * boundary-value term; heat.solver = fft solves it directly (solvers/heat/fftsolve.h), pcg
+ * iteratively (solvers/heat/pcg.h). With a temperature-dependent kappa(T) the implicit step is
+ * solved by Picard iterations: kappa and b from the latest iterate, one PCG solve each, until the
+ * iterates agree to heat.nl_rtol; the explicit scheme updates kappa from T every step and stops
+ * if the step has become unstable.
  *
  * Boundary conditions per face: Dirichlet T = g on the face (ghost T_g = 2 g - T_in), Neumann
  * dT/dn = g outward (T_g = T_in + h g), or periodic (both faces of the axis). With this choice the
@@ -37,7 +41,8 @@ typedef struct {
   long n[KV_MAXDIM];
   double length[KV_MAXDIM];
   double kappa;                    /* constant conductivity (when kappa_field.name is "number") */
-  kv_config_func kappa_field;      /* "number" or "file"                                       */
+  kv_config_func kappa_field;      /* "number", "file", "linear" (k0 + k1 T) or "power"
+                                      (k0 (T / T0)^p): the last two make the problem nonlinear */
   kv_bc_type bc[KV_MAXDIM][2];
   double bc_value[KV_MAXDIM][2];
   kv_config_func initial;          /* constant | sine | gaussian | file | number               */
@@ -54,6 +59,8 @@ typedef struct {
   double rtol;                     /* PCG relative residual tolerance                            */
   long maxit;                      /* PCG iteration limit                                        */
   int mg_smooth;                   /* Jacobi sweeps before and after each coarse correction      */
+  double nl_rtol;                  /* Picard: stop when ||T_m+1 - T_m|| <= nl_rtol ||T_m+1||     */
+  long nl_maxit;                   /* Picard iteration limit per step                            */
 } kv_heat_params;
 
 typedef struct kv_heat kv_heat;

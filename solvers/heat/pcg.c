@@ -271,6 +271,19 @@ int kv_pcg_create(const kv_grid *g, const kv_pcg_params *p, kv_pcg **out) {
 
 int kv_pcg_levels(const kv_pcg *s) { return s->nlev; }
 
+int kv_pcg_set_kappa(kv_pcg *s, const kv_field *kappa) {
+  const kv_grid *g = s->lev[0].g;
+  double *k0 = kv_field_data(s->lev[0].kappa);
+  const double *ks = kv_field_data_const(kappa);
+  FOR_INTERIOR(g, kappa, p) { k0[p] = ks[p]; }
+  KV_CHECK(level_finish(s, &s->lev[0]));
+  for (int l = 1; l < s->nlev; l++) {
+    restrict_avg(&s->lev[l - 1], s->lev[l - 1].kappa, &s->lev[l], s->lev[l].kappa);
+    KV_CHECK(level_finish(s, &s->lev[l]));
+  }
+  return KV_OK;
+}
+
 int kv_pcg_solve(kv_pcg *s, const kv_field *b, kv_field *x, long *iters, double *relres) {
   const level *l0 = &s->lev[0];
   const kv_grid *g = l0->g;

@@ -45,6 +45,10 @@ int kv_pcg_create(const kv_grid *g, const kv_pcg_params *p, kv_pcg **out);
  * Collective; no allocation. */
 int kv_pcg_solve(kv_pcg *s, const kv_field *b, kv_field *x, long *iters, double *relres);
 
+/* Replace the conductivity (interior of kappa, shaped like the grid) and rebuild what depends on
+ * it: the coarse-level averages and every level's diagonal. Collective; no allocation. */
+int kv_pcg_set_kappa(kv_pcg *s, const kv_field *kappa);
+
 /* Number of multigrid levels (1 without coarsening). */
 int kv_pcg_levels(const kv_pcg *s);
 
