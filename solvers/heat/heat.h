@@ -59,6 +59,7 @@ typedef struct {
   double rtol;                     /* PCG relative residual tolerance                            */
   long maxit;                      /* PCG iteration limit                                        */
   int mg_smooth;                   /* Jacobi sweeps before and after each coarse correction      */
+  double mg_alpha;                 /* scale of the coarse-grid correction                        */
   double nl_rtol;                  /* Picard: stop when ||T_m+1 - T_m|| <= nl_rtol ||T_m+1||     */
   long nl_maxit;                   /* Picard iteration limit per step                            */
 } kv_heat_params;

@@ -34,6 +34,7 @@ void kv_pcg_params_default(kv_pcg_params *p) {
   p->smooth = 2;
   p->coarse_sweeps = 40;
   p->omega = 0.8;
+  p->alpha = 1.5;
   p->max_levels = KV_PCG_MAXLEV;
 }
 
@@ -146,8 +147,9 @@ static void restrict_avg(const level *fine, const kv_field *src, const level *co
   }
 }
 
-/* dst (fine) += coarse value on each of its 2^d children. */
-static void prolong_add(const level *coarse, const kv_field *src, const level *fine, kv_field *dst) {
+/* dst (fine) += alpha x coarse value on each of its 2^d children. */
+static void prolong_add(const level *coarse, const kv_field *src, const level *fine, kv_field *dst,
+                        double alpha) {
   int nd = kv_grid_ndims(fine->g);
   const double *u = kv_field_data_const(src);
   double *o = kv_field_data(dst);
@@ -156,7 +158,7 @@ static void prolong_add(const level *coarse, const kv_field *src, const level *f
   FOR_INTERIOR(coarse->g, src, p) {
     for (int c = 0; c < (1 << nd); c++) {
       long i = 2 * i_ + (c & 1), j = 2 * j_ + ((c >> 1) & 1), k = 2 * k_ + ((c >> 2) & 1);
-      o[kv_field_index(fs, fg, i, nd > 1 ? j : 0, nd > 2 ? k : 0)] += u[p];
+      o[kv_field_index(fs, fg, i, nd > 1 ? j : 0, nd > 2 ? k : 0)] += alpha * u[p];
     }
   }
 }
@@ -190,7 +192,7 @@ static int vcycle(const kv_pcg *s, int l) {
   const level *cl = &s->lev[l + 1];
   restrict_avg(lv, lv->r, cl, cl->f);
   KV_CHECK(vcycle(s, l + 1));
-  prolong_add(cl, cl->x, lv, lv->x);
+  prolong_add(cl, cl->x, lv, lv->x, s->p.alpha);
   return jacobi(s, lv, s->p.smooth, 0);
 }
 

@@ -7,7 +7,7 @@
  * while every rank's block allows it (kv_grid_coarsen), prolongs piecewise constantly, restricts
  * by averaging (R = P^T / 2^d) and uses I - 2^l c L0_{2^l h} on level l with averaged kappa: for
  * constant kappa exactly the Galerkin operator R A P of the finer level, which keeps the cycle
- * symmetric positive definite. Damped Jacobi smoothing (the same sweeps before and after) and a
+ * symmetric positive definite; the correction is scaled by alpha (default 1.5). Damped Jacobi smoothing (the same sweeps before and after) and a
  * fixed number of Jacobi sweeps on the coarsest level make it a fixed linear operator.
  */
 #ifndef KV_PCG_H
@@ -29,12 +29,16 @@ typedef struct {
   int smooth;              /* Jacobi sweeps before and after the coarse correction          */
   int coarse_sweeps;       /* Jacobi sweeps on the coarsest level                           */
   double omega;            /* Jacobi damping                                                */
+  double alpha;            /* scale of the coarse-grid correction: piecewise-constant
+                              transfer under-corrects, and 1 < alpha < 2 (Braess) restores
+                              the convergence while the cycle stays symmetric positive definite */
   int max_levels;
 } kv_pcg_params;
 
 typedef struct kv_pcg kv_pcg;
 
-/* Defaults: MG, rtol 1e-8, maxit 500, 2 sweeps, 40 coarse sweeps, omega 0.8, 30 levels. */
+/* Defaults: MG, rtol 1e-8, maxit 500, 2 sweeps, 40 coarse sweeps, omega 0.8, alpha 1.5, 30
+ * levels. */
 void kv_pcg_params_default(kv_pcg_params *p);
 
 /* Build the solver (and the multigrid hierarchy) on grid g. Collective. The grid is borrowed. */
