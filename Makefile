@@ -77,6 +77,7 @@ check-mpi: all
 
 bench: all
 	$(MPI_TEST_ENV) bash bench/heat_explicit.sh
+	$(MPI_TEST_ENV) bash bench/heat_implicit.sh
 
 install: bin/kelvin
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -5,6 +5,7 @@
 #   scripts/install-deps.sh            build + test dependencies
 #   scripts/install-deps.sh --build    build dependencies only
 #   scripts/install-deps.sh --check    list what is missing; exit 1 if anything is
+#   scripts/install-deps.sh --bench    also the benchmark peers (petsc-dev)
 set -euo pipefail
 
 build_pkgs=(
@@ -20,18 +21,21 @@ build_pkgs=(
 test_pkgs=(
   python3 python3-numpy python3-h5py python3-xarray python3-h5netcdf netcdf-bin
 )
+bench_pkgs=(petsc-dev)
 
 mode=all
 case "${1:-}" in
   --build) mode=build ;;
   --check) mode=check ;;
+  --bench) mode=bench ;;
   "" ) ;;
-  -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
-  *) echo "install-deps.sh: unknown option '$1' (expected --build, --check or nothing)" >&2; exit 2 ;;
+  -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+  *) echo "install-deps.sh: unknown option '$1' (expected --build, --check, --bench or nothing)" >&2; exit 2 ;;
 esac
 
 want=("${build_pkgs[@]}")
 if [ "$mode" != build ]; then want+=("${test_pkgs[@]}"); fi
+if [ "$mode" = bench ]; then want+=("${bench_pkgs[@]}"); fi
 
 missing=()
 for p in "${want[@]}"; do

@@ -23,6 +23,7 @@ struct kv_fftsolve {
   double *sendbuf, *recvbuf;
   double *slab;              /* FFTW's in-place buffer                                       */
   double *scale;             /* 1 / (normalisation x (1 - c sum lambda)) per transformed entry */
+  int aligned;               /* every rank's block is its slab: no all-to-all needed          */
   long nscale;
   fftw_plan fwd, bwd;
 };
@@ -91,20 +92,66 @@ static long slab_at(const long *box, long cz, long cy, long cx) {
   return ((cz - box[0]) * box[4] + (cy - box[1])) * box[5] + (cx - box[2]);
 }
 
-static int move(kv_fftsolve *s, kv_field *u, int to_slab) {
+/* Copy the rows (x runs, contiguous in both layouts) of box [lo, hi) between the field and a
+ * packed buffer (or the slab). */
+static long copy_rows(kv_fftsolve *s, kv_field *u, const long *lo, const long *hi, double *packed,
+                      int to_packed, int packed_is_slab) {
   const long *mine_b = s->bbox + 6 * s->rank, *mine_s = s->sbox + 6 * s->rank;
   double *field = kv_field_data(u);
-  long lo[3], hi[3], p = 0;
+  size_t len = (size_t)(hi[2] - lo[2]);
+  long p = 0;
+  for (long cz = lo[0]; cz < hi[0]; cz++) {
+    for (long cy = lo[1]; cy < hi[1]; cy++) {
+      double *f = field + field_at(u, mine_b, cz, cy, lo[2]);
+      double *q = packed_is_slab ? packed + slab_at(mine_s, cz, cy, lo[2]) : packed + p;
+      if (to_packed) {
+        memcpy(q, f, len * sizeof(double));
+      } else {
+        memcpy(f, q, len * sizeof(double));
+      }
+      p += (long)len;
+    }
+  }
+  return p;
+}
+
+/* Copy rows of box [lo, hi) between the slab and a packed buffer. */
+static long copy_slab_rows(kv_fftsolve *s, const long *lo, const long *hi, double *packed,
+                           int to_packed) {
+  const long *mine_s = s->sbox + 6 * s->rank;
+  size_t len = (size_t)(hi[2] - lo[2]);
+  long p = 0;
+  for (long cz = lo[0]; cz < hi[0]; cz++) {
+    for (long cy = lo[1]; cy < hi[1]; cy++) {
+      double *q = s->slab + slab_at(mine_s, cz, cy, lo[2]);
+      if (to_packed) {
+        memcpy(packed + p, q, len * sizeof(double));
+      } else {
+        memcpy(q, packed + p, len * sizeof(double));
+      }
+      p += (long)len;
+    }
+  }
+  return p;
+}
+
+static int move(kv_fftsolve *s, kv_field *u, int to_slab) {
+  const long *mine_b = s->bbox + 6 * s->rank, *mine_s = s->sbox + 6 * s->rank;
+  long lo[3], hi[3];
+  if (s->aligned) {
+    /* Every block is its rank's slab (always so on one rank): copy the rows directly. */
+    intersect(mine_b, mine_s, lo, hi);
+    copy_rows(s, u, lo, hi, s->slab, to_slab, 1);
+    return KV_OK;
+  }
+  long p = 0;
   /* Pack: blocks->slabs packs our block's part of every slab; slabs->blocks the reverse. */
   for (int r = 0; r < s->size; r++) {
     const long *other = to_slab ? s->sbox + 6 * r : s->bbox + 6 * r;
     const long *mine = to_slab ? mine_b : mine_s;
     if (intersect(mine, other, lo, hi) == 0) continue;
-    for (long cz = lo[0]; cz < hi[0]; cz++)
-      for (long cy = lo[1]; cy < hi[1]; cy++)
-        for (long cx = lo[2]; cx < hi[2]; cx++)
-          s->sendbuf[p++] = to_slab ? field[field_at(u, mine_b, cz, cy, cx)]
-                                    : s->slab[slab_at(mine_s, cz, cy, cx)];
+    p += to_slab ? copy_rows(s, u, lo, hi, s->sendbuf + p, 1, 0)
+                 : copy_slab_rows(s, lo, hi, s->sendbuf + p, 1);
   }
   const int *sc = to_slab ? s->cnt_b2s : s->cnt_s2b, *sdp = to_slab ? s->dsp_b2s : s->dsp_s2b;
   const int *rc = to_slab ? s->cnt_s2b : s->cnt_b2s, *rdp = to_slab ? s->dsp_s2b : s->dsp_b2s;
@@ -117,13 +164,8 @@ static int move(kv_fftsolve *s, kv_field *u, int to_slab) {
     const long *other = to_slab ? s->bbox + 6 * q : s->sbox + 6 * q;
     const long *mine = to_slab ? mine_s : mine_b;
     if (intersect(mine, other, lo, hi) == 0) continue;
-    for (long cz = lo[0]; cz < hi[0]; cz++)
-      for (long cy = lo[1]; cy < hi[1]; cy++)
-        for (long cx = lo[2]; cx < hi[2]; cx++) {
-          double v = s->recvbuf[p++];
-          if (to_slab) s->slab[slab_at(mine_s, cz, cy, cx)] = v;
-          else field[field_at(u, mine_b, cz, cy, cx)] = v;
-        }
+    p += to_slab ? copy_slab_rows(s, lo, hi, s->recvbuf + p, 0)
+                 : copy_rows(s, u, lo, hi, s->recvbuf + p, 0, 0);
   }
   return KV_OK;
 }
@@ -227,6 +269,8 @@ static int setup(kv_fftsolve *s, const kv_fftsolve_params *p) {
     nsend += a;
     nrecv += b;
   }
+  int same = memcmp(s->bbox + 6 * s->rank, s->sbox + 6 * s->rank, 6 * sizeof(long)) == 0;
+  MPI_Allreduce(&same, &s->aligned, 1, MPI_INT, MPI_MIN, s->comm);
   long nbuf = nsend > nrecv ? nsend : nrecv;
   s->sendbuf = malloc((size_t)(nbuf > 0 ? nbuf : 1) * sizeof(double));
   s->recvbuf = malloc((size_t)(nbuf > 0 ? nbuf : 1) * sizeof(double));

@@ -678,6 +678,14 @@ static int heat_setup(kv_heat *h, MPI_Comm comm) {
     gp.length[d] = h->p.length[d];
     gp.periodic[d] = h->p.bc[d][0] == KV_BC_PERIODIC;
   }
+  int size;
+  MPI_Comm_size(comm, &size);
+  if (h->p.scheme != KV_HEAT_EXPLICIT && h->p.solver == KV_HEAT_SOLVER_FFT && h->p.dims >= 2 &&
+      h->p.n[h->p.dims - 1] >= size) {
+    /* Slabs along the slowest axis, as FFTW-MPI distributes: when the sizes divide evenly the
+     * solver then needs no all-to-all of its own around the transforms. */
+    for (int d = 0; d < h->p.dims; d++) gp.procs[d] = d == h->p.dims - 1 ? size : 1;
+  }
   KV_CHECK(kv_status_agree(comm, kv_grid_create(comm, &gp, &h->grid)));
   int rc = kv_field_create(h->grid, &h->T);
   if (rc == KV_OK) rc = kv_field_create(h->grid, &h->Tn);
