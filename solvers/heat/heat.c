@@ -798,13 +798,12 @@ static int apply_stencil(kv_heat *h, double dtk, const kv_field *dq, int *bad) {
   return KV_OK;
 }
 
-/* Implicit step: Tn = T + (1 - theta) dt L_h(T) + dt (q + theta b), then the solve. */
-static int step_implicit(kv_heat *h, int *bad) {
+/* The explicit part of a theta step: Tn = T + (1 - theta) dt L_h(T) + dq. */
+static int explicit_part(kv_heat *h, int *bad) {
   if (h->theta < 1.0) {
-    KV_CHECK(apply_stencil(h, (1.0 - h->theta) * h->dt, NULL, bad));
-  } else {
-    KV_CHECK(kv_field_copy(h->Tn, h->T));
+    return apply_stencil(h, (1.0 - h->theta) * h->dt, h->dq, bad);
   }
+  KV_CHECK(kv_field_copy(h->Tn, h->T));
   if (h->dq) {
     double *o = kv_field_data(h->Tn);
     const double *q = kv_field_data_const(h->dq);
@@ -813,6 +812,12 @@ static int step_implicit(kv_heat *h, int *bad) {
       o[i] += q[i]; /* ghosts too: harmless, they are refilled before use */
     }
   }
+  return KV_OK;
+}
+
+/* Implicit step: Tn = T + (1 - theta) dt L_h(T) + dt (q + theta b), then the solve. */
+static int step_implicit(kv_heat *h, int *bad) {
+  KV_CHECK(explicit_part(h, bad));
   if (h->pcg) {
     /* Solve with the previous state as the initial guess; the iterate becomes the new state. */
     KV_CHECK(kv_field_copy(h->xs, h->T));
@@ -838,17 +843,7 @@ static int step_implicit(kv_heat *h, int *bad) {
  * latest iterate and one PCG solve. */
 static int step_picard(kv_heat *h, int *bad) {
   KV_CHECK(kappa_update(h, h->T));
-  if (h->theta < 1.0) {
-    KV_CHECK(apply_stencil(h, (1.0 - h->theta) * h->dt, h->dq, bad));
-  } else {
-    KV_CHECK(kv_field_copy(h->Tn, h->T));
-    if (h->dq) {
-      double *o = kv_field_data(h->Tn);
-      const double *q = kv_field_data_const(h->dq);
-      const long *m = kv_field_extent(h->Tn);
-      for (long i = 0; i < m[0] * m[1] * m[2]; i++) o[i] += q[i];
-    }
-  }
+  KV_CHECK(explicit_part(h, bad));
   KV_CHECK(kv_field_copy(h->rhs0, h->Tn));
   KV_CHECK(kv_field_copy(h->xs, h->T));
   const long *m = kv_field_extent(h->T);
