@@ -735,6 +735,7 @@ static char *read_text_attr(hid_t obj, const char *name) {
     if (H5Tis_variable_str(t) > 0) {
       hid_t mt = H5Tcopy(H5T_C_S1);
       H5Tset_size(mt, H5T_VARIABLE);
+      H5Tset_cset(mt, H5Tget_cset(t)); /* HDF5 converts no strings between character sets */
       char *v = NULL;
       if (H5Aread(a, mt, &v) >= 0 && v) {
         out = strdup(v);
@@ -901,6 +902,19 @@ int kv_h5_probe(const char *path, int data) {
                     "process; kelvin itself stopped safely)",
                     path, WTERMSIG(st));
   }
+  return KV_OK;
+}
+
+int kv_h5_read_root_text(const char *path, const char *name, char *buf, size_t n) {
+  hid_t file;
+  KV_CHECK(open_ro(path, H5P_DEFAULT, &file));
+  char *v = read_text_attr(file, name);
+  H5Fclose(file);
+  if (!v) {
+    return KV_ERROR(KV_ERR_FORMAT, "'%s' has no text attribute '%s'", path, name);
+  }
+  snprintf(buf, n, "%s", v);
+  free(v);
   return KV_OK;
 }
 

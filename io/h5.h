@@ -110,6 +110,10 @@ int kv_h5_read_array(const char *path, const char *dset, kv_h5_array *out);
  * the shape does not match the grid. Collective over the field's grid. */
 int kv_h5_read_field(const char *path, const char *dset, long record, kv_field *f);
 
+/* Read the text attribute `name` of the file's root group into buf (size n). KV_ERR_FORMAT when
+ * absent or not text. Not collective. */
+int kv_h5_read_root_text(const char *path, const char *name, char *buf, size_t n);
+
 /* Names of the numeric datasets in a file, recursively ("T", "diagnostics/steps"), in a
  * newline-separated malloc'd string. Not collective. */
 int kv_h5_list_datasets(const char *path, char **names);

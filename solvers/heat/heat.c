@@ -1011,10 +1011,21 @@ static int m_restart(kv_model *m, const char *path) {
   MPI_Comm comm = kv_grid_comm(h->grid);
   int rank;
   MPI_Comm_rank(comm, &rank);
+  /* Only a file of the same model continues this one. */
+  int rc = KV_OK;
+  if (rank == 0) {
+    char model[64];
+    rc = kv_h5_probe(path, 0);
+    if (rc == KV_OK) rc = kv_h5_read_root_text(path, "model", model, sizeof model);
+    if (rc == KV_OK && strcmp(model, "heat") != 0) {
+      rc = KV_ERROR(KV_ERR_FORMAT, "restart: '%s' was written by model '%s', not heat", path,
+                    model);
+    }
+  }
+  KV_CHECK(kv_status_agree(comm, rc));
   KV_CHECK(kv_h5_read_field(path, "T", -1, h->T));
   /* The time of the last record, read once and shared. */
   double t = 0.0;
-  int rc = KV_OK;
   if (rank == 0) {
     kv_h5_array a;
     rc = kv_h5_read_array(path, "time", &a);

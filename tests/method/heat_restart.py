@@ -115,4 +115,12 @@ check(rc == 2 and "nothing to do" in log, "a restart at or after run.t_end is re
 rc, log = run(bad_cfg, "--restart", os.path.join(OUT, "nothing.h5"), expect=2)
 check(rc == 2 and "nothing.h5" in log, "a missing restart file is named")
 
+other = os.path.join(OUT, "rs_other_model.h5")
+with h5py.File(half, "r") as src, h5py.File(other, "w") as dst:
+    for k in ("T", "time", "x", "y"):
+        dst[k] = src[k][...]
+    dst.attrs["model"] = "ebm"
+rc, log = run(bad_cfg, "--restart", other, expect=2)
+check(rc == 2 and "written by model 'ebm', not heat" in log, "a file of another model is refused")
+
 finish()
