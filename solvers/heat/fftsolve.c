@@ -97,7 +97,7 @@ static long slab_at(const long *box, long cz, long cy, long cx) {
 static long copy_rows(kv_fftsolve *s, kv_field *u, const long *lo, const long *hi, double *packed,
                       int to_packed, int packed_is_slab) {
   const long *mine_b = s->bbox + 6 * s->rank, *mine_s = s->sbox + 6 * s->rank;
-  double *field = kv_field_data(u);
+  double *field = kv_field_data(u); /* only read when to_packed */
   size_t len = (size_t)(hi[2] - lo[2]);
   long p = 0;
   for (long cz = lo[0]; cz < hi[0]; cz++) {
@@ -335,8 +335,9 @@ int kv_fftsolve_create(const kv_grid *g, const kv_fftsolve_params *p, kv_fftsolv
   return KV_OK;
 }
 
-int kv_fftsolve_solve(kv_fftsolve *s, kv_field *u) {
-  KV_CHECK(move(s, u, 1));
+int kv_fftsolve_solve(kv_fftsolve *s, const kv_field *rhs, kv_field *u) {
+  /* move() only reads the field when packing towards the slab */
+  KV_CHECK(move(s, (kv_field *)rhs, 1));
   if (s->fwd) fftw_execute(s->fwd);
   for (long i = 0; i < s->nscale; i++) s->slab[i] *= s->scale[i];
   if (s->bwd) fftw_execute(s->bwd);

@@ -35,9 +35,9 @@ typedef struct {
  * plan. The grid is borrowed and must outlive the solver. */
 int kv_fftsolve_create(const kv_grid *g, const kv_fftsolve_params *p, kv_fftsolve **out);
 
-/* Overwrite the interior of u (holding r) with the solution of (I - c L0) u = r. Collective.
- * No allocation. */
-int kv_fftsolve_solve(kv_fftsolve *s, kv_field *u);
+/* Write into the interior of u the solution of (I - c L0) u = r, r read from the interior of rhs
+ * (rhs may be u). Collective. No allocation. */
+int kv_fftsolve_solve(kv_fftsolve *s, const kv_field *rhs, kv_field *u);
 
 /* Free; NULL is a no-op. Collective. */
 void kv_fftsolve_free(kv_fftsolve *s);

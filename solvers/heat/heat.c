@@ -817,6 +817,11 @@ static int explicit_part(kv_heat *h, int *bad) {
 
 /* Implicit step: Tn = T + (1 - theta) dt L_h(T) + dt (q + theta b), then the solve. */
 static int step_implicit(kv_heat *h, int *bad) {
+  if (h->fft && h->theta == 1.0 && !h->dq) {
+    /* Backward Euler without sources: the right-hand side is T itself. */
+    KV_CHECK(kv_fftsolve_solve(h->fft, h->T, h->Tn));
+    return kv_field_has_nonfinite(h->Tn, bad);
+  }
   KV_CHECK(explicit_part(h, bad));
   if (h->pcg) {
     /* Solve with the previous state as the initial guess; the iterate becomes the new state. */
@@ -833,7 +838,7 @@ static int step_implicit(kv_heat *h, int *bad) {
     h->Tn = h->xs;
     h->xs = t;
   } else {
-    KV_CHECK(kv_fftsolve_solve(h->fft, h->Tn));
+    KV_CHECK(kv_fftsolve_solve(h->fft, h->Tn, h->Tn));
   }
   KV_CHECK(kv_field_has_nonfinite(h->Tn, bad));
   return KV_OK;
