@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/interrupt.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "core/version.h"
@@ -67,6 +68,7 @@ int main(int argc, char **argv) {
     }
   }
   kv_log_init(level, rank, size);
+  kv_interrupt_install();
   if (i >= argc) {
     if (rank == 0) fputs(usage, stderr);
     MPI_Finalize();

@@ -474,8 +474,9 @@ static void close_handles(kv_h5_writer *w) {
   w->dtime = w->dxpl = H5I_INVALID_HID;
 }
 
-int kv_h5_writer_close(kv_h5_writer *w, const char *failure, char *kept_as, size_t n) {
-  int rc = attr_text(w->file, "status", failure ? failure : "complete");
+int kv_h5_writer_close(kv_h5_writer *w, const char *status, const char *suffix, char *kept_as,
+                       size_t n) {
+  int rc = attr_text(w->file, "status", status ? status : "complete");
   close_handles(w);
   if (H5Fclose(w->file) < 0 && rc == KV_OK) {
     rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot close '%s'", w->tmp);
@@ -483,10 +484,11 @@ int kv_h5_writer_close(kv_h5_writer *w, const char *failure, char *kept_as, size
   w->file = H5I_INVALID_HID;
   rc = kv_status_agree(w->comm, rc);
   char final[PATH_MAX + 16];
-  if (failure) {
+  if (status) {
     size_t len = strlen(w->path);
     int has_ext = len > 3 && strcmp(w->path + len - 3, ".h5") == 0;
-    snprintf(final, sizeof final, "%.*s.failed.h5", (int)(has_ext ? len - 3 : len), w->path);
+    snprintf(final, sizeof final, "%.*s.%s.h5", (int)(has_ext ? len - 3 : len), w->path,
+             suffix ? suffix : "failed");
   } else {
     snprintf(final, sizeof final, "%s", w->path);
   }

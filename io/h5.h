@@ -78,11 +78,12 @@ long kv_h5_writer_records(const kv_h5_writer *w);
 int kv_h5_writer_attr_double(kv_h5_writer *w, const char *name, double v);
 int kv_h5_writer_attr_text(kv_h5_writer *w, const char *name, const char *v);
 
-/* Close and publish. With failure == NULL the file gets status "complete" and is renamed to its
- * final path; otherwise status is the failure text and the file is renamed to
- * "<stem>.failed.h5" (its records are valid, only incomplete) and *kept_as (if given, size n)
- * receives that name. Collective. Frees w in all cases. */
-int kv_h5_writer_close(kv_h5_writer *w, const char *failure, char *kept_as, size_t n);
+/* Close and publish. With status == NULL the file gets status "complete" and is renamed to its
+ * final path; otherwise the root attribute status is that text and the file is renamed to
+ * "<stem>.<suffix>.h5" (e.g. "failed", "interrupted": its records are valid, only incomplete).
+ * *kept_as (if given, size n) receives the name. Collective. Frees w in all cases. */
+int kv_h5_writer_close(kv_h5_writer *w, const char *status, const char *suffix, char *kept_as,
+                       size_t n);
 
 /* Discard: close and delete the partial file. NULL is a no-op. Collective. */
 void kv_h5_writer_free(kv_h5_writer *w);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/interrupt.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/status.h"
@@ -73,8 +74,11 @@ static int write_checkpoint(const kv_model_info *info, kv_model *m, const char *
     kv_h5_writer_free(cw);
     return rc;
   }
-  return kv_h5_writer_close(cw, NULL, NULL, 0);
+  return kv_h5_writer_close(cw, NULL, NULL, NULL, 0);
 }
+
+/* Steps between two checks for SIGINT/SIGTERM (each check is one small all-reduce). */
+#define KV_INTERRUPT_EVERY 8
 
 int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_run_result *res) {
   kv_run_result local;
@@ -146,6 +150,7 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
   kv_progress prog;
   kv_progress_start(&prog, name, info.nsteps - info.step0, rank == 0);
   long step;
+  int interrupted = 0;
   for (step = info.step0 + 1; step <= info.nsteps; step++) {
     kv_timer_start(&stepping);
     rc = kv_model_step(m, &t);
@@ -160,19 +165,44 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
       KV_TRY(write_checkpoint(&info, m, chk_path, name, text, t, step, kv_timer_elapsed(&total)));
     }
     kv_progress_update(&prog, step - info.step0);
+    if ((step % KV_INTERRUPT_EVERY == 0 || step == info.nsteps) && step < info.nsteps &&
+        (interrupted = kv_interrupt_agree(comm)) != 0) {
+      break;
+    }
   }
   kv_progress_finish(&prog);
   res->steps = (rc == KV_OK ? info.nsteps : step) - info.step0;
   res->dt = info.dt;
   res->wall_steps = stepping.total;
   res->cell_updates = (double)kv_grid_global_count(info.grid) * (double)(res->steps);
+  if (rc == KV_OK && interrupted) {
+    /* Stopped by SIGINT/SIGTERM between two steps, on every rank: save the state where a restart
+     * finds it, keep the records (the last one is this state) and say how to go on. */
+    res->steps = step - info.step0;
+    if (step % every != 0) {
+      KV_TRY(append_record(w, m, t, step, kv_timer_elapsed(&total), info.cfl));
+    }
+    KV_TRY(write_checkpoint(&info, m, chk_path, name, text, t, step, kv_timer_elapsed(&total)));
+    char why[256], kept[4096];
+    snprintf(why, sizeof why, "interrupted by signal %d at step %ld", interrupted, step);
+    res->records = kv_h5_writer_records(w);
+    rc = kv_h5_writer_close(w, why, "interrupted", kept, sizeof kept);
+    w = NULL;
+    if (rc == KV_OK) {
+      snprintf(res->output, sizeof res->output, "%s", kept);
+      rc = KV_ERROR(KV_ERR_INTERRUPTED, "%s (t = %g); the records so far are in %s and the state in "
+                    "%s; continue with: kelvin run %s --restart %s", why, t, kept, chk_path,
+                    kv_config_source(cfg), chk_path);
+    }
+    goto cleanup;
+  }
   if (rc == KV_ERR_NUMERIC) {
     /* Keep what was written: the file is consistent, only incomplete. */
     char why[1024], kept[4096];
     snprintf(why, sizeof why, "failed: %s", kv_error_message());
     int code = rc;
     res->records = kv_h5_writer_records(w);
-    rc = kv_h5_writer_close(w, why, kept, sizeof kept);
+    rc = kv_h5_writer_close(w, why, "failed", kept, sizeof kept);
     w = NULL;
     if (rc == KV_OK) {
       snprintf(res->output, sizeof res->output, "%s", kept);
@@ -188,7 +218,7 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
   res->records = kv_h5_writer_records(w);
   KV_TRY(kv_h5_writer_attr_double(w, "dt", info.dt));
   KV_TRY(kv_h5_writer_attr_double(w, "steps", (double)info.nsteps));
-  rc = kv_h5_writer_close(w, NULL, res->output, sizeof res->output);
+  rc = kv_h5_writer_close(w, NULL, NULL, res->output, sizeof res->output);
   w = NULL;
   KV_TRY(rc);
   res->wall_total = kv_timer_stop(&total);

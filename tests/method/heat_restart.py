@@ -104,6 +104,52 @@ if check(rc == 0 and rc2 == 0, f"the killed run restarts from its checkpoint (st
     B, _, _ = records(kl)
     check(np.array_equal(A[-1], B[-1]), "and ends bit for bit where an uninterrupted run ends")
 
+# SIGTERM (Ctrl-C, Slurm's time limit): stop at a step boundary, save, say how to go on.
+tm_cfg = write_config("rs_term", f"""[run]
+output = {os.path.join(OUT, "rs_term.h5")}
+t_end = 18.0
+dt = 0.00006
+output_every = 50000
+overwrite = true
+[heat]
+dims = 2
+n = 64, 64
+kappa = 0.8
+initial = gaussian(0.6, 0.4, 0.1, 20)
+""")
+for f in ("rs_term.h5", "rs_term.interrupted.h5", "rs_term.checkpoint.h5"):
+    if os.path.exists(os.path.join(OUT, f)):
+        os.remove(os.path.join(OUT, f))
+p = subprocess.Popen([KELVIN, "-q", "run", tm_cfg], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                     text=True)
+# Signal once it is stepping: its output exists under the .part name from then on.
+part = os.path.join(OUT, "rs_term.h5.part")
+t0 = time.time()
+while not os.path.exists(part) and time.time() - t0 < 30 and p.poll() is None:
+    time.sleep(0.01)
+time.sleep(0.2)
+p.send_signal(signal.SIGTERM)
+out, _ = p.communicate()
+chk = os.path.join(OUT, "rs_term.checkpoint.h5")
+ok = check(p.returncode == 3 and "interrupted by signal 15 at step" in out and
+           "continue with: kelvin run" in out and os.path.exists(chk) and
+           os.path.exists(os.path.join(OUT, "rs_term.interrupted.h5")) and
+           not os.path.exists(os.path.join(OUT, "rs_term.h5")),
+           "SIGTERM stops the run cleanly (exit 3): records in rs_term.interrupted.h5, state in "
+           "the checkpoint, the restart command printed")
+if ok:
+    with h5py.File(os.path.join(OUT, "rs_term.interrupted.h5"), "r") as f:
+        status = f.attrs["status"]
+        status = status.decode() if isinstance(status, bytes) else status
+    check(status.startswith("interrupted by signal 15"), f"its status attribute says so: {status}")
+    rc, _ = run(tm_cfg, "--restart", chk)
+    ref = os.path.join(OUT, "rs_term_ref.h5")
+    rc2, _ = run(tm_cfg, f"run.output={ref}")
+    if check(rc == 0 and rc2 == 0, "the printed restart command completes the run"):
+        A, _, _ = records(ref)
+        B, _, _ = records(os.path.join(OUT, "rs_term.h5"))
+        check(np.array_equal(A[-1], B[-1]), "and ends bit for bit where an uninterrupted run ends")
+
 # Refusals.
 bad_cfg, _ = cfg("rs_bad", "explicit", 0.02)
 half = os.path.join(OUT, "rs_half_explicit_np1.h5")

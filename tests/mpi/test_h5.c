@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
     rc = kv_h5_writer_append(w, 0.5 * rec, &l);
   }
   CHECK(rc == KV_OK && kv_h5_writer_records(w) == 6, "six records appended");
-  rc = kv_h5_writer_close(w, NULL, NULL, 0);
+  rc = kv_h5_writer_close(w, NULL, NULL, NULL, 0);
   CHECK(rc == KV_OK && exists(path) && !exists(DIR "/sub/dir/out.h5.part"),
         "close renames .part to the final name");
   if (kv_test_rank == 0) {
@@ -129,7 +129,7 @@ int main(int argc, char **argv) {
   rc = kv_h5_writer_create(g, &wp, &w);
   if (rc == KV_OK) rc = kv_h5_writer_append(w, 0.0, &l);
   char kept[512] = "";
-  if (rc == KV_OK) rc = kv_h5_writer_close(w, "failed: test", kept, sizeof kept);
+  if (rc == KV_OK) rc = kv_h5_writer_close(w, "failed: test", "failed", kept, sizeof kept);
   CHECK(rc == KV_OK && strcmp(kept, DIR "/sub/dir/out.failed.h5") == 0 && exists(kept),
         "a failed run's records are kept as %s", kept);
   /* Discarding removes the partial file. */
