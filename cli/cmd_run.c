@@ -64,7 +64,7 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
   }
   if (rc == KV_OK) rc = kv_run_validate(cfg);
   rc = kv_status_agree(comm, rc);
-  kv_run_result res;
+  kv_run_result res = {0};
   if (rc == KV_OK) rc = kv_run(comm, cfg, &opts, &res);
   if (rc == KV_OK && rank == 0) {
     printf("wrote %s (%ld records, %ld steps of dt = %g)\n", res.output, res.records, res.steps,
