@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/status.h"
 
 #define KV_PI 3.14159265358979323846
@@ -192,7 +193,14 @@ static int setup(kv_fftsolve *s, const kv_fftsolve_params *p) {
     kinds(ak[2 - (s->sd + i)], &kf[i], &kb[i]);
   }
   if (p->wisdom) {
-    if (s->rank == 0) fftw_import_wisdom_from_filename(p->wisdom); /* absent: plan afresh */
+    /* An absent file is the first run: plan afresh and write it below. */
+    FILE *probe = s->rank == 0 ? fopen(p->wisdom, "r") : NULL;
+    if (probe) {
+      fclose(probe);
+      if (!fftw_import_wisdom_from_filename(p->wisdom)) {
+        kv_warn("heat.fft_wisdom: '%s' is not FFTW wisdom; planning afresh", p->wisdom);
+      }
+    }
     fftw_mpi_broadcast_wisdom(s->comm);
   }
   if (s->nd >= 2) {
@@ -227,7 +235,10 @@ static int setup(kv_fftsolve *s, const kv_fftsolve_params *p) {
     if (s->rank == 0) {
       char tmp[4096];
       snprintf(tmp, sizeof tmp, "%s.part", p->wisdom);
-      if (fftw_export_wisdom_to_filename(tmp)) rename(tmp, p->wisdom);
+      if (!fftw_export_wisdom_to_filename(tmp) || rename(tmp, p->wisdom) != 0) {
+        remove(tmp);
+        kv_warn("heat.fft_wisdom: cannot write '%s'; the plans were not saved", p->wisdom);
+      }
     }
   }
   /* Every rank's block and slab, padded C order. */

@@ -76,6 +76,19 @@ if [ -s "$dir/wisdom.txt" ] && grep -q "fftw" "$dir/wisdom.txt"; then ok "wisdom
 expect 0 "wrote" "and read back on the next run" -- "$KELVIN" run "$dir/base.ini" heat.scheme=cn run.dt=0.01 "heat.fft_wisdom=$dir/wisdom.txt" "run.output=$dir/wis2.h5"
 expect 0 "SAME" "with the same result" -- "$KELVIN" compare "$dir/wis1.h5" "$dir/wis2.h5" --rtol 0 --atol 1e-14
 
+# The keys and options of the implicit solvers name what was expected.
+expect 2 "heat.pc = 'ilu': expected one of mg\|jacobi\|none" "an unknown preconditioner" -- "$KELVIN" run "$dir/base.ini" heat.pc=ilu
+expect 2 "heat.solver = 'gmres': expected one of fft\|pcg" "an unknown solver" -- "$KELVIN" run "$dir/base.ini" heat.solver=gmres
+expect 2 "heat.mg_alpha = '0.5': expected 0 \(automatic\) or a value in \[1, 1.95\]" "a multigrid correction scale below 1" -- "$KELVIN" run "$dir/base.ini" heat.mg_alpha=0.5
+expect 2 "heat.rtol = '0': expected a tolerance in \(0, 1\]" "a zero PCG tolerance" -- "$KELVIN" run "$dir/base.ini" heat.rtol=0
+expect 2 "heat.nl_maxit = '0': expected an integer >= 1" "zero Picard iterations" -- "$KELVIN" run "$dir/base.ini" heat.nl_maxit=0
+expect 2 "run.checkpoint_every = '-1': expected an integer >= 0" "a negative checkpoint interval" -- "$KELVIN" run "$dir/base.ini" run.checkpoint_every=-1
+expect 2 "heat.fft_planner = 'fast': expected one of estimate\|measure\|patient" "an unknown FFTW planner" -- "$KELVIN" run "$dir/base.ini" heat.fft_planner=fast
+expect 2 "heat.kappa = 'linear\(1\)': expected linear\(k0, k1\)" "linear() with one argument" -- "$KELVIN" run "$dir/base.ini" "heat.kappa=linear(1)"
+expect 2 "run: --restart expects a FILE" "--restart without a file" -- "$KELVIN" run "$dir/base.ini" --restart
+printf 'not wisdom\n' >"$dir/bad.wisdom"
+expect 0 "heat.fft_wisdom: '$dir/bad.wisdom' is not FFTW wisdom; planning afresh" "a corrupt wisdom file is a warning, not a failure" -- "$KELVIN" run "$dir/base.ini" heat.scheme=cn run.dt=0.01 "heat.fft_wisdom=$dir/bad.wisdom" "run.output=$dir/badwis.h5"
+
 # Restart-free continuation from a file: the initial state read from another output's last record.
 expect 0 "wrote" "initial state from file.h5:/T (last record)" -- "$KELVIN" run "$dir/base.ini" "heat.initial=$dir/base.h5:/T" "run.output=$dir/from_file.h5" run.overwrite=true
 

@@ -10,13 +10,9 @@ fail=0
 ok() { echo "ok - $*"; }
 bad() { echo "FAIL - $*"; fail=1; }
 
-cat >"$dir/inv2d.ini" <<INI
-[run]
-output = $dir/inv2d.h5
-t_end = 0.01
-output_every = 40
-overwrite = true
-[heat]
+# One 2D problem (uneven split, mixed conditions with values, a source), run explicitly and with
+# Crank-Nicolson + FFT below.
+heat2d='[heat]
 dims = 2
 n = 37, 23
 length = 1.5, 1.0
@@ -27,8 +23,9 @@ bc_value.xhi = 0.5
 bc.ylo = neumann
 bc_value.ylo = 1.0
 initial = gaussian(0.6, 0.4, 0.1, 20)
-source = sine(1, 2)
-INI
+source = sine(1, 2)'
+printf '[run]\noutput = %s\nt_end = 0.01\noutput_every = 40\noverwrite = true\n%s\n' \
+  "$dir/inv2d.h5" "$heat2d" >"$dir/inv2d.ini"
 cat >"$dir/inv3d.ini" <<INI
 [run]
 output = $dir/inv3d.h5
@@ -54,26 +51,8 @@ with h5py.File(sys.argv[1], "w") as f:
 PYEOF
 
 # The implicit schemes with the distributed FFT solver (FFTW-MPI slabs + redistribution).
-cat >"$dir/fft2d.ini" <<INI
-[run]
-output = $dir/fft2d.h5
-t_end = 0.04
-dt = 0.004
-overwrite = true
-[heat]
-dims = 2
-n = 37, 23
-length = 1.5, 1.0
-kappa = 0.8
-scheme = cn
-bc = dirichlet
-bc.xhi = neumann
-bc_value.xhi = 0.5
-bc.ylo = neumann
-bc_value.ylo = 1.0
-initial = gaussian(0.6, 0.4, 0.1, 20)
-source = sine(1, 2)
-INI
+printf '[run]\noutput = %s\nt_end = 0.04\ndt = 0.004\noverwrite = true\n%s\nscheme = cn\n' \
+  "$dir/fft2d.h5" "$heat2d" >"$dir/fft2d.ini"
 cat >"$dir/fft3d.ini" <<INI
 [run]
 output = $dir/fft3d.h5
