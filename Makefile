@@ -29,6 +29,9 @@ BUILD   = build
 LIB_SRC = $(wildcard core/*.c io/*.c solvers/*.c solvers/*/*.c)
 CLI_SRC = $(wildcard cli/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+
+# Named EBM scenarios (ebm.scenario = ssp245) are looked up here unless ebm.scenario_dir is set.
+$(BUILD)/solvers/ebm/ebm.o: CPPFLAGS += -DKV_SCENARIO_DIR='"$(CURDIR)/configs/scenarios"'
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 MPI_SRC  = $(wildcard tests/mpi/test_*.c)

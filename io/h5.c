@@ -152,7 +152,7 @@ static int ensure_groups(hid_t file, const char *name) {
 
 /* ---------------------------------------------------------------- writer */
 
-static int write_coords(kv_h5_writer *w, const char *units) {
+static int write_coords(kv_h5_writer *w, const char *units, const kv_h5_axis *ax) {
   int nd = kv_grid_ndims(w->g);
   const long *n = kv_grid_global_n(w->g);
   static const char *const names[] = {"x", "y", "z"}, *const axes[] = {"X", "Y", "Z"};
@@ -162,26 +162,32 @@ static int write_coords(kv_h5_writer *w, const char *units) {
   for (int d = 0; d < nd; d++) {
     hsize_t dim = (hsize_t)n[d];
     hid_t s = H5Screate_simple(1, &dim, NULL);
-    hid_t ds = H5Dcreate2(w->file, names[d], H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const char *name = ax ? ax[d].name : names[d];
+    hid_t ds = H5Dcreate2(w->file, name, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     double *x = malloc((size_t)n[d] * sizeof *x);
-    int rc = (ds < 0 || !x) ? KV_ERROR(KV_ERR_IO, "hdf5: cannot create coordinate %s", names[d]) : KV_OK;
+    int rc = (ds < 0 || !x) ? KV_ERROR(KV_ERR_IO, "hdf5: cannot create coordinate %s", name) : KV_OK;
     if (rc == KV_OK) {
       for (long i = 0; i < n[d]; i++) {
-        x[i] = kv_grid_coord(w->g, d, i);
+        x[i] = ax ? ax[d].values[i] : kv_grid_coord(w->g, d, i);
       }
       hid_t ms = H5Screate_simple(1, &dim, NULL);
       if (w->rank != 0) {
         H5Sselect_none(ms);
         H5Sselect_none(s);
       }
-      if (H5Dwrite(ds, H5T_NATIVE_DOUBLE, ms, s, w->dxpl, x) < 0 || H5DSset_scale(ds, names[d]) < 0) {
-        rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot write coordinate %s", names[d]);
+      if (H5Dwrite(ds, H5T_NATIVE_DOUBLE, ms, s, w->dxpl, x) < 0 || H5DSset_scale(ds, name) < 0) {
+        rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot write coordinate %s", name);
       }
       H5Sclose(ms);
     }
     free(x);
     H5Sclose(s);
-    if (rc == KV_OK) {
+    if (rc == KV_OK && ax) {
+      rc = attr_text(ds, "units", ax[d].units);
+      if (rc == KV_OK) rc = attr_text(ds, "standard_name", ax[d].standard_name);
+      if (rc == KV_OK) rc = attr_text(ds, "long_name", ax[d].long_name);
+      if (rc == KV_OK) rc = attr_text(ds, "axis", ax[d].axis);
+    } else if (rc == KV_OK) {
       char ln[64];
       snprintf(ln, sizeof ln, "%s coordinate of cell centres", names[d]);
       rc = attr_text(ds, "units", units);
@@ -194,7 +200,7 @@ static int write_coords(kv_h5_writer *w, const char *units) {
   return KV_OK;
 }
 
-static int write_time_axis(kv_h5_writer *w, const char *units) {
+static int write_time_axis(kv_h5_writer *w, const char *units, const char *calendar) {
   hsize_t dim = 0, maxd = H5S_UNLIMITED, chunk = KV_H5_SERIES_CHUNK;
   hid_t s = H5Screate_simple(1, &dim, &maxd);
   hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
@@ -208,6 +214,7 @@ static int write_time_axis(kv_h5_writer *w, const char *units) {
   KV_CHECK(attr_text(w->dtime, "units", units));
   KV_CHECK(attr_text(w->dtime, "standard_name", "time"));
   KV_CHECK(attr_text(w->dtime, "long_name", "time"));
+  if (calendar) KV_CHECK(attr_text(w->dtime, "calendar", calendar));
   return attr_text(w->dtime, "axis", "T");
 }
 
@@ -243,8 +250,8 @@ static int writer_open(kv_h5_writer *w, const kv_h5_writer_params *p) {
   KV_CHECK(attr_text(w->file, "created", now));
   KV_CHECK(attr_text(w->file, "config", p->config_text ? p->config_text : ""));
   KV_CHECK(attr_text(w->file, "status", "running"));
-  KV_CHECK(write_coords(w, p->coord_units ? p->coord_units : "m"));
-  return write_time_axis(w, p->time_units ? p->time_units : "s");
+  KV_CHECK(write_coords(w, p->coord_units ? p->coord_units : "m", p->axes));
+  return write_time_axis(w, p->time_units ? p->time_units : "s", p->calendar);
 }
 
 int kv_h5_writer_create(const kv_grid *g, const kv_h5_writer_params *p, kv_h5_writer **out) {

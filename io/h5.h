@@ -38,6 +38,8 @@ typedef struct {
 } kv_output_scalar;
 
 typedef struct {
+  int has_time;               /* 1: the record's time stamp is `time`, not the model time  */
+  double time;
   int nfields, nscalars;
   kv_output_field fields[KV_OUTPUT_MAX];
   kv_output_scalar scalars[KV_OUTPUT_MAX];
@@ -51,6 +53,16 @@ int kv_output_add_scalar(kv_output_list *l, const char *name, const char *units,
 
 typedef struct kv_h5_writer kv_h5_writer;
 
+/* A named space axis with explicit coordinate values (e.g. lat, lon in degrees). */
+typedef struct {
+  const char *name;           /* "lat"                                                     */
+  const char *units;          /* "degrees_north"                                           */
+  const char *standard_name;  /* "latitude"                                                */
+  const char *long_name;
+  const char *axis;           /* CF axis letter: "X", "Y", "Z"                             */
+  const double *values;       /* global coordinate values, one per cell (borrowed)         */
+} kv_h5_axis;
+
 typedef struct {
   const char *path;           /* final file name                                           */
   int overwrite;              /* replace an existing file at path                          */
@@ -59,6 +71,8 @@ typedef struct {
   const char *config_text;    /* resolved configuration, stored verbatim                   */
   const char *coord_units;    /* units of x, y, z (e.g. "m")                               */
   const char *time_units;     /* units of time (e.g. "s")                                  */
+  const kv_h5_axis *axes;     /* one per grid axis, x first; NULL: x, y, z cell centres    */
+  const char *calendar;       /* CF calendar attribute of time (e.g. "noleap"); NULL: none */
 } kv_h5_writer_params;
 
 /* Create "<path>.part" collectively on the grid's communicator, write root attributes and the

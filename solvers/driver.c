@@ -14,10 +14,15 @@
 #include "solvers/model.h"
 
 const kv_config_key kv_run_keys[] = {
-    {"run.model", KV_CFG_ENUM, "heat", "heat", KV_CFG_NORANGE, "which solver"},
+    {"run.model", KV_CFG_ENUM, "heat", "heat|ebm", KV_CFG_NORANGE, "which solver"},
     {"run.output", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "output HDF5 file (directories are created)"},
-    {"run.t_end", KV_CFG_DOUBLE, NULL, NULL, 0.0, INFINITY, "end time (s)"},
+    {"run.t_end", KV_CFG_DOUBLE, NULL, NULL, 0.0, INFINITY, "heat: end time (s)"},
+    {"run.year_start", KV_CFG_INT, "1850", NULL, -1000000, 1000000,
+     "ebm: first simulated calendar year (starts on 1 January)"},
+    {"run.year_end", KV_CFG_INT, NULL, NULL, -1000000, 1000000,
+     "ebm: last simulated calendar year (included)"},
+    {"run.steps_per_year", KV_CFG_INT, "20", NULL, 1, 100000, "ebm: time steps per 365-day year"},
     {"run.dt", KV_CFG_DOUBLE, NULL, NULL, 0.0, INFINITY,
      "time step; unset: run.cfl times the stability limit; steps are equalised to end on t_end"},
     {"run.cfl", KV_CFG_DOUBLE, "0.9", NULL, 0.0, 1.0, "fraction of the explicit stability limit"},
@@ -50,9 +55,13 @@ void kv_run_checkpoint_path(const char *output, char *buf, size_t n) {
   snprintf(buf, n, "%.*s.checkpoint.h5", (int)(has_ext ? len - 3 : len), output);
 }
 
-static int append_record(kv_h5_writer *w, kv_model *m, double t, long step, double wall, double cfl) {
+static int append_record(kv_h5_writer *w, kv_model *m, double t, long step, double wall, double cfl,
+                         int checkpoint) {
   kv_output_list l;
-  KV_CHECK(kv_model_outputs(m, &l));
+  KV_CHECK(checkpoint ? kv_model_checkpoint(m, &l) : kv_model_outputs(m, &l));
+  if (l.has_time) {
+    t = l.time;
+  }
   KV_CHECK(kv_output_add_scalar(&l, "diagnostics/step", "1", "time step number", (double)step));
   KV_CHECK(kv_output_add_scalar(&l, "diagnostics/wall_time", "s",
                                 "wall-clock seconds since the start of the run", wall));
@@ -66,9 +75,9 @@ static int write_checkpoint(const kv_model_info *info, kv_model *m, const char *
                             const char *model, const char *text, double t, long step, double wall) {
   kv_h5_writer *cw = NULL;
   kv_h5_writer_params cp = {path, 1, model, "kelvin checkpoint", text, info->coord_units,
-                            info->time_units};
+                            info->time_units, info->axes, info->calendar};
   KV_CHECK(kv_h5_writer_create(info->grid, &cp, &cw));
-  int rc = append_record(cw, m, t, step, wall, info->cfl);
+  int rc = append_record(cw, m, t, step, wall, info->cfl, 1);
   if (rc == KV_OK) rc = kv_h5_writer_attr_double(cw, "step", (double)step);
   if (rc != KV_OK) {
     kv_h5_writer_free(cw);
@@ -119,7 +128,10 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
   kv_run_checkpoint_path(output, chk_path, sizeof chk_path);
   KV_TRY(kv_status_agree(comm, kv_config_to_text(cfg, &text)));
   kv_h5_writer_params wp = {output, overwrite, name, info.title, text, info.coord_units,
-                            info.time_units};
+                            info.time_units, info.axes, info.calendar};
+  if (info.record_every > 0) {
+    every = info.record_every;
+  }
   KV_TRY(kv_h5_writer_create(info.grid, &wp, &w));
   {
     const long *n = kv_grid_global_n(info.grid);
@@ -134,7 +146,7 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
     }
     kv_info("%s: %dD grid %s cells on %d rank%s (%s), dt = %.6g (cfl %.3g), %ld steps to t = %g",
             name, nd, cells, size, size > 1 ? "s" : "", procs, info.dt, info.cfl,
-            info.nsteps - info.step0, info.dt * (double)info.nsteps);
+            info.nsteps - info.step0, info.t0 + info.dt * (double)(info.nsteps - info.step0));
     if (info.step0 > 0) {
       kv_info("restarting from %s at step %ld, t = %g", opts->restart, info.step0, info.t0);
     }
@@ -146,7 +158,9 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
                off[2], nl[0], nl[1], nl[2]);
   }
   double t = info.t0;
-  KV_TRY(append_record(w, m, t, info.step0, kv_timer_elapsed(&total), info.cfl));
+  if (!info.skip_initial) {
+    KV_TRY(append_record(w, m, t, info.step0, kv_timer_elapsed(&total), info.cfl, 0));
+  }
   kv_progress prog;
   kv_progress_start(&prog, name, info.nsteps - info.step0, rank == 0);
   long step;
@@ -159,7 +173,7 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
       break;
     }
     if (step % every == 0 || step == info.nsteps) {
-      KV_TRY(append_record(w, m, t, step, kv_timer_elapsed(&total), info.cfl));
+      KV_TRY(append_record(w, m, t, step, kv_timer_elapsed(&total), info.cfl, 0));
     }
     if (chk_every > 0 && step % chk_every == 0 && step < info.nsteps) {
       KV_TRY(write_checkpoint(&info, m, chk_path, name, text, t, step, kv_timer_elapsed(&total)));
@@ -179,8 +193,8 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
     /* Stopped by SIGINT/SIGTERM between two steps, on every rank: save the state where a restart
      * finds it, keep the records (the last one is this state) and say how to go on. */
     res->steps = step - info.step0;
-    if (step % every != 0) {
-      KV_TRY(append_record(w, m, t, step, kv_timer_elapsed(&total), info.cfl));
+    if (step % every != 0 && info.record_every == 0) {
+      KV_TRY(append_record(w, m, t, step, kv_timer_elapsed(&total), info.cfl, 0));
     }
     KV_TRY(write_checkpoint(&info, m, chk_path, name, text, t, step, kv_timer_elapsed(&total)));
     char why[256], kept[4096];

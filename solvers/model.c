@@ -3,9 +3,10 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "solvers/ebm/ebm.h"
 #include "solvers/heat/heat.h"
 
-static const kv_model_type *const g_types[] = {&kv_heat_type, NULL};
+static const kv_model_type *const g_types[] = {&kv_heat_type, &kv_ebm_type, NULL};
 
 const kv_model_type *kv_model_type_find(const char *name) {
   for (int i = 0; g_types[i]; i++) {
@@ -16,7 +17,7 @@ const kv_model_type *kv_model_type_find(const char *name) {
   return NULL;
 }
 
-const char *kv_model_names(void) { return "heat"; }
+const char *kv_model_names(void) { return "heat|ebm"; }
 
 int kv_model_create(const kv_model_type *type, MPI_Comm comm, const kv_config *cfg,
                     kv_model **out) {
@@ -27,11 +28,22 @@ int kv_model_create(const kv_model_type *type, MPI_Comm comm, const kv_config *c
 int kv_model_step(kv_model *m, double *t) { return m->type->step(m, t); }
 
 int kv_model_outputs(kv_model *m, kv_output_list *out) {
-  out->nfields = out->nscalars = 0;
+  out->nfields = out->nscalars = out->has_time = 0;
   return m->type->outputs(m, out);
 }
 
-int kv_model_info_get(const kv_model *m, kv_model_info *out) { return m->type->info(m, out); }
+int kv_model_checkpoint(kv_model *m, kv_output_list *out) {
+  if (!m->type->checkpoint) {
+    return kv_model_outputs(m, out);
+  }
+  out->nfields = out->nscalars = out->has_time = 0;
+  return m->type->checkpoint(m, out);
+}
+
+int kv_model_info_get(const kv_model *m, kv_model_info *out) {
+  memset(out, 0, sizeof *out);
+  return m->type->info(m, out);
+}
 
 int kv_model_restart(kv_model *m, const char *path) {
   if (!m->type->restart) {

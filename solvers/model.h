@@ -25,6 +25,10 @@ typedef struct {
   const char *title;     /* root "title" attribute                              */
   const char *coord_units;
   const char *time_units;
+  const kv_h5_axis *axes;  /* named coordinate axes (x first), or NULL for x, y, z          */
+  const char *calendar;    /* CF calendar of time, or NULL                               */
+  long record_every;       /* > 0: records every this many steps, whatever run.output_every */
+  int skip_initial;        /* 1: no record of the initial state (e.g. records are means)   */
 } kv_model_info;
 
 typedef struct kv_model_type {
@@ -44,6 +48,9 @@ typedef struct kv_model_type {
   /* Continue from the last record of an output or checkpoint file of the same model: state and
    * time; the time must lie on this run's time grid. Collective. NULL: restart unsupported. */
   int (*restart)(kv_model *m, const char *path);
+  /* What a checkpoint holds, when it is not what outputs() gives (e.g. the instantaneous state
+   * and accumulators of a model that outputs means). NULL: outputs(). Collective. */
+  int (*checkpoint)(kv_model *m, kv_output_list *out);
   /* Intrusive ROM hooks; NULL until a model provides them. */
   int (*residual)(kv_model *m, const double *u_new, const double *u_old, double *r);
   int (*residual_at)(kv_model *m, const long *idx, int n, const double *u_new,
@@ -67,6 +74,7 @@ int kv_model_create(const kv_model_type *type, MPI_Comm comm, const kv_config *c
                     kv_model **out);
 int kv_model_step(kv_model *m, double *t);
 int kv_model_outputs(kv_model *m, kv_output_list *out);
+int kv_model_checkpoint(kv_model *m, kv_output_list *out);
 int kv_model_info_get(const kv_model *m, kv_model_info *out);
 int kv_model_restart(kv_model *m, const char *path);
 /* Free; NULL is a no-op. Collective. */
