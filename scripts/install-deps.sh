@@ -19,7 +19,7 @@ build_pkgs=(
   libpng-dev
 )
 test_pkgs=(
-  python3 python3-numpy python3-h5py python3-xarray python3-h5netcdf netcdf-bin
+  python3 python3-numpy python3-h5py python3-xarray python3-h5netcdf python3-cftime netcdf-bin
 )
 bench_pkgs=(petsc-dev)
 

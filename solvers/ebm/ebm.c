@@ -126,7 +126,8 @@ typedef struct {
   double *T_c, *src_c, *w_c, *xi_c; /* columns                                           */
   double *tas_acc;        /* rows: sum of T over the steps of the current year           */
   double *rowbuf, *zonal; /* nlat: per-row sums                                            */
-  double toa_acc;         /* sum over the year's steps of the global-mean net flux        */
+  double toa_acc;         /* sum over the year's steps of this rank's part of the global net flux */
+  int bad;                /* a non-finite value was seen on this rank                      */
   long acc_steps;
   double dt;              /* seconds                                                      */
   double dt_days, t0_days;/* time axis: days since 1850-01-01                             */
@@ -231,18 +232,6 @@ static int params_from_config(const kv_config *cfg, params *p) {
 }
 
 /* ---------------------------------------------------------------- setup */
-
-static double albedo_of(const ebm *m, int j, double T) {
-  const params *p = &m->p;
-  switch (p->albedo) {
-  case ALB_STEP:
-    return T < p->Tf ? p->ai : m->warm[j];
-  case ALB_SMOOTH:
-    return m->warm[j] + (p->ai - m->warm[j]) * 0.5 * (1.0 - tanh((T - p->Tf) / p->ice_width));
-  default:
-    return m->warm[j];
-  }
-}
 
 /* The insolation of every step of the year, averaged over the days of the step. */
 static void insolation_table(ebm *m) {
@@ -537,12 +526,32 @@ static int ebm_step(kv_model *base, double *t) {
     kv_noise_rows(&m->noise, k, m->w_r);
   }
   /* Explicit sources (everything but B T and diffusion), rows layout. */
+  const double *restrict Sj = S + m->j0, *restrict wj = m->warm + m->j0;
+  const double c0 = F - p->A;
   for (int i = 0; i < nlon; i++) {
     const double *restrict T = m->T + (size_t)i * nj, *restrict ap = m->aer_r + (size_t)i * nj;
     double *restrict src = m->src_r + (size_t)i * nj;
-    for (int jl = 0; jl < nj; jl++) {
-      int j = m->j0 + jl;
-      src[jl] = S[j] * (1.0 - albedo_of(m, j, T[jl])) - p->A + F + aer * ap[jl];
+    switch (p->albedo) {
+    case ALB_STEP:
+      for (int jl = 0; jl < nj; jl++) {
+        double a = T[jl] < p->Tf ? p->ai : wj[jl];
+        src[jl] = Sj[jl] * (1.0 - a) + c0 + aer * ap[jl];
+      }
+      break;
+    case ALB_SMOOTH: {
+      /* 0.5 (1 - tanh(x)) = 1 / (1 + exp(2 x)); exp overflows harmlessly to inf. */
+      const double s2w = 2.0 / p->ice_width;
+      for (int jl = 0; jl < nj; jl++) {
+        double ice = 1.0 / (1.0 + exp(s2w * (T[jl] - p->Tf)));
+        double a = wj[jl] + (p->ai - wj[jl]) * ice;
+        src[jl] = Sj[jl] * (1.0 - a) + c0 + aer * ap[jl];
+      }
+      break;
+    }
+    default:
+      for (int jl = 0; jl < nj; jl++) {
+        src[jl] = Sj[jl] * (1.0 - wj[jl]) + c0 + aer * ap[jl];
+      }
     }
   }
   const double *in[] = {m->T, m->src_r, m->w_r};
@@ -582,17 +591,21 @@ static int ebm_step(kv_model *base, double *t) {
   for (size_t e = 0; e < (size_t)nlon * nj; e++) {
     m->tas_acc[e] += m->T[e];
   }
-  double gnet;
-  MPI_Allreduce(&net, &gnet, 1, MPI_DOUBLE, MPI_SUM, m->comm);
-  m->toa_acc += gnet;
+  m->toa_acc += net; /* this rank's part; summed over ranks when a record is made */
+  m->bad |= !isfinite(net);
   m->acc_steps++;
   m->step++;
   m->t = m->t0_days + (double)m->step * m->dt_days;
   *t = m->t;
-  /* A non-finite temperature reaches the global flux through the solves within a step or two. */
-  if (!isfinite(gnet)) {
-    return KV_ERROR(KV_ERR_NUMERIC, "ebm: the state became non-finite at step %ld (year %ld)",
-                    m->step, year);
+  /* Agree on a non-finite state every few steps and before every record, not every step: the
+   * all-reduce would cost more than a step of a small grid. */
+  if (m->step % 8 == 0 || m->step % p->spy == 0 || m->step == m->nsteps) {
+    int any;
+    MPI_Allreduce(&m->bad, &any, 1, MPI_INT, MPI_MAX, m->comm);
+    if (any) {
+      return KV_ERROR(KV_ERR_NUMERIC, "ebm: the state became non-finite by step %ld (year %ld)",
+                      m->step, year);
+    }
   }
   return KV_OK;
 }
@@ -650,7 +663,9 @@ static int ebm_outputs(kv_model *base, kv_output_list *out) {
     m->tas_global = g + KELVIN;
     m->ice_n = ice_edge(m, m->zonal, 1);
     m->ice_s = ice_edge(m, m->zonal, 0);
-    m->toa = m->toa_acc * inv;
+    double toa;
+    MPI_Allreduce(&m->toa_acc, &toa, 1, MPI_DOUBLE, MPI_SUM, m->comm);
+    m->toa = toa * inv;
     long year = p->year_start + (m->step - 1) / p->spy;
     m->year_mid = (double)(year - 1850) * DAYS_PER_YEAR + 0.5 * DAYS_PER_YEAR;
     row_sums(m, m->T, m->C_r, m->zonal);
@@ -695,6 +710,8 @@ static int ebm_checkpoint(kv_model *base, kv_output_list *out) {
   KV_CHECK(kv_transpose_to_rows(&m->tr, 1, cin, rout));
   rows_to_field(m, m->Ts, 1.0, 0.0, m->f_aux);
   rows_to_field(m, m->tas_acc, 1.0, 0.0, m->f_aux2);
+  double toa;
+  MPI_Allreduce(&m->toa_acc, &toa, 1, MPI_DOUBLE, MPI_SUM, m->comm);
   out->has_time = 1;
   out->time = m->t;
   KV_CHECK(kv_output_add_field(out, "T", "K", "instantaneous surface temperature", m->f_out));
@@ -705,7 +722,7 @@ static int ebm_checkpoint(kv_model *base, kv_output_list *out) {
   KV_CHECK(kv_output_add_scalar(out, "acc_steps", "1", "steps of the current year so far",
                                 (double)m->acc_steps));
   KV_CHECK(kv_output_add_scalar(out, "acc_toa", "W m-2", "sum of the global net flux over them",
-                                m->toa_acc));
+                                toa));
   return kv_output_add_scalar(out, "xi_started", "1", "1 once the AR(1) forcing is running",
                               (double)m->xi_started);
 }
@@ -771,7 +788,7 @@ static int ebm_restart(kv_model *base, const char *path) {
   double *cout[] = {m->xi_c};
   KV_CHECK(kv_transpose_to_cols(&m->tr, 1, rin, cout));
   m->acc_steps = acc;
-  m->toa_acc = v[2];
+  m->toa_acc = m->rank == 0 ? v[2] : 0.0;
   m->xi_started = v[3] != 0.0;
   m->step = step;
   m->t = m->t0_days + (double)step * m->dt_days;

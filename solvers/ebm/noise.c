@@ -19,16 +19,35 @@ static inline uint64_t step_key(uint64_t seed, long step) {
   return mix64(mix64(seed + 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)step * 0xd1b54a32d192ed03ULL));
 }
 
-/* One Box-Muller normal from the 64 bits of cell `index`: two 32-bit uniforms in (0, 1]. */
-static inline double normal_of(uint64_t key, long index) {
-  uint64_t h = mix64(key ^ ((uint64_t)index * 0x9e3779b97f4a7c15ULL));
-  double u1 = ((double)(h >> 32) + 1.0) * (1.0 / 4294967296.0);
-  double u2 = (double)(h & 0xffffffffULL) * (1.0 / 4294967296.0);
-  return sqrt(-2.0 * log(u1)) * cos(2.0 * KV_PI * u2);
+/* Two independent standard normals for pair `pair` (Marsaglia's polar method: no trigonometry;
+ * a rejected draw moves on to the next counter value, so the result is still a pure function of
+ * (key, pair)). */
+static inline void normal_pair(uint64_t key, uint64_t pair, double *z0, double *z1) {
+  for (uint64_t a = 0;; a++) {
+    uint64_t h = mix64(key ^ (pair * 0x9e3779b97f4a7c15ULL + a * 0xc2b2ae3d27d4eb4fULL));
+    double u = (double)(int32_t)(uint32_t)(h >> 32) * (1.0 / 2147483648.0);
+    double v = (double)(int32_t)(uint32_t)h * (1.0 / 2147483648.0);
+    double q = u * u + v * v;
+    if (q < 1.0 && q > 0.0) {
+      double f = sqrt(-2.0 * log(q) / q);
+      *z0 = u * f;
+      *z1 = v * f;
+      return;
+    }
+  }
 }
 
-double kv_noise_normal(uint64_t seed, long step, long index) {
-  return normal_of(step_key(seed, step), index);
+/* The normal of cell i of row j: cells (2k, 2k+1) of a row share a pair. */
+static inline double cell_normal(uint64_t key, int nlon, int j, int i, double *other) {
+  double z0, z1;
+  uint64_t pair = (uint64_t)j * (uint64_t)((nlon + 1) / 2) + (uint64_t)(i / 2);
+  normal_pair(key, pair, &z0, &z1);
+  if (other) *other = z1;
+  return (i & 1) ? z1 : z0;
+}
+
+double kv_noise_normal(uint64_t seed, long step, int nlon, int j, int i) {
+  return cell_normal(step_key(seed, step), nlon, j, i, NULL);
 }
 
 /* (1 - l^2 L_lat) for nb columns. */
@@ -166,10 +185,13 @@ void kv_noise_free(kv_noise *n) {
 void kv_noise_rows(kv_noise *n, long step, double *w) {
   const int nlon = n->s->nlon, nj = n->nj;
   const uint64_t key = step_key(n->seed, step);
-  for (int i = 0; i < nlon; i++) {
-    for (int jl = 0; jl < nj; jl++) {
-      long g = (long)(n->j0 + jl) * nlon + i;
-      w[(size_t)i * nj + jl] = n->wamp[n->j0 + jl] * normal_of(key, g);
+  for (int jl = 0; jl < nj; jl++) {
+    const int j = n->j0 + jl;
+    const double amp = n->wamp[j];
+    for (int i = 0; i < nlon; i += 2) {
+      double z1;
+      w[(size_t)i * nj + jl] = amp * cell_normal(key, nlon, j, i, &z1);
+      if (i + 1 < nlon) w[(size_t)(i + 1) * nj + jl] = amp * z1;
     }
   }
   if (n->smooth && nlon > 1) {

@@ -1,8 +1,8 @@
 /* kelvin — internal variability of the energy-balance model: a stochastic forcing that is
  * spatially correlated, red in time, and the same whatever the number of ranks.
  *
- * Each step draws white noise cell by cell from a counter-based generator keyed by (seed, step,
- * global cell index) — so no rank's stream depends on the decomposition — with variance inversely
+ * Each step draws white noise from a counter-based generator keyed by (seed, step, global cell
+ * index) — so no rank's stream depends on the decomposition — with variance inversely
  * proportional to the cell's area (a discretised white noise on the sphere). It is smoothed by
  * (1 - l^2 L)^-2 with L the unit-sphere Laplacian applied direction by direction (a Whittle-Matern
  * field with nu = 1, correlation about (r/l) K1(r/l): 0.60 at r = l), l = noise_corr_km / 6371 km,
@@ -42,7 +42,8 @@ void kv_noise_rows(kv_noise *n, long step, double *w);
  * advance the AR(1) state xi (first = 1: draw it from the stationary distribution). */
 void kv_noise_cols(kv_noise *n, double *w, double *xi, int first);
 
-/* Uniform (0, 1] and standard normal variates of the generator, for tests. */
-double kv_noise_normal(uint64_t seed, long step, long index);
+/* The unscaled standard normal of cell (j, i) at a step (what kv_noise_rows draws before the
+ * area scaling and smoothing), for tests of the generator. Not collective. */
+double kv_noise_normal(uint64_t seed, long step, int nlon, int j, int i);
 
 #endif
