@@ -269,6 +269,18 @@ static int read_rows(ebm *m, const kv_config_func *f, double *rows) {
   return KV_OK;
 }
 
+/* read_rows for a config key's file: a failure names the key. */
+static int read_rows_key(ebm *m, const kv_config *cfg, const char *key, const kv_config_func *f,
+                         double *rows) {
+  int rc = read_rows(m, f, rows);
+  if (rc != KV_OK) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", kv_error_message());
+    return kv_config_errorf(cfg, key, "%s", msg);
+  }
+  return KV_OK;
+}
+
 static void rows_to_field(const ebm *m, const double *rows, double scale, double shift,
                           kv_field *f) {
   double *d = kv_field_data(f);
@@ -305,7 +317,7 @@ static int alloc_all(ebm *m) {
 }
 
 /* Heat capacity and aerosol pattern from whole-grid arrays, in both layouts. */
-static int setup_surface(ebm *m) {
+static int setup_surface(ebm *m, const kv_config *cfg) {
   const params *p = &m->p;
   const int nlat = p->nlat, nlon = p->nlon;
   double *land = malloc((size_t)nlat * nlon * sizeof *land);
@@ -332,7 +344,7 @@ static int setup_surface(ebm *m) {
   KV_CHECK(rc);
   if (strcmp(p->land.name, "file") == 0) {
     /* f_aux receives it; values must be fractions. */
-    KV_CHECK(read_rows(m, &p->land, m->C_r));
+    KV_CHECK(read_rows_key(m, cfg, "ebm.land_mask", &p->land, m->C_r));
     int bad = 0;
     for (size_t k = 0; k < (size_t)nlon * m->nj; k++) {
       bad |= !(m->C_r[k] >= 0.0 && m->C_r[k] <= 1.0);
@@ -466,7 +478,7 @@ static int ebm_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
     m->lon_deg[i] = m->s.lon[i] / DEG;
   }
   insolation_table(m);
-  KV_TRY(setup_surface(m));
+  KV_TRY(setup_surface(m, cfg));
   KV_TRY(kv_status_agree(m->comm, setup_solvers(m)));
   if (p.noise_std > 0.0) {
     double tau_steps = p.noise_tau * (double)p.spy;
@@ -476,7 +488,7 @@ static int ebm_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
                                                     tau_steps)));
   }
   if (strcmp(p.T_init.name, "file") == 0) {
-    KV_TRY(read_rows(m, &p.T_init, m->T));
+    KV_TRY(read_rows_key(m, cfg, "ebm.T_init", &p.T_init, m->T));
     for (size_t k = 0; k < (size_t)p.nlon * m->nj; k++) {
       m->T[k] -= KELVIN;
     }
@@ -704,7 +716,8 @@ static int ebm_outputs(kv_model *base, kv_output_list *out) {
 /* Checkpoint: the instantaneous state, the AR(1) forcing and the year's accumulators. */
 static int ebm_checkpoint(kv_model *base, kv_output_list *out) {
   ebm *m = (ebm *)base;
-  rows_to_field(m, m->T, 1.0, KELVIN, m->f_out);
+  /* In deg C as the model holds it: converting to K and back would not restart bit for bit. */
+  rows_to_field(m, m->T, 1.0, 0.0, m->f_out);
   const double *cin[] = {m->xi_c};
   double *rout[] = {m->Ts};
   KV_CHECK(kv_transpose_to_rows(&m->tr, 1, cin, rout));
@@ -714,7 +727,7 @@ static int ebm_checkpoint(kv_model *base, kv_output_list *out) {
   MPI_Allreduce(&m->toa_acc, &toa, 1, MPI_DOUBLE, MPI_SUM, m->comm);
   out->has_time = 1;
   out->time = m->t;
-  KV_CHECK(kv_output_add_field(out, "T", "K", "instantaneous surface temperature", m->f_out));
+  KV_CHECK(kv_output_add_field(out, "T", "degC", "instantaneous surface temperature", m->f_out));
   KV_CHECK(kv_output_add_field(out, "xi", "W m-2", "stochastic forcing (AR(1) state)", m->f_aux));
   KV_CHECK(kv_output_add_field(out, "tas_sum", "degC",
                                "sum of the temperature over the steps of the current year",
@@ -779,7 +792,6 @@ static int ebm_restart(kv_model *base, const char *path) {
   snprintf(f.path, sizeof f.path, "%s", path);
   snprintf(f.dataset, sizeof f.dataset, "T");
   KV_CHECK(read_rows(m, &f, m->T));
-  for (size_t k = 0; k < (size_t)m->p.nlon * m->nj; k++) m->T[k] -= KELVIN;
   snprintf(f.dataset, sizeof f.dataset, "tas_sum");
   KV_CHECK(read_rows(m, &f, m->tas_acc));
   snprintf(f.dataset, sizeof f.dataset, "xi");
