@@ -81,6 +81,7 @@ check-mpi: all
 bench: all
 	$(MPI_TEST_ENV) bash bench/heat_explicit.sh
 	$(MPI_TEST_ENV) bash bench/heat_implicit.sh
+	$(MPI_TEST_ENV) bash bench/ebm.sh
 
 install: bin/kelvin
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -150,7 +150,20 @@ with xr.open_dataset(path) as ds:
     check(np.abs(gm - ds["tas_global"].values).max() < 1e-9,
           "tas_global equals xarray's cos(lat)-weighted mean")
 
-# 9. Bad input in the file: a clear message naming file, key and expectation.
+# 9. An independent NumPy implementation of the same scheme (bench/ebm_numpy.py) agrees.
+import subprocess  # noqa: E402
+
+peer = ("nlat = 24\nnlon = 36\nalbedo = smooth\nland_mask = none\nscenario = ssp126\n"
+        "aerosol_scale = 0")
+rc, out, path = ebm("ebm_peer", "year_start = 2000\nyear_end = 2030\nsteps_per_year = 12", peer)
+npy = os.path.join(OUT, "ebm_peer.npy")
+subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(__file__), "..", "..", "bench",
+                                                 "ebm_numpy.py"), "24", "36", "2000", "2030", "12",
+                "ssp126", npy], check=True, stdout=subprocess.DEVNULL)
+d = np.abs(np.load(npy) - load(path, "tas")[0]).max()
+check(d < 1e-9, "NumPy peer of the same scheme gives the same tas (max diff %.2e K)" % d)
+
+# 10. Bad input in the file: a clear message naming file, key and expectation.
 bad = [
     ("ebm", "scenario = nosuch", "unknown scenario 'nosuch'"),
     ("ebm", "scenario = %s/missing.csv" % OUT, "missing.csv"),
