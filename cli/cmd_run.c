@@ -7,6 +7,7 @@
 #include "core/status.h"
 #include "io/config.h"
 #include "solvers/driver.h"
+#include "solvers/ebm/ebm.h"
 #include "solvers/heat/heat.h"
 
 static const char help[] =
@@ -38,7 +39,7 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
       return KV_OK;
     }
     if (strcmp(argv[i], "--keys") == 0) {
-      const kv_config_key *const tables[] = {kv_run_keys, kv_heat_keys, NULL};
+      const kv_config_key *const tables[] = {kv_run_keys, kv_heat_keys, kv_ebm_keys, NULL};
       if (rank == 0) kv_config_print_reference(tables, stdout);
       return KV_OK;
     }

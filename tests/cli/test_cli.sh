@@ -41,6 +41,7 @@ for c in run info compare; do
   expect 0 "usage: kelvin $c" "kelvin $c --help" -- "$KELVIN" "$c" --help
 done
 expect 0 "heat.bc_value.xlo" "kelvin run --keys lists every key" -- "$KELVIN" run --keys
+expect 0 "ebm.noise_corr_km" "kelvin run --keys lists the ebm keys" -- "$KELVIN" run --keys
 expect 2 "unknown command 'frobnicate'" "unknown command" -- "$KELVIN" frobnicate
 expect 2 "missing CONFIG" "run without a config" -- "$KELVIN" run
 expect 2 "cannot read config file 'nope.ini'" "missing config file" -- "$KELVIN" run nope.ini
