@@ -172,6 +172,27 @@ if check(p.returncode == 3 and "interrupted by signal 15" in out and os.path.exi
           "interrupted records + restarted records = the uninterrupted run, bit for bit "
           "(%d + %d years)" % (len(kt), len(ct)))
 
+# 7c. Land mask and initial state from files.
+mask = os.path.join(OUT, "ebm_mask.h5")
+with h5py.File(mask, "w") as f:
+    f["ocean"] = np.zeros((12, 18))
+    f["land"] = np.ones((12, 18))
+mk = "nlat = 12\nnlon = 18\nalbedo = smooth\nT_init = legendre(12, -40)"
+yrs = "year_start = 1900\nyear_end = 1909\nsteps_per_year = 12"
+rc, out, pn = ebm("ebm_mask_none", yrs, mk + "\nland_mask = none")
+rc2, out, pf = ebm("ebm_mask_file", yrs, mk + "\nland_mask = %s:/ocean" % mask)
+rc3, out, pl = ebm("ebm_mask_land", yrs, mk + "\nland_mask = %s:/land" % mask)
+a, b, c = (load(x, "tas", "diagnostics/heat_content") for x in (pn, pf, pl))
+check(rc == rc2 == rc3 == 0 and np.array_equal(a[0], b[0]) and abs(c[1][-1] / a[1][-1] - 1e7 / (1025 * 3985 * 50)) < 0.05,
+      "land mask from a file: all ocean = none bit for bit; all land scales the heat content by "
+      "C_land / C_ocean (%.4f vs %.4f)" % (c[1][-1] / a[1][-1], 1e7 / (1025 * 3985 * 50)))
+rc, out, pi = ebm("ebm_from_file", "year_start = 1910\nyear_end = 1910\nsteps_per_year = 12",
+                  mk.replace("legendre(12, -40)", "%s:/tas" % pn) + "\nland_mask = none")
+first = load(pi, "tas")[0][0]
+check(rc == 0 and np.abs(first - a[0][-1]).max() < 3.0,
+      "T_init from an earlier run's /tas (K) continues its climate (max change %.2f K in a year)"
+      % np.abs(first - a[0][-1]).max())
+
 # 8. The file is CF: xarray decodes the noleap time axis and sees lat/lon coordinates.
 import xarray as xr  # noqa: E402
 
