@@ -26,7 +26,7 @@ LDLIBS  += -lhdf5_hl $(shell pkg-config --libs hdf5-openmpi inih fftw3 lapacke o
 MPI_TEST_ENV = OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
 BUILD   = build
-LIB_SRC = $(wildcard core/*.c io/*.c solvers/*.c solvers/*/*.c)
+LIB_SRC = $(wildcard core/*.c io/*.c solvers/*.c solvers/*/*.c surrogates/*.c)
 CLI_SRC = $(wildcard cli/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 

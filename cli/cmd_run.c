@@ -25,7 +25,7 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
   int rank;
   MPI_Comm_rank(comm, &rank);
   const char *path = NULL;
-  kv_run_options opts = {NULL};
+  kv_run_options opts = {NULL, 0};
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--restart") == 0) {
       if (i + 1 >= argc) {

@@ -17,6 +17,8 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  run CONFIG [section.key=value ...]    one solve; writes run.output (HDF5)\n"
+    "  sweep CONFIG [--resume] [--slice I/K] [--collect] [--emit-slurm FILE]\n"
+    "                                        parameter sweep / ensemble as an MPI task farm\n"
     "  info FILE.h5                          datasets, dims, units, attributes, stored config\n"
     "  compare A.h5 B.h5 [--rtol R] [--atol A] [--var NAME]\n"
     "                                        regression compare; exit 1 on mismatch\n"
@@ -80,6 +82,8 @@ int main(int argc, char **argv) {
   int rc;
   if (strcmp(cmd, "run") == 0) {
     rc = kv_cmd_run(MPI_COMM_WORLD, sub_argc, sub_argv);
+  } else if (strcmp(cmd, "sweep") == 0) {
+    rc = kv_cmd_sweep(MPI_COMM_WORLD, sub_argc, sub_argv);
   } else if (strcmp(cmd, "info") == 0) {
     rc = kv_cmd_info(MPI_COMM_WORLD, sub_argc, sub_argv);
   } else if (strcmp(cmd, "compare") == 0) {

@@ -17,6 +17,12 @@ void kv_log_init(kv_log_level level, int rank, int size) {
 
 kv_log_level kv_log_get_level(void) { return g_level; }
 
+kv_log_level kv_log_set_level(kv_log_level level) {
+  kv_log_level old = g_level;
+  g_level = level;
+  return old;
+}
+
 static void vlog(kv_log_level level, const char *fmt, va_list ap) {
   char buf[4096];
   vsnprintf(buf, sizeof buf, fmt, ap);

@@ -14,6 +14,8 @@ typedef enum { KV_LOG_ERROR = 0, KV_LOG_WARN, KV_LOG_INFO, KV_LOG_DEBUG } kv_log
 /* Set the level and the rank used for the prefix and the rank-0 filter. Not collective. */
 void kv_log_init(kv_log_level level, int rank, int size);
 
+/* Change the level; returns the previous one. Not collective. */
+kv_log_level kv_log_set_level(kv_log_level level);
 /* Current level. */
 kv_log_level kv_log_get_level(void);
 

@@ -20,6 +20,7 @@ typedef struct {
   char *value;
   int line;      /* line in the file; 0 when not from the file */
   int src;
+  char *tag;     /* SRC_OVERRIDE set by a program: who set it ("sweep case 12"); NULL: the user */
 } entry;
 
 struct kv_config {
@@ -80,6 +81,8 @@ static int add_entry(kv_config *cfg, const char *key, const char *value, int lin
     old->value = v;
     old->line = line;
     old->src = src;
+    free(old->tag);
+    old->tag = NULL;
     return KV_OK;
   }
   if (cfg->n == cfg->cap) {
@@ -94,6 +97,7 @@ static int add_entry(kv_config *cfg, const char *key, const char *value, int lin
   entry *e = &cfg->e[cfg->n];
   e->key = dupstr(key);
   e->value = dupstr(value);
+  e->tag = NULL;
   if (!e->key || !e->value) {
     free(e->key);
     free(e->value);
@@ -109,7 +113,7 @@ static void where(const kv_config *cfg, const entry *e, char *buf, size_t n) {
   if (!e) {
     snprintf(buf, n, "%s", cfg->source);
   } else if (e->src == SRC_OVERRIDE) {
-    snprintf(buf, n, "command line");
+    snprintf(buf, n, "%s", e->tag ? e->tag : "command line");
   } else if (e->src == SRC_DEFAULT) {
     snprintf(buf, n, "%s (default)", cfg->source);
   } else {
@@ -289,6 +293,7 @@ void kv_config_free(kv_config *cfg) {
   for (int i = 0; i < cfg->n; i++) {
     free(cfg->e[i].key);
     free(cfg->e[i].value);
+    free(cfg->e[i].tag);
   }
   free(cfg->e);
   free(cfg->source);
@@ -315,6 +320,53 @@ int kv_config_override(kv_config *cfg, const char *assignment) {
 
 int kv_config_set(kv_config *cfg, const char *key, const char *value) {
   return add_entry(cfg, key, value, 0, SRC_OVERRIDE);
+}
+
+int kv_config_set_tagged(kv_config *cfg, const char *key, const char *value, const char *tag) {
+  KV_CHECK(add_entry(cfg, key, value, 0, SRC_OVERRIDE));
+  entry *e = find(cfg, key);
+  e->tag = dupstr(tag);
+  return e->tag ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "config: out of memory");
+}
+
+int kv_config_clone(const kv_config *cfg, kv_config **out) {
+  kv_config *c = calloc(1, sizeof *c);
+  if (!c || !(c->source = dupstr(cfg->source))) {
+    free(c);
+    return KV_ERROR(KV_ERR_NOMEM, "config: out of memory");
+  }
+  for (int i = 0; i < cfg->n; i++) {
+    const entry *e = &cfg->e[i];
+    int rc = e->tag ? kv_config_set_tagged(c, e->key, e->value, e->tag)
+                    : add_entry(c, e->key, e->value, e->line, e->src);
+    if (rc != KV_OK) {
+      kv_config_free(c);
+      return rc;
+    }
+  }
+  *out = c;
+  return KV_OK;
+}
+
+void kv_config_remove_section(kv_config *cfg, const char *section) {
+  size_t sl = strlen(section);
+  int k = 0;
+  for (int i = 0; i < cfg->n; i++) {
+    entry *e = &cfg->e[i];
+    if (strncmp(e->key, section, sl) == 0 && e->key[sl] == '.') {
+      free(e->key);
+      free(e->value);
+      free(e->tag);
+    } else {
+      cfg->e[k++] = *e;
+    }
+  }
+  cfg->n = k;
+}
+
+const char *kv_config_value(const kv_config *cfg, const char *key) {
+  const entry *e = find(cfg, key);
+  return e ? e->value : NULL;
 }
 
 /* ---------------------------------------------------------------- value parsing */
@@ -576,7 +628,7 @@ static int edit_distance(const char *a, const char *b) {
   return d[la][lb];
 }
 
-static const kv_config_key *schema_find(const kv_config_key *const *tables, const char *key) {
+const kv_config_key *kv_config_key_find(const kv_config_key *const *tables, const char *key) {
   for (int t = 0; tables[t]; t++) {
     for (const kv_config_key *k = tables[t]; k->key; k++) {
       if (strcmp(k->key, key) == 0) {
@@ -601,7 +653,7 @@ static int section_known(const kv_config_key *const *tables, const char *sec, si
 int kv_config_validate(kv_config *cfg, const kv_config_key *const *tables) {
   for (int i = 0; i < cfg->n; i++) {
     const entry *e = &cfg->e[i];
-    const kv_config_key *k = schema_find(tables, e->key);
+    const kv_config_key *k = kv_config_key_find(tables, e->key);
     if (k) {
       KV_CHECK(check_value(cfg, k, e->value));
       continue;
@@ -808,8 +860,9 @@ int kv_config_to_text(const kv_config *cfg, char **out) {
       if (strncmp(e->key, cfg->e[i].key, sl + 1) != 0) {
         continue;
       }
-      sb_printf(&b, "%s = %s%s\n", e->key + sl + 1, e->value,
-                e->src == SRC_DEFAULT ? "   ; default" : e->src == SRC_OVERRIDE ? "   ; command line" : "");
+      sb_printf(&b, "%s = %s%s%s\n", e->key + sl + 1, e->value,
+                e->src == SRC_DEFAULT ? "   ; default" : e->src == SRC_OVERRIDE ? "   ; " : "",
+                e->src == SRC_OVERRIDE ? (e->tag ? e->tag : "command line") : "");
     }
   }
   if (b.err) {

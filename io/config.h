@@ -65,6 +65,22 @@ int kv_config_override(kv_config *cfg, const char *assignment);
 /* Set a key programmatically (same as an override). */
 int kv_config_set(kv_config *cfg, const char *key, const char *value);
 
+/* Set a key on behalf of a program (a sweep): messages and the resolved text name tag (e.g.
+ * "sweep case 12") as where the value came from instead of "command line". */
+int kv_config_set_tagged(kv_config *cfg, const char *key, const char *value, const char *tag);
+
+/* A deep copy (*out owned by the caller). Not collective. */
+int kv_config_clone(const kv_config *cfg, kv_config **out);
+
+/* Drop every key of [section]. */
+void kv_config_remove_section(kv_config *cfg, const char *section);
+
+/* The raw value of key, or NULL if absent. Borrowed. */
+const char *kv_config_value(const kv_config *cfg, const char *key);
+
+/* The schema entry of key in tables (NULL-terminated array), or NULL. */
+const kv_config_key *kv_config_key_find(const kv_config_key *const *tables, const char *key);
+
 /* Check every entry against the key tables (a NULL-terminated array of tables), then record the
  * defaults of the keys not given. Returns KV_ERR_CONFIG with a message naming file, line, key and
  * what was expected. Not collective (every rank holds the same text, so all agree). */

@@ -948,3 +948,98 @@ int kv_h5_describe(const char *path, void *stream) {
   H5Fclose(file);
   return e < 0 ? KV_ERROR(KV_ERR_FORMAT, "'%s': cannot read its structure (corrupt?)", path) : KV_OK;
 }
+
+/* ---------------------------------------------------------------- tables and completeness */
+
+static int table_column(hid_t file, hid_t dscale, const kv_h5_column *c, long nrows) {
+  hsize_t n = (hsize_t)nrows;
+  hid_t sp = H5Screate_simple(1, &n, NULL);
+  hid_t t = c->num ? H5Tcopy(H5T_IEEE_F64LE) : H5Tcopy(H5T_C_S1);
+  if (!c->num) {
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+  }
+  hid_t d = H5Dcreate2(file, c->name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t e = d < 0 ? -1 : H5Dwrite(d, c->num ? H5T_NATIVE_DOUBLE : t, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                                   c->num ? (const void *)c->num : (const void *)c->text);
+  int rc = e < 0 ? KV_ERROR(KV_ERR_IO, "hdf5: cannot write column '%s'", c->name) : KV_OK;
+  if (rc == KV_OK && c->units) rc = attr_text(d, "units", c->units);
+  if (rc == KV_OK && c->long_name) rc = attr_text(d, "long_name", c->long_name);
+  if (rc == KV_OK && H5DSattach_scale(d, dscale, 0) < 0) {
+    rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot attach the dimension to '%s'", c->name);
+  }
+  if (d >= 0) H5Dclose(d);
+  H5Tclose(t);
+  H5Sclose(sp);
+  return rc;
+}
+
+int kv_h5_write_table(const char *path, const char *title, const char *dim, const long *ids,
+                      long nrows, const kv_h5_column *cols, int ncols) {
+  kv_h5_quiet();
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.part", path);
+  hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (file < 0) {
+    return KV_ERROR(KV_ERR_IO, "cannot create '%s'", tmp);
+  }
+  int rc = attr_text(file, "Conventions", "CF-1.8");
+  if (rc == KV_OK) rc = attr_text(file, "title", title);
+  if (rc == KV_OK) rc = attr_text(file, "kelvin_version", KV_VERSION);
+  hsize_t n = (hsize_t)nrows;
+  hid_t sp = H5Screate_simple(1, &n, NULL);
+  hid_t ds = H5Dcreate2(file, dim, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (rc == KV_OK && (ds < 0 || H5Dwrite(ds, H5T_NATIVE_LONG, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                                         ids) < 0 || H5DSset_scale(ds, dim) < 0)) {
+    rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot write '%s' in '%s'", dim, tmp);
+  }
+  for (int i = 0; i < ncols && rc == KV_OK; i++) {
+    rc = table_column(file, ds, &cols[i], nrows);
+  }
+  if (ds >= 0) H5Dclose(ds);
+  H5Sclose(sp);
+  if (H5Fclose(file) < 0 && rc == KV_OK) {
+    rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot close '%s'", tmp);
+  }
+  if (rc == KV_OK && rename(tmp, path) != 0) {
+    rc = KV_ERROR(KV_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+  }
+  if (rc != KV_OK) {
+    remove(tmp);
+  }
+  return rc;
+}
+
+static const char *after_first_line(const char *s) {
+  const char *nl = strchr(s, '\n');
+  return nl ? nl + 1 : s;
+}
+
+int kv_h5_check_complete(const char *path, const char *config) {
+  KV_CHECK(kv_h5_probe(path, 0));
+  hid_t file;
+  KV_CHECK(open_ro(path, H5P_DEFAULT, &file));
+  int rc = KV_OK;
+  char *text = read_text_attr(file, "config");
+  if (!text) {
+    rc = KV_ERROR(KV_ERR_FORMAT, "'%s' has no stored configuration", path);
+  } else if (config && strcmp(after_first_line(text), after_first_line(config)) != 0) {
+    rc = KV_ERROR(KV_ERR_FORMAT, "'%s' was written with a different configuration", path);
+  } else if (H5Aexists(file, "steps") <= 0) {
+    rc = KV_ERROR(KV_ERR_FORMAT, "'%s' is incomplete: the run that wrote it did not finish", path);
+  } else {
+    hid_t d;
+    int r;
+    hsize_t dims[8];
+    rc = open_numeric(file, path, "time", &d, &r, dims);
+    if (rc == KV_OK) {
+      if (r != 1 || dims[0] < 1) {
+        rc = KV_ERROR(KV_ERR_FORMAT, "'%s' has no records", path);
+      }
+      H5Dclose(d);
+    }
+  }
+  free(text);
+  H5Fclose(file);
+  return rc;
+}

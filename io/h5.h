@@ -125,6 +125,28 @@ int kv_h5_read_array(const char *path, const char *dset, kv_h5_array *out);
  * the shape does not match the grid. Collective over the field's grid. */
 int kv_h5_read_field(const char *path, const char *dset, long record, kv_field *f);
 
+/* One column of a table: numbers (num) or texts (text), exactly one of them non-NULL. */
+typedef struct {
+  const char *name;
+  const char *units;       /* NULL: none */
+  const char *long_name;
+  const double *num;
+  const char *const *text;
+} kv_h5_column;
+
+/* Write a table as a netCDF-style file: a dimension scale `dim` holding ids, and one 1-D dataset
+ * per column along it (float64, or variable-length UTF-8 strings). Written to "<path>.part" and
+ * renamed, so the file is replaced atomically. Serial: one process calls it. */
+int kv_h5_write_table(const char *path, const char *title, const char *dim, const long *ids,
+                      long nrows, const kv_h5_column *cols, int ncols);
+
+/* Whether path is a complete output of a finished run: it opens as HDF5 (in a probe process
+ * first, so a corrupt file cannot crash us), has a time axis with at least one record, the
+ * "steps" attribute a finished run writes last, and, when config is not NULL, a stored
+ * configuration equal to config (both ignoring their first, comment, line). KV_OK when complete;
+ * otherwise KV_ERR_FORMAT or KV_ERR_IO with the reason. Not collective. */
+int kv_h5_check_complete(const char *path, const char *config);
+
 /* Read the text attribute `name` of the file's root group into buf (size n). KV_ERR_FORMAT when
  * absent or not text. Not collective. */
 int kv_h5_read_root_text(const char *path, const char *name, char *buf, size_t n);

@@ -162,7 +162,7 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
     KV_TRY(append_record(w, m, t, info.step0, kv_timer_elapsed(&total), info.cfl, 0));
   }
   kv_progress prog;
-  kv_progress_start(&prog, name, info.nsteps - info.step0, rank == 0);
+  kv_progress_start(&prog, name, info.nsteps - info.step0, rank == 0 && !(opts && opts->quiet));
   long step;
   int interrupted = 0;
   for (step = info.step0 + 1; step <= info.nsteps; step++) {

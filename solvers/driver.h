@@ -32,6 +32,7 @@ int kv_run_validate(kv_config *cfg);
 /* Options that are not part of the configuration. */
 typedef struct {
   const char *restart;     /* continue from the last record of this file (NULL: start afresh) */
+  int quiet;               /* no progress bar and no info lines (a sweep reports per case)   */
 } kv_run_options;
 
 /* Run one solve. Collective over comm. opts and res may be NULL. With run.checkpoint_every = K,

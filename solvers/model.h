@@ -33,6 +33,9 @@ typedef struct {
 
 typedef struct kv_model_type {
   const char *name;                    /* "heat", ...                                   */
+  const char *seed_key;                /* key of the random seed ("ebm.noise_seed"), or NULL:
+                                          what an ensemble varies                          */
+  const char *scenario_key;            /* key of the forcing scenario, or NULL             */
   const kv_config_key *keys;           /* the keys of its config section                */
   /* Create from a validated config on comm (collective; the model duplicates what it keeps). */
   int (*create)(MPI_Comm comm, const kv_config *cfg, kv_model **out);

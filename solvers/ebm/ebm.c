@@ -854,6 +854,8 @@ static void ebm_free(kv_model *base) {
 
 const kv_model_type kv_ebm_type = {
     .name = "ebm",
+    .seed_key = "ebm.seed",
+    .scenario_key = "ebm.scenario",
     .keys = kv_ebm_keys,
     .create = ebm_create,
     .step = ebm_step,

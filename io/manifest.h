@@ -1,0 +1,47 @@
+/* kelvin — sweep manifests: one row per case (id, every varied value, status, wall time, output
+ * file, error message) as CSV and as an HDF5 table of 1-D datasets along a "case" dimension, both
+ * replaced atomically (written beside, then renamed) so a reader or a crash never sees half a
+ * manifest.
+ */
+#ifndef KV_MANIFEST_H
+#define KV_MANIFEST_H
+
+#include <stddef.h>
+
+typedef enum { KV_CASE_PENDING = 0, KV_CASE_DONE = 1, KV_CASE_FAILED = 2 } kv_case_status;
+
+#define KV_MANIFEST_ERRLEN 480
+
+/* The state of one case. Plain data (it travels through MPI windows as bytes). */
+typedef struct {
+  int status;                       /* kv_case_status                                  */
+  int skipped;                      /* done by an earlier run (found by --resume)       */
+  double wall;                      /* seconds; 0 when not run                          */
+  char error[KV_MANIFEST_ERRLEN];   /* failed: what went wrong                          */
+} kv_case_record;
+
+/* A manifest to write: nrows rows; values is nrows x nvars texts (row-major). */
+typedef struct {
+  int nvars;
+  const char *const *vars;
+  long nrows;
+  const long *ids;
+  const char *const *values;
+  const char *const *outputs;       /* output file names (relative to the directory)      */
+  const kv_case_record *recs;
+  const char *title;                /* stored as an attribute of manifest.h5             */
+} kv_manifest;
+
+/* Name of a status ("done", "failed", "pending"). */
+const char *kv_case_status_name(int status);
+
+/* Write "<stem>.csv" and "<stem>.h5" (stem: a path without extension), each atomically. Not
+ * collective: one process writes. */
+int kv_manifest_write(const char *stem, const kv_manifest *m);
+
+/* Read the status, wall time and error of the rows of "<stem>.csv" into recs[id] for
+ * 0 <= id < ncases (other rows ignored); found[id] is set to 1 for each row read. A missing file
+ * is KV_ERR_IO; a malformed one KV_ERR_FORMAT naming the line. Not collective. */
+int kv_manifest_read(const char *csv_path, long ncases, kv_case_record *recs, char *found);
+
+#endif

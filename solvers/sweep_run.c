@@ -1,0 +1,454 @@
+/* The sweep task farm: groups of ranks take cases from a shared counter, run them with kv_run and
+ * record the outcome in a table held in an MPI window on rank 0, from which the group that
+ * finished a case rewrites the manifest.
+ *
+ * Why one-sided MPI: every rank computes (a dedicated master would idle one rank of two), so no
+ * rank can wait in a receive loop; a passive-target fetch-and-add on rank 0's counter hands out
+ * the next case without rank 0's participation, and an exclusive lock on the table serialises the
+ * manifest updates of the groups (the manifest on disk always reflects the newest table).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/interrupt.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "io/h5.h"
+#include "io/manifest.h"
+#include "solvers/driver.h"
+#include "solvers/sweep.h"
+
+typedef struct {
+  const kv_sweep *s;
+  long n;                 /* cases in this run (the slice)          */
+  long *ids;              /* their case numbers                     */
+  char **outputs;         /* their file names, relative to the dir  */
+  char stem[4200];        /* manifest path without extension        */
+  double t0;
+  long ran_before;        /* done + failed when this run started    */
+  int tty;
+} farm;
+
+static int mkdir_p(const char *path) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1;; p++) {
+    if (*p == '/' || *p == '\0') {
+      char c = *p;
+      *p = '\0';
+      if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+        return KV_ERROR(KV_ERR_IO, "cannot create directory '%s': %s", buf, strerror(errno));
+      }
+      *p = c;
+      if (c == '\0') break;
+    }
+  }
+  return KV_OK;
+}
+
+static void farm_free(farm *f) {
+  for (long i = 0; i < f->n && f->outputs; i++) free(f->outputs[i]);
+  free(f->outputs);
+  free(f->ids);
+}
+
+static int farm_init(farm *f, const kv_sweep *s, int slice, int nslices) {
+  memset(f, 0, sizeof *f);
+  f->s = s;
+  long nc = kv_sweep_ncases(s);
+  f->ids = malloc((size_t)nc * sizeof *f->ids);
+  f->outputs = calloc((size_t)nc, sizeof *f->outputs);
+  if (!f->ids || !f->outputs) {
+    return KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
+  }
+  /* Round-robin slices: a stable partition that balances cases of growing cost. */
+  for (long c = 0; c < nc; c++) {
+    if (nslices > 0 && c % nslices != slice) continue;
+    char path[4200];
+    kv_sweep_case_path(s, c, path, sizeof path);
+    const char *b = strrchr(path, '/');
+    f->outputs[f->n] = strdup(b ? b + 1 : path);
+    if (!f->outputs[f->n]) return KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
+    f->ids[f->n++] = c;
+  }
+  if (nslices > 0) {
+    snprintf(f->stem, sizeof f->stem, "%s/manifest.slice-%d-of-%d", kv_sweep_dir(s), slice,
+             nslices);
+  } else {
+    snprintf(f->stem, sizeof f->stem, "%s/manifest", kv_sweep_dir(s));
+  }
+  return KV_OK;
+}
+
+static int write_manifest(const farm *f, const char *stem, const kv_case_record *recs) {
+  const kv_sweep *s = f->s;
+  int nv = kv_sweep_nvars(s);
+  const char **vars = malloc(((size_t)nv + 1) * sizeof *vars);
+  const char **vals = malloc(((size_t)f->n * (size_t)nv + 1) * sizeof *vals);
+  if (!vars || !vals) {
+    free(vars);
+    free(vals);
+    return KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
+  }
+  for (int v = 0; v < nv; v++) vars[v] = kv_sweep_var(s, v);
+  for (long r = 0; r < f->n; r++) {
+    for (int v = 0; v < nv; v++) vals[r * nv + v] = kv_sweep_value(s, f->ids[r], v);
+  }
+  char title[4400];
+  snprintf(title, sizeof title, "kelvin sweep manifest (%s, method %s)", kv_sweep_source(s),
+           kv_sweep_method(s));
+  kv_manifest m = {nv,  vars, f->n, f->ids, vals, (const char *const *)f->outputs, recs, title};
+  int rc = kv_manifest_write(stem, &m);
+  free(vars);
+  free(vals);
+  return rc;
+}
+
+static void count(const kv_case_record *recs, long n, kv_sweep_summary *sum) {
+  sum->total = n;
+  sum->done = sum->failed = sum->pending = sum->skipped = 0;
+  for (long i = 0; i < n; i++) {
+    sum->done += recs[i].status == KV_CASE_DONE;
+    sum->failed += recs[i].status == KV_CASE_FAILED;
+    sum->pending += recs[i].status == KV_CASE_PENDING;
+    sum->skipped += recs[i].status == KV_CASE_DONE && recs[i].skipped;
+  }
+}
+
+static void hms(double s, char *buf, size_t n) {
+  long t = (long)(s + 0.5);
+  if (t >= 3600) {
+    snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  } else {
+    snprintf(buf, n, "%02ld:%02ld", t / 60, t % 60);
+  }
+}
+
+/* One line per finished case in logs; one updating line on a terminal. */
+static void report(const farm *f, const kv_case_record *recs, long idx) {
+  kv_sweep_summary sm;
+  count(recs, f->n, &sm);
+  double el = MPI_Wtime() - f->t0;
+  long now = sm.done + sm.failed - f->ran_before;
+  char e[32], eta[32] = "--:--";
+  hms(el, e, sizeof e);
+  if (now > 0) hms(el / (double)now * (double)sm.pending, eta, sizeof eta);
+  const kv_case_record *r = &recs[idx];
+  if (r->status == KV_CASE_FAILED) {
+    kv_log_all(KV_LOG_WARN, "case %04ld failed after %.2f s: %s", f->ids[idx], r->wall, r->error);
+  }
+  if (f->tty) {
+    fprintf(stderr, "\r\033[Ksweep: %ld/%ld done, %ld failed, elapsed %s, ETA %s",
+            sm.done, sm.total, sm.failed, e, eta);
+    fflush(stderr);
+  } else if (r->status == KV_CASE_DONE) {
+    kv_log_all(KV_LOG_INFO, "case %04ld done in %.2f s (%ld/%ld done, %ld failed, elapsed %s, "
+               "ETA %s)", f->ids[idx], r->wall, sm.done, sm.total, sm.failed, e, eta);
+  }
+}
+
+/* Rank 0: what is already there. Without --resume, existing results are an error (nothing is
+ * overwritten); with it, a case is done only if its file is complete and was written by this
+ * case's configuration. */
+static int survey(const farm *f, const kv_sweep_options *o, kv_case_record *recs) {
+  const kv_sweep *s = f->s;
+  char csv[4300];
+  snprintf(csv, sizeof csv, "%s.csv", f->stem);
+  long nc = kv_sweep_ncases(s);
+  KV_CHECK(mkdir_p(kv_sweep_dir(s)));
+  if (!o->resume) {
+    const char *found = access(csv, F_OK) == 0 ? csv : NULL;
+    char path[4200];
+    for (long i = 0; i < f->n && !found; i++) {
+      kv_sweep_case_path(s, f->ids[i], path, sizeof path);
+      if (access(path, F_OK) == 0) found = path;
+    }
+    if (found) {
+      return KV_ERROR(KV_ERR_USAGE, "'%s' exists: %s holds results of an earlier sweep; continue "
+                      "it with --resume (or remove the directory to start afresh)", found,
+                      kv_sweep_dir(s));
+    }
+    return KV_OK;
+  }
+  /* Wall times of cases finished earlier come from the previous manifest, when there is one. */
+  kv_case_record *old = calloc((size_t)nc, sizeof *old);
+  char *seen = calloc((size_t)nc, 1);
+  if (!old || !seen) {
+    free(old);
+    free(seen);
+    return KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
+  }
+  if (access(csv, F_OK) == 0 && kv_manifest_read(csv, nc, old, seen) != KV_OK) {
+    kv_warn("%s (it is rebuilt from the case files)", kv_error_message());
+  }
+  int rc = KV_OK;
+  for (long i = 0; i < f->n && rc == KV_OK; i++) {
+    long c = f->ids[i];
+    char path[4200], *text = NULL;
+    kv_config *cc = NULL;
+    kv_sweep_case_path(s, c, path, sizeof path);
+    rc = kv_sweep_case_config(s, c, &cc);
+    if (rc == KV_OK) rc = kv_config_to_text(cc, &text);
+    kv_config_free(cc);
+    if (rc != KV_OK) break;
+    if (access(path, F_OK) == 0) {
+      if (kv_h5_check_complete(path, text) == KV_OK) {
+        recs[i].status = KV_CASE_DONE;
+        recs[i].skipped = 1;
+        recs[i].wall = seen[c] && old[c].status == KV_CASE_DONE ? old[c].wall : 0.0;
+      } else {
+        kv_warn("case %04ld: %s; running it again", c, kv_error_message());
+      }
+    }
+    free(text);
+  }
+  free(old);
+  free(seen);
+  return rc;
+}
+
+/* Run one case on the group; fills rec. Returns KV_ERR_INTERRUPTED if a signal stopped it. */
+static int run_case(MPI_Comm g, const kv_sweep *s, long c, kv_case_record *rec) {
+  double t0 = MPI_Wtime();
+  kv_config *cc = NULL;
+  int rc = kv_sweep_case_config(s, c, &cc);
+  if (rc == KV_OK) {
+    kv_run_options ro = {NULL, 1};
+    kv_log_level lvl = kv_log_get_level();
+    kv_log_set_level(lvl >= KV_LOG_DEBUG ? lvl : KV_LOG_WARN);
+    rc = kv_run(g, cc, &ro, NULL);
+    kv_log_set_level(lvl);
+  }
+  kv_config_free(cc);
+  memset(rec, 0, sizeof *rec);
+  rec->wall = MPI_Wtime() - t0;
+  if (rc == KV_OK) {
+    rec->status = KV_CASE_DONE;
+    /* Leftovers of an earlier, stopped attempt are superseded now. */
+    char path[4200], old[4300];
+    kv_sweep_case_path(s, c, path, sizeof path);
+    size_t len = strlen(path) - 3;
+    int grank;
+    MPI_Comm_rank(g, &grank);
+    if (grank == 0) {
+      snprintf(old, sizeof old, "%.*s.interrupted.h5", (int)len, path);
+      remove(old);
+      snprintf(old, sizeof old, "%.*s.failed.h5", (int)len, path);
+      remove(old);
+    }
+  } else if (rc == KV_ERR_INTERRUPTED) {
+    rec->status = KV_CASE_PENDING;
+  } else {
+    rec->status = KV_CASE_FAILED;
+    snprintf(rec->error, sizeof rec->error, "%s", kv_error_message());
+  }
+  return rc == KV_ERR_INTERRUPTED ? rc : KV_OK;
+}
+
+int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
+                 kv_sweep_summary *sum) {
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  kv_sweep_options defaults = {0, 0, 0};
+  if (!o) o = &defaults;
+  memset(sum, 0, sizeof *sum);
+  if (o->nslices > 0 && (o->slice < 0 || o->slice >= o->nslices)) {
+    return KV_ERROR(KV_ERR_USAGE, "sweep: slice %d/%d: expected 0 <= I < K", o->slice,
+                    o->nslices);
+  }
+  int rpc = kv_sweep_ranks_per_case(s);
+  if (rpc > size) {
+    return KV_ERROR(KV_ERR_USAGE, "sweep.ranks_per_case = %d but the sweep has %d rank%s", rpc,
+                    size, size == 1 ? "" : "s");
+  }
+  farm f;
+  int rc = farm_init(&f, s, o->slice, o->nslices);
+  f.t0 = MPI_Wtime();
+  f.tty = isatty(STDERR_FILENO);
+  kv_case_record *recs = calloc((size_t)f.n + 1, sizeof *recs);
+  if (rc == KV_OK && !recs) rc = KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
+  if (rc == KV_OK && rank == 0) rc = survey(&f, o, recs);
+  if (rc == KV_OK && rank == 0) rc = write_manifest(&f, f.stem, recs);
+  rc = kv_status_agree(comm, rc);
+  if (rc != KV_OK) {
+    free(recs);
+    farm_free(&f);
+    return rc;
+  }
+  MPI_Bcast(recs, (int)(f.n * (long)sizeof *recs), MPI_BYTE, 0, comm);
+  long *todo = malloc(((size_t)f.n + 1) * sizeof *todo), ntodo = 0;
+  for (long i = 0; todo && i < f.n; i++) {
+    if (recs[i].status != KV_CASE_DONE) todo[ntodo++] = i;
+  }
+  count(recs, f.n, sum);
+  f.ran_before = sum->done + sum->failed;
+  if (rank == 0) {
+    kv_info("sweep %s: %ld case%s (%s), %ld to run on %d rank%s in groups of %d; manifest %s.csv",
+            kv_sweep_dir(s), f.n, f.n == 1 ? "" : "s", kv_sweep_method(s), ntodo, size,
+            size == 1 ? "" : "s", rpc, f.stem);
+  }
+
+  /* Windows on rank 0: the next index into todo, and the table of records. */
+  MPI_Win wcnt, wrec;
+  long *cnt;
+  kv_case_record *table;
+  MPI_Win_allocate(rank == 0 ? (MPI_Aint)sizeof(long) : 0, sizeof(long), MPI_INFO_NULL, comm, &cnt,
+                   &wcnt);
+  MPI_Win_allocate(rank == 0 ? (MPI_Aint)((size_t)f.n * sizeof *recs) : 0, 1, MPI_INFO_NULL, comm,
+                   &table, &wrec);
+  if (rank == 0) {
+    MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, wcnt);
+    *cnt = 0;
+    MPI_Win_unlock(0, wcnt);
+    MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, wrec);
+    memcpy(table, recs, (size_t)f.n * sizeof *recs);
+    MPI_Win_unlock(0, wrec);
+  }
+  MPI_Barrier(comm);
+
+  MPI_Comm g;
+  MPI_Comm_split(comm, rank / rpc, rank, &g);
+  int grank;
+  MPI_Comm_rank(g, &grank);
+  int interrupted = 0, io_rc = KV_OK;
+  char io_msg[1024] = "";
+  kv_case_record *snap = malloc(((size_t)f.n + 1) * sizeof *snap);
+  for (;;) {
+    long next[2] = {0, 0}; /* index, stop */
+    if (kv_interrupt_agree(g)) {
+      break;
+    }
+    if (grank == 0) {
+      long one = 1;
+      MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, wcnt);
+      MPI_Fetch_and_op(&one, &next[0], MPI_LONG, 0, 0, MPI_SUM, wcnt);
+      MPI_Win_unlock(0, wcnt);
+    }
+    MPI_Bcast(next, 2, MPI_LONG, 0, g);
+    if (next[0] >= ntodo) {
+      break;
+    }
+    long idx = todo[next[0]];
+    kv_case_record rec;
+    int crc = run_case(g, s, f.ids[idx], &rec);
+    if (grank == 0) {
+      MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, wrec);
+      MPI_Put(&rec, (int)sizeof rec, MPI_BYTE, 0, (MPI_Aint)((size_t)idx * sizeof rec),
+              (int)sizeof rec, MPI_BYTE, wrec);
+      MPI_Win_flush(0, wrec);
+      MPI_Get(snap, (int)((size_t)f.n * sizeof *snap), MPI_BYTE, 0, 0,
+              (int)((size_t)f.n * sizeof *snap), MPI_BYTE, wrec);
+      MPI_Win_flush(0, wrec);
+      /* Written under the lock, so a later table never loses to an earlier one on disk. */
+      int wr = write_manifest(&f, f.stem, snap);
+      MPI_Win_unlock(0, wrec);
+      if (wr != KV_OK && io_rc == KV_OK) {
+        io_rc = wr;
+        snprintf(io_msg, sizeof io_msg, "%s", kv_error_message());
+      }
+      if (crc != KV_ERR_INTERRUPTED) report(&f, snap, idx);
+    }
+    if (crc == KV_ERR_INTERRUPTED) {
+      interrupted = 1;
+      break;
+    }
+  }
+  MPI_Barrier(comm);
+  if (f.tty && rank == 0 && ntodo > 0) {
+    fputc('\n', stderr);
+  }
+  if (rank == 0) {
+    MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, wrec);
+    memcpy(recs, table, (size_t)f.n * sizeof *recs);
+    MPI_Win_unlock(0, wrec);
+    int wr = write_manifest(&f, f.stem, recs);
+    if (wr != KV_OK && io_rc == KV_OK) {
+      io_rc = wr;
+      snprintf(io_msg, sizeof io_msg, "%s", kv_error_message());
+    }
+  }
+  MPI_Bcast(recs, (int)(f.n * (long)sizeof *recs), MPI_BYTE, 0, comm);
+  count(recs, f.n, sum);
+  sum->wall = MPI_Wtime() - f.t0;
+  int flags[2] = {interrupted || kv_interrupt_signal() != 0, io_rc != KV_OK}, any[2];
+  MPI_Allreduce(flags, any, 2, MPI_INT, MPI_MAX, comm);
+  MPI_Comm_free(&g);
+  MPI_Win_free(&wrec);
+  MPI_Win_free(&wcnt);
+  free(snap);
+  free(todo);
+  free(recs);
+  farm_free(&f);
+  if (any[1]) {
+    rc = KV_ERROR(KV_ERR_IO, "sweep: the manifest could not be written: %s",
+                  io_msg[0] ? io_msg : "(on another rank)");
+    return kv_status_agree(comm, rc);
+  }
+  if (any[0]) {
+    return KV_ERROR(KV_ERR_INTERRUPTED, "sweep interrupted: %ld done, %ld failed, %ld pending; "
+                    "continue with: kelvin sweep %s --resume", sum->done, sum->failed,
+                    sum->pending, kv_sweep_source(s));
+  }
+  return KV_OK;
+}
+
+int kv_sweep_collect(MPI_Comm comm, const kv_sweep *s, kv_sweep_summary *sum) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  memset(sum, 0, sizeof *sum);
+  farm f;
+  int rc = farm_init(&f, s, 0, 0);
+  long nc = kv_sweep_ncases(s);
+  kv_case_record *recs = calloc((size_t)nc + 1, sizeof *recs);
+  char *seen = calloc((size_t)nc + 1, 1);
+  if (rc == KV_OK && (!recs || !seen)) rc = KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
+  int nslices = 0;
+  if (rc == KV_OK && rank == 0) {
+    /* Slice manifests give the failures and wall times; the files decide what is done. */
+    for (int k = 1; k <= 100000 && !nslices; k++) {
+      char p[4300];
+      snprintf(p, sizeof p, "%s/manifest.slice-0-of-%d.csv", kv_sweep_dir(s), k);
+      if (access(p, F_OK) == 0) nslices = k;
+    }
+    for (int i = 0; i < nslices && rc == KV_OK; i++) {
+      char p[4300];
+      snprintf(p, sizeof p, "%s/manifest.slice-%d-of-%d.csv", kv_sweep_dir(s), i, nslices);
+      if (access(p, F_OK) != 0) {
+        kv_warn("%s is missing: slice %d of %d has not run (its cases count as pending)", p, i,
+                nslices);
+        continue;
+      }
+      rc = kv_manifest_read(p, nc, recs, seen);
+    }
+    for (long c = 0; c < nc && rc == KV_OK; c++) {
+      char path[4200], *text = NULL;
+      kv_config *cc = NULL;
+      kv_sweep_case_path(s, c, path, sizeof path);
+      rc = kv_sweep_case_config(s, c, &cc);
+      if (rc == KV_OK) rc = kv_config_to_text(cc, &text);
+      kv_config_free(cc);
+      int ok = rc == KV_OK && access(path, F_OK) == 0 && kv_h5_check_complete(path, text) == KV_OK;
+      free(text);
+      if (ok) {
+        recs[c].status = KV_CASE_DONE;
+      } else if (recs[c].status == KV_CASE_DONE) {
+        kv_warn("case %04ld: the slice manifest says done but %s; counted as pending", c,
+                kv_error_message());
+        recs[c].status = KV_CASE_PENDING;
+      }
+    }
+    if (rc == KV_OK) rc = write_manifest(&f, f.stem, recs);
+    if (rc == KV_OK) count(recs, nc, sum);
+  }
+  rc = kv_status_agree(comm, rc);
+  MPI_Bcast(sum, (int)sizeof *sum, MPI_BYTE, 0, comm);
+  free(recs);
+  free(seen);
+  farm_free(&f);
+  return rc;
+}
