@@ -200,15 +200,52 @@ void kv_field_set_fn(kv_field *f, double (*fn)(const double *x, void *ctx), void
   }
 }
 
+/* s + e = a + b exactly (Knuth's TwoSum). */
+static void two_sum(double a, double b, double *s, double *e) {
+  double x = a + b, bb = x - a;
+  *e = (a - (x - bb)) + (b - bb);
+  *s = x;
+}
+
+/* Sums carry their rounding error along (cascaded summation, Ogita-Rump-Oishi Sum2), locally and
+ * across ranks in rank order: the result is the correctly rounded sum unless the data are
+ * ill-conditioned, so it does not depend on how the grid is split over ranks. A sweep's case
+ * files are then bit-identical whatever ranks_per_case is. */
+static int deterministic_sum(const kv_field *f, int squares, double *out) {
+  double acc[2] = {0.0, 0.0};
+  KV_FOR_INTERIOR(f, p) {
+    double v = squares ? f->data[p] * f->data[p] : f->data[p], e;
+    two_sum(acc[0], v, &acc[0], &e);
+    acc[1] += e;
+  }
+  MPI_Comm comm = kv_grid_comm(f->grid);
+  int size;
+  MPI_Comm_size(comm, &size);
+  double *all = malloc(2 * (size_t)size * sizeof *all);
+  if (!all) {
+    return KV_ERROR(KV_ERR_NOMEM, "field: out of memory for a reduction");
+  }
+  if (MPI_Allgather(acc, 2, MPI_DOUBLE, all, 2, MPI_DOUBLE, comm) != MPI_SUCCESS) {
+    free(all);
+    return KV_ERROR(KV_ERR_MPI, "field: reduction failed");
+  }
+  double hi = 0.0, lo = 0.0, e;
+  for (int r = 0; r < size; r++) {
+    two_sum(hi, all[2 * r], &hi, &e);
+    lo += e + all[2 * r + 1];
+  }
+  free(all);
+  *out = hi + lo;
+  return KV_OK;
+}
+
 int kv_field_reduce(const kv_field *f, kv_reduce_op op, double *out) {
   double acc;
   MPI_Op mop;
   switch (op) {
   case KV_REDUCE_SUM:
   case KV_REDUCE_SUMSQ:
-    acc = 0.0;
-    mop = MPI_SUM;
-    break;
+    return deterministic_sum(f, op == KV_REDUCE_SUMSQ, out);
   case KV_REDUCE_MIN:
     acc = INFINITY;
     mop = MPI_MIN;
@@ -241,14 +278,14 @@ int kv_field_reduce(const kv_field *f, kv_reduce_op op, double *out) {
 }
 
 int kv_field_norm2(const kv_field *f, double *out) {
-  double s;
+  double s = 0.0;
   KV_CHECK(kv_field_reduce(f, KV_REDUCE_SUMSQ, &s));
   *out = sqrt(s);
   return KV_OK;
 }
 
 int kv_field_mean(const kv_field *f, double *out) {
-  double s;
+  double s = 0.0;
   KV_CHECK(kv_field_reduce(f, KV_REDUCE_SUM, &s));
   *out = s / (double)kv_grid_global_count(f->grid);
   return KV_OK;

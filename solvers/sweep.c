@@ -622,6 +622,15 @@ int kv_sweep_create(const kv_config *cfg, kv_sweep **out) {
     kv_config *cc = NULL;
     rc = case_config(s, c, 1, &cc);
     kv_config_free(cc);
+    if (rc != KV_OK) {
+      /* Point at the line that made the value, then say what is wrong with it. */
+      char msg[1024];
+      snprintf(msg, sizeof msg, "%s", kv_error_message());
+      const char *key = s->method == M_LIST       ? "sweep.cases"
+                        : s->method == M_ENSEMBLE ? "sweep.method"
+                                                  : "sweep.vary";
+      rc = kv_config_errorf(cfg, key, "%s", msg);
+    }
   }
   kv_config_free(full);
   if (rc != KV_OK) {

@@ -57,8 +57,13 @@ int kv_sample_sobol(long n, int d, unsigned long seed, double *x) {
     shift[k] = (uint32_t)gsl_rng_uniform_int(r, 1UL << 30);
   }
   double v[KV_SOBOL_MAXDIM];
+  /* GSL starts at the second point of the sequence; the first is the origin, and without it the
+   * first 2^m points would not form a net. */
+  for (int k = 0; k < d; k++) {
+    v[k] = 0.0;
+  }
   for (long i = 0; i < n; i++) {
-    if (gsl_qrng_get(q, v) != 0) {
+    if (i > 0 && gsl_qrng_get(q, v) != 0) {
       gsl_qrng_free(q);
       gsl_rng_free(r);
       return KV_ERROR(KV_ERR_INVALID, "sobol: the generator ran out of points at %ld", i);

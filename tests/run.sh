@@ -64,6 +64,8 @@ if [ "$only" = all ]; then
   run_test method heat-nonlinear "$PY" tests/method/heat_nonlinear.py
   run_test method heat-restart "$PY" tests/method/heat_restart.py
   run_test method ebm "$PY" tests/method/ebm_method.py
+  run_test sweep sweep "$PY" tests/sweep/test_sweep.py
+  run_test sweep slurm bash tests/slurm/test_slurm.sh
   run_test regress regression bash tests/regression/check.sh
   run_test interop xarray-h5netcdf "$PY" tests/tools/check_interop.py
 fi
