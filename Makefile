@@ -38,7 +38,7 @@ MPI_SRC  = $(wildcard tests/mpi/test_*.c)
 TEST_BIN = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%) $(MPI_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN = $(BUILD)/bench/stream
 
-.PHONY: all run test check-mpi bench install clean deps tests
+.PHONY: all run test test-slurm check-mpi bench install clean deps tests
 
 all: bin/kelvin tests $(BENCH_BIN)
 
@@ -74,6 +74,11 @@ run: deps
 test: deps
 	$(MAKE) all
 	$(MPI_TEST_ENV) bash tests/run.sh
+
+# A throwaway single-node Slurm runs a generated sweep job array (also part of make test).
+test-slurm: deps
+	$(MAKE) all
+	$(MPI_TEST_ENV) bash tests/slurm/test_slurm.sh
 
 check-mpi: all
 	$(MPI_TEST_ENV) bash tests/run.sh mpi

@@ -159,11 +159,25 @@ static int emit_slurm(const kv_sweep *s, const sweep_args *a, int argc, char **a
   char when[64];
   strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", localtime(&now));
   const char *dir = kv_sweep_dir(s), *slash = strrchr(dir, '/');
+  char adir[2 * PATH_MAX + 2];
+  snprintf(adir, sizeof adir, "%s%s%s", dir[0] == '/' ? "" : cwd, dir[0] == '/' ? "" : "/", dir);
+  /* Slurm does not create the directory of --output; a missing one fails every task. */
+  char mk[sizeof adir + 16];
+  snprintf(mk, sizeof mk, "%s", adir);
+  for (char *p = mk + 1;; p++) {
+    if (*p == '/' || !*p) {
+      char c = *p;
+      *p = '\0';
+      mkdir(mk, 0777);
+      *p = c;
+      if (!c) break;
+    }
+  }
   fprintf(f, "#!/bin/bash\n"
              "# kelvin sweep as a Slurm job array, written by kelvin sweep --emit-slurm on %s.\n"
              "#\n"
              "#   config : %s\n"
-             "#   cases  : %ld (method %s), output in %s/%s\n"
+             "#   cases  : %ld (method %s), output in %s\n"
              "#   tasks  : %ld array tasks; task I runs the cases c with c %% %ld == I on %ld MPI rank%s\n"
              "#\n"
              "# Submit:   sbatch %s\n"
@@ -174,14 +188,14 @@ static int emit_slurm(const kv_sweep *s, const sweep_args *a, int argc, char **a
              "# When every task has ended, merge the slice manifests into manifest.csv/.h5:\n"
              "#   cd %s && %s sweep %s --collect\n"
              "#\n",
-          when, cfg, nc, kv_sweep_method(s), cwd, dir, a->array, a->array, ranks,
+          when, cfg, nc, kv_sweep_method(s), adir, a->array, a->array, ranks,
           ranks == 1 ? "" : "s", a->slurm, a->array, cwd, exe, cfg);
   fprintf(f, "#SBATCH --job-name=kelvin-%s\n", slash ? slash + 1 : dir);
   fprintf(f, "#SBATCH --array=0-%ld\n", a->array - 1);
   fprintf(f, "#SBATCH --ntasks=%ld\n", ranks);
   fprintf(f, "#SBATCH --time=%s\n", a->time);
   if (a->partition) fprintf(f, "#SBATCH --partition=%s\n", a->partition);
-  fprintf(f, "#SBATCH --output=%s/%s/slurm-%%A_%%a.out\n", cwd, dir);
+  fprintf(f, "#SBATCH --output=%s/slurm-%%A_%%a.out\n", adir);
   fprintf(f, "\nset -eu\n");
   fprintf(f, "# Relative paths in the configuration are relative to this directory.\ncd ");
   shq(f, cwd);

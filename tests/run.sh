@@ -36,6 +36,7 @@ run_test() {
   passed=$((passed + p))
   failed=$((failed + f))
   printf '%-8s %-34s %3d ok %3d failed  (%ds)\n' "[$group]" "$name" "$p" "$f" $((SECONDS - t0))
+  grep '^skip' "$log" | sed 's/^/    /'
   if [ "$f" -ne 0 ]; then
     grep '^FAIL' "$log" | sed 's/^/    /'
     echo "    --- last lines of $log:"
