@@ -63,6 +63,8 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
       rc = kv_config_override(cfg, argv[i]);
     }
   }
+  /* A sweep's configuration runs as its base case: the [sweep] section is for kelvin sweep. */
+  kv_config_remove_section(cfg, "sweep");
   if (rc == KV_OK) rc = kv_run_validate(cfg);
   rc = kv_status_agree(comm, rc);
   kv_run_result res = {0};

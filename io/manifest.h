@@ -35,9 +35,10 @@ typedef struct {
 /* Name of a status ("done", "failed", "pending"). */
 const char *kv_case_status_name(int status);
 
-/* Write "<stem>.csv" and "<stem>.h5" (stem: a path without extension), each atomically. Not
- * collective: one process writes. */
-int kv_manifest_write(const char *stem, const kv_manifest *m);
+/* Write "<stem>.csv" and, if with_h5, "<stem>.h5" (stem: a path without extension), each
+ * atomically. Creating an HDF5 file costs milliseconds, so a sweep rewrites the CSV after every
+ * case and the HDF5 table at most once a second and at the end. Not collective. */
+int kv_manifest_write(const char *stem, const kv_manifest *m, int with_h5);
 
 /* Read the status, wall time and error of the rows of "<stem>.csv" into recs[id] for
  * 0 <= id < ncases (other rows ignored); found[id] is set to 1 for each row read. A missing file

@@ -84,7 +84,8 @@ static int farm_init(farm *f, const kv_sweep *s, int slice, int nslices) {
   return KV_OK;
 }
 
-static int write_manifest(const farm *f, const char *stem, const kv_case_record *recs) {
+static int write_manifest(const farm *f, const char *stem, const kv_case_record *recs,
+                          int with_h5) {
   const kv_sweep *s = f->s;
   int nv = kv_sweep_nvars(s);
   const char **vars = malloc(((size_t)nv + 1) * sizeof *vars);
@@ -102,7 +103,7 @@ static int write_manifest(const farm *f, const char *stem, const kv_case_record 
   snprintf(title, sizeof title, "kelvin sweep manifest (%s, method %s)", kv_sweep_source(s),
            kv_sweep_method(s));
   kv_manifest m = {nv,  vars, f->n, f->ids, vals, (const char *const *)f->outputs, recs, title};
-  int rc = kv_manifest_write(stem, &m);
+  int rc = kv_manifest_write(stem, &m, with_h5);
   free(vars);
   free(vals);
   return rc;
@@ -273,7 +274,7 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
   kv_case_record *recs = calloc((size_t)f.n + 1, sizeof *recs);
   if (rc == KV_OK && !recs) rc = KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
   if (rc == KV_OK && rank == 0) rc = survey(&f, o, recs);
-  if (rc == KV_OK && rank == 0) rc = write_manifest(&f, f.stem, recs);
+  if (rc == KV_OK && rank == 0) rc = write_manifest(&f, f.stem, recs, 1);
   rc = kv_status_agree(comm, rc);
   if (rc != KV_OK) {
     free(recs);
@@ -318,6 +319,7 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
   int interrupted = 0, io_rc = KV_OK;
   char io_msg[1024] = "";
   kv_case_record *snap = malloc(((size_t)f.n + 1) * sizeof *snap);
+  double last_h5 = MPI_Wtime();
   for (;;) {
     long next[2] = {0, 0}; /* index, stop */
     if (kv_interrupt_agree(g)) {
@@ -345,7 +347,10 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
               (int)((size_t)f.n * sizeof *snap), MPI_BYTE, wrec);
       MPI_Win_flush(0, wrec);
       /* Written under the lock, so a later table never loses to an earlier one on disk. */
-      int wr = write_manifest(&f, f.stem, snap);
+      double tnow = MPI_Wtime();
+      int with_h5 = tnow - last_h5 >= 1.0;
+      int wr = write_manifest(&f, f.stem, snap, with_h5);
+      if (with_h5) last_h5 = tnow;
       MPI_Win_unlock(0, wrec);
       if (wr != KV_OK && io_rc == KV_OK) {
         io_rc = wr;
@@ -366,7 +371,7 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
     MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, wrec);
     memcpy(recs, table, (size_t)f.n * sizeof *recs);
     MPI_Win_unlock(0, wrec);
-    int wr = write_manifest(&f, f.stem, recs);
+    int wr = write_manifest(&f, f.stem, recs, 1);
     if (wr != KV_OK && io_rc == KV_OK) {
       io_rc = wr;
       snprintf(io_msg, sizeof io_msg, "%s", kv_error_message());
@@ -442,7 +447,7 @@ int kv_sweep_collect(MPI_Comm comm, const kv_sweep *s, kv_sweep_summary *sum) {
         recs[c].status = KV_CASE_PENDING;
       }
     }
-    if (rc == KV_OK) rc = write_manifest(&f, f.stem, recs);
+    if (rc == KV_OK) rc = write_manifest(&f, f.stem, recs, 1);
     if (rc == KV_OK) count(recs, nc, sum);
   }
   rc = kv_status_agree(comm, rc);
