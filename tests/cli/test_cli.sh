@@ -151,6 +151,10 @@ for ini in configs/*.ini; do
   fi
   expect 0 "wrote $dir/example-$name.h5" "example $ini validates and runs (2 ranks, shortened)" -- \
     $MPIRUN -n 2 "$KELVIN" run "$ini" "run.output=$dir/example-$name.h5" "$short"
+  if grep -q '^\[sweep\]' "$ini"; then
+    expect 0 "^case," "sweep example $ini enumerates its design (--dry-run)" -- \
+      "$KELVIN" sweep "$ini" --dry-run
+  fi
 done
 # No partial files anywhere after all of that.
 if ls "$dir"/*.part >/dev/null 2>&1; then bad "partial files left: $(ls "$dir"/*.part)"; else ok "no .part file left behind"; fi
