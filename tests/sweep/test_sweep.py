@@ -192,6 +192,13 @@ check(rc == 0 and "7 done" in out and len(manifest(ref)) == 7 and
       all(r["status"] == "done" for r in manifest(ref)),
       "1 rank: 7 cases done, manifest says so")
 check(err.count("done in") == 7, "without a terminal: one log line per finished case")
+if shutil.which("script"):
+    # On a terminal (a pseudo-terminal from util-linux's script): one updating line instead.
+    p = subprocess.run(["script", "-qec", f"{KELVIN} sweep {farm} sweep.dir={D}/farm_tty", "/dev/null"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    check(p.returncode == 0 and p.stdout.count("\r") >= 7 and "7/7 done, 0 failed" in p.stdout
+          and "ETA" in p.stdout and "done in" not in p.stdout,
+          "on a terminal: one updating progress line (done/total, failed, elapsed, ETA)")
 m = manifest(ref)
 with h5py.File(f"{ref}/manifest.h5", "r") as f:
     h5ok = (list(f["case"][...]) == list(range(7)) and
