@@ -195,9 +195,10 @@ check(err.count("done in") == 7, "without a terminal: one log line per finished 
 if shutil.which("script"):
     # On a terminal (a pseudo-terminal from util-linux's script): one updating line instead.
     p = subprocess.run(["script", "-qec", f"{KELVIN} sweep {farm} sweep.dir={D}/farm_tty", "/dev/null"],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    check(p.returncode == 0 and p.stdout.count("\r") >= 7 and "7/7 done, 0 failed" in p.stdout
-          and "ETA" in p.stdout and "done in" not in p.stdout,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    tty = p.stdout.decode()  # bytes: text mode would turn the carriage returns into newlines
+    check(p.returncode == 0 and tty.count("\r\033[K") >= 7 and "7/7 done, 0 failed" in tty
+          and "ETA" in tty and "done in" not in tty,
           "on a terminal: one updating progress line (done/total, failed, elapsed, ETA)")
 m = manifest(ref)
 with h5py.File(f"{ref}/manifest.h5", "r") as f:
