@@ -87,6 +87,7 @@ bench: all
 	$(MPI_TEST_ENV) bash bench/heat_explicit.sh
 	$(MPI_TEST_ENV) bash bench/heat_implicit.sh
 	$(MPI_TEST_ENV) bash bench/ebm.sh
+	$(MPI_TEST_ENV) bash bench/sweep.sh
 
 install: bin/kelvin
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -9,6 +9,7 @@
 #include "solvers/driver.h"
 #include "solvers/ebm/ebm.h"
 #include "solvers/heat/heat.h"
+#include "solvers/sweep.h"
 
 static const char help[] =
     "usage: kelvin run CONFIG [section.key=value ...] [--restart FILE] [--keys]\n"
@@ -39,7 +40,8 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
       return KV_OK;
     }
     if (strcmp(argv[i], "--keys") == 0) {
-      const kv_config_key *const tables[] = {kv_run_keys, kv_heat_keys, kv_ebm_keys, NULL};
+      const kv_config_key *const tables[] = {kv_run_keys, kv_heat_keys, kv_ebm_keys,
+                                             kv_sweep_keys, NULL};
       if (rank == 0) kv_config_print_reference(tables, stdout);
       return KV_OK;
     }
