@@ -132,8 +132,8 @@ check(head == ["case", "heat.kappa", "heat.scheme", "heat.source"] and rows is n
 
 ens = write_config("sweep_ens", f"""[run]
 model = ebm
-year_start = 1850
-year_end = 1852
+year_start = 2013
+year_end = 2016
 steps_per_year = 4
 [ebm]
 nlat = 12
@@ -150,6 +150,22 @@ head, rows = design(ens)
 check(head == ["case", "ebm.scenario", "ebm.seed"] and rows is not None and
       [r[1:] for r in rows] == [[s, str(k)] for s in ("ssp126", "ssp585") for k in (10, 11, 12)],
       "ensemble: scenarios x members, seeds seed..seed+members-1 per scenario")
+
+rc1, _, _ = sh(["sweep", ens, f"sweep.dir={D}/ens1"])
+rc2, _, err = sh(["sweep", ens, f"sweep.dir={D}/ens2", "sweep.ranks_per_case=2"], 2)
+tas = {}
+for c in range(6):
+    with h5py.File(f"{D}/ens1/case_{c:04d}.h5", "r") as f:
+        tas[c] = f["tas"][...]
+        sc = f.attrs["config"]
+        sc = sc.decode() if isinstance(sc, bytes) else sc
+        check(f"scenario = {rows[c][1]}" in sc and f"seed = {rows[c][2]}" in sc,
+              f"ensemble case {c} ran scenario {rows[c][1]} with seed {rows[c][2]}")
+check(rc1 == 0 and rc2 == 0 and all(same_files(f"{D}/ens1/case_{c:04d}.h5",
+                                                f"{D}/ens2/case_{c:04d}.h5") for c in range(6)),
+      "ensemble: 1 rank and 2 ranks per case give identical members")
+check(not np.array_equal(tas[0], tas[1]) and not np.array_equal(tas[0], tas[3]),
+      "ensemble: members differ (their noise), scenarios differ")
 
 # ------------------------------------------------------------------ bad specifications
 bad = [
