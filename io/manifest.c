@@ -119,8 +119,7 @@ int kv_manifest_write(const char *stem, const kv_manifest *m, int with_h5) {
   return rc;
 }
 
-/* Split one CSV line (quoted fields, "" for a quote) in place; returns the field count. */
-static int csv_split(char *line, char **f, int max) {
+int kv_csv_split(char *line, char **f, int max) {
   int n = 0;
   char *p = line;
   while (p && n < max) {
@@ -155,7 +154,7 @@ int kv_manifest_read(const char *csv_path, long ncases, kv_case_record *recs, ch
   int ic = -1, is = -1, iw = -1, ie = -1, nh = 0, lineno = 0;
   while (rc == KV_OK && fgets(line, 65536, fp)) {
     lineno++;
-    int n = csv_split(line, f, MAXF);
+    int n = kv_csv_split(line, f, MAXF);
     if (lineno == 1) {
       nh = n;
       for (int i = 0; i < n; i++) {

@@ -45,4 +45,8 @@ int kv_manifest_write(const char *stem, const kv_manifest *m, int with_h5);
  * is KV_ERR_IO; a malformed one KV_ERR_FORMAT naming the line. Not collective. */
 int kv_manifest_read(const char *csv_path, long ncases, kv_case_record *recs, char *found);
 
+/* Split one CSV line in place into at most max fields (RFC 4180 quoting: "a, b" is one field,
+ * "" inside quotes is a quote); a line break ends an unquoted field. Returns the count. */
+int kv_csv_split(char *line, char **fields, int max);
+
 #endif

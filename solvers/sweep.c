@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "io/manifest.h"
 #include "solvers/driver.h"
 #include "solvers/model.h"
 #include "surrogates/sampling.h"
@@ -351,33 +352,6 @@ static int make_sampled(kv_sweep *s, const kv_config *cfg) {
   return rc;
 }
 
-/* One CSV field starting at *p: quoted ("" escapes a quote) or bare; advances past the comma. */
-static char *csv_field(char **p) {
-  char *s = *p, *out = s, *w = s;
-  while (*s == ' ' || *s == '\t') s++;
-  if (*s == '"') {
-    s++;
-    out = w = s;
-    while (*s && !(*s == '"' && s[1] != '"')) {
-      if (*s == '"') s++;
-      *w++ = *s++;
-    }
-    if (*s == '"') s++;
-    while (*s && *s != ',') s++;
-  } else {
-    out = w = s;
-    while (*s && *s != ',') *w++ = *s++;
-  }
-  if (*s == ',') {
-    *w = '\0';
-    *p = s + 1;
-  } else {
-    *w = '\0';
-    *p = NULL;
-  }
-  return trim(out);
-}
-
 static int make_list(kv_sweep *s, const kv_config *cfg) {
   const char *path;
   if (!kv_config_has(cfg, "sweep.cases")) {
@@ -396,10 +370,11 @@ static int make_list(kv_sweep *s, const kv_config *cfg) {
     lineno++;
     char *t = trim(line);
     if (!*t || *t == '#') continue;
-    char *p = t;
+    char *fld[1024];
+    int nf = kv_csv_split(t, fld, 1024);
     if (!header) {
-      while (p && rc == KV_OK) {
-        char *key = csv_field(&p);
+      for (int k = 0; k < nf && rc == KV_OK; k++) {
+        char *key = trim(fld[k]);
         rc = *key ? add_var(s, cfg, "sweep.cases", key)
                   : kv_config_errorf(cfg, "sweep.cases", "%s:%d: empty column name in the header",
                                      path, lineno);
@@ -417,19 +392,15 @@ static int make_list(kv_sweep *s, const kv_config *cfg) {
       vals = nv;
     }
     int k = 0;
-    while (p && rc == KV_OK) {
-      char *v = csv_field(&p);
-      if (k >= s->nvars) {
-        k++;
-        continue;
-      }
+    for (; k < nf && k < s->nvars && rc == KV_OK; k++) {
+      char *v = trim(fld[k]);
       if (!*v) {
         rc = kv_config_errorf(cfg, "sweep.cases", "%s:%d: empty value for %s", path, lineno,
                               s->vars[k]);
       }
       vals[rows * s->nvars + k] = dupn(v, strlen(v));
-      k++;
     }
+    if (rc == KV_OK) k = nf;
     if (rc == KV_OK && k != s->nvars) {
       for (int j = 0; j < k && j < s->nvars; j++) free(vals[rows * s->nvars + j]);
       rc = kv_config_errorf(cfg, "sweep.cases", "%s:%d: %d values for %d keys", path, lineno, k,

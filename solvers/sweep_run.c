@@ -152,6 +152,21 @@ static void report(const farm *f, const kv_case_record *recs, long idx) {
   }
 }
 
+/* Whether case c's file exists (*exists) and is complete and written by this case's
+ * configuration (*complete; when not, kv_error_message() says why). */
+static int case_status(const kv_sweep *s, long c, int *exists, int *complete) {
+  char path[4200], *text = NULL;
+  kv_config *cc = NULL;
+  kv_sweep_case_path(s, c, path, sizeof path);
+  int rc = kv_sweep_case_config(s, c, &cc);
+  if (rc == KV_OK) rc = kv_config_to_text(cc, &text);
+  kv_config_free(cc);
+  *exists = access(path, F_OK) == 0;
+  *complete = rc == KV_OK && *exists && kv_h5_check_complete(path, text) == KV_OK;
+  free(text);
+  return rc;
+}
+
 /* Rank 0: what is already there. Without --resume, existing results are an error (nothing is
  * overwritten); with it, a case is done only if its file is complete and was written by this
  * case's configuration. */
@@ -189,15 +204,11 @@ static int survey(const farm *f, const kv_sweep_options *o, kv_case_record *recs
   int rc = KV_OK;
   for (long i = 0; i < f->n && rc == KV_OK; i++) {
     long c = f->ids[i];
-    char path[4200], *text = NULL;
-    kv_config *cc = NULL;
-    kv_sweep_case_path(s, c, path, sizeof path);
-    rc = kv_sweep_case_config(s, c, &cc);
-    if (rc == KV_OK) rc = kv_config_to_text(cc, &text);
-    kv_config_free(cc);
+    int exists, complete;
+    rc = case_status(s, c, &exists, &complete);
     if (rc != KV_OK) break;
-    if (access(path, F_OK) == 0) {
-      if (kv_h5_check_complete(path, text) == KV_OK) {
+    if (exists) {
+      if (complete) {
         recs[i].status = KV_CASE_DONE;
         recs[i].skipped = 1;
         recs[i].wall = seen[c] && old[c].status == KV_CASE_DONE ? old[c].wall : 0.0;
@@ -205,7 +216,6 @@ static int survey(const farm *f, const kv_sweep_options *o, kv_case_record *recs
         kv_warn("case %04ld: %s; running it again", c, kv_error_message());
       }
     }
-    free(text);
   }
   free(old);
   free(seen);
@@ -431,14 +441,8 @@ int kv_sweep_collect(MPI_Comm comm, const kv_sweep *s, kv_sweep_summary *sum) {
       rc = kv_manifest_read(p, nc, recs, seen);
     }
     for (long c = 0; c < nc && rc == KV_OK; c++) {
-      char path[4200], *text = NULL;
-      kv_config *cc = NULL;
-      kv_sweep_case_path(s, c, path, sizeof path);
-      rc = kv_sweep_case_config(s, c, &cc);
-      if (rc == KV_OK) rc = kv_config_to_text(cc, &text);
-      kv_config_free(cc);
-      int ok = rc == KV_OK && access(path, F_OK) == 0 && kv_h5_check_complete(path, text) == KV_OK;
-      free(text);
+      int exists, ok;
+      rc = case_status(s, c, &exists, &ok);
       if (ok) {
         recs[c].status = KV_CASE_DONE;
       } else if (recs[c].status == KV_CASE_DONE) {
