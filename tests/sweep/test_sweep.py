@@ -194,6 +194,12 @@ for i, (what, spec, expect) in enumerate(bad):
         print("# " + err.strip().replace("\n", "\n# "))
 with open(os.path.join(OUT, "sweep_empty.csv"), "w") as f:
     f.write("heat.kappa\n")
+for args, expect in ((["--slice", "3/3"], "0 <= I < K"), (["--slice", "x"], "I/K"),
+                     (["--array", "2"], "go with --emit-slurm"),
+                     (["--collect", "--resume"], "exclude each other"),
+                     (["--bogus"], "unknown option")):
+    rc, _, err = sh(["sweep", g] + args)
+    check(rc == 2 and expect in err, f"bad option {' '.join(args)}: exit 2 saying '{expect}'")
 rc, _, err = sh(["sweep", cfg("bad_emptycsv", f"method = list\ncases = {OUT}/sweep_empty.csv")])
 check(rc == 2 and "no cases" in err, "bad spec (a cases file with no rows): exit 2")
 
