@@ -10,6 +10,7 @@
 #include "solvers/ebm/ebm.h"
 #include "solvers/heat/heat.h"
 #include "solvers/sweep.h"
+#include "surrogates/fit.h"
 
 static const char help[] =
     "usage: kelvin run CONFIG [section.key=value ...] [--restart FILE] [--keys]\n"
@@ -41,7 +42,7 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
     }
     if (strcmp(argv[i], "--keys") == 0) {
       const kv_config_key *const tables[] = {kv_run_keys, kv_heat_keys, kv_ebm_keys,
-                                             kv_sweep_keys, NULL};
+                                             kv_sweep_keys, kv_surrogate_keys, NULL};
       if (rank == 0) kv_config_print_reference(tables, stdout);
       return KV_OK;
     }
@@ -67,6 +68,7 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
   }
   /* A sweep's configuration runs as its base case: the [sweep] section is for kelvin sweep. */
   kv_config_remove_section(cfg, "sweep");
+  kv_config_remove_section(cfg, "surrogate");
   if (rc == KV_OK) rc = kv_run_validate(cfg);
   rc = kv_status_agree(comm, rc);
   kv_run_result res = {0};

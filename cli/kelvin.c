@@ -19,6 +19,9 @@ static const char usage[] =
     "  run CONFIG [section.key=value ...]    one solve; writes run.output (HDF5)\n"
     "  sweep CONFIG [--resume] [--slice I/K] [--collect] [--emit-slurm FILE]\n"
     "                                        parameter sweep / ensemble as an MPI task farm\n"
+    "  fit CONFIG                            train the [surrogate] (gp, pcagp) -> MODEL.h5\n"
+    "  predict MODEL.h5 name=value ... [--input CSV] [--output FILE]\n"
+    "                                        evaluate a surrogate\n"
     "  info FILE.h5                          datasets, dims, units, attributes, stored config\n"
     "  compare A.h5 B.h5 [--rtol R] [--atol A] [--var NAME]\n"
     "                                        regression compare; exit 1 on mismatch\n"
@@ -84,6 +87,10 @@ int main(int argc, char **argv) {
     rc = kv_cmd_run(MPI_COMM_WORLD, sub_argc, sub_argv);
   } else if (strcmp(cmd, "sweep") == 0) {
     rc = kv_cmd_sweep(MPI_COMM_WORLD, sub_argc, sub_argv);
+  } else if (strcmp(cmd, "fit") == 0) {
+    rc = kv_cmd_fit(MPI_COMM_WORLD, sub_argc, sub_argv);
+  } else if (strcmp(cmd, "predict") == 0) {
+    rc = kv_cmd_predict(MPI_COMM_WORLD, sub_argc, sub_argv);
   } else if (strcmp(cmd, "info") == 0) {
     rc = kv_cmd_info(MPI_COMM_WORLD, sub_argc, sub_argv);
   } else if (strcmp(cmd, "compare") == 0) {

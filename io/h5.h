@@ -147,6 +147,27 @@ int kv_h5_write_table(const char *path, const char *title, const char *dim, cons
  * otherwise KV_ERR_FORMAT or KV_ERR_IO with the reason. Not collective. */
 int kv_h5_check_complete(const char *path, const char *config);
 
+/* ---------------------------------------------------------------- stores (model files) */
+
+/* A serial HDF5 file of named float64 arrays and attributes, for model files. Names with slashes
+ * live in groups (created as needed); "/" is the root for attributes. */
+typedef struct kv_h5_store kv_h5_store;
+
+/* Create for writing ("<path>.part", renamed by kv_h5_store_close(s, 1)) or open read-only. */
+int kv_h5_store_create(const char *path, kv_h5_store **out);
+int kv_h5_store_open(const char *path, kv_h5_store **out);
+/* Close; when writing, publish == 1 renames the file to its final name, 0 deletes it. */
+int kv_h5_store_close(kv_h5_store *s, int publish);
+int kv_h5_store_put(kv_h5_store *s, const char *name, int rank, const long *dims, const double *v);
+int kv_h5_store_get(kv_h5_store *s, const char *name, kv_h5_array *out);
+int kv_h5_store_put_text(kv_h5_store *s, const char *obj, const char *name, const char *v);
+int kv_h5_store_put_number(kv_h5_store *s, const char *obj, const char *name, double v);
+/* *out is malloc'd. Missing: KV_ERR_FORMAT naming the file, object and attribute. */
+int kv_h5_store_get_text(kv_h5_store *s, const char *obj, const char *name, char **out);
+int kv_h5_store_get_number(kv_h5_store *s, const char *obj, const char *name, double *out);
+/* 1 if the dataset or group exists. */
+int kv_h5_store_has(kv_h5_store *s, const char *name);
+
 /* Read the text attribute `name` of the file's root group into buf (size n). KV_ERR_FORMAT when
  * absent or not text. Not collective. */
 int kv_h5_read_root_text(const char *path, const char *name, char *buf, size_t n);

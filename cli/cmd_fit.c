@@ -1,0 +1,83 @@
+/* kelvin fit CONFIG [section.key=value ...] */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/status.h"
+#include "io/config.h"
+#include "surrogates/fit.h"
+
+static const char help[] =
+    "usage: kelvin fit CONFIG [section.key=value ...]\n"
+    "\n"
+    "Train the surrogate of CONFIG's [surrogate] section and write it to surrogate.model:\n"
+    "  kind = gp     a Gaussian process on a scalar: a CSV table (surrogate.data = file.csv,\n"
+    "                inputs = a,b, output = y) or the QoI of every done case of a sweep\n"
+    "                (surrogate.data = runs/<name>, qoi = T_mean | T_max | ...)\n"
+    "  kind = pcagp  PCA of the final fields of a sweep's cases, one GP per retained mode\n"
+    "Hyperparameters maximise the log marginal likelihood (projected L-BFGS, seeded restarts).\n"
+    "Prints the fitted hyperparameters (in data units) and the log marginal likelihood.\n"
+    "`kelvin run --keys` lists the [surrogate] keys.\n";
+
+static void print_gp(const kv_surrogate *s, const kv_gp *g, const char *what) {
+  double len[64], sig, noi;
+  kv_gp_hyper_data(g, len, &sig, &noi);
+  printf("%s: %s kernel, %ld points, LML %.10g (%ld evaluations)\n", what,
+         kv_kernel_name(kv_gp_opts(g)->kernel), kv_gp_size(g), kv_gp_lml_data(g), kv_gp_evals(g));
+  printf("  length scales:");
+  for (int k = 0; k < s->ninputs; k++) printf(" %s=%.6g", s->inputs[k], len[k]);
+  printf("\n  signal variance %.6g, noise variance %.6g\n", sig, noi);
+}
+
+static int fit_root(kv_config *cfg) {
+  kv_surrogate *s = NULL;
+  char path[4096];
+  KV_CHECK(kv_fit(cfg, &s, path, sizeof path));
+  printf("wrote %s (%s, output %s)\n", path, s->kind == KV_SURROGATE_GP ? "gp" : "pcagp",
+         s->output);
+  if (s->kind == KV_SURROGATE_GP) {
+    print_gp(s, s->gp[0], "gp");
+  } else {
+    printf("pca: %d modes keep %.8f of the variance of %ld-point fields\n", s->nmodes, s->energy,
+           s->npts);
+    for (int k = 0; k < s->nmodes; k++) {
+      char what[32];
+      snprintf(what, sizeof what, "mode %d", k);
+      print_gp(s, s->gp[k], what);
+    }
+  }
+  kv_surrogate_free(s);
+  return KV_OK;
+}
+
+int kv_cmd_fit(MPI_Comm comm, int argc, char **argv) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  const char *path = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (kv_cli_is_help(argv[i])) {
+      if (rank == 0) fputs(help, stdout);
+      return KV_OK;
+    }
+    if (argv[i][0] == '-') {
+      return KV_ERROR(KV_ERR_USAGE, "fit: unknown option '%s' (see kelvin fit --help)", argv[i]);
+    }
+    if (!strchr(argv[i], '=') && !path) path = argv[i];
+  }
+  if (!path) return KV_ERROR(KV_ERR_USAGE, "fit: missing CONFIG (see kelvin fit --help)");
+  kv_config *cfg = NULL;
+  KV_CHECK(kv_config_load(comm, path, &cfg));
+  int rc = KV_OK;
+  for (int i = 1; i < argc && rc == KV_OK; i++) {
+    if (argv[i] != path) rc = kv_config_override(cfg, argv[i]);
+  }
+  if (rc == KV_OK) rc = kv_fit_validate(cfg);
+  rc = kv_status_agree(comm, rc);
+  /* One process fits (the BLAS threads use the cores); the others wait for its verdict. */
+  if (rc == KV_OK) {
+    rc = rank == 0 ? fit_root(cfg) : KV_OK;
+    rc = kv_status_agree(comm, rc);
+  }
+  kv_config_free(cfg);
+  return rc;
+}

@@ -1,0 +1,132 @@
+#define _POSIX_C_SOURCE 200809L /* getline */
+#include "io/table.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "io/manifest.h"
+
+static char *trim(char *s) {
+  while (isspace((unsigned char)*s)) s++;
+  char *e = s + strlen(s);
+  while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
+  return s;
+}
+
+void kv_table_free(kv_table *t) {
+  if (!t) return;
+  for (int c = 0; c < t->ncols && t->names; c++) free(t->names[c]);
+  free(t->names);
+  free(t->v);
+  free(t->line);
+  memset(t, 0, sizeof *t);
+}
+
+int kv_table_column(const kv_table *t, const char *name) {
+  for (int c = 0; c < t->ncols; c++) {
+    if (strcmp(t->names[c], name) == 0) return c;
+  }
+  return -1;
+}
+
+int kv_table_read_csv(const char *path, kv_table *t) {
+  memset(t, 0, sizeof *t);
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    return KV_ERROR(KV_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+  }
+  char *line = NULL;
+  size_t cap = 0;
+  long lineno = 0, rcap = 0;
+  int rc = KV_OK;
+  char **fld = NULL;
+  int maxf = 0;
+  while (rc == KV_OK && getline(&line, &cap, f) >= 0) {
+    lineno++;
+    char *s = trim(line);
+    if (!*s || *s == '#') continue;
+    int commas = 1;
+    for (char *p = s; *p; p++) commas += *p == ',';
+    if (commas > maxf) {
+      char **nf = realloc(fld, (size_t)commas * sizeof *nf);
+      if (!nf) {
+        rc = KV_ERROR(KV_ERR_NOMEM, "out of memory reading '%s'", path);
+        break;
+      }
+      fld = nf;
+      maxf = commas;
+    }
+    int n = kv_csv_split(s, fld, maxf);
+    if (!t->names) {
+      t->names = calloc((size_t)n, sizeof *t->names);
+      if (!t->names) {
+        rc = KV_ERROR(KV_ERR_NOMEM, "out of memory reading '%s'", path);
+        break;
+      }
+      t->ncols = n;
+      for (int c = 0; c < n && rc == KV_OK; c++) {
+        t->names[c] = strdup(trim(fld[c]));
+        if (!t->names[c][0]) {
+          rc = KV_ERROR(KV_ERR_FORMAT, "%s:%ld: column %d has no name in the header", path,
+                        lineno, c + 1);
+        }
+        for (int c2 = 0; c2 < c && rc == KV_OK; c2++) {
+          if (strcmp(t->names[c2], t->names[c]) == 0) {
+            rc = KV_ERROR(KV_ERR_FORMAT, "%s:%ld: column '%s' appears twice in the header", path,
+                          lineno, t->names[c]);
+          }
+        }
+      }
+      continue;
+    }
+    if (n != t->ncols) {
+      rc = KV_ERROR(KV_ERR_FORMAT, "%s:%ld: %d values, the header has %d columns", path, lineno,
+                    n, t->ncols);
+      break;
+    }
+    if (t->nrows == rcap) {
+      rcap = rcap ? 2 * rcap : 64;
+      double *nv = realloc(t->v, (size_t)rcap * (size_t)t->ncols * sizeof *nv);
+      long *nl = realloc(t->line, (size_t)rcap * sizeof *nl);
+      if (nv) t->v = nv;
+      if (nl) t->line = nl;
+      if (!nv || !nl) {
+        rc = KV_ERROR(KV_ERR_NOMEM, "out of memory reading '%s'", path);
+        break;
+      }
+    }
+    for (int c = 0; c < n; c++) {
+      char *cell = trim(fld[c]), *end;
+      errno = 0;
+      double x = strtod(cell, &end);
+      if (!*cell || *end || end == cell) {
+        rc = KV_ERROR(KV_ERR_FORMAT, "%s:%ld: column '%s': '%s' is not a number", path, lineno,
+                      t->names[c], cell);
+        break;
+      }
+      if (!isfinite(x)) {
+        rc = KV_ERROR(KV_ERR_FORMAT, "%s:%ld: column '%s': '%s' is not a finite number", path,
+                      lineno, t->names[c], cell);
+        break;
+      }
+      t->v[t->nrows * t->ncols + c] = x;
+    }
+    t->line[t->nrows] = lineno;
+    t->nrows++;
+  }
+  free(line);
+  free(fld);
+  fclose(f);
+  if (rc == KV_OK && !t->names) {
+    rc = KV_ERROR(KV_ERR_FORMAT, "'%s' is empty (expected a header row of column names)", path);
+  } else if (rc == KV_OK && t->nrows == 0) {
+    rc = KV_ERROR(KV_ERR_FORMAT, "'%s' has a header but no rows", path);
+  }
+  if (rc != KV_OK) kv_table_free(t);
+  return rc;
+}

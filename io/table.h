@@ -1,0 +1,25 @@
+/* kelvin — numeric CSV tables (training data, prediction inputs): a header row of names, one
+ * row of numbers per line. Every cell is checked: a missing, non-numeric or non-finite value is
+ * an error naming the file, line and column.
+ */
+#ifndef KV_TABLE_H
+#define KV_TABLE_H
+
+typedef struct {
+  int ncols;
+  long nrows;
+  char **names;   /* ncols column names                    */
+  double *v;      /* nrows x ncols, row-major              */
+  long *line;     /* the file line of each row (messages)  */
+} kv_table;
+
+/* Read path. Blank lines and lines starting with '#' are skipped. Not collective. */
+int kv_table_read_csv(const char *path, kv_table *t);
+
+/* Column index of name, or -1. */
+int kv_table_column(const kv_table *t, const char *name);
+
+/* Free the contents (the struct itself is the caller's). */
+void kv_table_free(kv_table *t);
+
+#endif

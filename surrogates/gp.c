@@ -1,0 +1,566 @@
+#include "surrogates/gp.h"
+
+#include <cblas.h>
+#include <gsl/gsl_rng.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/status.h"
+
+static const char *const kernel_names[] = {"se", "matern32", "matern52"};
+
+const char *kv_kernel_name(kv_kernel k) {
+  return (int)k >= 0 && (int)k < 3 ? kernel_names[k] : "?";
+}
+
+int kv_kernel_from_name(const char *name) {
+  for (int k = 0; k < 3; k++) {
+    if (strcmp(name, kernel_names[k]) == 0) return k;
+  }
+  return -1;
+}
+
+void kv_gp_options_default(kv_gp_options *o) {
+  memset(o, 0, sizeof *o);
+  o->kernel = KV_KERNEL_MATERN52;
+  o->normalize = 1;
+  o->alpha = 1e-10;
+  o->fit_noise = 1;
+  o->noise = 1e-2;
+  o->length_lo = 1e-3;
+  o->length_hi = 1e3;
+  o->signal_lo = 1e-5;
+  o->signal_hi = 1e5;
+  o->noise_lo = 1e-10;
+  o->noise_hi = 10.0;
+  o->restarts = 2;
+  o->seed = 1;
+  o->max_iter = 200;
+}
+
+struct kv_gp {
+  kv_gp_options o;
+  long n;
+  int d;
+  double *xraw, *yraw;    /* as given                                           */
+  double *x;              /* scaled inputs, row-major n x d                     */
+  double *y;              /* standardised outputs                               */
+  double *xoff, *xscale;  /* x = (xraw - xoff) / xscale                          */
+  double ymean, ystd;
+  double *z;              /* x / l for the current theta                        */
+  double *L;              /* n x n, column-major; lower Cholesky factor when ok */
+  double *alpha;          /* K^-1 y                                             */
+  double *theta;          /* d + 2                                              */
+  double lml;
+  int factored;           /* L and alpha belong to theta                        */
+  double jitter;          /* extra diagonal of the last factorisation           */
+  int warned;
+  long evals;
+};
+
+/* ------------------------------------------------------------------ create */
+
+int kv_gp_create(long n, int d, const double *X, const double *y, const kv_gp_options *o,
+                 kv_gp **out) {
+  *out = NULL;
+  if (d < 1 || n < 1) {
+    return KV_ERROR(KV_ERR_INVALID, "gp: need at least one input and one training point");
+  }
+  if (d > 64) {
+    return KV_ERROR(KV_ERR_INVALID, "gp: %d inputs; at most 64 are supported", d);
+  }
+  if (n <= d) {
+    return KV_ERROR(KV_ERR_INVALID, "gp: %ld training points for %d inputs: need more points "
+                    "than inputs", n, d);
+  }
+  kv_gp *g = calloc(1, sizeof *g);
+  if (!g) return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory");
+  g->o = *o;
+  g->n = n;
+  g->d = d;
+  size_t nd = (size_t)n * (size_t)d;
+  g->xraw = malloc(nd * sizeof *g->xraw);
+  g->x = malloc(nd * sizeof *g->x);
+  g->z = malloc(nd * sizeof *g->z);
+  g->yraw = malloc((size_t)n * sizeof *g->yraw);
+  g->y = malloc((size_t)n * sizeof *g->y);
+  g->alpha = malloc((size_t)n * sizeof *g->alpha);
+  g->xoff = calloc((size_t)d, sizeof *g->xoff);
+  g->xscale = malloc((size_t)d * sizeof *g->xscale);
+  g->theta = calloc((size_t)d + 2, sizeof *g->theta);
+  g->L = malloc((size_t)n * (size_t)n * sizeof *g->L);
+  if (!g->xraw || !g->x || !g->z || !g->yraw || !g->y || !g->alpha || !g->xoff || !g->xscale ||
+      !g->theta || !g->L) {
+    kv_gp_free(g);
+    return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory for %ld points (the kernel matrix alone "
+                    "needs %.1f GiB)", n, (double)n * (double)n * 8.0 / 1073741824.0);
+  }
+  memcpy(g->xraw, X, nd * sizeof *X);
+  memcpy(g->yraw, y, (size_t)n * sizeof *y);
+  for (long i = 0; i < n; i++) {
+    for (int k = 0; k < d; k++) {
+      if (!isfinite(X[i * d + k])) {
+        kv_gp_free(g);
+        return KV_ERROR(KV_ERR_INVALID, "gp: input %d of point %ld is not finite", k + 1, i + 1);
+      }
+    }
+    if (!isfinite(y[i])) {
+      kv_gp_free(g);
+      return KV_ERROR(KV_ERR_INVALID, "gp: the output of point %ld is not finite", i + 1);
+    }
+  }
+  for (int k = 0; k < d; k++) {
+    double lo = X[k], hi = X[k];
+    for (long i = 1; i < n; i++) {
+      lo = fmin(lo, X[i * d + k]);
+      hi = fmax(hi, X[i * d + k]);
+    }
+    if (o->normalize) {
+      if (!(hi > lo)) {
+        kv_gp_free(g);
+        return KV_ERROR(KV_ERR_INVALID, "gp: input %d is constant (%g) in every point: it "
+                        "carries no information and cannot be scaled; drop it", k + 1, lo);
+      }
+      g->xoff[k] = lo;
+      g->xscale[k] = hi - lo;
+    } else {
+      g->xscale[k] = 1.0;
+    }
+  }
+  for (long i = 0; i < n; i++) {
+    for (int k = 0; k < d; k++) {
+      g->x[i * d + k] = (X[i * d + k] - g->xoff[k]) / g->xscale[k];
+    }
+  }
+  g->ymean = 0.0;
+  g->ystd = 1.0;
+  if (o->normalize) {
+    double s = 0.0, ss = 0.0;
+    for (long i = 0; i < n; i++) s += y[i];
+    g->ymean = s / (double)n;
+    for (long i = 0; i < n; i++) ss += (y[i] - g->ymean) * (y[i] - g->ymean);
+    g->ystd = sqrt(ss / (double)n);
+    if (!(g->ystd > 0.0)) g->ystd = 1.0; /* constant output: like scikit-learn */
+  }
+  for (long i = 0; i < n; i++) g->y[i] = (y[i] - g->ymean) / g->ystd;
+  for (int k = 0; k < d; k++) g->theta[k] = 0.0;
+  g->theta[d] = 0.0;
+  g->theta[d + 1] = log(o->fit_noise ? (o->normalize ? 1e-2 : 1.0) : fmax(o->noise, 1e-300));
+  *out = g;
+  return KV_OK;
+}
+
+void kv_gp_free(kv_gp *g) {
+  if (!g) return;
+  free(g->xraw);
+  free(g->yraw);
+  free(g->x);
+  free(g->y);
+  free(g->z);
+  free(g->L);
+  free(g->alpha);
+  free(g->xoff);
+  free(g->xscale);
+  free(g->theta);
+  free(g);
+}
+
+int kv_gp_dim(const kv_gp *g) { return g->d; }
+long kv_gp_size(const kv_gp *g) { return g->n; }
+int kv_gp_ntheta(const kv_gp *g) { return g->d + 2; }
+const kv_gp_options *kv_gp_opts(const kv_gp *g) { return &g->o; }
+const double *kv_gp_theta(const kv_gp *g) { return g->theta; }
+double kv_gp_lml_value(const kv_gp *g) { return g->lml; }
+double kv_gp_lml_data(const kv_gp *g) { return g->lml - (double)g->n * log(g->ystd); }
+long kv_gp_evals(const kv_gp *g) { return g->evals; }
+const double *kv_gp_x_raw(const kv_gp *g) { return g->xraw; }
+
+void kv_gp_hyper_data(const kv_gp *g, double *length, double *signal, double *noise) {
+  for (int k = 0; k < g->d; k++) length[k] = exp(g->theta[k]) * g->xscale[k];
+  *signal = exp(g->theta[g->d]) * g->ystd * g->ystd;
+  *noise = exp(g->theta[g->d + 1]) * g->ystd * g->ystd;
+}
+const double *kv_gp_y_raw(const kv_gp *g) { return g->yraw; }
+
+/* ------------------------------------------------------------------ kernel */
+
+/* f(r) and the factor h with d f / d log l_k = h * s_k, from r^2. */
+static inline void kfun(kv_kernel k, double r2, double *f, double *h) {
+  if (k == KV_KERNEL_SE) {
+    *f = exp(-0.5 * r2);
+    *h = *f;
+  } else if (k == KV_KERNEL_MATERN32) {
+    double r = sqrt(3.0 * r2), e = exp(-r);
+    *f = (1.0 + r) * e;
+    *h = 3.0 * e;
+  } else {
+    double r = sqrt(5.0 * r2), e = exp(-r);
+    *f = (1.0 + r + r * r / 3.0) * e;
+    *h = (5.0 / 3.0) * (1.0 + r) * e;
+  }
+}
+
+static void scale_inputs(kv_gp *g, const double *th) {
+  int d = g->d;
+  double il[64];
+  double *inv = d <= 64 ? il : malloc((size_t)d * sizeof *inv);
+  for (int k = 0; k < d; k++) inv[k] = exp(-th[k]);
+  for (long i = 0; i < g->n; i++) {
+    for (int k = 0; k < d; k++) g->z[i * d + k] = g->x[i * d + k] * inv[k];
+  }
+  if (inv != il) free(inv);
+}
+
+static inline double dist2(const double *a, const double *b, int d) {
+  double r2 = 0.0;
+  for (int k = 0; k < d; k++) {
+    double t = a[k] - b[k];
+    r2 += t * t;
+  }
+  return r2;
+}
+
+/* K (lower triangle, column-major) for theta, with extra added to the diagonal. */
+static void build(kv_gp *g, const double *th, double extra) {
+  long n = g->n;
+  int d = g->d;
+  double s2 = exp(th[d]), n2 = exp(th[d + 1]);
+  kv_kernel kk = g->o.kernel;
+  for (long j = 0; j < n; j++) {
+    const double *zj = g->z + j * d;
+    double *col = g->L + j * n;
+    col[j] = s2 + n2 + g->o.alpha + extra;
+    for (long i = j + 1; i < n; i++) {
+      double f, h;
+      kfun(kk, dist2(g->z + i * d, zj, d), &f, &h);
+      col[i] = s2 * f;
+    }
+  }
+}
+
+/* Factorise K(theta) into L (jitter escalation when needed), solve alpha, compute the LML. */
+static int factorize(kv_gp *g, const double *th, int quiet) {
+  long n = g->n;
+  int d = g->d;
+  scale_inputs(g, th);
+  double s2 = exp(th[d]), n2 = exp(th[d + 1]);
+  double base = (s2 + n2) * 1e-10, extra = 0.0;
+  lapack_int info = 0;
+  for (int attempt = 0; attempt < 8; attempt++) {
+    build(g, th, extra);
+    info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)n, g->L, (lapack_int)n);
+    if (info == 0) break;
+    extra = attempt == 0 ? base : extra * 10.0;
+  }
+  g->factored = 0;
+  g->evals++;
+  if (info != 0) {
+    return KV_ERROR(KV_ERR_NUMERIC, "gp: the kernel matrix is not positive definite (leading "
+                    "minor %d) even with %.3g added to its diagonal; the data may repeat a point "
+                    "with a fixed zero noise, or the length scales are far too long for the data",
+                    (int)info, extra);
+  }
+  if (extra > 0.0 && !quiet && !g->warned) {
+    kv_warn("gp: the kernel matrix needed a jitter of %.3g on its diagonal to be factorised "
+            "(nearly repeated points?); results are those of the jittered matrix", extra);
+    g->warned = 1;
+  }
+  g->jitter = extra;
+  memcpy(g->alpha, g->y, (size_t)n * sizeof *g->y);
+  LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', (lapack_int)n, 1, g->L, (lapack_int)n, g->alpha,
+                 (lapack_int)n);
+  double logdet = 0.0;
+  for (long i = 0; i < n; i++) logdet += log(g->L[i * n + i]);
+  g->lml = -0.5 * cblas_ddot((int)n, g->y, 1, g->alpha, 1) - logdet -
+           0.5 * (double)n * log(2.0 * 3.14159265358979323846);
+  memcpy(g->theta, th, ((size_t)d + 2) * sizeof *th);
+  g->factored = 1;
+  return KV_OK;
+}
+
+int kv_gp_set_theta(kv_gp *g, const double *theta) { return factorize(g, theta, 0); }
+
+int kv_gp_lml(kv_gp *g, const double *theta, double *lml, double *grad) {
+  KV_CHECK(factorize(g, theta, 1));
+  *lml = g->lml;
+  if (!grad) return KV_OK;
+  long n = g->n;
+  int d = g->d;
+  /* d LML / d theta = 1/2 tr((alpha alpha^T - K^-1) dK/dtheta); K^-1 overwrites L. */
+  lapack_int info = LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', (lapack_int)n, g->L, (lapack_int)n);
+  g->factored = 0;
+  if (info != 0) {
+    return KV_ERROR(KV_ERR_NUMERIC, "gp: inverting the kernel matrix failed (%d)", (int)info);
+  }
+  double s2 = exp(theta[d]), n2 = exp(theta[d + 1]);
+  double gl[64] = {0};
+  double *gls = d <= 64 ? gl : calloc((size_t)d, sizeof *gls);
+  double gs = 0.0, trw = 0.0;
+  kv_kernel kk = g->o.kernel;
+  for (long j = 0; j < n; j++) {
+    const double *zj = g->z + j * d;
+    const double *col = g->L + j * n;
+    double aj = g->alpha[j];
+    trw += aj * aj - col[j];
+    for (long i = j + 1; i < n; i++) {
+      const double *zi = g->z + i * d;
+      double w = g->alpha[i] * aj - col[i];
+      double r2 = 0.0, s[64];
+      for (int k = 0; k < d && k < 64; k++) {
+        double t = zi[k] - zj[k];
+        s[k] = t * t;
+        r2 += s[k];
+      }
+      double f, h;
+      kfun(kk, r2, &f, &h);
+      gs += w * f;
+      double wh = w * h;
+      for (int k = 0; k < d && k < 64; k++) gls[k] += wh * s[k];
+    }
+  }
+  /* Off-diagonal pairs count twice in the trace, times the 1/2: once. */
+  for (int k = 0; k < d; k++) grad[k] = s2 * gls[k];
+  grad[d] = s2 * (gs + 0.5 * trw);
+  grad[d + 1] = 0.5 * n2 * trw;
+  if (gls != gl) free(gls);
+  return KV_OK;
+}
+
+/* ------------------------------------------------------------------ optimisation */
+
+typedef struct {
+  kv_gp *g;
+  const double *lo, *hi;
+  int p;
+} problem;
+
+/* f = -LML and its gradient; +inf where the matrix cannot be factorised. */
+static double objective(problem *pb, const double *x, double *grad) {
+  double lml;
+  if (kv_gp_lml(pb->g, x, &lml, grad) != KV_OK || !isfinite(lml)) {
+    return INFINITY;
+  }
+  for (int i = 0; i < pb->p; i++) grad[i] = -grad[i];
+  return -lml;
+}
+
+static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* Projected L-BFGS: quasi-Newton steps on the variables not held at a bound, the step projected
+ * back into the box, Armijo backtracking along the projected path. Stops like L-BFGS-B: projected
+ * gradient below 1e-5 or relative decrease below 1e7 machine epsilons. */
+static int minimize(problem *pb, double *x, int maxit, double *fout) {
+  enum { M = 10 };
+  int p = pb->p;
+  double *mem = malloc((size_t)(2 * M + 8) * (size_t)p * sizeof *mem);
+  if (!mem) return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory");
+  double *S = mem, *Y = S + M * p, *g = Y + M * p, *gn = g + p, *xn = gn + p, *dir = xn + p,
+         *q = dir + p, *freev = q + p;
+  double rho[M], al[M];
+  int k = 0, head = 0;
+  for (int i = 0; i < p; i++) x[i] = clampd(x[i], pb->lo[i], pb->hi[i]);
+  double f = objective(pb, x, g);
+  if (!isfinite(f)) {
+    free(mem);
+    *fout = f;
+    return KV_OK;
+  }
+  for (int it = 0; it < maxit; it++) {
+    double pg = 0.0;
+    for (int i = 0; i < p; i++) {
+      pg = fmax(pg, fabs(clampd(x[i] - g[i], pb->lo[i], pb->hi[i]) - x[i]));
+      int at_lo = x[i] <= pb->lo[i] && g[i] > 0, at_hi = x[i] >= pb->hi[i] && g[i] < 0;
+      freev[i] = !(at_lo || at_hi || pb->lo[i] == pb->hi[i]);
+    }
+    if (pg < 1e-5) break;
+    /* Two-loop recursion on the free variables. */
+    for (int i = 0; i < p; i++) q[i] = freev[i] ? g[i] : 0.0;
+    for (int j = 0; j < k; j++) {
+      int m = (head - 1 - j + M) % M;
+      double sq = 0;
+      for (int i = 0; i < p; i++) sq += freev[i] ? S[m * p + i] * q[i] : 0.0;
+      al[m] = rho[m] * sq;
+      for (int i = 0; i < p; i++) q[i] -= freev[i] ? al[m] * Y[m * p + i] : 0.0;
+    }
+    double gamma = 1.0;
+    if (k > 0) {
+      int m = (head - 1 + M) % M;
+      double sy = 0, yy = 0;
+      for (int i = 0; i < p; i++) {
+        sy += S[m * p + i] * Y[m * p + i];
+        yy += Y[m * p + i] * Y[m * p + i];
+      }
+      gamma = yy > 0 ? sy / yy : 1.0;
+    }
+    for (int i = 0; i < p; i++) q[i] *= gamma;
+    for (int j = k - 1; j >= 0; j--) {
+      int m = (head - 1 - j + M) % M;
+      double yq = 0;
+      for (int i = 0; i < p; i++) yq += freev[i] ? Y[m * p + i] * q[i] : 0.0;
+      double b = rho[m] * yq;
+      for (int i = 0; i < p; i++) q[i] += freev[i] ? S[m * p + i] * (al[m] - b) : 0.0;
+    }
+    double gd = 0.0;
+    for (int i = 0; i < p; i++) {
+      dir[i] = freev[i] ? -q[i] : 0.0;
+      gd += dir[i] * g[i];
+    }
+    if (!(gd < 0.0)) {
+      k = 0; /* not a descent direction: restart from steepest descent */
+      gd = 0.0;
+      for (int i = 0; i < p; i++) {
+        dir[i] = freev[i] ? -g[i] : 0.0;
+        gd += dir[i] * g[i];
+      }
+    }
+    double t = 1.0;
+    if (k == 0) {
+      double gmax = 0.0;
+      for (int i = 0; i < p; i++) gmax = fmax(gmax, fabs(dir[i]));
+      t = gmax > 1.0 ? 1.0 / gmax : 1.0;
+    }
+    double fn = INFINITY;
+    int ok = 0;
+    for (int ls = 0; ls < 40; ls++) {
+      double dec = 0.0;
+      for (int i = 0; i < p; i++) {
+        xn[i] = clampd(x[i] + t * dir[i], pb->lo[i], pb->hi[i]);
+        dec += g[i] * (xn[i] - x[i]);
+      }
+      fn = objective(pb, xn, gn);
+      if (isfinite(fn) && fn <= f + 1e-4 * dec) {
+        ok = 1;
+        break;
+      }
+      t *= 0.5;
+    }
+    if (!ok) break;
+    double sy = 0, ss = 0, yy = 0;
+    for (int i = 0; i < p; i++) {
+      double si = xn[i] - x[i], yi = gn[i] - g[i];
+      S[head * p + i] = si;
+      Y[head * p + i] = yi;
+      sy += si * yi;
+      ss += si * si;
+      yy += yi * yi;
+    }
+    if (sy > 1e-10 * sqrt(ss * yy)) {
+      rho[head] = 1.0 / sy;
+      head = (head + 1) % M;
+      if (k < M) k++;
+    }
+    double rel = (f - fn) / fmax(fmax(fabs(f), fabs(fn)), 1.0);
+    memcpy(x, xn, (size_t)p * sizeof *x);
+    memcpy(g, gn, (size_t)p * sizeof *g);
+    f = fn;
+    if (rel < 1e7 * 2.220446049250313e-16) break;
+  }
+  *fout = f;
+  free(mem);
+  return KV_OK;
+}
+
+int kv_gp_fit(kv_gp *g) {
+  int d = g->d, p = d + 2;
+  double *lo = malloc(4 * (size_t)p * sizeof *lo);
+  if (!lo) return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory");
+  double *hi = lo + p, *x = hi + p, *best = x + p;
+  for (int k = 0; k < d; k++) {
+    lo[k] = log(g->o.length_lo);
+    hi[k] = log(g->o.length_hi);
+  }
+  lo[d] = log(g->o.signal_lo);
+  hi[d] = log(g->o.signal_hi);
+  if (g->o.fit_noise) {
+    lo[d + 1] = log(g->o.noise_lo);
+    hi[d + 1] = log(g->o.noise_hi);
+  } else {
+    lo[d + 1] = hi[d + 1] = log(fmax(g->o.noise, 1e-300));
+  }
+  problem pb = {g, lo, hi, p};
+  gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+  gsl_rng_set(r, g->o.seed);
+  double fbest = INFINITY;
+  g->evals = 0;
+  for (int s = 0; s <= g->o.restarts; s++) {
+    if (s == 0) {
+      for (int k = 0; k < d; k++) x[k] = 0.0; /* length 1 */
+      x[d] = 0.0;                             /* signal 1 */
+      x[d + 1] = g->o.fit_noise ? log(g->o.normalize ? 1e-2 : 1.0) : lo[d + 1];
+    } else {
+      for (int i = 0; i < p; i++) x[i] = lo[i] + gsl_rng_uniform(r) * (hi[i] - lo[i]);
+    }
+    double f = INFINITY;
+    int rc = minimize(&pb, x, g->o.max_iter, &f);
+    if (rc != KV_OK) {
+      gsl_rng_free(r);
+      free(lo);
+      return rc;
+    }
+    kv_debug("gp: start %d ends at LML %.10g", s, -f);
+    if (f < fbest) {
+      fbest = f;
+      memcpy(best, x, (size_t)p * sizeof *x);
+    }
+  }
+  gsl_rng_free(r);
+  int rc = isfinite(fbest) ? factorize(g, best, 0)
+                           : KV_ERROR(KV_ERR_NUMERIC, "gp: no start point gave a factorisable "
+                                      "kernel matrix; check the data and surrogate.bounds");
+  free(lo);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ prediction */
+
+int kv_gp_predict(const kv_gp *g, long m, const double *Xs, double *mean, double *var,
+                  int with_noise) {
+  if (!g->factored) {
+    return KV_ERROR(KV_ERR_INVALID, "gp: not fitted (no hyperparameters set)");
+  }
+  long n = g->n;
+  int d = g->d;
+  const long B = 256;
+  double s2 = exp(g->theta[d]), n2 = exp(g->theta[d + 1]);
+  double *ks = malloc((size_t)n * (size_t)B * sizeof *ks);
+  double *zs = malloc((size_t)B * (size_t)d * sizeof *zs);
+  if (!ks || !zs) {
+    free(ks);
+    free(zs);
+    return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory for prediction");
+  }
+  for (long b0 = 0; b0 < m; b0 += B) {
+    long nb = m - b0 < B ? m - b0 : B;
+    for (long b = 0; b < nb; b++) {
+      for (int k = 0; k < d; k++) {
+        zs[b * d + k] = (Xs[(b0 + b) * d + k] - g->xoff[k]) / g->xscale[k] * exp(-g->theta[k]);
+      }
+    }
+    /* Column b of ks: k(x_i, x*_b) for every training point i. */
+    for (long b = 0; b < nb; b++) {
+      for (long i = 0; i < n; i++) {
+        double f, h;
+        kfun(g->o.kernel, dist2(g->z + i * d, zs + b * d, d), &f, &h);
+        ks[b * n + i] = s2 * f;
+      }
+    }
+    cblas_dgemv(CblasColMajor, CblasTrans, (int)n, (int)nb, 1.0, ks, (int)n, g->alpha, 1, 0.0,
+                mean + b0, 1);
+    if (var) {
+      cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)n,
+                  (int)nb, 1.0, g->L, (int)n, ks, (int)n);
+      for (long b = 0; b < nb; b++) {
+        double v = s2 - cblas_ddot((int)n, ks + b * n, 1, ks + b * n, 1);
+        v = v > 0.0 ? v : 0.0;
+        var[b0 + b] = (v + (with_noise ? n2 : 0.0)) * g->ystd * g->ystd;
+      }
+    }
+    for (long b = 0; b < nb; b++) mean[b0 + b] = mean[b0 + b] * g->ystd + g->ymean;
+  }
+  free(ks);
+  free(zs);
+  return KV_OK;
+}

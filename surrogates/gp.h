@@ -1,0 +1,94 @@
+/* kelvin — exact Gaussian-process regression.
+ *
+ * Kernel k(x, x') = s2 * f(r) + n2 * [x == x'] with r^2 = sum_k (x_k - x'_k)^2 / l_k^2 (ARD),
+ * f one of squared-exponential exp(-r^2/2), Matern 3/2 (1 + sqrt3 r) exp(-sqrt3 r) and Matern 5/2
+ * (1 + sqrt5 r + 5 r^2/3) exp(-sqrt5 r). Hyperparameters are optimised in log space:
+ * theta = (log l_1 .. log l_d, log s2, log n2). A fixed `alpha` (1e-10 by default, scikit-learn's
+ * default) is added to the training diagonal only, as scikit-learn does.
+ *
+ * With normalize, inputs are mapped to the unit box (per column min/max) and the outputs
+ * standardised; length scales and variances then live in those units. Without it the data are
+ * used raw, which reproduces scikit-learn's GaussianProcessRegressor(normalize_y=False) with
+ * ConstantKernel * RBF/Matern + WhiteKernel exactly. The log marginal likelihood is reported in
+ * the units of the data either way (the standardisation's Jacobian is added back), so values
+ * compare across settings and with other tools.
+ *
+ * Linear algebra: LAPACKE dpotrf/dpotrs/dpotri and CBLAS (OpenBLAS). Not collective: a GP lives
+ * on one process.
+ */
+#ifndef KV_GP_H
+#define KV_GP_H
+
+typedef enum { KV_KERNEL_SE = 0, KV_KERNEL_MATERN32 = 1, KV_KERNEL_MATERN52 = 2 } kv_kernel;
+
+/* Kernel name ("se", "matern32", "matern52") and back (-1 when unknown). */
+const char *kv_kernel_name(kv_kernel k);
+int kv_kernel_from_name(const char *name);
+
+typedef struct {
+  kv_kernel kernel;
+  int normalize;          /* unit-box inputs, standardised outputs (default 1)               */
+  double alpha;           /* added to the training diagonal (default 1e-10)                   */
+  int fit_noise;          /* 1: optimise the noise variance; 0: keep `noise`                  */
+  double noise;           /* fixed noise variance (normalised units when normalize)           */
+  double length_lo, length_hi, signal_lo, signal_hi, noise_lo, noise_hi;  /* bounds (values) */
+  int restarts;           /* extra optimiser starts from random points in the bounds         */
+  unsigned long seed;
+  int max_iter;           /* per start                                                       */
+} kv_gp_options;
+
+/* The defaults above: matern52, normalize, alpha 1e-10, noise fitted, bounds length
+ * [1e-3, 1e3], signal [1e-5, 1e5], noise [1e-10, 10], 2 restarts, seed 1, 200 iterations. */
+void kv_gp_options_default(kv_gp_options *o);
+
+typedef struct kv_gp kv_gp;
+
+/* Make a GP on n points in d dimensions (X row-major n x d, y n; copied). Checks the data
+ * (finite, no constant input column under normalize, n > d). Not yet fitted: call
+ * kv_gp_set_theta or kv_gp_fit. *out owned by the caller. */
+int kv_gp_create(long n, int d, const double *X, const double *y, const kv_gp_options *o,
+                 kv_gp **out);
+void kv_gp_free(kv_gp *g);
+
+int kv_gp_dim(const kv_gp *g);
+long kv_gp_size(const kv_gp *g);
+int kv_gp_ntheta(const kv_gp *g);    /* d + 2 */
+const kv_gp_options *kv_gp_opts(const kv_gp *g);
+
+/* Log marginal likelihood (in the units of the internal data, i.e. normalised when normalize)
+ * at theta, and its gradient with respect to theta when grad is not NULL. Factorises the
+ * kernel matrix (with jitter escalation when needed). */
+int kv_gp_lml(kv_gp *g, const double *theta, double *lml, double *grad);
+
+/* Fix the hyperparameters (log values, length d + 2) and factorise: the GP is then ready to
+ * predict. */
+int kv_gp_set_theta(kv_gp *g, const double *theta);
+
+/* Maximise the log marginal likelihood over theta within the bounds by projected L-BFGS
+ * (bounded quasi-Newton), from the centre-ish default start and `restarts` random starts;
+ * keep the best; leave the GP factorised there. */
+int kv_gp_fit(kv_gp *g);
+
+/* The current hyperparameters (log values), and the LML at them: internal units and data units
+ * (internal minus n log(y_std) when outputs are standardised). */
+const double *kv_gp_theta(const kv_gp *g);
+double kv_gp_lml_value(const kv_gp *g);
+double kv_gp_lml_data(const kv_gp *g);
+/* Evaluations of the LML used by the last fit. */
+long kv_gp_evals(const kv_gp *g);
+
+/* Predict at m points (row-major m x d, raw units): mean, and the predictive variance of an
+ * observation (latent variance plus the noise variance, as scikit-learn's return_std) when var is
+ * not NULL; latent-only when with_noise is 0. Batched. */
+int kv_gp_predict(const kv_gp *g, long m, const double *Xs, double *mean, double *var,
+                  int with_noise);
+
+/* The hyperparameters in the units of the data: length scales (d, input units), signal and noise
+ * variances (output units squared). */
+void kv_gp_hyper_data(const kv_gp *g, double *length, double *signal, double *noise);
+
+/* What a saved model holds: scalers and training data (raw) are reachable for writing. */
+const double *kv_gp_x_raw(const kv_gp *g);
+const double *kv_gp_y_raw(const kv_gp *g);
+
+#endif

@@ -1,0 +1,123 @@
+/* Unit tests of surrogates/gp: the analytic LML gradient against central differences for every
+ * kernel, with and without normalisation; noiseless interpolation; non-negative variances;
+ * jitter escalation and its limit; the optimiser improves the LML and respects the bounds. */
+#include <math.h>
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/status.h"
+#include "surrogates/gp.h"
+#include "tests/unit/check.h"
+
+enum { N = 40, D = 3 };
+
+static double fn(const double *x) { return sin(3.0 * x[0]) + x[1] * x[1] - 0.5 * x[2]; }
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  kv_log_init(KV_LOG_ERROR, 0, 1);
+  double X[N * D], y[N];
+  unsigned s = 12345;
+  for (int i = 0; i < N * D; i++) {
+    s = s * 1103515245u + 12345u;
+    X[i] = 2.0 * ((s >> 8) & 0xffff) / 65535.0 - 1.0;
+  }
+  for (int i = 0; i < N; i++) y[i] = fn(X + i * D);
+  for (int kern = 0; kern < 3; kern++) {
+    for (int norm = 0; norm < 2; norm++) {
+      kv_gp_options o;
+      kv_gp_options_default(&o);
+      o.kernel = (kv_kernel)kern;
+      o.normalize = norm;
+      kv_gp *g = NULL;
+      CHECK(kv_gp_create(N, D, X, y, &o, &g) == KV_OK, "create (%s, normalize %d)",
+            kv_kernel_name(o.kernel), norm);
+      double th[D + 2] = {log(0.7), log(1.3), log(0.4), log(1.7), log(0.02)}, grad[D + 2], l0;
+      kv_gp_lml(g, th, &l0, grad);
+      double worst = 0.0;
+      for (int k = 0; k < D + 2; k++) {
+        double h = 1e-5, a, b, t[D + 2];
+        memcpy(t, th, sizeof t);
+        t[k] = th[k] + h;
+        kv_gp_lml(g, t, &a, NULL);
+        t[k] = th[k] - h;
+        kv_gp_lml(g, t, &b, NULL);
+        double fd = (a - b) / (2 * h);
+        worst = fmax(worst, fabs(fd - grad[k]) / fmax(1.0, fabs(fd)));
+      }
+      CHECK(worst < 1e-6, "%s, normalize %d: analytic LML gradient = central differences "
+            "(worst relative difference %.2e)", kv_kernel_name(o.kernel), norm, worst);
+      /* The optimiser ends higher than where it started, inside the bounds. */
+      double before = l0;
+      CHECK(kv_gp_fit(g) == KV_OK && kv_gp_lml_value(g) > before,
+            "%s, normalize %d: optimisation raises the LML (%.6g -> %.6g)",
+            kv_kernel_name(o.kernel), norm, before, kv_gp_lml_value(g));
+      const double *t = kv_gp_theta(g);
+      int inside = 1;
+      for (int k = 0; k < D; k++) inside &= t[k] >= log(o.length_lo) - 1e-12 && t[k] <= log(o.length_hi) + 1e-12;
+      inside &= t[D + 1] >= log(o.noise_lo) - 1e-12 && t[D + 1] <= log(o.noise_hi) + 1e-12;
+      CHECK(inside, "%s, normalize %d: fitted hyperparameters inside the bounds",
+            kv_kernel_name(o.kernel), norm);
+      double mu[N], var[N];
+      kv_gp_predict(g, N, X, mu, var, 1);
+      int nonneg = 1;
+      for (int i = 0; i < N; i++) nonneg &= var[i] >= 0.0;
+      CHECK(nonneg, "%s, normalize %d: predictive variances >= 0", kv_kernel_name(o.kernel), norm);
+      kv_gp_free(g);
+    }
+  }
+  /* Noiseless interpolation: with a fixed (zero) noise the mean passes through the data and the
+   * latent variance vanishes there. */
+  kv_gp_options o;
+  kv_gp_options_default(&o);
+  o.fit_noise = 0;
+  o.noise = 0.0;
+  kv_gp *g = NULL;
+  kv_gp_create(N, D, X, y, &o, &g);
+  double th[D + 2] = {log(0.5), log(0.5), log(0.5), log(1.0), log(1e-300)};
+  CHECK(kv_gp_set_theta(g, th) == KV_OK, "noiseless GP factorised");
+  double mu[N], var[N], err = 0.0, vmax = 0.0;
+  kv_gp_predict(g, N, X, mu, var, 0);
+  for (int i = 0; i < N; i++) {
+    err = fmax(err, fabs(mu[i] - y[i]));
+    vmax = fmax(vmax, var[i]);
+  }
+  CHECK(err < 1e-6 && vmax < 1e-6, "noiseless GP interpolates the training points (max error "
+        "%.2e, max variance %.2e)", err, vmax);
+  double xm[D] = {0.05, -0.3, 0.2}, m1, v1;
+  kv_gp_predict(g, 1, xm, &m1, &v1, 0);
+  CHECK(v1 > 1e-8, "away from the data the variance is positive (%.3g)", v1);
+  kv_gp_free(g);
+  /* A repeated point with zero noise: the matrix is singular; jitter rescues it (warned), and a
+   * matrix that no jitter can fix is a clear error. */
+  double X2[(N + 1) * D], y2[N + 1];
+  memcpy(X2, X, sizeof X);
+  memcpy(X2 + N * D, X, D * sizeof *X);
+  memcpy(y2, y, sizeof y);
+  y2[N] = y[0];
+  kv_gp_create(N + 1, D, X2, y2, &o, &g);
+  o.alpha = 0.0;
+  kv_gp_free(g);
+  kv_gp_create(N + 1, D, X2, y2, &o, &g);
+  int rc = kv_gp_set_theta(g, th);
+  CHECK(rc == KV_OK, "a repeated point with zero noise is factorised after jitter escalation");
+  double bad[D + 2] = {log(0.5), log(0.5), log(0.5), 709.0, log(1e-300)}; /* overflows */
+  rc = kv_gp_set_theta(g, bad);
+  CHECK(rc == KV_ERR_NUMERIC && strstr(kv_error_message(), "not positive definite"),
+        "a kernel matrix no jitter can fix is a clear error (%s)", kv_error_message());
+  kv_gp_free(g);
+  /* Bad data. */
+  double Xc[N * D];
+  memcpy(Xc, X, sizeof X);
+  for (int i = 0; i < N; i++) Xc[i * D + 1] = 2.0;
+  kv_gp_options_default(&o);
+  CHECK(kv_gp_create(N, D, Xc, y, &o, &g) == KV_ERR_INVALID && strstr(kv_error_message(),
+        "input 2 is constant"), "a constant input is refused under normalize");
+  Xc[5] = NAN;
+  CHECK(kv_gp_create(N, D, Xc, y, &o, &g) == KV_ERR_INVALID, "a NaN input is refused");
+  CHECK(kv_gp_create(3, D, X, y, &o, &g) == KV_ERR_INVALID, "fewer points than inputs refused");
+  MPI_Finalize();
+  return kv_test_failed;
+}
