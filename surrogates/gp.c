@@ -252,6 +252,11 @@ static int factorize(kv_gp *g, const double *th, int quiet) {
   for (int attempt = 0; attempt < 8; attempt++) {
     build(g, th, extra);
     info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)n, g->L, (lapack_int)n);
+    /* OpenBLAS's dpotrf does not catch NaN or infinite pivots: check the diagonal here. */
+    for (long i = 0; info == 0 && i < n; i++) {
+      double p = g->L[i * n + i];
+      if (!(p > 0.0) || !isfinite(p)) info = (lapack_int)(i + 1);
+    }
     if (info == 0) break;
     extra = attempt == 0 ? base : extra * 10.0;
   }
