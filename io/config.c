@@ -708,6 +708,11 @@ int kv_config_validate(kv_config *cfg, const kv_config_key *const *tables) {
 
 int kv_config_has(const kv_config *cfg, const char *key) { return find(cfg, key) != NULL; }
 
+int kv_config_given(const kv_config *cfg, const char *key) {
+  const entry *e = find(cfg, key);
+  return e && e->src != SRC_DEFAULT;
+}
+
 /* ---------------------------------------------------------------- getters */
 
 static int get_entry(const kv_config *cfg, const char *key, const char *what, const entry **out) {

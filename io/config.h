@@ -89,6 +89,9 @@ int kv_config_validate(kv_config *cfg, const kv_config_key *const *tables);
 /* 1 if key was given (in the file, on the command line, or as a recorded default). */
 int kv_config_has(const kv_config *cfg, const char *key);
 
+/* 1 if key was set by the user or a program, not a default recorded by validation. */
+int kv_config_given(const kv_config *cfg, const char *key);
+
 /* Typed getters. A missing key without default is KV_ERR_CONFIG ("missing key"). The string is
  * borrowed from cfg. Ranges are those of the schema (checked at validation) plus the explicit
  * ones given here (lo > hi: none). */

@@ -20,6 +20,7 @@ build_pkgs=(
 )
 test_pkgs=(
   python3 python3-numpy python3-h5py python3-xarray python3-h5netcdf python3-cftime netcdf-bin
+  python3-sklearn
   slurmctld slurmd slurm-client munge
 )
 bench_pkgs=(petsc-dev)

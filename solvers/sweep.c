@@ -551,7 +551,7 @@ int kv_sweep_create(const kv_config *cfg, kv_sweep **out) {
               {"sweep.members", 1u << M_ENSEMBLE},
               {"sweep.scenarios", 1u << M_ENSEMBLE}};
   for (size_t i = 0; rc == KV_OK && i < sizeof used / sizeof used[0]; i++) {
-    if (kv_config_has(cfg, used[i].key) && !(used[i].methods & (1u << s->method))) {
+    if (kv_config_given(cfg, used[i].key) && !(used[i].methods & (1u << s->method))) {
       rc = kv_config_errorf(cfg, used[i].key, "not used by method = %s", method_names[s->method]);
     }
   }

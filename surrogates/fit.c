@@ -200,14 +200,14 @@ static int row_cmp(const void *a, const void *b) {
 static int check_dataset(const dataset *ds, const char *src) {
   const char *what = ds->from_sweep ? "case" : "line";
   if (ds->n <= ds->d) {
-    return KV_ERROR(KV_ERR_INVALID, "%s: %ld rows for %d inputs: need more rows than inputs", src,
+    return KV_ERROR(KV_ERR_FORMAT, "%s: %ld rows for %d inputs: need more rows than inputs", src,
                     ds->n, ds->d);
   }
   for (int k = 0; k < ds->d; k++) {
     int constant = 1;
     for (long i = 1; i < ds->n && constant; i++) constant = ds->X[i * ds->d + k] == ds->X[k];
     if (constant) {
-      return KV_ERROR(KV_ERR_INVALID, "%s: input column '%s' is constant (%g in every row): it "
+      return KV_ERROR(KV_ERR_FORMAT, "%s: input column '%s' is constant (%g in every row): it "
                       "carries no information; leave it out of surrogate.inputs", src,
                       ds->names[k], ds->X[k]);
     }
@@ -222,7 +222,7 @@ static int check_dataset(const dataset *ds, const char *src) {
   for (long i = 1; i < ds->n && rc == KV_OK; i++) {
     long a = idx[i - 1], b = idx[i];
     if (memcmp(ds->X + a * ds->d, ds->X + b * ds->d, (size_t)ds->d * sizeof(double)) == 0) {
-      rc = KV_ERROR(KV_ERR_INVALID, "%s: %s %ld and %s %ld have the same inputs (duplicate "
+      rc = KV_ERROR(KV_ERR_FORMAT, "%s: %s %ld and %s %ld have the same inputs (duplicate "
                     "rows); remove one or average them", src, what, ds->label[a], what,
                     ds->label[b]);
     }
@@ -367,7 +367,7 @@ static int data_from_sweep(const kv_config *cfg, const char *dir, dataset *ds) {
   fclose(f);
   for (int i = 0; i < nh; i++) free(header[i]);
   if (rc == KV_OK && ds->n == 0) {
-    rc = KV_ERROR(KV_ERR_INVALID, "%s: no case is done; nothing to train on", path);
+    rc = KV_ERROR(KV_ERR_FORMAT, "%s: no case is done; nothing to train on", path);
   }
   if (rc == KV_OK) {
     ds->y = calloc((size_t)ds->n, sizeof *ds->y);
