@@ -19,7 +19,7 @@ CPPFLAGS += -I. -D_POSIX_C_SOURCE=200809L
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -MMD -MP $(CPPFLAGS) $(PKG_CFLAGS)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # GSL's own CBLAS is left out on purpose: OpenBLAS provides the CBLAS symbols, fast.
-LDLIBS  += -lhdf5_hl $(shell pkg-config --libs hdf5-openmpi inih fftw3 lapacke openblas libpng 2>/dev/null) \
+LDLIBS  += -fopenmp -lhdf5_hl $(shell pkg-config --libs hdf5-openmpi inih fftw3 lapacke openblas libpng 2>/dev/null) \
            -lgsl -lfftw3_mpi -lm
 
 # Open MPI refuses to run as root unless told; only our test targets say so, never users' shells.
@@ -32,6 +32,8 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 
 # Named EBM scenarios (ebm.scenario = ssp245) are looked up here unless ebm.scenario_dir is set.
 $(BUILD)/solvers/ebm/ebm.o: CPPFLAGS += -DKV_SCENARIO_DIR='"$(CURDIR)/configs/scenarios"'
+# The GP kernel loops run on every core (OpenMP, from GCC); BLAS calls stay outside them.
+$(BUILD)/surrogates/gp.o: CFLAGS += -fopenmp
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 MPI_SRC  = $(wildcard tests/mpi/test_*.c)

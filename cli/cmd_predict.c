@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/log.h"
 #include "core/status.h"
 #include "io/table.h"
 #include "surrogates/surrogate.h"
@@ -114,7 +115,10 @@ static int predict_root(int argc, char **argv) {
     rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
     goto cleanup;
   }
+  double t0 = MPI_Wtime();
   KV_TRY(kv_surrogate_predict(s, m, X, mean, var));
+  kv_info("predicted %ld point%s with their std in %.4f s", m, m == 1 ? "" : "s",
+          MPI_Wtime() - t0);
   if (s->kind == KV_SURROGATE_PCAGP) {
     if (!output) {
       rc = KV_ERROR(KV_ERR_USAGE, "predict: a pcagp model predicts a field: give --output "

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <lapacke.h>
 #include <math.h>
+#include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -554,7 +555,10 @@ static int pca(kv_surrogate *s, const double *Y, long n, long P, double energy, 
 static int fit_gp(long n, int d, const double *X, const double *y, const kv_gp_options *o,
                   kv_gp **out) {
   KV_CHECK(kv_gp_create(n, d, X, y, o, out));
+  double t0 = MPI_Wtime();
   int rc = kv_gp_fit(*out);
+  kv_info("optimised %d hyperparameters in %.3f s (%ld LML evaluations, %d start%s)", d + 2,
+          MPI_Wtime() - t0, kv_gp_evals(*out), o->restarts + 1, o->restarts ? "s" : "");
   if (rc != KV_OK) {
     kv_gp_free(*out);
     *out = NULL;

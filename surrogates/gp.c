@@ -52,6 +52,7 @@ struct kv_gp {
   double ymean, ystd;
   double *z;              /* x / l for the current theta                        */
   double *L;              /* n x n, column-major; lower Cholesky factor when ok */
+  double *F;              /* n x n lower: f(r_ij) of the last build (gradients)  */
   double *alpha;          /* K^-1 y                                             */
   double *theta;          /* d + 2                                              */
   double lml;
@@ -92,11 +93,13 @@ int kv_gp_create(long n, int d, const double *X, const double *y, const kv_gp_op
   g->xscale = malloc((size_t)d * sizeof *g->xscale);
   g->theta = calloc((size_t)d + 2, sizeof *g->theta);
   g->L = malloc((size_t)n * (size_t)n * sizeof *g->L);
-  if (!g->xraw || !g->x || !g->z || !g->yraw || !g->y || !g->alpha || !g->xoff || !g->xscale ||
+  g->F = malloc((size_t)n * (size_t)n * sizeof *g->F);
+  if (!g->F || !g->xraw || !g->x || !g->z || !g->yraw || !g->y || !g->alpha || !g->xoff || !g->xscale ||
       !g->theta || !g->L) {
     kv_gp_free(g);
-    return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory for %ld points (the kernel matrix alone "
-                    "needs %.1f GiB)", n, (double)n * (double)n * 8.0 / 1073741824.0);
+    return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory for %ld points (the kernel matrix and its "
+                    "kernel values need %.1f GiB)", n, 2.0 * (double)n * (double)n * 8.0 /
+                    1073741824.0);
   }
   memcpy(g->xraw, X, nd * sizeof *X);
   memcpy(g->yraw, y, (size_t)n * sizeof *y);
@@ -161,6 +164,7 @@ void kv_gp_free(kv_gp *g) {
   free(g->y);
   free(g->z);
   free(g->L);
+  free(g->F);
   free(g->alpha);
   free(g->xoff);
   free(g->xscale);
@@ -229,13 +233,17 @@ static void build(kv_gp *g, const double *th, double extra) {
   int d = g->d;
   double s2 = exp(th[d]), n2 = exp(th[d + 1]);
   kv_kernel kk = g->o.kernel;
+  /* The kernel values are kept in F: the gradient needs them after L has been overwritten. */
+#pragma omp parallel for schedule(dynamic, 32)
   for (long j = 0; j < n; j++) {
     const double *zj = g->z + j * d;
-    double *col = g->L + j * n;
+    double *col = g->L + j * n, *fc = g->F + j * n;
     col[j] = s2 + n2 + g->o.alpha + extra;
+    fc[j] = 1.0;
     for (long i = j + 1; i < n; i++) {
       double f, h;
       kfun(kk, dist2(g->z + i * d, zj, d), &f, &h);
+      fc[i] = f;
       col[i] = s2 * f;
     }
   }
@@ -251,7 +259,7 @@ static int factorize(kv_gp *g, const double *th, int quiet) {
   lapack_int info = 0;
   for (int attempt = 0; attempt < 8; attempt++) {
     build(g, th, extra);
-    info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)n, g->L, (lapack_int)n);
+    info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', (lapack_int)n, g->L, (lapack_int)n);
     /* OpenBLAS's dpotrf does not catch NaN or infinite pivots: check the diagonal here. */
     for (long i = 0; info == 0 && i < n; i++) {
       double p = g->L[i * n + i];
@@ -275,7 +283,7 @@ static int factorize(kv_gp *g, const double *th, int quiet) {
   }
   g->jitter = extra;
   memcpy(g->alpha, g->y, (size_t)n * sizeof *g->y);
-  LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', (lapack_int)n, 1, g->L, (lapack_int)n, g->alpha,
+  LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', (lapack_int)n, 1, g->L, (lapack_int)n, g->alpha,
                  (lapack_int)n);
   double logdet = 0.0;
   for (long i = 0; i < n; i++) logdet += log(g->L[i * n + i]);
@@ -295,7 +303,7 @@ int kv_gp_lml(kv_gp *g, const double *theta, double *lml, double *grad) {
   long n = g->n;
   int d = g->d;
   /* d LML / d theta = 1/2 tr((alpha alpha^T - K^-1) dK/dtheta); K^-1 overwrites L. */
-  lapack_int info = LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', (lapack_int)n, g->L, (lapack_int)n);
+  lapack_int info = LAPACKE_dpotri_work(LAPACK_COL_MAJOR, 'L', (lapack_int)n, g->L, (lapack_int)n);
   g->factored = 0;
   if (info != 0) {
     return KV_ERROR(KV_ERR_NUMERIC, "gp: inverting the kernel matrix failed (%d)", (int)info);
@@ -305,27 +313,51 @@ int kv_gp_lml(kv_gp *g, const double *theta, double *lml, double *grad) {
   double *gls = d <= 64 ? gl : calloc((size_t)d, sizeof *gls);
   double gs = 0.0, trw = 0.0;
   kv_kernel kk = g->o.kernel;
+  for (long j = 0; j < n; j++) trw += g->alpha[j] * g->alpha[j] - g->L[j * n + j];
+  /* Per-column partial sums, added in column order afterwards: the result does not depend on
+   * how the columns were shared among threads. */
+  double *part = malloc((size_t)n * ((size_t)d + 1) * sizeof *part);
+  if (!part) {
+    if (gls != gl) free(gls);
+    return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory");
+  }
+#pragma omp parallel for schedule(dynamic, 32)
   for (long j = 0; j < n; j++) {
     const double *zj = g->z + j * d;
-    const double *col = g->L + j * n;
-    double aj = g->alpha[j];
-    trw += aj * aj - col[j];
+    const double *col = g->L + j * n, *fc = g->F + j * n;
+    double aj = g->alpha[j], lg[64] = {0}, lgs = 0.0;
     for (long i = j + 1; i < n; i++) {
       const double *zi = g->z + i * d;
       double w = g->alpha[i] * aj - col[i];
-      double r2 = 0.0, s[64];
-      for (int k = 0; k < d && k < 64; k++) {
+      double r2 = 0.0, sk[64];
+      for (int k = 0; k < d; k++) {
         double t = zi[k] - zj[k];
-        s[k] = t * t;
-        r2 += s[k];
+        sk[k] = t * t;
+        r2 += sk[k];
       }
-      double f, h;
-      kfun(kk, r2, &f, &h);
-      gs += w * f;
+      /* d f / d log l_k = h s_k, with h from the stored f (no second exp). */
+      double f = fc[i], h;
+      if (kk == KV_KERNEL_SE) {
+        h = f;
+      } else if (kk == KV_KERNEL_MATERN32) {
+        h = 3.0 * f / (1.0 + sqrt(3.0 * r2));
+      } else {
+        double r = sqrt(5.0 * r2);
+        h = (5.0 / 3.0) * (1.0 + r) * f / (1.0 + r + r * r / 3.0);
+      }
+      lgs += w * f;
       double wh = w * h;
-      for (int k = 0; k < d && k < 64; k++) gls[k] += wh * s[k];
+      for (int k = 0; k < d; k++) lg[k] += wh * sk[k];
     }
+    double *pj = part + j * (d + 1);
+    pj[d] = lgs;
+    for (int k = 0; k < d; k++) pj[k] = lg[k];
   }
+  for (long j = 0; j < n; j++) {
+    gs += part[j * (d + 1) + d];
+    for (int k = 0; k < d; k++) gls[k] += part[j * (d + 1) + k];
+  }
+  free(part);
   /* Off-diagonal pairs count twice in the trace, times the 1/2: once. */
   for (int k = 0; k < d; k++) grad[k] = s2 * gls[k];
   grad[d] = s2 * (gs + 0.5 * trw);
@@ -545,6 +577,7 @@ int kv_gp_predict(const kv_gp *g, long m, const double *Xs, double *mean, double
       }
     }
     /* Column b of ks: k(x_i, x*_b) for every training point i. */
+#pragma omp parallel for schedule(static)
     for (long b = 0; b < nb; b++) {
       for (long i = 0; i < n; i++) {
         double f, h;
