@@ -459,9 +459,10 @@ static int minimize(problem *pb, double *x, int maxit, double *fout) {
       for (int i = 0; i < p; i++) gmax = fmax(gmax, fabs(dir[i]));
       t = gmax > 1.0 ? 1.0 / gmax : 1.0;
     }
-    double fn = INFINITY;
+    double fn = INFINITY, dmax = 0.0;
+    for (int i = 0; i < p; i++) dmax = fmax(dmax, fabs(dir[i]));
     int ok = 0;
-    for (int ls = 0; ls < 40; ls++) {
+    for (int ls = 0; ls < 20 && t * dmax > 1e-10; ls++) {
       double dec = 0.0;
       for (int i = 0; i < p; i++) {
         xn[i] = clampd(x[i] + t * dir[i], pb->lo[i], pb->hi[i]);
@@ -472,9 +473,16 @@ static int minimize(problem *pb, double *x, int maxit, double *fout) {
         ok = 1;
         break;
       }
-      t *= 0.5;
+      /* Backtrack to the minimum of the quadratic through f, the slope and fn, kept within
+       * [t/10, t/2]; halve where fn is not finite. */
+      double tq = 0.5 * t;
+      if (isfinite(fn) && dec < 0.0) {
+        double den = 2.0 * (fn - f - dec);
+        if (den > 0.0) tq = -dec * t / den;
+      }
+      t = fmin(fmax(tq, 0.1 * t), 0.5 * t);
     }
-    if (!ok) break;
+    if (!ok) break; /* no decrease along the direction: as far as double precision goes */
     double sy = 0, ss = 0, yy = 0;
     for (int i = 0; i < p; i++) {
       double si = xn[i] - x[i], yi = gn[i] - g[i];
@@ -490,6 +498,7 @@ static int minimize(problem *pb, double *x, int maxit, double *fout) {
       if (k < M) k++;
     }
     double rel = (f - fn) / fmax(fmax(fabs(f), fabs(fn)), 1.0);
+    kv_debug("gp: iteration %d: LML %.12g (step %.3g, %d curvature pairs)", it, -fn, t, k);
     memcpy(x, xn, (size_t)p * sizeof *x);
     memcpy(g, gn, (size_t)p * sizeof *g);
     f = fn;
