@@ -5,7 +5,7 @@
 #      1 start, raw data as scikit-learn, and with its defaults normalize = true) against
 #      GaussianProcessRegressor(C * RBF([1]*5) + White, n_restarts_optimizer=0): wall time (kelvin:
 #      the whole command, process start and CSV reading included), LML in data units, test RMSE;
-#  (2) prediction of the 2000 test points with std (the prediction itself, both sides);
+#  (2) prediction of the 2000 test points with std (the prediction itself, both sides, best of 3);
 #  (3) n = 10000 (generated from the same function): memory and time of the factorisation and of
 #      LML evaluations (a 5-iteration optimisation; FULL10K=1 runs the full one).
 # Target: (1) >= 5x faster with LML >= and RMSE <=; (2) not slower.
@@ -42,8 +42,10 @@ INI
   t1=$(now)
   local lml pt
   lml=$(sed -n 's/.*LML \([-0-9.e+]*\) .*/\1/p' "$dir/$1.out")
-  bin/kelvin predict "$dir/$1.h5" --input "$dir/test.csv" --output "$dir/$1_pred.csv" >"$dir/$1_pred.out" 2>&1
-  pt=$(sed -n 's/.*std in \([0-9.]*\) s/\1/p' "$dir/$1_pred.out")
+  pt=$(for r in 1 2 3; do
+    bin/kelvin predict "$dir/$1.h5" --input "$dir/test.csv" --output "$dir/$1_pred.csv" 2>&1 |
+      sed -n 's/.*std in \([0-9.]*\) s/\1/p'
+  done | sort -g | head -n 1)
   local rm
   rm=$(/usr/bin/python3 -c "
 import numpy as np

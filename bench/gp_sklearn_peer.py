@@ -24,9 +24,11 @@ gp = GaussianProcessRegressor(ConstantKernel(1.0) * RBF([1.0] * 5) + WhiteKernel
 t0 = time.perf_counter()
 gp.fit(X, y)
 tf = time.perf_counter() - t0
-t0 = time.perf_counter()
-mu, sd = gp.predict(te[:, :5], return_std=True)
-tp = time.perf_counter() - t0
+tp = 1e9
+for _ in range(3):
+    t0 = time.perf_counter()
+    mu, sd = gp.predict(te[:, :5], return_std=True)
+    tp = min(tp, time.perf_counter() - t0)
 print(f"{tf:.3f} {gp.log_marginal_likelihood_value_:.6f} "
       f"{np.sqrt(np.mean((mu - te[:, 5]) ** 2)):.6f} {np.sqrt(np.mean((mu - te[:, 6]) ** 2)):.6f} "
       f"{tp:.4f}")
