@@ -268,4 +268,36 @@ with h5py.File(f"{D}/held.h5", "r") as b:
 m = float(out2.split()[0]) if rc2 == 0 else 1e9
 check(rc == 0 and abs(m - tmax) < 0.02 * abs(tmax), f"gp on the sweep's QoI T_max predicts the "
       f"held-out case ({m:.4f} vs {tmax:.4f})")
+# PCA + GP on a climate-model sweep: the prediction is a (time, lat, lon) field on the sphere.
+ebm_cfg = write_config("gp_ebm_sweep", f"""[run]
+model = ebm
+year_start = 1850
+year_end = 1852
+steps_per_year = 6
+[ebm]
+nlat = 12
+nlon = 8
+land_mask = idealized
+[sweep]
+dir = {D}/ebm
+method = lhs
+samples = 10
+seed = 2
+vary = ebm.forcing:0:4
+[surrogate]
+kind = pcagp
+""")
+rc1, _, _ = sh(["sweep", ebm_cfg], 2)
+rc2, out, err = sh(["fit", ebm_cfg])
+rc3, _, _ = sh(["predict", f"{D}/ebm/model_pcagp.h5", "ebm.forcing=2.5", "--output", f"{D}/ebm_pred.h5"])
+ok = rc1 == 0 and rc2 == 0 and rc3 == 0
+if ok:
+    ds = xr.open_dataset(f"{D}/ebm_pred.h5", engine="h5netcdf")
+    ok = (ds["tas"].dims == ("time", "lat", "lon") and ds["lat"].attrs.get("units") == "degrees_north"
+          and ds.sizes["lat"] == 12 and ds.sizes["lon"] == 8 and str(ds["time"].values[0])[:4] == "1852")
+    ds.close()
+check(ok, "pcagp on an EBM sweep: the predicted tas has (time, lat, lon), CF coordinates and the "
+      "noleap time of the training fields (xarray + cftime)")
+rc, out, _ = sh(["info", f"{D}/ebm/model_pcagp.h5"])
+check(rc == 0 and "kind" in out and "mode_0000" in out, "kelvin info describes a model file")
 finish()
