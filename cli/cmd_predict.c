@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "io/table.h"
+#include "io/textfile.h"
 #include "surrogates/surrogate.h"
 
 static const char help[] =
@@ -25,18 +26,11 @@ static const char help[] =
 
 static int write_csv(const char *path, long m, const double *mean, const double *var) {
   char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.part", path);
-  FILE *f = fopen(tmp, "w");
-  if (!f) return KV_ERROR(KV_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+  FILE *f = kv_textfile_begin(path, tmp, sizeof tmp);
+  if (!f) return KV_ERR_IO;
   fputs("mean,std\n", f);
   for (long i = 0; i < m; i++) fprintf(f, "%.17g,%.17g\n", mean[i], sqrt(var[i]));
-  int bad = ferror(f);
-  bad |= fclose(f) != 0;
-  if (bad || rename(tmp, path) != 0) {
-    remove(tmp);
-    return KV_ERROR(KV_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-  }
-  return KV_OK;
+  return kv_textfile_commit(f, tmp, path);
 }
 
 static int predict_root(int argc, char **argv) {

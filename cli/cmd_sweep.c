@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "io/config.h"
+#include "io/textfile.h"
 #include "solvers/sweep.h"
 
 static const char help[] =
@@ -150,11 +151,8 @@ static int emit_slurm(const kv_sweep *s, const sweep_args *a, int argc, char **a
   long ranks = a->ranks ? a->ranks : kv_sweep_ranks_per_case(s);
   long nc = kv_sweep_ncases(s);
   char tmp[PATH_MAX + 16];
-  snprintf(tmp, sizeof tmp, "%s.part", a->slurm);
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    return KV_ERROR(KV_ERR_IO, "sweep: cannot write '%s': %s", tmp, strerror(errno));
-  }
+  FILE *f = kv_textfile_begin(a->slurm, tmp, sizeof tmp);
+  if (!f) return KV_ERR_IO;
   time_t now = time(NULL);
   char when[64];
   strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", localtime(&now));
@@ -217,12 +215,8 @@ static int emit_slurm(const kv_sweep *s, const sweep_args *a, int argc, char **a
     }
   }
   fprintf(f, " --slice \"${SLURM_ARRAY_TASK_ID}/%ld\" --resume\n", a->array);
-  int bad = ferror(f);
-  bad |= fclose(f) != 0;
-  if (bad || chmod(tmp, 0755) != 0 || rename(tmp, a->slurm) != 0) {
-    remove(tmp);
-    return KV_ERROR(KV_ERR_IO, "sweep: cannot write '%s': %s", a->slurm, strerror(errno));
-  }
+  fchmod(fileno(f), 0755); /* sbatch does not need it; running it by hand does */
+  KV_CHECK(kv_textfile_commit(f, tmp, a->slurm));
   printf("wrote %s: %ld array task%s over %ld cases; submit with: sbatch %s\n", a->slurm,
          a->array, a->array == 1 ? "" : "s", nc, a->slurm);
   return KV_OK;

@@ -7,6 +7,7 @@
 
 #include "core/status.h"
 #include "io/h5.h"
+#include "io/textfile.h"
 
 static const char *const status_names[] = {"pending", "done", "failed"};
 
@@ -30,11 +31,8 @@ static void csv_put(FILE *f, const char *s) {
 
 static int write_csv(const char *path, const kv_manifest *m) {
   char tmp[4400];
-  snprintf(tmp, sizeof tmp, "%s.part", path);
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    return KV_ERROR(KV_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-  }
+  FILE *f = kv_textfile_begin(path, tmp, sizeof tmp);
+  if (!f) return KV_ERR_IO;
   fputs("case", f);
   for (int v = 0; v < m->nvars; v++) {
     fputc(',', f);
@@ -54,16 +52,10 @@ static int write_csv(const char *path, const kv_manifest *m) {
     csv_put(f, rec->status == KV_CASE_FAILED ? rec->error : "");
     fputc('\n', f);
   }
-  /* rename() after a complete write: a killed process leaves the old manifest or the new one,
+  /* Renamed after a complete write: a killed process leaves the old manifest or the new one,
    * never a mix. (No fsync per case: it would cost milliseconds per case and guards only
    * against the whole machine failing, which the --resume file check covers anyway.) */
-  int bad = ferror(f);
-  bad |= fclose(f) != 0;
-  if (bad || rename(tmp, path) != 0) {
-    remove(tmp);
-    return KV_ERROR(KV_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-  }
-  return KV_OK;
+  return kv_textfile_commit(f, tmp, path);
 }
 
 int kv_manifest_write(const char *stem, const kv_manifest *m, int with_h5) {
