@@ -68,6 +68,7 @@ if [ "$only" = all ]; then
   run_test sweep sweep "$PY" tests/sweep/test_sweep.py
   run_test sweep slurm bash tests/slurm/test_slurm.sh
   run_test surrogate gp-sklearn "$PY" tests/surrogate/test_gp.py
+  run_test surrogate metrics-numpy "$PY" tests/surrogate/test_metrics.py
   run_test regress regression bash tests/regression/check.sh
   run_test interop xarray-h5netcdf "$PY" tests/tools/check_interop.py
 fi
