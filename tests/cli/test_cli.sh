@@ -141,6 +141,14 @@ expect 2 "not an HDF5 file" "info on a text file" -- "$KELVIN" info "$dir/text.h
 expect 0 "/T  float64  shape \(2, 12, 16\)  dims \(time, y, x\)" "info shows shapes and dims" -- "$KELVIN" info "$dir/base.h5"
 expect 0 "units = \"K\"" "info shows units" -- "$KELVIN" info "$dir/base.h5"
 expect 0 "initial = sine\(1, 1\)" "info shows the stored config" -- "$KELVIN" info "$dir/base.h5"
+# kelvin plot: a PNG map (its pixels are checked in tests/unit/test_plot), and its errors.
+expect 0 "wrote $dir/base.png \(320x240\)" "plot writes a PNG" -- "$KELVIN" plot "$dir/base.h5" T --size 320x240 -o "$dir/base.png"
+if [ "$(head -c 8 "$dir/base.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; then ok "the plot starts with the PNG signature"; else bad "base.png is not a PNG"; fi
+expect 0 "wrote" "plot --diff of a file with itself" -- "$KELVIN" plot "$dir/base.h5" T --diff "$dir/base.h5" -o "$dir/diff.png"
+expect 2 "has no dataset" "plot of a missing variable" -- "$KELVIN" plot "$dir/base.h5" nothere -o "$dir/x.png"
+expect 2 "not a field" "plot of a time series" -- "$KELVIN" plot "$dir/base.h5" T_mean -o "$dir/x.png"
+expect 2 "records 0 to 1" "plot --step out of range" -- "$KELVIN" plot "$dir/base.h5" T --step 7 -o "$dir/x.png"
+expect 2 "expected FILE VAR -o" "plot without -o" -- "$KELVIN" plot "$dir/base.h5" T
 # Every example in configs/ is valid and runs (shortened, into tests/out).
 for ini in configs/*.ini; do
   name=$(basename "$ini" .ini)
