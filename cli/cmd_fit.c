@@ -33,10 +33,18 @@ static int fit_root(kv_config *cfg) {
   kv_surrogate *s = NULL;
   char path[4096];
   KV_CHECK(kv_fit(cfg, &s, path, sizeof path));
-  printf("wrote %s (%s, output %s)\n", path, s->kind == KV_SURROGATE_GP ? "gp" : "pcagp",
+  printf("wrote %s (%s, output %s)\n", path, s->kind == KV_SURROGATE_GP ? "gp" : s->kind == KV_SURROGATE_PATTERN ? "pattern" : "pcagp",
          s->output);
   if (s->kind == KV_SURROGATE_GP) {
     print_gp(s, s->gp[0], "gp");
+  } else if (s->kind == KV_SURROGATE_PATTERN) {
+    const kv_pattern_info *p = &s->pattern;
+    printf("pattern: %ld points, maps: intercept", s->npts);
+    for (int k = 0; k < s->ninputs; k++) printf(", %s", s->inputs[k]);
+    printf("\n  global mean %s: two-box response, time scales %.4g and %.4g years, amplitudes "
+           "%.4g and %.4g K/(W m-2), rms misfit %.4g K\n",
+           p->global_mode ? "true_smoothed (from the full solver at validation)" : "response",
+           p->d[0], p->d[1], p->q[0], p->q[1], p->response_rmse);
   } else {
     printf("pca: %d modes keep %.8f of the variance of %ld-point fields\n", s->nmodes, s->energy,
            s->npts);

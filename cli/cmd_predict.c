@@ -10,6 +10,7 @@
 #include "core/status.h"
 #include "io/table.h"
 #include "io/textfile.h"
+#include "surrogates/pattern.h"
 #include "surrogates/surrogate.h"
 
 static const char help[] =
@@ -31,6 +32,41 @@ static int write_csv(const char *path, long m, const double *mean, const double 
   fputs("mean,std\n", f);
   for (long i = 0; i < m; i++) fprintf(f, "%.17g,%.17g\n", mean[i], sqrt(var[i]));
   return kv_textfile_commit(f, tmp, path);
+}
+
+/* Pattern scaling: ebm.scenario=NAME [run.year_start=Y0 run.year_end=Y1] --output FIELD.h5,
+ * the tas anomaly of every year, with the global mean from the fitted response to the forcing. */
+static int predict_pattern(const kv_surrogate *s, int argc, char **argv, const char *output) {
+  const char *scen = NULL;
+  long y0 = s->pattern.year0, y1 = s->pattern.year0 + s->pattern.nyears - 1;
+  for (int i = 1; i < argc; i++) {
+    if (!strncmp(argv[i], "ebm.scenario=", 13)) scen = argv[i] + 13;
+    else if (!strncmp(argv[i], "run.year_start=", 15)) y0 = strtol(argv[i] + 15, NULL, 10);
+    else if (!strncmp(argv[i], "run.year_end=", 13)) y1 = strtol(argv[i] + 13, NULL, 10);
+  }
+  if (!scen || !output || y1 < y0) {
+    return KV_ERROR(KV_ERR_USAGE, "predict: a pattern model takes ebm.scenario=NAME "
+                    "[run.year_start=Y0 run.year_end=Y1] --output FIELD.h5");
+  }
+  long n = y1 - y0 + 1;
+  double *X = malloc((size_t)n * (size_t)s->ninputs * sizeof *X);
+  double *mean = malloc((size_t)n * (size_t)s->npts * sizeof *mean);
+  double *times = malloc((size_t)n * sizeof *times);
+  int rc = X && mean && times ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  if (rc == KV_OK) rc = kv_pattern_predictors(s, scen, (int)y0, (int)n, NULL, X);
+  if (rc == KV_OK) rc = kv_surrogate_predict(s, n, X, mean, NULL);
+  /* Mid-year stamps on the training runs' noleap axis. */
+  long last = s->pattern.year0 + s->pattern.nyears - 1;
+  for (long t = 0; rc == KV_OK && t < n; t++) times[t] = s->layout.time + 365.0 * (double)(y0 + t - last);
+  if (rc == KV_OK) rc = kv_surrogate_write_field(s, n, times, mean, NULL, output, s->config);
+  if (rc == KV_OK) {
+    printf("wrote %s (tas anomaly from the control climate, %ld-%ld, scenario %s)\n", output, y0,
+           y1, scen);
+  }
+  free(X);
+  free(mean);
+  free(times);
+  return rc;
 }
 
 static int predict_root(int argc, char **argv) {
@@ -75,6 +111,9 @@ static int predict_root(int argc, char **argv) {
       }
       for (long i = 0; i < m; i++) X[i * d + k] = t.v[i * t.ncols + c];
     }
+  } else if (s->kind == KV_SURROGATE_PATTERN) {
+    rc = predict_pattern(s, argc, argv, output);
+    goto cleanup;
   } else {
     X = malloc((size_t)d * sizeof *X);
     char *given = calloc((size_t)d + 1, 1);
@@ -119,7 +158,7 @@ static int predict_root(int argc, char **argv) {
                     "FIELD.h5");
       goto cleanup;
     }
-    KV_TRY(kv_surrogate_write_field(s, mean, var, output, s->config));
+    KV_TRY(kv_surrogate_write_field(s, 1, NULL, mean, var, output, s->config));
     printf("wrote %s (%s and %s_std, %ld points)\n", output, s->layout.var, s->layout.var, no);
   } else if (output) {
     KV_TRY(write_csv(output, m, mean, var));

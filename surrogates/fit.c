@@ -19,10 +19,21 @@
 #include "solvers/driver.h"
 #include "solvers/model.h"
 #include "solvers/sweep.h"
+#include "surrogates/pattern.h"
 
 const kv_config_key kv_surrogate_keys[] = {
-    {"surrogate.kind", KV_CFG_ENUM, NULL, "gp|pcagp", KV_CFG_NORANGE,
-     "gp: a scalar output; pcagp: a whole field (PCA + one GP per mode)"},
+    {"surrogate.kind", KV_CFG_ENUM, NULL, "gp|pcagp|pattern", KV_CFG_NORANGE,
+     "gp: a scalar output; pcagp: a whole field (PCA + one GP per mode); pattern: linear pattern "
+     "scaling of climate fields"},
+    {"surrogate.train_scenarios", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "pattern: the scenarios of the ensemble to train on (e.g. ssp126, ssp370, ssp585)"},
+    {"surrogate.predictors", KV_CFG_STRING, "tas_global", NULL, KV_CFG_NORANGE,
+     "pattern: tas_global, then optionally co2_forcing, aerosol_forcing"},
+    {"surrogate.spinup", KV_CFG_INT, "0", NULL, 0, 1000000,
+     "pattern: years at the start of the runs left out of the fits (drift from the initial state)"},
+    {"surrogate.global", KV_CFG_ENUM, "response", "response|true_smoothed", KV_CFG_NORANGE,
+     "pattern: the global mean of a new scenario from a fitted two-box response to its forcing, "
+     "or the full solver's, smoothed over 10 years"},
     {"surrogate.data", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "training data: a CSV file, or a sweep directory (default: the [sweep] section's)"},
     {"surrogate.inputs", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
@@ -433,7 +444,7 @@ static int read_text_or_empty(kv_h5_store *h, const char *obj, const char *name,
 
 /* The layout of var in a case file: axes (lat/lon for the climate model, x/y/z otherwise), their
  * coordinates and attributes, and the final time stamp. */
-static int field_layout(const char *file, const char *var, kv_field_layout *L) {
+int kv_fit_field_layout(const char *file, const char *var, kv_field_layout *L) {
   kv_h5_array a;
   KV_CHECK(kv_h5_read_array(file, var, &a));
   int nd = a.rank - 1;
@@ -570,7 +581,7 @@ int kv_fit(const kv_config *cfg, kv_surrogate **out, char *model_path, size_t mp
   if (out) *out = NULL;
   int kind;
   kv_gp_options o;
-  KV_CHECK(kv_config_get_enum(cfg, "surrogate.kind", "gp|pcagp", &kind));
+  KV_CHECK(kv_config_get_enum(cfg, "surrogate.kind", "gp|pcagp|pattern", &kind));
   KV_CHECK(gp_options(cfg, &o));
   char data[4096];
   const char *v;
@@ -590,10 +601,11 @@ int kv_fit(const kv_config *cfg, kv_surrogate **out, char *model_path, size_t mp
     return kv_config_errorf(cfg, "surrogate.data", "pcagp trains on fields: give a sweep "
                             "directory");
   }
+  static const char *const kinds[] = {"gp", "pcagp", "pattern"};
   if ((v = kv_config_value(cfg, "surrogate.model"))) {
     snprintf(model_path, mpn, "%s", v);
   } else if (!is_csv) {
-    snprintf(model_path, mpn, "%s/model_%s.h5", data, kind ? "pcagp" : "gp");
+    snprintf(model_path, mpn, "%s/model_%s.h5", data, kinds[kind]);
   } else {
     return kv_config_errorf(cfg, "surrogate.model", "expected the model file to write");
   }
@@ -602,6 +614,19 @@ int kv_fit(const kv_config *cfg, kv_surrogate **out, char *model_path, size_t mp
   double *Y = NULL, *coef = NULL;
   char output[256] = "";
   int rc = KV_OK;
+  if (kind == KV_SURROGATE_PATTERN) {
+    const char *pr;
+    char **names = NULL;
+    KV_TRY(kv_config_get_string(cfg, "surrogate.predictors", &pr));
+    int np = split_names(pr, &names);
+    rc = kv_surrogate_new(kind, np, names, "tas", &s);
+    for (int k = 0; k < np; k++) free(names[k]);
+    free(names);
+    if (rc == KV_OK) rc = kv_config_to_text(cfg, &s->config);
+    if (rc == KV_OK) rc = kv_pattern_fit(cfg, data, s);
+    if (rc == KV_OK) rc = kv_surrogate_save(s, model_path);
+    goto cleanup;
+  }
   if (is_csv) {
     KV_TRY(data_from_csv(cfg, data, 1, &ds));
     snprintf(output, sizeof output, "%s", kv_config_value(cfg, "surrogate.output"));
@@ -633,7 +658,7 @@ int kv_fit(const kv_config *cfg, kv_surrogate **out, char *model_path, size_t mp
       if (strcmp(var, "T") == 0) kv_h5_array_free(&a);
     }
     snprintf(s->output, sizeof s->output, "%s", var);
-    KV_TRY(field_layout(ds.files[0], var, &s->layout));
+    KV_TRY(kv_fit_field_layout(ds.files[0], var, &s->layout));
     long P = 0;
     for (long i = 0; i < ds.n; i++) {
       long np = 0;

@@ -18,4 +18,7 @@ int kv_fit_validate(kv_config *cfg);
  * and *path its file name. Not collective (one process fits; BLAS threads do the rest). */
 int kv_fit(const kv_config *cfg, kv_surrogate **out, char *path, size_t n);
 
+/* The layout of field var in a case file (axes, coordinates, units, final time). */
+int kv_fit_field_layout(const char *file, const char *var, kv_field_layout *L);
+
 #endif

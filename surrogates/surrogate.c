@@ -11,7 +11,7 @@
 #include "core/status.h"
 #include "io/h5.h"
 
-static const char *const kind_names[] = {"gp", "pcagp"};
+static const char *const kind_names[] = {"gp", "pcagp", "pattern"};
 
 int kv_surrogate_new(int kind, int ninputs, char *const *inputs, const char *output,
                      kv_surrogate **out) {
@@ -121,6 +121,24 @@ int kv_surrogate_save(const kv_surrogate *s, const char *path) {
   KV_TRY(kv_h5_store_put_text(h, "/", "config", s->config ? s->config : ""));
   if (s->kind == KV_SURROGATE_GP) {
     KV_TRY(save_gp(h, "/gp", s->gp[0]));
+  } else if (s->kind == KV_SURROGATE_PATTERN) {
+    long dims[2] = {s->nmodes, s->npts};
+    const kv_pattern_info *p = &s->pattern;
+    KV_TRY(kv_h5_store_put(h, "/pattern/control", 1, &s->npts, s->mean));
+    KV_TRY(kv_h5_store_put(h, "/pattern/coefficients", 2, dims, s->modes));
+    KV_TRY(kv_h5_store_put_text(h, "/pattern", "coefficients_rows",
+                                "intercept, then one map per predictor (inputs)"));
+    const struct {
+      const char *k;
+      double v;
+    } nums[] = {{"q1", p->q[0]}, {"q2", p->q[1]}, {"d1", p->d[0]}, {"d2", p->d[1]},
+                {"c", p->c}, {"F_ref", p->F_ref}, {"response_rmse", p->response_rmse},
+                {"global_mode", p->global_mode}, {"year0", p->year0}, {"nyears", p->nyears},
+                {"spinup", p->spinup}};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+      KV_TRY(kv_h5_store_put_number(h, "/pattern", nums[i].k, nums[i].v));
+    }
+    KV_TRY(save_layout(h, &s->layout));
   } else {
     long k = s->nmodes, dims[2] = {s->nmodes, s->npts};
     KV_TRY(kv_h5_store_put(h, "/pca/mean", 1, &s->npts, s->mean));
@@ -235,7 +253,10 @@ int kv_surrogate_load(const char *path, kv_surrogate **out) {
   KV_TRY(kv_h5_store_get_text(h, "/", "inputs", &ins));
   KV_TRY(kv_h5_store_get_text(h, "/", "output", &output));
   kv_h5_store_get_text(h, "/", "config", &config);
-  int k = strcmp(kind, "gp") == 0 ? KV_SURROGATE_GP : strcmp(kind, "pcagp") == 0 ? 1 : -1;
+  int k = -1;
+  for (int i = 0; i < 3; i++) {
+    if (strcmp(kind, kind_names[i]) == 0) k = i;
+  }
   if (k < 0) {
     rc = KV_ERROR(KV_ERR_FORMAT, "'%s': unknown surrogate kind '%s'", path, kind);
     goto cleanup;
@@ -250,6 +271,37 @@ int kv_surrogate_load(const char *path, kv_surrogate **out) {
     s->gp = calloc(1, sizeof *s->gp);
     s->ngp = 1;
     KV_TRY(load_gp(h, path, "/gp", ni, &s->gp[0]));
+  } else if (k == KV_SURROGATE_PATTERN) {
+    kv_h5_array a = {0}, c = {0};
+    KV_TRY(kv_h5_store_get(h, "/pattern/control", &a));
+    s->mean = a.data;
+    s->npts = a.count;
+    KV_TRY(kv_h5_store_get(h, "/pattern/coefficients", &c));
+    s->modes = c.data;
+    s->nmodes = c.rank == 2 ? (int)c.dims[0] : 0;
+    if (c.rank != 2 || c.dims[1] != s->npts || s->nmodes != ni + 1) {
+      rc = KV_ERROR(KV_ERR_FORMAT, "'%s': /pattern/coefficients has the wrong shape", path);
+      goto cleanup;
+    }
+    kv_pattern_info *p = &s->pattern;
+    double gm, y0, ny;
+    KV_TRY(kv_h5_store_get_number(h, "/pattern", "q1", &p->q[0]));
+    KV_TRY(kv_h5_store_get_number(h, "/pattern", "q2", &p->q[1]));
+    KV_TRY(kv_h5_store_get_number(h, "/pattern", "d1", &p->d[0]));
+    KV_TRY(kv_h5_store_get_number(h, "/pattern", "d2", &p->d[1]));
+    KV_TRY(kv_h5_store_get_number(h, "/pattern", "c", &p->c));
+    KV_TRY(kv_h5_store_get_number(h, "/pattern", "F_ref", &p->F_ref));
+    KV_TRY(kv_h5_store_get_number(h, "/pattern", "response_rmse", &p->response_rmse));
+    KV_TRY(kv_h5_store_get_number(h, "/pattern", "global_mode", &gm));
+    KV_TRY(kv_h5_store_get_number(h, "/pattern", "year0", &y0));
+    KV_TRY(kv_h5_store_get_number(h, "/pattern", "nyears", &ny));
+    double sp = 0.0;
+    kv_h5_store_get_number(h, "/pattern", "spinup", &sp);
+    p->spinup = (int)sp;
+    p->global_mode = (int)gm;
+    p->year0 = (int)y0;
+    p->nyears = (int)ny;
+    KV_TRY(load_layout(h, &s->layout));
   } else {
     kv_h5_array a = {0}, mo = {0}, e = {0};
     KV_TRY(kv_h5_store_get(h, "/pca/mean", &a));
@@ -296,6 +348,20 @@ int kv_surrogate_predict(const kv_surrogate *s, long m, const double *X, double 
   if (s->kind == KV_SURROGATE_GP) {
     return kv_gp_predict(s->gp[0], m, X, mean, var, 1);
   }
+  if (s->kind == KV_SURROGATE_PATTERN) {
+    /* Anomalies: intercept + sum of predictor x map; a regression gives no variance here. */
+    for (long i = 0; i < m; i++) {
+      double *mu = mean + i * s->npts;
+      memcpy(mu, s->modes, (size_t)s->npts * sizeof *mu);
+      for (int k = 0; k < s->ninputs; k++) {
+        const double *b = s->modes + (size_t)(k + 1) * (size_t)s->npts;
+        double x = X[i * s->ninputs + k];
+        for (long p = 0; p < s->npts; p++) mu[p] += x * b[p];
+      }
+      if (var) memset(var + i * s->npts, 0, (size_t)s->npts * sizeof *var);
+    }
+    return KV_OK;
+  }
   double *a = malloc(2 * (size_t)m * sizeof *a);
   if (!a) return KV_ERROR(KV_ERR_NOMEM, "surrogate: out of memory");
   double *av = a + m;
@@ -319,8 +385,9 @@ int kv_surrogate_predict(const kv_surrogate *s, long m, const double *X, double 
   return rc;
 }
 
-int kv_surrogate_write_field(const kv_surrogate *s, const double *mean, const double *var,
-                             const char *path, const char *config) {
+int kv_surrogate_write_field(const kv_surrogate *s, long nrec, const double *times,
+                             const double *mean, const double *var, const char *path,
+                             const char *config) {
   const kv_field_layout *L = &s->layout;
   kv_grid_params gp;
   kv_grid_params_default(&gp);
@@ -336,19 +403,6 @@ int kv_surrogate_write_field(const kv_surrogate *s, const double *mean, const do
   KV_TRY(kv_grid_create(MPI_COMM_SELF, &gp, &g));
   KV_TRY(kv_field_create(g, &fm));
   KV_TRY(kv_field_create(g, &fs));
-  {
-    const long *st = kv_field_stride(fm);
-    const int *gh = kv_field_ghost(fm);
-    double *dm = kv_field_data(fm), *ds = kv_field_data(fs);
-    long p = 0;
-    for (long kk = 0; kk < (L->ndims > 2 ? L->n[2] : 1); kk++)
-      for (long j = 0; j < (L->ndims > 1 ? L->n[1] : 1); j++)
-        for (long i = 0; i < L->n[0]; i++, p++) {
-          long q = kv_field_index(st, gh, i, j, kk);
-          dm[q] = mean[p];
-          ds[q] = var ? sqrt(var[p] > 0 ? var[p] : 0.0) : 0.0;
-        }
-  }
   kv_h5_axis axes[3];
   for (int k = 0; k < L->ndims; k++) {
     axes[k] = (kv_h5_axis){L->axis_name[k], L->axis_units[k], L->axis_std[k], L->axis_long[k],
@@ -358,13 +412,28 @@ int kv_surrogate_write_field(const kv_surrogate *s, const double *mean, const do
                             L->axis_units[0], L->time_units, axes,
                             L->calendar[0] ? L->calendar : NULL};
   KV_TRY(kv_h5_writer_create(g, &wp, &w));
-  kv_output_list l = {0};
   char sname[80], slong[300];
   snprintf(sname, sizeof sname, "%s_std", L->var);
   snprintf(slong, sizeof slong, "standard deviation of the prediction of %s", L->long_name);
-  KV_TRY(kv_output_add_field(&l, L->var, L->units, L->long_name, fm));
-  KV_TRY(kv_output_add_field(&l, sname, L->units, slong, fs));
-  KV_TRY(kv_h5_writer_append(w, L->time, &l));
+  for (long r = 0; r < nrec; r++) {
+    {
+      const long *st = kv_field_stride(fm);
+      const int *gh = kv_field_ghost(fm);
+      double *dm = kv_field_data(fm), *ds = kv_field_data(fs);
+      long p = 0;
+      for (long kk = 0; kk < (L->ndims > 2 ? L->n[2] : 1); kk++)
+        for (long j = 0; j < (L->ndims > 1 ? L->n[1] : 1); j++)
+          for (long i = 0; i < L->n[0]; i++, p++) {
+            long q = kv_field_index(st, gh, i, j, kk);
+            dm[q] = mean[r * s->npts + p];
+            ds[q] = var ? sqrt(var[r * s->npts + p] > 0 ? var[r * s->npts + p] : 0.0) : 0.0;
+          }
+    }
+    kv_output_list l = {0};
+    KV_TRY(kv_output_add_field(&l, L->var, L->units, L->long_name, fm));
+    if (var) KV_TRY(kv_output_add_field(&l, sname, L->units, slong, fs));
+    KV_TRY(kv_h5_writer_append(w, times ? times[r] : L->time, &l));
+  }
   rc = kv_h5_writer_close(w, NULL, NULL, NULL, 0);
   w = NULL;
 cleanup:

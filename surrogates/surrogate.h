@@ -14,7 +14,19 @@
 
 #include "surrogates/gp.h"
 
-enum { KV_SURROGATE_GP = 0, KV_SURROGATE_PCAGP = 1 };
+enum { KV_SURROGATE_GP = 0, KV_SURROGATE_PCAGP = 1, KV_SURROGATE_PATTERN = 2 };
+enum { KV_PATTERN_RESPONSE = 0, KV_PATTERN_TRUE_SMOOTHED = 1 };
+
+/* Pattern scaling's global-mean model (surrogates/pattern.h). */
+typedef struct {
+  double q[2], d[2], c;     /* two-box impulse response: amplitudes (K per W m-2), time scales
+                               (years), offset (K)                                      */
+  double F_ref;             /* global forcing of the control period (W m-2)              */
+  double response_rmse;     /* misfit of the response to the training global means (K)   */
+  int global_mode;          /* KV_PATTERN_RESPONSE or KV_PATTERN_TRUE_SMOOTHED           */
+  int year0, nyears;        /* the training runs' years                                  */
+  int spinup;               /* years at the start left out of the fits                   */
+} kv_pattern_info;
 
 /* Where a field lives: enough to write a prediction as the solver would. */
 typedef struct {
@@ -35,12 +47,13 @@ typedef struct {
   char *config;             /* configuration text that made it (may be NULL)          */
   int ngp;
   kv_gp **gp;
-  /* pcagp */
+  /* pcagp (and pattern: mean = control climate, modes = coefficient maps a, b, ...) */
   long npts;
   int nmodes;
   double *mean, *modes, *eig;   /* npts; nmodes x npts; nmodes                         */
   double energy;                /* fraction of the variance the modes keep             */
   kv_field_layout layout;
+  kv_pattern_info pattern;
 } kv_surrogate;
 
 /* An empty model of the given kind (free with kv_surrogate_free). */
@@ -59,10 +72,12 @@ long kv_surrogate_noutputs(const kv_surrogate *s);
  * pcagp variance is sum_k phi_k(x)^2 sigma_k^2 (the modes' GP variances, latent). */
 int kv_surrogate_predict(const kv_surrogate *s, long m, const double *X, double *mean, double *var);
 
-/* Write one pcagp prediction (npts mean and variance) as a field file in the training layout:
- * variable <var> (mean) and <var>_std, with the coordinates and one time record. */
-int kv_surrogate_write_field(const kv_surrogate *s, const double *mean, const double *var,
-                             const char *path, const char *config);
+/* Write nrec field predictions (nrec x npts mean and variance; var may be NULL) as a field file
+ * in the training layout: variable <var> (mean) and, with var, <var>_std, with the coordinates
+ * and one time record per prediction at times[] (NULL: the training fields' time stamp). */
+int kv_surrogate_write_field(const kv_surrogate *s, long nrec, const double *times,
+                             const double *mean, const double *var, const char *path,
+                             const char *config);
 
 /* Map input names (e.g. "heat.kappa") to their column in a table header; -1 entries missing. */
 int kv_surrogate_input_index(const kv_surrogate *s, const char *name);

@@ -868,3 +868,36 @@ const kv_model_type kv_ebm_type = {
     .residual_at = NULL,
     .free = ebm_free,
 };
+
+int kv_ebm_global_forcing(const kv_config *cfg, const char *scenario, int year0, int n,
+                          double *total, double *co2, double *aer) {
+  const char *spec = scenario, *dir = KV_SCENARIO_DIR;
+  double co2_ref = 284.3, scale = 0.9, extra = 0.0;
+  if (!spec) KV_CHECK(kv_config_get_string(cfg, "ebm.scenario", &spec));
+  if (kv_config_has(cfg, "ebm.scenario_dir")) {
+    KV_CHECK(kv_config_get_string(cfg, "ebm.scenario_dir", &dir));
+  }
+  if (kv_config_has(cfg, "ebm.co2_ref")) {
+    KV_CHECK(kv_config_get_double(cfg, "ebm.co2_ref", 0.0, INFINITY, &co2_ref));
+  }
+  if (kv_config_has(cfg, "ebm.aerosol_scale")) {
+    KV_CHECK(kv_config_get_double(cfg, "ebm.aerosol_scale", -INFINITY, INFINITY, &scale));
+  }
+  if (kv_config_has(cfg, "ebm.forcing")) {
+    KV_CHECK(kv_config_get_double(cfg, "ebm.forcing", -INFINITY, INFINITY, &extra));
+  }
+  kv_scenario sc = {0};
+  int has = strcmp(spec, "none") != 0;
+  if (has) KV_CHECK(kv_scenario_load(spec, dir, &sc));
+  int rc = KV_OK;
+  for (int k = 0; k < n && rc == KV_OK; k++) {
+    double c = co2_ref, idx = 0.0;
+    if (has) rc = kv_scenario_at(&sc, year0 + k, &c, &idx);
+    double fc = 5.35 * log(c / co2_ref), fa = -scale * idx;
+    total[k] = extra + fc + fa;
+    if (co2) co2[k] = fc;
+    if (aer) aer[k] = fa;
+  }
+  if (has) kv_scenario_free(&sc);
+  return rc;
+}

@@ -22,4 +22,12 @@ extern const kv_config_key kv_ebm_keys[];
 /* The model table entry (run.model = ebm). */
 extern const kv_model_type kv_ebm_type;
 
+/* The global-mean radiative forcing (W m-2) of years year0 .. year0 + n - 1 under scenario
+ * (e.g. "ssp245"; NULL: ebm.scenario) with the configuration's co2_ref, aerosol_scale, forcing
+ * and scenario_dir: F = forcing + 5.35 ln(CO2 / co2_ref) - aerosol_scale * aerosol index, split
+ * into its CO2 part (co2, may be NULL) and aerosol part (aer, may be NULL). What emulators of the
+ * model use as their input. Not collective. */
+int kv_ebm_global_forcing(const kv_config *cfg, const char *scenario, int year0, int n,
+                          double *total, double *co2, double *aer);
+
 #endif
