@@ -11,6 +11,7 @@
 #include "solvers/heat/heat.h"
 #include "solvers/sweep.h"
 #include "surrogates/fit.h"
+#include "surrogates/validate.h"
 
 static const char help[] =
     "usage: kelvin run CONFIG [section.key=value ...] [--restart FILE] [--keys]\n"
@@ -42,7 +43,8 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
     }
     if (strcmp(argv[i], "--keys") == 0) {
       const kv_config_key *const tables[] = {kv_run_keys, kv_heat_keys, kv_ebm_keys,
-                                             kv_sweep_keys, kv_surrogate_keys, NULL};
+                                             kv_sweep_keys, kv_surrogate_keys,
+                                             kv_validate_keys, NULL};
       if (rank == 0) kv_config_print_reference(tables, stdout);
       return KV_OK;
     }
@@ -69,6 +71,7 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
   /* A sweep's configuration runs as its base case: the [sweep] section is for kelvin sweep. */
   kv_config_remove_section(cfg, "sweep");
   kv_config_remove_section(cfg, "surrogate");
+  kv_config_remove_section(cfg, "validate");
   if (rc == KV_OK) rc = kv_run_validate(cfg);
   rc = kv_status_agree(comm, rc);
   kv_run_result res = {0};

@@ -22,6 +22,7 @@ static const char usage[] =
     "  fit CONFIG                            train the [surrogate] (gp, pcagp) -> MODEL.h5\n"
     "  predict MODEL.h5 name=value ... [--input CSV] [--output FILE]\n"
     "                                        evaluate a surrogate\n"
+    "  validate CONFIG                       surrogate vs the full solver on held-out cases\n"
     "  plot FILE VAR [--step N] [--diff OTHER] -o OUT.png\n"
     "                                        PNG map of a field\n"
     "  info FILE.h5                          datasets, dims, units, attributes, stored config\n"
@@ -93,6 +94,8 @@ int main(int argc, char **argv) {
     rc = kv_cmd_fit(MPI_COMM_WORLD, sub_argc, sub_argv);
   } else if (strcmp(cmd, "predict") == 0) {
     rc = kv_cmd_predict(MPI_COMM_WORLD, sub_argc, sub_argv);
+  } else if (strcmp(cmd, "validate") == 0) {
+    rc = kv_cmd_validate(MPI_COMM_WORLD, sub_argc, sub_argv);
   } else if (strcmp(cmd, "plot") == 0) {
     rc = kv_cmd_plot(MPI_COMM_WORLD, sub_argc, sub_argv);
   } else if (strcmp(cmd, "info") == 0) {

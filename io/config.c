@@ -364,6 +364,17 @@ void kv_config_remove_section(kv_config *cfg, const char *section) {
   cfg->n = k;
 }
 
+void kv_config_unset(kv_config *cfg, const char *key) {
+  entry *e = find(cfg, key);
+  if (!e) return;
+  free(e->key);
+  free(e->value);
+  free(e->tag);
+  long i = e - cfg->e;
+  memmove(e, e + 1, (size_t)(cfg->n - i - 1) * sizeof *e);
+  cfg->n--;
+}
+
 const char *kv_config_value(const kv_config *cfg, const char *key) {
   const entry *e = find(cfg, key);
   return e ? e->value : NULL;

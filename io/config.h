@@ -75,6 +75,9 @@ int kv_config_clone(const kv_config *cfg, kv_config **out);
 /* Drop every key of [section]. */
 void kv_config_remove_section(kv_config *cfg, const char *section);
 
+/* Remove key (no-op when absent). */
+void kv_config_unset(kv_config *cfg, const char *key);
+
 /* The raw value of key, or NULL if absent. Borrowed. */
 const char *kv_config_value(const kv_config *cfg, const char *key);
 

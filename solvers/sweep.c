@@ -521,7 +521,10 @@ int kv_sweep_create(const kv_config *cfg, kv_sweep **out) {
   snprintf(s->source, sizeof s->source, "%s", kv_config_source(cfg));
   int rc = kv_config_clone(cfg, &full);
   /* The same file may describe the surrogate trained on the sweep: not the sweep's business. */
-  if (rc == KV_OK) kv_config_remove_section(full, "surrogate");
+  if (rc == KV_OK) {
+    kv_config_remove_section(full, "surrogate");
+    kv_config_remove_section(full, "validate");
+  }
   /* The whole file first: [run], the model's section and [sweep]. */
   if (rc == KV_OK) {
     const kv_config_key *tables[4];

@@ -20,6 +20,7 @@
 #include "solvers/model.h"
 #include "solvers/sweep.h"
 #include "surrogates/pattern.h"
+#include "surrogates/validate.h"
 
 const kv_config_key kv_surrogate_keys[] = {
     {"surrogate.kind", KV_CFG_ENUM, NULL, "gp|pcagp|pattern", KV_CFG_NORANGE,
@@ -68,8 +69,8 @@ const kv_config_key kv_surrogate_keys[] = {
 };
 
 int kv_fit_validate(kv_config *cfg) {
-  const kv_config_key *tables[5] = {kv_surrogate_keys, NULL, NULL, NULL, NULL};
-  int t = 1;
+  const kv_config_key *tables[6] = {kv_surrogate_keys, kv_validate_keys, NULL, NULL, NULL, NULL};
+  int t = 2;
   /* The sweep's configuration may carry the surrogate too: then its sections are checked. */
   if (kv_config_has(cfg, "run.model") || kv_config_has(cfg, "sweep.method")) {
     const char *name = kv_config_value(cfg, "run.model");
@@ -390,7 +391,7 @@ static int data_from_sweep(const kv_config *cfg, const char *dir, dataset *ds) {
 }
 
 /* The last record of a field dataset (time first) into buf (npts), or its length. */
-static int last_record(const char *file, const char *var, kv_h5_array *a, long *npts) {
+int kv_fit_last_record(const char *file, const char *var, kv_h5_array *a, long *npts) {
   KV_CHECK(kv_h5_read_array(file, var, a));
   if (a->rank < 2) {
     kv_h5_array_free(a);
@@ -401,7 +402,7 @@ static int last_record(const char *file, const char *var, kv_h5_array *a, long *
 }
 
 /* A scalar QoI of a case file: a time series' final value or VAR_max/_min/_mean of a field. */
-static int case_qoi(const char *file, const char *qoi, double *out) {
+int kv_fit_case_qoi(const char *file, const char *qoi, double *out) {
   kv_h5_array a;
   if (kv_h5_read_array(file, qoi, &a) == KV_OK) {
     int ok = a.rank == 1 && a.count > 0;
@@ -419,7 +420,7 @@ static int case_qoi(const char *file, const char *qoi, double *out) {
   }
   snprintf(var, sizeof var, "%.*s", (int)(us - qoi), qoi);
   long np = 1;
-  KV_CHECK(last_record(file, var, &a, &np));
+  KV_CHECK(kv_fit_last_record(file, var, &a, &np));
   const double *v = a.data + a.count - np;
   double r = v[0], s = 0.0;
   for (long p = 0; p < np; p++) {
@@ -601,7 +602,7 @@ int kv_fit(const kv_config *cfg, kv_surrogate **out, char *model_path, size_t mp
     return kv_config_errorf(cfg, "surrogate.data", "pcagp trains on fields: give a sweep "
                             "directory");
   }
-  static const char *const kinds[] = {"gp", "pcagp", "pattern"};
+  static const char *const kinds[] = {"gp", "pcagp", "pattern"}; /* file names */
   if ((v = kv_config_value(cfg, "surrogate.model"))) {
     snprintf(model_path, mpn, "%s", v);
   } else if (!is_csv) {
@@ -640,7 +641,7 @@ int kv_fit(const kv_config *cfg, kv_surrogate **out, char *model_path, size_t mp
       goto cleanup;
     }
     snprintf(output, sizeof output, "%s", v);
-    for (long i = 0; i < ds.n; i++) KV_TRY(case_qoi(ds.files[i], output, &ds.y[i]));
+    for (long i = 0; i < ds.n; i++) KV_TRY(kv_fit_case_qoi(ds.files[i], output, &ds.y[i]));
   }
   KV_TRY(kv_surrogate_new(kind, ds.d, ds.names, output, &s));
   KV_TRY(kv_config_to_text(cfg, &s->config));
@@ -662,7 +663,7 @@ int kv_fit(const kv_config *cfg, kv_surrogate **out, char *model_path, size_t mp
     long P = 0;
     for (long i = 0; i < ds.n; i++) {
       long np = 0;
-      KV_TRY(last_record(ds.files[i], var, &a, &np));
+      KV_TRY(kv_fit_last_record(ds.files[i], var, &a, &np));
       if (i == 0) {
         P = np;
         Y = malloc((size_t)ds.n * (size_t)P * sizeof *Y);

@@ -5,6 +5,7 @@
 #define KV_FIT_H
 
 #include "io/config.h"
+#include "io/h5.h"
 #include "surrogates/surrogate.h"
 
 /* The [surrogate] keys. */
@@ -20,5 +21,13 @@ int kv_fit(const kv_config *cfg, kv_surrogate **out, char *path, size_t n);
 
 /* The layout of field var in a case file (axes, coordinates, units, final time). */
 int kv_fit_field_layout(const char *file, const char *var, kv_field_layout *L);
+
+/* A scalar QoI of a case file (a time series' final value, or VAR_max/_min/_mean of a field at
+ * the final record). */
+int kv_fit_case_qoi(const char *file, const char *qoi, double *out);
+
+/* The final record of a (time, ...) field: *a holds the whole dataset, *npts the points of one
+ * record (the last is at a->data + a->count - *npts). */
+int kv_fit_last_record(const char *file, const char *var, kv_h5_array *a, long *npts);
 
 #endif

@@ -1,0 +1,56 @@
+/* kelvin validate CONFIG [section.key=value ...] */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/status.h"
+#include "io/config.h"
+#include "surrogates/fit.h"
+#include "surrogates/validate.h"
+
+static const char help[] =
+    "usage: kelvin validate CONFIG [section.key=value ...]\n"
+    "\n"
+    "Measure the fitted surrogate of CONFIG ([surrogate]) against the full solver on held-out\n"
+    "cases: validate.samples new Latin-hypercube points over the sweep's ranges (gp, pcagp), or\n"
+    "the scenarios validate.scenarios x validate.members (pattern, scored on their ensemble mean\n"
+    "over validate.years as tas anomalies). The held-out runs go through the sweep machinery\n"
+    "(MPI, resumable) in <validate.dir>/holdout. Writes validation.h5 and validation.md (with PNG\n"
+    "maps for fields) to validate.dir (default: the sweep directory) and prints the metrics.\n"
+    "Exit status 1 when a validate.tolerance.<metric> is exceeded (r2, coverage95, speedup: when\n"
+    "below it).\n";
+
+int kv_cmd_validate(MPI_Comm comm, int argc, char **argv) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  const char *path = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (kv_cli_is_help(argv[i])) {
+      if (rank == 0) fputs(help, stdout);
+      return KV_OK;
+    }
+    if (argv[i][0] == '-') {
+      return KV_ERROR(KV_ERR_USAGE, "validate: unknown option '%s'", argv[i]);
+    }
+    if (!strchr(argv[i], '=') && !path) path = argv[i];
+  }
+  if (!path) return KV_ERROR(KV_ERR_USAGE, "validate: missing CONFIG (see kelvin validate --help)");
+  kv_config *cfg = NULL;
+  KV_CHECK(kv_config_load(comm, path, &cfg));
+  int rc = KV_OK;
+  for (int i = 1; i < argc && rc == KV_OK; i++) {
+    if (argv[i] != path) rc = kv_config_override(cfg, argv[i]);
+  }
+  if (rc == KV_OK) rc = kv_fit_validate(cfg);
+  rc = kv_status_agree(comm, rc);
+  kv_validation v;
+  if (rc == KV_OK) rc = kv_validate(comm, cfg, &v);
+  if (rc == KV_OK && rank == 0) {
+    printf("validation of %s on %ld held-out case%s:\n", path, v.ncases, v.ncases == 1 ? "" : "s");
+    kv_validation_print(&v, stdout);
+    printf("report: %s/validation.md, data: %s/validation.h5\n", v.dir, v.dir);
+  }
+  if (rc == KV_OK && v.nfailed) rc = KV_ERR_MISMATCH;
+  kv_config_free(cfg);
+  return rc;
+}

@@ -1,0 +1,551 @@
+#include "surrogates/validate.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/status.h"
+#include "io/h5.h"
+#include "io/manifest.h"
+#include "io/plot.h"
+#include "io/textfile.h"
+#include "solvers/model.h"
+#include "solvers/sweep.h"
+#include "surrogates/fit.h"
+#include "surrogates/metrics.h"
+#include "surrogates/pattern.h"
+#include "surrogates/surrogate.h"
+
+const char *const kv_metric_names[KV_M_COUNT] = {
+    "rmse", "mae", "max_abs", "rel_l2", "r2", "nrmse_spatial", "nrmse_global", "nrmse_total",
+    "coverage95", "speedup"};
+
+/* r2, coverage95 and speedup are better when larger: their tolerance is a minimum. */
+static int lower_bound(int m) { return m == KV_M_R2 || m == KV_M_COVERAGE95 || m == KV_M_SPEEDUP; }
+
+#define TOL(name, doc) {"validate.tolerance." name, KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE, doc}
+const kv_config_key kv_validate_keys[] = {
+    {"validate.samples", KV_CFG_INT, NULL, NULL, 1, 100000000,
+     "gp/pcagp: held-out cases, new LHS points over the sweep's ranges"},
+    {"validate.seed", KV_CFG_INT, "99", NULL, 0, 4294967295.0, "seed of the held-out design"},
+    {"validate.scenarios", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "pattern: held-out scenarios (the truth is their ensemble mean)"},
+    {"validate.members", KV_CFG_INT, "1", NULL, 1, 100000, "pattern: members per held-out scenario"},
+    {"validate.dir", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "where validation.h5/.md and the held-out runs go (default: the sweep directory)"},
+    {"validate.years", KV_CFG_STRING, "2080:2100", NULL, KV_CFG_NORANGE,
+     "climate fields: the evaluation window, first:last year"},
+    TOL("rmse", "fail (exit 1) above this RMSE"),
+    TOL("mae", "fail above this mean absolute error"),
+    TOL("max_abs", "fail above this largest error"),
+    TOL("rel_l2", "fail above this relative L2 error"),
+    TOL("r2", "fail below this R^2"),
+    TOL("nrmse_spatial", "fail above this ClimateBench spatial NRMSE"),
+    TOL("nrmse_global", "fail above this ClimateBench global NRMSE"),
+    TOL("nrmse_total", "fail above this ClimateBench total NRMSE"),
+    TOL("coverage95", "fail below this fraction of truths in the 95 % interval"),
+    TOL("speedup", "fail below this speed-up over the full solver"),
+    {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
+};
+
+static void add(kv_validation *v, int m, double x, double weight) {
+  v->value[m] += weight * x;
+  v->have[m] = 1;
+}
+
+/* ------------------------------------------------------------------ report */
+
+void kv_validation_print(const kv_validation *v, void *stream) {
+  FILE *f = stream;
+  fprintf(f, "| metric | value | tolerance |\n|---|---|---|\n");
+  for (int m = 0; m < KV_M_COUNT; m++) {
+    if (!v->have[m]) continue;
+    char t[64] = "-";
+    if (v->has_tol[m]) {
+      snprintf(t, sizeof t, "%s %.4g: %s", lower_bound(m) ? ">=" : "<=", v->tol[m],
+               v->failed[m] ? "**FAILED**" : "ok");
+    }
+    fprintf(f, "| %s | %.6g | %s |\n", kv_metric_names[m], v->value[m], t);
+  }
+}
+
+static int write_report(const kv_validation *v, const char *what, const char *maps) {
+  char path[4200], tmp[4300];
+  snprintf(path, sizeof path, "%s/validation.md", v->dir);
+  FILE *f = kv_textfile_begin(path, tmp, sizeof tmp);
+  if (!f) return KV_ERR_IO;
+  fprintf(f, "# kelvin validation\n\n%s\n\n%ld held-out case%s. ", what, v->ncases,
+          v->ncases == 1 ? "" : "s");
+  if (v->have[KV_M_SPEEDUP]) {
+    fprintf(f, "The surrogate is %.3g times faster than the full solver per case.", v->value[KV_M_SPEEDUP]);
+  }
+  fprintf(f, "\n\n");
+  kv_validation_print(v, f);
+  fprintf(f, "\n%s\n", v->nfailed ? "**Some tolerances are exceeded.**" : "Every tolerance holds.");
+  if (maps && maps[0]) fprintf(f, "\n%s", maps);
+  fprintf(f, "\nData: `validation.h5` (`/truth`, `/prediction`, `/std`, `/inputs`, `/metrics`).\n");
+  return kv_textfile_commit(f, tmp, path);
+}
+
+/* Maps of truth, prediction and error (nx x ny each). */
+static int write_maps(const kv_validation *v, const kv_field_layout *L, const double *truth,
+                      const double *pred, long np, const char *label, char *md, size_t mdn) {
+  if (L->ndims < 2) {
+    md[0] = '\0';
+    return KV_OK;
+  }
+  long nx = L->n[0], ny = L->n[1];
+  double *err = malloc((size_t)np * sizeof *err);
+  if (!err) return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  for (long p = 0; p < np; p++) err[p] = pred[p] - truth[p];
+  const char *names[3] = {"truth", "prediction", "error"};
+  const double *data[3] = {truth, pred, err};
+  int rc = KV_OK;
+  size_t len = 0;
+  md[0] = '\0';
+  for (int k = 0; k < 3 && rc == KV_OK; k++) {
+    char path[4200], title[256];
+    snprintf(path, sizeof path, "%s/validation_%s.png", v->dir, names[k]);
+    snprintf(title, sizeof title, "%s: %s", names[k], label);
+    kv_plot_opts o = {800, 480, title, L->units, L->axis_long[0][0] ? L->axis_name[0] : "x",
+                      L->axis_name[1], k == 2};
+    rc = kv_plot_map(data[k], nx, ny, L->coord[0], L->coord[1], &o, path);
+    len += (size_t)snprintf(md + len, mdn - len, "![%s](validation_%s.png)\n", names[k], names[k]);
+  }
+  free(err);
+  return rc;
+}
+
+static int store_layout_coords(kv_h5_store *h, const kv_field_layout *L) {
+  for (int k = 0; k < L->ndims; k++) {
+    char name[64];
+    snprintf(name, sizeof name, "/%s", L->axis_name[k]);
+    KV_CHECK(kv_h5_store_put(h, name, 1, &L->n[k], L->coord[k]));
+    KV_CHECK(kv_h5_store_put_text(h, name, "units", L->axis_units[k]));
+  }
+  return KV_OK;
+}
+
+static int store_metrics(kv_h5_store *h, const kv_validation *v) {
+  double one = 0.0;
+  long n1 = 1;
+  KV_CHECK(kv_h5_store_put(h, "/metrics", 0, &n1, &one));
+  KV_CHECK(kv_h5_store_put_text(h, "/metrics", "long_name",
+                                "validation metrics (one attribute each; mean over cases)"));
+  for (int m = 0; m < KV_M_COUNT; m++) {
+    if (v->have[m]) KV_CHECK(kv_h5_store_put_number(h, "/metrics", kv_metric_names[m], v->value[m]));
+  }
+  return KV_OK;
+}
+
+/* ------------------------------------------------------------------ scoring */
+
+/* gp and pcagp: new LHS points; one truth per case. */
+static int score_points(const kv_sweep *hs, const kv_surrogate *s, double solver_wall,
+                        kv_validation *v, char *what, size_t whn) {
+  long n = kv_sweep_ncases(hs);
+  int d = s->ninputs, field = s->kind == KV_SURROGATE_PCAGP;
+  long P = field ? s->npts : 1;
+  double *X = malloc((size_t)n * (size_t)d * sizeof *X);
+  double *truth = malloc((size_t)n * (size_t)P * sizeof *truth);
+  double *mean = malloc((size_t)n * (size_t)P * sizeof *mean);
+  double *var = malloc((size_t)n * (size_t)P * sizeof *var);
+  double *sd = malloc((size_t)n * (size_t)P * sizeof *sd);
+  int rc = X && truth && mean && var && sd ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  for (int k = 0; rc == KV_OK && k < d; k++) {
+    int col = -1;
+    for (int j = 0; j < kv_sweep_nvars(hs); j++) {
+      if (!strcmp(kv_sweep_var(hs, j), s->inputs[k])) col = j;
+    }
+    if (col < 0) {
+      rc = KV_ERROR(KV_ERR_CONFIG, "validate: the model's input %s is not varied by the sweep",
+                    s->inputs[k]);
+      break;
+    }
+    for (long c = 0; c < n; c++) X[c * d + k] = strtod(kv_sweep_value(hs, c, col), NULL);
+  }
+  for (long c = 0; rc == KV_OK && c < n; c++) {
+    char path[4200];
+    kv_sweep_case_path(hs, c, path, sizeof path);
+    if (!field) {
+      rc = kv_fit_case_qoi(path, s->output, &truth[c]);
+    } else {
+      kv_h5_array a;
+      long np;
+      rc = kv_fit_last_record(path, s->layout.var, &a, &np);
+      if (rc == KV_OK && np != P) {
+        rc = KV_ERROR(KV_ERR_FORMAT, "'%s': %ld points, the model has %ld", path, np, P);
+      }
+      if (rc == KV_OK) memcpy(truth + c * P, a.data + a.count - P, (size_t)P * sizeof *truth);
+      if (rc == KV_OK) kv_h5_array_free(&a);
+    }
+  }
+  double t0 = MPI_Wtime();
+  if (rc == KV_OK) rc = kv_surrogate_predict(s, n, X, mean, var);
+  double tsur = (MPI_Wtime() - t0) / (double)n;
+  if (rc == KV_OK) {
+    for (long i = 0; i < n * P; i++) sd[i] = sqrt(var[i] > 0 ? var[i] : 0.0);
+    if (!field) {
+      kv_metrics m;
+      kv_metrics_pointwise(n, mean, truth, &m);
+      add(v, KV_M_RMSE, m.rmse, 1);
+      add(v, KV_M_MAE, m.mae, 1);
+      add(v, KV_M_MAX_ABS, m.max_abs, 1);
+      add(v, KV_M_REL_L2, m.rel_l2, 1);
+      add(v, KV_M_R2, m.r2, 1);
+    } else {
+      for (long c = 0; c < n; c++) {
+        kv_metrics m;
+        kv_metrics_pointwise(P, mean + c * P, truth + c * P, &m);
+        add(v, KV_M_RMSE, m.rmse, 1.0 / n);
+        add(v, KV_M_MAE, m.mae, 1.0 / n);
+        add(v, KV_M_MAX_ABS, m.max_abs, 1.0 / n);
+        add(v, KV_M_REL_L2, m.rel_l2, 1.0 / n);
+        add(v, KV_M_R2, m.r2, 1.0 / n);
+      }
+    }
+    add(v, KV_M_COVERAGE95, kv_metric_coverage95(n * P, mean, sd, truth), 1);
+    add(v, KV_M_SPEEDUP, solver_wall / fmax(tsur, 1e-9), 1);
+    v->ncases = n;
+  }
+  /* validation.h5 */
+  kv_h5_store *h = NULL;
+  char path[4200], var_[300];
+  snprintf(path, sizeof path, "%s/validation.h5", v->dir);
+  snprintf(var_, sizeof var_, "%.255s", field ? s->layout.var : s->output);
+  if (rc == KV_OK) rc = kv_h5_store_create(path, &h);
+  if (rc == KV_OK) {
+    long dims[4] = {n, 1, 1, 1}, di[2] = {n, d};
+    int rank = 1;
+    if (field) {
+      rank = 1 + s->layout.ndims;
+      for (int k = 0; k < s->layout.ndims; k++) dims[1 + k] = s->layout.n[s->layout.ndims - 1 - k];
+    }
+    const char *grp[3] = {"truth", "prediction", "std"};
+    const double *dat[3] = {truth, mean, sd};
+    for (int k = 0; k < 3 && rc == KV_OK; k++) {
+      char name[340];
+      snprintf(name, sizeof name, "/%s/%s", grp[k], var_);
+      rc = kv_h5_store_put(h, name, rank, dims, dat[k]);
+    }
+    char names[2048] = "";
+    for (int k = 0; k < d; k++) {
+      strncat(names, k ? "," : "", sizeof names - strlen(names) - 1);
+      strncat(names, s->inputs[k], sizeof names - strlen(names) - 1);
+    }
+    if (rc == KV_OK) rc = kv_h5_store_put(h, "/inputs", 2, di, X);
+    if (rc == KV_OK) rc = kv_h5_store_put_text(h, "/inputs", "names", names);
+    if (rc == KV_OK && field) rc = store_layout_coords(h, &s->layout);
+  }
+  snprintf(what, whn, "Surrogate `%s` (%s) of `%s`, against the full solver on %ld new Latin-"
+           "hypercube points.", s->kind == KV_SURROGATE_GP ? "gp" : "pcagp",
+           s->ngp ? kv_kernel_name(kv_gp_opts(s->gp[0])->kernel) : "", var_, n);
+  if (rc == KV_OK) rc = store_metrics(h, v);
+  if (h) {
+    int rc2 = kv_h5_store_close(h, rc == KV_OK);
+    if (rc == KV_OK) rc = rc2;
+  }
+  if (rc == KV_OK && field) {
+    char md[1024];
+    rc = write_maps(v, &s->layout, truth, mean, P, "held-out case 0", md, sizeof md);
+    strncat(what, "\n\n", whn - strlen(what) - 1);
+    strncat(what, md, whn - strlen(what) - 1);
+  }
+  free(X);
+  free(truth);
+  free(mean);
+  free(var);
+  free(sd);
+  return rc;
+}
+
+/* pattern: held-out scenarios; the truth is the ensemble mean's anomaly, scored in the window. */
+static int score_scenarios(const kv_config *cfg, const kv_sweep *hs, const kv_surrogate *s,
+                           double solver_wall, kv_validation *v, char *what, size_t whn) {
+  const char *yr;
+  int w0, w1, n;
+  KV_CHECK(kv_config_get_string(cfg, "validate.years", &yr));
+  if (sscanf(yr, "%d:%d%n", &w0, &w1, &n) != 2 || yr[n] || w1 < w0) {
+    return kv_config_errorf(cfg, "validate.years", "expected FIRST:LAST (e.g. 2080:2100)");
+  }
+  long y0;
+  KV_CHECK(kv_config_get_int(cfg, "run.year_start", -1000000, 1000000, &y0));
+  int sk = -1;
+  for (int j = 0; j < kv_sweep_nvars(hs); j++) {
+    if (!strcmp(kv_sweep_var(hs, j), "ebm.scenario")) sk = j;
+  }
+  long nc = kv_sweep_ncases(hs), np = s->npts;
+  char **files = calloc((size_t)nc, sizeof *files);
+  char scen[32][64];
+  int ns = 0, rc = files && sk >= 0 ? KV_OK : KV_ERROR(KV_ERR_INVALID, "validate: no scenarios");
+  for (long c = 0; rc == KV_OK && c < nc; c++) {
+    const char *sc = kv_sweep_value(hs, c, sk);
+    int found = 0;
+    for (int k = 0; k < ns; k++) found |= !strcmp(scen[k], sc);
+    if (!found && ns < 32) snprintf(scen[ns++], sizeof scen[0], "%s", sc);
+  }
+  double *w = malloc((size_t)np * sizeof *w);
+  long nt = 0, t0 = w0 - y0, nw = w1 - w0 + 1;
+  double *T = NULL, *Pr = NULL, *X = NULL, *g = NULL;
+  double *allT = NULL, *allP = NULL, tsur = 0.0;
+  if (rc == KV_OK && !w) rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  if (rc == KV_OK) kv_pattern_weights(s, w);
+  for (int k = 0; rc == KV_OK && k < ns; k++) {
+    int nf = 0;
+    for (long c = 0; c < nc; c++) {
+      if (strcmp(kv_sweep_value(hs, c, sk), scen[k])) continue;
+      char path[4200];
+      kv_sweep_case_path(hs, c, path, sizeof path);
+      files[nf++] = strdup(path);
+    }
+    long np2;
+    rc = kv_pattern_ensemble_mean(files, nf, "tas", &nt, &np2, &T);
+    for (int m = 0; m < nf; m++) free(files[m]);
+    if (rc != KV_OK) break;
+    if (np2 != np || t0 < 0 || t0 + nw > nt) {
+      rc = KV_ERROR(KV_ERR_CONFIG, "validate: the held-out runs (%ld-%ld, %ld points) do not "
+                    "cover validate.years = %s of the model's %ld points", y0, y0 + nt - 1, np2,
+                    yr, np);
+      break;
+    }
+    if (!allT) {
+      allT = malloc((size_t)ns * (size_t)nw * (size_t)np * sizeof *allT);
+      allP = malloc((size_t)ns * (size_t)nw * (size_t)np * sizeof *allP);
+      Pr = malloc((size_t)nt * (size_t)np * sizeof *Pr);
+      X = malloc((size_t)nt * (size_t)s->ninputs * sizeof *X);
+      g = malloc((size_t)nt * sizeof *g);
+      if (!allT || !allP || !Pr || !X || !g) {
+        rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
+        break;
+      }
+    }
+    for (long t = 0; t < nt; t++) {
+      for (long p = 0; p < np; p++) T[t * np + p] -= s->mean[p];
+      g[t] = kv_metric_wmean(np, T + t * np, w);
+    }
+    double ts = MPI_Wtime();
+    rc = kv_pattern_predictors(s, scen[k], (int)y0, (int)nt, g, X);
+    if (rc == KV_OK) rc = kv_surrogate_predict(s, nt, X, Pr, NULL);
+    tsur += MPI_Wtime() - ts;
+    if (rc == KV_OK) {
+      const double *tw = T + t0 * np, *pw = Pr + t0 * np;
+      kv_nrmse nr;
+      kv_metrics m;
+      rc = kv_metric_nrmse(nw, np, pw, tw, w, &nr);
+      if (rc == KV_OK) {
+        kv_metrics_pointwise(nw * np, pw, tw, &m);
+        double wt = 1.0 / ns;
+        add(v, KV_M_RMSE, m.rmse, wt);
+        add(v, KV_M_MAE, m.mae, wt);
+        add(v, KV_M_MAX_ABS, m.max_abs, wt);
+        add(v, KV_M_REL_L2, m.rel_l2, wt);
+        add(v, KV_M_R2, m.r2, wt);
+        add(v, KV_M_NRMSE_SPATIAL, nr.spatial, wt);
+        add(v, KV_M_NRMSE_GLOBAL, nr.global, wt);
+        add(v, KV_M_NRMSE_TOTAL, nr.total, wt);
+        memcpy(allT + (size_t)k * nw * np, tw, (size_t)(nw * np) * sizeof *allT);
+        memcpy(allP + (size_t)k * nw * np, pw, (size_t)(nw * np) * sizeof *allP);
+      }
+    }
+    free(T);
+    T = NULL;
+  }
+  if (rc == KV_OK) {
+    v->ncases = ns;
+    /* A scenario's full runs against the surrogate's prediction of it. */
+    add(v, KV_M_SPEEDUP, solver_wall * (double)nc / ns / fmax(tsur / ns, 1e-9), 1);
+  }
+  kv_h5_store *h = NULL;
+  char path[4200];
+  snprintf(path, sizeof path, "%s/validation.h5", v->dir);
+  if (rc == KV_OK) rc = kv_h5_store_create(path, &h);
+  if (rc == KV_OK) {
+    long dims[4] = {ns, nw, s->layout.n[1], s->layout.n[0]};
+    double *years = malloc((size_t)nw * sizeof *years);
+    for (long t = 0; years && t < nw; t++) years[t] = (double)(w0 + t);
+    rc = kv_h5_store_put(h, "/truth/tas", 4, dims, allT);
+    if (rc == KV_OK) rc = kv_h5_store_put(h, "/prediction/tas", 4, dims, allP);
+    if (rc == KV_OK) rc = kv_h5_store_put(h, "/year", 1, &nw, years);
+    free(years);
+    char list[2048] = "";
+    for (int k = 0; k < ns; k++) {
+      strncat(list, k ? "," : "", sizeof list - strlen(list) - 1);
+      strncat(list, scen[k], sizeof list - strlen(list) - 1);
+    }
+    double ids[32];
+    long nsl = ns;
+    for (int k = 0; k < ns; k++) ids[k] = k;
+    if (rc == KV_OK) rc = kv_h5_store_put(h, "/inputs", 1, &nsl, ids);
+    if (rc == KV_OK) rc = kv_h5_store_put_text(h, "/inputs", "scenarios", list);
+    if (rc == KV_OK) rc = kv_h5_store_put_text(h, "/truth/tas", "long_name", "ensemble-mean tas "
+                                               "anomaly from the control climate (1850-1900)");
+    if (rc == KV_OK) rc = store_layout_coords(h, &s->layout);
+    if (rc == KV_OK) rc = store_metrics(h, v);
+    int rc2 = kv_h5_store_close(h, rc == KV_OK);
+    if (rc == KV_OK) rc = rc2;
+  }
+  snprintf(what, whn, "Pattern scaling (global mean: %s) against the full solver's ensemble mean "
+           "of %s, tas anomalies from the control climate, years %d-%d.",
+           s->pattern.global_mode ? "true_smoothed" : "two-box response", scen[0], w0, w1);
+  if (rc == KV_OK) {
+    /* Maps of the window means of the first held-out scenario. */
+    double *mt = calloc((size_t)np, sizeof *mt), *mp = calloc((size_t)np, sizeof *mp);
+    for (long t = 0; mt && mp && t < nw; t++)
+      for (long p = 0; p < np; p++) {
+        mt[p] += allT[t * np + p] / nw;
+        mp[p] += allP[t * np + p] / nw;
+      }
+    char md[1024], label[128];
+    snprintf(label, sizeof label, "%s %d-%d mean", scen[0], w0, w1);
+    rc = mt && mp ? write_maps(v, &s->layout, mt, mp, np, label, md, sizeof md)
+                  : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+    strncat(what, "\n\n", whn - strlen(what) - 1);
+    strncat(what, md, whn - strlen(what) - 1);
+    free(mt);
+    free(mp);
+  }
+  free(files);
+  free(w);
+  free(T);
+  free(Pr);
+  free(X);
+  free(g);
+  free(allT);
+  free(allP);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ the command */
+
+static int tolerances(const kv_config *cfg, kv_validation *v) {
+  v->nfailed = 0;
+  for (int m = 0; m < KV_M_COUNT; m++) {
+    char key[64];
+    double tol;
+    snprintf(key, sizeof key, "validate.tolerance.%s", kv_metric_names[m]);
+    if (!kv_config_has(cfg, key)) continue;
+    KV_CHECK(kv_config_get_double(cfg, key, -INFINITY, INFINITY, &tol));
+    if (!v->have[m]) {
+      return kv_config_errorf(cfg, key, "this surrogate has no %s", kv_metric_names[m]);
+    }
+    v->has_tol[m] = 1;
+    v->tol[m] = tol;
+    v->failed[m] = lower_bound(m) ? !(v->value[m] >= tol) : !(v->value[m] <= tol);
+    v->nfailed += v->failed[m];
+  }
+  return KV_OK;
+}
+
+static int score(const kv_config *cfg, const kv_sweep *hs, const char *model, kv_validation *v) {
+  kv_surrogate *s = NULL;
+  KV_CHECK(kv_surrogate_load(model, &s));
+  long n = kv_sweep_ncases(hs);
+  kv_case_record *recs = calloc((size_t)n + 1, sizeof *recs);
+  char path[4300];
+  snprintf(path, sizeof path, "%s/manifest.csv", kv_sweep_dir(hs));
+  int rc = recs ? kv_manifest_read(path, n, recs, NULL) : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  double wall = 0.0;
+  for (long c = 0; c < n; c++) wall += recs ? recs[c].wall / n : 0.0;
+  char what[4096] = "";
+  if (rc == KV_OK) {
+    rc = s->kind == KV_SURROGATE_PATTERN ? score_scenarios(cfg, hs, s, wall, v, what, sizeof what)
+                                         : score_points(hs, s, wall, v, what, sizeof what);
+  }
+  if (rc == KV_OK) rc = tolerances(cfg, v);
+  char *maps = strstr(what, "\n\n![");
+  if (maps) *maps++ = '\0';
+  if (rc == KV_OK) rc = write_report(v, what, maps ? maps + 1 : "");
+  free(recs);
+  kv_surrogate_free(s);
+  return rc;
+}
+
+int kv_validate(MPI_Comm comm, const kv_config *cfg, kv_validation *out) {
+  memset(out, 0, sizeof *out);
+  int rank, kind;
+  MPI_Comm_rank(comm, &rank);
+  KV_CHECK(kv_config_get_enum(cfg, "surrogate.kind", "gp|pcagp|pattern", &kind));
+  if (!kv_config_has(cfg, "sweep.method")) {
+    return kv_config_errorf(cfg, "sweep.method", "kelvin validate builds its held-out cases from "
+                            "the [sweep] the surrogate was trained on");
+  }
+  kv_sweep *train = NULL, *hs = NULL;
+  kv_config *h = NULL;
+  KV_CHECK(kv_sweep_create(cfg, &train));
+  char model[4096], hdir[4200];
+  static const char *const kinds[] = {"gp", "pcagp", "pattern"};
+  const char *v = kv_config_value(cfg, "surrogate.model");
+  if (v) snprintf(model, sizeof model, "%s", v);
+  else snprintf(model, sizeof model, "%s/model_%s.h5", kv_sweep_dir(train), kinds[kind]);
+  v = kv_config_value(cfg, "validate.dir");
+  snprintf(out->dir, sizeof out->dir, "%s", v ? v : kv_sweep_dir(train));
+  snprintf(hdir, sizeof hdir, "%s/holdout", out->dir);
+  int rc = kv_config_clone(cfg, &h);
+  if (rc == KV_OK) {
+    kv_config_remove_section(h, "surrogate");
+    kv_config_remove_section(h, "validate");
+    rc = kv_config_set_tagged(h, "sweep.dir", hdir, "validate");
+  }
+  char num[32];
+  long seed;
+  if (rc == KV_OK) rc = kv_config_get_int(cfg, "validate.seed", 0, 4294967295L, &seed);
+  snprintf(num, sizeof num, "%ld", seed);
+  if (rc == KV_OK && kind != KV_SURROGATE_PATTERN) {
+    const char *m = kv_config_value(cfg, "sweep.method");
+    if (!kv_config_has(cfg, "validate.samples")) {
+      rc = kv_config_errorf(cfg, "validate.samples", "the number of held-out cases is needed");
+    } else if (strcmp(m, "lhs") && strcmp(m, "sobol")) {
+      rc = kv_config_errorf(cfg, "sweep.method", "held-out points are drawn over the ranges of "
+                            "an lhs or sobol sweep");
+    }
+    if (rc == KV_OK) rc = kv_config_set_tagged(h, "sweep.method", "lhs", "validate");
+    if (rc == KV_OK) {
+      rc = kv_config_set_tagged(h, "sweep.samples", kv_config_value(cfg, "validate.samples"),
+                                "validate");
+    }
+    if (rc == KV_OK) rc = kv_config_set_tagged(h, "sweep.seed", num, "validate");
+  } else if (rc == KV_OK) {
+    if (!kv_config_has(cfg, "validate.scenarios")) {
+      rc = kv_config_errorf(cfg, "validate.scenarios", "pattern scaling is validated on held-out "
+                            "scenarios (e.g. ssp245)");
+    }
+    const char *keys[] = {"sweep.vary", "sweep.samples", "sweep.cases"};
+    for (int k = 0; k < 3; k++) kv_config_unset(h, keys[k]);
+    if (rc == KV_OK) rc = kv_config_set_tagged(h, "sweep.method", "ensemble", "validate");
+    if (rc == KV_OK) {
+      rc = kv_config_set_tagged(h, "sweep.scenarios", kv_config_value(cfg, "validate.scenarios"),
+                                "validate");
+    }
+    if (rc == KV_OK) {
+      rc = kv_config_set_tagged(h, "sweep.members", kv_config_value(cfg, "validate.members"),
+                                "validate");
+    }
+    /* Members other than the training ones: their internal variability is new. */
+    snprintf(num, sizeof num, "%ld", seed + 100000);
+    if (rc == KV_OK) rc = kv_config_set_tagged(h, "sweep.seed", num, "validate");
+  }
+  if (rc == KV_OK) rc = kv_sweep_create(h, &hs);
+  rc = kv_status_agree(comm, rc);
+  if (rc == KV_OK) {
+    kv_sweep_options o = {1, 0, 0};
+    kv_sweep_summary sum;
+    if (rank == 0) kv_info("validate: %ld held-out case%s by the full solver in %s",
+                           kv_sweep_ncases(hs), kv_sweep_ncases(hs) == 1 ? "" : "s", hdir);
+    rc = kv_sweep_run(comm, hs, &o, &sum);
+    if (rc == KV_OK && sum.failed > 0) {
+      rc = KV_ERROR(KV_ERR_NUMERIC, "validate: %ld held-out case%s failed in the full solver "
+                    "(see %s/manifest.csv)", sum.failed, sum.failed == 1 ? "" : "s", hdir);
+    }
+  }
+  if (rc == KV_OK) {
+    rc = rank == 0 ? score(cfg, hs, model, out) : KV_OK;
+    rc = kv_status_agree(comm, rc);
+    MPI_Bcast(out, (int)sizeof *out, MPI_BYTE, 0, comm);
+  }
+  kv_sweep_free(train);
+  kv_sweep_free(hs);
+  kv_config_free(h);
+  return rc;
+}
