@@ -13,6 +13,7 @@ int kv_cmd_fit(MPI_Comm comm, int argc, char **argv);
 int kv_cmd_predict(MPI_Comm comm, int argc, char **argv);
 int kv_cmd_plot(MPI_Comm comm, int argc, char **argv);
 int kv_cmd_validate(MPI_Comm comm, int argc, char **argv);
+int kv_cmd_pipeline(MPI_Comm comm, int argc, char **argv);
 
 /* 1 if s is "-h" or "--help". */
 int kv_cli_is_help(const char *s);

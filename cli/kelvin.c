@@ -23,6 +23,7 @@ static const char usage[] =
     "  predict MODEL.h5 name=value ... [--input CSV] [--output FILE]\n"
     "                                        evaluate a surrogate\n"
     "  validate CONFIG                       surrogate vs the full solver on held-out cases\n"
+    "  pipeline CONFIG                       sweep + fit + validate\n"
     "  plot FILE VAR [--step N] [--diff OTHER] -o OUT.png\n"
     "                                        PNG map of a field\n"
     "  info FILE.h5                          datasets, dims, units, attributes, stored config\n"
@@ -94,6 +95,8 @@ int main(int argc, char **argv) {
     rc = kv_cmd_fit(MPI_COMM_WORLD, sub_argc, sub_argv);
   } else if (strcmp(cmd, "predict") == 0) {
     rc = kv_cmd_predict(MPI_COMM_WORLD, sub_argc, sub_argv);
+  } else if (strcmp(cmd, "pipeline") == 0) {
+    rc = kv_cmd_pipeline(MPI_COMM_WORLD, sub_argc, sub_argv);
   } else if (strcmp(cmd, "validate") == 0) {
     rc = kv_cmd_validate(MPI_COMM_WORLD, sub_argc, sub_argv);
   } else if (strcmp(cmd, "plot") == 0) {

@@ -1,0 +1,80 @@
+/* kelvin pipeline CONFIG [section.key=value ...]: sweep, fit, validate. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "io/config.h"
+#include "solvers/sweep.h"
+#include "surrogates/fit.h"
+#include "surrogates/validate.h"
+
+static const char help[] =
+    "usage: kelvin pipeline CONFIG [section.key=value ...]\n"
+    "\n"
+    "The whole loop on one configuration ([run], the model's section, [sweep], [surrogate],\n"
+    "[validate]): run the sweep (resuming what an earlier pipeline finished), fit the surrogate,\n"
+    "validate it against the full solver on held-out cases, and print the metrics with the paths\n"
+    "of the report and its maps. Exit status as kelvin validate (1: a tolerance is exceeded).\n";
+
+int kv_cmd_pipeline(MPI_Comm comm, int argc, char **argv) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  const char *path = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (kv_cli_is_help(argv[i])) {
+      if (rank == 0) fputs(help, stdout);
+      return KV_OK;
+    }
+    if (argv[i][0] == '-') return KV_ERROR(KV_ERR_USAGE, "pipeline: unknown option '%s'", argv[i]);
+    if (!strchr(argv[i], '=') && !path) path = argv[i];
+  }
+  if (!path) return KV_ERROR(KV_ERR_USAGE, "pipeline: missing CONFIG (see kelvin pipeline --help)");
+  kv_config *cfg = NULL;
+  KV_CHECK(kv_config_load(comm, path, &cfg));
+  int rc = KV_OK;
+  for (int i = 1; i < argc && rc == KV_OK; i++) {
+    if (argv[i] != path) rc = kv_config_override(cfg, argv[i]);
+  }
+  /* Everything is checked before the first solve. */
+  if (rc == KV_OK) rc = kv_fit_validate(cfg);
+  kv_sweep *s = NULL;
+  if (rc == KV_OK) rc = kv_sweep_create(cfg, &s);
+  rc = kv_status_agree(comm, rc);
+  kv_sweep_summary sum;
+  if (rc == KV_OK) {
+    if (rank == 0) kv_info("pipeline 1/3: sweep of %ld cases into %s", kv_sweep_ncases(s), kv_sweep_dir(s));
+    kv_sweep_options o = {1, 0, 0};
+    rc = kv_sweep_run(comm, s, &o, &sum);
+    if (rc == KV_OK && sum.failed) {
+      rc = KV_ERROR(KV_ERR_NUMERIC, "pipeline: %ld case%s of the sweep failed (see %s/manifest.csv)",
+                    sum.failed, sum.failed == 1 ? "" : "s", kv_sweep_dir(s));
+    }
+  }
+  char model[4096] = "";
+  if (rc == KV_OK) {
+    if (rank == 0) kv_info("pipeline 2/3: fit");
+    rc = rank == 0 ? kv_fit(cfg, NULL, model, sizeof model) : KV_OK;
+    rc = kv_status_agree(comm, rc);
+  }
+  kv_validation v;
+  if (rc == KV_OK) {
+    if (rank == 0) kv_info("pipeline 3/3: validate");
+    rc = kv_validate(comm, cfg, &v);
+  }
+  if (rc == KV_OK && rank == 0) {
+    printf("pipeline %s: %ld cases in %s, model %s\n", path, kv_sweep_ncases(s), kv_sweep_dir(s),
+           model);
+    printf("validation on %ld held-out case%s:\n", v.ncases, v.ncases == 1 ? "" : "s");
+    kv_validation_print(&v, stdout);
+    printf("report: %s/validation.md\n", v.dir);
+    printf("maps:   %s/validation_truth.png, validation_prediction.png, validation_error.png\n",
+           v.dir);
+    printf("data:   %s/validation.h5\n", v.dir);
+  }
+  if (rc == KV_OK && v.nfailed) rc = KV_ERR_MISMATCH;
+  kv_sweep_free(s);
+  kv_config_free(cfg);
+  return rc;
+}
