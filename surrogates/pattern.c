@@ -130,7 +130,8 @@ typedef struct {
   char **files;
 } scen_files;
 
-static int read_manifest(const char *dir, const char *scen_key, int ns, scen_files *sf) {
+static int read_manifest(const char *dir, const char *scen_key, int ns, scen_files *sf,
+                         int maxm) {
   char path[4200];
   snprintf(path, sizeof path, "%s/manifest.csv", dir);
   FILE *f = fopen(path, "r");
@@ -157,7 +158,7 @@ static int read_manifest(const char *dir, const char *scen_key, int ns, scen_fil
     }
     if (n <= is || n <= io || n <= ik || strcmp(fld[is], "done") != 0) continue;
     for (int s = 0; s < ns; s++) {
-      if (strcmp(fld[ik], sf[s].name) != 0) continue;
+      if (strcmp(fld[ik], sf[s].name) != 0 || (maxm > 0 && sf[s].nfiles >= maxm)) continue;
       char **nf = realloc(sf[s].files, (size_t)(sf[s].nfiles + 1) * sizeof *nf);
       if (!nf) {
         rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
@@ -175,6 +176,9 @@ static int read_manifest(const char *dir, const char *scen_key, int ns, scen_fil
     if (sf[s].nfiles == 0) {
       rc = KV_ERROR(KV_ERR_FORMAT, "%s: no finished case of scenario '%s' to train on", path,
                     sf[s].name);
+    } else if (maxm > 0 && sf[s].nfiles < maxm) {
+      rc = KV_ERROR(KV_ERR_FORMAT, "%s: scenario '%s' has %d finished members, %d asked for",
+                    path, sf[s].name, sf[s].nfiles, maxm);
     }
   }
   return rc;
@@ -272,6 +276,10 @@ int kv_pattern_predictors(const kv_surrogate *s, const char *scenario, int year0
 }
 
 int kv_pattern_fit(const kv_config *cfg, const char *dir, kv_surrogate *s) {
+  return kv_pattern_fit_members(cfg, dir, s, 0);
+}
+
+int kv_pattern_fit_members(const kv_config *cfg, const char *dir, kv_surrogate *s, int maxm) {
   const char *name = kv_config_value(cfg, "run.model");
   const kv_model_type *type = kv_model_type_find(name ? name : "heat");
   if (!type || !type->scenario_key || strcmp(type->name, "ebm") != 0) {
@@ -304,7 +312,7 @@ int kv_pattern_fit(const kv_config *cfg, const char *dir, kv_surrogate *s) {
   double *w = NULL, *A = NULL, *B = NULL;
   long nt = 0, np = 0;
   int rc = Y && F && co2 && aer && g && nts ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "out of memory");
-  KV_TRY(read_manifest(dir, type->scenario_key, ns, sf));
+  KV_TRY(read_manifest(dir, type->scenario_key, ns, sf, maxm));
   for (int k = 0; k < s->ninputs; k++) {
     if (kv_pattern_predictor_id(s->inputs[k]) < 0) {
       rc = kv_config_errorf(cfg, "surrogate.predictors", "unknown predictor '%s' (tas_global, "
@@ -335,8 +343,8 @@ int kv_pattern_fit(const kv_config *cfg, const char *dir, kv_surrogate *s) {
     aer[sc] = malloc((size_t)nt * sizeof **aer);
     g[sc] = malloc((size_t)nt * sizeof **g);
     KV_TRY(kv_ebm_global_forcing(cfg, sf[sc].name, (int)year0, (int)nt, F[sc], co2[sc], aer[sc]));
-    kv_info("pattern: scenario %s: ensemble mean of %d member%s", sf[sc].name, sf[sc].nfiles,
-            sf[sc].nfiles == 1 ? "" : "s");
+    kv_debug("pattern: scenario %s: ensemble mean of %d member%s", sf[sc].name, sf[sc].nfiles,
+             sf[sc].nfiles == 1 ? "" : "s");
   }
   /* The control climate: 1850-1900 of every training ensemble mean (the years share the
    * historical forcing), as ClimateBench's anomalies from piControl. */

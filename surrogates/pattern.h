@@ -23,6 +23,10 @@ int kv_pattern_predictor_id(const char *name);
 /* Fit s (kind pattern, inputs = predictors) on the scenario ensemble in dir. Not collective. */
 int kv_pattern_fit(const kv_config *cfg, const char *dir, kv_surrogate *s);
 
+/* The same on the ensemble means of the first maxm members of each scenario (0: all); the
+ * internal-variability study of kelvin validate. */
+int kv_pattern_fit_members(const kv_config *cfg, const char *dir, kv_surrogate *s, int maxm);
+
 /* The predictor values (n years from year0, n x ninputs) for scenario: the global mean from the
  * response model, or, for true_smoothed, from g_true (n full-solver global-mean anomalies). */
 int kv_pattern_predictors(const kv_surrogate *s, const char *scenario, int year0, int n,

@@ -33,6 +33,9 @@ const kv_config_key kv_validate_keys[] = {
     {"validate.scenarios", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "pattern: held-out scenarios (the truth is their ensemble mean)"},
     {"validate.members", KV_CFG_INT, "1", NULL, 1, 100000, "pattern: members per held-out scenario"},
+    {"validate.members_study", KV_CFG_INT_LIST, NULL, NULL, 1, 100000,
+     "pattern: refit on ensemble means of this many members each and score each refit (the "
+     "internal-variability noise floor)"},
     {"validate.dir", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "where validation.h5/.md and the held-out runs go (default: the sweep directory)"},
     {"validate.years", KV_CFG_STRING, "2080:2100", NULL, KV_CFG_NORANGE,
@@ -262,8 +265,80 @@ static int score_points(const kv_sweep *hs, const kv_surrogate *s, double solver
 }
 
 /* pattern: held-out scenarios; the truth is the ensemble mean's anomaly, scored in the window. */
+/* Refit on m members and score against the held-out truth (window anomalies, ns scenarios). */
+static int members_study(const kv_config *cfg, const char *train_dir, const kv_surrogate *s,
+                         char scen[][64], int ns, long y0, long nt, long t0, long nw,
+                         const double *allT, const double *gall, const double *w,
+                         kv_h5_store *h, char *what, size_t whn) {
+  long list[64];
+  int nm = 0;
+  KV_CHECK(kv_config_get_int_list(cfg, "validate.members_study", list, 64, &nm));
+  long np = s->npts;
+  double *res = calloc(4 * (size_t)nm, sizeof *res);
+  double *X = malloc((size_t)nt * (size_t)s->ninputs * sizeof *X);
+  double *Pr = malloc((size_t)nt * (size_t)np * sizeof *Pr);
+  int rc = res && X && Pr ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  size_t len = strlen(what);
+  len += (size_t)snprintf(what + len, whn - len, "\n\n## Internal variability: members in the "
+                          "training ensemble means\n\nThe same pattern scaling refitted on the "
+                          "ensemble means of the first m members of each training scenario, "
+                          "scored against the held-out truth above.\n\n| members | "
+                          "nrmse_spatial | nrmse_global | nrmse_total |\n|---|---|---|---|\n");
+  for (int i = 0; rc == KV_OK && i < nm; i++) {
+    kv_surrogate *r = NULL;
+    rc = kv_surrogate_new(KV_SURROGATE_PATTERN, s->ninputs, s->inputs, "tas", &r);
+    if (rc == KV_OK) r->config = strdup(s->config ? s->config : "");
+    if (rc == KV_OK) rc = kv_pattern_fit_members(cfg, train_dir, r, (int)list[i]);
+    double sum[3] = {0, 0, 0};
+    for (int k = 0; rc == KV_OK && k < ns; k++) {
+      const double *tw = allT + (size_t)k * nw * np;
+      /* The refit's own control climate differs: its anomalies are shifted by the difference,
+       * and its predictions shifted back to the reference control before scoring. */
+      double *g = malloc((size_t)nt * sizeof *g), *dc = malloc((size_t)np * sizeof *dc);
+      for (long p = 0; dc && p < np; p++) dc[p] = s->mean[p] - r->mean[p];
+      double shift = dc ? kv_metric_wmean(np, dc, w) : 0.0;
+      free(dc);
+      for (long t = 0; g && t < nt; t++) g[t] = gall[(size_t)k * nt + t] + shift;
+      rc = g ? kv_pattern_predictors(r, scen[k], (int)y0, (int)nt, g, X)
+             : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+      free(g);
+      if (rc == KV_OK) rc = kv_surrogate_predict(r, nt, X, Pr, NULL);
+      for (long t = 0; rc == KV_OK && t < nt; t++)
+        for (long p = 0; p < np; p++) Pr[t * np + p] += r->mean[p] - s->mean[p];
+      kv_nrmse nr;
+      if (rc == KV_OK) rc = kv_metric_nrmse(nw, np, Pr + t0 * np, tw, w, &nr);
+      if (rc == KV_OK) {
+        sum[0] += nr.spatial / ns;
+        sum[1] += nr.global / ns;
+        sum[2] += nr.total / ns;
+      }
+    }
+    if (rc == KV_OK) {
+      res[i] = (double)list[i];
+      res[nm + i] = sum[0];
+      res[2 * nm + i] = sum[1];
+      res[3 * nm + i] = sum[2];
+      len += (size_t)snprintf(what + len, whn - len, "| %ld | %.4f | %.4f | %.4f |\n", list[i],
+                              sum[0], sum[1], sum[2]);
+      kv_info("members study: %ld member%s: NRMSE spatial %.4f, global %.4f, total %.4f",
+              list[i], list[i] == 1 ? "" : "s", sum[0], sum[1], sum[2]);
+    }
+    kv_surrogate_free(r);
+  }
+  long n = nm;
+  if (rc == KV_OK) rc = kv_h5_store_put(h, "/members_study/members", 1, &n, res);
+  if (rc == KV_OK) rc = kv_h5_store_put(h, "/members_study/nrmse_spatial", 1, &n, res + nm);
+  if (rc == KV_OK) rc = kv_h5_store_put(h, "/members_study/nrmse_global", 1, &n, res + 2 * nm);
+  if (rc == KV_OK) rc = kv_h5_store_put(h, "/members_study/nrmse_total", 1, &n, res + 3 * nm);
+  free(res);
+  free(X);
+  free(Pr);
+  return rc;
+}
+
 static int score_scenarios(const kv_config *cfg, const kv_sweep *hs, const kv_surrogate *s,
-                           double solver_wall, kv_validation *v, char *what, size_t whn) {
+                           const char *train_dir, double solver_wall, kv_validation *v,
+                           char *what, size_t whn) {
   const char *yr;
   int w0, w1, n;
   KV_CHECK(kv_config_get_string(cfg, "validate.years", &yr));
@@ -289,7 +364,7 @@ static int score_scenarios(const kv_config *cfg, const kv_sweep *hs, const kv_su
   double *w = malloc((size_t)np * sizeof *w);
   long nt = 0, t0 = w0 - y0, nw = w1 - w0 + 1;
   double *T = NULL, *Pr = NULL, *X = NULL, *g = NULL;
-  double *allT = NULL, *allP = NULL, tsur = 0.0;
+  double *allT = NULL, *allP = NULL, *gall = NULL, tsur = 0.0;
   if (rc == KV_OK && !w) rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
   if (rc == KV_OK) kv_pattern_weights(s, w);
   for (int k = 0; rc == KV_OK && k < ns; k++) {
@@ -316,7 +391,8 @@ static int score_scenarios(const kv_config *cfg, const kv_sweep *hs, const kv_su
       Pr = malloc((size_t)nt * (size_t)np * sizeof *Pr);
       X = malloc((size_t)nt * (size_t)s->ninputs * sizeof *X);
       g = malloc((size_t)nt * sizeof *g);
-      if (!allT || !allP || !Pr || !X || !g) {
+      gall = malloc((size_t)ns * (size_t)nt * sizeof *gall);
+      if (!allT || !allP || !Pr || !X || !g || !gall) {
         rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
         break;
       }
@@ -324,6 +400,7 @@ static int score_scenarios(const kv_config *cfg, const kv_sweep *hs, const kv_su
     for (long t = 0; t < nt; t++) {
       for (long p = 0; p < np; p++) T[t * np + p] -= s->mean[p];
       g[t] = kv_metric_wmean(np, T + t * np, w);
+      gall[(size_t)k * nt + t] = g[t];
     }
     double ts = MPI_Wtime();
     rc = kv_pattern_predictors(s, scen[k], (int)y0, (int)nt, g, X);
@@ -383,12 +460,17 @@ static int score_scenarios(const kv_config *cfg, const kv_sweep *hs, const kv_su
                                                "anomaly from the control climate (1850-1900)");
     if (rc == KV_OK) rc = store_layout_coords(h, &s->layout);
     if (rc == KV_OK) rc = store_metrics(h, v);
-    int rc2 = kv_h5_store_close(h, rc == KV_OK);
-    if (rc == KV_OK) rc = rc2;
   }
   snprintf(what, whn, "Pattern scaling (global mean: %s) against the full solver's ensemble mean "
            "of %s, tas anomalies from the control climate, years %d-%d.",
            s->pattern.global_mode ? "true_smoothed" : "two-box response", scen[0], w0, w1);
+  if (rc == KV_OK && kv_config_has(cfg, "validate.members_study")) {
+    rc = members_study(cfg, train_dir, s, scen, ns, y0, nt, t0, nw, allT, gall, w, h, what, whn);
+  }
+  if (h) {
+    int rc2 = kv_h5_store_close(h, rc == KV_OK);
+    if (rc == KV_OK) rc = rc2;
+  }
   if (rc == KV_OK) {
     /* Maps of the window means of the first held-out scenario. */
     double *mt = calloc((size_t)np, sizeof *mt), *mp = calloc((size_t)np, sizeof *mp);
@@ -414,6 +496,7 @@ static int score_scenarios(const kv_config *cfg, const kv_sweep *hs, const kv_su
   free(g);
   free(allT);
   free(allP);
+  free(gall);
   return rc;
 }
 
@@ -438,7 +521,8 @@ static int tolerances(const kv_config *cfg, kv_validation *v) {
   return KV_OK;
 }
 
-static int score(const kv_config *cfg, const kv_sweep *hs, const char *model, kv_validation *v) {
+static int score(const kv_config *cfg, const kv_sweep *hs, const char *train_dir,
+                 const char *model, kv_validation *v) {
   kv_surrogate *s = NULL;
   KV_CHECK(kv_surrogate_load(model, &s));
   long n = kv_sweep_ncases(hs);
@@ -448,10 +532,11 @@ static int score(const kv_config *cfg, const kv_sweep *hs, const char *model, kv
   int rc = recs ? kv_manifest_read(path, n, recs, NULL) : KV_ERROR(KV_ERR_NOMEM, "out of memory");
   double wall = 0.0;
   for (long c = 0; c < n; c++) wall += recs ? recs[c].wall / n : 0.0;
-  char what[4096] = "";
+  char what[16384] = "";
   if (rc == KV_OK) {
-    rc = s->kind == KV_SURROGATE_PATTERN ? score_scenarios(cfg, hs, s, wall, v, what, sizeof what)
-                                         : score_points(hs, s, wall, v, what, sizeof what);
+    rc = s->kind == KV_SURROGATE_PATTERN
+             ? score_scenarios(cfg, hs, s, train_dir, wall, v, what, sizeof what)
+             : score_points(hs, s, wall, v, what, sizeof what);
   }
   if (rc == KV_OK) rc = tolerances(cfg, v);
   char *maps = strstr(what, "\n\n![");
@@ -540,7 +625,7 @@ int kv_validate(MPI_Comm comm, const kv_config *cfg, kv_validation *out) {
     }
   }
   if (rc == KV_OK) {
-    rc = rank == 0 ? score(cfg, hs, model, out) : KV_OK;
+    rc = rank == 0 ? score(cfg, hs, kv_sweep_dir(train), model, out) : KV_OK;
     rc = kv_status_agree(comm, rc);
     MPI_Bcast(out, (int)sizeof *out, MPI_BYTE, 0, comm);
   }

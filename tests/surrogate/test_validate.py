@@ -168,4 +168,30 @@ with h5py.File(f"{D}/vts/validation.h5", "r") as f:
 check(rc == 0 and gts < mets["nrmse_global"] + 1e-12,
       f"true_smoothed (the solver's own global mean, smoothed) scores a global NRMSE {gts:.4f} "
       f"no worse than the response model's {mets['nrmse_global']:.4f}")
+rc, out, _ = sh(["validate", ens, "validate.members_study=1,2", f"validate.dir={D}/vms"])
+with h5py.File(f"{D}/vms/validation.h5", "r") as f:
+    ms = f["members_study/members"][...]
+    mt = f["members_study/nrmse_total"][...]
+    tot = f["metrics"].attrs["nrmse_total"]
+md = open(f"{D}/vms/validation.md").read()
+check(rc == 0 and list(ms) == [1, 2] and abs(mt[1] - tot) < 1e-10 * tot and mt[0] > 0 and
+      "| members | nrmse_spatial" in md,
+      f"members study: refits on 1 and 2 members (NRMSE total {mt[0]:.4f}, {mt[1]:.4f}); the "
+      "all-member refit scores exactly as the fitted model")
+rc, _, err = sh(["validate", ens, "validate.members_study=3", f"validate.dir={D}/vms3"])
+check(rc == 2 and "has 2 finished members, 3 asked for" in err,
+      "members study beyond the training ensemble is refused")
+
+# ------------------------------------------------------------------ the pipeline end to end
+tiny = write_config("validate_pipeline", open(heat).read().replace(f"dir = {D}/heat",
+                                                                   f"dir = {D}/pipe"))
+rc, out, err = sh(["pipeline", tiny, "validate.tolerance.rel_l2=0.05"], 2)
+check(rc == 0 and "report: " in out and "validation_error.png" in out and
+      os.path.exists(f"{D}/pipe/validation.md") and os.path.exists(f"{D}/pipe/model_pcagp.h5"),
+      "kelvin pipeline: sweep, fit, validate in one command; prints the table and the report paths")
+rc, out, err = sh(["pipeline", tiny], 2)
+check(rc == 0 and err.count("0 to run") >= 2, "a second pipeline redoes no solve (sweep and "
+      "held-out runs resumed)")
+rc, out, _ = sh(["pipeline", tiny, "validate.tolerance.rel_l2=1e-9"])
+check(rc == 1 and "**FAILED**" in out, "pipeline exits 1 when validation fails its tolerance")
 finish()
