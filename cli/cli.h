@@ -5,6 +5,8 @@
 
 #include <mpi.h>
 
+#include "io/config.h"
+
 int kv_cmd_run(MPI_Comm comm, int argc, char **argv);
 int kv_cmd_info(MPI_Comm comm, int argc, char **argv);
 int kv_cmd_compare(MPI_Comm comm, int argc, char **argv);
@@ -17,6 +19,12 @@ int kv_cmd_pipeline(MPI_Comm comm, int argc, char **argv);
 
 /* 1 if s is "-h" or "--help". */
 int kv_cli_is_help(const char *s);
+
+/* The usual "CMD CONFIG [section.key=value ...]": print help and return 1 in *done when asked,
+ * refuse other options, load CONFIG, apply the overrides and check it against the surrogate,
+ * validate, sweep, run and model keys (kv_fit_validate). Collective; *cfg is the caller's. */
+int kv_cli_surrogate_config(MPI_Comm comm, int argc, char **argv, const char *help,
+                            kv_config **cfg, const char **path, int *done);
 
 /* Run fn on rank 0 only and share its status with every rank (for serial subcommands). */
 int kv_cli_on_root(MPI_Comm comm, int (*fn)(int, char **), int argc, char **argv);

@@ -61,26 +61,11 @@ static int fit_root(kv_config *cfg) {
 int kv_cmd_fit(MPI_Comm comm, int argc, char **argv) {
   int rank;
   MPI_Comm_rank(comm, &rank);
-  const char *path = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (kv_cli_is_help(argv[i])) {
-      if (rank == 0) fputs(help, stdout);
-      return KV_OK;
-    }
-    if (argv[i][0] == '-') {
-      return KV_ERROR(KV_ERR_USAGE, "fit: unknown option '%s' (see kelvin fit --help)", argv[i]);
-    }
-    if (!strchr(argv[i], '=') && !path) path = argv[i];
-  }
-  if (!path) return KV_ERROR(KV_ERR_USAGE, "fit: missing CONFIG (see kelvin fit --help)");
-  kv_config *cfg = NULL;
-  KV_CHECK(kv_config_load(comm, path, &cfg));
-  int rc = KV_OK;
-  for (int i = 1; i < argc && rc == KV_OK; i++) {
-    if (argv[i] != path) rc = kv_config_override(cfg, argv[i]);
-  }
-  if (rc == KV_OK) rc = kv_fit_validate(cfg);
-  rc = kv_status_agree(comm, rc);
+  const char *path;
+  kv_config *cfg;
+  int done;
+  int rc = kv_cli_surrogate_config(comm, argc, argv, help, &cfg, &path, &done);
+  if (rc != KV_OK || done) return rc;
   /* One process fits (the BLAS threads use the cores); the others wait for its verdict. */
   if (rc == KV_OK) {
     rc = rank == 0 ? fit_root(cfg) : KV_OK;

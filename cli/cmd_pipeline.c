@@ -21,24 +21,11 @@ static const char help[] =
 int kv_cmd_pipeline(MPI_Comm comm, int argc, char **argv) {
   int rank;
   MPI_Comm_rank(comm, &rank);
-  const char *path = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (kv_cli_is_help(argv[i])) {
-      if (rank == 0) fputs(help, stdout);
-      return KV_OK;
-    }
-    if (argv[i][0] == '-') return KV_ERROR(KV_ERR_USAGE, "pipeline: unknown option '%s'", argv[i]);
-    if (!strchr(argv[i], '=') && !path) path = argv[i];
-  }
-  if (!path) return KV_ERROR(KV_ERR_USAGE, "pipeline: missing CONFIG (see kelvin pipeline --help)");
-  kv_config *cfg = NULL;
-  KV_CHECK(kv_config_load(comm, path, &cfg));
-  int rc = KV_OK;
-  for (int i = 1; i < argc && rc == KV_OK; i++) {
-    if (argv[i] != path) rc = kv_config_override(cfg, argv[i]);
-  }
-  /* Everything is checked before the first solve. */
-  if (rc == KV_OK) rc = kv_fit_validate(cfg);
+  const char *path;
+  kv_config *cfg;
+  int done;
+  int rc = kv_cli_surrogate_config(comm, argc, argv, help, &cfg, &path, &done);
+  if (rc != KV_OK || done) return rc;
   kv_sweep *s = NULL;
   if (rc == KV_OK) rc = kv_sweep_create(cfg, &s);
   rc = kv_status_agree(comm, rc);

@@ -10,7 +10,9 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "core/version.h"
+#include "io/config.h"
 #include "io/h5.h"
+#include "surrogates/fit.h"
 
 static const char usage[] =
     "usage: kelvin [--verbose|--quiet] COMMAND [ARGS]\n"
@@ -39,6 +41,42 @@ static const char usage[] =
     "exit status: 0 ok, 1 check failed, 2 usage or input error, 3 runtime or numerical failure\n";
 
 int kv_cli_is_help(const char *s) { return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0; }
+
+int kv_cli_surrogate_config(MPI_Comm comm, int argc, char **argv, const char *help,
+                            kv_config **cfg, const char **path, int *done) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  *cfg = NULL;
+  *path = NULL;
+  *done = 0;
+  for (int i = 1; i < argc; i++) {
+    if (kv_cli_is_help(argv[i])) {
+      if (rank == 0) fputs(help, stdout);
+      *done = 1;
+      return KV_OK;
+    }
+    if (argv[i][0] == '-') {
+      return KV_ERROR(KV_ERR_USAGE, "%s: unknown option '%s' (see kelvin %s --help)", argv[0],
+                      argv[i], argv[0]);
+    }
+    if (!strchr(argv[i], '=') && !*path) *path = argv[i];
+  }
+  if (!*path) {
+    return KV_ERROR(KV_ERR_USAGE, "%s: missing CONFIG (see kelvin %s --help)", argv[0], argv[0]);
+  }
+  KV_CHECK(kv_config_load(comm, *path, cfg));
+  int rc = KV_OK;
+  for (int i = 1; i < argc && rc == KV_OK; i++) {
+    if (argv[i] != *path) rc = kv_config_override(*cfg, argv[i]);
+  }
+  if (rc == KV_OK) rc = kv_fit_validate(*cfg);
+  rc = kv_status_agree(comm, rc);
+  if (rc != KV_OK) {
+    kv_config_free(*cfg);
+    *cfg = NULL;
+  }
+  return rc;
+}
 
 int kv_cli_on_root(MPI_Comm comm, int (*fn)(int, char **), int argc, char **argv) {
   int rank;
