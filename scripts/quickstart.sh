@@ -3,14 +3,18 @@
 # built-in examples, on 2 MPI ranks. A second `make run` resumes and redoes nothing finished.
 set -eu
 cd "$(dirname "$0")/.."
-echo "== 1/2 heat: 24-case sweep, PCA + GP of the final field, validation on 6 new cases"
+echo "== 1/3 heat: 24-case sweep, PCA + GP of the final field, validation on 6 new cases"
 mpirun --oversubscribe -n 2 bin/kelvin pipeline configs/quickstart.ini
 echo
-echo "== 2/2 climate: scenario ensemble, pattern scaling, validation on ssp245"
+echo "== 2/3 climate: scenario ensemble, pattern scaling, validation on ssp245"
 mpirun --oversubscribe -n 2 bin/kelvin pipeline configs/climate_quickstart.ini
+echo
+echo "== 3/3 climate: two uncertain parameters, PCA + GP of the 2100 temperature field"
+mpirun --oversubscribe -n 2 bin/kelvin pipeline configs/climate_gp.ini
 cat <<MSG
 
-Reports: runs/quickstart/validation.md and runs/climate_quickstart/validation.md (with PNG maps).
+Reports: runs/quickstart/validation.md, runs/climate_quickstart/validation.md and
+runs/climate_gp/validation.md (each with PNG maps).
 To look further:
   bin/kelvin info runs/quickstart/case_0000.h5            # a full-solver case (HDF5, CF layout)
   bin/kelvin predict runs/quickstart/model_pcagp.h5 heat.kappa=0.5 heat.bc_value=0.2 \\

@@ -20,7 +20,7 @@
 
 const char *const kv_metric_names[KV_M_COUNT] = {
     "rmse", "mae", "max_abs", "rel_l2", "r2", "nrmse_spatial", "nrmse_global", "nrmse_total",
-    "coverage95", "speedup"};
+    "coverage95", "msll", "speedup"};
 
 /* r2, coverage95 and speedup are better when larger: their tolerance is a minimum. */
 static int lower_bound(int m) { return m == KV_M_R2 || m == KV_M_COVERAGE95 || m == KV_M_SPEEDUP; }
@@ -49,6 +49,7 @@ const kv_config_key kv_validate_keys[] = {
     TOL("nrmse_global", "fail above this ClimateBench global NRMSE"),
     TOL("nrmse_total", "fail above this ClimateBench total NRMSE"),
     TOL("coverage95", "fail below this fraction of truths in the 95 % interval"),
+    TOL("msll", "fail above this mean standardised log loss (gp)"),
     TOL("speedup", "fail below this speed-up over the full solver"),
     {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
 };
@@ -198,6 +199,13 @@ static int score_points(const kv_sweep *hs, const kv_surrogate *s, double solver
       add(v, KV_M_MAX_ABS, m.max_abs, 1);
       add(v, KV_M_REL_L2, m.rel_l2, 1);
       add(v, KV_M_R2, m.r2, 1);
+      /* Against a Gaussian with the training outputs' mean and variance. */
+      long nt = kv_gp_size(s->gp[0]);
+      const double *yt = kv_gp_y_raw(s->gp[0]);
+      double ym = 0.0, yv = 0.0;
+      for (long i = 0; i < nt; i++) ym += yt[i] / nt;
+      for (long i = 0; i < nt; i++) yv += (yt[i] - ym) * (yt[i] - ym) / nt;
+      add(v, KV_M_MSLL, kv_metric_msll(n, mean, sd, truth, ym, yv > 0 ? yv : 1.0), 1);
     } else {
       for (long c = 0; c < n; c++) {
         kv_metrics m;

@@ -17,7 +17,7 @@ extern const kv_config_key kv_validate_keys[];
 
 enum {
   KV_M_RMSE, KV_M_MAE, KV_M_MAX_ABS, KV_M_REL_L2, KV_M_R2, KV_M_NRMSE_SPATIAL, KV_M_NRMSE_GLOBAL,
-  KV_M_NRMSE_TOTAL, KV_M_COVERAGE95, KV_M_SPEEDUP, KV_M_COUNT
+  KV_M_NRMSE_TOTAL, KV_M_COVERAGE95, KV_M_MSLL, KV_M_SPEEDUP, KV_M_COUNT
 };
 
 /* Metric names as in validation.h5 and validate.tolerance.<name>. */

@@ -96,9 +96,18 @@ rc, out, _ = sh(["validate", heat, "surrogate.kind=gp", "surrogate.qoi=T_max",
 with h5py.File(f"{D}/vgp/validation.h5", "r") as f:
     t, p = f["truth/T_max"][...], f["prediction/T_max"][...]
     r2 = f["metrics"].attrs["r2"]
+with h5py.File(f"{D}/vgp/validation.h5", "r") as f:
+    sd = f["std/T_max"][...]
+    msll = f["metrics"].attrs["msll"]
+with h5py.File(f"{D}/gp.h5", "r") as f:
+    ytr = f["gp/y"][...]
+ref = np.mean(0.5 * np.log(2 * np.pi * sd ** 2) + (t - p) ** 2 / (2 * sd ** 2)
+              - 0.5 * np.log(2 * np.pi * ytr.var()) - (t - ytr.mean()) ** 2 / (2 * ytr.var()))
 check(rc == 0 and t.shape == (5,) and abs(r2 - (1 - np.sum((p - t) ** 2) /
                                                 np.sum((t - t.mean()) ** 2))) < 1e-12,
       f"gp on T_max: truth and prediction per case, R^2 {r2:.5f} >= 0.99")
+check(abs(msll - ref) < 1e-9 * abs(ref) and msll < 0, f"gp: MSLL {msll:.3f} = NumPy's, below 0 "
+      "(better than the training mean and variance)")
 rc, _, err = sh(["validate", heat, "validate.tolerance.nrmse_total=1"])
 check(rc == 2 and "no nrmse_total" in err, "a tolerance on a metric the surrogate lacks is an error")
 rc, _, err = sh(["validate", heat, "validate.samples=0"])
