@@ -1,0 +1,324 @@
+#include "surrogates/pod.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "io/h5.h"
+
+struct kv_pod {
+  MPI_Comm comm;
+  long nloc;
+  int k;
+  double *U;      /* nloc x k, column-major */
+  double *sigma;  /* k                      */
+};
+
+void kv_pod_free(kv_pod *p) {
+  if (!p) return;
+  if (p->comm != MPI_COMM_NULL) MPI_Comm_free(&p->comm);
+  free(p->U);
+  free(p->sigma);
+  free(p);
+}
+
+int kv_pod_nmodes(const kv_pod *p) { return p->k; }
+long kv_pod_nloc(const kv_pod *p) { return p->nloc; }
+const double *kv_pod_sigma(const kv_pod *p) { return p->sigma; }
+const double *kv_pod_modes(const kv_pod *p) { return p->U; }
+
+static int pod_new(MPI_Comm comm, long nloc, kv_pod **out) {
+  kv_pod *p = calloc(1, sizeof *p);
+  if (!p) return KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+  p->comm = MPI_COMM_NULL;
+  if (MPI_Comm_dup(comm, &p->comm) != MPI_SUCCESS) {
+    free(p);
+    return KV_ERROR(KV_ERR_MPI, "pod: cannot duplicate the communicator");
+  }
+  p->nloc = nloc;
+  *out = p;
+  return KV_OK;
+}
+
+/* One Cholesky-QR pass, U <- U R^-1 with R^T R = U^T U: the method of snapshots leaves the modes
+ * orthogonal only to eps (sigma_max / sigma_min)^2; after it they are to round-off. */
+static int reorthonormalize(kv_pod *p) {
+  int k = p->k;
+  if (k == 0) return KV_OK;
+  double *G = calloc((size_t)k * k, sizeof *G);
+  if (!G) return KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+  if (p->nloc > 0) {
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, k, (int)p->nloc, 1.0, p->U,
+                (int)p->nloc, p->U, (int)p->nloc, 0.0, G, k);
+  }
+  int rc = MPI_Allreduce(MPI_IN_PLACE, G, k * k, MPI_DOUBLE, MPI_SUM, p->comm) == MPI_SUCCESS
+               ? KV_OK : KV_ERROR(KV_ERR_MPI, "pod: reduction failed");
+  if (rc == KV_OK && LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', k, G, k) != 0) {
+    rc = KV_ERROR(KV_ERR_NUMERIC, "pod: the modes are not independent");
+  }
+  if (rc == KV_OK && p->nloc > 0) {
+    cblas_dtrsm(CblasColMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, (int)p->nloc, k,
+                1.0, G, k, p->U, (int)p->nloc);
+  }
+  free(G);
+  return rc;
+}
+
+int kv_pod_compute(MPI_Comm comm, long nloc, int m, const double *S, double energy, int max_modes,
+                   kv_pod **out) {
+  *out = NULL;
+  if (m < 1) return KV_ERROR(KV_ERR_INVALID, "pod: no snapshots");
+  double *G = calloc((size_t)m * (size_t)m, sizeof *G), *w = malloc((size_t)m * sizeof *w);
+  int rc = G && w ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+  if (rc == KV_OK && nloc > 0) {
+    cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, m, (int)nloc, 1.0, S, (int)nloc, 0.0, G, m);
+  }
+  /* Full symmetric Gram matrix on every rank (the upper half mirrored before the sum). */
+  for (int j = 0; rc == KV_OK && j < m; j++)
+    for (int i = j + 1; i < m; i++) G[i * m + j] = G[j * m + i];
+  if (rc == KV_OK &&
+      MPI_Allreduce(MPI_IN_PLACE, G, m * m, MPI_DOUBLE, MPI_SUM, comm) != MPI_SUCCESS) {
+    rc = KV_ERROR(KV_ERR_MPI, "pod: reduction of the Gram matrix failed");
+  }
+  if (rc == KV_OK && LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'L', m, G, m, w) != 0) {
+    rc = KV_ERROR(KV_ERR_NUMERIC, "pod: the eigen-decomposition of the Gram matrix failed");
+  }
+  kv_pod *p = NULL;
+  if (rc == KV_OK) rc = pod_new(comm, nloc, &p);
+  if (rc == KV_OK) {
+    double total = 0.0, top = fmax(w[m - 1], 0.0), cum = 0.0;
+    for (int j = 0; j < m; j++) total += fmax(w[j], 0.0);
+    int k = 0;
+    /* Descending; stop at round-off (the Gram matrix squares the singular values, so sigma
+     * below 1e-6 sigma_max is noise there), at the energy, or at max_modes. */
+    while (k < m && w[m - 1 - k] > 1e-12 * top && (max_modes <= 0 || k < max_modes) &&
+           (k == 0 || cum < energy * total)) {
+      cum += w[m - 1 - k];
+      k++;
+    }
+    if (!(top > 0.0)) k = 0;
+    p->k = k;
+    p->sigma = malloc(((size_t)k + 1) * sizeof *p->sigma);
+    p->U = malloc(((size_t)nloc * (size_t)k + 1) * sizeof *p->U);
+    if (!p->sigma || !p->U) rc = KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+    for (int j = 0; rc == KV_OK && j < k; j++) {
+      const double *v = G + (size_t)(m - 1 - j) * m;
+      p->sigma[j] = sqrt(w[m - 1 - j]);
+      if (nloc > 0) {
+        cblas_dgemv(CblasColMajor, CblasNoTrans, (int)nloc, m, 1.0 / p->sigma[j], S, (int)nloc, v,
+                    1, 0.0, p->U + (size_t)j * nloc, 1);
+      }
+    }
+  }
+  free(G);
+  free(w);
+  if (rc == KV_OK) rc = reorthonormalize(p);
+  rc = kv_status_agree(comm, rc);
+  if (rc != KV_OK) {
+    kv_pod_free(p);
+    return rc;
+  }
+  *out = p;
+  return KV_OK;
+}
+
+int kv_pod_project(const kv_pod *p, const double *x, double *a) {
+  int k = p->k;
+  if (k == 0) return KV_OK;
+  if (p->nloc > 0) {
+    cblas_dgemv(CblasColMajor, CblasTrans, (int)p->nloc, k, 1.0, p->U, (int)p->nloc, x, 1, 0.0, a, 1);
+  } else {
+    memset(a, 0, (size_t)k * sizeof *a);
+  }
+  if (MPI_Allreduce(MPI_IN_PLACE, a, k, MPI_DOUBLE, MPI_SUM, p->comm) != MPI_SUCCESS) {
+    return KV_ERROR(KV_ERR_MPI, "pod: reduction failed");
+  }
+  return KV_OK;
+}
+
+static double dist_norm(MPI_Comm comm, long n, const double *x) {
+  double s = n > 0 ? cblas_ddot((int)n, x, 1, x, 1) : 0.0;
+  MPI_Allreduce(MPI_IN_PLACE, &s, 1, MPI_DOUBLE, MPI_SUM, comm);
+  return sqrt(s);
+}
+
+int kv_pod_add(kv_pod *p, const double *snap, double tol, int max_modes) {
+  long n = p->nloc;
+  int k = p->k;
+  double *a = calloc((size_t)k + 2, sizeof *a), *b = calloc((size_t)k + 2, sizeof *b);
+  double *r = malloc(((size_t)n + 1) * sizeof *r);
+  int rc = a && b && r ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+  double snorm = 0.0, rho = 0.0;
+  if (rc == KV_OK) {
+    if (n > 0) memcpy(r, snap, (size_t)n * sizeof *r);
+    snorm = dist_norm(p->comm, n, snap);
+    /* Two Gram-Schmidt passes keep the modes orthogonal to round-off. */
+    for (int pass = 0; pass < 2 && rc == KV_OK; pass++) {
+      rc = kv_pod_project(p, r, b);
+      for (int i = 0; i < k; i++) a[i] += b[i];
+      if (rc == KV_OK && n > 0 && k > 0) {
+        cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, k, -1.0, p->U, (int)n, b, 1, 1.0, r, 1);
+      }
+    }
+    rho = dist_norm(p->comm, n, r);
+  }
+  int grow = rc == KV_OK && rho > tol * snorm && rho > 0.0;
+  int kk = k + grow;
+  /* The core: [diag(sigma) a; 0 rho] ((k + grow) x (k + 1)), its SVD rotates the modes. */
+  double *K = calloc((size_t)kk * (size_t)(k + 1) + 1, sizeof *K);
+  double *sv = malloc(((size_t)k + 2) * sizeof *sv), *Uc = malloc(((size_t)kk * kk + 1) * sizeof *Uc);
+  double *Vt = malloc(((size_t)(k + 1) * (k + 1) + 1) * sizeof *Vt), *sup = malloc(((size_t)k + 2) * sizeof *sup);
+  double *Un = malloc(((size_t)n * kk + 1) * sizeof *Un);
+  if (rc == KV_OK && (!K || !sv || !Uc || !Vt || !sup || !Un)) rc = KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+  if (rc == KV_OK) {
+    for (int i = 0; i < k; i++) K[(size_t)i * kk + i] = p->sigma[i];      /* column i      */
+    for (int i = 0; i < k; i++) K[(size_t)k * kk + i] = a[i];             /* last column   */
+    if (grow) K[(size_t)k * kk + k] = rho;
+    int nsv = kk < k + 1 ? kk : k + 1;
+    if (LAPACKE_dgesvd(LAPACK_COL_MAJOR, 'A', 'N', kk, k + 1, K, kk, sv, Uc, kk, Vt, k + 1, sup) != 0) {
+      rc = KV_ERROR(KV_ERR_NUMERIC, "pod: the SVD of the update core failed");
+    }
+    if (rc == KV_OK) {
+      /* New modes [U q] Uc: q = r / rho when the basis grows. */
+      if (grow && n > 0) {
+        for (long i = 0; i < n; i++) r[i] /= rho;
+      }
+      /* Singular values at round-off (a snapshot already in the span) are dropped. */
+      int keep = 0;
+      while (keep < nsv && sv[keep] > 1e-12 * sv[0]) keep++;
+      if (max_modes > 0 && keep > max_modes) keep = max_modes;
+      for (int j = 0; j < keep; j++) {
+        double *u = Un + (size_t)j * n;
+        if (n > 0) memset(u, 0, (size_t)n * sizeof *u);
+        for (int i = 0; i < k && n > 0; i++) cblas_daxpy((int)n, Uc[(size_t)j * kk + i], p->U + (size_t)i * n, 1, u, 1);
+        if (grow && n > 0) cblas_daxpy((int)n, Uc[(size_t)j * kk + k], r, 1, u, 1);
+      }
+      free(p->U);
+      p->U = Un;
+      Un = NULL;
+      double *ns = realloc(p->sigma, ((size_t)keep + 1) * sizeof *ns);
+      if (ns) {
+        p->sigma = ns;
+        memcpy(p->sigma, sv, (size_t)keep * sizeof *sv);
+      }
+      p->k = keep;
+      rc = reorthonormalize(p);
+    }
+  }
+  free(a);
+  free(b);
+  free(r);
+  free(K);
+  free(sv);
+  free(Uc);
+  free(Vt);
+  free(sup);
+  free(Un);
+  return kv_status_agree(p->comm, rc);
+}
+
+/* ------------------------------------------------------------------ files */
+
+int kv_pod_save(const kv_pod *p, const char *path) {
+  int rank, size;
+  MPI_Comm_rank(p->comm, &rank);
+  MPI_Comm_size(p->comm, &size);
+  int nl = (int)p->nloc, *counts = NULL, *displs = NULL;
+  long n = 0;
+  if (rank == 0) {
+    counts = malloc((size_t)size * sizeof *counts);
+    displs = malloc((size_t)size * sizeof *displs);
+  }
+  MPI_Gather(&nl, 1, MPI_INT, counts, 1, MPI_INT, 0, p->comm);
+  if (rank == 0) {
+    for (int r = 0; r < size; r++) {
+      displs[r] = (int)n;
+      n += counts[r];
+    }
+  }
+  double *all = rank == 0 ? malloc(((size_t)n * (size_t)p->k + 1) * sizeof *all) : NULL;
+  for (int j = 0; j < p->k; j++) {
+    MPI_Gatherv(p->U + (size_t)j * p->nloc, nl, MPI_DOUBLE, rank == 0 ? all + (size_t)j * n : NULL,
+                counts, displs, MPI_DOUBLE, 0, p->comm);
+  }
+  int rc = KV_OK;
+  if (rank == 0) {
+    kv_h5_store *h = NULL;
+    long dims[2] = {p->k, n}, k = p->k;
+    rc = kv_h5_store_create(path, &h);
+    if (rc == KV_OK) rc = kv_h5_store_put(h, "/pod/modes", 2, dims, all);
+    if (rc == KV_OK) rc = kv_h5_store_put(h, "/pod/sigma", 1, &k, p->sigma);
+    if (rc == KV_OK) rc = kv_h5_store_put_text(h, "/pod", "long_name",
+                                               "POD modes (one per row, orthonormal) and singular values");
+    if (h) {
+      int rc2 = kv_h5_store_close(h, rc == KV_OK);
+      if (rc == KV_OK) rc = rc2;
+    }
+  }
+  free(all);
+  free(counts);
+  free(displs);
+  return kv_status_agree(p->comm, rc);
+}
+
+int kv_pod_load(MPI_Comm comm, const char *path, long nloc, kv_pod **out) {
+  *out = NULL;
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  int nl = (int)nloc, *counts = NULL, *displs = NULL;
+  long n = 0, hdr[2] = {0, 0};
+  kv_h5_array modes = {0}, sigma = {0};
+  int rc = KV_OK;
+  if (rank == 0) {
+    counts = malloc((size_t)size * sizeof *counts);
+    displs = malloc((size_t)size * sizeof *displs);
+  }
+  MPI_Gather(&nl, 1, MPI_INT, counts, 1, MPI_INT, 0, comm);
+  if (rank == 0) {
+    for (int r = 0; r < size; r++) {
+      displs[r] = (int)n;
+      n += counts[r];
+    }
+    rc = kv_h5_read_array(path, "/pod/modes", &modes);
+    if (rc == KV_OK) rc = kv_h5_read_array(path, "/pod/sigma", &sigma);
+    if (rc == KV_OK && (modes.rank != 2 || modes.dims[1] != n || sigma.count != modes.dims[0])) {
+      rc = KV_ERROR(KV_ERR_FORMAT, "'%s': the basis has %ld points per mode, this grid %ld: a "
+                    "basis from another grid", path, modes.rank == 2 ? modes.dims[1] : -1, n);
+    }
+    if (rc == KV_OK) {
+      hdr[0] = modes.dims[0];
+      hdr[1] = 1;
+    }
+  }
+  rc = kv_status_agree(comm, rc);
+  kv_pod *p = NULL;
+  if (rc == KV_OK) {
+    MPI_Bcast(hdr, 2, MPI_LONG, 0, comm);
+    rc = pod_new(comm, nloc, &p);
+  }
+  if (rc == KV_OK) {
+    p->k = (int)hdr[0];
+    p->U = malloc(((size_t)nloc * (size_t)p->k + 1) * sizeof *p->U);
+    p->sigma = malloc(((size_t)p->k + 1) * sizeof *p->sigma);
+    if (rank == 0) memcpy(p->sigma, sigma.data, (size_t)p->k * sizeof *p->sigma);
+    MPI_Bcast(p->sigma, p->k, MPI_DOUBLE, 0, comm);
+    for (int j = 0; j < p->k; j++) {
+      MPI_Scatterv(rank == 0 ? modes.data + (size_t)j * n : NULL, counts, displs, MPI_DOUBLE,
+                   p->U + (size_t)j * nloc, nl, MPI_DOUBLE, 0, comm);
+    }
+  }
+  kv_h5_array_free(&modes);
+  kv_h5_array_free(&sigma);
+  free(counts);
+  free(displs);
+  if (rc != KV_OK) {
+    kv_pod_free(p);
+    return rc;
+  }
+  *out = p;
+  return KV_OK;
+}
