@@ -159,13 +159,5 @@ cleanup:
 }
 
 int kv_cmd_plot(MPI_Comm comm, int argc, char **argv) {
-  int rank;
-  MPI_Comm_rank(comm, &rank);
-  for (int i = 1; i < argc; i++) {
-    if (kv_cli_is_help(argv[i])) {
-      if (rank == 0) fputs(help, stdout);
-      return KV_OK;
-    }
-  }
-  return kv_cli_on_root(comm, plot_root, argc, argv);
+  return kv_cli_serial(comm, argc, argv, help, plot_root);
 }

@@ -78,6 +78,19 @@ int kv_cli_surrogate_config(MPI_Comm comm, int argc, char **argv, const char *he
   return rc;
 }
 
+int kv_cli_serial(MPI_Comm comm, int argc, char **argv, const char *help,
+                  int (*fn)(int, char **)) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  for (int i = 1; i < argc; i++) {
+    if (kv_cli_is_help(argv[i])) {
+      if (rank == 0) fputs(help, stdout);
+      return KV_OK;
+    }
+  }
+  return kv_cli_on_root(comm, fn, argc, argv);
+}
+
 int kv_cli_on_root(MPI_Comm comm, int (*fn)(int, char **), int argc, char **argv) {
   int rank;
   MPI_Comm_rank(comm, &rank);

@@ -147,7 +147,8 @@ static int store_metrics(kv_h5_store *h, const kv_validation *v) {
 /* ------------------------------------------------------------------ scoring */
 
 /* gp and pcagp: new LHS points; one truth per case. */
-static int score_points(const kv_sweep *hs, const kv_surrogate *s, double solver_wall,
+static int score_points(const kv_config *cfg, const kv_sweep *hs, const kv_surrogate *s,
+                        double solver_wall,
                         kv_validation *v, char *what, size_t whn) {
   long n = kv_sweep_ncases(hs);
   int d = s->ninputs, field = s->kind == KV_SURROGATE_PCAGP;
@@ -158,6 +159,19 @@ static int score_points(const kv_sweep *hs, const kv_surrogate *s, double solver
   double *var = malloc((size_t)n * (size_t)P * sizeof *var);
   double *sd = malloc((size_t)n * (size_t)P * sizeof *sd);
   int rc = X && truth && mean && var && sd ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  /* Fields on the sphere are climate fields: scored as anomalies from the control climate, with
+   * the ClimateBench NRMSE, when the runs cover 1850-1900. */
+  int climate = field && !strcmp(s->layout.axis_name[0], "lon") && s->layout.ndims == 2;
+  long y0 = 0;
+  double *base = NULL, *w = NULL;
+  long *nbase = NULL;
+  if (rc == KV_OK && climate) {
+    rc = kv_config_get_int(cfg, "run.year_start", -1000000, 1000000, &y0);
+    base = calloc((size_t)n * (size_t)P, sizeof *base);
+    nbase = calloc((size_t)n, sizeof *nbase);
+    w = malloc((size_t)P * sizeof *w);
+    if (rc == KV_OK && (!base || !nbase || !w)) rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
   for (int k = 0; rc == KV_OK && k < d; k++) {
     int col = -1;
     for (int j = 0; j < kv_sweep_nvars(hs); j++) {
@@ -183,12 +197,41 @@ static int score_points(const kv_sweep *hs, const kv_surrogate *s, double solver
         rc = KV_ERROR(KV_ERR_FORMAT, "'%s': %ld points, the model has %ld", path, np, P);
       }
       if (rc == KV_OK) memcpy(truth + c * P, a.data + a.count - P, (size_t)P * sizeof *truth);
+      /* Climate fields: the case's own 1850-1900 mean is its control climate. */
+      for (long t = 0; rc == KV_OK && climate && t < a.dims[0]; t++) {
+        long yr = y0 + t;
+        if (yr < 1850 || yr > 1900) continue;
+        for (long q = 0; q < P; q++) base[c * P + q] += a.data[t * P + q];
+        nbase[c]++;
+      }
       if (rc == KV_OK) kv_h5_array_free(&a);
     }
   }
   double t0 = MPI_Wtime();
   if (rc == KV_OK) rc = kv_surrogate_predict(s, n, X, mean, var);
   double tsur = (MPI_Wtime() - t0) / (double)n;
+  if (rc == KV_OK && climate) {
+    for (long c = 0; c < n; c++) climate &= nbase[c] > 0;
+    if (!climate) kv_warn("validate: the runs do not cover 1850-1900: scored as absolute values");
+  }
+  if (rc == KV_OK && climate) {
+    for (long c = 0; c < n; c++)
+      for (long q = 0; q < P; q++) {
+        double b = base[c * P + q] / (double)nbase[c];
+        truth[c * P + q] -= b;
+        mean[c * P + q] -= b;
+      }
+    kv_pattern_weights(s, w);
+    for (long c = 0; c < n && rc == KV_OK; c++) {
+      kv_nrmse nr;
+      rc = kv_metric_nrmse(1, P, mean + c * P, truth + c * P, w, &nr);
+      if (rc == KV_OK) {
+        add(v, KV_M_NRMSE_SPATIAL, nr.spatial, 1.0 / n);
+        add(v, KV_M_NRMSE_GLOBAL, nr.global, 1.0 / n);
+        add(v, KV_M_NRMSE_TOTAL, nr.total, 1.0 / n);
+      }
+    }
+  }
   if (rc == KV_OK) {
     for (long i = 0; i < n * P; i++) sd[i] = sqrt(var[i] > 0 ? var[i] : 0.0);
     if (!field) {
@@ -249,6 +292,12 @@ static int score_points(const kv_sweep *hs, const kv_surrogate *s, double solver
     if (rc == KV_OK) rc = kv_h5_store_put(h, "/inputs", 2, di, X);
     if (rc == KV_OK) rc = kv_h5_store_put_text(h, "/inputs", "names", names);
     if (rc == KV_OK && field) rc = store_layout_coords(h, &s->layout);
+    if (rc == KV_OK && climate) {
+      char name[340];
+      snprintf(name, sizeof name, "/truth/%s", var_);
+      rc = kv_h5_store_put_text(h, name, "long_name", "anomaly of the final record from the "
+                                "run's own 1850-1900 mean (the control climate)");
+    }
   }
   snprintf(what, whn, "Surrogate `%s` (%s) of `%s`, against the full solver on %ld new Latin-"
            "hypercube points.", s->kind == KV_SURROGATE_GP ? "gp" : "pcagp",
@@ -269,6 +318,9 @@ static int score_points(const kv_sweep *hs, const kv_surrogate *s, double solver
   free(mean);
   free(var);
   free(sd);
+  free(base);
+  free(nbase);
+  free(w);
   return rc;
 }
 
@@ -544,7 +596,7 @@ static int score(const kv_config *cfg, const kv_sweep *hs, const char *train_dir
   if (rc == KV_OK) {
     rc = s->kind == KV_SURROGATE_PATTERN
              ? score_scenarios(cfg, hs, s, train_dir, wall, v, what, sizeof what)
-             : score_points(hs, s, wall, v, what, sizeof what);
+             : score_points(cfg, hs, s, wall, v, what, sizeof what);
   }
   if (rc == KV_OK) rc = tolerances(cfg, v);
   char *maps = strstr(what, "\n\n![");

@@ -191,6 +191,47 @@ rc, _, err = sh(["validate", ens, "validate.members_study=3", f"validate.dir={D}
 check(rc == 2 and "has 2 finished members, 3 asked for" in err,
       "members study beyond the training ensemble is refused")
 
+# ------------------------------------------------------------------ pcagp on climate fields
+cgp = write_config("validate_cgp", f"""[run]
+model = ebm
+year_start = 1850
+year_end = 1960
+steps_per_year = 4
+[ebm]
+nlat = 10
+nlon = 8
+land_mask = idealized
+scenario = ssp245
+[sweep]
+dir = {D}/cgp
+method = lhs
+samples = 10
+seed = 4
+vary = ebm.B:1.7:2.3, ebm.forcing:0:3
+[surrogate]
+kind = pcagp
+[validate]
+samples = 3
+""")
+rc, out, err = sh(["pipeline", cgp], 2)
+with h5py.File(f"{D}/cgp/validation.h5", "r") as f:
+    T, P = f["truth/tas"][...], f["prediction/tas"][...]
+    lat = f["lat"][...]
+    mets = dict(f["metrics"].attrs)
+hold = list(csv.DictReader(open(f"{D}/cgp/holdout/manifest.csv")))
+anom = []
+for r in hold:
+    tas = h5py.File(f"{D}/cgp/holdout/{r['output']}", "r")["tas"][...]
+    anom.append(tas[-1] - tas[0:51].mean(axis=0))
+w = np.cos(np.deg2rad(lat))[:, None] * np.ones((1, 8))
+w = w / w.sum()
+tot = np.mean([np.sqrt(np.sum(w * (P[i] - T[i]) ** 2)) / abs(np.sum(w * T[i])) +
+               5 * abs(np.sum(w * (P[i] - T[i]))) / abs(np.sum(w * T[i])) for i in range(3)])
+check(rc == 0 and np.max(np.abs(T - np.array(anom))) < 1e-9 and
+      abs(mets["nrmse_total"] - tot) < 1e-9 * tot,
+      f"pcagp on EBM fields: truth stored as the anomaly from each run's 1850-1900 mean, NRMSE "
+      f"total {tot:.4f} = ClimateBench's formula with one record")
+
 # ------------------------------------------------------------------ the pipeline end to end
 tiny = write_config("validate_pipeline", open(heat).read().replace(f"dir = {D}/heat",
                                                                    f"dir = {D}/pipe"))
