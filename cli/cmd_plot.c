@@ -54,10 +54,14 @@ static int plot_root(int argc, char **argv) {
     const char *a = argv[i], *nx = i + 1 < argc ? argv[i + 1] : NULL;
     if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && nx) {
       out = argv[++i];
-    } else if (!strcmp(a, "--step") && nx) {
-      step = strtol(argv[++i], NULL, 10);
-    } else if (!strcmp(a, "--z") && nx) {
-      zk = strtol(argv[++i], NULL, 10);
+    } else if ((!strcmp(a, "--step") || !strcmp(a, "--z")) && nx) {
+      char *end;
+      long val = strtol(argv[++i], &end, 10);
+      if (*end || end == argv[i]) {
+        return KV_ERROR(KV_ERR_USAGE, "plot: %s expects an integer (got '%s')", a, argv[i]);
+      }
+      if (a[2] == 's') step = val;
+      else zk = val;
     } else if (!strcmp(a, "--diff") && nx) {
       other = argv[++i];
     } else if (!strcmp(a, "--size") && nx) {

@@ -149,6 +149,7 @@ expect 2 "has no dataset" "plot of a missing variable" -- "$KELVIN" plot "$dir/b
 expect 2 "not a field" "plot of a time series" -- "$KELVIN" plot "$dir/base.h5" T_mean -o "$dir/x.png"
 expect 2 "records 0 to 1" "plot --step out of range" -- "$KELVIN" plot "$dir/base.h5" T --step 7 -o "$dir/x.png"
 expect 2 "expected FILE VAR -o" "plot without -o" -- "$KELVIN" plot "$dir/base.h5" T
+expect 2 "--step expects an integer" "plot --step that is not a number" -- "$KELVIN" plot "$dir/base.h5" T --step abc -o "$dir/x.png"
 # Every example in configs/ is valid and runs (shortened, into tests/out).
 for ini in configs/*.ini; do
   name=$(basename "$ini" .ini)
