@@ -15,6 +15,9 @@ static const char help[] =
     "                inputs = a,b, output = y) or the QoI of every done case of a sweep\n"
     "                (surrogate.data = runs/<name>, qoi = T_mean | T_max | ...)\n"
     "  kind = pcagp  PCA of the final fields of a sweep's cases, one GP per retained mode\n"
+    "  kind = pod    POD basis of every record of a run (surrogate.data = out.h5) or of a\n"
+    "                sweep's cases, for run.model = rom: reduced operators (linear heat) or a\n"
+    "                DEIM basis of the nonlinear term\n"
     "Hyperparameters maximise the log marginal likelihood (projected L-BFGS, seeded restarts).\n"
     "Prints the fitted hyperparameters (in data units) and the log marginal likelihood.\n"
     "`kelvin run --keys` lists the [surrogate] keys.\n";
@@ -32,6 +35,16 @@ static void print_gp(const kv_surrogate *s, const kv_gp *g, const char *what) {
 static int fit_root(kv_config *cfg) {
   kv_surrogate *s = NULL;
   char path[4096];
+  const char *kind = kv_config_value(cfg, "surrogate.kind");
+  if (kind && strcmp(kind, "pod") == 0) {
+    kv_rom_fit_info fi;
+    KV_CHECK(kv_fit_pod(cfg, path, sizeof path, &fi));
+    printf("wrote %s (pod: %d modes of %ld snapshots keep %.12f of sum sigma^2", path, fi.modes,
+           fi.snapshots, fi.energy);
+    if (fi.linear) printf("; reduced operators at unit kappa and source scales)\n");
+    else printf("; %d DEIM modes of F)\n", fi.deim_modes);
+    return KV_OK;
+  }
   KV_CHECK(kv_fit(cfg, &s, path, sizeof path));
   printf("wrote %s (%s, output %s)\n", path, s->kind == KV_SURROGATE_GP ? "gp" : s->kind == KV_SURROGATE_PATTERN ? "pattern" : "pcagp",
          s->output);

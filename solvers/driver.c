@@ -14,7 +14,8 @@
 #include "solvers/model.h"
 
 const kv_config_key kv_run_keys[] = {
-    {"run.model", KV_CFG_ENUM, "heat", "heat|ebm", KV_CFG_NORANGE, "which solver"},
+    {"run.model", KV_CFG_ENUM, "heat", "heat|ebm|rom", KV_CFG_NORANGE,
+     "which solver (rom: the reduced-order model of [rom])"},
     {"run.output", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "output HDF5 file (directories are created)"},
     {"run.t_end", KV_CFG_DOUBLE, NULL, NULL, 0.0, INFINITY, "heat: end time (s)"},
@@ -45,7 +46,8 @@ int kv_run_validate(kv_config *cfg) {
   if (!type) {
     return kv_config_errorf(cfg, "run.model", "expected one of %s", kv_model_names());
   }
-  const kv_config_key *const tables[] = {kv_run_keys, type->keys, NULL};
+  const kv_config_key *tables[4] = {kv_run_keys, NULL, NULL, NULL};
+  KV_CHECK(kv_model_key_tables(type, cfg, tables + 1));
   return kv_config_validate(cfg, tables);
 }
 

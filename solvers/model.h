@@ -29,7 +29,12 @@ typedef struct {
   const char *calendar;    /* CF calendar of time, or NULL                               */
   long record_every;       /* > 0: records every this many steps, whatever run.output_every */
   int skip_initial;        /* 1: no record of the initial state (e.g. records are means)   */
+  double theta;            /* ROMs: the time scheme integrates du/dt = F(u) as
+                              u1 - u0 = dt (theta F(u1) + (1 - theta) F(u0))                 */
 } kv_model_info;
+
+/* Most cells a stencil of the ROM hooks may have. */
+#define KV_STENCIL_MAX 7
 
 typedef struct kv_model_type {
   const char *name;                    /* "heat", ...                                   */
@@ -37,6 +42,8 @@ typedef struct kv_model_type {
                                           what an ensemble varies                          */
   const char *scenario_key;            /* key of the forcing scenario, or NULL             */
   const kv_config_key *keys;           /* the keys of its config section                */
+  const char *wraps_key;               /* a model built on another (the ROM): the key naming
+                                          it, whose section is then allowed too; else NULL */
   /* Create from a validated config on comm (collective; the model duplicates what it keeps). */
   int (*create)(MPI_Comm comm, const kv_config *cfg, kv_model **out);
   /* Advance one step; *t receives the new time. Collective. Returns KV_ERR_NUMERIC when the
@@ -54,10 +61,21 @@ typedef struct kv_model_type {
   /* What a checkpoint holds, when it is not what outputs() gives (e.g. the instantaneous state
    * and accumulators of a model that outputs means). NULL: outputs(). Collective. */
   int (*checkpoint)(kv_model *m, kv_output_list *out);
-  /* Intrusive ROM hooks; NULL until a model provides them. */
-  int (*residual)(kv_model *m, const double *u_new, const double *u_old, double *r);
-  int (*residual_at)(kv_model *m, const long *idx, int n, const double *u_new,
-                     const double *u_old, double *r);
+  /* Intrusive ROM hooks (NULL: the model cannot be reduced). The model's semi-discrete system
+   * is du/dt = F(u), integrated by the theta scheme of kv_model_info.theta.
+   * residual: f = F(u) on the whole grid (fields of the model's grid). Collective.
+   * stencil: the global cells (row-major, x fastest) F at `cell` depends on, the cell first, -1
+   *   where a neighbour lies beyond a boundary; returns the count (<= KV_STENCIL_MAX). Not
+   *   collective.
+   * residual_at: F at n cells from the values of u on their stencils (u[i * KV_STENCIL_MAX + s]
+   *   for stencil entry s of cell i; entries of -1 neighbours are ignored), the same on every
+   *   rank. Its cost is independent of the grid size. Collective.
+   * set_state: replace the prognostic state by u (a field of the model's grid) and the step
+   *   index by step (the time is step x dt). Collective. */
+  int (*residual)(kv_model *m, const kv_field *u, kv_field *f);
+  int (*stencil)(const kv_model *m, long cell, long *nbr);
+  int (*residual_at)(kv_model *m, const long *cells, int n, const double *u, double *f);
+  int (*set_state)(kv_model *m, const kv_field *u, long step);
   void (*free)(kv_model *m);
 } kv_model_type;
 
@@ -68,6 +86,12 @@ struct kv_model {
 
 /* The model type called name ("heat"), or NULL. */
 const kv_model_type *kv_model_type_find(const char *name);
+
+/* The key tables of a configuration for model type t: t's keys and, for a wrapping model, the
+ * wrapped model's (named by t->wraps_key in cfg, else its default). tables gets up to 2 entries
+ * and a NULL; returns KV_OK or a config error naming the key. */
+int kv_model_key_tables(const kv_model_type *t, const kv_config *cfg,
+                        const kv_config_key **tables);
 
 /* "heat|..." — the names of all model types, for messages and the run.model enum. */
 const char *kv_model_names(void);

@@ -20,12 +20,15 @@
 #include "solvers/model.h"
 #include "solvers/sweep.h"
 #include "surrogates/pattern.h"
+#include "surrogates/rom.h"
 #include "surrogates/validate.h"
 
 const kv_config_key kv_surrogate_keys[] = {
-    {"surrogate.kind", KV_CFG_ENUM, NULL, "gp|pcagp|pattern", KV_CFG_NORANGE,
+    {"surrogate.kind", KV_CFG_ENUM, NULL, "gp|pcagp|pattern|pod", KV_CFG_NORANGE,
      "gp: a scalar output; pcagp: a whole field (PCA + one GP per mode); pattern: linear pattern "
-     "scaling of climate fields"},
+     "scaling of climate fields; pod: the basis of a reduced-order model (run.model = rom)"},
+    {"surrogate.deim_modes", KV_CFG_INT, "0", NULL, 0, 100000,
+     "pod: DEIM modes (and points) of the nonlinear term (0: by surrogate.energy)"},
     {"surrogate.train_scenarios", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "pattern: the scenarios of the ensemble to train on (e.g. ssp126, ssp370, ssp585)"},
     {"surrogate.predictors", KV_CFG_STRING, "tas_global", NULL, KV_CFG_NORANGE,
@@ -63,13 +66,15 @@ const kv_config_key kv_surrogate_keys[] = {
     {"surrogate.seed", KV_CFG_INT, "1", NULL, 0, 4294967295.0, "seed of the restarts"},
     {"surrogate.max_iter", KV_CFG_INT, "200", NULL, 1, 100000, "optimiser iterations per start"},
     {"surrogate.energy", KV_CFG_DOUBLE, "0.9999", NULL, 1e-6, 1.0,
-     "pcagp: keep the modes holding this fraction of the variance"},
-    {"surrogate.modes", KV_CFG_INT, "0", NULL, 0, 100000, "pcagp: number of modes (0: by energy)"},
+     "pcagp: keep the modes holding this fraction of the variance (pod: of sum sigma^2, default "
+     "1 - 1e-10)"},
+    {"surrogate.modes", KV_CFG_INT, "0", NULL, 0, 100000,
+     "pcagp, pod: number of modes (0: by energy)"},
     {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
 };
 
 int kv_fit_validate(kv_config *cfg) {
-  const kv_config_key *tables[6] = {kv_surrogate_keys, kv_validate_keys, NULL, NULL, NULL, NULL};
+  const kv_config_key *tables[7] = {kv_surrogate_keys, kv_validate_keys, NULL, NULL, NULL, NULL, NULL};
   int t = 2;
   /* The sweep's configuration may carry the surrogate too: then its sections are checked. */
   if (kv_config_has(cfg, "run.model") || kv_config_has(cfg, "sweep.method")) {
@@ -77,7 +82,8 @@ int kv_fit_validate(kv_config *cfg) {
     const kv_model_type *type = kv_model_type_find(name ? name : "heat");
     if (!type) return kv_config_errorf(cfg, "run.model", "expected one of %s", kv_model_names());
     tables[t++] = kv_run_keys;
-    tables[t++] = type->keys;
+    KV_CHECK(kv_model_key_tables(type, cfg, tables + t));
+    t += tables[t + 1] ? 2 : 1;
     tables[t++] = kv_sweep_keys;
   }
   KV_CHECK(kv_config_validate(cfg, tables));
@@ -578,6 +584,42 @@ static int fit_gp(long n, int d, const double *X, const double *y, const kv_gp_o
   return rc;
 }
 
+int kv_fit_pod(const kv_config *cfg, char *model_path, size_t mpn, kv_rom_fit_info *info) {
+  char data[4096];
+  const char *v;
+  if ((v = kv_config_value(cfg, "surrogate.data"))) {
+    snprintf(data, sizeof data, "%s", v);
+  } else if (kv_config_has(cfg, "sweep.method")) {
+    kv_sweep *sw = NULL;
+    KV_CHECK(kv_sweep_create(cfg, &sw));
+    snprintf(data, sizeof data, "%s", kv_sweep_dir(sw));
+    kv_sweep_free(sw);
+  } else {
+    return kv_config_errorf(cfg, "surrogate.data", "expected a run's output file (.h5) or a sweep "
+                            "directory");
+  }
+  size_t dl = strlen(data);
+  int is_h5 = dl > 3 && strcmp(data + dl - 3, ".h5") == 0;
+  if ((v = kv_config_value(cfg, "surrogate.model"))) {
+    snprintf(model_path, mpn, "%s", v);
+  } else if (!is_h5) {
+    snprintf(model_path, mpn, "%s/model_pod.h5", data);
+  } else {
+    return kv_config_errorf(cfg, "surrogate.model", "expected the model file to write");
+  }
+  dataset ds = {0};
+  int rc;
+  if (is_h5) {
+    char *one = data;
+    rc = kv_rom_fit(cfg, &one, 1, model_path, info);
+  } else {
+    rc = data_from_sweep(cfg, data, &ds);
+    if (rc == KV_OK) rc = kv_rom_fit(cfg, ds.files, ds.n, model_path, info);
+  }
+  dataset_free(&ds);
+  return rc;
+}
+
 int kv_fit(const kv_config *cfg, kv_surrogate **out, char *model_path, size_t mpn) {
   if (out) *out = NULL;
   int kind;
@@ -598,6 +640,9 @@ int kv_fit(const kv_config *cfg, kv_surrogate **out, char *model_path, size_t mp
   }
   size_t dl = strlen(data);
   int is_csv = dl > 4 && strcmp(data + dl - 4, ".csv") == 0;
+  if (kind == 3) {
+    return kv_config_errorf(cfg, "surrogate.kind", "pod: use kv_fit_pod");
+  }
   if (kind == KV_SURROGATE_PCAGP && is_csv) {
     return kv_config_errorf(cfg, "surrogate.data", "pcagp trains on fields: give a sweep "
                             "directory");

@@ -6,6 +6,7 @@
 
 #include "io/config.h"
 #include "io/h5.h"
+#include "surrogates/rom.h"
 #include "surrogates/surrogate.h"
 
 /* The [surrogate] keys. */
@@ -18,6 +19,10 @@ int kv_fit_validate(kv_config *cfg);
 /* Read the training data, fit, save to surrogate.model; *out (may be NULL) receives the model
  * and *path its file name. Not collective (one process fits; BLAS threads do the rest). */
 int kv_fit(const kv_config *cfg, kv_surrogate **out, char *path, size_t n);
+
+/* surrogate.kind = pod: the ROM basis of a run's output file or of a sweep's done cases
+ * (surrogate.data), written to surrogate.model (default <dir>/model_pod.h5). Not collective. */
+int kv_fit_pod(const kv_config *cfg, char *path, size_t n, kv_rom_fit_info *info);
 
 /* The layout of field var in a case file (axes, coordinates, units, final time). */
 int kv_fit_field_layout(const char *file, const char *var, kv_field_layout *L);

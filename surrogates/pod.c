@@ -71,32 +71,68 @@ int kv_pod_compute(MPI_Comm comm, long nloc, int m, const double *S, double ener
                    kv_pod **out) {
   *out = NULL;
   if (m < 1) return KV_ERROR(KV_ERR_INVALID, "pod: no snapshots");
-  double *G = calloc((size_t)m * (size_t)m, sizeof *G), *w = malloc((size_t)m * sizeof *w);
-  int rc = G && w ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+  int size, rank;
+  MPI_Comm_size(comm, &size);
+  MPI_Comm_rank(comm, &rank);
+  /* TSQR: S_i = Q_i R_i on each rank, the R_i stacked on every rank, B = [R_1; ...] = U_B
+   * Sigma W^T, modes U_i = Q_i U_B,i. Unlike the Gram matrix this does not square the condition
+   * number: singular values down to round-off times sigma_max come out accurately. */
+  int ri = (int)(nloc < m ? nloc : m);
+  int *cnt = malloc((size_t)size * sizeof *cnt), *dsp = malloc((size_t)size * sizeof *dsp);
+  double *Q = malloc(((size_t)nloc * m + 1) * sizeof *Q), *R = calloc((size_t)ri * m + 1, sizeof *R),
+         *tau = malloc(((size_t)m + 1) * sizeof *tau);
+  int rc = cnt && dsp && Q && R && tau ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
   if (rc == KV_OK && nloc > 0) {
-    cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, m, (int)nloc, 1.0, S, (int)nloc, 0.0, G, m);
+    memcpy(Q, S, (size_t)nloc * m * sizeof *Q);
+    if (LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (int)nloc, m, Q, (int)nloc, tau) != 0) {
+      rc = KV_ERROR(KV_ERR_NUMERIC, "pod: QR of the local snapshots failed");
+    }
+    for (int j = 0; rc == KV_OK && j < m; j++)
+      for (int i = 0; i <= j && i < ri; i++) R[(size_t)j * ri + i] = Q[(size_t)j * nloc + i];
+    if (rc == KV_OK && LAPACKE_dorgqr(LAPACK_COL_MAJOR, (int)nloc, ri, ri, Q, (int)nloc, tau) != 0) {
+      rc = KV_ERROR(KV_ERR_NUMERIC, "pod: forming the local Q failed");
+    }
   }
-  /* Full symmetric Gram matrix on every rank (the upper half mirrored before the sum). */
-  for (int j = 0; rc == KV_OK && j < m; j++)
-    for (int i = j + 1; i < m; i++) G[i * m + j] = G[j * m + i];
-  if (rc == KV_OK &&
-      MPI_Allreduce(MPI_IN_PLACE, G, m * m, MPI_DOUBLE, MPI_SUM, comm) != MPI_SUCCESS) {
-    rc = KV_ERROR(KV_ERR_MPI, "pod: reduction of the Gram matrix failed");
+  rc = kv_status_agree(comm, rc);
+  int total = 0;
+  if (rc == KV_OK) {
+    MPI_Allgather(&ri, 1, MPI_INT, cnt, 1, MPI_INT, comm);
+    for (int r = 0; r < size; r++) {
+      dsp[r] = total;
+      total += cnt[r];
+    }
   }
-  if (rc == KV_OK && LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'L', m, G, m, w) != 0) {
-    rc = KV_ERROR(KV_ERR_NUMERIC, "pod: the eigen-decomposition of the Gram matrix failed");
+  double *B = NULL, *sv = NULL, *UB = NULL, *sup = NULL;
+  if (rc == KV_OK) {
+    B = malloc(((size_t)total * m + 1) * sizeof *B);
+    sv = malloc(((size_t)m + 1) * sizeof *sv);
+    UB = malloc(((size_t)total * (total < m ? total : m) + 1) * sizeof *UB);
+    sup = malloc(((size_t)m + 1) * sizeof *sup);
+    if (!B || !sv || !UB || !sup) rc = KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+  }
+  rc = kv_status_agree(comm, rc);
+  /* Stack column by column: B(dsp[r] + i, j) = R_r(i, j). */
+  for (int j = 0; rc == KV_OK && j < m; j++) {
+    if (MPI_Allgatherv(R + (size_t)j * ri, ri, MPI_DOUBLE, B + (size_t)j * total, cnt, dsp,
+                       MPI_DOUBLE, comm) != MPI_SUCCESS) {
+      rc = KV_ERROR(KV_ERR_MPI, "pod: gathering the R factors failed");
+    }
+  }
+  int mn = total < m ? total : m;
+  if (rc == KV_OK && LAPACKE_dgesvd(LAPACK_COL_MAJOR, 'S', 'N', total, m, B, total, sv, UB, total,
+                                    NULL, 1, sup) != 0) {
+    rc = KV_ERROR(KV_ERR_NUMERIC, "pod: the SVD of the stacked R factors did not converge");
   }
   kv_pod *p = NULL;
   if (rc == KV_OK) rc = pod_new(comm, nloc, &p);
   if (rc == KV_OK) {
-    double total = 0.0, top = fmax(w[m - 1], 0.0), cum = 0.0;
-    for (int j = 0; j < m; j++) total += fmax(w[j], 0.0);
+    double tot = 0.0, cum = 0.0, top = mn > 0 ? sv[0] : 0.0;
+    for (int j = 0; j < mn; j++) tot += sv[j] * sv[j];
     int k = 0;
-    /* Descending; stop at round-off (the Gram matrix squares the singular values, so sigma
-     * below 1e-6 sigma_max is noise there), at the energy, or at max_modes. */
-    while (k < m && w[m - 1 - k] > 1e-12 * top && (max_modes <= 0 || k < max_modes) &&
-           (k == 0 || cum < energy * total)) {
-      cum += w[m - 1 - k];
+    /* Descending; stop at round-off, at the energy, or at max_modes. */
+    while (k < mn && sv[k] > 1e-12 * top && (max_modes <= 0 || k < max_modes) &&
+           (k == 0 || energy >= 1.0 || cum < energy * tot)) {
+      cum += sv[k] * sv[k];
       k++;
     }
     if (!(top > 0.0)) k = 0;
@@ -104,18 +140,23 @@ int kv_pod_compute(MPI_Comm comm, long nloc, int m, const double *S, double ener
     p->sigma = malloc(((size_t)k + 1) * sizeof *p->sigma);
     p->U = malloc(((size_t)nloc * (size_t)k + 1) * sizeof *p->U);
     if (!p->sigma || !p->U) rc = KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
-    for (int j = 0; rc == KV_OK && j < k; j++) {
-      const double *v = G + (size_t)(m - 1 - j) * m;
-      p->sigma[j] = sqrt(w[m - 1 - j]);
-      if (nloc > 0) {
-        cblas_dgemv(CblasColMajor, CblasNoTrans, (int)nloc, m, 1.0 / p->sigma[j], S, (int)nloc, v,
-                    1, 0.0, p->U + (size_t)j * nloc, 1);
+    if (rc == KV_OK) {
+      memcpy(p->sigma, sv, (size_t)k * sizeof *sv);
+      if (nloc > 0 && k > 0) {
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)nloc, k, ri, 1.0, Q, (int)nloc,
+                    UB + dsp[rank], total, 0.0, p->U, (int)nloc);
       }
     }
   }
-  free(G);
-  free(w);
-  if (rc == KV_OK) rc = reorthonormalize(p);
+  free(cnt);
+  free(dsp);
+  free(Q);
+  free(R);
+  free(tau);
+  free(B);
+  free(sv);
+  free(UB);
+  free(sup);
   rc = kv_status_agree(comm, rc);
   if (rc != KV_OK) {
     kv_pod_free(p);
@@ -315,6 +356,31 @@ int kv_pod_load(MPI_Comm comm, const char *path, long nloc, kv_pod **out) {
   kv_h5_array_free(&sigma);
   free(counts);
   free(displs);
+  if (rc != KV_OK) {
+    kv_pod_free(p);
+    return rc;
+  }
+  *out = p;
+  return KV_OK;
+}
+
+int kv_pod_wrap(MPI_Comm comm, long nloc, int k, const double *U, const double *sigma,
+                kv_pod **out) {
+  *out = NULL;
+  kv_pod *p = NULL;
+  int rc = pod_new(comm, nloc, &p);
+  if (rc == KV_OK) {
+    p->k = k;
+    p->U = malloc(((size_t)nloc * (size_t)k + 1) * sizeof *p->U);
+    p->sigma = malloc(((size_t)k + 1) * sizeof *p->sigma);
+    if (!p->U || !p->sigma) {
+      rc = KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+    } else {
+      memcpy(p->U, U, (size_t)nloc * (size_t)k * sizeof *U);
+      memcpy(p->sigma, sigma, (size_t)k * sizeof *sigma);
+    }
+  }
+  rc = kv_status_agree(comm, rc);
   if (rc != KV_OK) {
     kv_pod_free(p);
     return rc;

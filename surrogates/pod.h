@@ -25,6 +25,11 @@ int kv_pod_compute(MPI_Comm comm, long nloc, int m, const double *S, double ener
  * singular values. max_modes > 0 truncates afterwards. Collective. */
 int kv_pod_add(kv_pod *p, const double *snapshot, double tol, int max_modes);
 
+/* A POD from given orthonormal modes (nloc x k local rows, column-major) and singular values,
+ * both copied: a stored basis to go on updating. Collective. */
+int kv_pod_wrap(MPI_Comm comm, long nloc, int k, const double *U, const double *sigma,
+                kv_pod **out);
+
 void kv_pod_free(kv_pod *p);
 
 int kv_pod_nmodes(const kv_pod *p);

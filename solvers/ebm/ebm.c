@@ -864,8 +864,6 @@ const kv_model_type kv_ebm_type = {
     .info = ebm_info,
     .restart = ebm_restart,
     .checkpoint = ebm_checkpoint,
-    .residual = NULL,
-    .residual_at = NULL,
     .free = ebm_free,
 };
 

@@ -35,6 +35,12 @@ const kv_config_key kv_heat_keys[] = {
      "a positive number, file.h5:/dataset, linear(k0, k1) or power(k0, T0, p)", KV_CFG_NORANGE,
      "conductivity: a constant, a field from an HDF5 dataset shaped like the grid, k0 + k1 T, or "
      "k0 (T/T0)^p"},
+    {"heat.kappa_scale", KV_CFG_DOUBLE, "1.0", NULL, 0.0, INFINITY,
+     "multiplies the conductivity (whatever its form): the parameter a reduced-order model is "
+     "affine in"},
+    {"heat.source_scale", KV_CFG_DOUBLE, "1.0", NULL, KV_CFG_NORANGE,
+     "multiplies heat.source (the source amplitude of a reduced-order model's affine "
+     "decomposition)"},
     {"heat.nl_rtol", KV_CFG_DOUBLE, "1e-8", NULL, 0.0, 1.0,
      "kappa(T), implicit: Picard iterations stop when the change is below nl_rtol times the state"},
     {"heat.nl_maxit", KV_CFG_INT, "50", NULL, 1, INFINITY,
@@ -90,6 +96,8 @@ struct kv_heat {
   kv_field *T, *Tn;     /* current and next state                         */
   kv_field *kappa;      /* NULL when constant                              */
   kv_field *dq;         /* explicit: dt q; implicit: dt (q + theta b); NULL if zero */
+  kv_field *q;          /* the source q itself (ROM hooks), NULL if none   */
+  kv_field *work;       /* ROM hooks: scratch, created on first use         */
   kv_fftsolve *fft;     /* implicit schemes, heat.solver = fft              */
   kv_pcg *pcg;          /* implicit schemes, heat.solver = pcg              */
   kv_field *xs;         /* pcg: the iterate                                 */
@@ -122,6 +130,8 @@ void kv_heat_params_default(kv_heat_params *p) {
   strcpy(p->source.name, "none");
   p->t_end = 1.0;
   p->cfl = 0.9;
+  p->kappa_scale = 1.0;
+  p->source_scale = 1.0;
 }
 
 /* ---------------------------------------------------------------- configuration */
@@ -181,6 +191,11 @@ int kv_heat_params_from_config(const kv_config *cfg, kv_heat_params *p) {
     }
   }
   KV_CHECK(kv_config_get_func(cfg, "heat.kappa", &p->kappa_field));
+  KV_CHECK(kv_config_get_double(cfg, "heat.kappa_scale", 0.0, INFINITY, &p->kappa_scale));
+  if (!(p->kappa_scale > 0.0)) {
+    return kv_config_errorf(cfg, "heat.kappa_scale", "expected a positive factor");
+  }
+  KV_CHECK(kv_config_get_double(cfg, "heat.source_scale", 1.0, 0.0, &p->source_scale));
   if (strcmp(p->kappa_field.name, "number") == 0) {
     p->kappa = p->kappa_field.args[0];
     if (!(p->kappa > 0.0)) {
@@ -202,6 +217,7 @@ int kv_heat_params_from_config(const kv_config *cfg, kv_heat_params *p) {
     return kv_config_errorf(cfg, "heat.kappa", "expected a positive number, file.h5:/dataset, "
                             "linear(k0, k1) or power(k0, T0, p)");
   }
+  p->kappa *= p->kappa_scale;
   /* Boundary conditions: heat.bc for all faces, then per-face overrides. */
   static const char *const faces[KV_MAXDIM][2] = {{"xlo", "xhi"}, {"ylo", "yhi"}, {"zlo", "zhi"}};
   int all;
@@ -549,7 +565,7 @@ static int kernel_var(const kv_heat *h, double dtk, const double *restrict T,
 
 static inline double kappa_of(const kv_heat_params *p, double T) {
   const double *a = p->kappa_field.args;
-  return p->kappa_field.name[0] == 'l' ? a[0] + a[1] * T : a[0] * pow(T / a[1], a[2]);
+  return p->kappa_scale * (p->kappa_field.name[0] == 'l' ? a[0] + a[1] * T : a[0] * pow(T / a[1], a[2]));
 }
 
 /* kappa = kappa(T) on every cell, with halo and boundary copies; h->kappa_max updated. Fails
@@ -706,6 +722,11 @@ static int heat_setup(kv_heat *h, MPI_Comm comm) {
   } else if (h->kappa) {
     const kv_config_func *kf = &h->p.kappa_field;
     KV_CHECK(kv_h5_read_field(kf->path, kf->dataset, -1, h->kappa));
+    if (h->p.kappa_scale != 1.0) {
+      double *k = kv_field_data(h->kappa);
+      const long *m = kv_field_extent(h->kappa);
+      for (long i = 0; i < m[0] * m[1] * m[2]; i++) k[i] *= h->p.kappa_scale;
+    }
     double kmin;
     KV_CHECK(kv_field_reduce(h->kappa, KV_REDUCE_MIN, &kmin));
     KV_CHECK(kv_field_reduce(h->kappa, KV_REDUCE_MAX, &h->kappa_max));
@@ -718,6 +739,11 @@ static int heat_setup(kv_heat *h, MPI_Comm comm) {
   }
   if (h->dq) {
     KV_CHECK(set_profile(h->dq, &h->p.source, h->p.length, h->p.dims));
+    double *q = kv_field_data(h->dq);
+    const long *m = kv_field_extent(h->dq);
+    for (long i = 0; i < m[0] * m[1] * m[2]; i++) q[i] *= h->p.source_scale;
+    KV_CHECK(kv_status_agree(comm, kv_field_create(h->grid, &h->q)));
+    KV_CHECK(kv_field_copy(h->q, h->dq));
   }
   int bad;
   KV_CHECK(kv_field_has_nonfinite(h->T, &bad));
@@ -945,6 +971,8 @@ void kv_heat_free(kv_heat *h) {
   kv_field_free(h->Tn);
   kv_field_free(h->kappa);
   kv_field_free(h->dq);
+  kv_field_free(h->q);
+  kv_field_free(h->work);
   kv_fftsolve_free(h->fft);
   kv_pcg_free(h->pcg);
   kv_field_free(h->xs);
@@ -954,6 +982,155 @@ void kv_heat_free(kv_heat *h) {
   kv_field_free(h->xprev);
   kv_grid_free(h->grid);
   free(h);
+}
+
+
+/* ---------------------------------------------------------------- ROM hooks */
+
+/* Scratch field of the hooks, created on first use. Collective. */
+static int work_field(kv_heat *h) {
+  if (h->work) return KV_OK;
+  return kv_status_agree(kv_grid_comm(h->grid), kv_field_create(h->grid, &h->work));
+}
+
+int kv_heat_operator(kv_heat *h, const kv_field *u, int homogeneous, kv_field *out) {
+  KV_CHECK(work_field(h));
+  KV_CHECK(kv_field_copy(h->work, u));
+  KV_CHECK(kv_field_halo_exchange(h->work));
+  if (homogeneous) {
+    int rule[3][2];
+    double zero[3][2] = {{0, 0}, {0, 0}, {0, 0}};
+    for (int d = 0; d < 3; d++)
+      for (int s = 0; s < 2; s++) rule[d][s] = (int)h->p.bc[d][s];
+    kv_field_fill_boundary(h->work, (const int(*)[2])rule, (const double(*)[2])zero);
+  } else {
+    fill_boundary(h, h->work, 0);
+  }
+  if (h->nonlinear) KV_CHECK(kappa_update(h, h->work));
+  const double *w = kv_field_data_const(h->work);
+  double *o = kv_field_data(out);
+  if (h->kappa) {
+    kernel_var(h, 1.0, w, o, kv_field_data(h->kappa), NULL);
+  } else {
+    kernel_const(h, 1.0, w, o, NULL);
+  }
+  /* The kernels give u + L u. */
+  const long *nl = kv_grid_local_n(h->grid), *st = kv_field_stride(out);
+  const int *gh = kv_field_ghost(out);
+  for (long k = 0; k < nl[2]; k++)
+    for (long j = 0; j < nl[1]; j++)
+      for (long i = 0, p = kv_field_index(st, gh, 0, j, k); i < nl[0]; i++, p++) o[p] -= w[p];
+  return KV_OK;
+}
+
+int kv_heat_source(const kv_heat *h, kv_field *out) {
+  if (h->q) return kv_field_copy(out, h->q);
+  kv_field_fill(out, 0.0);
+  return KV_OK;
+}
+
+int kv_heat_is_linear(const kv_heat *h) { return !h->nonlinear; }
+
+const kv_heat_params *kv_heat_get_params(const kv_heat *h) { return &h->p; }
+
+/* F(u) = L_h(u) + q, kappa from u when it depends on T. Collective. */
+static int m_residual(kv_model *m, const kv_field *u, kv_field *f) {
+  kv_heat *h = (kv_heat *)m;
+  KV_CHECK(kv_heat_operator(h, u, 0, f));
+  if (h->q) {
+    double *o = kv_field_data(f);
+    const double *q = kv_field_data_const(h->q);
+    const long *e = kv_field_extent(f);
+    for (long i = 0; i < e[0] * e[1] * e[2]; i++) o[i] += q[i];
+  }
+  return KV_OK;
+}
+
+/* The cell, then its x-, x+, y-, y+, z-, z+ neighbours (global row-major indices, x fastest);
+ * -1 beyond a non-periodic face. */
+static int m_stencil(const kv_model *m, long cell, long *nbr) {
+  const kv_heat *h = (const kv_heat *)m;
+  long idx[3] = {0, 0, 0}, c = cell;
+  for (int d = 0; d < h->p.dims; d++) {
+    idx[d] = c % h->p.n[d];
+    c /= h->p.n[d];
+  }
+  int cnt = 0;
+  nbr[cnt++] = cell;
+  for (int d = 0; d < h->p.dims; d++) {
+    for (int s = 0; s < 2; s++) {
+      long j[3] = {idx[0], idx[1], idx[2]};
+      j[d] += s ? 1 : -1;
+      if (j[d] < 0 || j[d] >= h->p.n[d]) {
+        if (h->p.bc[d][s] != KV_BC_PERIODIC) {
+          nbr[cnt++] = -1;
+          continue;
+        }
+        j[d] = (j[d] + h->p.n[d]) % h->p.n[d];
+      }
+      long g = 0;
+      for (int e = h->p.dims - 1; e >= 0; e--) g = g * h->p.n[e] + j[e];
+      nbr[cnt++] = g;
+    }
+  }
+  return cnt;
+}
+
+/* F at the given cells from the values on their stencils: the rank owning a cell computes it
+ * (it has the conductivity field and the source there), the sum over ranks gives everyone the
+ * result. Same arithmetic as the full kernels up to the order of additions. Collective. */
+static int m_residual_at(kv_model *m, const long *cells, int n, const double *u, double *f) {
+  kv_heat *h = (kv_heat *)m;
+  const long *nl = kv_grid_local_n(h->grid), *off = kv_grid_offset(h->grid);
+  const double *hs = kv_grid_spacing(h->grid);
+  const long *st = kv_field_stride(h->T);
+  const int *gh = kv_field_ghost(h->T);
+  const double *K = h->kappa && !h->nonlinear ? kv_field_data_const(h->kappa) : NULL;
+  const double *q = h->q ? kv_field_data_const(h->q) : NULL;
+  for (int i = 0; i < n; i++) {
+    long idx[3] = {0, 0, 0}, c = cells[i];
+    int mine = 1;
+    for (int d = 0; d < h->p.dims; d++) {
+      idx[d] = c % h->p.n[d] - off[d];
+      c /= h->p.n[d];
+      mine &= idx[d] >= 0 && idx[d] < nl[d];
+    }
+    f[i] = 0.0;
+    if (!mine) continue;
+    long p = kv_field_index(st, gh, idx[0], idx[1], idx[2]);
+    const double *v = u + (size_t)i * KV_STENCIL_MAX;
+    double uc = v[0], kc = h->nonlinear ? kappa_of(&h->p, uc) : K ? K[p] : h->p.kappa, acc = 0.0;
+    for (int d = 0; d < h->p.dims; d++) {
+      double side[2];
+      for (int s = 0; s < 2; s++) {
+        long gidx = idx[d] + off[d] + (s ? 1 : -1);
+        int outside = (gidx < 0 || gidx >= h->p.n[d]) && h->p.bc[d][s] != KV_BC_PERIODIC;
+        double un = v[1 + 2 * d + s], kn;
+        if (outside) {
+          double g = h->p.bc_value[d][s];
+          un = h->p.bc[d][s] == KV_BC_DIRICHLET ? 2.0 * g - uc : uc + hs[d] * g;
+          kn = kc; /* the conductivity ghost copies the boundary cell */
+        } else {
+          kn = h->nonlinear ? kappa_of(&h->p, un) : K ? K[p + (s ? st[d] : -st[d])] : kc;
+        }
+        double kf = h->kappa ? hmean(kc, kn) : kc;
+        side[s] = kf * (un - uc);
+      }
+      acc += (side[1] + side[0]) / (hs[d] * hs[d]);
+    }
+    f[i] = acc + (q ? q[p] : 0.0);
+  }
+  if (MPI_Allreduce(MPI_IN_PLACE, f, n, MPI_DOUBLE, MPI_SUM, kv_grid_comm(h->grid)) != MPI_SUCCESS) {
+    return KV_ERROR(KV_ERR_MPI, "heat: reduction failed");
+  }
+  return KV_OK;
+}
+
+static int m_set_state(kv_model *m, const kv_field *u, long step) {
+  kv_heat *h = (kv_heat *)m;
+  h->step = step;
+  h->t = (double)step * h->dt;
+  return kv_field_copy(h->T, u);
 }
 
 /* ---------------------------------------------------------------- kv_model table */
@@ -1008,6 +1185,7 @@ static int m_info(const kv_model *m, kv_model_info *out) {
   out->title = titles[h->p.scheme];
   out->coord_units = "m";
   out->time_units = "s";
+  out->theta = h->theta;
   return KV_OK;
 }
 
@@ -1073,7 +1251,9 @@ const kv_model_type kv_heat_type = {
     .outputs = m_outputs,
     .info = m_info,
     .restart = m_restart,
-    .residual = NULL,
-    .residual_at = NULL,
+    .residual = m_residual,
+    .stencil = m_stencil,
+    .residual_at = m_residual_at,
+    .set_state = m_set_state,
     .free = m_free,
 };

@@ -40,7 +40,10 @@ typedef struct {
   int dims;
   long n[KV_MAXDIM];
   double length[KV_MAXDIM];
-  double kappa;                    /* constant conductivity (when kappa_field.name is "number") */
+  double kappa;                    /* constant conductivity (when kappa_field.name is "number"),
+                                      kappa_scale included                                       */
+  double kappa_scale;              /* multiplies kappa in every form (ROM affine parameter)      */
+  double source_scale;             /* multiplies the source                                      */
   kv_config_func kappa_field;      /* "number", "file", "linear" (k0 + k1 T) or "power"
                                       (k0 (T / T0)^p): the last two make the problem nonlinear */
   kv_bc_type bc[KV_MAXDIM][2];
@@ -89,6 +92,21 @@ const kv_field *kv_heat_state(const kv_heat *h);
 
 /* Stability limit of the explicit scheme: 1 / (2 kappa_max sum_d 1/h_d^2). */
 double kv_heat_dt_limit(const kv_heat *h);
+
+/* Reduced-order models. out = L_h(u), the discrete div(kappa grad u) with the boundary values
+ * (homogeneous = 1: with zero boundary values, the linear part A u of L_h(u) = A u + b), kappa
+ * from u when it depends on T, heat.kappa_scale included. u and out are fields on the model's
+ * grid; out's ghosts are not set. Collective. */
+int kv_heat_operator(kv_heat *h, const kv_field *u, int homogeneous, kv_field *out);
+
+/* The source q (heat.source_scale included; zero when there is none) into out. Not collective. */
+int kv_heat_source(const kv_heat *h, kv_field *out);
+
+/* 1 when kappa does not depend on T. */
+int kv_heat_is_linear(const kv_heat *h);
+
+/* The parameters the solver was created with (borrowed). */
+const kv_heat_params *kv_heat_get_params(const kv_heat *h);
 
 /* Free; NULL is a no-op. Collective. */
 void kv_heat_free(kv_heat *h);

@@ -1,0 +1,1073 @@
+#include "surrogates/rom.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/field.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "io/h5.h"
+#include "solvers/driver.h"
+#include "solvers/heat/heat.h"
+#include "surrogates/pod.h"
+
+const kv_config_key kv_rom_keys[] = {
+    {"rom.basis", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "the POD model file of kelvin fit (surrogate.kind = pod), fit on this model and grid"},
+    {"rom.model", KV_CFG_ENUM, "heat", "heat", KV_CFG_NORANGE,
+     "the full model reduced (its section configures the case)"},
+    {"rom.tolerance", KV_CFG_DOUBLE, "1e-3", NULL, 0.0, INFINITY,
+     "error-indicator threshold (> 0): a step above it is redone by the full solver and updates "
+     "the basis (with rom.adaptive)"},
+    {"rom.adaptive", KV_CFG_BOOL, "true", NULL, KV_CFG_NORANGE,
+     "take full-solver steps and update the basis when the indicator exceeds rom.tolerance"},
+    {"rom.modes", KV_CFG_INT, "0", NULL, 0, 100000,
+     "use the leading this many modes of the basis (0: all)"},
+    {"rom.max_modes", KV_CFG_INT, "0", NULL, 0, 100000,
+     "adaptive: stop growing the basis at this many modes (0: no limit)"},
+    {"rom.indicator_points", KV_CFG_INT, "64", NULL, 1, 100000,
+     "random cells where the indicator evaluates the full residual"},
+    {"rom.seed", KV_CFG_INT, "1", NULL, 0, 4294967295.0, "seed of the indicator's cells"},
+    {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
+};
+
+#define S7 KV_STENCIL_MAX
+
+typedef struct {
+  kv_model base;
+  kv_model *full;
+  kv_model_info finfo;
+  MPI_Comm comm;
+  const kv_grid *grid;
+  long nloc, N;
+  long *gidx;              /* global cell of each local row                                */
+  kv_pod *V, *W;           /* state basis; DEIM basis of F (NULL: linear)                 */
+  int k;
+  int linear;
+  double *A, *c;           /* linear: reduced operator and constant term (run's scales)   */
+  double *M, *d;           /* linear: a1 = M a0 + d                                       */
+  long *P;                 /* DEIM points (kf)                                            */
+  double *D;               /* k x kf: V^T W (P^T W)^-1, column-major                      */
+  long *E;                 /* indicator cells (ne)                                        */
+  int ne;
+  long *sten;              /* stencils of P then E: (kf + ne) x S7 global cells           */
+  double *VS;              /* rows of V at sten: ((kf + ne) S7) x k, row-major            */
+  double *a, *a0, *FP, *FE, *uE; /* state; F at P and E of the state; u at E              */
+  double *vals, *fv;       /* work: stencil values and F values                           */
+  double *Jw;              /* work                                                         */
+  kv_field *u;             /* the lifted state                                             */
+  double *uloc, *floc;
+  double theta, dt, tol;
+  int adaptive, max_modes;
+  long step;
+  double t;
+  double eta, eta_max;     /* last indicator; largest since the last record               */
+  long updates;
+  long newton_its;
+} kv_rom;
+
+/* ------------------------------------------------------------------ small helpers */
+
+static void pack(const kv_field *f, double *out) {
+  const kv_grid *g = kv_field_grid(f);
+  const long *nl = kv_grid_local_n(g), *st = kv_field_stride(f);
+  const int *gh = kv_field_ghost(f);
+  const double *v = kv_field_data_const(f);
+  long r = 0;
+  for (long k = 0; k < nl[2]; k++)
+    for (long j = 0; j < nl[1]; j++)
+      for (long i = 0, p = kv_field_index(st, gh, 0, j, k); i < nl[0]; i++, p++) out[r++] = v[p];
+}
+
+static void unpack(const double *in, kv_field *f) {
+  const kv_grid *g = kv_field_grid(f);
+  const long *nl = kv_grid_local_n(g), *st = kv_field_stride(f);
+  const int *gh = kv_field_ghost(f);
+  double *v = kv_field_data(f);
+  long r = 0;
+  for (long k = 0; k < nl[2]; k++)
+    for (long j = 0; j < nl[1]; j++)
+      for (long i = 0, p = kv_field_index(st, gh, 0, j, k); i < nl[0]; i++, p++) v[p] = in[r++];
+}
+
+/* Global row-major index (x fastest) of every local row. */
+static long *global_rows(const kv_grid *g, long nloc) {
+  long *gi = malloc(((size_t)nloc + 1) * sizeof *gi);
+  if (!gi) return NULL;
+  const long *nl = kv_grid_local_n(g), *off = kv_grid_offset(g), *n = kv_grid_global_n(g);
+  int nd = kv_grid_ndims(g);
+  long r = 0;
+  for (long k = 0; k < nl[2]; k++)
+    for (long j = 0; j < nl[1]; j++)
+      for (long i = 0; i < nl[0]; i++) {
+        long idx[3] = {i + off[0], j + off[1], k + off[2]}, c = 0;
+        for (int d = nd - 1; d >= 0; d--) c = c * n[d] + idx[d];
+        gi[r++] = c;
+      }
+  return gi;
+}
+
+/* out[c * k + j] = U[row of cells[c], j] on every rank (0 for cells -1 or not on the grid). The
+ * owner of each row fills it, a sum gives it to all. Collective. */
+static int gather_rows(kv_rom *r, const double *U, int k, const long *cells, long nc, double *out) {
+  memset(out, 0, (size_t)nc * (size_t)k * sizeof *out);
+  if (r->nloc > 0) {
+    long lo = r->gidx[0], hi = r->gidx[r->nloc - 1];
+    for (long c = 0; c < nc; c++) {
+      if (cells[c] < lo || cells[c] > hi) continue;
+      /* Rows are sorted by global index within the block: binary search. */
+      long a = 0, b = r->nloc - 1;
+      while (a <= b) {
+        long m = (a + b) / 2;
+        if (r->gidx[m] == cells[c]) {
+          for (int j = 0; j < k; j++) out[c * k + j] = U[(size_t)j * r->nloc + m];
+          break;
+        }
+        if (r->gidx[m] < cells[c]) a = m + 1; else b = m - 1;
+      }
+    }
+  }
+  if (MPI_Allreduce(MPI_IN_PLACE, out, (int)(nc * k), MPI_DOUBLE, MPI_SUM, r->comm) != MPI_SUCCESS) {
+    return KV_ERROR(KV_ERR_MPI, "rom: reduction failed");
+  }
+  return KV_OK;
+}
+
+/* Greedy DEIM points of the columns of W (Chaturantabut & Sorensen): each next point where the
+ * next mode is worst interpolated from the previous points. Ties go to the smallest global cell,
+ * so the points do not depend on the decomposition. Collective. */
+static int deim_points(kv_rom *r, const kv_pod *W, long *P) {
+  int kf = kv_pod_nmodes(W);
+  const double *U = kv_pod_modes(W);
+  long n = r->nloc;
+  double *res = malloc(((size_t)n + 1) * sizeof *res), *PU = calloc((size_t)kf * kf + 1, sizeof *PU),
+         *c = malloc(((size_t)kf + 1) * sizeof *c), *row = malloc(((size_t)kf + 1) * sizeof *row);
+  int *ipiv = malloc(((size_t)kf + 1) * sizeof *ipiv);
+  int rc = res && PU && c && row && ipiv ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+  for (int l = 0; rc == KV_OK && l < kf; l++) {
+    /* res = u_l - U_{<l} (P^T U_{<l})^-1 P^T u_l */
+    for (int i = 0; i < l; i++) c[i] = PU[i * kf + l]; /* PU row-major: PU[i][j] = U[P_i, j] */
+    if (l > 0) {
+      double *Mt = malloc((size_t)l * l * sizeof *Mt);
+      for (int i = 0; i < l; i++)
+        for (int j = 0; j < l; j++) Mt[i * l + j] = PU[i * kf + j];
+      if (LAPACKE_dgesv(LAPACK_ROW_MAJOR, l, 1, Mt, l, ipiv, c, 1) != 0) {
+        rc = KV_ERROR(KV_ERR_NUMERIC, "rom: the DEIM interpolation matrix is singular");
+      }
+      free(Mt);
+      if (rc != KV_OK) break;
+    }
+    double best = -1.0;
+    long bcell = -1;
+    for (long i = 0; i < n; i++) {
+      double v = U[(size_t)l * n + i];
+      for (int j = 0; j < l; j++) v -= U[(size_t)j * n + i] * c[j];
+      v = fabs(v);
+      if (v > best || (v == best && r->gidx[i] < bcell)) {
+        best = v;
+        bcell = r->gidx[i];
+      }
+    }
+    double gbest;
+    MPI_Allreduce(&best, &gbest, 1, MPI_DOUBLE, MPI_MAX, r->comm);
+    long mine = best == gbest && n > 0 ? bcell : INT64_MAX, cell;
+    MPI_Allreduce(&mine, &cell, 1, MPI_LONG, MPI_MIN, r->comm);
+    P[l] = cell;
+    KV_TRY(gather_rows(r, U, kf, &P[l], 1, row));
+    for (int j = 0; j < kf; j++) PU[l * kf + j] = row[j];
+  }
+cleanup:
+  free(res);
+  free(PU);
+  free(c);
+  free(row);
+  free(ipiv);
+  return rc;
+}
+
+/* Values of V a on every stencil entry of the cells (stencil rows VS), -1 entries 0. */
+static void lift_points(const kv_rom *r, const double *VS, long nent, const double *a, double *out) {
+  cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)nent, r->k, 1.0, VS, r->k, a, 1, 0.0, out, 1);
+}
+
+/* ------------------------------------------------------------------ reduced system */
+
+/* Everything that depends on the basis: stencil rows, DEIM matrix, linear operators. Collective. */
+static int setup_reduced(kv_rom *r) {
+  r->k = kv_pod_nmodes(r->V);
+  int k = r->k, kf = r->W ? kv_pod_nmodes(r->W) : 0;
+  long nc = kf + r->ne;
+  const kv_model_type *ft = r->full->type;
+  free(r->sten);
+  free(r->VS);
+  free(r->D);
+  r->sten = malloc((size_t)nc * S7 * sizeof *r->sten);
+  r->VS = malloc(((size_t)nc * S7 * (size_t)k + 1) * sizeof *r->VS);
+  r->D = malloc(((size_t)k * kf + 1) * sizeof *r->D);
+  double *tmp = realloc(r->a, ((size_t)k + 1) * sizeof *r->a);
+  if (tmp) r->a = tmp;
+  tmp = realloc(r->a0, ((size_t)k + 1) * sizeof *r->a0);
+  if (tmp) r->a0 = tmp;
+  tmp = realloc(r->FP, ((size_t)kf + 1) * sizeof *r->FP);
+  if (tmp) r->FP = tmp;
+  tmp = realloc(r->vals, ((size_t)nc * S7 * (size_t)(k + 1) + 1) * sizeof *r->vals);
+  if (tmp) r->vals = tmp;
+  tmp = realloc(r->fv, ((size_t)nc * (size_t)(k + 1) + 1) * sizeof *r->fv);
+  if (tmp) r->fv = tmp;
+  tmp = realloc(r->Jw, ((size_t)(k + kf) * (k + kf) + 1) * sizeof *r->Jw);
+  if (tmp) r->Jw = tmp;
+  if (!r->sten || !r->VS || !r->D || !r->a || !r->a0 || !r->FP || !r->vals || !r->fv || !r->Jw) {
+    return KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+  }
+  for (long c = 0; c < nc; c++) {
+    long *s = r->sten + c * S7;
+    for (int e = 0; e < S7; e++) s[e] = -1;
+    ft->stencil(r->full, c < kf ? r->P[c] : r->E[c - kf], s);
+  }
+  KV_CHECK(gather_rows(r, kv_pod_modes(r->V), k, r->sten, nc * S7, r->VS));
+  if (r->W) {
+    /* D = V^T W (P^T W)^-1 */
+    double *VW = calloc((size_t)k * kf + 1, sizeof *VW), *PW = malloc(((size_t)kf * kf + 1) * sizeof *PW);
+    int *ipiv = malloc(((size_t)kf + 1) * sizeof *ipiv);
+    int rc = VW && PW && ipiv ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+    if (rc == KV_OK && r->nloc > 0) {
+      cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, kf, (int)r->nloc, 1.0,
+                  kv_pod_modes(r->V), (int)r->nloc, kv_pod_modes(r->W), (int)r->nloc, 0.0, VW, k);
+    }
+    if (rc == KV_OK) MPI_Allreduce(MPI_IN_PLACE, VW, k * kf, MPI_DOUBLE, MPI_SUM, r->comm);
+    if (rc == KV_OK) rc = gather_rows(r, kv_pod_modes(r->W), kf, r->P, kf, PW); /* row-major */
+    /* D (P^T W) = VW  <=>  (P^T W)^T D^T = VW^T; with column-major PW^T = row-major PW. */
+    if (rc == KV_OK) {
+      for (int i = 0; i < k; i++)
+        for (int j = 0; j < kf; j++) r->D[(size_t)j * k + i] = VW[(size_t)j * k + i];
+      /* Solve X PW = VW for X (k x kf): PW^T X^T = VW^T. */
+      double *Xt = malloc(((size_t)kf * k + 1) * sizeof *Xt), *PWt = malloc(((size_t)kf * kf + 1) * sizeof *PWt);
+      if (!Xt || !PWt) rc = KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+      if (rc == KV_OK) {
+        for (int i = 0; i < kf; i++)
+          for (int j = 0; j < kf; j++) PWt[(size_t)j * kf + i] = PW[(size_t)j * kf + i]; /* col-major PW^T */
+        for (int i = 0; i < k; i++)
+          for (int j = 0; j < kf; j++) Xt[(size_t)i * kf + j] = VW[(size_t)j * k + i];
+        if (LAPACKE_dgesv(LAPACK_COL_MAJOR, kf, k, PWt, kf, ipiv, Xt, kf) != 0) {
+          rc = KV_ERROR(KV_ERR_NUMERIC, "rom: the DEIM interpolation matrix is singular");
+        }
+      }
+      if (rc == KV_OK) {
+        for (int i = 0; i < k; i++)
+          for (int j = 0; j < kf; j++) r->D[(size_t)j * k + i] = Xt[(size_t)i * kf + j];
+      }
+      free(Xt);
+      free(PWt);
+    }
+    free(VW);
+    free(PW);
+    free(ipiv);
+    KV_CHECK(kv_status_agree(r->comm, rc));
+  }
+  return KV_OK;
+}
+
+/* Linear heat: the reduced operators at this run's scales from the model itself (after a basis
+ * update; the stored unit-scale ones serve at the start). Collective; O(k N). */
+static int assemble_linear(kv_rom *r) {
+  kv_heat *h = (kv_heat *)r->full;
+  int k = r->k;
+  kv_field *v = NULL, *Av = NULL;
+  int rc = kv_field_create(r->grid, &v);
+  if (rc == KV_OK) rc = kv_field_create(r->grid, &Av);
+  double *Al = calloc((size_t)k * k + 1, sizeof *Al), *w = malloc(((size_t)r->nloc + 1) * sizeof *w),
+         *cv = calloc((size_t)k + 1, sizeof *cv);
+  if (rc == KV_OK && (!Al || !w || !cv)) rc = KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+  rc = kv_status_agree(r->comm, rc);
+  const double *U = kv_pod_modes(r->V);
+  for (int j = 0; rc == KV_OK && j < k; j++) {
+    unpack(U + (size_t)j * r->nloc, v);
+    rc = kv_heat_operator(h, v, 1, Av);
+    if (rc == KV_OK) {
+      pack(Av, w);
+      if (r->nloc > 0)
+        cblas_dgemv(CblasColMajor, CblasTrans, (int)r->nloc, k, 1.0, U, (int)r->nloc, w, 1, 0.0,
+                    Al + (size_t)j * k, 1);
+    }
+  }
+  if (rc == KV_OK) {
+    /* c = V^T (b + q): b = L_h(0), q the source, both at the run's scales. */
+    kv_field_fill(v, 0.0);
+    rc = kv_heat_operator(h, v, 0, Av);
+    if (rc == KV_OK) {
+      pack(Av, w);
+      rc = kv_heat_source(h, v);
+    }
+    if (rc == KV_OK) {
+      double *w2 = malloc(((size_t)r->nloc + 1) * sizeof *w2);
+      if (!w2) rc = KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+      else {
+        pack(v, w2);
+        for (long i = 0; i < r->nloc; i++) w[i] += w2[i];
+        if (r->nloc > 0)
+          cblas_dgemv(CblasColMajor, CblasTrans, (int)r->nloc, k, 1.0, U, (int)r->nloc, w, 1, 0.0, cv, 1);
+        free(w2);
+      }
+    }
+  }
+  if (rc == KV_OK) {
+    MPI_Allreduce(MPI_IN_PLACE, Al, k * k, MPI_DOUBLE, MPI_SUM, r->comm);
+    MPI_Allreduce(MPI_IN_PLACE, cv, k, MPI_DOUBLE, MPI_SUM, r->comm);
+    free(r->A);
+    free(r->c);
+    r->A = Al; /* column-major: column j = V^T A v_j */
+    r->c = cv;
+    Al = cv = NULL;
+  }
+  free(Al);
+  free(cv);
+  free(w);
+  kv_field_free(v);
+  kv_field_free(Av);
+  return kv_status_agree(r->comm, rc);
+}
+
+/* a1 = M a0 + d with M = (I - theta dt A)^-1 (I + (1 - theta) dt A), d = (I - theta dt A)^-1 dt c. */
+static int linear_step_matrix(kv_rom *r) {
+  int k = r->k;
+  double *L = malloc(((size_t)k * k + 1) * sizeof *L), *R = malloc(((size_t)k * (k + 1) + 1) * sizeof *R);
+  int *ipiv = malloc(((size_t)k + 1) * sizeof *ipiv);
+  if (!L || !R || !ipiv) {
+    free(L);
+    free(R);
+    free(ipiv);
+    return KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+  }
+  for (int j = 0; j < k; j++)
+    for (int i = 0; i < k; i++) {
+      double a = r->A[(size_t)j * k + i];
+      L[(size_t)j * k + i] = (i == j) - r->theta * r->dt * a;
+      R[(size_t)j * k + i] = (i == j) + (1.0 - r->theta) * r->dt * a;
+    }
+  for (int i = 0; i < k; i++) R[(size_t)k * k + i] = r->dt * r->c[i];
+  int info = k > 0 ? LAPACKE_dgesv(LAPACK_COL_MAJOR, k, k + 1, L, k, ipiv, R, k) : 0;
+  free(L);
+  free(ipiv);
+  if (info != 0) {
+    free(R);
+    return KV_ERROR(KV_ERR_NUMERIC, "rom: the reduced implicit matrix is singular");
+  }
+  free(r->M);
+  r->M = R; /* the first k columns are M, the last d */
+  r->d = R + (size_t)k * k;
+  return KV_OK;
+}
+
+/* F at the DEIM points (nf copies: states a + eps e_j for j < nf - 1 after the unperturbed one)
+ * and optionally at the indicator cells of a. Collective. */
+static int eval_points(kv_rom *r, const double *a, int perturb, double eps, int with_E) {
+  int k = r->k, kf = r->W ? kv_pod_nmodes(r->W) : 0;
+  long ent = (long)kf * S7;
+  int copies = perturb ? k + 1 : 1;
+  long ncell = (long)kf * copies + (with_E ? r->ne : 0);
+  long *cells = malloc(((size_t)ncell + 1) * sizeof *cells);
+  if (!cells) return KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+  /* Stencil values of the base state at P, then its perturbations along each mode. */
+  lift_points(r, r->VS, ent, a, r->vals);
+  for (int j = 1; j < copies; j++) {
+    double *v = r->vals + (size_t)j * ent;
+    for (long e = 0; e < ent; e++) v[e] = r->vals[e] + eps * r->VS[(size_t)e * k + (j - 1)];
+  }
+  for (int j = 0; j < copies; j++)
+    for (int c = 0; c < kf; c++) cells[(long)j * kf + c] = r->P[c];
+  if (with_E) {
+    lift_points(r, r->VS + (size_t)ent * k, (long)r->ne * S7, a, r->vals + (size_t)copies * ent);
+    for (int c = 0; c < r->ne; c++) cells[(long)kf * copies + c] = r->E[c];
+  }
+  int rc = r->full->type->residual_at(r->full, cells, (int)ncell, r->vals, r->fv);
+  free(cells);
+  return rc;
+}
+
+/* Nonlinear Galerkin-DEIM step by Newton's method with a finite-difference Jacobian:
+ * g(a) = a - a0 - dt D (theta F_P(a) + (1 - theta) F_P(a0)). r->FP holds F_P(a0). */
+static int newton_step(kv_rom *r) {
+  int k = r->k, kf = kv_pod_nmodes(r->W);
+  double *J = r->Jw, g[k + 1], rhs[kf + 1];
+  int ipiv[k + 1];
+  memcpy(r->a, r->a0, (size_t)k * sizeof *r->a);
+  if (r->theta == 0.0) {
+    cblas_dgemv(CblasColMajor, CblasNoTrans, k, kf, r->dt, r->D, k, r->FP, 1, 1.0, r->a, 1);
+    return KV_OK;
+  }
+  for (int it = 1; it <= 50; it++) {
+    double an = cblas_dnrm2(k, r->a, 1), eps = 1e-7 * (an > 0.0 ? an : 1.0);
+    KV_CHECK(eval_points(r, r->a, 1, eps, 0));
+    for (int i = 0; i < kf; i++) rhs[i] = r->theta * r->fv[i] + (1.0 - r->theta) * r->FP[i];
+    for (int i = 0; i < k; i++) g[i] = r->a[i] - r->a0[i];
+    cblas_dgemv(CblasColMajor, CblasNoTrans, k, kf, -r->dt, r->D, k, rhs, 1, 1.0, g, 1);
+    /* J = I - theta dt D dF_P/da, the columns of dF_P/da by differences. */
+    double *dF = r->fv + kf; /* kf x k column-major after the base values */
+    for (int j = 0; j < k; j++)
+      for (int i = 0; i < kf; i++) dF[(size_t)j * kf + i] = (dF[(size_t)j * kf + i] - r->fv[i]) / eps;
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, k, k, kf, -r->theta * r->dt, r->D, k,
+                dF, kf, 0.0, J, k);
+    for (int i = 0; i < k; i++) J[(size_t)i * k + i] += 1.0;
+    for (int i = 0; i < k; i++) g[i] = -g[i];
+    if (LAPACKE_dgesv(LAPACK_COL_MAJOR, k, 1, J, k, ipiv, g, k) != 0) {
+      return KV_ERROR(KV_ERR_NUMERIC, "rom: singular Newton matrix at step %ld", r->step + 1);
+    }
+    cblas_daxpy(k, 1.0, g, 1, r->a, 1);
+    r->newton_its++;
+    double dn = cblas_dnrm2(k, g, 1);
+    if (!isfinite(dn)) break;
+    if (dn <= 1e-12 * cblas_dnrm2(k, r->a, 1) || dn == 0.0) return KV_OK;
+  }
+  return KV_ERROR(KV_ERR_NUMERIC, "rom: the reduced Newton iteration of step %ld did not converge "
+                  "(the ROM has left the span of its basis; lower rom.tolerance or refit)", r->step + 1);
+}
+
+/* F at P and E and u at E of the current state a (after a step or a basis change). */
+static int refresh_point_values(kv_rom *r) {
+  int kf = r->W ? kv_pod_nmodes(r->W) : 0;
+  KV_CHECK(eval_points(r, r->a, 0, 0.0, 1));
+  memcpy(r->FP, r->fv, (size_t)kf * sizeof *r->FP);
+  memcpy(r->FE, r->fv + kf, (size_t)r->ne * sizeof *r->FE);
+  for (int c = 0; c < r->ne; c++) r->uE[c] = r->vals[(size_t)kf * S7 + (size_t)c * S7];
+  return KV_OK;
+}
+
+/* ------------------------------------------------------------------ basis file */
+
+static int load_basis(kv_rom *r, const kv_config *cfg, const char *path, long use_modes) {
+  int rank;
+  MPI_Comm_rank(r->comm, &rank);
+  const long *n = kv_grid_global_n(r->grid);
+  int nd = kv_grid_ndims(r->grid);
+  long hdr[3] = {0, 0, 0}; /* k, kf, has operators */
+  int rc = KV_OK;
+  kv_h5_array sig = {0}, sigf = {0}, ops[3] = {{0}, {0}, {0}};
+  if (rank == 0) {
+    rc = kv_h5_probe(path, 0);
+    if (rc != KV_OK) {
+      char why[512];
+      snprintf(why, sizeof why, "%s", kv_error_message());
+      rc = kv_config_errorf(cfg, "rom.basis", "cannot read the basis: %s", why);
+    }
+    kv_h5_store *s = NULL;
+    if (rc == KV_OK) rc = kv_h5_store_open(path, &s);
+    char *kind = NULL, *model = NULL;
+    kv_h5_array gn = {0};
+    if (rc == KV_OK && (kv_h5_store_get_text(s, "/", "kind", &kind) != KV_OK || strcmp(kind, "pod") != 0)) {
+      rc = kv_config_errorf(cfg, "rom.basis", "'%s' is not a POD model file (kelvin fit with "
+                            "surrogate.kind = pod writes one)", path);
+    }
+    if (rc == KV_OK && kv_h5_store_get_text(s, "/", "model", &model) == KV_OK &&
+        strcmp(model, r->full->type->name) != 0) {
+      rc = kv_config_errorf(cfg, "rom.basis", "'%s' was fit on model %s, this run is %s", path,
+                            model, r->full->type->name);
+    }
+    if (rc == KV_OK) rc = kv_h5_store_get(s, "rom/n", &gn);
+    if (rc == KV_OK) {
+      int same = gn.count == nd;
+      for (int d = 0; same && d < nd; d++) same = (long)gn.data[d] == n[d];
+      if (!same) {
+        char a[96] = "", b[96] = "";
+        for (long d = 0; d < gn.count && d < 3; d++)
+          snprintf(a + strlen(a), sizeof a - strlen(a), "%s%ld", d ? " x " : "", (long)gn.data[d]);
+        for (int d = 0; d < nd; d++)
+          snprintf(b + strlen(b), sizeof b - strlen(b), "%s%ld", d ? " x " : "", n[d]);
+        rc = kv_config_errorf(cfg, "rom.basis", "'%s' is a basis on a %s grid, this run's grid "
+                              "is %s: fit the basis on runs of this grid", path, a, b);
+      }
+    }
+    if (rc == KV_OK) rc = kv_h5_store_get(s, "rom/sigma", &sig);
+    if (rc == KV_OK) {
+      hdr[0] = sig.count;
+      if (kv_h5_store_has(s, "rom/deim_sigma")) {
+        rc = kv_h5_store_get(s, "rom/deim_sigma", &sigf);
+        hdr[1] = sigf.count;
+      }
+      if (rc == KV_OK && kv_h5_store_has(s, "rom/A")) {
+        rc = kv_h5_store_get(s, "rom/A", &ops[0]);
+        if (rc == KV_OK) rc = kv_h5_store_get(s, "rom/b", &ops[1]);
+        if (rc == KV_OK) rc = kv_h5_store_get(s, "rom/q", &ops[2]);
+        hdr[2] = 1;
+      }
+    }
+    free(kind);
+    free(model);
+    kv_h5_array_free(&gn);
+    if (s) kv_h5_store_close(s, 0);
+  }
+  KV_CHECK(kv_status_agree(r->comm, rc));
+  MPI_Bcast(hdr, 3, MPI_LONG, 0, r->comm);
+  int k = (int)hdr[0], kf = (int)hdr[1];
+  if (use_modes > 0 && use_modes < k) k = (int)use_modes;
+  kv_heat *h = (kv_heat *)r->full;
+  r->linear = kv_heat_is_linear(h) && hdr[2];
+  if (!kv_heat_is_linear(h) && kf == 0) {
+    rc = kv_config_errorf(cfg, "rom.basis", "'%s' was fit on a linear problem and has no DEIM "
+                          "basis; this run's conductivity depends on T: fit on such runs", path);
+  } else if (kv_heat_is_linear(h) && !hdr[2] && kf == 0) {
+    rc = kv_config_errorf(cfg, "rom.basis", "'%s' has neither reduced operators nor a DEIM basis",
+                          path);
+  }
+  KV_CHECK(kv_status_agree(r->comm, rc));
+  double *U = malloc(((size_t)r->nloc * (size_t)(k > kf ? k : kf) + 1) * sizeof *U),
+         *s = malloc(((size_t)(k > kf ? k : kf) + 1) * sizeof *s);
+  kv_field *f = NULL;
+  rc = U && s ? kv_field_create(r->grid, &f) : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+  KV_CHECK(kv_status_agree(r->comm, rc));
+  for (int j = 0; rc == KV_OK && j < k; j++) {
+    rc = kv_h5_read_field(path, "rom/modes", j, f);
+    pack(f, U + (size_t)j * r->nloc);
+  }
+  if (rank == 0) memcpy(s, sig.data, (size_t)k * sizeof *s);
+  MPI_Bcast(s, k, MPI_DOUBLE, 0, r->comm);
+  if (rc == KV_OK) rc = kv_pod_wrap(r->comm, r->nloc, k, U, s, &r->V);
+  if (rc == KV_OK && !r->linear) {
+    for (int j = 0; rc == KV_OK && j < kf; j++) {
+      rc = kv_h5_read_field(path, "rom/deim_modes", j, f);
+      pack(f, U + (size_t)j * r->nloc);
+    }
+    if (rank == 0) memcpy(s, sigf.data, (size_t)kf * sizeof *s);
+    MPI_Bcast(s, kf, MPI_DOUBLE, 0, r->comm);
+    if (rc == KV_OK) rc = kv_pod_wrap(r->comm, r->nloc, kf, U, s, &r->W);
+  }
+  if (rc == KV_OK && r->linear) {
+    /* The affine decomposition: A(s_k) = s_k A_1, c(s_k, s_q) = s_k b_1 + s_q q_1. */
+    int K = (int)hdr[0];
+    r->A = malloc(((size_t)k * k + 1) * sizeof *r->A);
+    r->c = malloc(((size_t)k + 1) * sizeof *r->c);
+    if (rank == 0) {
+      for (int j = 0; j < k; j++)
+        for (int i = 0; i < k; i++) r->A[(size_t)j * k + i] = ops[0].data[(size_t)j * K + i];
+      const kv_heat_params *p = kv_heat_get_params(h);
+      for (int i = 0; i < k; i++) {
+        for (int j = 0; j < k; j++) r->A[(size_t)j * k + i] *= p->kappa_scale;
+        r->c[i] = p->kappa_scale * ops[1].data[i] + p->source_scale * ops[2].data[i];
+      }
+    }
+    MPI_Bcast(r->A, k * k, MPI_DOUBLE, 0, r->comm);
+    MPI_Bcast(r->c, k, MPI_DOUBLE, 0, r->comm);
+  }
+  kv_field_free(f);
+  free(U);
+  free(s);
+  kv_h5_array_free(&sig);
+  kv_h5_array_free(&sigf);
+  for (int i = 0; i < 3; i++) kv_h5_array_free(&ops[i]);
+  return kv_status_agree(r->comm, rc);
+}
+
+/* ------------------------------------------------------------------ the model */
+
+static void rom_free(kv_model *m) {
+  kv_rom *r = (kv_rom *)m;
+  if (!r) return;
+  kv_model_free(r->full);
+  kv_pod_free(r->V);
+  kv_pod_free(r->W);
+  free(r->gidx);
+  free(r->A);
+  free(r->c);
+  free(r->M);
+  free(r->P);
+  free(r->D);
+  free(r->E);
+  free(r->sten);
+  free(r->VS);
+  free(r->a);
+  free(r->a0);
+  free(r->FP);
+  free(r->FE);
+  free(r->uE);
+  free(r->vals);
+  free(r->fv);
+  free(r->Jw);
+  kv_field_free(r->u);
+  free(r->uloc);
+  free(r->floc);
+  if (r->comm != MPI_COMM_NULL) MPI_Comm_free(&r->comm);
+  free(r);
+}
+
+/* Distinct random cells, not DEIM points (splitmix64: the same on every rank). */
+static void indicator_cells(kv_rom *r, unsigned long seed) {
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  int kf = r->W ? kv_pod_nmodes(r->W) : 0, got = 0;
+  while (got < r->ne) {
+    x += 0x9E3779B97F4A7C15ull;
+    uint64_t z = x;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    long c = (long)(z % (uint64_t)r->N);
+    int dup = 0;
+    for (int i = 0; i < got && !dup; i++) dup = r->E[i] == c;
+    for (int i = 0; i < kf && !dup; i++) dup = r->P[i] == c;
+    if (!dup) r->E[got++] = c;
+  }
+}
+
+static int rom_refresh(kv_rom *r) {
+  if (r->W) {
+    free(r->P);
+    r->P = malloc(((size_t)kv_pod_nmodes(r->W) + 1) * sizeof *r->P);
+    if (!r->P) return KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+    KV_CHECK(deim_points(r, r->W, r->P));
+  }
+  KV_CHECK(setup_reduced(r));
+  if (r->linear) KV_CHECK(linear_step_matrix(r));
+  return KV_OK;
+}
+
+static int rom_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
+  const char *basis, *fname;
+  double tol;
+  long modes, maxm, npts, seed;
+  int adaptive;
+  int rc = kv_config_get_string(cfg, "rom.basis", &basis);
+  if (rc == KV_OK && !kv_config_has(cfg, "rom.basis")) {
+    rc = kv_config_errorf(cfg, "rom.basis", "run.model = rom needs the basis file (kelvin fit "
+                          "with surrogate.kind = pod)");
+  }
+  if (rc == KV_OK) rc = kv_config_get_string(cfg, "rom.model", &fname);
+  if (rc == KV_OK) rc = kv_config_get_double(cfg, "rom.tolerance", 0.0, INFINITY, &tol);
+  if (rc == KV_OK && !(tol > 0.0)) {
+    rc = kv_config_errorf(cfg, "rom.tolerance", "expected a positive indicator threshold (got %g)",
+                          tol);
+  }
+  if (rc == KV_OK) rc = kv_config_get_bool(cfg, "rom.adaptive", &adaptive);
+  if (rc == KV_OK) rc = kv_config_get_int(cfg, "rom.modes", 0, 100000, &modes);
+  if (rc == KV_OK) rc = kv_config_get_int(cfg, "rom.max_modes", 0, 100000, &maxm);
+  if (rc == KV_OK) rc = kv_config_get_int(cfg, "rom.indicator_points", 1, 100000, &npts);
+  if (rc == KV_OK) rc = kv_config_get_int(cfg, "rom.seed", 0, 4294967295L, &seed);
+  KV_CHECK(kv_status_agree(comm, rc));
+  const kv_model_type *ft = kv_model_type_find(fname);
+  kv_rom *r = calloc(1, sizeof *r);
+  rc = r ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+  KV_CHECK(kv_status_agree(comm, rc));
+  r->base.type = &kv_rom_type;
+  r->comm = MPI_COMM_NULL;
+  r->tol = tol;
+  r->adaptive = adaptive;
+  r->max_modes = (int)maxm;
+  MPI_Comm_dup(comm, &r->comm);
+  KV_TRY(kv_model_create(ft, comm, cfg, &r->full));
+  if (!ft->residual || !ft->residual_at || !ft->stencil || !ft->set_state) {
+    rc = KV_ERROR(KV_ERR_UNSUPPORTED, "rom: model %s has no reduced-order hooks", ft->name);
+    goto cleanup;
+  }
+  KV_TRY(kv_model_info_get(r->full, &r->finfo));
+  r->grid = r->finfo.grid;
+  r->theta = r->finfo.theta;
+  r->dt = r->finfo.dt;
+  r->step = r->finfo.step0;
+  r->t = r->finfo.t0;
+  r->N = kv_grid_global_count(r->grid);
+  const long *nl = kv_grid_local_n(r->grid);
+  r->nloc = nl[0] * nl[1] * nl[2];
+  r->ne = (int)(npts < r->N ? npts : r->N);
+  r->gidx = global_rows(r->grid, r->nloc);
+  r->uloc = malloc(((size_t)r->nloc + 1) * sizeof *r->uloc);
+  r->floc = malloc(((size_t)r->nloc + 1) * sizeof *r->floc);
+  r->E = malloc(((size_t)r->ne + 1) * sizeof *r->E);
+  r->FE = malloc(((size_t)r->ne + 1) * sizeof *r->FE);
+  r->uE = malloc(((size_t)r->ne + 1) * sizeof *r->uE);
+  rc = r->gidx && r->uloc && r->floc && r->E && r->FE && r->uE
+           ? kv_field_create(r->grid, &r->u) : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+  KV_TRY(kv_status_agree(comm, rc));
+  KV_TRY(load_basis(r, cfg, basis, modes));
+  if (r->W) {
+    r->P = malloc(((size_t)kv_pod_nmodes(r->W) + 1) * sizeof *r->P);
+    KV_TRY(kv_status_agree(comm, r->P ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory")));
+    KV_TRY(deim_points(r, r->W, r->P));
+  }
+  indicator_cells(r, (unsigned long)seed);
+  KV_TRY(setup_reduced(r));
+  if (r->linear) KV_TRY(linear_step_matrix(r));
+  /* The initial state: the projection of the full model's. */
+  const kv_field *u0;
+  KV_TRY(ft->state(r->full, &u0));
+  pack(u0, r->uloc);
+  KV_TRY(kv_pod_project(r->V, r->uloc, r->a));
+  KV_TRY(refresh_point_values(r));
+  kv_info("rom: %s basis of %d modes%s%s, %d indicator cells, tolerance %g%s", basis, r->k,
+          r->linear ? " with reduced operators (affine in kappa and source scales)" : "",
+          r->W ? ", DEIM" : "", r->ne, tol, adaptive ? " (adaptive)" : " (not adaptive)");
+  if (r->W) kv_info("rom: %d DEIM points", kv_pod_nmodes(r->W));
+cleanup:
+  if (rc != KV_OK) {
+    rom_free(&r->base);
+    return rc;
+  }
+  *out = &r->base;
+  return KV_OK;
+}
+
+/* Lift V a into r->u. Collective only through nothing: local. */
+static void lift(kv_rom *r, const double *a) {
+  if (r->nloc > 0) {
+    cblas_dgemv(CblasColMajor, CblasNoTrans, (int)r->nloc, r->k, 1.0, kv_pod_modes(r->V),
+                (int)r->nloc, a, 1, 0.0, r->uloc, 1);
+  }
+  unpack(r->uloc, r->u);
+}
+
+/* One full-solver step from the lifted state a0, then the basis update. Collective. */
+static int full_update(kv_rom *r) {
+  const kv_model_type *ft = r->full->type;
+  lift(r, r->a0);
+  KV_CHECK(ft->set_state(r->full, r->u, r->step));
+  double t;
+  KV_CHECK(kv_model_step(r->full, &t));
+  const kv_field *u1;
+  KV_CHECK(ft->state(r->full, &u1));
+  pack(u1, r->uloc);
+  int before = r->k;
+  if (r->max_modes <= 0 || r->k < r->max_modes) {
+    KV_CHECK(kv_pod_add(r->V, r->uloc, 1e-10, r->max_modes));
+  }
+  if (r->W) {
+    KV_CHECK(kv_field_copy(r->u, u1));
+    kv_field *f = NULL;
+    KV_CHECK(kv_status_agree(r->comm, kv_field_create(r->grid, &f)));
+    int rc = ft->residual(r->full, r->u, f);
+    if (rc == KV_OK) {
+      pack(f, r->floc);
+      if (r->max_modes <= 0 || kv_pod_nmodes(r->W) < r->max_modes) {
+        rc = kv_pod_add(r->W, r->floc, 1e-10, r->max_modes);
+      }
+    }
+    kv_field_free(f);
+    KV_CHECK(rc);
+  }
+  KV_CHECK(rom_refresh(r));
+  if (r->linear && r->k != before) KV_CHECK(assemble_linear(r));
+  if (r->linear) KV_CHECK(linear_step_matrix(r));
+  KV_CHECK(kv_pod_project(r->V, r->uloc, r->a));
+  r->updates++;
+  kv_info("rom: step %ld: indicator %.3g > tolerance %g: full step, basis %d -> %d modes%s", r->step + 1,
+          r->eta, r->tol, before, r->k, r->W ? "" : "");
+  return KV_OK;
+}
+
+static int rom_step(kv_model *m, double *t) {
+  kv_rom *r = (kv_rom *)m;
+  int k = r->k, kf = r->W ? kv_pod_nmodes(r->W) : 0;
+  memcpy(r->a0, r->a, (size_t)k * sizeof *r->a);
+  double FE0[r->ne + 1], uE0[r->ne + 1];
+  memcpy(FE0, r->FE, (size_t)r->ne * sizeof *FE0);
+  memcpy(uE0, r->uE, (size_t)r->ne * sizeof *uE0);
+  if (r->linear) {
+    cblas_dcopy(k, r->d, 1, r->a, 1);
+    cblas_dgemv(CblasColMajor, CblasNoTrans, k, k, 1.0, r->M, k, r->a0, 1, 1.0, r->a, 1);
+  } else {
+    KV_CHECK(newton_step(r));
+  }
+  KV_CHECK(refresh_point_values(r));
+  /* The indicator: the full residual of the step at the random cells, relative to the full
+   * model's tendency there. */
+  double rr = 0.0, ff = 0.0;
+  for (int c = 0; c < r->ne; c++) {
+    double f = r->theta * r->FE[c] + (1.0 - r->theta) * FE0[c];
+    double res = r->uE[c] - uE0[c] - r->dt * f;
+    rr += res * res;
+    ff += r->dt * r->dt * fmax(FE0[c] * FE0[c], r->FE[c] * r->FE[c]);
+  }
+  r->eta = ff > 0.0 ? sqrt(rr / ff) : (rr > 0.0 ? 1.0 : 0.0);
+  if (!isfinite(r->eta)) r->eta = INFINITY;
+  if (r->adaptive && r->eta > r->tol) {
+    double eta = r->eta;
+    KV_CHECK(full_update(r));
+    r->eta = eta;
+    KV_CHECK(refresh_point_values(r));
+  }
+  (void)kf;
+  r->eta_max = fmax(r->eta_max, r->eta);
+  r->step++;
+  r->t = (double)r->step * r->dt;
+  *t = r->t;
+  double an = cblas_dnrm2(r->k, r->a, 1);
+  if (!isfinite(an)) {
+    return KV_ERROR(KV_ERR_NUMERIC, "rom: non-finite reduced state at step %ld", r->step);
+  }
+  return KV_OK;
+}
+
+static int rom_state(const kv_model *m, const kv_field **out) {
+  kv_rom *r = (kv_rom *)m;
+  lift(r, r->a);
+  *out = r->u;
+  return KV_OK;
+}
+
+static int rom_outputs(kv_model *m, kv_output_list *out) {
+  kv_rom *r = (kv_rom *)m;
+  lift(r, r->a);
+  KV_CHECK(r->full->type->set_state(r->full, r->u, r->step));
+  KV_CHECK(r->full->type->outputs(r->full, out));
+  KV_CHECK(kv_output_add_scalar(out, "rom/indicator", "1",
+                                "largest error indicator since the previous record", r->eta_max));
+  KV_CHECK(kv_output_add_scalar(out, "rom/updates", "1",
+                                "full-solver steps (basis updates) so far", (double)r->updates));
+  KV_CHECK(kv_output_add_scalar(out, "rom/modes", "1", "modes of the basis", (double)r->k));
+  KV_CHECK(kv_output_add_scalar(out, "rom/deim_points", "1", "DEIM points",
+                                r->W ? (double)kv_pod_nmodes(r->W) : 0.0));
+  r->eta_max = 0.0;
+  return KV_OK;
+}
+
+static int rom_info(const kv_model *m, kv_model_info *out) {
+  const kv_rom *r = (const kv_rom *)m;
+  *out = r->finfo;
+  out->step0 = r->step;
+  out->t0 = r->t;
+  out->title = "kelvin reduced-order model (POD-Galerkin, DEIM, adaptive)";
+  return KV_OK;
+}
+
+/* Continue from a file of the full model's layout: its last state, projected on the basis. */
+static int rom_restart(kv_model *m, const char *path) {
+  kv_rom *r = (kv_rom *)m;
+  KV_CHECK(kv_model_restart(r->full, path));
+  kv_model_info fi;
+  KV_CHECK(kv_model_info_get(r->full, &fi));
+  const kv_field *u;
+  KV_CHECK(r->full->type->state(r->full, &u));
+  pack(u, r->uloc);
+  KV_CHECK(kv_pod_project(r->V, r->uloc, r->a));
+  r->step = fi.step0;
+  r->t = fi.t0;
+  return refresh_point_values(r);
+}
+
+const kv_model_type kv_rom_type = {
+    .name = "rom",
+    .keys = kv_rom_keys,
+    .wraps_key = "rom.model",
+    .create = rom_create,
+    .step = rom_step,
+    .state = rom_state,
+    .outputs = rom_outputs,
+    .info = rom_info,
+    .restart = rom_restart,
+    .free = rom_free,
+};
+
+/* ------------------------------------------------------------------ kelvin fit (kind = pod) */
+
+/* Append the nrec x N array v to the column-major snapshot matrix *S of *m columns. */
+static int append_snapshots(double **S, long *m, long N, const double *v, long nrec) {
+  double *t = realloc(*S, ((size_t)(*m + nrec) * (size_t)N + 1) * sizeof *t);
+  if (!t) return KV_ERROR(KV_ERR_NOMEM, "rom: out of memory for %ld snapshots of %ld cells",
+                          *m + nrec, N);
+  memcpy(t + (size_t)*m * N, v, (size_t)nrec * (size_t)N * sizeof *v);
+  *S = t;
+  *m += nrec;
+  return KV_OK;
+}
+
+/* The case's heat parameters from the configuration stored in its file. */
+static int case_params(const char *file, kv_heat_params *p) {
+  KV_CHECK(kv_h5_probe(file, 0));
+  kv_h5_store *s = NULL;
+  char *text = NULL;
+  kv_config *c = NULL;
+  int rc = kv_h5_store_open(file, &s);
+  if (rc == KV_OK) rc = kv_h5_store_get_text(s, "/", "config", &text);
+  if (s) kv_h5_store_close(s, 0);
+  if (rc == KV_OK) rc = kv_config_parse_string(text, file, &c);
+  if (rc == KV_OK) rc = kv_run_validate(c);
+  if (rc == KV_OK) {
+    const char *model = kv_config_value(c, "run.model");
+    if (model && strcmp(model, "heat") != 0) {
+      rc = KV_ERROR(KV_ERR_UNSUPPORTED, "'%s': a POD ROM is built for model heat, this file is "
+                    "of model %s", file, model);
+    }
+  }
+  if (rc == KV_OK) rc = kv_heat_params_from_config(c, p);
+  free(text);
+  kv_config_free(c);
+  return rc;
+}
+
+/* A solver for the hooks only: explicit scheme, no linear solver to set up. */
+static int hook_solver(kv_heat_params p, int unit_scales, kv_heat **h) {
+  p.scheme = KV_HEAT_EXPLICIT;
+  p.dt = 0.0;
+  if (unit_scales) {
+    p.kappa /= p.kappa_scale;
+    p.kappa_scale = 1.0;
+    p.source_scale = 1.0;
+  }
+  return kv_heat_create(MPI_COMM_SELF, &p, h);
+}
+
+int kv_rom_fit(const kv_config *cfg, char *const *files, long nfiles, const char *path,
+               kv_rom_fit_info *info) {
+  memset(info, 0, sizeof *info);
+  if (nfiles < 1) return KV_ERROR(KV_ERR_INVALID, "rom: no training runs");
+  double energy;
+  long maxm, maxf;
+  KV_CHECK(kv_config_get_double(cfg, "surrogate.energy", 1e-6, 1.0, &energy));
+  if (!kv_config_given(cfg, "surrogate.energy")) energy = 1.0 - 1e-10;
+  KV_CHECK(kv_config_get_int(cfg, "surrogate.modes", 0, 100000, &maxm));
+  KV_CHECK(kv_config_get_int(cfg, "surrogate.deim_modes", 0, 100000, &maxf));
+  kv_heat_params p0, p;
+  double *S = NULL, *SF = NULL;
+  long m = 0, mf = 0, N = 0;
+  int linear = 1, rc = KV_OK;
+  kv_heat *h = NULL;
+  kv_field *u = NULL, *f = NULL;
+  kv_pod *V = NULL, *W = NULL;
+  kv_h5_store *st = NULL;
+  char *text = NULL;
+  double *w = NULL, *Ops = NULL;
+  for (long i = 0; i < nfiles; i++) {
+    KV_TRY(case_params(files[i], i == 0 ? &p0 : &p));
+    if (i == 0) {
+      p = p0;
+      N = 1;
+      for (int d = 0; d < p0.dims; d++) N *= p0.n[d];
+    }
+    int same = p.dims == p0.dims;
+    for (int d = 0; same && d < p.dims; d++) same = p.n[d] == p0.n[d];
+    if (!same) {
+      rc = KV_ERROR(KV_ERR_INVALID, "'%s' is on another grid than '%s': one basis needs one grid",
+                    files[i], files[0]);
+      goto cleanup;
+    }
+    kv_h5_array a;
+    KV_TRY(kv_h5_read_array(files[i], "T", &a));
+    if (a.count % N != 0 || a.count == 0) {
+      kv_h5_array_free(&a);
+      rc = KV_ERROR(KV_ERR_FORMAT, "'%s': T has %ld values, not whole fields of %ld cells",
+                    files[i], a.count, N);
+      goto cleanup;
+    }
+    long nrec = a.count / N;
+    rc = append_snapshots(&S, &m, N, a.data, nrec);
+    int nl = strcmp(p.kappa_field.name, "linear") == 0 || strcmp(p.kappa_field.name, "power") == 0;
+    linear &= !nl;
+    if (rc == KV_OK && nl) {
+      /* F at every record, by this case's own parameters. */
+      rc = hook_solver(p, 0, &h);
+      if (rc == KV_OK) rc = kv_field_create(kv_field_grid(kv_heat_state(h)), &u);
+      if (rc == KV_OK) rc = kv_field_create(kv_field_grid(kv_heat_state(h)), &f);
+      double *fr = rc == KV_OK ? malloc((size_t)N * sizeof *fr) : NULL;
+      if (rc == KV_OK && !fr) rc = KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+      for (long j = 0; rc == KV_OK && j < nrec; j++) {
+        unpack(a.data + (size_t)j * N, u);
+        rc = kv_heat_type.residual((kv_model *)h, u, f);
+        if (rc == KV_OK) {
+          pack(f, fr);
+          rc = append_snapshots(&SF, &mf, N, fr, 1);
+        }
+      }
+      free(fr);
+      kv_field_free(u);
+      kv_field_free(f);
+      u = f = NULL;
+      kv_heat_free(h);
+      h = NULL;
+    }
+    kv_h5_array_free(&a);
+    KV_TRY(rc);
+  }
+  KV_TRY(kv_pod_compute(MPI_COMM_SELF, N, (int)m, S, energy, (int)maxm, &V));
+  int k = kv_pod_nmodes(V);
+  const double *sg = kv_pod_sigma(V);
+  /* Energy kept: from the snapshot matrix's Frobenius norm. */
+  double tot = 0.0, kept = 0.0;
+  for (long i = 0; i < m * N; i++) tot += S[i] * S[i];
+  for (int j = 0; j < k; j++) kept += sg[j] * sg[j];
+  info->energy = tot > 0.0 ? kept / tot : 1.0;
+  info->modes = k;
+  info->snapshots = m;
+  info->linear = linear;
+  if (!linear) {
+    KV_TRY(kv_pod_compute(MPI_COMM_SELF, N, (int)mf, SF, energy, (int)maxf, &W));
+    info->deim_modes = kv_pod_nmodes(W);
+  }
+  KV_TRY(kv_h5_store_create(path, &st));
+  KV_TRY(kv_config_to_text(cfg, &text));
+  KV_TRY(kv_h5_store_put_text(st, "/", "kind", "pod"));
+  KV_TRY(kv_h5_store_put_text(st, "/", "model", "heat"));
+  KV_TRY(kv_h5_store_put_text(st, "/", "config", text));
+  KV_TRY(kv_h5_store_put_number(st, "/", "snapshots", (double)m));
+  KV_TRY(kv_h5_store_put_number(st, "/", "training_runs", (double)nfiles));
+  {
+    long dims[4] = {k, 0, 0, 0}, nd = p0.dims;
+    double gn[3];
+    for (int d = 0; d < p0.dims; d++) {
+      dims[1 + d] = p0.n[p0.dims - 1 - d];
+      gn[d] = (double)p0.n[d];
+    }
+    KV_TRY(kv_h5_store_put(st, "rom/n", 1, &nd, gn));
+    KV_TRY(kv_h5_store_put(st, "rom/modes", p0.dims + 1, dims, kv_pod_modes(V)));
+    long kk = k;
+    KV_TRY(kv_h5_store_put(st, "rom/sigma", 1, &kk, sg));
+    KV_TRY(kv_h5_store_put_text(st, "rom/modes", "long_name", "POD modes of the state (orthonormal)"));
+    if (W) {
+      dims[0] = kv_pod_nmodes(W);
+      kk = dims[0];
+      KV_TRY(kv_h5_store_put(st, "rom/deim_modes", p0.dims + 1, dims, kv_pod_modes(W)));
+      KV_TRY(kv_h5_store_put(st, "rom/deim_sigma", 1, &kk, kv_pod_sigma(W)));
+      KV_TRY(kv_h5_store_put_text(st, "rom/deim_modes", "long_name",
+                                  "POD modes of F(u) = du/dt for the DEIM hyper-reduction"));
+    }
+  }
+  if (linear) {
+    /* Reduced operators at unit kappa and source scales: A_1 = V^T A V (A the homogeneous part of
+     * L_h), b_1 = V^T L_h(0), q_1 = V^T q. */
+    KV_TRY(hook_solver(p0, 1, &h));
+    const kv_grid *g = kv_field_grid(kv_heat_state(h));
+    KV_TRY(kv_field_create(g, &u));
+    KV_TRY(kv_field_create(g, &f));
+    w = malloc((size_t)N * sizeof *w);
+    Ops = calloc((size_t)k * (k + 2) + 1, sizeof *Ops);
+    if (!w || !Ops) {
+      rc = KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+      goto cleanup;
+    }
+    const double *U = kv_pod_modes(V);
+    for (int j = 0; j <= k + 1; j++) {
+      if (j < k) {
+        unpack(U + (size_t)j * N, u);
+        KV_TRY(kv_heat_operator(h, u, 1, f));
+      } else if (j == k) {
+        kv_field_fill(u, 0.0);
+        KV_TRY(kv_heat_operator(h, u, 0, f));
+      } else {
+        KV_TRY(kv_heat_source(h, f));
+      }
+      pack(f, w);
+      cblas_dgemv(CblasColMajor, CblasTrans, (int)N, k, 1.0, U, (int)N, w, 1, 0.0,
+                  Ops + (size_t)j * k, 1);
+    }
+    long d2[2] = {k, k}, d1 = k;
+    KV_TRY(kv_h5_store_put(st, "rom/A", 2, d2, Ops));
+    KV_TRY(kv_h5_store_put(st, "rom/b", 1, &d1, Ops + (size_t)k * k));
+    KV_TRY(kv_h5_store_put(st, "rom/q", 1, &d1, Ops + (size_t)k * (k + 1)));
+    KV_TRY(kv_h5_store_put_text(st, "rom/A", "long_name", "V^T A V at heat.kappa_scale = 1 "
+                                "(column j: V^T A v_j)"));
+  }
+  rc = kv_h5_store_close(st, 1);
+  st = NULL;
+cleanup:
+  if (st) kv_h5_store_close(st, 0);
+  kv_field_free(u);
+  kv_field_free(f);
+  kv_heat_free(h);
+  kv_pod_free(V);
+  kv_pod_free(W);
+  free(S);
+  free(SF);
+  free(w);
+  free(Ops);
+  free(text);
+  return rc;
+}
