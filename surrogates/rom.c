@@ -448,14 +448,14 @@ static int load_basis(kv_rom *r, const kv_config *cfg, const char *path, long us
   int rc = KV_OK;
   kv_h5_array sig = {0}, sigf = {0}, ops[3] = {{0}, {0}, {0}};
   if (rank == 0) {
+    kv_h5_store *s = NULL;
     rc = kv_h5_probe(path, 0);
+    if (rc == KV_OK) rc = kv_h5_store_open(path, &s);
     if (rc != KV_OK) {
       char why[512];
       snprintf(why, sizeof why, "%s", kv_error_message());
       rc = kv_config_errorf(cfg, "rom.basis", "cannot read the basis: %s", why);
     }
-    kv_h5_store *s = NULL;
-    if (rc == KV_OK) rc = kv_h5_store_open(path, &s);
     char *kind = NULL, *model = NULL;
     kv_h5_array gn = {0};
     if (rc == KV_OK && (kv_h5_store_get_text(s, "/", "kind", &kind) != KV_OK || strcmp(kind, "pod") != 0)) {
@@ -1018,6 +1018,22 @@ int kv_rom_fit(const kv_config *cfg, char *const *files, long nfiles, const char
       KV_TRY(kv_h5_store_put(st, "rom/deim_sigma", 1, &kk, kv_pod_sigma(W)));
       KV_TRY(kv_h5_store_put_text(st, "rom/deim_modes", "long_name",
                                   "POD modes of F(u) = du/dt for the DEIM hyper-reduction"));
+      /* The DEIM points, for inspection (a run selects them again, the same way). */
+      kv_rom tmp = {0};
+      tmp.comm = MPI_COMM_SELF;
+      tmp.nloc = N;
+      tmp.gidx = malloc(((size_t)N + 1) * sizeof *tmp.gidx);
+      long *P = malloc(((size_t)kk + 1) * sizeof *P);
+      double *Pd = malloc(((size_t)kk + 1) * sizeof *Pd);
+      rc = tmp.gidx && P && Pd ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+      for (long i = 0; rc == KV_OK && i < N; i++) tmp.gidx[i] = i;
+      if (rc == KV_OK) rc = deim_points(&tmp, W, P);
+      for (long i = 0; rc == KV_OK && i < kk; i++) Pd[i] = (double)P[i];
+      if (rc == KV_OK) rc = kv_h5_store_put(st, "rom/deim_points", 1, &kk, Pd);
+      free(tmp.gidx);
+      free(P);
+      free(Pd);
+      KV_TRY(rc);
     }
   }
   if (linear) {
