@@ -400,6 +400,7 @@ static int newton_step(kv_rom *r) {
     cblas_dgemv(CblasColMajor, CblasNoTrans, k, kf, r->dt, r->D, k, r->FP, 1, 1.0, r->a, 1);
     return KV_OK;
   }
+  double prev = INFINITY;
   for (int it = 1; it <= 50; it++) {
     double an = cblas_dnrm2(k, r->a, 1), eps = 1e-7 * (an > 0.0 ? an : 1.0);
     KV_CHECK(eval_points(r, r->a, 1, eps, 0));
@@ -419,9 +420,11 @@ static int newton_step(kv_rom *r) {
     }
     cblas_daxpy(k, 1.0, g, 1, r->a, 1);
     r->newton_its++;
-    double dn = cblas_dnrm2(k, g, 1);
+    double dn = cblas_dnrm2(k, g, 1), an1 = cblas_dnrm2(k, r->a, 1);
     if (!isfinite(dn)) break;
-    if (dn <= 1e-12 * cblas_dnrm2(k, r->a, 1) || dn == 0.0) return KV_OK;
+    /* Converged, or stalled at the round-off of the finite-difference Jacobian. */
+    if (dn <= 1e-11 * an1 || dn == 0.0 || (dn <= 1e-8 * an1 && dn > 0.5 * prev)) return KV_OK;
+    prev = dn;
   }
   return KV_ERROR(KV_ERR_NUMERIC, "rom: the reduced Newton iteration of step %ld did not converge "
                   "(the ROM has left the span of its basis; lower rom.tolerance or refit)", r->step + 1);
@@ -765,7 +768,16 @@ static int rom_step(kv_model *m, double *t) {
     cblas_dcopy(k, r->d, 1, r->a, 1);
     cblas_dgemv(CblasColMajor, CblasNoTrans, k, k, 1.0, r->M, k, r->a0, 1, 1.0, r->a, 1);
   } else {
-    KV_CHECK(newton_step(r));
+    int rc = newton_step(r);
+    if (rc == KV_ERR_NUMERIC && r->adaptive) {
+      /* The reduced system has no solution near the basis: the full solver takes this step. */
+      kv_warn("%s; taking a full step", kv_error_message());
+      r->eta = INFINITY;
+      KV_CHECK(full_update(r));
+      KV_CHECK(refresh_point_values(r));
+      goto done;
+    }
+    KV_CHECK(rc);
   }
   KV_CHECK(refresh_point_values(r));
   /* The indicator: the full residual of the step at the random cells, relative to the full
@@ -785,6 +797,7 @@ static int rom_step(kv_model *m, double *t) {
     r->eta = eta;
     KV_CHECK(refresh_point_values(r));
   }
+done:
   (void)kf;
   r->eta_max = fmax(r->eta_max, r->eta);
   r->step++;

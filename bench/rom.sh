@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Reduced-order models against the full heat solver, same run, same machine.
+# Training runs keep every 10th (linear) or every (nonlinear) step: the basis can only represent
+# what the snapshots saw.
+# (1) Linear heat, 2D 512 x 512, 1000 backward-Euler steps (FFT solver): basis from a 2 x 2 sweep
+#     over heat.kappa_scale and heat.source_scale, the ROM at a parameter point between them; online
+#     (stepping) time of ROM and full solver, relative L2 error at every record. Target >= 100x,
+#     error <= 1e-3.
+# (2) Nonlinear kappa(T) = 0.5 + T, 2D ${NLN:-192}^2, ${NLSTEPS:-400} steps (Picard + PCG): basis from
+#     source_scale 0.5 and 2, the adaptive ROM at 1.3; end-to-end wall time (process start to exit)
+#     of both, error, share of full-solver steps. Target >= 10x, error <= 1e-2, full steps <= 5%.
+# (3) The indicator against the true error: non-adaptive ROM runs on the two training cases and
+#     on held-out source scales (1.3, 3, 5); Pearson correlation of log(max indicator) and
+#     log(max error) over the runs.
+#
+#   bash bench/rom.sh
+set -eu
+cd "$(dirname "$0")/.."
+dir=tests/out/bench/rom
+mkdir -p "$dir"
+K=bin/kelvin
+stepping() { sed -n 's/.* steps in \([0-9.e+-]*\) s stepping.*/\1/p'; }
+now() { date +%s.%N; }
+err() { /usr/bin/python3 - "$@" <<'PY'
+import sys, h5py, numpy as np
+a = h5py.File(sys.argv[1], "r"); b = h5py.File(sys.argv[2], "r")
+A, B = a["T"], b["T"]
+e = [np.linalg.norm(A[i] - B[i]) / np.linalg.norm(A[i]) for i in range(A.shape[0])]
+extra = ""
+if "rom" in b:
+    extra = " %d %.4g" % (b["rom/updates"][-1], b["rom/indicator"][1:].max())
+print("%.3e%s" % (max(e), extra))
+PY
+}
+
+N=${N:-512}
+cat >"$dir/lin.ini" <<INI
+[run]
+model = heat
+t_end = 0.1
+dt = 1e-4
+output = $dir/lin_full.h5
+overwrite = true
+output_every = 10
+[heat]
+dims = 2
+n = $N, $N
+scheme = implicit
+solver = fft
+initial = gaussian(0.3, 0.6, 0.08, 1.0)
+bc = dirichlet
+source = gaussian(0.7, 0.3, 0.08, 20)
+[sweep]
+method = grid
+vary = heat.kappa_scale = 0.5|2, heat.source_scale = 0.5|2
+dir = $dir/lin_sweep
+[surrogate]
+kind = pod
+INI
+echo "== (1) linear heat ${N}x${N}, 1000 implicit steps: basis from a 2 x 2 sweep (kappa_scale, source_scale)"
+$K -q sweep "$dir/lin.ini" --resume 2>/dev/null
+$K -q fit "$dir/lin.ini"
+ft=$($K run "$dir/lin.ini" heat.kappa_scale=1.3 heat.source_scale=0.8 2>&1 | stepping)
+sed -e 's/^model = heat/model = rom/' -e "s|lin_full.h5|lin_rom.h5|" "$dir/lin.ini" | sed '/^\[sweep\]/,$d' >"$dir/lin_rom.ini"
+printf '[rom]\nbasis = %s\nadaptive = false\n' "$dir/lin_sweep/model_pod.h5" >>"$dir/lin_rom.ini"
+rt=$($K run "$dir/lin_rom.ini" heat.kappa_scale=1.3 heat.source_scale=0.8 2>&1 | stepping)
+e=$(err "$dir/lin_full.h5" "$dir/lin_rom.h5")
+printf '%-34s %10s\n' "" "stepping s"
+printf '%-34s %10.4f\n' "full solver (FFT, 1 rank)" "$ft" "ROM (non-adaptive)" "$rt"
+echo "ROM speed-up (online): $(awk -v a="$ft" -v b="$rt" 'BEGIN { printf "%.0f", a / b }')x; largest relative L2 error over 101 records: ${e%% *}"
+
+NLN=${NLN:-192}
+NLSTEPS=${NLSTEPS:-400}
+cat >"$dir/nl.ini" <<INI
+[run]
+model = heat
+t_end = $(awk -v n="$NLSTEPS" 'BEGIN { print n * 2.5e-4 }')
+dt = 2.5e-4
+output = $dir/nl_full.h5
+overwrite = true
+output_every = 1
+[heat]
+dims = 2
+n = $NLN, $NLN
+scheme = implicit
+solver = pcg
+kappa = linear(0.5, 1.0)
+initial = gaussian(0.3, 0.6, 0.08, 1.0)
+bc = dirichlet
+bc_value.xlo = 1.0
+source = gaussian(0.7, 0.3, 0.08, 20)
+[sweep]
+method = grid
+vary = heat.source_scale = 0.5|2
+dir = $dir/nl_sweep
+[surrogate]
+kind = pod
+INI
+echo "== (2) nonlinear kappa(T) ${NLN}x${NLN}, $NLSTEPS implicit steps: basis from source_scale 0.5 and 2"
+$K -q sweep "$dir/nl.ini" --resume 2>/dev/null
+$K -q fit "$dir/nl.ini"
+sed -e 's/^model = heat/model = rom/' -e "s|nl_full.h5|nl_rom.h5|" "$dir/nl.ini" | sed '/^\[sweep\]/,$d' >"$dir/nl_rom.ini"
+printf '[rom]\nbasis = %s\ntolerance = %s\n' "$dir/nl_sweep/model_pod.h5" "${TOL:-0.03}" >>"$dir/nl_rom.ini"
+t0=$(now); $K -q run "$dir/nl.ini" heat.source_scale=1.3 run.output_every=10; t1=$(now)
+$K -q run "$dir/nl_rom.ini" heat.source_scale=1.3 run.output_every=10; t2=$(now)
+read -r e up ind <<<"$(err "$dir/nl_full.h5" "$dir/nl_rom.h5")"
+fw=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'); rw=$(awk -v a="$t1" -v b="$t2" 'BEGIN { print b - a }')
+printf '%-34s %10s\n' "" "wall s"
+printf '%-34s %10.3f\n' "full solver (Picard + PCG, 1 rank)" "$fw" "adaptive ROM (tolerance ${TOL:-0.03})" "$rw"
+echo "end-to-end speed-up: $(awk -v a="$fw" -v b="$rw" 'BEGIN { printf "%.1f", a / b }')x; error $e; full-solver steps $up of $NLSTEPS ($(awk -v u="$up" -v n="$NLSTEPS" 'BEGIN { printf "%.1f", 100 * u / n }')%)"
+
+echo "== (3) indicator vs true error (non-adaptive ROM), training and held-out source scales"
+printf '%-14s %12s %12s\n' source_scale "max error" "max indic."
+: >"$dir/corr.txt"
+for s in 0.5 2 1.3 3 5; do
+  $K -q run "$dir/nl.ini" heat.source_scale=$s "run.output=$dir/c_full.h5" run.output_every=10
+  $K -q run "$dir/nl_rom.ini" heat.source_scale=$s rom.adaptive=false "run.output=$dir/c_rom.h5" run.output_every=10 2>/dev/null || true
+  read -r e up ind <<<"$(err "$dir/c_full.h5" "$dir/c_rom.h5")"
+  printf '%-14s %12s %12s\n' "$s" "$e" "$ind"
+  echo "$e $ind" >>"$dir/corr.txt"
+done
+/usr/bin/python3 -c "
+import numpy as np
+d = np.loadtxt('$dir/corr.txt')
+print('Pearson correlation of log(indicator) and log(error) over the 5 runs: %.3f' % np.corrcoef(np.log(d[:, 1]), np.log(d[:, 0]))[0, 1])"
