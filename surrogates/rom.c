@@ -69,6 +69,7 @@ typedef struct {
   double eta, eta_max;     /* last indicator; largest since the last record               */
   long updates;
   long newton_its;
+  int blas_threads;        /* the caller's OpenBLAS threads (restored around full steps)   */
 } kv_rom;
 
 /* ------------------------------------------------------------------ small helpers */
@@ -720,7 +721,16 @@ static void lift(kv_rom *r, const double *a) {
 }
 
 /* One full-solver step from the lifted state a0, then the basis update. Collective. */
+static int full_update_inner(kv_rom *r);
+
 static int full_update(kv_rom *r) {
+  openblas_set_num_threads(r->blas_threads > 0 ? r->blas_threads : 1);
+  int rc = full_update_inner(r);
+  openblas_set_num_threads(1);
+  return rc;
+}
+
+static int full_update_inner(kv_rom *r) {
   const kv_model_type *ft = r->full->type;
   lift(r, r->a0);
   KV_CHECK(ft->set_state(r->full, r->u, r->step));
@@ -757,8 +767,22 @@ static int full_update(kv_rom *r) {
   return KV_OK;
 }
 
+static int rom_step_inner(kv_rom *r, double *t);
+
+/* OpenBLAS parallelises even k x k factorisations; at ROM sizes the threads' hand-offs cost
+ * milliseconds per step (measured: 20 ms of sched_yield for k = 21), so the reduced algebra runs on
+ * one thread and the full-solver updates with the caller's. */
 static int rom_step(kv_model *m, double *t) {
   kv_rom *r = (kv_rom *)m;
+  int threads = openblas_get_num_threads();
+  openblas_set_num_threads(1);
+  r->blas_threads = threads;
+  int rc = rom_step_inner(r, t);
+  openblas_set_num_threads(threads);
+  return rc;
+}
+
+static int rom_step_inner(kv_rom *r, double *t) {
   int k = r->k, kf = r->W ? kv_pod_nmodes(r->W) : 0;
   memcpy(r->a0, r->a, (size_t)k * sizeof *r->a);
   double FE0[r->ne + 1], uE0[r->ne + 1];
