@@ -584,20 +584,26 @@ static int fit_gp(long n, int d, const double *X, const double *y, const kv_gp_o
   return rc;
 }
 
-int kv_fit_pod(const kv_config *cfg, char *model_path, size_t mpn, kv_rom_fit_info *info) {
-  char data[4096];
-  const char *v;
-  if ((v = kv_config_value(cfg, "surrogate.data"))) {
-    snprintf(data, sizeof data, "%s", v);
+/* surrogate.data, else the [sweep] section's directory. */
+static int training_data(const kv_config *cfg, char *data, size_t n, const char *expected) {
+  const char *v = kv_config_value(cfg, "surrogate.data");
+  if (v) {
+    snprintf(data, n, "%s", v);
   } else if (kv_config_has(cfg, "sweep.method")) {
     kv_sweep *sw = NULL;
     KV_CHECK(kv_sweep_create(cfg, &sw));
-    snprintf(data, sizeof data, "%s", kv_sweep_dir(sw));
+    snprintf(data, n, "%s", kv_sweep_dir(sw));
     kv_sweep_free(sw);
   } else {
-    return kv_config_errorf(cfg, "surrogate.data", "expected a run's output file (.h5) or a sweep "
-                            "directory");
+    return kv_config_errorf(cfg, "surrogate.data", "expected %s", expected);
   }
+  return KV_OK;
+}
+
+int kv_fit_pod(const kv_config *cfg, char *model_path, size_t mpn, kv_rom_fit_info *info) {
+  char data[4096];
+  const char *v;
+  KV_CHECK(training_data(cfg, data, sizeof data, "a run's output file (.h5) or a sweep directory"));
   size_t dl = strlen(data);
   int is_h5 = dl > 3 && strcmp(data + dl - 3, ".h5") == 0;
   if ((v = kv_config_value(cfg, "surrogate.model"))) {
@@ -628,16 +634,7 @@ int kv_fit(const kv_config *cfg, kv_surrogate **out, char *model_path, size_t mp
   KV_CHECK(gp_options(cfg, &o));
   char data[4096];
   const char *v;
-  if ((v = kv_config_value(cfg, "surrogate.data"))) {
-    snprintf(data, sizeof data, "%s", v);
-  } else if (kv_config_has(cfg, "sweep.method")) {
-    kv_sweep *sw = NULL;
-    KV_CHECK(kv_sweep_create(cfg, &sw));
-    snprintf(data, sizeof data, "%s", kv_sweep_dir(sw));
-    kv_sweep_free(sw);
-  } else {
-    return kv_config_errorf(cfg, "surrogate.data", "expected a CSV file or a sweep directory");
-  }
+  KV_CHECK(training_data(cfg, data, sizeof data, "a CSV file or a sweep directory"));
   size_t dl = strlen(data);
   int is_csv = dl > 4 && strcmp(data + dl - 4, ".csv") == 0;
   if (kind == 3) {
