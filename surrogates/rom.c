@@ -757,9 +757,10 @@ static int full_update_inner(kv_rom *r) {
     kv_field_free(f);
     KV_CHECK(rc);
   }
+  /* kv_pod_add rotates the modes even when it adds none: the operators are always rebuilt. */
+  r->k = kv_pod_nmodes(r->V);
+  if (r->linear) KV_CHECK(assemble_linear(r));
   KV_CHECK(rom_refresh(r));
-  if (r->linear && r->k != before) KV_CHECK(assemble_linear(r));
-  if (r->linear) KV_CHECK(linear_step_matrix(r));
   KV_CHECK(kv_pod_project(r->V, r->uloc, r->a));
   r->updates++;
   kv_info("rom: step %ld: indicator %.3g > tolerance %g: full step, basis %d -> %d modes%s", r->step + 1,
