@@ -31,10 +31,13 @@ typedef struct {
   int skip_initial;        /* 1: no record of the initial state (e.g. records are means)   */
   double theta;            /* ROMs: the time scheme integrates du/dt = F(u) as
                               u1 - u0 = dt (theta F(u1) + (1 - theta) F(u0))                 */
+  int linear_implicit;     /* ROMs: instead, the step is u1 = G (u0 + dt N_k(u0)) with G a
+                              linear solve whose inverse is local (see the hooks)             */
+  int record_means;        /* records are means over the steps since the previous record    */
 } kv_model_info;
 
-/* Most cells a stencil of the ROM hooks may have. */
-#define KV_STENCIL_MAX 7
+/* Most cells a stencil of the ROM hooks may have (a 3 x 3 block in 2D). */
+#define KV_STENCIL_MAX 9
 
 typedef struct kv_model_type {
   const char *name;                    /* "heat", ...                                   */
@@ -62,20 +65,29 @@ typedef struct kv_model_type {
    * and accumulators of a model that outputs means). NULL: outputs(). Collective. */
   int (*checkpoint)(kv_model *m, kv_output_list *out);
   /* Intrusive ROM hooks (NULL: the model cannot be reduced). The model's semi-discrete system
-   * is du/dt = F(u), integrated by the theta scheme of kv_model_info.theta.
-   * residual: f = F(u) on the whole grid (fields of the model's grid). Collective.
+   * is du/dt = F_k(u), integrated by the theta scheme of kv_model_info.theta, F_k holding the
+   * forcing of step k (from step x dt to (step + 1) x dt) fixed over the step. A model with
+   * kv_model_info.linear_implicit steps as u1 = G (u0 + dt N_k(u0)) instead: the hooks' F is
+   * then its explicit part N, `solve` applies G and `implicit_at` its (local) inverse.
+   * residual: f = F_k(u) on the whole grid (fields of the model's grid). Collective.
    * stencil: the global cells (row-major, x fastest) F at `cell` depends on, the cell first, -1
    *   where a neighbour lies beyond a boundary; returns the count (<= KV_STENCIL_MAX). Not
    *   collective.
-   * residual_at: F at n cells from the values of u on their stencils (u[i * KV_STENCIL_MAX + s]
+   * residual_at: F_k at n cells from the values of u on their stencils (u[i * KV_STENCIL_MAX + s]
    *   for stencil entry s of cell i; entries of -1 neighbours are ignored), the same on every
    *   rank. Its cost is independent of the grid size. Collective.
    * set_state: replace the prognostic state by u (a field of the model's grid) and the step
-   *   index by step (the time is step x dt). Collective. */
-  int (*residual)(kv_model *m, const kv_field *u, kv_field *f);
+   *   index by step (the time is step x dt); a model whose records are means takes u as the
+   *   mean of the record period too. Collective.
+   * solve (linear_implicit only): out = G rhs. Collective.
+   * implicit_at (linear_implicit only): (G^-1 u) at n cells from the values of u on their
+   *   stencils, as residual_at. Collective. */
+  int (*residual)(kv_model *m, long step, const kv_field *u, kv_field *f);
   int (*stencil)(const kv_model *m, long cell, long *nbr);
-  int (*residual_at)(kv_model *m, const long *cells, int n, const double *u, double *f);
+  int (*residual_at)(kv_model *m, long step, const long *cells, int n, const double *u, double *f);
   int (*set_state)(kv_model *m, const kv_field *u, long step);
+  int (*solve)(kv_model *m, const kv_field *rhs, kv_field *out);
+  int (*implicit_at)(kv_model *m, const long *cells, int n, const double *u, double *f);
   void (*free)(kv_model *m);
 } kv_model_type;
 

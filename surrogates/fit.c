@@ -29,6 +29,9 @@ const kv_config_key kv_surrogate_keys[] = {
      "scaling of climate fields; pod: the basis of a reduced-order model (run.model = rom)"},
     {"surrogate.deim_modes", KV_CFG_INT, "0", NULL, 0, 100000,
      "pod: DEIM modes (and points) of the nonlinear term (0: by surrogate.energy)"},
+    {"surrogate.snapshot_every", KV_CFG_INT, "1", NULL, 1, 1.0e9,
+     "pod: a model whose records are not states (ebm: annual means) is run again for its "
+     "snapshots; keep every this many steps"},
     {"surrogate.train_scenarios", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "pattern: the scenarios of the ensemble to train on (e.g. ssp126, ssp370, ssp585)"},
     {"surrogate.predictors", KV_CFG_STRING, "tas_global", NULL, KV_CFG_NORANGE,
@@ -297,7 +300,9 @@ static int data_from_csv(const kv_config *cfg, const char *path, int need_y, dat
 }
 
 /* The done cases of a sweep directory: varied values from the manifest, the case files. */
-static int data_from_sweep(const kv_config *cfg, const char *dir, dataset *ds) {
+/* numeric: inputs must be numbers (a GP's); else a non-number is kept as NaN (a ROM's basis needs
+ * only the files). */
+static int data_from_sweep(const kv_config *cfg, const char *dir, int numeric, dataset *ds) {
   char path[4200];
   snprintf(path, sizeof path, "%s/manifest.csv", dir);
   FILE *f = fopen(path, "r");
@@ -371,7 +376,8 @@ static int data_from_sweep(const kv_config *cfg, const char *dir, dataset *ds) {
     for (int k = 0; k < ds->d && rc == KV_OK; k++) {
       char *end;
       double v = strtod(fld[incol[k]], &end);
-      if (*end || end == fld[incol[k]] || !isfinite(v)) {
+      if (!numeric && (*end || end == fld[incol[k]])) v = NAN;
+      else if (*end || end == fld[incol[k]] || !isfinite(v)) {
         rc = KV_ERROR(KV_ERR_FORMAT, "%s:%d: case %ld, input '%s' = '%s' is not a number (GP "
                       "inputs must be numeric; leave it out of surrogate.inputs)", path, lineno,
                       ds->label[ds->n], ds->names[k], fld[incol[k]]);
@@ -392,7 +398,7 @@ static int data_from_sweep(const kv_config *cfg, const char *dir, dataset *ds) {
     ds->y = calloc((size_t)ds->n, sizeof *ds->y);
     if (!ds->y) rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
   }
-  if (rc == KV_OK) rc = check_dataset(ds, path);
+  if (rc == KV_OK && numeric) rc = check_dataset(ds, path);
   return rc;
 }
 
@@ -619,7 +625,7 @@ int kv_fit_pod(const kv_config *cfg, char *model_path, size_t mpn, kv_rom_fit_in
     char *one = data;
     rc = kv_rom_fit(cfg, &one, 1, model_path, info);
   } else {
-    rc = data_from_sweep(cfg, data, &ds);
+    rc = data_from_sweep(cfg, data, 0, &ds);
     if (rc == KV_OK) rc = kv_rom_fit(cfg, ds.files, ds.n, model_path, info);
   }
   dataset_free(&ds);
@@ -674,7 +680,7 @@ int kv_fit(const kv_config *cfg, kv_surrogate **out, char *model_path, size_t mp
     KV_TRY(data_from_csv(cfg, data, 1, &ds));
     snprintf(output, sizeof output, "%s", kv_config_value(cfg, "surrogate.output"));
   } else {
-    KV_TRY(data_from_sweep(cfg, data, &ds));
+    KV_TRY(data_from_sweep(cfg, data, 1, &ds));
   }
   if (kind == KV_SURROGATE_GP && !is_csv) {
     if (!(v = kv_config_value(cfg, "surrogate.qoi"))) {

@@ -19,7 +19,7 @@
 const kv_config_key kv_rom_keys[] = {
     {"rom.basis", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "the POD model file of kelvin fit (surrogate.kind = pod), fit on this model and grid"},
-    {"rom.model", KV_CFG_ENUM, "heat", "heat", KV_CFG_NORANGE,
+    {"rom.model", KV_CFG_ENUM, "heat", "heat|ebm", KV_CFG_NORANGE,
      "the full model reduced (its section configures the case)"},
     {"rom.tolerance", KV_CFG_DOUBLE, "1e-3", NULL, 0.0, INFINITY,
      "error-indicator threshold (> 0): a step above it is redone by the full solver and updates "
@@ -49,6 +49,12 @@ typedef struct {
   kv_pod *V, *W;           /* state basis; DEIM basis of F (NULL: linear)                 */
   int k;
   int linear;
+  int li;                  /* the model steps as u1 = G (u0 + dt N(u0)) (linear_implicit)  */
+  double *Gr;              /* li: V^T G V, k x k column-major                               */
+  int means;               /* records are means: a_sum / nsum of the reduced states        */
+  double *a_sum;
+  long nsum;
+  double t_origin;         /* time of step 0                                              */
   double *A, *c;           /* linear: reduced operator and constant term (run's scales)   */
   double *M, *d;           /* linear: a1 = M a0 + d                                       */
   long *P;                 /* DEIM points (kf)                                            */
@@ -61,7 +67,7 @@ typedef struct {
   double *vals, *fv;       /* work: stencil values and F values                           */
   double *Jw;              /* work                                                         */
   kv_field *u;             /* the lifted state                                             */
-  double *uloc, *floc;
+  double *uloc, *floc, *sloc;
   double theta, dt, tol;
   int adaptive, max_modes;
   long step;
@@ -198,6 +204,41 @@ static void lift_points(const kv_rom *r, const double *VS, long nent, const doub
 
 /* ------------------------------------------------------------------ reduced system */
 
+/* out = G U for the ncol columns of U (nloc x ncol, column-major) by the model's solve. Collective. */
+static int apply_G(kv_rom *r, const double *U, int ncol, double *out) {
+  kv_field *f = NULL;
+  int rc = kv_status_agree(r->comm, kv_field_create(r->grid, &f));
+  for (int j = 0; rc == KV_OK && j < ncol; j++) {
+    unpack(U + (size_t)j * r->nloc, f);
+    rc = r->full->type->solve(r->full, f, r->u);
+    if (rc == KV_OK) pack(r->u, out + (size_t)j * r->nloc);
+  }
+  kv_field_free(f);
+  return rc;
+}
+
+/* Gr = V^T G V (linear-implicit models). Collective; k solves. */
+static int assemble_li(kv_rom *r) {
+  int k = r->k;
+  double *GV = malloc(((size_t)r->nloc * k + 1) * sizeof *GV), *G = calloc((size_t)k * k + 1, sizeof *G);
+  int rc = GV && G ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+  rc = kv_status_agree(r->comm, rc);
+  if (rc == KV_OK) rc = apply_G(r, kv_pod_modes(r->V), k, GV);
+  if (rc == KV_OK && r->nloc > 0) {
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, k, (int)r->nloc, 1.0,
+                kv_pod_modes(r->V), (int)r->nloc, GV, (int)r->nloc, 0.0, G, k);
+  }
+  if (rc == KV_OK) MPI_Allreduce(MPI_IN_PLACE, G, k * k, MPI_DOUBLE, MPI_SUM, r->comm);
+  if (rc == KV_OK) {
+    free(r->Gr);
+    r->Gr = G;
+    G = NULL;
+  }
+  free(GV);
+  free(G);
+  return rc;
+}
+
 /* Everything that depends on the basis: stencil rows, DEIM matrix, linear operators. Collective. */
 static int setup_reduced(kv_rom *r) {
   r->k = kv_pod_nmodes(r->V);
@@ -214,15 +255,17 @@ static int setup_reduced(kv_rom *r) {
   if (tmp) r->a = tmp;
   tmp = realloc(r->a0, ((size_t)k + 1) * sizeof *r->a0);
   if (tmp) r->a0 = tmp;
+  tmp = realloc(r->a_sum, ((size_t)k + 1) * sizeof *r->a_sum);
+  if (tmp) r->a_sum = tmp;
   tmp = realloc(r->FP, ((size_t)kf + 1) * sizeof *r->FP);
   if (tmp) r->FP = tmp;
-  tmp = realloc(r->vals, ((size_t)nc * S7 * (size_t)(k + 1) + 1) * sizeof *r->vals);
+  tmp = realloc(r->vals, ((size_t)(nc + r->ne) * S7 * (size_t)(k + 1) + 1) * sizeof *r->vals);
   if (tmp) r->vals = tmp;
   tmp = realloc(r->fv, ((size_t)nc * (size_t)(k + 1) + 1) * sizeof *r->fv);
   if (tmp) r->fv = tmp;
   tmp = realloc(r->Jw, ((size_t)(k + kf) * (k + kf) + 1) * sizeof *r->Jw);
   if (tmp) r->Jw = tmp;
-  if (!r->sten || !r->VS || !r->D || !r->a || !r->a0 || !r->FP || !r->vals || !r->fv || !r->Jw) {
+  if (!r->sten || !r->VS || !r->D || !r->a || !r->a0 || !r->a_sum || !r->FP || !r->vals || !r->fv || !r->Jw) {
     return KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
   }
   for (long c = 0; c < nc; c++) {
@@ -236,10 +279,17 @@ static int setup_reduced(kv_rom *r) {
     double *VW = calloc((size_t)k * kf + 1, sizeof *VW), *PW = malloc(((size_t)kf * kf + 1) * sizeof *PW);
     int *ipiv = malloc(((size_t)kf + 1) * sizeof *ipiv);
     int rc = VW && PW && ipiv ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+    /* Linear-implicit: D = V^T G W (P^T W)^-1, the solve folded into the DEIM matrix. */
+    double *GW = r->li ? malloc(((size_t)r->nloc * kf + 1) * sizeof *GW) : NULL;
+    if (r->li && !GW) rc = KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+    rc = kv_status_agree(r->comm, rc);
+    if (rc == KV_OK && r->li) rc = apply_G(r, kv_pod_modes(r->W), kf, GW);
     if (rc == KV_OK && r->nloc > 0) {
       cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, kf, (int)r->nloc, 1.0,
-                  kv_pod_modes(r->V), (int)r->nloc, kv_pod_modes(r->W), (int)r->nloc, 0.0, VW, k);
+                  kv_pod_modes(r->V), (int)r->nloc, r->li ? GW : kv_pod_modes(r->W), (int)r->nloc,
+                  0.0, VW, k);
     }
+    free(GW);
     if (rc == KV_OK) MPI_Allreduce(MPI_IN_PLACE, VW, k * kf, MPI_DOUBLE, MPI_SUM, r->comm);
     if (rc == KV_OK) rc = gather_rows(r, kv_pod_modes(r->W), kf, r->P, kf, PW); /* row-major */
     /* D (P^T W) = VW  <=>  (P^T W)^T D^T = VW^T; with column-major PW^T = row-major PW. */
@@ -366,7 +416,7 @@ static int linear_step_matrix(kv_rom *r) {
 
 /* F at the DEIM points (nf copies: states a + eps e_j for j < nf - 1 after the unperturbed one)
  * and optionally at the indicator cells of a. Collective. */
-static int eval_points(kv_rom *r, const double *a, int perturb, double eps, int with_E) {
+static int eval_points(kv_rom *r, long step, const double *a, int perturb, double eps, int with_E) {
   int k = r->k, kf = r->W ? kv_pod_nmodes(r->W) : 0;
   long ent = (long)kf * S7;
   int copies = perturb ? k + 1 : 1;
@@ -385,7 +435,7 @@ static int eval_points(kv_rom *r, const double *a, int perturb, double eps, int 
     lift_points(r, r->VS + (size_t)ent * k, (long)r->ne * S7, a, r->vals + (size_t)copies * ent);
     for (int c = 0; c < r->ne; c++) cells[(long)kf * copies + c] = r->E[c];
   }
-  int rc = r->full->type->residual_at(r->full, cells, (int)ncell, r->vals, r->fv);
+  int rc = r->full->type->residual_at(r->full, step, cells, (int)ncell, r->vals, r->fv);
   free(cells);
   return rc;
 }
@@ -404,7 +454,7 @@ static int newton_step(kv_rom *r) {
   double prev = INFINITY;
   for (int it = 1; it <= 50; it++) {
     double an = cblas_dnrm2(k, r->a, 1), eps = 1e-7 * (an > 0.0 ? an : 1.0);
-    KV_CHECK(eval_points(r, r->a, 1, eps, 0));
+    KV_CHECK(eval_points(r, r->step, r->a, 1, eps, 0));
     for (int i = 0; i < kf; i++) rhs[i] = r->theta * r->fv[i] + (1.0 - r->theta) * r->FP[i];
     for (int i = 0; i < k; i++) g[i] = r->a[i] - r->a0[i];
     cblas_dgemv(CblasColMajor, CblasNoTrans, k, kf, -r->dt, r->D, k, rhs, 1, 1.0, g, 1);
@@ -431,10 +481,33 @@ static int newton_step(kv_rom *r) {
                   "(the ROM has left the span of its basis; lower rom.tolerance or refit)", r->step + 1);
 }
 
+/* Linear-implicit step a1 = Gr a0 + dt D N_P(a0), and its indicator: the full residual
+ * G^-1 u1 - u0 - dt N(u0) at the cells E, relative to the step's change u1 - u0 there. */
+static int li_step(kv_rom *r) {
+  int k = r->k, kf = kv_pod_nmodes(r->W), ne = r->ne;
+  KV_CHECK(eval_points(r, r->step, r->a0, 0, 0.0, 1));
+  const double *NE0 = r->fv + kf;
+  for (int c = 0; c < ne; c++) r->uE[c] = r->vals[(size_t)kf * S7 + (size_t)c * S7];
+  cblas_dgemv(CblasColMajor, CblasNoTrans, k, k, 1.0, r->Gr, k, r->a0, 1, 0.0, r->a, 1);
+  cblas_dgemv(CblasColMajor, CblasNoTrans, k, kf, r->dt, r->D, k, r->fv, 1, 1.0, r->a, 1);
+  double *v1 = r->vals + (size_t)(kf + ne) * S7; /* after the values of a0 */
+  lift_points(r, r->VS + (size_t)kf * S7 * k, (long)ne * S7, r->a, v1);
+  KV_CHECK(r->full->type->implicit_at(r->full, r->E, ne, v1, r->FE));
+  double rr = 0.0, ss = 0.0;
+  for (int c = 0; c < ne; c++) {
+    double res = r->FE[c] - r->uE[c] - r->dt * NE0[c], du = v1[(size_t)c * S7] - r->uE[c];
+    rr += res * res;
+    ss += du * du;
+  }
+  r->eta = ss > 0.0 ? sqrt(rr / ss) : (rr > 0.0 ? INFINITY : 0.0);
+  if (!isfinite(r->eta)) r->eta = INFINITY;
+  return KV_OK;
+}
+
 /* F at P and E and u at E of the current state a (after a step or a basis change). */
 static int refresh_point_values(kv_rom *r) {
   int kf = r->W ? kv_pod_nmodes(r->W) : 0;
-  KV_CHECK(eval_points(r, r->a, 0, 0.0, 1));
+  KV_CHECK(eval_points(r, r->step, r->a, 0, 0.0, 1));
   memcpy(r->FP, r->fv, (size_t)kf * sizeof *r->FP);
   memcpy(r->FE, r->fv + kf, (size_t)r->ne * sizeof *r->FE);
   for (int c = 0; c < r->ne; c++) r->uE[c] = r->vals[(size_t)kf * S7 + (size_t)c * S7];
@@ -508,12 +581,17 @@ static int load_basis(kv_rom *r, const kv_config *cfg, const char *path, long us
   MPI_Bcast(hdr, 3, MPI_LONG, 0, r->comm);
   int k = (int)hdr[0], kf = (int)hdr[1];
   if (use_modes > 0 && use_modes < k) k = (int)use_modes;
-  kv_heat *h = (kv_heat *)r->full;
-  r->linear = kv_heat_is_linear(h) && hdr[2];
-  if (!kv_heat_is_linear(h) && kf == 0) {
+  int is_heat = strcmp(r->full->type->name, "heat") == 0;
+  kv_heat *h = is_heat ? (kv_heat *)r->full : NULL;
+  int lin = is_heat && kv_heat_is_linear(h);
+  r->linear = lin && hdr[2];
+  if (!is_heat && kf == 0) {
+    rc = kv_config_errorf(cfg, "rom.basis", "'%s' has no DEIM basis of the model's explicit part",
+                          path);
+  } else if (is_heat && !lin && kf == 0) {
     rc = kv_config_errorf(cfg, "rom.basis", "'%s' was fit on a linear problem and has no DEIM "
                           "basis; this run's conductivity depends on T: fit on such runs", path);
-  } else if (kv_heat_is_linear(h) && !hdr[2] && kf == 0) {
+  } else if (lin && !hdr[2] && kf == 0) {
     rc = kv_config_errorf(cfg, "rom.basis", "'%s' has neither reduced operators nor a DEIM basis",
                           path);
   }
@@ -577,6 +655,9 @@ static void rom_free(kv_model *m) {
   free(r->A);
   free(r->c);
   free(r->M);
+  free(r->Gr);
+  free(r->a_sum);
+  free(r->sloc);
   free(r->P);
   free(r->D);
   free(r->E);
@@ -624,6 +705,7 @@ static int rom_refresh(kv_rom *r) {
   }
   KV_CHECK(setup_reduced(r));
   if (r->linear) KV_CHECK(linear_step_matrix(r));
+  if (r->li) KV_CHECK(assemble_li(r));
   return KV_OK;
 }
 
@@ -660,16 +742,20 @@ static int rom_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
   r->max_modes = (int)maxm;
   MPI_Comm_dup(comm, &r->comm);
   KV_TRY(kv_model_create(ft, comm, cfg, &r->full));
-  if (!ft->residual || !ft->residual_at || !ft->stencil || !ft->set_state) {
+  KV_TRY(kv_model_info_get(r->full, &r->finfo));
+  if (!ft->residual || !ft->residual_at || !ft->stencil || !ft->set_state ||
+      (r->finfo.linear_implicit && (!ft->solve || !ft->implicit_at))) {
     rc = KV_ERROR(KV_ERR_UNSUPPORTED, "rom: model %s has no reduced-order hooks", ft->name);
     goto cleanup;
   }
-  KV_TRY(kv_model_info_get(r->full, &r->finfo));
+  r->li = r->finfo.linear_implicit;
+  r->means = r->finfo.record_means;
   r->grid = r->finfo.grid;
   r->theta = r->finfo.theta;
   r->dt = r->finfo.dt;
   r->step = r->finfo.step0;
   r->t = r->finfo.t0;
+  r->t_origin = r->finfo.t0 - (double)r->finfo.step0 * r->dt;
   r->N = kv_grid_global_count(r->grid);
   const long *nl = kv_grid_local_n(r->grid);
   r->nloc = nl[0] * nl[1] * nl[2];
@@ -677,10 +763,11 @@ static int rom_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
   r->gidx = global_rows(r->grid, r->nloc);
   r->uloc = malloc(((size_t)r->nloc + 1) * sizeof *r->uloc);
   r->floc = malloc(((size_t)r->nloc + 1) * sizeof *r->floc);
+  r->sloc = malloc(((size_t)r->nloc + 1) * sizeof *r->sloc);
   r->E = malloc(((size_t)r->ne + 1) * sizeof *r->E);
   r->FE = malloc(((size_t)r->ne + 1) * sizeof *r->FE);
   r->uE = malloc(((size_t)r->ne + 1) * sizeof *r->uE);
-  rc = r->gidx && r->uloc && r->floc && r->E && r->FE && r->uE
+  rc = r->gidx && r->uloc && r->floc && r->sloc && r->E && r->FE && r->uE
            ? kv_field_create(r->grid, &r->u) : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
   KV_TRY(kv_status_agree(comm, rc));
   KV_TRY(load_basis(r, cfg, basis, modes));
@@ -692,6 +779,8 @@ static int rom_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
   indicator_cells(r, (unsigned long)seed);
   KV_TRY(setup_reduced(r));
   if (r->linear) KV_TRY(linear_step_matrix(r));
+  if (r->li) KV_TRY(assemble_li(r));
+  memset(r->a_sum, 0, (size_t)r->k * sizeof *r->a_sum);
   /* The initial state: the projection of the full model's. */
   const kv_field *u0;
   KV_TRY(ft->state(r->full, &u0));
@@ -732,6 +821,11 @@ static int full_update(kv_rom *r) {
 
 static int full_update_inner(kv_rom *r) {
   const kv_model_type *ft = r->full->type;
+  if (r->means && r->nloc > 0) {
+    /* The record's running sum survives the basis change through the full space. */
+    cblas_dgemv(CblasColMajor, CblasNoTrans, (int)r->nloc, r->k, 1.0, kv_pod_modes(r->V),
+                (int)r->nloc, r->a_sum, 1, 0.0, r->sloc, 1);
+  }
   lift(r, r->a0);
   KV_CHECK(ft->set_state(r->full, r->u, r->step));
   double t;
@@ -747,7 +841,7 @@ static int full_update_inner(kv_rom *r) {
     KV_CHECK(kv_field_copy(r->u, u1));
     kv_field *f = NULL;
     KV_CHECK(kv_status_agree(r->comm, kv_field_create(r->grid, &f)));
-    int rc = ft->residual(r->full, r->u, f);
+    int rc = ft->residual(r->full, r->step + 1, r->u, f);
     if (rc == KV_OK) {
       pack(f, r->floc);
       if (r->max_modes <= 0 || kv_pod_nmodes(r->W) < r->max_modes) {
@@ -762,6 +856,7 @@ static int full_update_inner(kv_rom *r) {
   if (r->linear) KV_CHECK(assemble_linear(r));
   KV_CHECK(rom_refresh(r));
   KV_CHECK(kv_pod_project(r->V, r->uloc, r->a));
+  if (r->means) KV_CHECK(kv_pod_project(r->V, r->sloc, r->a_sum));
   r->updates++;
   kv_info("rom: step %ld: indicator %.3g > tolerance %g: full step, basis %d -> %d modes%s", r->step + 1,
           r->eta, r->tol, before, r->k, r->W ? "" : "");
@@ -789,6 +884,15 @@ static int rom_step_inner(kv_rom *r, double *t) {
   double FE0[r->ne + 1], uE0[r->ne + 1];
   memcpy(FE0, r->FE, (size_t)r->ne * sizeof *FE0);
   memcpy(uE0, r->uE, (size_t)r->ne * sizeof *uE0);
+  if (r->li) {
+    KV_CHECK(li_step(r));
+    if (r->adaptive && r->eta > r->tol) {
+      double eta = r->eta;
+      KV_CHECK(full_update(r));
+      r->eta = eta;
+    }
+    goto done;
+  }
   if (r->linear) {
     cblas_dcopy(k, r->d, 1, r->a, 1);
     cblas_dgemv(CblasColMajor, CblasNoTrans, k, k, 1.0, r->M, k, r->a0, 1, 1.0, r->a, 1);
@@ -825,8 +929,12 @@ static int rom_step_inner(kv_rom *r, double *t) {
 done:
   (void)kf;
   r->eta_max = fmax(r->eta_max, r->eta);
+  if (r->means) {
+    cblas_daxpy(r->k, 1.0, r->a, 1, r->a_sum, 1);
+    r->nsum++;
+  }
   r->step++;
-  r->t = (double)r->step * r->dt;
+  r->t = r->t_origin + (double)r->step * r->dt;
   *t = r->t;
   double an = cblas_dnrm2(r->k, r->a, 1);
   if (!isfinite(an)) {
@@ -844,7 +952,15 @@ static int rom_state(const kv_model *m, const kv_field **out) {
 
 static int rom_outputs(kv_model *m, kv_output_list *out) {
   kv_rom *r = (kv_rom *)m;
-  lift(r, r->a);
+  if (r->means && r->nsum > 0) {
+    /* The mean of the lifted states is the lift of the mean. */
+    cblas_dscal(r->k, 1.0 / (double)r->nsum, r->a_sum, 1);
+    lift(r, r->a_sum);
+    memset(r->a_sum, 0, (size_t)r->k * sizeof *r->a_sum);
+    r->nsum = 0;
+  } else {
+    lift(r, r->a);
+  }
   KV_CHECK(r->full->type->set_state(r->full, r->u, r->step));
   KV_CHECK(r->full->type->outputs(r->full, out));
   KV_CHECK(kv_output_add_scalar(out, "rom/indicator", "1",
@@ -908,8 +1024,8 @@ static int append_snapshots(double **S, long *m, long N, const double *v, long n
   return KV_OK;
 }
 
-/* The case's heat parameters from the configuration stored in its file. */
-static int case_params(const char *file, kv_heat_params *p) {
+/* The configuration stored in a run file, validated, and its model's name (borrowed from it). */
+static int case_config(const char *file, kv_config **out, const char **model) {
   KV_CHECK(kv_h5_probe(file, 0));
   kv_h5_store *s = NULL;
   char *text = NULL;
@@ -919,16 +1035,77 @@ static int case_params(const char *file, kv_heat_params *p) {
   if (s) kv_h5_store_close(s, 0);
   if (rc == KV_OK) rc = kv_config_parse_string(text, file, &c);
   if (rc == KV_OK) rc = kv_run_validate(c);
+  free(text);
   if (rc == KV_OK) {
-    const char *model = kv_config_value(c, "run.model");
-    if (model && strcmp(model, "heat") != 0) {
-      rc = KV_ERROR(KV_ERR_UNSUPPORTED, "'%s': a POD ROM is built for model heat, this file is "
-                    "of model %s", file, model);
+    const char *name = kv_config_value(c, "run.model");
+    *model = name ? name : "heat";
+    const kv_model_type *t = kv_model_type_find(*model);
+    if (!t || !t->residual || t->wraps_key) {
+      rc = KV_ERROR(KV_ERR_UNSUPPORTED, "'%s': a POD ROM is built for a model with reduced-order "
+                    "hooks (heat, ebm), this file is of model %s", file, *model);
     }
   }
-  if (rc == KV_OK) rc = kv_heat_params_from_config(c, p);
-  free(text);
-  kv_config_free(c);
+  if (rc != KV_OK) {
+    kv_config_free(c);
+    return rc;
+  }
+  *out = c;
+  return KV_OK;
+}
+
+/* Snapshots of a model without stored instantaneous states (the ebm records annual means): run
+ * the case again on this process and keep the state and F of every `every`-th step, the initial
+ * state first. */
+static int resimulate(const kv_config *c, const char *file, long every, long *N, int *nd, long *n,
+                      double **S, long *m, double **SF, long *mf) {
+  const kv_model_type *t = kv_model_type_find(kv_config_value(c, "run.model"));
+  kv_model *md = NULL;
+  kv_field *f = NULL;
+  kv_model_info in;
+  double *buf = NULL;
+  int rc = kv_model_create(t, MPI_COMM_SELF, c, &md);
+  if (rc == KV_OK) rc = kv_model_info_get(md, &in);
+  if (rc == KV_OK) rc = kv_field_create(in.grid, &f);
+  if (rc != KV_OK) goto done;
+  *nd = kv_grid_ndims(in.grid);
+  for (int d = 0; d < 3; d++) n[d] = kv_grid_global_n(in.grid)[d];
+  long cells = kv_grid_global_count(in.grid);
+  if (*N > 0 && cells != *N) {
+    rc = KV_ERROR(KV_ERR_INVALID, "'%s' is on another grid than the first run: one basis needs "
+                  "one grid", file);
+    goto done;
+  }
+  *N = cells;
+  buf = malloc((size_t)cells * sizeof *buf);
+  if (!buf) {
+    rc = KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+    goto done;
+  }
+  long total = in.nsteps - in.step0, tick = total / 10 > 0 ? total / 10 : 1;
+  for (long k = in.step0; rc == KV_OK && k <= in.nsteps; k++) {
+    if ((k - in.step0) % every == 0) {
+      const kv_field *u;
+      rc = t->state(md, &u);
+      if (rc == KV_OK) {
+        pack(u, buf);
+        rc = append_snapshots(S, m, cells, buf, 1);
+      }
+      if (rc == KV_OK) rc = t->residual(md, k, u, f);
+      if (rc == KV_OK) {
+        pack(f, buf);
+        rc = append_snapshots(SF, mf, cells, buf, 1);
+      }
+    }
+    double tt;
+    if (rc == KV_OK && k < in.nsteps) rc = kv_model_step(md, &tt);
+    if (rc == KV_OK && (k - in.step0 + 1) % tick == 0 && k < in.nsteps) {
+      kv_info("fit: %s: step %ld of %ld re-simulated", file, k - in.step0 + 1, total);
+    }
+  }
+done:
+  free(buf);
+  kv_field_free(f);
+  kv_model_free(md);
   return rc;
 }
 
@@ -954,10 +1131,14 @@ int kv_rom_fit(const kv_config *cfg, char *const *files, long nfiles, const char
   if (!kv_config_given(cfg, "surrogate.energy")) energy = 1.0 - 1e-10;
   KV_CHECK(kv_config_get_int(cfg, "surrogate.modes", 0, 100000, &maxm));
   KV_CHECK(kv_config_get_int(cfg, "surrogate.deim_modes", 0, 100000, &maxf));
+  long every;
+  KV_CHECK(kv_config_get_int(cfg, "surrogate.snapshot_every", 1, 1000000000L, &every));
   kv_heat_params p0, p;
   double *S = NULL, *SF = NULL;
-  long m = 0, mf = 0, N = 0;
-  int linear = 1, rc = KV_OK;
+  long m = 0, mf = 0, N = 0, n[3] = {1, 1, 1};
+  int linear = 1, rc = KV_OK, nd = 0;
+  char model0[32] = "";
+  kv_config *c = NULL;
   kv_heat *h = NULL;
   kv_field *u = NULL, *f = NULL;
   kv_pod *V = NULL, *W = NULL;
@@ -965,11 +1146,28 @@ int kv_rom_fit(const kv_config *cfg, char *const *files, long nfiles, const char
   char *text = NULL;
   double *w = NULL, *Ops = NULL;
   for (long i = 0; i < nfiles; i++) {
-    KV_TRY(case_params(files[i], i == 0 ? &p0 : &p));
+    const char *model;
+    kv_config_free(c);
+    c = NULL;
+    KV_TRY(case_config(files[i], &c, &model));
+    if (i == 0) {
+      snprintf(model0, sizeof model0, "%s", model);
+    } else if (strcmp(model, model0) != 0) {
+      rc = KV_ERROR(KV_ERR_INVALID, "'%s' is a run of model %s, '%s' of %s: one basis, one model",
+                    files[i], model, files[0], model0);
+      goto cleanup;
+    }
+    if (strcmp(model, "heat") != 0) {
+      linear = 0;
+      KV_TRY(resimulate(c, files[i], every, &N, &nd, n, &S, &m, &SF, &mf));
+      continue;
+    }
+    KV_TRY(kv_heat_params_from_config(c, i == 0 ? &p0 : &p));
     if (i == 0) {
       p = p0;
       N = 1;
-      for (int d = 0; d < p0.dims; d++) N *= p0.n[d];
+      nd = p0.dims;
+      for (int d = 0; d < p0.dims; d++) N *= (n[d] = p0.n[d]);
     }
     int same = p.dims == p0.dims;
     for (int d = 0; same && d < p.dims; d++) same = p.n[d] == p0.n[d];
@@ -999,7 +1197,7 @@ int kv_rom_fit(const kv_config *cfg, char *const *files, long nfiles, const char
       if (rc == KV_OK && !fr) rc = KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
       for (long j = 0; rc == KV_OK && j < nrec; j++) {
         unpack(a.data + (size_t)j * N, u);
-        rc = kv_heat_type.residual((kv_model *)h, u, f);
+        rc = kv_heat_type.residual((kv_model *)h, 0, u, f);
         if (rc == KV_OK) {
           pack(f, fr);
           rc = append_snapshots(&SF, &mf, N, fr, 1);
@@ -1033,26 +1231,26 @@ int kv_rom_fit(const kv_config *cfg, char *const *files, long nfiles, const char
   KV_TRY(kv_h5_store_create(path, &st));
   KV_TRY(kv_config_to_text(cfg, &text));
   KV_TRY(kv_h5_store_put_text(st, "/", "kind", "pod"));
-  KV_TRY(kv_h5_store_put_text(st, "/", "model", "heat"));
+  KV_TRY(kv_h5_store_put_text(st, "/", "model", model0));
   KV_TRY(kv_h5_store_put_text(st, "/", "config", text));
   KV_TRY(kv_h5_store_put_number(st, "/", "snapshots", (double)m));
   KV_TRY(kv_h5_store_put_number(st, "/", "training_runs", (double)nfiles));
   {
-    long dims[4] = {k, 0, 0, 0}, nd = p0.dims;
+    long dims[4] = {k, 0, 0, 0}, ndl = nd;
     double gn[3];
-    for (int d = 0; d < p0.dims; d++) {
-      dims[1 + d] = p0.n[p0.dims - 1 - d];
-      gn[d] = (double)p0.n[d];
+    for (int d = 0; d < nd; d++) {
+      dims[1 + d] = n[nd - 1 - d];
+      gn[d] = (double)n[d];
     }
-    KV_TRY(kv_h5_store_put(st, "rom/n", 1, &nd, gn));
-    KV_TRY(kv_h5_store_put(st, "rom/modes", p0.dims + 1, dims, kv_pod_modes(V)));
+    KV_TRY(kv_h5_store_put(st, "rom/n", 1, &ndl, gn));
+    KV_TRY(kv_h5_store_put(st, "rom/modes", nd + 1, dims, kv_pod_modes(V)));
     long kk = k;
     KV_TRY(kv_h5_store_put(st, "rom/sigma", 1, &kk, sg));
     KV_TRY(kv_h5_store_put_text(st, "rom/modes", "long_name", "POD modes of the state (orthonormal)"));
     if (W) {
       dims[0] = kv_pod_nmodes(W);
       kk = dims[0];
-      KV_TRY(kv_h5_store_put(st, "rom/deim_modes", p0.dims + 1, dims, kv_pod_modes(W)));
+      KV_TRY(kv_h5_store_put(st, "rom/deim_modes", nd + 1, dims, kv_pod_modes(W)));
       KV_TRY(kv_h5_store_put(st, "rom/deim_sigma", 1, &kk, kv_pod_sigma(W)));
       KV_TRY(kv_h5_store_put_text(st, "rom/deim_modes", "long_name",
                                   "POD modes of F(u) = du/dt for the DEIM hyper-reduction"));
@@ -1113,6 +1311,7 @@ int kv_rom_fit(const kv_config *cfg, char *const *files, long nfiles, const char
   st = NULL;
 cleanup:
   if (st) kv_h5_store_close(st, 0);
+  kv_config_free(c);
   kv_field_free(u);
   kv_field_free(f);
   kv_heat_free(h);

@@ -125,6 +125,7 @@ typedef struct {
   double *src_r, *w_r;    /* rows: explicit sources, noise                                */
   double *T_c, *src_c, *w_c, *xi_c; /* columns                                           */
   double *tas_acc;        /* rows: sum of T over the steps of the current year           */
+  double *C_g, *aer_g;    /* heat capacity and aerosol pattern of every cell (ROM hooks)  */
   double *rowbuf, *zonal; /* nlat: per-row sums                                            */
   double toa_acc;         /* sum over the year's steps of this rank's part of the global net flux */
   int bad;                /* a non-finite value was seen on this rank                      */
@@ -312,7 +313,9 @@ static int alloc_all(ebm *m) {
   m->zonal = malloc((size_t)m->p.nlat * sizeof(double));
   m->lat_deg = malloc((size_t)m->p.nlat * sizeof(double));
   m->lon_deg = malloc((size_t)m->p.nlon * sizeof(double));
-  ok = ok && m->insol && m->warm && m->rowbuf && m->zonal && m->lat_deg && m->lon_deg;
+  m->C_g = malloc((size_t)m->p.nlat * m->p.nlon * sizeof(double));
+  m->aer_g = malloc((size_t)m->p.nlat * m->p.nlon * sizeof(double));
+  ok = ok && m->C_g && m->aer_g && m->insol && m->warm && m->rowbuf && m->zonal && m->lat_deg && m->lon_deg;
   return ok ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "ebm: out of memory");
 }
 
@@ -361,7 +364,30 @@ static int setup_surface(ebm *m, const kv_config *cfg) {
   }
   const double *in[] = {m->C_r};
   double *out[] = {m->C_c};
-  return kv_transpose_to_cols(&m->tr, 1, in, out);
+  KV_CHECK(kv_transpose_to_cols(&m->tr, 1, in, out));
+  /* Whole-grid copies (cell j * nlon + i) for the ROM hooks, which evaluate any cell anywhere. */
+  double *part = malloc(2 * ((size_t)nlon * m->nj + 1) * sizeof *part);
+  int *cnt = malloc((size_t)m->size * sizeof *cnt), *dsp = malloc((size_t)m->size * sizeof *dsp);
+  rc = part && cnt && dsp ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "ebm: out of memory");
+    rc = kv_status_agree(m->comm, rc);
+  for (int q = 0; rc == KV_OK && q < 2; q++) {
+    const double *src = q ? m->aer_r : m->C_r;
+    double *dst = q ? m->aer_g : m->C_g;
+    for (int jl = 0; jl < m->nj; jl++)
+      for (int i = 0; i < nlon; i++) part[(size_t)jl * nlon + i] = src[(size_t)i * m->nj + jl];
+    for (int r = 0; r < m->size; r++) {
+      cnt[r] = m->tr.nj[r] * nlon;
+      dsp[r] = m->tr.j0[r] * nlon;
+    }
+    if (MPI_Allgatherv(part, m->nj * nlon, MPI_DOUBLE, dst, cnt, dsp, MPI_DOUBLE, m->comm) !=
+        MPI_SUCCESS) {
+      rc = KV_ERROR(KV_ERR_MPI, "ebm: gather failed");
+    }
+  }
+  free(part);
+  free(cnt);
+  free(dsp);
+  return rc;
 }
 
 static int setup_solvers(ebm *m) {
@@ -519,53 +545,66 @@ cleanup:
 
 /* ---------------------------------------------------------------- step */
 
+/* The uniform (F - A) and aerosol-index (counted negative) forcing of step k. */
+static int step_forcing(const ebm *m, long k, double *c0, double *aer) {
+  const params *p = &m->p;
+  double F = p->forcing;
+  *aer = 0.0;
+  if (p->has_scenario) {
+    double co2, idx;
+    long year = p->year_start + k / p->spy;
+    KV_CHECK(kv_scenario_at(&m->scen, (int)year, &co2, &idx)); /* years checked at creation */
+    F += 5.35 * log(co2 / p->co2_ref);
+    *aer = -p->aerosol_scale * idx;
+  }
+  *c0 = F - p->A;
+  return KV_OK;
+}
+
+/* Albedo of a cell of ice-free albedo `warm` at T (deg C). */
+static inline double albedo_at(const params *p, double warm, double T) {
+  switch (p->albedo) {
+  case ALB_STEP:
+    return T < p->Tf ? p->ai : warm;
+  case ALB_SMOOTH: {
+    /* 0.5 (1 - tanh(x)) = 1 / (1 + exp(2 x)); exp overflows harmlessly to inf. */
+    double ice = 1.0 / (1.0 + exp(2.0 / p->ice_width * (T - p->Tf)));
+    return warm + (p->ai - warm) * ice;
+  }
+  default:
+    return warm;
+  }
+}
+
+/* The explicit sources of step k (everything but B T, diffusion and noise) of the rows-layout
+ * temperature T (deg C) into src. */
+static int explicit_sources(const ebm *m, long k, const double *T, double *src) {
+  const params *p = &m->p;
+  const int nlon = p->nlon, nj = m->nj;
+  double c0, aer;
+  KV_CHECK(step_forcing(m, k, &c0, &aer));
+  const double *restrict Sj = m->insol + (k % p->spy) * p->nlat + m->j0, *restrict wj = m->warm + m->j0;
+  for (int i = 0; i < nlon; i++) {
+    const double *restrict Ti = T + (size_t)i * nj, *restrict ap = m->aer_r + (size_t)i * nj;
+    double *restrict si = src + (size_t)i * nj;
+    for (int jl = 0; jl < nj; jl++) {
+      si[jl] = Sj[jl] * (1.0 - albedo_at(p, wj[jl], Ti[jl])) + c0 + aer * ap[jl];
+    }
+  }
+  return KV_OK;
+}
+
 static int ebm_step(kv_model *base, double *t) {
   ebm *m = (ebm *)base;
   const params *p = &m->p;
   const int nlat = p->nlat, nlon = p->nlon, nj = m->nj, ni = m->ni;
   const long k = m->step; /* this step covers [t_k, t_k+1] */
   const long year = p->year_start + k / p->spy;
-  const double *S = m->insol + (k % p->spy) * nlat;
-  double F = p->forcing, aer = 0.0;
-  if (p->has_scenario) {
-    double co2, idx;
-    KV_CHECK(kv_scenario_at(&m->scen, (int)year, &co2, &idx)); /* years checked at creation */
-    F += 5.35 * log(co2 / p->co2_ref);
-    aer = -p->aerosol_scale * idx;
-  }
   const int noisy = p->noise_std > 0.0;
   if (noisy) {
     kv_noise_rows(&m->noise, k, m->w_r);
   }
-  /* Explicit sources (everything but B T and diffusion), rows layout. */
-  const double *restrict Sj = S + m->j0, *restrict wj = m->warm + m->j0;
-  const double c0 = F - p->A;
-  for (int i = 0; i < nlon; i++) {
-    const double *restrict T = m->T + (size_t)i * nj, *restrict ap = m->aer_r + (size_t)i * nj;
-    double *restrict src = m->src_r + (size_t)i * nj;
-    switch (p->albedo) {
-    case ALB_STEP:
-      for (int jl = 0; jl < nj; jl++) {
-        double a = T[jl] < p->Tf ? p->ai : wj[jl];
-        src[jl] = Sj[jl] * (1.0 - a) + c0 + aer * ap[jl];
-      }
-      break;
-    case ALB_SMOOTH: {
-      /* 0.5 (1 - tanh(x)) = 1 / (1 + exp(2 x)); exp overflows harmlessly to inf. */
-      const double s2w = 2.0 / p->ice_width;
-      for (int jl = 0; jl < nj; jl++) {
-        double ice = 1.0 / (1.0 + exp(s2w * (T[jl] - p->Tf)));
-        double a = wj[jl] + (p->ai - wj[jl]) * ice;
-        src[jl] = Sj[jl] * (1.0 - a) + c0 + aer * ap[jl];
-      }
-      break;
-    }
-    default:
-      for (int jl = 0; jl < nj; jl++) {
-        src[jl] = Sj[jl] * (1.0 - wj[jl]) + c0 + aer * ap[jl];
-      }
-    }
-  }
+  KV_CHECK(explicit_sources(m, k, m->T, m->src_r));
   const double *in[] = {m->T, m->src_r, m->w_r};
   double *cols[] = {m->T_c, m->src_c, m->w_c};
   KV_CHECK(kv_transpose_to_cols(&m->tr, noisy ? 3 : 2, in, cols));
@@ -814,6 +853,158 @@ static int ebm_state(const kv_model *base, const kv_field **out) {
   return KV_OK;
 }
 
+/* ---------------------------------------------------------------- ROM hooks
+ *
+ * In K, a step is T1 = G (T0 + dt N_k(T0)): the latitude sweep solves Glat^-1 T* = T0 + dt N_k with
+ * Glat^-1 = I + dt/C (B - D L_lat), the longitude sweep Glon^-1 T1 = T* with Glon^-1 = I - dt/C D
+ * L_lon, and N_k = (sources of step k + B x 273.15) / C holds everything explicit (insolation
+ * through the albedo of T0, A, forcing). So G = Glon Glat and G^-1 = Glat^-1 Glon^-1 couples a
+ * cell to its 3 x 3 block. N and G^-1 are evaluated from whole-grid copies of C and the aerosol
+ * pattern, on every rank, without communication. Units: K and days (the time axis). */
+
+static int no_noise(const ebm *m) {
+  if (m->p.noise_std > 0.0) {
+    return KV_ERROR(KV_ERR_UNSUPPORTED, "ebm: a reduced-order model of the ebm is deterministic: "
+                    "set ebm.noise_std = 0 (the stochastic forcing is a whole field per step)");
+  }
+  return KV_OK;
+}
+
+static void field_to_rows(const ebm *m, const kv_field *f, double shift, double *rows) {
+  const double *d = kv_field_data_const(f);
+  const long *st = kv_field_stride(f);
+  const int *gh = kv_field_ghost(f);
+  for (int jl = 0; jl < m->nj; jl++) {
+    for (int i = 0; i < m->p.nlon; i++) {
+      rows[(size_t)i * m->nj + jl] = d[kv_field_index(st, gh, i, jl, 0)] + shift;
+    }
+  }
+}
+
+/* F of a state after the last step: with the last step's forcing (the scenario may end there). */
+static long hook_step(const ebm *m, long step) {
+  return step < m->nsteps ? (step > 0 ? step : 0) : m->nsteps - 1;
+}
+
+static int ebm_residual(kv_model *base, long step, const kv_field *u, kv_field *f) {
+  ebm *m = (ebm *)base;
+  KV_CHECK(no_noise(m));
+  step = hook_step(m, step);
+  field_to_rows(m, u, -KELVIN, m->Ts);
+  KV_CHECK(explicit_sources(m, step, m->Ts, m->src_r));
+  const double BK = m->p.B * KELVIN;
+  for (size_t e = 0; e < (size_t)m->p.nlon * m->nj; e++) {
+    m->src_r[e] = SECONDS_PER_DAY * (m->src_r[e] + BK) / m->C_r[e];
+  }
+  rows_to_field(m, m->src_r, 1.0, 0.0, f);
+  return KV_OK;
+}
+
+/* The cell (i, j) = j nlon + i, then (i -+ 1, j), (i, j -+ 1), (i -+ 1, j - 1), (i -+ 1, j + 1):
+ * periodic in longitude, -1 beyond a pole (and for longitude neighbours when nlon = 1). */
+static int ebm_stencil(const kv_model *base, long cell, long *nbr) {
+  const ebm *m = (const ebm *)base;
+  const long nlon = m->p.nlon, nlat = m->p.nlat, i = cell % nlon, j = cell / nlon;
+  static const int di[9] = {0, -1, 1, 0, 0, -1, 1, -1, 1}, dj[9] = {0, 0, 0, -1, 1, -1, -1, 1, 1};
+  for (int s = 0; s < 9; s++) {
+    long jj = j + dj[s], ii = (i + di[s] + nlon) % nlon;
+    nbr[s] = jj < 0 || jj >= nlat || (nlon == 1 && di[s] != 0) ? -1 : jj * nlon + ii;
+  }
+  return 9;
+}
+
+static int ebm_residual_at(kv_model *base, long step, const long *cells, int n, const double *u,
+                           double *f) {
+  ebm *m = (ebm *)base;
+  const params *p = &m->p;
+  KV_CHECK(no_noise(m));
+  step = hook_step(m, step);
+  double c0, aer;
+  KV_CHECK(step_forcing(m, step, &c0, &aer));
+  const double *S = m->insol + (step % p->spy) * p->nlat;
+  for (int q = 0; q < n; q++) {
+    long c = cells[q], j = c / p->nlon;
+    double T = u[(size_t)q * KV_STENCIL_MAX] - KELVIN;
+    double src = S[j] * (1.0 - albedo_at(p, m->warm[j], T)) + c0 + aer * m->aer_g[c];
+    f[q] = SECONDS_PER_DAY * (src + p->B * KELVIN) / m->C_g[c];
+  }
+  return KV_OK;
+}
+
+static int ebm_solve(kv_model *base, const kv_field *rhs, kv_field *out) {
+  ebm *m = (ebm *)base;
+  const int nlat = m->p.nlat, nlon = m->p.nlon;
+  const double rdt = 1.0 / m->dt;
+  field_to_rows(m, rhs, 0.0, m->Ts);
+  const double *in[] = {m->Ts};
+  double *cols[] = {m->T_c};
+  KV_CHECK(kv_transpose_to_cols(&m->tr, 1, in, cols));
+  for (size_t e = 0; e < (size_t)nlat * m->ni; e++) m->T_c[e] *= m->C_c[e] * rdt;
+  kv_tridiag_solve(&m->lat_solve, m->T_c);
+  const double *cin[] = {m->T_c};
+  double *rout[] = {m->Ts};
+  KV_CHECK(kv_transpose_to_rows(&m->tr, 1, cin, rout));
+  if (nlon > 1) {
+    for (size_t e = 0; e < (size_t)nlon * m->nj; e++) m->Ts[e] *= m->C_r[e] * rdt;
+    kv_tridiag_solve(&m->lon_solve, m->Ts);
+  }
+  rows_to_field(m, m->Ts, 1.0, 0.0, out);
+  return KV_OK;
+}
+
+static int ebm_implicit_at(kv_model *base, const long *cells, int n, const double *u, double *f) {
+  ebm *m = (ebm *)base;
+  const params *p = &m->p;
+  const long nlon = p->nlon, nlat = p->nlat;
+  for (int q = 0; q < n; q++) {
+    const double *v = u + (size_t)q * KV_STENCIL_MAX;
+    long c = cells[q], i = c % nlon, j = c / nlon;
+    /* w = Glon^-1 u on the rows j - 1, j, j + 1 of column i (stencil entries: centre, west, east). */
+    static const int row[3][3] = {{3, 5, 6}, {0, 1, 2}, {4, 7, 8}};
+    double w[3] = {0.0, 0.0, 0.0};
+    for (int r = 0; r < 3; r++) {
+      long jj = j - 1 + r;
+      if (jj < 0 || jj >= nlat) continue;
+      const double *x = v;
+      double ctr = x[row[r][0]];
+      w[r] = ctr;
+      if (nlon > 1) {
+        double E = m->dt * p->D * m->s.ce[jj] / m->C_g[jj * nlon + i];
+        w[r] -= E * (x[row[r][2]] - 2.0 * ctr + x[row[r][1]]);
+      }
+    }
+    double lat = m->s.cn[j] * (j + 1 < nlat ? w[2] - w[1] : 0.0) -
+                 m->s.cs[j] * (j > 0 ? w[1] - w[0] : 0.0);
+    f[q] = w[1] + m->dt / m->C_g[c] * (p->B * w[1] - p->D * lat);
+  }
+  return KV_OK;
+}
+
+/* Also the record period's mean (the accumulators restart from u) and the year's net flux from
+ * that state. */
+static int ebm_set_state(kv_model *base, const kv_field *u, long step) {
+  ebm *m = (ebm *)base;
+  const params *p = &m->p;
+  field_to_rows(m, u, -KELVIN, m->T);
+  m->step = step;
+  m->t = m->t0_days + (double)step * m->dt_days;
+  size_t nr = (size_t)p->nlon * m->nj;
+  memcpy(m->tas_acc, m->T, nr * sizeof *m->T);
+  m->acc_steps = 1;
+  KV_CHECK(explicit_sources(m, hook_step(m, step - 1), m->T, m->src_r));
+  double net = 0.0;
+  for (int jl = 0; jl < m->nj; jl++) {
+    double rs = 0.0;
+    for (int i = 0; i < p->nlon; i++) {
+      size_t e = (size_t)i * m->nj + jl;
+      rs += m->src_r[e] - p->B * m->T[e];
+    }
+    net += m->s.w[m->j0 + jl] * rs;
+  }
+  m->toa_acc = net;
+  return KV_OK;
+}
+
 static int ebm_info(const kv_model *base, kv_model_info *out) {
   const ebm *m = (const ebm *)base;
   out->grid = m->grid;
@@ -829,6 +1020,9 @@ static int ebm_info(const kv_model *base, kv_model_info *out) {
   out->calendar = "noleap";
   out->record_every = m->p.spy;
   out->skip_initial = 1;
+  out->theta = 1.0;
+  out->linear_implicit = 1;
+  out->record_means = 1;
   return KV_OK;
 }
 
@@ -843,7 +1037,7 @@ static void ebm_free(kv_model *base) {
   kv_sphere_free(&m->s);
   double *arrays[] = {m->insol, m->warm, m->C_r, m->C_c, m->aer_r, m->T, m->Ts, m->src_r,
                       m->w_r, m->T_c, m->src_c, m->w_c, m->xi_c, m->tas_acc, m->rowbuf,
-                      m->zonal, m->lat_deg, m->lon_deg};
+                      m->zonal, m->lat_deg, m->lon_deg, m->C_g, m->aer_g};
   for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) free(arrays[k]);
   kv_field_free(m->f_out);
   kv_field_free(m->f_aux);
@@ -864,6 +1058,12 @@ const kv_model_type kv_ebm_type = {
     .info = ebm_info,
     .restart = ebm_restart,
     .checkpoint = ebm_checkpoint,
+    .residual = ebm_residual,
+    .stencil = ebm_stencil,
+    .residual_at = ebm_residual_at,
+    .set_state = ebm_set_state,
+    .solve = ebm_solve,
+    .implicit_at = ebm_implicit_at,
     .free = ebm_free,
 };
 

@@ -1034,8 +1034,9 @@ int kv_heat_is_linear(const kv_heat *h) { return !h->nonlinear; }
 const kv_heat_params *kv_heat_get_params(const kv_heat *h) { return &h->p; }
 
 /* F(u) = L_h(u) + q, kappa from u when it depends on T. Collective. */
-static int m_residual(kv_model *m, const kv_field *u, kv_field *f) {
+static int m_residual(kv_model *m, long step, const kv_field *u, kv_field *f) {
   kv_heat *h = (kv_heat *)m;
+  (void)step; /* autonomous */
   KV_CHECK(kv_heat_operator(h, u, 0, f));
   if (h->q) {
     double *o = kv_field_data(f);
@@ -1079,8 +1080,10 @@ static int m_stencil(const kv_model *m, long cell, long *nbr) {
 /* F at the given cells from the values on their stencils: the rank owning a cell computes it
  * (it has the conductivity field and the source there), the sum over ranks gives everyone the
  * result. Same arithmetic as the full kernels up to the order of additions. Collective. */
-static int m_residual_at(kv_model *m, const long *cells, int n, const double *u, double *f) {
+static int m_residual_at(kv_model *m, long step, const long *cells, int n, const double *u,
+                         double *f) {
   kv_heat *h = (kv_heat *)m;
+  (void)step;
   const long *nl = kv_grid_local_n(h->grid), *off = kv_grid_offset(h->grid);
   const double *hs = kv_grid_spacing(h->grid);
   const long *st = kv_field_stride(h->T);
