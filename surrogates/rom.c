@@ -678,10 +678,12 @@ static void rom_free(kv_model *m) {
   free(r);
 }
 
-/* Distinct random cells, not DEIM points (splitmix64: the same on every rank). */
+/* Distinct random cells, not DEIM points where the grid allows (splitmix64: the same on every
+ * rank). */
 static void indicator_cells(kv_rom *r, unsigned long seed) {
   uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
   int kf = r->W ? kv_pod_nmodes(r->W) : 0, got = 0;
+  int avoid = r->N - kf >= r->ne; /* a small grid may have too few cells to keep them apart */
   while (got < r->ne) {
     x += 0x9E3779B97F4A7C15ull;
     uint64_t z = x;
@@ -691,7 +693,7 @@ static void indicator_cells(kv_rom *r, unsigned long seed) {
     long c = (long)(z % (uint64_t)r->N);
     int dup = 0;
     for (int i = 0; i < got && !dup; i++) dup = r->E[i] == c;
-    for (int i = 0; i < kf && !dup; i++) dup = r->P[i] == c;
+    for (int i = 0; i < kf && !dup && avoid; i++) dup = r->P[i] == c;
     if (!dup) r->E[got++] = c;
   }
 }

@@ -73,6 +73,7 @@ if [ "$only" = all ]; then
   run_test surrogate validate "$PY" tests/surrogate/test_validate.py
   run_test surrogate pod-numpy "$PY" tests/surrogate/test_pod.py
   run_test surrogate rom "$PY" tests/surrogate/test_rom.py
+  run_test surrogate rom-ebm "$PY" tests/surrogate/test_rom_ebm.py
   run_test regress regression bash tests/regression/check.sh
   run_test interop xarray-h5netcdf "$PY" tests/tools/check_interop.py
 fi
