@@ -131,20 +131,20 @@ static void free_strings(char **v, long n) {
 }
 
 /* The tables of keys a case may set: [run] and the model's section. */
-static void case_tables(const kv_config *cfg, const kv_config_key *tables[4],
+static void case_tables(const kv_config *cfg, const kv_config_key *tables[5],
                         const kv_model_type **type) {
   const char *name = "heat";
   const char *v = kv_config_value(cfg, "run.model");
   if (v) name = v;
   *type = kv_model_type_find(name);
   tables[0] = kv_run_keys;
-  tables[1] = tables[2] = tables[3] = NULL;
+  tables[1] = tables[2] = tables[3] = tables[4] = NULL;
   if (*type && kv_model_key_tables(*type, cfg, tables + 1) != KV_OK) tables[2] = NULL;
 }
 
 /* A varied key must be one a case can set, and not one the sweep sets itself. */
 static int check_var(const kv_config *cfg, const char *opt, const char *key) {
-  const kv_config_key *tables[4];
+  const kv_config_key *tables[5];
   const kv_model_type *type;
   case_tables(cfg, tables, &type);
   if (strcmp(key, "run.output") == 0 || strcmp(key, "run.overwrite") == 0 ||
@@ -279,7 +279,7 @@ static int make_sampled(kv_sweep *s, const kv_config *cfg) {
   int *islog = calloc((size_t)n + 1, sizeof *islog), *isint = calloc((size_t)n + 1, sizeof *isint);
   double *u = NULL;
   int rc = lo && hi && islog && isint ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
-  const kv_config_key *tables[4];
+  const kv_config_key *tables[5];
   const kv_model_type *type;
   case_tables(cfg, tables, &type);
   for (int i = 0; i < n && rc == KV_OK; i++) {
@@ -426,7 +426,7 @@ static int make_list(kv_sweep *s, const kv_config *cfg) {
 }
 
 static int make_ensemble(kv_sweep *s, const kv_config *cfg) {
-  const kv_config_key *tables[4];
+  const kv_config_key *tables[5];
   const kv_model_type *type;
   case_tables(cfg, tables, &type);
   long members, seed;
@@ -527,14 +527,16 @@ int kv_sweep_create(const kv_config *cfg, kv_sweep **out) {
   }
   /* The whole file first: [run], the model's section and [sweep]. */
   if (rc == KV_OK) {
-    const kv_config_key *tables[4];
+    const kv_config_key *tables[5];
     const kv_model_type *type;
     case_tables(full, tables, &type);
     if (!type) {
       rc = kv_config_errorf(full, "run.model", "expected one of %s", kv_model_names());
     } else {
-      tables[2] = kv_sweep_keys;
-      tables[3] = NULL;
+      int t = 1;
+      while (tables[t]) t++; /* after the model's (and a wrapped model's) keys */
+      tables[t] = kv_sweep_keys;
+      tables[t + 1] = NULL;
       rc = kv_config_validate(full, tables);
     }
   }

@@ -148,7 +148,18 @@ static int gather_rows(kv_rom *r, const double *U, int k, const long *cells, lon
 /* Greedy DEIM points of the columns of W (Chaturantabut & Sorensen): each next point where the
  * next mode is worst interpolated from the previous points. Ties go to the smallest global cell,
  * so the points do not depend on the decomposition. Collective. */
+static int deim_points_inner(kv_rom *r, const kv_pod *W, long *P);
+
+/* Its many small solves are slower threaded (hand-offs): one OpenBLAS thread. */
 static int deim_points(kv_rom *r, const kv_pod *W, long *P) {
+  int threads = openblas_get_num_threads();
+  openblas_set_num_threads(1);
+  int rc = deim_points_inner(r, W, P);
+  openblas_set_num_threads(threads);
+  return rc;
+}
+
+static int deim_points_inner(kv_rom *r, const kv_pod *W, long *P) {
   int kf = kv_pod_nmodes(W);
   const double *U = kv_pod_modes(W);
   long n = r->nloc;
@@ -516,6 +527,39 @@ static int refresh_point_values(kv_rom *r) {
 
 /* ------------------------------------------------------------------ basis file */
 
+/* The leading k modes of a (modes, grid...) dataset into this rank's rows U (nloc x k): one read
+ * on rank 0, broadcast in blocks of modes, each rank keeping its rows. Collective. */
+static int read_modes(kv_rom *r, const char *path, const char *name, int k, double *U) {
+  int rank;
+  MPI_Comm_rank(r->comm, &rank);
+  kv_h5_array a = {0};
+  int rc = KV_OK;
+  if (rank == 0) {
+    rc = kv_h5_read_array(path, name, &a);
+    if (rc == KV_OK && a.count < (long)k * r->N) {
+      rc = KV_ERROR(KV_ERR_FORMAT, "rom: '%s': /%s holds %ld values, not %d modes of %ld cells",
+                    path, name, a.count, k, r->N);
+    }
+  }
+  KV_CHECK(kv_status_agree(r->comm, rc));
+  int bs = (int)(16777216L / (r->N > 0 ? r->N : 1)); /* modes per broadcast: 128 MiB at most */
+  if (bs < 1) bs = 1;
+  double *buf = rank == 0 ? a.data : malloc(((size_t)(bs < k ? bs : k) * r->N + 1) * sizeof *buf);
+  rc = buf ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+  rc = kv_status_agree(r->comm, rc);
+  for (int j0 = 0; rc == KV_OK && j0 < k; j0 += bs) {
+    int nb = k - j0 < bs ? k - j0 : bs;
+    double *blk = rank == 0 ? a.data + (size_t)j0 * r->N : buf;
+    MPI_Bcast(blk, (int)((long)nb * r->N), MPI_DOUBLE, 0, r->comm);
+    for (int j = 0; j < nb; j++)
+      for (long i = 0; i < r->nloc; i++)
+        U[(size_t)(j0 + j) * r->nloc + i] = blk[(size_t)j * r->N + r->gidx[i]];
+  }
+  if (rank != 0) free(buf);
+  kv_h5_array_free(&a);
+  return rc;
+}
+
 static int load_basis(kv_rom *r, const kv_config *cfg, const char *path, long use_modes) {
   int rank;
   MPI_Comm_rank(r->comm, &rank);
@@ -601,18 +645,12 @@ static int load_basis(kv_rom *r, const kv_config *cfg, const char *path, long us
   kv_field *f = NULL;
   rc = U && s ? kv_field_create(r->grid, &f) : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
   KV_CHECK(kv_status_agree(r->comm, rc));
-  for (int j = 0; rc == KV_OK && j < k; j++) {
-    rc = kv_h5_read_field(path, "rom/modes", j, f);
-    pack(f, U + (size_t)j * r->nloc);
-  }
+  if (rc == KV_OK) rc = read_modes(r, path, "rom/modes", k, U);
   if (rank == 0) memcpy(s, sig.data, (size_t)k * sizeof *s);
   MPI_Bcast(s, k, MPI_DOUBLE, 0, r->comm);
   if (rc == KV_OK) rc = kv_pod_wrap(r->comm, r->nloc, k, U, s, &r->V);
   if (rc == KV_OK && !r->linear) {
-    for (int j = 0; rc == KV_OK && j < kf; j++) {
-      rc = kv_h5_read_field(path, "rom/deim_modes", j, f);
-      pack(f, U + (size_t)j * r->nloc);
-    }
+    rc = read_modes(r, path, "rom/deim_modes", kf, U);
     if (rank == 0) memcpy(s, sigf.data, (size_t)kf * sizeof *s);
     MPI_Bcast(s, kf, MPI_DOUBLE, 0, r->comm);
     if (rc == KV_OK) rc = kv_pod_wrap(r->comm, r->nloc, kf, U, s, &r->W);
