@@ -143,6 +143,39 @@ same = ok and all((h5py.File(files[1], "r")["rom/updates"][...] ==
 check(ok and d < 1e-8 and same,
       f"the adaptive ebm ROM on 1, 2 and 4 ranks: same updates, tas agrees to {d:.1e} K")
 
+# kelvin validate with kind = pod: held-out cases by the full solver and by the ROM.
+vcfg = write_config("rom_ebm_validate", open(train).read() + f"""
+[validate]
+vary = ebm.forcing = 1.5|-8
+rom_tolerance = {TOL}
+dir = {OUT}/rom_ebm_validate
+tolerance.rel_l2 = {2 * TOL}
+""")
+shutil.rmtree(f"{OUT}/rom_ebm_validate", ignore_errors=True)
+p = subprocess.run([KELVIN, "-q", "validate", vcfg, f"surrogate.model={trunc}"],
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+vh5 = f"{OUT}/rom_ebm_validate/validation.h5"
+ok = p.returncode == 0 and os.path.exists(vh5)
+if ok:
+    with h5py.File(vh5, "r") as f:
+        rel, corr = f["/metrics"].attrs["rel_l2"], f["/metrics"].attrs["indicator_error_correlation"]
+        cases = f["/case_rel_l2"][...]
+        steps = f["/case_full_steps"][...]
+    # Independent: the held-out -8 case against the full run made above.
+    e8 = rel_err(full_out, f"{OUT}/rom_ebm_validate/holdout_rom/case_0001.h5")
+else:
+    print("# " + p.stdout.strip().replace("\n", "\n# "))
+    rel = corr = e8 = np.inf
+    cases = steps = np.array([])
+check(ok and len(cases) == 2 and rel < 2 * TOL and abs(cases[1] - e8) < 1e-9 * max(e8, 1e-30)
+      and steps[1] > 0 and np.isfinite(corr),
+      f"kelvin validate kind = pod: 2 held-out cases, mean relative error {rel:.1e} (case -8: "
+      f"{e8:.1e}, recomputed), full steps {steps}, indicator/error correlation {corr:.2f}")
+with open(f"{OUT}/rom_ebm_validate/validation.md") as f:
+    md = f.read()
+check("| case | rel. error |" in md and "validation_error.png" in md,
+      "validation.md has the per-case table and the maps")
+
 # A stochastic case cannot be reduced: said clearly.
 cr, _ = cfg("rom_ebm_noise", model="rom", tail=f"\n[rom]\nmodel = ebm\nbasis = {trunc}\n")
 rc, text = run(cr, "ebm.noise_std=1", expect=None)
