@@ -642,8 +642,7 @@ static int load_basis(kv_rom *r, const kv_config *cfg, const char *path, long us
   KV_CHECK(kv_status_agree(r->comm, rc));
   double *U = malloc(((size_t)r->nloc * (size_t)(k > kf ? k : kf) + 1) * sizeof *U),
          *s = malloc(((size_t)(k > kf ? k : kf) + 1) * sizeof *s);
-  kv_field *f = NULL;
-  rc = U && s ? kv_field_create(r->grid, &f) : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+  rc = U && s ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
   KV_CHECK(kv_status_agree(r->comm, rc));
   if (rc == KV_OK) rc = read_modes(r, path, "rom/modes", k, U);
   if (rank == 0) memcpy(s, sig.data, (size_t)k * sizeof *s);
@@ -672,7 +671,6 @@ static int load_basis(kv_rom *r, const kv_config *cfg, const char *path, long us
     MPI_Bcast(r->A, k * k, MPI_DOUBLE, 0, r->comm);
     MPI_Bcast(r->c, k, MPI_DOUBLE, 0, r->comm);
   }
-  kv_field_free(f);
   free(U);
   free(s);
   kv_h5_array_free(&sig);
