@@ -231,11 +231,15 @@ int kv_pod_add(kv_pod *p, const double *snap, double tol, int max_modes) {
       int keep = 0;
       while (keep < nsv && sv[keep] > 1e-12 * sv[0]) keep++;
       if (max_modes > 0 && keep > max_modes) keep = max_modes;
-      for (int j = 0; j < keep; j++) {
-        double *u = Un + (size_t)j * n;
-        if (n > 0) memset(u, 0, (size_t)n * sizeof *u);
-        for (int i = 0; i < k && n > 0; i++) cblas_daxpy((int)n, Uc[(size_t)j * kk + i], p->U + (size_t)i * n, 1, u, 1);
-        if (grow && n > 0) cblas_daxpy((int)n, Uc[(size_t)j * kk + k], r, 1, u, 1);
+      /* One product, not k^2 vector updates: the rotation is memory-bound otherwise. */
+      if (n > 0 && keep > 0) {
+        if (k > 0) {
+          cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, keep, k, 1.0, p->U, (int)n,
+                      Uc, kk, 0.0, Un, (int)n);
+        } else {
+          memset(Un, 0, (size_t)n * keep * sizeof *Un);
+        }
+        if (grow) cblas_dger(CblasColMajor, (int)n, keep, 1.0, r, 1, Uc + k, kk, Un, (int)n);
       }
       free(p->U);
       p->U = Un;

@@ -66,6 +66,10 @@ typedef struct {
   double *a, *a0, *FP, *FE, *uE; /* state; F at P and E of the state; u at E              */
   double *vals, *fv;       /* work: stencil values and F values                           */
   double *Jw;              /* work                                                         */
+  double *uref;            /* split: the state whose Jacobian L of F is the exact linear
+                            * part (rom/u_ref; NULL: no split), this rank's rows           */
+  double *Lt;              /* split: V^T L V - D P^T L V, k x k column-major (the Galerkin
+                            * minus the DEIM part of L)                                    */
   kv_field *u;             /* the lifted state                                             */
   double *uloc, *floc, *sloc;
   double theta, dt, tol;
@@ -182,10 +186,12 @@ static int deim_points_inner(kv_rom *r, const kv_pod *W, long *P) {
     }
     double best = -1.0;
     long bcell = -1;
+    if (n > 0) {
+      cblas_dcopy((int)n, U + (size_t)l * n, 1, res, 1);
+      if (l > 0) cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, l, -1.0, U, (int)n, c, 1, 1.0, res, 1);
+    }
     for (long i = 0; i < n; i++) {
-      double v = U[(size_t)l * n + i];
-      for (int j = 0; j < l; j++) v -= U[(size_t)j * n + i] * c[j];
-      v = fabs(v);
+      double v = fabs(res[i]);
       if (v > best || (v == best && r->gidx[i] < bcell)) {
         best = v;
         bcell = r->gidx[i];
@@ -214,6 +220,32 @@ static void lift_points(const kv_rom *r, const double *VS, long nent, const doub
 }
 
 /* ------------------------------------------------------------------ reduced system */
+
+/* out = L v, L the Jacobian of the model's F at uref (rows of this rank), by central differences:
+ * exact for F quadratic in u (kappa linear in T), O(e^2) otherwise. w, fw: work fields of the
+ * model's grid; tmp: nloc values. Collective. */
+static int jacobian_apply(kv_model *m, long step, MPI_Comm comm, long nloc, const double *uref,
+                          const double *v, kv_field *w, kv_field *fw, double *tmp, double *out) {
+  double mx[2] = {0.0, 0.0};
+  for (long i = 0; i < nloc; i++) {
+    mx[0] = fmax(mx[0], fabs(uref[i]));
+    mx[1] = fmax(mx[1], fabs(v[i]));
+  }
+  MPI_Allreduce(MPI_IN_PLACE, mx, 2, MPI_DOUBLE, MPI_MAX, comm);
+  if (mx[1] == 0.0) {
+    memset(out, 0, (size_t)nloc * sizeof *out);
+    return KV_OK;
+  }
+  double e = 1e-4 * (mx[0] > 0.0 ? mx[0] : 1.0) / mx[1];
+  for (int sgn = 1; sgn >= -1; sgn -= 2) {
+    for (long i = 0; i < nloc; i++) tmp[i] = uref[i] + sgn * e * v[i];
+    unpack(tmp, w);
+    KV_CHECK(m->type->residual(m, step, w, fw));
+    pack(fw, sgn > 0 ? out : tmp);
+  }
+  for (long i = 0; i < nloc; i++) out[i] = (out[i] - tmp[i]) / (2.0 * e);
+  return KV_OK;
+}
 
 /* out = G U for the ncol columns of U (nloc x ncol, column-major) by the model's solve. Collective. */
 static int apply_G(kv_rom *r, const double *U, int ncol, double *out) {
@@ -394,6 +426,50 @@ static int assemble_linear(kv_rom *r) {
   return kv_status_agree(r->comm, rc);
 }
 
+/* The split F = L u + N(u): Lt = V^T L V - D P^T L V, so that the reduced F is
+ * V^T L V a + D N_P(a) = D F_P(a) + Lt a. The stiff linear part is then projected exactly and
+ * only the remainder is interpolated; DEIM of a stiff F alone gives reduced systems whose Newton
+ * iteration diverges (seen at cfl 55). Collective; 2k evaluations of F on the whole grid. */
+static int assemble_split(kv_rom *r) {
+  int k = r->k, kf = kv_pod_nmodes(r->W);
+  double *LV = malloc(((size_t)r->nloc * k + 1) * sizeof *LV), *tmp = malloc(((size_t)r->nloc + 1) * sizeof *tmp);
+  double *Lr = calloc((size_t)k * k + 1, sizeof *Lr), *LP = malloc(((size_t)kf * k + 1) * sizeof *LP);
+  double *LPc = malloc(((size_t)kf * k + 1) * sizeof *LPc);
+  kv_field *w = NULL, *fw = NULL;
+  int rc = LV && tmp && Lr && LP && LPc ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+  if (rc == KV_OK) rc = kv_field_create(r->grid, &w);
+  if (rc == KV_OK) rc = kv_field_create(r->grid, &fw);
+  rc = kv_status_agree(r->comm, rc);
+  const double *V = kv_pod_modes(r->V);
+  for (int j = 0; rc == KV_OK && j < k; j++) {
+    rc = jacobian_apply(r->full, r->step, r->comm, r->nloc, r->uref, V + (size_t)j * r->nloc, w, fw,
+                        tmp, LV + (size_t)j * r->nloc);
+  }
+  if (rc == KV_OK && r->nloc > 0) {
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, k, (int)r->nloc, 1.0, V, (int)r->nloc,
+                LV, (int)r->nloc, 0.0, Lr, k);
+  }
+  if (rc == KV_OK) MPI_Allreduce(MPI_IN_PLACE, Lr, k * k, MPI_DOUBLE, MPI_SUM, r->comm);
+  if (rc == KV_OK) rc = gather_rows(r, LV, k, r->P, kf, LP); /* LP[c k + j] = (L v_j)(P_c) */
+  if (rc == KV_OK) {
+    for (int c = 0; c < kf; c++)
+      for (int j = 0; j < k; j++) LPc[(size_t)j * kf + c] = LP[(size_t)c * k + j];
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, k, k, kf, -1.0, r->D, k, LPc, kf, 1.0,
+                Lr, k);
+    free(r->Lt);
+    r->Lt = Lr;
+    Lr = NULL;
+  }
+  kv_field_free(w);
+  kv_field_free(fw);
+  free(LV);
+  free(tmp);
+  free(Lr);
+  free(LP);
+  free(LPc);
+  return kv_status_agree(r->comm, rc);
+}
+
 /* a1 = M a0 + d with M = (I - theta dt A)^-1 (I + (1 - theta) dt A), d = (I - theta dt A)^-1 dt c. */
 static int linear_step_matrix(kv_rom *r) {
   int k = r->k;
@@ -452,37 +528,62 @@ static int eval_points(kv_rom *r, long step, const double *a, int perturb, doubl
 }
 
 /* Nonlinear Galerkin-DEIM step by Newton's method with a finite-difference Jacobian:
- * g(a) = a - a0 - dt D (theta F_P(a) + (1 - theta) F_P(a0)). r->FP holds F_P(a0). */
+ * g(a) = a - a0 - dt (D (theta F_P(a) + (1 - theta) F_P(a0)) + Lt (theta a + (1 - theta) a0)).
+ * r->FP holds F_P(a0); Lt is 0 without the split. */
+/* g(a) from F_P(a) in fv (the reduced residual of the step). */
+static void newton_residual(const kv_rom *r, const double *a, const double *fv, double *g) {
+  int k = r->k, kf = kv_pod_nmodes(r->W);
+  double rhs[kf + 1], am[k + 1];
+  for (int i = 0; i < kf; i++) rhs[i] = r->theta * fv[i] + (1.0 - r->theta) * r->FP[i];
+  for (int i = 0; i < k; i++) g[i] = a[i] - r->a0[i];
+  cblas_dgemv(CblasColMajor, CblasNoTrans, k, kf, -r->dt, r->D, k, rhs, 1, 1.0, g, 1);
+  if (r->Lt) {
+    for (int i = 0; i < k; i++) am[i] = r->theta * a[i] + (1.0 - r->theta) * r->a0[i];
+    cblas_dgemv(CblasColMajor, CblasNoTrans, k, k, -r->dt, r->Lt, k, am, 1, 1.0, g, 1);
+  }
+}
+
 static int newton_step(kv_rom *r) {
   int k = r->k, kf = kv_pod_nmodes(r->W);
-  double *J = r->Jw, g[k + 1], rhs[kf + 1];
+  double *J = r->Jw, g[k + 1], d[k + 1], at[k + 1];
   int ipiv[k + 1];
   memcpy(r->a, r->a0, (size_t)k * sizeof *r->a);
   if (r->theta == 0.0) {
     cblas_dgemv(CblasColMajor, CblasNoTrans, k, kf, r->dt, r->D, k, r->FP, 1, 1.0, r->a, 1);
+    if (r->Lt) cblas_dgemv(CblasColMajor, CblasNoTrans, k, k, r->dt, r->Lt, k, r->a0, 1, 1.0, r->a, 1);
     return KV_OK;
   }
   double prev = INFINITY;
   for (int it = 1; it <= 50; it++) {
     double an = cblas_dnrm2(k, r->a, 1), eps = 1e-7 * (an > 0.0 ? an : 1.0);
     KV_CHECK(eval_points(r, r->step, r->a, 1, eps, 0));
-    for (int i = 0; i < kf; i++) rhs[i] = r->theta * r->fv[i] + (1.0 - r->theta) * r->FP[i];
-    for (int i = 0; i < k; i++) g[i] = r->a[i] - r->a0[i];
-    cblas_dgemv(CblasColMajor, CblasNoTrans, k, kf, -r->dt, r->D, k, rhs, 1, 1.0, g, 1);
-    /* J = I - theta dt D dF_P/da, the columns of dF_P/da by differences. */
+    newton_residual(r, r->a, r->fv, g);
+    double gn = cblas_dnrm2(k, g, 1);
+    /* J = I - theta dt (D dF_P/da + Lt), the columns of dF_P/da by differences. */
     double *dF = r->fv + kf; /* kf x k column-major after the base values */
     for (int j = 0; j < k; j++)
       for (int i = 0; i < kf; i++) dF[(size_t)j * kf + i] = (dF[(size_t)j * kf + i] - r->fv[i]) / eps;
     cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, k, k, kf, -r->theta * r->dt, r->D, k,
                 dF, kf, 0.0, J, k);
+    if (r->Lt) cblas_daxpy(k * k, -r->theta * r->dt, r->Lt, 1, J, 1);
     for (int i = 0; i < k; i++) J[(size_t)i * k + i] += 1.0;
-    for (int i = 0; i < k; i++) g[i] = -g[i];
-    if (LAPACKE_dgesv(LAPACK_COL_MAJOR, k, 1, J, k, ipiv, g, k) != 0) {
+    for (int i = 0; i < k; i++) d[i] = -g[i];
+    if (LAPACKE_dgesv(LAPACK_COL_MAJOR, k, 1, J, k, ipiv, d, k) != 0) {
       return KV_ERROR(KV_ERR_NUMERIC, "rom: singular Newton matrix at step %ld", r->step + 1);
     }
-    cblas_daxpy(k, 1.0, g, 1, r->a, 1);
+    /* Backtracking on |g| (Armijo): a full Newton step from a0 overshoots in stiff transients. */
+    double lam = 1.0;
+    for (int bt = 0; bt < 12; bt++, lam *= 0.5) {
+      for (int i = 0; i < k; i++) at[i] = r->a[i] + lam * d[i];
+      if (lam == 1.0 && cblas_dnrm2(k, d, 1) <= 1e-8 * cblas_dnrm2(k, at, 1)) break;
+      KV_CHECK(eval_points(r, r->step, at, 0, 0.0, 0));
+      newton_residual(r, at, r->fv, g);
+      double gt = cblas_dnrm2(k, g, 1);
+      if (isfinite(gt) && gt <= (1.0 - 1e-4 * lam) * gn) break;
+    }
+    memcpy(r->a, at, (size_t)k * sizeof *r->a);
     r->newton_its++;
-    double dn = cblas_dnrm2(k, g, 1), an1 = cblas_dnrm2(k, r->a, 1);
+    double dn = lam * cblas_dnrm2(k, d, 1), an1 = cblas_dnrm2(k, r->a, 1);
     if (!isfinite(dn)) break;
     /* Converged, or stalled at the round-off of the finite-difference Jacobian. */
     if (dn <= 1e-11 * an1 || dn == 0.0 || (dn <= 1e-8 * an1 && dn > 0.5 * prev)) return KV_OK;
@@ -565,7 +666,7 @@ static int load_basis(kv_rom *r, const kv_config *cfg, const char *path, long us
   MPI_Comm_rank(r->comm, &rank);
   const long *n = kv_grid_global_n(r->grid);
   int nd = kv_grid_ndims(r->grid);
-  long hdr[3] = {0, 0, 0}; /* k, kf, has operators */
+  long hdr[4] = {0, 0, 0, 0}; /* k, kf, has operators, has u_ref */
   int rc = KV_OK;
   kv_h5_array sig = {0}, sigf = {0}, ops[3] = {{0}, {0}, {0}};
   if (rank == 0) {
@@ -615,6 +716,7 @@ static int load_basis(kv_rom *r, const kv_config *cfg, const char *path, long us
         if (rc == KV_OK) rc = kv_h5_store_get(s, "rom/q", &ops[2]);
         hdr[2] = 1;
       }
+      hdr[3] = kv_h5_store_has(s, "rom/u_ref");
     }
     free(kind);
     free(model);
@@ -622,7 +724,7 @@ static int load_basis(kv_rom *r, const kv_config *cfg, const char *path, long us
     if (s) kv_h5_store_close(s, 0);
   }
   KV_CHECK(kv_status_agree(r->comm, rc));
-  MPI_Bcast(hdr, 3, MPI_LONG, 0, r->comm);
+  MPI_Bcast(hdr, 4, MPI_LONG, 0, r->comm);
   int k = (int)hdr[0], kf = (int)hdr[1];
   if (use_modes > 0 && use_modes < k) k = (int)use_modes;
   int is_heat = strcmp(r->full->type->name, "heat") == 0;
@@ -653,6 +755,11 @@ static int load_basis(kv_rom *r, const kv_config *cfg, const char *path, long us
     if (rank == 0) memcpy(s, sigf.data, (size_t)kf * sizeof *s);
     MPI_Bcast(s, kf, MPI_DOUBLE, 0, r->comm);
     if (rc == KV_OK) rc = kv_pod_wrap(r->comm, r->nloc, kf, U, s, &r->W);
+    if (rc == KV_OK && hdr[3] && !r->li) {
+      r->uref = malloc(((size_t)r->nloc + 1) * sizeof *r->uref);
+      rc = kv_status_agree(r->comm, r->uref ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory"));
+      if (rc == KV_OK) rc = read_modes(r, path, "rom/u_ref", 1, r->uref);
+    }
   }
   if (rc == KV_OK && r->linear) {
     /* The affine decomposition: A(s_k) = s_k A_1, c(s_k, s_q) = s_k b_1 + s_q q_1. */
@@ -707,6 +814,8 @@ static void rom_free(kv_model *m) {
   free(r->vals);
   free(r->fv);
   free(r->Jw);
+  free(r->uref);
+  free(r->Lt);
   kv_field_free(r->u);
   free(r->uloc);
   free(r->floc);
@@ -734,17 +843,25 @@ static void indicator_cells(kv_rom *r, unsigned long seed) {
   }
 }
 
+/* Everything that depends on the bases, after the DEIM points. Collective. */
+static int rom_operators(kv_rom *r) {
+  KV_CHECK(setup_reduced(r));
+  if (r->linear) KV_CHECK(linear_step_matrix(r));
+  if (r->li) KV_CHECK(assemble_li(r));
+  if (r->uref && r->W) KV_CHECK(assemble_split(r));
+  return KV_OK;
+}
+
+/* DEIM points and operators after a basis change. Collective. */
 static int rom_refresh(kv_rom *r) {
   if (r->W) {
     free(r->P);
     r->P = malloc(((size_t)kv_pod_nmodes(r->W) + 1) * sizeof *r->P);
-    if (!r->P) return KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+    int rc = r->P ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+    KV_CHECK(kv_status_agree(r->comm, rc));
     KV_CHECK(deim_points(r, r->W, r->P));
   }
-  KV_CHECK(setup_reduced(r));
-  if (r->linear) KV_CHECK(linear_step_matrix(r));
-  if (r->li) KV_CHECK(assemble_li(r));
-  return KV_OK;
+  return rom_operators(r);
 }
 
 static int rom_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
@@ -815,9 +932,7 @@ static int rom_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
     KV_TRY(deim_points(r, r->W, r->P));
   }
   indicator_cells(r, (unsigned long)seed);
-  KV_TRY(setup_reduced(r));
-  if (r->linear) KV_TRY(linear_step_matrix(r));
-  if (r->li) KV_TRY(assemble_li(r));
+  KV_TRY(rom_operators(r));
   memset(r->a_sum, 0, (size_t)r->k * sizeof *r->a_sum);
   /* The initial state: the projection of the full model's. */
   const kv_field *u0;
@@ -859,6 +974,7 @@ static int full_update(kv_rom *r) {
 
 static int full_update_inner(kv_rom *r) {
   const kv_model_type *ft = r->full->type;
+  double w0 = MPI_Wtime();
   if (r->means && r->nloc > 0) {
     /* The record's running sum survives the basis change through the full space. */
     cblas_dgemv(CblasColMajor, CblasNoTrans, (int)r->nloc, r->k, 1.0, kv_pod_modes(r->V),
@@ -871,6 +987,7 @@ static int full_update_inner(kv_rom *r) {
   const kv_field *u1;
   KV_CHECK(ft->state(r->full, &u1));
   pack(u1, r->uloc);
+  double w1 = MPI_Wtime();
   int before = r->k;
   if (r->max_modes <= 0 || r->k < r->max_modes) {
     KV_CHECK(kv_pod_add(r->V, r->uloc, 1e-10, r->max_modes));
@@ -880,8 +997,19 @@ static int full_update_inner(kv_rom *r) {
     kv_field *f = NULL;
     KV_CHECK(kv_status_agree(r->comm, kv_field_create(r->grid, &f)));
     int rc = ft->residual(r->full, r->step + 1, r->u, f);
+    if (rc == KV_OK) pack(f, r->floc);
+    if (rc == KV_OK && r->uref) {
+      /* The DEIM basis spans the remainder N(u) = F(u) - L u. */
+      double *Lu = malloc(((size_t)r->nloc + 1) * sizeof *Lu), *tmp = malloc(((size_t)r->nloc + 1) * sizeof *tmp);
+      rc = kv_status_agree(r->comm, Lu && tmp ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory"));
+      if (rc == KV_OK) {
+        rc = jacobian_apply(r->full, r->step + 1, r->comm, r->nloc, r->uref, r->uloc, r->u, f, tmp, Lu);
+      }
+      for (long i = 0; rc == KV_OK && i < r->nloc; i++) r->floc[i] -= Lu[i];
+      free(Lu);
+      free(tmp);
+    }
     if (rc == KV_OK) {
-      pack(f, r->floc);
       if (r->max_modes <= 0 || kv_pod_nmodes(r->W) < r->max_modes) {
         rc = kv_pod_add(r->W, r->floc, 1e-10, r->max_modes);
       }
@@ -896,8 +1024,9 @@ static int full_update_inner(kv_rom *r) {
   KV_CHECK(kv_pod_project(r->V, r->uloc, r->a));
   if (r->means) KV_CHECK(kv_pod_project(r->V, r->sloc, r->a_sum));
   r->updates++;
-  kv_info("rom: step %ld: indicator %.3g > tolerance %g: full step, basis %d -> %d modes%s", r->step + 1,
-          r->eta, r->tol, before, r->k, r->W ? "" : "");
+  double w2 = MPI_Wtime();
+  kv_info("rom: step %ld: indicator %.3g > tolerance %g: full step (%.0f ms), basis %d -> %d modes "
+          "(%.0f ms)", r->step + 1, r->eta, r->tol, 1e3 * (w1 - w0), before, r->k, 1e3 * (w2 - w1));
   return KV_OK;
 }
 
@@ -1182,7 +1311,14 @@ int kv_rom_fit(const kv_config *cfg, char *const *files, long nfiles, const char
   kv_pod *V = NULL, *W = NULL;
   kv_h5_store *st = NULL;
   char *text = NULL;
-  double *w = NULL, *Ops = NULL;
+  double *w = NULL, *Ops = NULL, *uref = NULL;
+  /* Per kappa(T) case: its parameters and where its columns start in S and SF. */
+  kv_heat_params *cp = malloc(((size_t)nfiles + 1) * sizeof *cp);
+  long *cs = malloc(((size_t)nfiles * 3 + 1) * sizeof *cs), ncase = 0;
+  if (!cp || !cs) {
+    rc = KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+    goto cleanup;
+  }
   for (long i = 0; i < nfiles; i++) {
     const char *model;
     kv_config_free(c);
@@ -1223,8 +1359,15 @@ int kv_rom_fit(const kv_config *cfg, char *const *files, long nfiles, const char
       goto cleanup;
     }
     long nrec = a.count / N;
-    rc = append_snapshots(&S, &m, N, a.data, nrec);
     int nl = strcmp(p.kappa_field.name, "linear") == 0 || strcmp(p.kappa_field.name, "power") == 0;
+    if (nl) {
+      cp[ncase] = p;
+      cs[3 * ncase] = m;
+      cs[3 * ncase + 1] = mf;
+      cs[3 * ncase + 2] = nrec;
+      ncase++;
+    }
+    rc = append_snapshots(&S, &m, N, a.data, nrec);
     linear &= !nl;
     if (rc == KV_OK && nl) {
       /* F at every record, by this case's own parameters. */
@@ -1262,6 +1405,32 @@ int kv_rom_fit(const kv_config *cfg, char *const *files, long nfiles, const char
   info->modes = k;
   info->snapshots = m;
   info->linear = linear;
+  if (ncase > 0) {
+    /* The split F = L u + N(u), L the Jacobian of F at the mean snapshot: the DEIM basis is of N,
+     * the ROM projects L exactly. */
+    uref = calloc((size_t)N + 1, sizeof *uref);
+    double *tmp = malloc(((size_t)N + 1) * sizeof *tmp), *Lu = malloc(((size_t)N + 1) * sizeof *Lu);
+    if (!uref || !tmp || !Lu) rc = KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+    for (long j = 0; rc == KV_OK && j < m; j++) cblas_daxpy((int)N, 1.0 / (double)m, S + (size_t)j * N, 1, uref, 1);
+    for (long q = 0; rc == KV_OK && q < ncase; q++) {
+      rc = hook_solver(cp[q], 0, &h);
+      if (rc == KV_OK) rc = kv_field_create(kv_field_grid(kv_heat_state(h)), &u);
+      if (rc == KV_OK) rc = kv_field_create(kv_field_grid(kv_heat_state(h)), &f);
+      for (long j = 0; rc == KV_OK && j < cs[3 * q + 2]; j++) {
+        rc = jacobian_apply((kv_model *)h, 0, MPI_COMM_SELF, N, uref, S + (size_t)(cs[3 * q] + j) * N,
+                            u, f, tmp, Lu);
+        if (rc == KV_OK) cblas_daxpy((int)N, -1.0, Lu, 1, SF + (size_t)(cs[3 * q + 1] + j) * N, 1);
+      }
+      kv_field_free(u);
+      kv_field_free(f);
+      u = f = NULL;
+      kv_heat_free(h);
+      h = NULL;
+    }
+    free(tmp);
+    free(Lu);
+    KV_TRY(rc);
+  }
   if (!linear) {
     KV_TRY(kv_pod_compute(MPI_COMM_SELF, N, (int)mf, SF, energy, (int)maxf, &W));
     info->deim_modes = kv_pod_nmodes(W);
@@ -1290,8 +1459,16 @@ int kv_rom_fit(const kv_config *cfg, char *const *files, long nfiles, const char
       kk = dims[0];
       KV_TRY(kv_h5_store_put(st, "rom/deim_modes", nd + 1, dims, kv_pod_modes(W)));
       KV_TRY(kv_h5_store_put(st, "rom/deim_sigma", 1, &kk, kv_pod_sigma(W)));
-      KV_TRY(kv_h5_store_put_text(st, "rom/deim_modes", "long_name",
-                                  "POD modes of F(u) = du/dt for the DEIM hyper-reduction"));
+      KV_TRY(kv_h5_store_put_text(st, "rom/deim_modes", "long_name", uref
+                                  ? "POD modes of N(u) = F(u) - L u (L: the Jacobian of F = du/dt at "
+                                    "rom/u_ref) for the DEIM hyper-reduction"
+                                  : "POD modes of F(u) = du/dt for the DEIM hyper-reduction"));
+      if (uref) {
+        long d1[4] = {1, dims[1], dims[2], dims[3]};
+        KV_TRY(kv_h5_store_put(st, "rom/u_ref", nd + 1, d1, uref));
+        KV_TRY(kv_h5_store_put_text(st, "rom/u_ref", "long_name", "the mean snapshot, where the "
+                                    "ROM linearises F to project its linear part exactly"));
+      }
       /* The DEIM points, for inspection (a run selects them again, the same way). */
       kv_rom tmp = {0};
       tmp.comm = MPI_COMM_SELF;
@@ -1359,6 +1536,9 @@ cleanup:
   free(SF);
   free(w);
   free(Ops);
+  free(uref);
+  free(cp);
+  free(cs);
   free(text);
   return rc;
 }
