@@ -186,6 +186,30 @@ check(res["true"] < 2 * TOL and res["true_updates"] > 0,
       f"the adaptive ROM stays within 2 x its tolerance (error {res['true']:.1e}, "
       f"{int(res['true_updates'])} full steps of 80)")
 
+# ---- the indicator against the true error of each step (rom.check_every) ---------------------
+# Every step also taken by the full solver from the same state: the ROM step's error beside its
+# indicator, on the training case and outside the training range, adaptive and not.
+E, I = [], []
+for name, extra, ad in (("train", NL, "false"), ("train_ad", NL, "true"),
+                        ("out", OUTSIDE, "false"), ("out_ad", OUTSIDE, "true")):
+    cr, f_ = cfg(f"rom_chk_{name}", model="rom", solver="pcg", extra=extra, t_end=0.08,
+                 tail=rom_tail(nlbasis, f"adaptive = {ad}\ntolerance = {TOL}\ncheck_every = 1"))
+    rc, _ = run(cr)
+    with h5py.File(f_, "r") as f:
+        e, i = f["rom/local_error"][...], f["rom/checked_indicator"][...]
+        ok0 = np.isnan(e[0]) and np.isnan(i[0])
+        E += list(e[1:])
+        I += list(i[1:])
+    if name == "out_ad":
+        same = rel_err(orom, f_) if rc == 0 else np.inf
+E, I = np.array(E), np.array(I)
+good = np.isfinite(E).all() and (E > 0).all() and (I > 0).all()
+corr = np.corrcoef(np.log(E), np.log(I))[0, 1] if good else -1
+check(good and ok0 and corr > 0.8,
+      f"indicator and true step error correlate over {len(E)} checked steps (training and outside, "
+      f"adaptive and not): log-log Pearson {corr:.2f} > 0.8")
+check(same < 1e-12, f"checking every step leaves the adaptive ROM's solution unchanged ({same:.1e})")
+
 # ---- rank invariance -----------------------------------------------------------------------
 files = {}
 for n in (1, 2, 4):
