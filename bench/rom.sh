@@ -114,7 +114,7 @@ echo "== (3) indicator vs true error of the ROM step (rom.check_every = 10: the 
 echo "   every 10th step from the ROM's state), adaptive ROM, training and held-out source scales"
 printf '%-14s %8s %12s %12s %18s\n' source_scale updates "max error" "max indic." "indicator/error"
 for s in 0.5 2 1.3 3 5; do
-  $K -q run "$dir/nl_rom.ini" heat.source_scale=$s rom.check_every=10 "run.output=$dir/chk_$s.h5" run.output_every=10
+  $K -q run "$dir/nl_rom.ini" heat.source_scale=$s rom.check_every=10 "run.output=$dir/chk_$s.h5" run.output_every=10 >/dev/null
   /usr/bin/python3 - "$dir/chk_$s.h5" "$s" <<'PY'
 import sys, h5py, numpy as np
 f = h5py.File(sys.argv[1], "r")

@@ -186,6 +186,30 @@ check(res["true"] < 2 * TOL and res["true_updates"] > 0,
       f"the adaptive ROM stays within 2 x its tolerance (error {res['true']:.1e}, "
       f"{int(res['true_updates'])} full steps of 80)")
 
+# ---- checkpoint and restart while the basis is being updated --------------------------------
+cr, ck = cfg("rom_chk_heat", model="rom", solver="pcg", extra=OUTSIDE, t_end=0.08,
+             tail=rom_tail(nlbasis, f"tolerance = {TOL}"))
+for x in os.listdir(OUT):
+    if x.startswith("rom_chk_heat.checkpoint.h5"):
+        os.remove(os.path.join(OUT, x))
+rc1, _ = run(cr, "run.t_end=0.035", "run.checkpoint_every=30")
+chk = ck.replace(".h5", ".checkpoint.h5")
+rc2, _ = run(cr, "--restart", chk, ranks=2)
+ad = f"{OUT}/rom_out_true.h5"
+if rc1 == 0 and rc2 == 0:
+    with h5py.File(ad, "r") as f, h5py.File(ck, "r") as g, h5py.File(chk, "r") as c:
+        A, B = f["T"][...], g["T"][...]
+        n = len(B)
+        d = np.abs(A[-n:] - B).max()
+        same_upd = (f["rom/updates"][-n:] == g["rom/updates"][...]).all()
+        u0 = int(c["rom/updates"][-1])
+        u1 = int(g["rom/updates"][-1])
+else:
+    n, d, same_upd, u0, u1 = 0, np.inf, False, 0, 0
+check(n == 50 and d < 1e-9 and same_upd and 0 < u0 < u1,
+      f"heat ROM: restart (2 ranks) from a checkpoint at step 30 continues as if never stopped "
+      f"({n} records, updates {u0} -> {u1}, T within {d:.1e})")
+
 # ---- the indicator against the true error of each step (rom.check_every) ---------------------
 # Every step also taken by the full solver from the same state: the ROM step's error beside its
 # indicator, on the training case and outside the training range, adaptive and not.

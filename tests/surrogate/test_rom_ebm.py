@@ -143,6 +143,41 @@ same = ok and all((h5py.File(files[1], "r")["rom/updates"][...] ==
 check(ok and d < 1e-8 and same,
       f"the adaptive ebm ROM on 1, 2 and 4 ranks: same updates, tas agrees to {d:.1e} K")
 
+# Checkpoint mid-year while the basis is still being updated (a run stopped after 6 years, its
+# checkpoint at step 65), then restart on 2 ranks for the whole period: the continued run equals
+# the uninterrupted one, updates after the restart included.
+for x in os.listdir(OUT):
+    if x.startswith("rom_ebm_chk.checkpoint.h5"):
+        os.remove(os.path.join(OUT, x))
+rc, rfull, _ = rom_run("rom_ebm_chk", trunc, "ebm.forcing=-8", f"rom.tolerance={TOL}",
+                       "run.checkpoint_every=65", "run.year_end=1855")
+chk = rfull.replace(".h5", ".checkpoint.h5")
+with h5py.File(chk, "r") as f:
+    upd_chk = int(f["rom/updates"][-1])
+bases = [x for x in os.listdir(OUT) if x.startswith("rom_ebm_chk.checkpoint.h5.basis-")]
+check(rc == 0 and upd_chk > 0 and bases == [f"rom_ebm_chk.checkpoint.h5.basis-{upd_chk}.h5"],
+      f"a ROM checkpoint at step 65 (mid-year) after {upd_chk} updates, its bases beside it: {bases}")
+rc, rres, _ = rom_run("rom_ebm_restarted", trunc, "ebm.forcing=-8", f"rom.tolerance={TOL}",
+                      "--restart", chk, ranks=2)
+if rc == 0:
+    a, b = tas(files[1]), tas(rres)
+    with h5py.File(files[1], "r") as f, h5py.File(rres, "r") as g:
+        ua, ub = f["rom/updates"][...], g["rom/updates"][...]
+    n = len(b)
+    d = np.abs(a[-n:] - b).max()
+    same_upd = (ua[-n:] == ub).all() and ub[-1] > upd_chk
+else:
+    n, d, same_upd, ub = 0, np.inf, False, [0]
+check(rc == 0 and n == 51 - 5 and d < 1e-9 and same_upd,
+      f"restart from it (2 ranks) continues as if never stopped: {n} years, the same updates "
+      f"({upd_chk} -> {int(ub[-1])}), tas within {d:.1e} K")
+rc, text = run(cr_ := cfg("rom_ebm_badrestart", model="rom",
+                          tail=f"\n[rom]\nmodel = ebm\nbasis = {trunc}\n")[0],
+               "--restart", rfull, expect=None)
+check(rc != 0 and "not a ROM checkpoint" in text,
+      f"an ebm ROM output (annual means) is refused as a restart: "
+      f"{text.strip().splitlines()[-1] if text.strip() else ''}")
+
 # kelvin validate with kind = pod: held-out cases by the full solver and by the ROM.
 vcfg = write_config("rom_ebm_validate", open(train).read() + f"""
 [validate]
