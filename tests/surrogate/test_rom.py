@@ -206,9 +206,9 @@ if rc1 == 0 and rc2 == 0:
         u1 = int(g["rom/updates"][-1])
 else:
     n, d, same_upd, u0, u1 = 0, np.inf, False, 0, 0
-check(n == 50 and d < 1e-9 and same_upd and 0 < u0 < u1,
+check(n == 51 and d < 1e-9 and same_upd and 0 < u0 < u1,
       f"heat ROM: restart (2 ranks) from a checkpoint at step 30 continues as if never stopped "
-      f"({n} records, updates {u0} -> {u1}, T within {d:.1e})")
+      f"(the state at step 30 and 50 more records: {n}, updates {u0} -> {u1}, T within {d:.1e})")
 
 # ---- the indicator against the true error of each step (rom.check_every) ---------------------
 # Every step also taken by the full solver from the same state: the ROM step's error beside its
