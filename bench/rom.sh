@@ -13,6 +13,9 @@
 #     held-out source scales (1.3, 3, 5) with rom.check_every = 10 (the full solver also takes every
 #     10th step from the ROM's state); Pearson correlation of log(indicator) and log(true error of
 #     the ROM step) over all checked steps.
+# (4) The energy-balance model at 96 x 144 (EN=NLATxNLON), 1850-2100: basis from ssp126 and
+#     ssp585, ROM on ssp245 (held out), not adaptive and adaptive at two tolerances; end-to-end
+#     wall time, RMSE of the annual means, updates. (The fit re-simulates both runs: minutes.)
 #
 #   bash bench/rom.sh
 set -eu
@@ -132,3 +135,53 @@ for s in ("0.5", "2", "1.3", "3", "5"):
 print("Pearson correlation of log(indicator) and log(true step error) over %d checked steps: %.3f"
       % (len(E), np.corrcoef(np.log(E), np.log(I))[0, 1]))
 PY
+
+EN=${EN:-96x144}
+echo "== (4) energy-balance model ${EN}, 1850-2100, 12 steps a year: basis from ssp126 and ssp585, the"
+echo "   adaptive ROM on ssp245 (held out); end-to-end wall time of both, RMSE of the annual means"
+cat >"$dir/ebm.ini" <<INI
+[run]
+model = ebm
+year_start = 1850
+year_end = 2100
+steps_per_year = 12
+output = $dir/ebm_full.h5
+overwrite = true
+[ebm]
+nlat = ${EN%x*}
+nlon = ${EN#*x}
+insolation = seasonal
+albedo = smooth
+land_mask = idealized
+scenario = ssp245
+T_init = legendre(14, -40)
+[sweep]
+method = grid
+vary = ebm.scenario = ssp126|ssp585
+dir = $dir/ebm_sweep
+[surrogate]
+kind = pod
+INI
+$K -q sweep "$dir/ebm.ini" --resume 2>/dev/null
+[ -f "$dir/ebm_sweep/model_pod.h5" ] || $K -q fit "$dir/ebm.ini"
+t0=$(now); $K -q run "$dir/ebm.ini" >/dev/null; t1=$(now)
+fw=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+printf '%-34s %10s %10s %8s\n' "" "wall s" "RMSE K" updates
+printf '%-34s %10.3f\n' "full ebm (1 rank)" "$fw"
+for tol in none 0.1 0.03; do
+  ad=true; [ "$tol" = none ] && ad=false && tol=1
+  t0=$(now)
+  $K -q run "$dir/ebm.ini" run.model=rom rom.model=ebm "rom.basis=$dir/ebm_sweep/model_pod.h5" \
+    rom.tolerance=$tol rom.adaptive=$ad "run.output=$dir/ebm_rom.h5" >/dev/null
+  t1=$(now)
+  rw=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+  read -r rmse up <<<"$(/usr/bin/python3 - "$dir/ebm_full.h5" "$dir/ebm_rom.h5" <<'PY'
+import sys, h5py, numpy as np
+a = h5py.File(sys.argv[1], "r")["tas"][...]; f = h5py.File(sys.argv[2], "r")
+print("%.3g %d" % (np.sqrt(np.mean((a - f["tas"][...]) ** 2)), f["rom/updates"][-1]))
+PY
+)"
+  label="adaptive ROM (tolerance $tol)"; [ $ad = false ] && label="ROM, not adaptive"
+  printf '%-34s %10.3f %10s %8s   speed-up %sx\n' "$label" "$rw" "$rmse" "$up" \
+    "$(awk -v a="$fw" -v b="$rw" 'BEGIN { printf "%.1f", a / b }')"
+done
