@@ -42,7 +42,7 @@ static int fit_root(kv_config *cfg) {
     printf("wrote %s (pod: %d modes of %ld snapshots keep %.12f of sum sigma^2", path, fi.modes,
            fi.snapshots, fi.energy);
     if (fi.linear) printf("; reduced operators at unit kappa and source scales)\n");
-    else printf("; %d DEIM modes of F)\n", fi.deim_modes);
+    else printf("; %d DEIM modes of %s)\n", fi.deim_modes, fi.split ? "N = F - L u" : "F");
     return KV_OK;
   }
   KV_CHECK(kv_fit(cfg, &s, path, sizeof path));

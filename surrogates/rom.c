@@ -1681,6 +1681,7 @@ int kv_rom_fit(const kv_config *cfg, char *const *files, long nfiles, const char
   info->modes = k;
   info->snapshots = m;
   info->linear = linear;
+  info->split = ncase > 0;
   if (ncase > 0) {
     /* The split F = L u + N(u), L the Jacobian of F at the mean snapshot: the DEIM basis is of N,
      * the ROM projects L exactly. */

@@ -36,12 +36,14 @@ typedef struct {
   long snapshots;
   double energy;        /* fraction of sum sigma^2 the modes keep  */
   int linear;           /* reduced operators stored                */
+  int split;            /* DEIM of N = F - L u, L the Jacobian at rom/u_ref */
 } kv_rom_fit_info;
 
 /* kelvin fit with surrogate.kind = pod: the POD basis of every record of the state in files (run
  * outputs of one model on one grid; heat for now), truncated by surrogate.energy (default
  * 1 - 1e-10 here) or surrogate.modes; for a linear problem the reduced operators at unit scales,
- * otherwise the DEIM basis of F at the same records (surrogate.deim_modes). Written to path
+ * otherwise the DEIM basis of F at the same records (surrogate.deim_modes; for kappa(T) heat of
+ * N = F - L u, L the Jacobian of F at the mean snapshot, stored as rom/u_ref). Written to path
  * atomically. Serial (one process). */
 int kv_rom_fit(const kv_config *cfg, char *const *files, long nfiles, const char *path,
                kv_rom_fit_info *info);
