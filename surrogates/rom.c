@@ -590,9 +590,11 @@ static int newton_step(kv_rom *r) {
       double gt = cblas_dnrm2(k, g, 1);
       if (isfinite(gt) && gt <= (1.0 - 1e-4 * lam) * gn) break;
     }
+    /* The step taken (the last trial when no length satisfied Armijo). */
+    for (int i = 0; i < k; i++) d[i] = at[i] - r->a[i];
     memcpy(r->a, at, (size_t)k * sizeof *r->a);
     r->newton_its++;
-    double dn = lam * cblas_dnrm2(k, d, 1), an1 = cblas_dnrm2(k, r->a, 1);
+    double dn = cblas_dnrm2(k, d, 1), an1 = cblas_dnrm2(k, r->a, 1);
     if (!isfinite(dn)) break;
     /* Converged, or stalled at the round-off of the finite-difference Jacobian. */
     if (dn <= 1e-11 * an1 || dn == 0.0 || (dn <= 1e-8 * an1 && dn > 0.5 * prev)) return KV_OK;
