@@ -26,7 +26,7 @@ LDLIBS  += -fopenmp -lhdf5_hl $(shell pkg-config --libs hdf5-openmpi inih fftw3 
 MPI_TEST_ENV = OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
 BUILD   = build
-LIB_SRC = $(wildcard core/*.c io/*.c solvers/*.c solvers/*/*.c surrogates/*.c)
+LIB_SRC = $(wildcard core/*.c io/*.c numerics/*.c solvers/*.c solvers/*/*.c surrogates/*.c drivers/*.c)
 CLI_SRC = $(wildcard cli/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 
@@ -50,8 +50,10 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# Made afresh: an archive updated in place keeps the objects of files that were removed.
 $(BUILD)/libkelvin.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 bin/kelvin: $(CLI_OBJ) $(BUILD)/libkelvin.a

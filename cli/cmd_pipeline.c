@@ -6,9 +6,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "io/config.h"
-#include "solvers/sweep.h"
-#include "surrogates/fit.h"
-#include "surrogates/validate.h"
+#include "drivers/pipeline.h"
 
 static const char help[] =
     "usage: kelvin pipeline CONFIG [section.key=value ...]\n"
@@ -25,43 +23,24 @@ int kv_cmd_pipeline(MPI_Comm comm, int argc, char **argv) {
   kv_config *cfg;
   int done;
   int rc = kv_cli_surrogate_config(comm, argc, argv, help, &cfg, &path, &done);
-  if (rc != KV_OK || done) return rc;
-  kv_sweep *s = NULL;
-  if (rc == KV_OK) rc = kv_sweep_create(cfg, &s);
-  rc = kv_status_agree(comm, rc);
-  kv_sweep_summary sum;
-  if (rc == KV_OK) {
-    if (rank == 0) kv_info("pipeline 1/3: sweep of %ld cases into %s", kv_sweep_ncases(s), kv_sweep_dir(s));
-    kv_sweep_options o = {1, 0, 0};
-    rc = kv_sweep_run(comm, s, &o, &sum);
-    if (rc == KV_OK && sum.failed) {
-      rc = KV_ERROR(KV_ERR_NUMERIC, "pipeline: %ld case%s of the sweep failed (see %s/manifest.csv)",
-                    sum.failed, sum.failed == 1 ? "" : "s", kv_sweep_dir(s));
-    }
+  if (rc != KV_OK || done) {
+    return rc;
   }
-  char model[4096] = "";
-  if (rc == KV_OK) {
-    if (rank == 0) kv_info("pipeline 2/3: fit");
-    rc = rank == 0 ? kv_fit(cfg, NULL, model, sizeof model) : KV_OK;
-    rc = kv_status_agree(comm, rc);
-  }
-  kv_validation v;
-  if (rc == KV_OK) {
-    if (rank == 0) kv_info("pipeline 3/3: validate");
-    rc = kv_validate(comm, cfg, &v);
-  }
+  kv_pipeline_result r;
+  rc = kv_pipeline(comm, cfg, &r);
+  const kv_validation *v = &r.validation;
   if (rc == KV_OK && rank == 0) {
-    printf("pipeline %s: %ld cases in %s, model %s\n", path, kv_sweep_ncases(s), kv_sweep_dir(s),
-           model);
-    printf("validation on %ld held-out case%s:\n", v.ncases, v.ncases == 1 ? "" : "s");
-    kv_validation_print(&v, stdout);
-    printf("report: %s/validation.md\n", v.dir);
+    printf("pipeline %s: %ld cases in %s, model %s\n", path, r.ncases, r.dir, r.model);
+    printf("validation on %ld held-out case%s:\n", v->ncases, v->ncases == 1 ? "" : "s");
+    kv_validation_print(v, stdout);
+    printf("report: %s/validation.md\n", v->dir);
     printf("maps:   %s/validation_truth.png, validation_prediction.png, validation_error.png\n",
-           v.dir);
-    printf("data:   %s/validation.h5\n", v.dir);
+           v->dir);
+    printf("data:   %s/validation.h5\n", v->dir);
   }
-  if (rc == KV_OK && v.nfailed) rc = KV_ERR_MISMATCH;
-  kv_sweep_free(s);
+  if (rc == KV_OK && v->nfailed) {
+    rc = KV_ERR_MISMATCH;
+  }
   kv_config_free(cfg);
   return rc;
 }

@@ -10,7 +10,8 @@
 #include "core/status.h"
 #include "io/table.h"
 #include "io/textfile.h"
-#include "surrogates/pattern.h"
+#include "drivers/predict.h"
+#include "solvers/model.h"
 #include "surrogates/surrogate.h"
 
 static const char help[] =
@@ -23,7 +24,11 @@ static const char help[] =
     "         --input CSV (columns matched by header name, extra columns ignored) --output CSV\n"
     "         writes columns mean,std, one row per input row\n"
     "  pcagp  name=value ... --output FIELD.h5 writes the predicted field (<var>) and its\n"
-    "         pointwise standard deviation (<var>_std) in the solver's layout\n";
+    "         pointwise standard deviation (<var>_std) in the solver's layout\n"
+    "  pattern ebm.scenario=NAME [run.year_start=Y0 run.year_end=Y1] --output FIELD.h5: the\n"
+    "         anomaly of every year of a scenario\n"
+    "Each kind predicts as the data it learnt from: scalar kinds like gp, field kinds like\n"
+    "pcagp, scenario kinds like pattern (kelvin fit --help lists the kinds).\n";
 
 static int write_csv(const char *path, long m, const double *mean, const double *var) {
   char tmp[4200];
@@ -34,48 +39,112 @@ static int write_csv(const char *path, long m, const double *mean, const double 
   return kv_textfile_commit(f, tmp, path);
 }
 
-/* Pattern scaling: ebm.scenario=NAME [run.year_start=Y0 run.year_end=Y1] --output FIELD.h5,
- * the tas anomaly of every year, with the global mean from the fitted response to the forcing. */
-static int predict_pattern(const kv_surrogate *s, int argc, char **argv, const char *output) {
-  const char *scen = NULL;
-  long y0 = s->pattern.year0, y1 = s->pattern.year0 + s->pattern.nyears - 1;
+/* A scenario surrogate: SCENARIO_KEY=NAME [run.year_start=Y0 run.year_end=Y1] --output FILE,
+ * the anomaly of every year, its inputs the scenario's forcing from the emulated model. */
+static int predict_scenario(const kv_surrogate *s, int argc, char **argv, const char *output) {
+  const char *scen = NULL, *key = NULL;
+  long y0, y1;
+  KV_CHECK(kv_predict_scenario_years(s, &y0, &y1));
+  for (int i = 0; kv_model_type_at(i); i++) {
+    const char *k = kv_model_type_at(i)->scenario_key;
+    for (int a = 1; k && a < argc; a++) {
+      size_t kl = strlen(k);
+      if (!strncmp(argv[a], k, kl) && argv[a][kl] == '=') {
+        scen = argv[a] + kl + 1;
+        key = k;
+      }
+    }
+  }
   for (int i = 1; i < argc; i++) {
-    if (!strncmp(argv[i], "ebm.scenario=", 13)) scen = argv[i] + 13;
-    else if (!strncmp(argv[i], "run.year_start=", 15)) y0 = strtol(argv[i] + 15, NULL, 10);
-    else if (!strncmp(argv[i], "run.year_end=", 13)) y1 = strtol(argv[i] + 13, NULL, 10);
+    if (!strncmp(argv[i], "run.year_start=", 15)) {
+      y0 = strtol(argv[i] + 15, NULL, 10);
+    } else if (!strncmp(argv[i], "run.year_end=", 13)) {
+      y1 = strtol(argv[i] + 13, NULL, 10);
+    }
   }
   if (!scen || !output || y1 < y0) {
-    return KV_ERROR(KV_ERR_USAGE, "predict: a pattern model takes ebm.scenario=NAME "
-                    "[run.year_start=Y0 run.year_end=Y1] --output FIELD.h5");
+    return KV_ERROR(KV_ERR_USAGE, "predict: a %s model takes SCENARIO_KEY=NAME (e.g. "
+                    "ebm.scenario=ssp245) [run.year_start=Y0 run.year_end=Y1] --output FIELD.h5",
+                    kv_surrogate_kind(s));
   }
-  long n = y1 - y0 + 1;
-  double *X = malloc((size_t)n * (size_t)s->ninputs * sizeof *X);
-  double *mean = malloc((size_t)n * (size_t)s->npts * sizeof *mean);
-  double *times = malloc((size_t)n * sizeof *times);
-  int rc = X && mean && times ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "out of memory");
-  if (rc == KV_OK) rc = kv_pattern_predictors(s, scen, (int)y0, (int)n, NULL, X);
-  if (rc == KV_OK) rc = kv_surrogate_predict(s, n, X, mean, NULL);
-  /* Mid-year stamps on the training runs' noleap axis. */
-  long last = s->pattern.year0 + s->pattern.nyears - 1;
-  for (long t = 0; rc == KV_OK && t < n; t++) times[t] = s->layout.time + 365.0 * (double)(y0 + t - last);
-  if (rc == KV_OK) rc = kv_surrogate_write_field(s, n, times, mean, NULL, output, s->config);
-  if (rc == KV_OK) {
-    printf("wrote %s (tas anomaly from the control climate, %ld-%ld, scenario %s)\n", output, y0,
-           y1, scen);
+  KV_CHECK(kv_predict_scenario(s, scen, y0, y1, output));
+  printf("wrote %s (%s anomaly from the control climate, %ld-%ld, %s %s)\n", output,
+         kv_surrogate_layout(s)->var, y0, y1, key, scen);
+  return KV_OK;
+}
+
+/* The model's inputs from name=value arguments (every input exactly once). */
+static int inputs_from_args(const kv_surrogate *s, const char *model, int argc, char **argv,
+                            const char *output, double *X) {
+  int d = kv_surrogate_ninputs(s), rc = KV_OK;
+  char *given = calloc((size_t)d + 1, 1), list[1024];
+  if (!given) {
+    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
   }
-  free(X);
-  free(mean);
-  free(times);
+  kv_surrogate_input_list(s, list, sizeof list);
+  for (int i = 1; rc == KV_OK && i < argc; i++) {
+    char *eq = strchr(argv[i], '=');
+    if (!eq || argv[i][0] == '-' || argv[i] == output) {
+      continue;
+    }
+    char name[256], *end;
+    snprintf(name, sizeof name, "%.*s", (int)(eq - argv[i]), argv[i]);
+    int k = kv_surrogate_input_index(s, name);
+    double v = strtod(eq + 1, &end);
+    if (k < 0) {
+      rc = KV_ERROR(KV_ERR_USAGE, "predict: '%s' is not an input of %s (its inputs: %s)", name,
+                    model, list);
+    } else if (*end || end == eq + 1 || !isfinite(v)) {
+      rc = KV_ERROR(KV_ERR_USAGE, "predict: %s = '%s' is not a number", name, eq + 1);
+    } else {
+      X[k] = v;
+      given[k] = 1;
+    }
+  }
+  for (int k = 0; rc == KV_OK && k < d; k++) {
+    if (!given[k]) {
+      rc = KV_ERROR(KV_ERR_USAGE, "predict: missing %s=VALUE", kv_surrogate_input(s, k));
+    }
+  }
+  free(given);
   return rc;
+}
+
+/* The model's inputs from the columns of a CSV table (matched by name). */
+static int inputs_from_csv(const kv_surrogate *s, const char *input, kv_table *t, double **X,
+                           long *m) {
+  int d = kv_surrogate_ninputs(s);
+  KV_CHECK(kv_table_read_csv(input, t));
+  *m = t->nrows;
+  *X = malloc(((size_t)*m * (size_t)d + 1) * sizeof **X);
+  if (!*X) {
+    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
+  for (int k = 0; k < d; k++) {
+    int c = kv_table_column(t, kv_surrogate_input(s, k));
+    if (c < 0) {
+      return KV_ERROR(KV_ERR_FORMAT, "%s: no column '%s' (the model's inputs are given by name)",
+                      input, kv_surrogate_input(s, k));
+    }
+    for (long i = 0; i < *m; i++) {
+      (*X)[i * d + k] = t->v[i * t->ncols + c];
+    }
+  }
+  return KV_OK;
 }
 
 static int predict_root(int argc, char **argv) {
   const char *model = NULL, *input = NULL, *output = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--input") == 0 || strcmp(argv[i], "--output") == 0) {
-      if (i + 1 >= argc) return KV_ERROR(KV_ERR_USAGE, "predict: %s expects a file", argv[i]);
-      if (argv[i][2] == 'i') input = argv[++i];
-      else output = argv[++i];
+      if (i + 1 >= argc) {
+        return KV_ERROR(KV_ERR_USAGE, "predict: %s expects a file", argv[i]);
+      }
+      if (argv[i][2] == 'i') {
+        input = argv[++i];
+      } else {
+        output = argv[++i];
+      }
     } else if (argv[i][0] == '-') {
       return KV_ERROR(KV_ERR_USAGE, "predict: unknown option '%s' (see kelvin predict --help)",
                       argv[i]);
@@ -83,67 +152,44 @@ static int predict_root(int argc, char **argv) {
       model = argv[i];
     }
   }
-  if (!model) return KV_ERROR(KV_ERR_USAGE, "predict: missing MODEL.h5 (see kelvin predict --help)");
+  if (!model) {
+    return KV_ERROR(KV_ERR_USAGE, "predict: missing MODEL.h5 (see kelvin predict --help)");
+  }
   kv_surrogate *s = NULL;
   KV_CHECK(kv_surrogate_load(model, &s));
-  int d = s->ninputs, rc = KV_OK;
+  const kv_surrogate_type *type = kv_surrogate_type_get(s);
+  const kv_field_layout *L = kv_surrogate_layout(s);
+  int d = kv_surrogate_ninputs(s), rc = KV_OK;
   long m = 1;
   double *X = NULL, *mean = NULL, *var = NULL;
   kv_table t = {0};
+  if (!type->predict) {
+    rc = KV_ERROR(KV_ERR_USAGE, "predict: %s is a %s model (%s): it does not predict from "
+                  "inputs", model, type->name, type->summary);
+    goto cleanup;
+  }
+  if (type->data & KV_DATA_SCENARIOS) {
+    rc = predict_scenario(s, argc, argv, output);
+    goto cleanup;
+  }
   if (input) {
-    if (s->kind != KV_SURROGATE_GP || !output) {
-      rc = KV_ERROR(KV_ERR_USAGE, "predict: --input goes with a gp model and --output FILE.csv");
+    if (L || !output) {
+      rc = KV_ERROR(KV_ERR_USAGE, "predict: --input goes with a scalar model and --output "
+                    "FILE.csv");
       goto cleanup;
     }
-    KV_TRY(kv_table_read_csv(input, &t));
-    m = t.nrows;
-    X = malloc((size_t)m * (size_t)d * sizeof *X);
+    KV_TRY(inputs_from_csv(s, input, &t, &X, &m));
+  } else {
+    X = malloc(((size_t)d + 1) * sizeof *X);
     if (!X) {
       rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
       goto cleanup;
     }
-    for (int k = 0; k < d; k++) {
-      int c = kv_table_column(&t, s->inputs[k]);
-      if (c < 0) {
-        rc = KV_ERROR(KV_ERR_FORMAT, "%s: no column '%s' (the model's inputs are given by name)",
-                      input, s->inputs[k]);
-        goto cleanup;
-      }
-      for (long i = 0; i < m; i++) X[i * d + k] = t.v[i * t.ncols + c];
-    }
-  } else if (s->kind == KV_SURROGATE_PATTERN) {
-    rc = predict_pattern(s, argc, argv, output);
-    goto cleanup;
-  } else {
-    X = malloc((size_t)d * sizeof *X);
-    char *given = calloc((size_t)d + 1, 1);
-    for (int i = 1; X && given && i < argc; i++) {
-      char *eq = strchr(argv[i], '=');
-      if (!eq || argv[i][0] == '-' || argv[i] == output) continue;
-      char name[256], *end;
-      snprintf(name, sizeof name, "%.*s", (int)(eq - argv[i]), argv[i]);
-      int k = kv_surrogate_input_index(s, name);
-      double v = strtod(eq + 1, &end);
-      if (k < 0) {
-        rc = KV_ERROR(KV_ERR_USAGE, "predict: '%s' is not an input of %s (its inputs: %s%s%s)",
-                      name, model, s->inputs[0], d > 1 ? ", " : "", d > 1 ? s->inputs[1] : "");
-      } else if (*end || end == eq + 1 || !isfinite(v)) {
-        rc = KV_ERROR(KV_ERR_USAGE, "predict: %s = '%s' is not a number", name, eq + 1);
-      } else {
-        X[k] = v;
-        given[k] = 1;
-      }
-      if (rc != KV_OK) break;
-    }
-    for (int k = 0; rc == KV_OK && k < d; k++) {
-      if (!given[k]) rc = KV_ERROR(KV_ERR_USAGE, "predict: missing %s=VALUE", s->inputs[k]);
-    }
-    free(given);
-    if (rc != KV_OK) goto cleanup;
+    KV_TRY(inputs_from_args(s, model, argc, argv, output, X));
   }
   long no = kv_surrogate_noutputs(s);
-  mean = malloc((size_t)m * (size_t)no * sizeof *mean);
-  var = malloc((size_t)m * (size_t)no * sizeof *var);
+  mean = malloc(((size_t)m * (size_t)no + 1) * sizeof *mean);
+  var = malloc(((size_t)m * (size_t)no + 1) * sizeof *var);
   if (!mean || !var) {
     rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
     goto cleanup;
@@ -152,14 +198,14 @@ static int predict_root(int argc, char **argv) {
   KV_TRY(kv_surrogate_predict(s, m, X, mean, var));
   kv_info("predicted %ld point%s with their std in %.4f s", m, m == 1 ? "" : "s",
           MPI_Wtime() - t0);
-  if (s->kind == KV_SURROGATE_PCAGP) {
+  if (L) {
     if (!output) {
-      rc = KV_ERROR(KV_ERR_USAGE, "predict: a pcagp model predicts a field: give --output "
-                    "FIELD.h5");
+      rc = KV_ERROR(KV_ERR_USAGE, "predict: a %s model predicts a field: give --output FIELD.h5",
+                    type->name);
       goto cleanup;
     }
-    KV_TRY(kv_surrogate_write_field(s, 1, NULL, mean, var, output, s->config));
-    printf("wrote %s (%s and %s_std, %ld points)\n", output, s->layout.var, s->layout.var, no);
+    KV_TRY(kv_layout_write_field(L, 1, NULL, mean, var, output, kv_surrogate_config(s)));
+    printf("wrote %s (%s and %s_std, %ld points)\n", output, L->var, L->var, no);
   } else if (output) {
     KV_TRY(write_csv(output, m, mean, var));
     printf("wrote %s (%ld predictions)\n", output, m);

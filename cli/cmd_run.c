@@ -6,12 +6,12 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "io/config.h"
-#include "solvers/driver.h"
-#include "solvers/ebm/ebm.h"
-#include "solvers/heat/heat.h"
-#include "solvers/sweep.h"
-#include "surrogates/fit.h"
-#include "surrogates/validate.h"
+#include "drivers/run.h"
+#include "drivers/sweep.h"
+#include "drivers/validate.h"
+#include "io/dataset.h"
+#include "solvers/model.h"
+#include "surrogates/surrogate.h"
 
 static const char help[] =
     "usage: kelvin run CONFIG [section.key=value ...] [--restart FILE] [--keys]\n"
@@ -42,10 +42,27 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
       return KV_OK;
     }
     if (strcmp(argv[i], "--keys") == 0) {
-      const kv_config_key *const tables[] = {kv_run_keys, kv_heat_keys, kv_ebm_keys,
-                                             kv_sweep_keys, kv_surrogate_keys,
-                                             kv_validate_keys, NULL};
-      if (rank == 0) kv_config_print_reference(tables, stdout);
+      /* Every registered model's and surrogate kind's keys (a key shared by several kinds is
+       * listed once, with the first kind's default). */
+      const kv_config_key *tables[64];
+      int t = 0;
+      tables[t++] = kv_model_run_keys;
+      for (int j = 0; kv_model_type_at(j) && t < 40; j++) {
+        tables[t++] = kv_model_type_at(j)->keys;
+      }
+      tables[t++] = kv_sweep_keys;
+      tables[t++] = kv_surrogate_keys;
+      tables[t++] = kv_dataset_keys;
+      for (int j = 0; kv_surrogate_type_at(j) && t < 60; j++) {
+        for (int k = 0; k < 3 && kv_surrogate_type_at(j)->keys[k]; k++) {
+          tables[t++] = kv_surrogate_type_at(j)->keys[k];
+        }
+      }
+      tables[t++] = kv_validate_keys;
+      tables[t] = NULL;
+      if (rank == 0) {
+        kv_config_print_reference(tables, stdout);
+      }
       return KV_OK;
     }
     if (argv[i][0] == '-') {

@@ -14,7 +14,7 @@
 #include "core/status.h"
 #include "io/config.h"
 #include "io/textfile.h"
-#include "solvers/sweep.h"
+#include "drivers/sweep.h"
 
 static const char help[] =
     "usage: kelvin sweep CONFIG [section.key=value ...] [--resume] [--dry-run]\n"

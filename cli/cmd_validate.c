@@ -5,8 +5,7 @@
 #include "cli/cli.h"
 #include "core/status.h"
 #include "io/config.h"
-#include "surrogates/fit.h"
-#include "surrogates/validate.h"
+#include "drivers/validate.h"
 
 static const char help[] =
     "usage: kelvin validate CONFIG [section.key=value ...]\n"

@@ -12,7 +12,7 @@
 #include "core/version.h"
 #include "io/config.h"
 #include "io/h5.h"
-#include "surrogates/fit.h"
+#include "drivers/fit.h"
 
 static const char usage[] =
     "usage: kelvin [--verbose|--quiet] COMMAND [ARGS]\n"
@@ -21,7 +21,7 @@ static const char usage[] =
     "  run CONFIG [section.key=value ...]    one solve; writes run.output (HDF5)\n"
     "  sweep CONFIG [--resume] [--slice I/K] [--collect] [--emit-slurm FILE]\n"
     "                                        parameter sweep / ensemble as an MPI task farm\n"
-    "  fit CONFIG                            train the [surrogate] (gp, pcagp) -> MODEL.h5\n"
+    "  fit CONFIG                            train the [surrogate] (kelvin fit --help: kinds)\n"
     "  predict MODEL.h5 name=value ... [--input CSV] [--output FILE]\n"
     "                                        evaluate a surrogate\n"
     "  validate CONFIG                       surrogate vs the full solver on held-out cases\n"

@@ -291,6 +291,16 @@ int kv_field_mean(const kv_field *f, double *out) {
   return KV_OK;
 }
 
+void kv_field_pack(const kv_field *f, double *out) {
+  long r = 0;
+  KV_FOR_INTERIOR(f, p) { out[r++] = f->data[p]; }
+}
+
+void kv_field_unpack(const double *in, kv_field *f) {
+  long r = 0;
+  KV_FOR_INTERIOR(f, p) { f->data[p] = in[r++]; }
+}
+
 int kv_field_has_nonfinite(const kv_field *f, int *out) {
   int bad = 0;
   KV_FOR_INTERIOR(f, p) { bad |= !isfinite(f->data[p]); }

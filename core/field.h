@@ -62,6 +62,11 @@ typedef enum {
  * g[axis][side] (g may be NULL: all zero, i.e. the homogeneous conditions). Local. */
 void kv_field_fill_boundary(kv_field *f, const int rule[3][2], const double g[3][2]);
 
+/* Copy the interior cells into out (contiguous, x fastest: kv_grid_local_count values) and
+ * back. Local. */
+void kv_field_pack(const kv_field *f, double *out);
+void kv_field_unpack(const double *in, kv_field *f);
+
 /* Set every interior cell to v. Local. */
 void kv_field_fill(kv_field *f, double v);
 

@@ -186,3 +186,20 @@ int kv_grid_at_boundary(const kv_grid *g, int axis, int side) {
 double kv_grid_coord(const kv_grid *g, int axis, long i) { return ((double)i + 0.5) * g->h[axis]; }
 
 long kv_grid_global_count(const kv_grid *g) { return g->n[0] * g->n[1] * g->n[2]; }
+
+long kv_grid_local_count(const kv_grid *g) { return g->nloc[0] * g->nloc[1] * g->nloc[2]; }
+
+void kv_grid_global_rows(const kv_grid *g, long *out) {
+  long r = 0;
+  for (long k = 0; k < g->nloc[2]; k++) {
+    for (long j = 0; j < g->nloc[1]; j++) {
+      for (long i = 0; i < g->nloc[0]; i++) {
+        long idx[3] = {i + g->off[0], j + g->off[1], k + g->off[2]}, c = 0;
+        for (int d = g->ndims - 1; d >= 0; d--) {
+          c = c * g->n[d] + idx[d];
+        }
+        out[r++] = c;
+      }
+    }
+  }
+}

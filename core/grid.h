@@ -64,4 +64,11 @@ double kv_grid_coord(const kv_grid *g, int axis, long i);
 /* Total number of cells in the box. */
 long kv_grid_global_count(const kv_grid *g);
 
+/* The number of this rank's cells. Not collective. */
+long kv_grid_local_count(const kv_grid *g);
+
+/* The global row-major index (x fastest) of each of this rank's cells, in the local order
+ * (x fastest), into out (kv_grid_local_count values; ascending). Not collective. */
+void kv_grid_global_rows(const kv_grid *g, long *out);
+
 #endif

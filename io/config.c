@@ -896,6 +896,15 @@ void kv_config_print_reference(const kv_config_key *const *tables, void *stream)
   FILE *fp = stream;
   for (int t = 0; tables[t]; t++) {
     for (const kv_config_key *k = tables[t]; k->key; k++) {
+      int seen = 0;
+      for (int u = 0; u < t && !seen; u++) {
+        for (const kv_config_key *e = tables[u]; e->key && !seen; e++) {
+          seen = tables[u] == tables[t] || strcmp(e->key, k->key) == 0;
+        }
+      }
+      if (seen) {
+        continue; /* listed by an earlier table (a key several kinds share) */
+      }
       fprintf(fp, "%-22s %-11s default %-14s %s", k->key, tn[k->type], k->def ? k->def : "(none)",
               k->doc ? k->doc : "");
       if (k->type == KV_CFG_ENUM || (k->type == KV_CFG_FUNC && k->choices)) {

@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L /* getline, strdup */
 #include "io/manifest.h"
 
 #include <errno.h>
@@ -7,6 +8,7 @@
 
 #include "core/status.h"
 #include "io/h5.h"
+#include "io/table.h"
 #include "io/textfile.h"
 
 static const char *const status_names[] = {"pending", "done", "failed"};
@@ -111,81 +113,140 @@ int kv_manifest_write(const char *stem, const kv_manifest *m, int with_h5) {
   return rc;
 }
 
-int kv_csv_split(char *line, char **f, int max) {
-  int n = 0;
-  char *p = line;
-  while (p && n < max) {
-    char *w = p, *start = p;
-    if (*p == '"') {
-      p++;
-      start = w = p;
-      while (*p && !(*p == '"' && p[1] != '"')) {
-        if (*p == '"') p++;
-        *w++ = *p++;
-      }
-      if (*p == '"') p++;
-    } else {
-      while (*p && *p != ',' && *p != '\n' && *p != '\r') *w++ = *p++;
-    }
-    char *next = *p == ',' ? p + 1 : NULL;
-    *w = '\0';
-    f[n++] = start;
-    p = next;
+void kv_manifest_table_free(kv_manifest_table *t) {
+  if (!t) {
+    return;
   }
-  return n;
+  for (int c = 0; c < t->ncols && t->cols; c++) {
+    free(t->cols[c]);
+  }
+  for (long i = 0; i < t->nrows * t->ncols && t->cells; i++) {
+    free(t->cells[i]);
+  }
+  free(t->cols);
+  free(t->cells);
+  free(t->lines);
+  memset(t, 0, sizeof *t);
 }
 
-int kv_manifest_read(const char *csv_path, long ncases, kv_case_record *recs, char *found) {
+int kv_manifest_column(const kv_manifest_table *t, const char *name) {
+  for (int c = 0; c < t->ncols; c++) {
+    if (strcmp(t->cols[c], name) == 0) {
+      return c;
+    }
+  }
+  return -1;
+}
+
+const char *kv_manifest_cell(const kv_manifest_table *t, long row, int col) {
+  return t->cells[row * t->ncols + col];
+}
+
+int kv_manifest_load(const char *csv_path, kv_manifest_table *t) {
+  memset(t, 0, sizeof *t);
   FILE *fp = fopen(csv_path, "r");
   if (!fp) {
     return KV_ERROR(KV_ERR_IO, "cannot read '%s': %s", csv_path, strerror(errno));
   }
   enum { MAXF = 1024 };
-  char *line = malloc(65536), **f = malloc(MAXF * sizeof *f);
-  int rc = line && f ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "manifest: out of memory");
-  int ic = -1, is = -1, iw = -1, ie = -1, nh = 0, lineno = 0;
-  while (rc == KV_OK && fgets(line, 65536, fp)) {
+  char *line = NULL, **f = malloc(MAXF * sizeof *f);
+  size_t cap = 0;
+  long rcap = 0;
+  int lineno = 0, rc = f ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "manifest: out of memory");
+  while (rc == KV_OK && getline(&line, &cap, fp) >= 0) {
     lineno++;
-    int n = kv_csv_split(line, f, MAXF);
+    int n = kv_table_split_line(line, f, MAXF);
     if (lineno == 1) {
-      nh = n;
-      for (int i = 0; i < n; i++) {
-        if (strcmp(f[i], "case") == 0) ic = i;
-        if (strcmp(f[i], "status") == 0) is = i;
-        if (strcmp(f[i], "wall_time_s") == 0) iw = i;
-        if (strcmp(f[i], "error") == 0) ie = i;
+      t->ncols = n;
+      t->cols = calloc((size_t)n, sizeof *t->cols);
+      for (int c = 0; t->cols && c < n; c++) {
+        t->cols[c] = strdup(f[c]);
       }
-      if (ic < 0 || is < 0 || iw < 0 || ie < 0) {
+      if (!t->cols) {
+        rc = KV_ERROR(KV_ERR_NOMEM, "manifest: out of memory");
+        break;
+      }
+      t->icase = kv_manifest_column(t, "case");
+      t->istatus = kv_manifest_column(t, "status");
+      t->iwall = kv_manifest_column(t, "wall_time_s");
+      t->ioutput = kv_manifest_column(t, "output");
+      t->ierror = kv_manifest_column(t, "error");
+      if (t->icase != 0 || t->istatus < 0 || t->iwall < 0 || t->ioutput < 0 || t->ierror < 0) {
         rc = KV_ERROR(KV_ERR_FORMAT, "%s:1: not a kelvin manifest (no case, status, "
-                      "wall_time_s and error columns)", csv_path);
+                      "wall_time_s, output and error columns)", csv_path);
       }
       continue;
     }
-    if (n != nh) {
-      rc = KV_ERROR(KV_ERR_FORMAT, "%s:%d: %d fields, the header has %d", csv_path, lineno, n, nh);
+    if (n != t->ncols) {
+      rc = KV_ERROR(KV_ERR_FORMAT, "%s:%d: %d fields, the header has %d", csv_path, lineno, n,
+                    t->ncols);
       break;
     }
-    char *end;
-    long id = strtol(f[ic], &end, 10);
-    int st = -1;
-    for (int k = 0; k < 3; k++) {
-      if (strcmp(f[is], status_names[k]) == 0) st = k;
+    if (t->nrows == rcap) {
+      rcap = rcap ? 2 * rcap : 64;
+      char **nc = realloc(t->cells, (size_t)rcap * (size_t)t->ncols * sizeof *nc);
+      int *nl = nc ? realloc(t->lines, (size_t)rcap * sizeof *nl) : NULL;
+      if (nc) {
+        t->cells = nc;
+      }
+      if (nl) {
+        t->lines = nl;
+      }
+      if (!nc || !nl) {
+        rc = KV_ERROR(KV_ERR_NOMEM, "manifest: out of memory");
+        break;
+      }
     }
-    if (*end || end == f[ic] || st < 0) {
-      rc = KV_ERROR(KV_ERR_FORMAT, "%s:%d: bad case id '%s' or status '%s'", csv_path, lineno,
-                    f[ic], f[is]);
+    for (int c = 0; c < n; c++) {
+      t->cells[t->nrows * t->ncols + c] = strdup(f[c]);
+    }
+    t->lines[t->nrows++] = lineno;
+  }
+  free(line);
+  free(f);
+  fclose(fp);
+  if (rc == KV_OK && t->ncols == 0) {
+    rc = KV_ERROR(KV_ERR_FORMAT, "%s: empty (not a kelvin manifest)", csv_path);
+  }
+  if (rc != KV_OK) {
+    kv_manifest_table_free(t);
+  }
+  return rc;
+}
+
+int kv_manifest_status(const char *name) {
+  for (int k = 0; k < 3; k++) {
+    if (strcmp(name, status_names[k]) == 0) {
+      return k;
+    }
+  }
+  return -1;
+}
+
+int kv_manifest_read(const char *csv_path, long ncases, kv_case_record *recs, char *found) {
+  kv_manifest_table t;
+  KV_CHECK(kv_manifest_load(csv_path, &t));
+  int rc = KV_OK;
+  for (long r = 0; rc == KV_OK && r < t.nrows; r++) {
+    const char *cs = kv_manifest_cell(&t, r, t.icase), *ss = kv_manifest_cell(&t, r, t.istatus);
+    char *end;
+    long id = strtol(cs, &end, 10);
+    int st = kv_manifest_status(ss);
+    if (*end || end == cs || st < 0) {
+      rc = KV_ERROR(KV_ERR_FORMAT, "%s:%d: bad case id '%s' or status '%s'", csv_path,
+                    t.lines[r], cs, ss);
       break;
     }
     if (id < 0 || id >= ncases) {
       continue;
     }
     recs[id].status = st;
-    recs[id].wall = strtod(f[iw], NULL);
-    snprintf(recs[id].error, sizeof recs[id].error, "%s", f[ie]);
-    if (found) found[id] = 1;
+    recs[id].wall = strtod(kv_manifest_cell(&t, r, t.iwall), NULL);
+    snprintf(recs[id].error, sizeof recs[id].error, "%s", kv_manifest_cell(&t, r, t.ierror));
+    if (found) {
+      found[id] = 1;
+    }
   }
-  free(line);
-  free(f);
-  fclose(fp);
+  kv_manifest_table_free(&t);
   return rc;
 }

@@ -45,8 +45,30 @@ int kv_manifest_write(const char *stem, const kv_manifest *m, int with_h5);
  * is KV_ERR_IO; a malformed one KV_ERR_FORMAT naming the line. Not collective. */
 int kv_manifest_read(const char *csv_path, long ncases, kv_case_record *recs, char *found);
 
-/* Split one CSV line in place into at most max fields (RFC 4180 quoting: "a, b" is one field,
- * "" inside quotes is a quote); a line break ends an unquoted field. Returns the count. */
-int kv_csv_split(char *line, char **fields, int max);
+/* A manifest read back whole: its header and every row's fields as text. */
+typedef struct {
+  int ncols;
+  char **cols;              /* header names                                           */
+  long nrows;
+  char **cells;             /* nrows x ncols texts, row-major                          */
+  int *lines;               /* the file line of each row (messages)                    */
+  int icase, istatus, iwall, ioutput, ierror;   /* the fixed columns                   */
+} kv_manifest_table;
+
+/* Read "<dir>/manifest.csv"-style file csv_path whole: the one manifest reader (sweeps, resume,
+ * training data, validation). A missing file is KV_ERR_IO; a file without the fixed columns or
+ * with a ragged row KV_ERR_FORMAT naming the line. *t is the caller's (kv_manifest_table_free).
+ * Not collective. */
+int kv_manifest_load(const char *csv_path, kv_manifest_table *t);
+
+/* Free the contents; a zeroed table is a no-op. */
+void kv_manifest_table_free(kv_manifest_table *t);
+
+/* The index of column name, or -1; the text of a cell (borrowed). */
+int kv_manifest_column(const kv_manifest_table *t, const char *name);
+const char *kv_manifest_cell(const kv_manifest_table *t, long row, int col);
+
+/* The status code of a status name ("done" -> KV_CASE_DONE), or -1. */
+int kv_manifest_status(const char *name);
 
 #endif

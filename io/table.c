@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "core/status.h"
-#include "io/manifest.h"
 
 static char *trim(char *s) {
   while (isspace((unsigned char)*s)) s++;
@@ -61,7 +60,7 @@ int kv_table_read_csv(const char *path, kv_table *t) {
       fld = nf;
       maxf = commas;
     }
-    int n = kv_csv_split(s, fld, maxf);
+    int n = kv_table_split_line(s, fld, maxf);
     if (!t->names) {
       t->names = calloc((size_t)n, sizeof *t->names);
       if (!t->names) {
@@ -130,3 +129,28 @@ int kv_table_read_csv(const char *path, kv_table *t) {
   if (rc != KV_OK) kv_table_free(t);
   return rc;
 }
+
+int kv_table_split_line(char *line, char **f, int max) {
+  int n = 0;
+  char *p = line;
+  while (p && n < max) {
+    char *w = p, *start = p;
+    if (*p == '"') {
+      p++;
+      start = w = p;
+      while (*p && !(*p == '"' && p[1] != '"')) {
+        if (*p == '"') p++;
+        *w++ = *p++;
+      }
+      if (*p == '"') p++;
+    } else {
+      while (*p && *p != ',' && *p != '\n' && *p != '\r') *w++ = *p++;
+    }
+    char *next = *p == ',' ? p + 1 : NULL;
+    *w = '\0';
+    f[n++] = start;
+    p = next;
+  }
+  return n;
+}
+

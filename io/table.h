@@ -19,7 +19,12 @@ int kv_table_read_csv(const char *path, kv_table *t);
 /* Column index of name, or -1. */
 int kv_table_column(const kv_table *t, const char *name);
 
-/* Free the contents (the struct itself is the caller's). */
+/* Free the contents (the struct itself is the caller's); NULL and a zeroed table are no-ops. */
 void kv_table_free(kv_table *t);
+
+/* Split one CSV line in place into at most max fields (RFC 4180 quoting: "a, b" is one field,
+ * "" inside quotes is a quote); a line break ends an unquoted field. Returns the count. The one
+ * CSV splitter of kelvin (tables, manifests, sweep case lists). */
+int kv_table_split_line(char *line, char **fields, int max);
 
 #endif

@@ -1,16 +1,47 @@
+/* The model registry: the one place that lists the models (and so the one place outside a
+ * model's own folder that names them). */
 #include "solvers/model.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/status.h"
 #include "solvers/ebm/ebm.h"
 #include "solvers/heat/heat.h"
-#include "surrogates/rom.h"
+#include "solvers/rom/rom.h"
 
 static const kv_model_type *const g_types[] = {&kv_heat_type, &kv_ebm_type, &kv_rom_type, NULL};
 
+const char kv_model_default_name[] = "heat";
+const char kv_model_choices[] = "heat|ebm|rom";
+const char kv_model_reducible_choices[] = "heat|ebm";
+
+const kv_config_key kv_model_run_keys[] = {
+    {"run.model", KV_CFG_ENUM, kv_model_default_name, kv_model_choices, KV_CFG_NORANGE,
+     "which solver (rom: the reduced-order model of [rom])"},
+    {"run.output", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "output HDF5 file (directories are created)"},
+    {"run.t_end", KV_CFG_DOUBLE, NULL, NULL, 0.0, INFINITY, "heat: end time (s)"},
+    {"run.year_start", KV_CFG_INT, "1850", NULL, -1000000, 1000000,
+     "ebm: first simulated calendar year (starts on 1 January)"},
+    {"run.year_end", KV_CFG_INT, NULL, NULL, -1000000, 1000000,
+     "ebm: last simulated calendar year (included)"},
+    {"run.steps_per_year", KV_CFG_INT, "20", NULL, 1, 100000, "ebm: time steps per 365-day year"},
+    {"run.dt", KV_CFG_DOUBLE, NULL, NULL, 0.0, INFINITY,
+     "time step; unset: run.cfl times the stability limit; steps are equalised to end on t_end"},
+    {"run.cfl", KV_CFG_DOUBLE, "0.9", NULL, 0.0, 1.0, "fraction of the explicit stability limit"},
+    {"run.output_every", KV_CFG_INT, "100", NULL, 1, INFINITY,
+     "write a record every this many steps (plus the initial and the final state)"},
+    {"run.overwrite", KV_CFG_BOOL, "false", NULL, KV_CFG_NORANGE,
+     "replace an existing output file"},
+    {"run.checkpoint_every", KV_CFG_INT, "0", NULL, 0, INFINITY,
+     "write the state to <output stem>.checkpoint.h5 every this many steps (0: never)"},
+    {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
+};
+
 const kv_model_type *kv_model_type_find(const char *name) {
-  for (int i = 0; g_types[i]; i++) {
+  for (int i = 0; name && g_types[i]; i++) {
     if (strcmp(g_types[i]->name, name) == 0) {
       return g_types[i];
     }
@@ -18,13 +49,29 @@ const kv_model_type *kv_model_type_find(const char *name) {
   return NULL;
 }
 
-const char *kv_model_names(void) { return "heat|ebm|rom"; }
+const kv_model_type *kv_model_type_at(int i) {
+  int n = (int)(sizeof g_types / sizeof g_types[0]) - 1;
+  return i >= 0 && i < n ? g_types[i] : NULL;
+}
+
+const char *kv_model_names(void) { return kv_model_choices; }
+
+int kv_model_type_of(const kv_config *cfg, const kv_model_type **out) {
+  const char *name = kv_config_value(cfg, "run.model");
+  *out = kv_model_type_find(name ? name : kv_model_default_name);
+  if (!*out) {
+    return kv_config_errorf(cfg, "run.model", "expected one of %s", kv_model_choices);
+  }
+  return KV_OK;
+}
 
 int kv_model_key_tables(const kv_model_type *t, const kv_config *cfg,
                         const kv_config_key **tables) {
   tables[0] = t->keys;
   tables[1] = tables[2] = NULL;
-  if (!t->wraps_key) return KV_OK;
+  if (!t->wraps_key) {
+    return KV_OK;
+  }
   const char *inner = kv_config_value(cfg, t->wraps_key);
   if (!inner) {
     const kv_config_key *k = kv_config_key_find((const kv_config_key *const[]){t->keys, NULL},
@@ -37,6 +84,20 @@ int kv_model_key_tables(const kv_model_type *t, const kv_config *cfg,
   }
   tables[1] = it->keys;
   return KV_OK;
+}
+
+int kv_model_config_validate(kv_config *cfg) {
+  const kv_model_type *type;
+  KV_CHECK(kv_model_type_of(cfg, &type));
+  const kv_config_key *tables[4] = {kv_model_run_keys, NULL, NULL, NULL};
+  KV_CHECK(kv_model_key_tables(type, cfg, tables + 1));
+  return kv_config_validate(cfg, tables);
+}
+
+void kv_model_checkpoint_path(const char *output, char *buf, size_t n) {
+  size_t len = strlen(output);
+  int has_ext = len > 3 && strcmp(output + len - 3, ".h5") == 0;
+  snprintf(buf, n, "%.*s.checkpoint.h5", (int)(has_ext ? len - 3 : len), output);
 }
 
 int kv_model_create(const kv_model_type *type, MPI_Comm comm, const kv_config *cfg,

@@ -34,6 +34,9 @@ typedef struct {
   int linear_implicit;     /* ROMs: instead, the step is u1 = G (u0 + dt N_k(u0)) with G a
                               linear solve whose inverse is local (see the hooks)             */
   int record_means;        /* records are means over the steps since the previous record    */
+  int linear;              /* ROMs: F is affine in u, F(u) = A u + F(0), and the model has the
+                              linear_part hook: a ROM projects it exactly, no DEIM            */
+  const char *state_var;   /* the output variable holding the prognostic state ("T"), or NULL */
 } kv_model_info;
 
 /* Most cells a stencil of the ROM hooks may have (a 3 x 3 block in 2D). */
@@ -49,6 +52,10 @@ typedef struct kv_model_type {
                                           it, whose section is then allowed too; else NULL */
   /* Create from a validated config on comm (collective; the model duplicates what it keeps). */
   int (*create)(MPI_Comm comm, const kv_config *cfg, kv_model **out);
+  /* Optional (NULL: create). The same model for its ROM hooks only (residual, linear_part,
+   * stencil, ...), never stepped: it may skip what only stepping needs (linear solvers, plans).
+   * Collective. */
+  int (*create_hooks)(MPI_Comm comm, const kv_config *cfg, kv_model **out);
   /* Advance one step; *t receives the new time. Collective. Returns KV_ERR_NUMERIC when the
    * state became non-finite (agreed across ranks). */
   int (*step)(kv_model *m, double *t);
@@ -88,6 +95,15 @@ typedef struct kv_model_type {
   int (*set_state)(kv_model *m, const kv_field *u, long step);
   int (*solve)(kv_model *m, const kv_field *rhs, kv_field *out);
   int (*implicit_at)(kv_model *m, const long *cells, int n, const double *u, double *f);
+  /* Optional, with kv_model_info.linear. out = A u, the linear part of F(u) = A u + F(0) at this
+   * run's parameters (a field of the model's grid; ghosts of out not set). Collective. */
+  int (*linear_part)(kv_model *m, const kv_field *u, kv_field *out);
+  /* Optional, models with scenario forcing: the global-mean radiative forcing (W m-2) of years
+   * year0 .. year0 + n - 1 under scenario (NULL: the configuration's), split into its CO2 part
+   * (co2) and aerosol part (aer), either may be NULL. What emulators use as their input, computed
+   * from a validated configuration of this model. Not collective. */
+  int (*global_forcing)(const kv_config *cfg, const char *scenario, int year0, int n,
+                        double *total, double *co2, double *aer);
   void (*free)(kv_model *m);
 } kv_model_type;
 
@@ -96,8 +112,34 @@ struct kv_model {
   const kv_model_type *type;
 };
 
+/* The name of the model a configuration without run.model runs. */
+extern const char kv_model_default_name[];
+
+/* The run.model choices ("a|b|c": every registered model) and the rom.model choices (the models
+ * with reduced-order hooks), for the key tables; tests/unit/test_registry checks them against the
+ * registry. */
+extern const char kv_model_choices[];
+extern const char kv_model_reducible_choices[];
+
+/* The [run] keys: the output, the time span and step every model reads. */
+extern const kv_config_key kv_model_run_keys[];
+
 /* The model type called name ("heat"), or NULL. */
 const kv_model_type *kv_model_type_find(const char *name);
+
+/* The i-th registered model type (0, 1, ...), NULL past the last. */
+const kv_model_type *kv_model_type_at(int i);
+
+/* The model type a configuration runs (run.model, else the default). An unknown name is a
+ * configuration error naming run.model. */
+int kv_model_type_of(const kv_config *cfg, const kv_model_type **out);
+
+/* Validate cfg against the [run] keys and its model's (and a wrapped model's) keys, recording
+ * defaults. Not collective (every rank holds the same text and reaches the same verdict). */
+int kv_model_config_validate(kv_config *cfg);
+
+/* The checkpoint file name of an output path: "<stem>.checkpoint.h5". */
+void kv_model_checkpoint_path(const char *output, char *buf, size_t n);
 
 /* The key tables of a configuration for model type t: t's keys and, for a wrapping model, the
  * wrapped model's (named by t->wraps_key in cfg, else its default). tables gets up to 2 entries
@@ -105,7 +147,7 @@ const kv_model_type *kv_model_type_find(const char *name);
 int kv_model_key_tables(const kv_model_type *t, const kv_config *cfg,
                         const kv_config_key **tables);
 
-/* "heat|..." — the names of all model types, for messages and the run.model enum. */
+/* "heat|..." — the names of all model types, for messages. */
 const char *kv_model_names(void);
 
 /* Convenience wrappers over the function table. */

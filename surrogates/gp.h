@@ -19,6 +19,11 @@
 #ifndef KV_GP_H
 #define KV_GP_H
 
+#include <stdio.h>
+
+#include "io/config.h"
+#include "io/h5.h"
+
 typedef enum { KV_KERNEL_SE = 0, KV_KERNEL_MATERN32 = 1, KV_KERNEL_MATERN52 = 2 } kv_kernel;
 
 /* Kernel name ("se", "matern32", "matern52") and back (-1 when unknown). */
@@ -48,11 +53,14 @@ typedef struct kv_gp kv_gp;
  * kv_gp_set_theta or kv_gp_fit. *out owned by the caller. */
 int kv_gp_create(long n, int d, const double *X, const double *y, const kv_gp_options *o,
                  kv_gp **out);
+
+/* Free; NULL is a no-op. */
 void kv_gp_free(kv_gp *g);
 
+/* Input dimension d, training points n, hyperparameters d + 2, and the options (borrowed). */
 int kv_gp_dim(const kv_gp *g);
 long kv_gp_size(const kv_gp *g);
-int kv_gp_ntheta(const kv_gp *g);    /* d + 2 */
+int kv_gp_ntheta(const kv_gp *g);
 const kv_gp_options *kv_gp_opts(const kv_gp *g);
 
 /* Log marginal likelihood (in the units of the internal data, i.e. normalised when normalize)
@@ -87,8 +95,32 @@ int kv_gp_predict(const kv_gp *g, long m, const double *Xs, double *mean, double
  * variances (output units squared). */
 void kv_gp_hyper_data(const kv_gp *g, double *length, double *signal, double *noise);
 
-/* What a saved model holds: scalers and training data (raw) are reachable for writing. */
+/* The training data as given (raw units; n x d and n), borrowed: what a model file stores. */
 const double *kv_gp_x_raw(const kv_gp *g);
 const double *kv_gp_y_raw(const kv_gp *g);
+
+/* ------------------------------------------------------------------ gp_store.c */
+
+/* The [surrogate] keys of a GP (kernel, normalize, noise, alpha, bounds, restarts, seed,
+ * max_iter), shared by every kind built on GPs. */
+extern const kv_config_key kv_gp_keys[];
+
+/* Options from a validated configuration (the keys above; defaults where absent). Errors name
+ * the file, line and key. Not collective. */
+int kv_gp_options_from_config(const kv_config *cfg, kv_gp_options *o);
+
+/* Create and fit a GP on (X, y), logging the time; *out NULL on failure. Not collective. */
+int kv_gp_train(long n, int d, const double *X, const double *y, const kv_gp_options *o,
+                kv_gp **out);
+
+/* Save a fitted GP as group grp of a model store (datasets X, y, theta; attributes kernel,
+ * normalize, alpha, fit_noise, noise, lml, lml_data, evals), and load it back, refactorised so it
+ * predicts bit-identically. path names the file in messages. Not collective. */
+int kv_gp_save(const kv_gp *g, kv_h5_store *h, const char *grp);
+int kv_gp_load(kv_h5_store *h, const char *path, const char *grp, kv_gp **out);
+
+/* Print a GP's kernel, size, LML and hyperparameters in data units, the length scales named by
+ * names (d of them), under the heading what. */
+void kv_gp_describe(const kv_gp *g, char *const *names, const char *what, FILE *f);
 
 #endif

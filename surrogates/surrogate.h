@@ -1,85 +1,130 @@
-/* kelvin — surrogate models as `kelvin fit` makes them and `kelvin predict` uses them: a GP on a
- * scalar (kind gp), or PCA + one GP per retained mode on a whole field (kind pcagp), with the
- * names of their inputs, saved to and loaded from an HDF5 model file.
+/* kelvin — the surrogate interface: every kind of surrogate (gp, pcagp, pattern, pod, ...) is a
+ * function table over an opaque handle, as kv_model_type is for solvers (DESIGN.md section 3), so
+ * that fitting, prediction, model files, validation and everything built on them are written once
+ * against the table, never per kind. A kind is one file behind kv_surrogate_type plus one line in
+ * surrogates/registry.c.
  *
- * Model file: root attributes title, kelvin_version, kind, inputs (comma-separated), output,
- * config (the configuration that fitted it); one group per GP ("/gp", or "/mode_0000"...) with
- * datasets X, y, theta and attributes kernel, normalize, alpha, fit_noise, noise, lml, lml_data;
- * for pcagp "/pca" with mean, modes (k x points), eigenvalues, and "/field" with the layout of the
- * training fields (variable, units, axes and their coordinates, time stamp) so that predictions
- * are written as field files in the solver's layout.
+ * Model file (HDF5, written atomically): root attributes title ("kelvin surrogate model"),
+ * kelvin_version, kind, inputs (comma-separated), output, config (the configuration that fitted
+ * it), then whatever the kind saves (see each kind's file).
  */
 #ifndef KV_SURROGATE_H
 #define KV_SURROGATE_H
 
-#include "surrogates/gp.h"
+#include <stdio.h>
 
-enum { KV_SURROGATE_GP = 0, KV_SURROGATE_PCAGP = 1, KV_SURROGATE_PATTERN = 2 };
-enum { KV_PATTERN_RESPONSE = 0, KV_PATTERN_TRUE_SMOOTHED = 1 };
+#include "io/config.h"
+#include "io/dataset.h"
+#include "io/h5.h"
+#include "io/layout.h"
 
-/* Pattern scaling's global-mean model (surrogates/pattern.h). */
-typedef struct {
-  double q[2], d[2], c;     /* two-box impulse response: amplitudes (K per W m-2), time scales
-                               (years), offset (K)                                      */
-  double F_ref;             /* global forcing of the control period (W m-2)              */
-  double response_rmse;     /* misfit of the response to the training global means (K)   */
-  int global_mode;          /* KV_PATTERN_RESPONSE or KV_PATTERN_TRUE_SMOOTHED           */
-  int year0, nyears;        /* the training runs' years                                  */
-  int spinup;               /* years at the start left out of the fits                   */
-} kv_pattern_info;
+typedef struct kv_surrogate kv_surrogate;
 
-/* Where a field lives: enough to write a prediction as the solver would. */
-typedef struct {
-  char var[64], units[64], long_name[256];
-  int ndims;                /* space dimensions (1-3)                                 */
-  long n[3];                /* cells per axis, x (fastest) first                      */
-  char axis_name[3][32], axis_units[3][64], axis_std[3][64], axis_long[3][128], axis_letter[3][4];
-  double *coord[3];         /* coordinate values per axis (owned)                      */
-  double time;              /* the time stamp of the training fields (final record)    */
-  char time_units[128], calendar[32];
-} kv_field_layout;
+/* One kind of surrogate. Operations marked optional may be NULL. */
+typedef struct kv_surrogate_type {
+  const char *name;                  /* surrogate.kind and the model file's kind             */
+  const char *summary;               /* one line: what it is (help texts, key docs)           */
+  int data;                          /* the kv_data_kind it trains on                         */
+  const kv_config_key *keys[3];      /* its own [surrogate] keys (tables, NULL after the last),
+                                        beyond kv_surrogate_keys and kv_dataset_keys          */
+  /* Optional: read its keys from a validated configuration into a params object of its own
+   * (freed by params_free). NULL: the kind has no parameters. Not collective. */
+  int (*params_create)(const kv_config *cfg, void **params);
+  void (*params_free)(void *params);
+  /* Fit on ds (of kind `data`); *out is a new surrogate with the kind's header filled
+   * (kv_surrogate_header_init). Not collective (one process; BLAS threads do the rest). */
+  int (*fit)(const kv_dataset *ds, const void *params, kv_surrogate **out);
+  /* Optional: predict n points X (n x ninputs, row-major; scenario kinds: n years x
+   * KV_SCENARIO_COLS): mean and var (var may be NULL), each n x noutputs. Variances are those
+   * of an observation where the kind models noise. NULL: the kind does not predict from
+   * inputs (pod: a basis for run.model = rom). No allocation visible to the caller. */
+  int (*predict)(const kv_surrogate *s, const double *X, long n, double *mean, double *var);
+  /* Write the kind's part of a model file / read it back (the common root attributes are done
+   * by kv_surrogate_save/load; header inputs/output/config are set after load returns). */
+  int (*save)(const kv_surrogate *s, kv_h5_store *h);
+  int (*load)(kv_h5_store *h, const char *path, kv_surrogate **out);
+  /* What was fitted, for people (kelvin fit prints it). */
+  int (*describe)(const kv_surrogate *s, FILE *f);
+  void (*free)(kv_surrogate *s);
+  /* Optional: outputs per point (NULL: 1; field kinds: the field's points). */
+  long (*noutputs)(const kv_surrogate *s);
+  /* Optional: the layout of the predicted field (field and scenario kinds). */
+  const kv_field_layout *(*layout)(const kv_surrogate *s);
+  /* Optional: the field predictions are anomalies from this state (noutputs values). */
+  const double *(*reference)(const kv_surrogate *s);
+  /* Optional: the training outputs (scalar kinds), for scores against the data's own spread. */
+  int (*training_y)(const kv_surrogate *s, const double **y, long *n);
+} kv_surrogate_type;
 
-typedef struct {
-  int kind;
-  int ninputs;
-  char **inputs;            /* names (config keys or CSV columns)                     */
-  char output[256];         /* the QoI / CSV column, or the field variable            */
-  char *config;             /* configuration text that made it (may be NULL)          */
-  int ngp;
-  kv_gp **gp;
-  /* pcagp (and pattern: mean = control climate, modes = coefficient maps a, b, ...) */
-  long npts;
-  int nmodes;
-  double *mean, *modes, *eig;   /* npts; nmodes x npts; nmodes                         */
-  double energy;                /* fraction of the variance the modes keep             */
-  kv_field_layout layout;
-  kv_pattern_info pattern;
-} kv_surrogate;
+/* ------------------------------------------------------------------ registry (registry.c) */
 
-/* An empty model of the given kind (free with kv_surrogate_free). */
-int kv_surrogate_new(int kind, int ninputs, char *const *inputs, const char *output,
-                     kv_surrogate **out);
-void kv_surrogate_free(kv_surrogate *s);
+/* The surrogate.kind choices ("gp|pcagp|..."), for the key table; tests check them against the
+ * registry. */
+extern const char kv_surrogate_choices[];
 
-/* Save to path (atomically) / load. Not collective. */
+/* The kind called name, or NULL; the i-th registered kind (NULL past the last). */
+const kv_surrogate_type *kv_surrogate_type_find(const char *name);
+const kv_surrogate_type *kv_surrogate_type_at(int i);
+
+/* ------------------------------------------------------------------ keys */
+
+/* The [surrogate] keys every kind shares: kind, model. */
+extern const kv_config_key kv_surrogate_keys[];
+
+/* The kind surrogate.kind names in cfg (an unknown or missing kind is a configuration error
+ * naming the key and the choices). Not collective. */
+int kv_surrogate_type_of(const kv_config *cfg, const kv_surrogate_type **out);
+
+/* The key tables of a configuration's [surrogate]: the common keys, the data keys and those of
+ * its kind (cfg's surrogate.kind; all kinds' when it has none). tables gets up to 6 entries and a
+ * NULL. Not collective. */
+int kv_surrogate_key_tables(const kv_config *cfg, const kv_config_key **tables);
+
+/* ------------------------------------------------------------------ fit, files */
+
+/* The kind's parameters from a validated configuration (*params NULL for a kind without). */
+int kv_surrogate_params_create(const kv_surrogate_type *t, const kv_config *cfg, void **params);
+void kv_surrogate_params_free(const kv_surrogate_type *t, void *params);
+
+/* Fit a surrogate of kind t on ds; config (may be NULL) is the configuration text stored with
+ * it. *out owned by the caller. Not collective. */
+int kv_surrogate_fit(const kv_surrogate_type *t, const kv_dataset *ds, const void *params,
+                     const char *config, kv_surrogate **out);
+
+/* Save to path (atomically) / load (the kind from the file's kind attribute). A file that is not
+ * a kelvin surrogate model, or of an unknown kind, is KV_ERR_FORMAT naming it. Not collective. */
 int kv_surrogate_save(const kv_surrogate *s, const char *path);
 int kv_surrogate_load(const char *path, kv_surrogate **out);
 
-/* Outputs per point: 1 for gp, npts for pcagp. */
-long kv_surrogate_noutputs(const kv_surrogate *s);
+/* Free; NULL is a no-op. */
+void kv_surrogate_free(kv_surrogate *s);
 
-/* Predict at m points (m x ninputs, row-major): mean and variance, each m x noutputs. The
- * pcagp variance is sum_k phi_k(x)^2 sigma_k^2 (the modes' GP variances, latent). */
-int kv_surrogate_predict(const kv_surrogate *s, long m, const double *X, double *mean, double *var);
+/* ------------------------------------------------------------------ use */
 
-/* Write nrec field predictions (nrec x npts mean and variance; var may be NULL) as a field file
- * in the training layout: variable <var> (mean) and, with var, <var>_std, with the coordinates
- * and one time record per prediction at times[] (NULL: the training fields' time stamp). */
-int kv_surrogate_write_field(const kv_surrogate *s, long nrec, const double *times,
-                             const double *mean, const double *var, const char *path,
-                             const char *config);
+/* Predict m points (m x ninputs, row-major): mean and var (may be NULL), each m x noutputs.
+ * KV_ERR_UNSUPPORTED for a kind without predict. Not collective. */
+int kv_surrogate_predict(const kv_surrogate *s, long m, const double *X, double *mean,
+                         double *var);
 
-/* Map input names (e.g. "heat.kappa") to their column in a table header; -1 entries missing. */
+/* Print what was fitted (kind-specific). */
+int kv_surrogate_describe(const kv_surrogate *s, FILE *f);
+
+/* Accessors (borrowed, valid until free). */
+const kv_surrogate_type *kv_surrogate_type_get(const kv_surrogate *s);
+const char *kv_surrogate_kind(const kv_surrogate *s);
+int kv_surrogate_ninputs(const kv_surrogate *s);
+const char *kv_surrogate_input(const kv_surrogate *s, int i);
+/* The index of input name, or -1. */
 int kv_surrogate_input_index(const kv_surrogate *s, const char *name);
+const char *kv_surrogate_output(const kv_surrogate *s);
+const char *kv_surrogate_config(const kv_surrogate *s);
+long kv_surrogate_noutputs(const kv_surrogate *s);
+/* NULL unless the kind predicts fields / anomalies / has training outputs. */
+const kv_field_layout *kv_surrogate_layout(const kv_surrogate *s);
+const double *kv_surrogate_reference(const kv_surrogate *s);
+int kv_surrogate_training_y(const kv_surrogate *s, const double **y, long *n);
+
+/* The inputs as "a, b" for messages (at most n bytes). */
+void kv_surrogate_input_list(const kv_surrogate *s, char *buf, size_t n);
 
 #endif

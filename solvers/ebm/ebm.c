@@ -1023,6 +1023,7 @@ static int ebm_info(const kv_model *base, kv_model_info *out) {
   out->theta = 1.0;
   out->linear_implicit = 1;
   out->record_means = 1;
+  out->state_var = "tas";
   return KV_OK;
 }
 
@@ -1064,6 +1065,7 @@ const kv_model_type kv_ebm_type = {
     .set_state = ebm_set_state,
     .solve = ebm_solve,
     .implicit_at = ebm_implicit_at,
+    .global_forcing = kv_ebm_global_forcing,
     .free = ebm_free,
 };
 

@@ -1023,15 +1023,14 @@ int kv_heat_operator(kv_heat *h, const kv_field *u, int homogeneous, kv_field *o
   return KV_OK;
 }
 
-int kv_heat_source(const kv_heat *h, kv_field *out) {
-  if (h->q) return kv_field_copy(out, h->q);
-  kv_field_fill(out, 0.0);
-  return KV_OK;
+/* The linear part A u of F(u) = A u + F(0) (linear problems: kappa independent of T). */
+static int m_linear_part(kv_model *m, const kv_field *u, kv_field *out) {
+  kv_heat *h = (kv_heat *)m;
+  if (h->nonlinear) {
+    return KV_ERROR(KV_ERR_INVALID, "heat: the conductivity depends on T: F is not affine");
+  }
+  return kv_heat_operator(h, u, 1, out);
 }
-
-int kv_heat_is_linear(const kv_heat *h) { return !h->nonlinear; }
-
-const kv_heat_params *kv_heat_get_params(const kv_heat *h) { return &h->p; }
 
 /* F(u) = L_h(u) + q, kappa from u when it depends on T. Collective. */
 static int m_residual(kv_model *m, long step, const kv_field *u, kv_field *f) {
@@ -1147,6 +1146,18 @@ static int m_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
   return KV_OK;
 }
 
+/* For the ROM hooks only: the explicit scheme needs no linear solver or FFT plans. */
+static int m_create_hooks(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
+  kv_heat_params p;
+  KV_CHECK(kv_status_agree(comm, kv_heat_params_from_config(cfg, &p)));
+  p.scheme = KV_HEAT_EXPLICIT;
+  p.dt = 0.0;
+  kv_heat *h;
+  KV_CHECK(kv_heat_create(comm, &p, &h));
+  *out = &h->base;
+  return KV_OK;
+}
+
 static int m_step(kv_model *m, double *t) { return kv_heat_step((kv_heat *)m, t); }
 
 static int m_state(const kv_model *m, const kv_field **out) {
@@ -1189,6 +1200,8 @@ static int m_info(const kv_model *m, kv_model_info *out) {
   out->coord_units = "m";
   out->time_units = "s";
   out->theta = h->theta;
+  out->linear = !h->nonlinear;
+  out->state_var = "T";
   return KV_OK;
 }
 
@@ -1249,6 +1262,7 @@ const kv_model_type kv_heat_type = {
     .name = "heat",
     .keys = kv_heat_keys,
     .create = m_create,
+    .create_hooks = m_create_hooks,
     .step = m_step,
     .state = m_state,
     .outputs = m_outputs,
@@ -1258,5 +1272,6 @@ const kv_model_type kv_heat_type = {
     .stencil = m_stencil,
     .residual_at = m_residual_at,
     .set_state = m_set_state,
+    .linear_part = m_linear_part,
     .free = m_free,
 };

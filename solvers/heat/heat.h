@@ -99,15 +99,6 @@ double kv_heat_dt_limit(const kv_heat *h);
  * grid; out's ghosts are not set. Collective. */
 int kv_heat_operator(kv_heat *h, const kv_field *u, int homogeneous, kv_field *out);
 
-/* The source q (heat.source_scale included; zero when there is none) into out. Not collective. */
-int kv_heat_source(const kv_heat *h, kv_field *out);
-
-/* 1 when kappa does not depend on T. */
-int kv_heat_is_linear(const kv_heat *h);
-
-/* The parameters the solver was created with (borrowed). */
-const kv_heat_params *kv_heat_get_params(const kv_heat *h);
-
 /* Free; NULL is a no-op. Collective. */
 void kv_heat_free(kv_heat *h);
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/status.h"
-#include "surrogates/pod.h"
+#include "numerics/pod.h"
 #include "tests/unit/check.h"
 
 enum { N = 240, M = 10, L = 7 };
@@ -58,6 +58,13 @@ int main(int argc, char **argv) {
   kv_test_rank = rank;
   long off = N * rank / size, nloc = N * (rank + 1) / size - off;
   double *S = malloc((size_t)nloc * M * sizeof *S), full[N * M];
+  kv_pod_options tight, e99, three;
+  kv_pod_options_default(&tight);
+  tight.add_tol = 1e-13;
+  kv_pod_options_default(&e99);
+  e99.energy = 0.99;
+  kv_pod_options_default(&three);
+  three.max_modes = 3;
   for (int j = 0; j < M; j++)
     for (long i = 0; i < nloc; i++) S[j * nloc + i] = snap(j, off + i);
   for (int j = 0; j < M; j++)
@@ -68,7 +75,7 @@ int main(int argc, char **argv) {
   LAPACKE_dgesvd(LAPACK_COL_MAJOR, 'S', 'N', N, M, A, N, sref, Uref, N, VT, 1, sup);
 
   kv_pod *p = NULL;
-  CHECK(kv_pod_compute(MPI_COMM_WORLD, nloc, M, S, 1.0, 0, &p) == KV_OK, "batch POD (%d ranks)", size);
+  CHECK(kv_pod_compute(MPI_COMM_WORLD, nloc, M, S, NULL, &p) == KV_OK, "batch POD (%d ranks)", size);
   int k = kv_pod_nmodes(p);
   double worst = 0.0;
   for (int j = 0; j < k && j < M; j++) worst = fmax(worst, fabs(kv_pod_sigma(p)[j] - sref[j]) / sref[j]);
@@ -89,9 +96,9 @@ int main(int argc, char **argv) {
 
   /* Incremental: POD of the first 4 snapshots, then the other 6 one at a time. */
   kv_pod *q = NULL;
-  kv_pod_compute(MPI_COMM_WORLD, nloc, 4, S, 1.0, 0, &q);
+  kv_pod_compute(MPI_COMM_WORLD, nloc, 4, S, NULL, &q);
   int ok = 1;
-  for (int j = 4; j < M; j++) ok &= kv_pod_add(q, S + j * nloc, 1e-13, 0) == KV_OK;
+  for (int j = 4; j < M; j++) ok &= kv_pod_add(q, S + j * nloc, &tight) == KV_OK;
   double worst2 = 0.0;
   for (int j = 0; j < kv_pod_nmodes(q) && j < k; j++) {
     worst2 = fmax(worst2, fabs(kv_pod_sigma(q)[j] - kv_pod_sigma(p)[j]) / kv_pod_sigma(p)[j]);
@@ -105,7 +112,7 @@ int main(int argc, char **argv) {
         "subspace to %.1e", kv_pod_nmodes(q), worst2, gap2);
   /* Truncation by energy and count. */
   kv_pod *t = NULL;
-  kv_pod_compute(MPI_COMM_WORLD, nloc, M, S, 0.99, 0, &t);
+  kv_pod_compute(MPI_COMM_WORLD, nloc, M, S, &e99, &t);
   double tot = 0, cum = 0;
   for (int j = 0; j < M; j++) tot += sref[j] * sref[j];
   int kt = kv_pod_nmodes(t);
@@ -113,12 +120,12 @@ int main(int argc, char **argv) {
   CHECK(cum >= 0.99 * tot && cum - sref[kt - 1] * sref[kt - 1] < 0.99 * tot,
         "energy 0.99 keeps the fewest modes that hold 99 %% (%d)", kt);
   kv_pod_free(t);
-  kv_pod_compute(MPI_COMM_WORLD, nloc, M, S, 1.0, 3, &t);
+  kv_pod_compute(MPI_COMM_WORLD, nloc, M, S, &three, &t);
   CHECK(kv_pod_nmodes(t) == 3, "max_modes 3 keeps 3 modes");
   kv_pod_free(t);
   /* Save and load. */
   char path[1024];
-  snprintf(path, sizeof path, "%s/test_pod_np%d.h5", getenv("OUT") ? getenv("OUT") : ".", size);
+  snprintf(path, sizeof path, "%s/test_pod_np%d.h5", getenv("OUT") ? getenv("OUT") : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp"), size);
   kv_pod *r = NULL;
   int rc = kv_pod_save(p, path);
   if (rc == KV_OK) rc = kv_pod_load(MPI_COMM_WORLD, path, nloc, &r);

@@ -5,7 +5,7 @@
 
 #include "core/status.h"
 #include "io/config.h"
-#include "solvers/driver.h"
+#include "drivers/run.h"
 #include "solvers/heat/heat.h"
 #include "tests/unit/check.h"
 

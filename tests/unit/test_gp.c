@@ -116,11 +116,16 @@ int main(int argc, char **argv) {
     o.restarts = 1;
     kv_surrogate *sv = NULL, *ld = NULL;
     char *names[D] = {"a", "b", "c"};
-    kv_surrogate_new(KV_SURROGATE_GP, D, names, "y", &sv);
-    sv->gp = calloc(1, sizeof *sv->gp);
-    sv->ngp = 1;
-    kv_gp_create(N, D, X, y, &o, &sv->gp[0]);
-    kv_gp_fit(sv->gp[0]);
+    kv_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    ds.kind = KV_DATA_SCALAR;
+    ds.n = N;
+    ds.d = D;
+    ds.names = names;
+    ds.X = X;
+    ds.y = y;
+    snprintf(ds.yname, sizeof ds.yname, "y");
+    kv_surrogate_fit(kv_surrogate_type_find("gp"), &ds, &o, NULL, &sv);
     double xs[5 * D], ma[5], va[5], mb[5], vb[5];
     for (int i = 0; i < 5 * D; i++) xs[i] = 0.37 * i - 2.0;
     kv_surrogate_predict(sv, 5, xs, ma, va);
@@ -129,7 +134,7 @@ int main(int argc, char **argv) {
     int ok = kv_surrogate_save(sv, path) == KV_OK && kv_surrogate_load(path, &ld) == KV_OK;
     if (ok) kv_surrogate_predict(ld, 5, xs, mb, vb);
     CHECK(ok && memcmp(ma, mb, sizeof ma) == 0 && memcmp(va, vb, sizeof vb) == 0 &&
-          strcmp(ld->inputs[2], "c") == 0,
+          strcmp(kv_surrogate_input(ld, 2), "c") == 0,
           "save + load: identical predictions (mean and variance, bit for bit)");
     remove(path);
     kv_surrogate_free(sv);

@@ -1,4 +1,4 @@
-#include "solvers/driver.h"
+#include "drivers/run.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -13,49 +13,7 @@
 #include "io/h5.h"
 #include "solvers/model.h"
 
-const kv_config_key kv_run_keys[] = {
-    {"run.model", KV_CFG_ENUM, "heat", "heat|ebm|rom", KV_CFG_NORANGE,
-     "which solver (rom: the reduced-order model of [rom])"},
-    {"run.output", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
-     "output HDF5 file (directories are created)"},
-    {"run.t_end", KV_CFG_DOUBLE, NULL, NULL, 0.0, INFINITY, "heat: end time (s)"},
-    {"run.year_start", KV_CFG_INT, "1850", NULL, -1000000, 1000000,
-     "ebm: first simulated calendar year (starts on 1 January)"},
-    {"run.year_end", KV_CFG_INT, NULL, NULL, -1000000, 1000000,
-     "ebm: last simulated calendar year (included)"},
-    {"run.steps_per_year", KV_CFG_INT, "20", NULL, 1, 100000, "ebm: time steps per 365-day year"},
-    {"run.dt", KV_CFG_DOUBLE, NULL, NULL, 0.0, INFINITY,
-     "time step; unset: run.cfl times the stability limit; steps are equalised to end on t_end"},
-    {"run.cfl", KV_CFG_DOUBLE, "0.9", NULL, 0.0, 1.0, "fraction of the explicit stability limit"},
-    {"run.output_every", KV_CFG_INT, "100", NULL, 1, INFINITY,
-     "write a record every this many steps (plus the initial and the final state)"},
-    {"run.overwrite", KV_CFG_BOOL, "false", NULL, KV_CFG_NORANGE,
-     "replace an existing output file"},
-    {"run.checkpoint_every", KV_CFG_INT, "0", NULL, 0, INFINITY,
-     "write the state to <output stem>.checkpoint.h5 every this many steps (0: never)"},
-    {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
-};
-
-int kv_run_validate(kv_config *cfg) {
-  const char *name = "heat";
-  /* The model decides which other section is allowed, so read run.model first. */
-  if (kv_config_has(cfg, "run.model")) {
-    KV_CHECK(kv_config_get_string(cfg, "run.model", &name));
-  }
-  const kv_model_type *type = kv_model_type_find(name);
-  if (!type) {
-    return kv_config_errorf(cfg, "run.model", "expected one of %s", kv_model_names());
-  }
-  const kv_config_key *tables[4] = {kv_run_keys, NULL, NULL, NULL};
-  KV_CHECK(kv_model_key_tables(type, cfg, tables + 1));
-  return kv_config_validate(cfg, tables);
-}
-
-void kv_run_checkpoint_path(const char *output, char *buf, size_t n) {
-  size_t len = strlen(output);
-  int has_ext = len > 3 && strcmp(output + len - 3, ".h5") == 0;
-  snprintf(buf, n, "%.*s.checkpoint.h5", (int)(has_ext ? len - 3 : len), output);
-}
+int kv_run_validate(kv_config *cfg) { return kv_model_config_validate(cfg); }
 
 static int append_record(kv_h5_writer *w, kv_model *m, double t, long step, double wall, double cfl,
                          int checkpoint) {
@@ -108,10 +66,8 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
   if (rc == KV_OK) rc = kv_config_get_bool(cfg, "run.overwrite", &overwrite);
   if (rc == KV_OK) rc = kv_config_get_int(cfg, "run.checkpoint_every", 0, 1000000000000000L, &chk_every);
   KV_CHECK(kv_status_agree(comm, rc));
-  const kv_model_type *type = kv_model_type_find(name);
-  if (!type) {
-    return kv_config_errorf(cfg, "run.model", "expected one of %s", kv_model_names());
-  }
+  const kv_model_type *type;
+  KV_CHECK(kv_model_type_of(cfg, &type));
   kv_timer total, stepping;
   kv_timer_reset(&total);
   kv_timer_reset(&stepping);
@@ -127,7 +83,7 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
   kv_model_info info;
   KV_TRY(kv_model_info_get(m, &info));
   char chk_path[4200];
-  kv_run_checkpoint_path(output, chk_path, sizeof chk_path);
+  kv_model_checkpoint_path(output, chk_path, sizeof chk_path);
   KV_TRY(kv_status_agree(comm, kv_config_to_text(cfg, &text)));
   kv_h5_writer_params wp = {output, overwrite, name, info.title, text, info.coord_units,
                             info.time_units, info.axes, info.calendar};

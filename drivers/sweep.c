@@ -1,4 +1,4 @@
-#include "solvers/sweep.h"
+#include "drivers/sweep.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -8,7 +8,8 @@
 
 #include "core/status.h"
 #include "io/manifest.h"
-#include "solvers/driver.h"
+#include "io/table.h"
+#include "drivers/run.h"
 #include "solvers/model.h"
 #include "surrogates/sampling.h"
 
@@ -133,11 +134,9 @@ static void free_strings(char **v, long n) {
 /* The tables of keys a case may set: [run] and the model's section. */
 static void case_tables(const kv_config *cfg, const kv_config_key *tables[5],
                         const kv_model_type **type) {
-  const char *name = "heat";
   const char *v = kv_config_value(cfg, "run.model");
-  if (v) name = v;
-  *type = kv_model_type_find(name);
-  tables[0] = kv_run_keys;
+  *type = kv_model_type_find(v ? v : kv_model_default_name);
+  tables[0] = kv_model_run_keys;
   tables[1] = tables[2] = tables[3] = tables[4] = NULL;
   if (*type && kv_model_key_tables(*type, cfg, tables + 1) != KV_OK) tables[2] = NULL;
 }
@@ -371,7 +370,7 @@ static int make_list(kv_sweep *s, const kv_config *cfg) {
     char *t = trim(line);
     if (!*t || *t == '#') continue;
     char *fld[1024];
-    int nf = kv_csv_split(t, fld, 1024);
+    int nf = kv_table_split_line(t, fld, 1024);
     if (!header) {
       for (int k = 0; k < nf && rc == KV_OK; k++) {
         char *key = trim(fld[k]);

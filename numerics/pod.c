@@ -1,4 +1,4 @@
-#include "surrogates/pod.h"
+#include "numerics/pod.h"
 
 #include <cblas.h>
 #include <lapacke.h>
@@ -67,9 +67,24 @@ static int reorthonormalize(kv_pod *p) {
   return rc;
 }
 
-int kv_pod_compute(MPI_Comm comm, long nloc, int m, const double *S, double energy, int max_modes,
+void kv_pod_options_default(kv_pod_options *o) {
+  o->energy = 1.0;
+  o->max_modes = 0;
+  o->floor = 1e-12;
+  o->add_tol = 1e-10;
+}
+
+int kv_pod_compute(MPI_Comm comm, long nloc, int m, const double *S, const kv_pod_options *opt,
                    kv_pod **out) {
   *out = NULL;
+  kv_pod_options o;
+  if (opt) {
+    o = *opt;
+  } else {
+    kv_pod_options_default(&o);
+  }
+  double energy = o.energy;
+  int max_modes = o.max_modes;
   if (m < 1) return KV_ERROR(KV_ERR_INVALID, "pod: no snapshots");
   int size, rank;
   MPI_Comm_size(comm, &size);
@@ -130,7 +145,7 @@ int kv_pod_compute(MPI_Comm comm, long nloc, int m, const double *S, double ener
     for (int j = 0; j < mn; j++) tot += sv[j] * sv[j];
     int k = 0;
     /* Descending; stop at round-off, at the energy, or at max_modes. */
-    while (k < mn && sv[k] > 1e-12 * top && (max_modes <= 0 || k < max_modes) &&
+    while (k < mn && sv[k] > o.floor * top && (max_modes <= 0 || k < max_modes) &&
            (k == 0 || energy >= 1.0 || cum < energy * tot)) {
       cum += sv[k] * sv[k];
       k++;
@@ -186,7 +201,15 @@ static double dist_norm(MPI_Comm comm, long n, const double *x) {
   return sqrt(s);
 }
 
-int kv_pod_add(kv_pod *p, const double *snap, double tol, int max_modes) {
+int kv_pod_add(kv_pod *p, const double *snap, const kv_pod_options *opt) {
+  kv_pod_options o;
+  if (opt) {
+    o = *opt;
+  } else {
+    kv_pod_options_default(&o);
+  }
+  double tol = o.add_tol;
+  int max_modes = o.max_modes;
   long n = p->nloc;
   int k = p->k;
   double *a = calloc((size_t)k + 2, sizeof *a), *b = calloc((size_t)k + 2, sizeof *b);
@@ -229,7 +252,9 @@ int kv_pod_add(kv_pod *p, const double *snap, double tol, int max_modes) {
       }
       /* Singular values at round-off (a snapshot already in the span) are dropped. */
       int keep = 0;
-      while (keep < nsv && sv[keep] > 1e-12 * sv[0]) keep++;
+      while (keep < nsv && sv[keep] > o.floor * sv[0]) {
+        keep++;
+      }
       if (max_modes > 0 && keep > max_modes) keep = max_modes;
       /* One product, not k^2 vector updates: the rotation is memory-bound otherwise. */
       if (n > 0 && keep > 0) {

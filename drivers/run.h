@@ -5,15 +5,12 @@
  * non-finite state stops the run with the step number; the records written so far are kept in
  * "<stem>.failed.h5".
  */
-#ifndef KV_DRIVER_H
-#define KV_DRIVER_H
+#ifndef KV_RUN_H
+#define KV_RUN_H
 
 #include <mpi.h>
 
 #include "io/config.h"
-
-/* The [run] keys. */
-extern const kv_config_key kv_run_keys[];
 
 /* What a finished run reports. */
 typedef struct {
@@ -26,7 +23,8 @@ typedef struct {
   char output[4096];       /* the file written                            */
 } kv_run_result;
 
-/* Validate cfg against [run] and the model's keys (recording defaults). Not collective. */
+/* Validate cfg against [run] and the model's keys (recording defaults; kv_model_config_validate).
+ * Not collective. */
 int kv_run_validate(kv_config *cfg);
 
 /* Options that are not part of the configuration. */
@@ -39,8 +37,5 @@ typedef struct {
  * every K-th step's state is also written (atomically, replacing the previous one) to
  * "<stem>.checkpoint.h5", a one-record file in the output layout that --restart accepts. */
 int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_run_result *res);
-
-/* The checkpoint file name of an output path: "<stem>.checkpoint.h5". */
-void kv_run_checkpoint_path(const char *output, char *buf, size_t n);
 
 #endif

@@ -19,8 +19,8 @@
 #include "core/status.h"
 #include "io/h5.h"
 #include "io/manifest.h"
-#include "solvers/driver.h"
-#include "solvers/sweep.h"
+#include "drivers/run.h"
+#include "drivers/sweep.h"
 
 typedef struct {
   const kv_sweep *s;

@@ -1,0 +1,237 @@
+#include "drivers/fit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/status.h"
+#include "drivers/sweep.h"
+#include "drivers/validate.h"
+#include "solvers/model.h"
+#include "solvers/rom/rom.h"
+
+int kv_fit_validate(kv_config *cfg) {
+  const kv_config_key *tables[16];
+  int t = 0;
+  KV_CHECK(kv_surrogate_key_tables(cfg, tables));
+  while (tables[t]) {
+    t++;
+  }
+  tables[t++] = kv_validate_keys;
+  /* The sweep's configuration may carry the surrogate too: then its sections are checked. */
+  if (kv_config_has(cfg, "run.model") || kv_config_has(cfg, "sweep.method")) {
+    const kv_model_type *type;
+    KV_CHECK(kv_model_type_of(cfg, &type));
+    tables[t++] = kv_model_run_keys;
+    KV_CHECK(kv_model_key_tables(type, cfg, tables + t));
+    t += tables[t + 1] ? 2 : 1;
+    tables[t++] = kv_sweep_keys;
+  }
+  tables[t] = NULL;
+  KV_CHECK(kv_config_validate(cfg, tables));
+  if (!kv_config_has(cfg, "surrogate.kind")) {
+    return kv_config_errorf(cfg, "surrogate.kind", "kelvin fit needs [surrogate] kind = %s",
+                            kv_surrogate_choices);
+  }
+  return KV_OK;
+}
+
+int kv_fit_data_path(const kv_config *cfg, char *data, size_t n) {
+  const char *v = kv_config_value(cfg, "surrogate.data");
+  if (v) {
+    snprintf(data, n, "%s", v);
+  } else if (kv_config_has(cfg, "sweep.method")) {
+    kv_sweep *sw = NULL;
+    KV_CHECK(kv_sweep_create(cfg, &sw));
+    snprintf(data, n, "%s", kv_sweep_dir(sw));
+    kv_sweep_free(sw);
+  } else {
+    return kv_config_errorf(cfg, "surrogate.data", "expected the training data: a CSV file, a "
+                            "sweep directory or a run's output file");
+  }
+  return KV_OK;
+}
+
+int kv_fit_model_path(const kv_config *cfg, const kv_surrogate_type *t, const char *data,
+                      char *path, size_t n) {
+  const char *v = kv_config_value(cfg, "surrogate.model");
+  if (v) {
+    snprintf(path, n, "%s", v);
+  } else if (!kv_dataset_is_csv(data) && !kv_dataset_is_h5(data)) {
+    snprintf(path, n, "%s/model_%s.h5", data, t->name);
+  } else {
+    return kv_config_errorf(cfg, "surrogate.model", "expected the model file to write");
+  }
+  return KV_OK;
+}
+
+/* A data error that is about a key becomes a message naming the file and line of the key. */
+static int keyed(const kv_config *cfg, const char *key, int rc) {
+  if (rc != KV_ERR_CONFIG) {
+    return rc;
+  }
+  char why[1024];
+  snprintf(why, sizeof why, "%s", kv_error_message());
+  const char *colon = strstr(why, ": ");
+  return kv_config_errorf(cfg, key, "%s", colon && strncmp(why, key, strlen(key)) == 0
+                                              ? colon + 2 : why);
+}
+
+int kv_fit_scenario_forcing(const kv_config *cfg, const char *scenario, int year0, int n,
+                            double *forcing) {
+  const kv_model_type *type;
+  KV_CHECK(kv_model_type_of(cfg, &type));
+  if (!type->global_forcing || !type->scenario_key) {
+    return kv_config_errorf(cfg, "run.model", "a scenario surrogate emulates a model with "
+                            "scenario forcing (model %s has none)", type->name);
+  }
+  double *f = malloc((3 * (size_t)n + 1) * sizeof *f);
+  if (!f) {
+    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
+  int rc = type->global_forcing(cfg, scenario, year0, n, f, f + n, f + 2 * n);
+  for (int t = 0; rc == KV_OK && t < n; t++) {
+    forcing[(size_t)t * KV_FORCING_COLS + KV_FORCING_TOTAL] = f[t];
+    forcing[(size_t)t * KV_FORCING_COLS + KV_FORCING_CO2] = f[n + t];
+    forcing[(size_t)t * KV_FORCING_COLS + KV_FORCING_AEROSOL] = f[2 * n + t];
+  }
+  free(f);
+  return rc;
+}
+
+static int scenario_data(const kv_config *cfg, const kv_dataset_params *p, int max_members,
+                         kv_dataset *ds) {
+  const kv_model_type *type;
+  KV_CHECK(kv_model_type_of(cfg, &type));
+  if (!type->scenario_key || !type->global_forcing) {
+    return kv_config_errorf(cfg, "surrogate.kind", "a scenario surrogate emulates a model with "
+                            "scenario forcing from a scenario ensemble (run.model = %s has none)",
+                            type->name);
+  }
+  if (!p->scenarios[0]) {
+    return kv_config_errorf(cfg, "surrogate.train_scenarios", "expected the scenarios to train "
+                            "on (e.g. ssp126, ssp370, ssp585)");
+  }
+  long year0;
+  KV_CHECK(kv_config_get_int(cfg, "run.year_start", -1000000, 1000000, &year0));
+  KV_CHECK(kv_dataset_read_scenarios(p->data, type->scenario_key, p->scenarios, max_members,
+                                     p->field[0] ? p->field : "tas", (int)year0, ds));
+  for (int s = 0; s < ds->ngroups; s++) {
+    KV_CHECK(kv_fit_scenario_forcing(cfg, ds->groups[s], (int)year0, (int)ds->nt,
+                                     ds->forcing + (size_t)s * ds->nt * KV_FORCING_COLS));
+  }
+  return KV_OK;
+}
+
+/* A ROM basis: the snapshots of a run file or of a sweep's done cases, through the model's ROM
+ * hooks (solvers/rom). */
+static int snapshot_data(const kv_dataset_params *p, kv_dataset *ds) {
+  kv_dataset cases = {0};
+  char *one = (char *)p->data;
+  char *const *files = &one;
+  long nfiles = 1;
+  if (!kv_dataset_is_h5(p->data)) {
+    KV_CHECK(kv_dataset_read_sweep(p, p->data, 0, &cases));
+    files = cases.files;
+    nfiles = cases.n;
+  }
+  kv_rom_snapshots sn;
+  int rc = kv_rom_snapshots_collect(files, nfiles, p->snapshot_every, &sn);
+  kv_dataset_free(&cases);
+  KV_CHECK(rc);
+  memset(ds, 0, sizeof *ds);
+  ds->kind = KV_DATA_SNAPSHOTS;
+  snprintf(ds->source, sizeof ds->source, "%s", p->data);
+  snprintf(ds->model, sizeof ds->model, "%s", sn.model);
+  ds->ndims = sn.ndims;
+  memcpy(ds->gn, sn.n, sizeof ds->gn);
+  ds->N = sn.N;
+  ds->m = sn.m;
+  ds->mf = sn.mf;
+  ds->runs = sn.runs;
+  ds->linear = sn.linear;
+  /* The arrays change hands. */
+  ds->S = sn.S;
+  ds->F = sn.F;
+  ds->uref = sn.uref;
+  return KV_OK;
+}
+
+int kv_fit_dataset(const kv_config *cfg, const kv_surrogate_type *t, int max_members,
+                   kv_dataset *ds) {
+  memset(ds, 0, sizeof *ds);
+  kv_dataset_params p;
+  KV_CHECK(kv_dataset_params_from_config(cfg, &p));
+  if (!p.data[0]) {
+    KV_CHECK(kv_fit_data_path(cfg, p.data, sizeof p.data));
+  }
+  int csv = kv_dataset_is_csv(p.data), rc = KV_OK;
+  if (t->data & KV_DATA_SNAPSHOTS) {
+    return keyed(cfg, "surrogate.data", snapshot_data(&p, ds));
+  }
+  if (t->data & KV_DATA_SCENARIOS) {
+    return scenario_data(cfg, &p, max_members, ds);
+  }
+  if (csv) {
+    if (!(t->data & KV_DATA_SCALAR)) {
+      return kv_config_errorf(cfg, "surrogate.data", "%s trains on fields: give a sweep "
+                              "directory", t->name);
+    }
+    if (!p.inputs[0]) {
+      return kv_config_errorf(cfg, "surrogate.inputs", "CSV data needs the input column names");
+    }
+    if (!p.output[0]) {
+      return kv_config_errorf(cfg, "surrogate.output", "CSV data needs the output column name");
+    }
+    return keyed(cfg, "surrogate.inputs", kv_dataset_read_csv(&p, ds));
+  }
+  rc = kv_dataset_read_sweep(&p, p.data, 1, ds);
+  if (rc != KV_OK) {
+    return keyed(cfg, strstr(kv_error_message(), "surrogate.inputs") ? "surrogate.inputs"
+                                                                     : "surrogate.data", rc);
+  }
+  if (t->data & KV_DATA_SCALAR) {
+    if (!p.qoi[0]) {
+      return kv_config_errorf(cfg, "surrogate.qoi", "a %s on sweep data needs the quantity of "
+                              "interest (e.g. T_mean, T_max)", t->name);
+    }
+    return kv_dataset_read_qoi(ds, p.qoi);
+  }
+  return kv_dataset_read_fields(ds, p.field);
+}
+
+int kv_fit(const kv_config *cfg, kv_surrogate **out, char *model_path, size_t mpn) {
+  if (out) {
+    *out = NULL;
+  }
+  const kv_surrogate_type *t;
+  KV_CHECK(kv_surrogate_type_of(cfg, &t));
+  char data[4096];
+  KV_CHECK(kv_fit_data_path(cfg, data, sizeof data));
+  KV_CHECK(kv_fit_model_path(cfg, t, data, model_path, mpn));
+  void *params = NULL;
+  KV_CHECK(kv_surrogate_params_create(t, cfg, &params));
+  kv_dataset ds;
+  kv_surrogate *s = NULL;
+  char *text = NULL;
+  int rc = kv_fit_dataset(cfg, t, 0, &ds);
+  if (rc == KV_OK) {
+    rc = kv_config_to_text(cfg, &text);
+  }
+  if (rc == KV_OK) {
+    rc = kv_surrogate_fit(t, &ds, params, text, &s);
+  }
+  if (rc == KV_OK) {
+    rc = kv_surrogate_save(s, model_path);
+  }
+  free(text);
+  kv_dataset_free(&ds);
+  kv_surrogate_params_free(t, params);
+  if (rc != KV_OK || !out) {
+    kv_surrogate_free(s);
+  } else {
+    *out = s;
+  }
+  return rc;
+}

@@ -1,0 +1,48 @@
+#include "drivers/pipeline.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/status.h"
+#include "drivers/fit.h"
+#include "drivers/sweep.h"
+
+int kv_pipeline(MPI_Comm comm, const kv_config *cfg, kv_pipeline_result *res) {
+  memset(res, 0, sizeof *res);
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  kv_sweep *s = NULL;
+  int rc = kv_sweep_create(cfg, &s);
+  rc = kv_status_agree(comm, rc);
+  if (rc == KV_OK) {
+    res->ncases = kv_sweep_ncases(s);
+    snprintf(res->dir, sizeof res->dir, "%s", kv_sweep_dir(s));
+    if (rank == 0) {
+      kv_info("pipeline 1/3: sweep of %ld cases into %s", res->ncases, res->dir);
+    }
+    kv_sweep_options o = {1, 0, 0};
+    kv_sweep_summary sum;
+    rc = kv_sweep_run(comm, s, &o, &sum);
+    if (rc == KV_OK && sum.failed) {
+      rc = KV_ERROR(KV_ERR_NUMERIC, "pipeline: %ld case%s of the sweep failed (see "
+                    "%s/manifest.csv)", sum.failed, sum.failed == 1 ? "" : "s", res->dir);
+    }
+  }
+  if (rc == KV_OK) {
+    if (rank == 0) {
+      kv_info("pipeline 2/3: fit");
+    }
+    rc = rank == 0 ? kv_fit(cfg, NULL, res->model, sizeof res->model) : KV_OK;
+    rc = kv_status_agree(comm, rc);
+    MPI_Bcast(res->model, (int)sizeof res->model, MPI_CHAR, 0, comm);
+  }
+  if (rc == KV_OK) {
+    if (rank == 0) {
+      kv_info("pipeline 3/3: validate");
+    }
+    rc = kv_validate(comm, cfg, &res->validation);
+  }
+  kv_sweep_free(s);
+  return rc;
+}

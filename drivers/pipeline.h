@@ -1,0 +1,23 @@
+/* kelvin — `kelvin pipeline`: the sweep (resuming what an earlier pipeline finished), the fit and
+ * the validation of one configuration. */
+#ifndef KV_PIPELINE_H
+#define KV_PIPELINE_H
+
+#include <mpi.h>
+
+#include "drivers/validate.h"
+#include "io/config.h"
+
+typedef struct {
+  long ncases;               /* cases of the training sweep                              */
+  char dir[4096];            /* its directory                                            */
+  char model[4096];          /* the model file fitted                                    */
+  kv_validation validation;  /* the validation's metrics (validation.nfailed > 0: a
+                                tolerance is exceeded)                                   */
+} kv_pipeline_result;
+
+/* Sweep, fit, validate. Collective over comm (the fit runs on rank 0). A failed sweep case is an
+ * error. */
+int kv_pipeline(MPI_Comm comm, const kv_config *cfg, kv_pipeline_result *res);
+
+#endif

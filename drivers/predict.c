@@ -1,0 +1,67 @@
+#include "drivers/predict.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/status.h"
+#include "drivers/fit.h"
+#include "io/layout.h"
+
+static int stored_config(const kv_surrogate *s, kv_config **cfg) {
+  const char *text = kv_surrogate_config(s);
+  return kv_config_parse_string(text ? text : "", "model file", cfg);
+}
+
+int kv_predict_scenario_years(const kv_surrogate *s, long *y0, long *y1) {
+  kv_config *cfg = NULL;
+  KV_CHECK(stored_config(s, &cfg));
+  int rc = kv_config_get_int(cfg, "run.year_start", -1000000, 1000000, y0);
+  if (rc == KV_OK) {
+    rc = kv_config_get_int(cfg, "run.year_end", -1000000, 1000000, y1);
+  }
+  kv_config_free(cfg);
+  return rc;
+}
+
+int kv_predict_scenario(const kv_surrogate *s, const char *scenario, long y0, long y1,
+                        const char *output) {
+  const kv_field_layout *L = kv_surrogate_layout(s);
+  long t0, t1, n = y1 - y0 + 1, np = kv_surrogate_noutputs(s);
+  if (!L || n < 1) {
+    return KV_ERROR(KV_ERR_USAGE, "predict: a scenario surrogate and a year range are needed");
+  }
+  KV_CHECK(kv_predict_scenario_years(s, &t0, &t1));
+  kv_config *cfg = NULL;
+  KV_CHECK(stored_config(s, &cfg));
+  double *f = malloc(((size_t)n * KV_FORCING_COLS + 1) * sizeof *f);
+  double *X = malloc(((size_t)n * KV_SCENARIO_COLS + 1) * sizeof *X);
+  double *mean = malloc(((size_t)n * (size_t)np + 1) * sizeof *mean);
+  double *times = malloc(((size_t)n + 1) * sizeof *times);
+  int rc = f && X && mean && times ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  if (rc == KV_OK) {
+    rc = kv_fit_scenario_forcing(cfg, scenario, (int)y0, (int)n, f);
+  }
+  for (long t = 0; rc == KV_OK && t < n; t++) {
+    for (int c = 0; c < KV_FORCING_COLS; c++) {
+      X[t * KV_SCENARIO_COLS + c] = f[t * KV_FORCING_COLS + c];
+    }
+    X[t * KV_SCENARIO_COLS + KV_SCENARIO_GLOBAL_TRUE] = NAN;
+  }
+  if (rc == KV_OK) {
+    rc = kv_surrogate_predict(s, n, X, mean, NULL);
+  }
+  /* Mid-year stamps on the training runs' noleap axis (365 days a year). */
+  for (long t = 0; rc == KV_OK && t < n; t++) {
+    times[t] = L->time + 365.0 * (double)(y0 + t - t1);
+  }
+  if (rc == KV_OK) {
+    rc = kv_layout_write_field(L, n, times, mean, NULL, output, kv_surrogate_config(s));
+  }
+  free(f);
+  free(X);
+  free(mean);
+  free(times);
+  kv_config_free(cfg);
+  return rc;
+}

@@ -1,0 +1,37 @@
+/* kelvin — what the files of kelvin validate share (drivers/validate*.c only). */
+#ifndef KV_VALIDATE_IMPL_H
+#define KV_VALIDATE_IMPL_H
+
+#include "drivers/sweep.h"
+#include "drivers/validate.h"
+#include "io/h5.h"
+#include "io/layout.h"
+#include "surrogates/surrogate.h"
+
+/* Add weight * x to metric m (and mark it present). */
+void kv_validation_add(kv_validation *v, int m, double x, double weight);
+
+/* validate_report.c: validation.md (what: the paragraph above the table; maps: markdown of the
+ * PNG maps, may be ""), the maps of truth, prediction and error of one case (markdown of them
+ * into md), and the coordinates and metrics of validation.h5. Not collective. */
+int kv_validate_write_report(const kv_validation *v, const char *what, const char *maps);
+int kv_validate_write_maps(const kv_validation *v, const kv_field_layout *L, const double *truth,
+                           const double *pred, long np, const char *label, char *md, size_t mdn);
+int kv_validate_store_coords(kv_h5_store *h, const kv_field_layout *L);
+int kv_validate_store_metrics(kv_h5_store *h, const kv_validation *v);
+
+/* validate_score.c: the held-out design points of a scalar or field surrogate, and the held-out
+ * scenarios of a scenario surrogate (with the members study). solver_wall: the full solver's
+ * mean wall time per case. Rank 0 only. */
+int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
+                             const kv_sweep *hs, const kv_surrogate *s, double solver_wall,
+                             kv_validation *v, char *what, size_t whn);
+int kv_validate_score_scenarios(const kv_config *cfg, const kv_validate_params *vp,
+                                const kv_sweep *hs, const kv_surrogate *s, double solver_wall,
+                                kv_validation *v, char *what, size_t whn);
+
+/* validate_rom.c: the ROM runs of the held-out cases (rs) against the full solver's (hs). */
+int kv_validate_score_rom(const kv_sweep *hs, const kv_sweep *rs, double full_wall,
+                          double rom_wall, kv_validation *v, char *what, size_t whn);
+
+#endif

@@ -1,0 +1,545 @@
+/* kelvin validate of scalar, field and scenario surrogates: held-out design points and held-out
+ * scenarios against the full solver. */
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/status.h"
+#include "drivers/fit.h"
+#include "drivers/validate_impl.h"
+#include "solvers/model.h"
+#include "surrogates/metrics.h"
+
+
+/* Scalar and field kinds: new LHS points; one truth per case. */
+int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
+                             const kv_sweep *hs, const kv_surrogate *s, double solver_wall,
+                             kv_validation *v, char *what, size_t whn) {
+  (void)vp;
+  long n = kv_sweep_ncases(hs);
+  const kv_field_layout *L = kv_surrogate_layout(s);
+  int d = kv_surrogate_ninputs(s), field = L != NULL;
+  long P = field ? kv_surrogate_noutputs(s) : 1;
+  double *X = malloc((size_t)n * (size_t)d * sizeof *X);
+  double *truth = malloc((size_t)n * (size_t)P * sizeof *truth);
+  double *mean = malloc((size_t)n * (size_t)P * sizeof *mean);
+  double *var = malloc((size_t)n * (size_t)P * sizeof *var);
+  double *sd = malloc((size_t)n * (size_t)P * sizeof *sd);
+  int rc = X && truth && mean && var && sd ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  /* Fields on the sphere are climate fields: scored as anomalies from the control climate, with
+   * the ClimateBench NRMSE, when the runs cover 1850-1900. */
+  int climate = field && kv_layout_is_sphere(L);
+  long y0 = 0;
+  double *base = NULL, *w = NULL;
+  long *nbase = NULL;
+  if (rc == KV_OK && climate) {
+    rc = kv_config_get_int(cfg, "run.year_start", -1000000, 1000000, &y0);
+    base = calloc((size_t)n * (size_t)P, sizeof *base);
+    nbase = calloc((size_t)n, sizeof *nbase);
+    w = malloc((size_t)P * sizeof *w);
+    if (rc == KV_OK && (!base || !nbase || !w)) rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
+  for (int k = 0; rc == KV_OK && k < d; k++) {
+    int col = -1;
+    for (int j = 0; j < kv_sweep_nvars(hs); j++) {
+      if (!strcmp(kv_sweep_var(hs, j), kv_surrogate_input(s, k))) {
+        col = j;
+      }
+    }
+    if (col < 0) {
+      rc = KV_ERROR(KV_ERR_CONFIG, "validate: the model's input %s is not varied by the sweep",
+                    kv_surrogate_input(s, k));
+      break;
+    }
+    for (long c = 0; c < n; c++) X[c * d + k] = strtod(kv_sweep_value(hs, c, col), NULL);
+  }
+  for (long c = 0; rc == KV_OK && c < n; c++) {
+    char path[4200];
+    kv_sweep_case_path(hs, c, path, sizeof path);
+    if (!field) {
+      rc = kv_dataset_case_qoi(path, kv_surrogate_output(s), &truth[c]);
+    } else {
+      kv_h5_array a;
+      long np;
+      rc = kv_dataset_last_record(path, L->var, &a, &np);
+      if (rc == KV_OK && np != P) {
+        rc = KV_ERROR(KV_ERR_FORMAT, "'%s': %ld points, the model has %ld", path, np, P);
+      }
+      if (rc == KV_OK) memcpy(truth + c * P, a.data + a.count - P, (size_t)P * sizeof *truth);
+      /* Climate fields: the case's own 1850-1900 mean is its control climate. */
+      for (long t = 0; rc == KV_OK && climate && t < a.dims[0]; t++) {
+        long yr = y0 + t;
+        if (yr < KV_CONTROL_YEAR_FIRST || yr > KV_CONTROL_YEAR_LAST) {
+          continue;
+        }
+        for (long q = 0; q < P; q++) base[c * P + q] += a.data[t * P + q];
+        nbase[c]++;
+      }
+      if (rc == KV_OK) kv_h5_array_free(&a);
+    }
+  }
+  double t0 = MPI_Wtime();
+  if (rc == KV_OK) rc = kv_surrogate_predict(s, n, X, mean, var);
+  double tsur = (MPI_Wtime() - t0) / (double)n;
+  if (rc == KV_OK && climate) {
+    for (long c = 0; c < n; c++) climate &= nbase[c] > 0;
+    if (!climate) kv_warn("validate: the runs do not cover 1850-1900: scored as absolute values");
+  }
+  if (rc == KV_OK && climate) {
+    for (long c = 0; c < n; c++)
+      for (long q = 0; q < P; q++) {
+        double b = base[c * P + q] / (double)nbase[c];
+        truth[c * P + q] -= b;
+        mean[c * P + q] -= b;
+      }
+    kv_layout_weights(L, w);
+    for (long c = 0; c < n && rc == KV_OK; c++) {
+      kv_nrmse nr;
+      rc = kv_metric_nrmse(1, P, mean + c * P, truth + c * P, w, &nr);
+      if (rc == KV_OK) {
+        kv_validation_add(v, KV_M_NRMSE_SPATIAL, nr.spatial, 1.0 / n);
+        kv_validation_add(v, KV_M_NRMSE_GLOBAL, nr.global, 1.0 / n);
+        kv_validation_add(v, KV_M_NRMSE_TOTAL, nr.total, 1.0 / n);
+      }
+    }
+  }
+  if (rc == KV_OK) {
+    for (long i = 0; i < n * P; i++) sd[i] = sqrt(var[i] > 0 ? var[i] : 0.0);
+    if (!field) {
+      kv_metrics m;
+      kv_metrics_pointwise(n, mean, truth, &m);
+      kv_validation_add(v, KV_M_RMSE, m.rmse, 1);
+      kv_validation_add(v, KV_M_MAE, m.mae, 1);
+      kv_validation_add(v, KV_M_MAX_ABS, m.max_abs, 1);
+      kv_validation_add(v, KV_M_REL_L2, m.rel_l2, 1);
+      kv_validation_add(v, KV_M_R2, m.r2, 1);
+      /* Against a Gaussian with the training outputs' mean and variance (kinds that keep
+       * them). */
+      long nt = 0;
+      const double *yt = NULL;
+      if (kv_surrogate_training_y(s, &yt, &nt) == KV_OK && nt > 0) {
+        double ym = 0.0, yv = 0.0;
+        for (long i = 0; i < nt; i++) {
+          ym += yt[i] / nt;
+        }
+        for (long i = 0; i < nt; i++) {
+          yv += (yt[i] - ym) * (yt[i] - ym) / nt;
+        }
+        kv_validation_add(v, KV_M_MSLL,
+                          kv_metric_msll(n, mean, sd, truth, ym, yv > 0 ? yv : 1.0), 1);
+      }
+      kv_error_clear();
+    } else {
+      for (long c = 0; c < n; c++) {
+        kv_metrics m;
+        kv_metrics_pointwise(P, mean + c * P, truth + c * P, &m);
+        kv_validation_add(v, KV_M_RMSE, m.rmse, 1.0 / n);
+        kv_validation_add(v, KV_M_MAE, m.mae, 1.0 / n);
+        kv_validation_add(v, KV_M_MAX_ABS, m.max_abs, 1.0 / n);
+        kv_validation_add(v, KV_M_REL_L2, m.rel_l2, 1.0 / n);
+        kv_validation_add(v, KV_M_R2, m.r2, 1.0 / n);
+      }
+    }
+    kv_validation_add(v, KV_M_COVERAGE95, kv_metric_coverage95(n * P, mean, sd, truth), 1);
+    kv_validation_add(v, KV_M_SPEEDUP, solver_wall / fmax(tsur, 1e-9), 1);
+    v->ncases = n;
+  }
+  /* validation.h5 */
+  kv_h5_store *h = NULL;
+  char path[4200], var_[300];
+  snprintf(path, sizeof path, "%s/validation.h5", v->dir);
+  snprintf(var_, sizeof var_, "%.255s", field ? L->var : kv_surrogate_output(s));
+  if (rc == KV_OK) rc = kv_h5_store_create(path, &h);
+  if (rc == KV_OK) {
+    long dims[4] = {n, 1, 1, 1}, di[2] = {n, d};
+    int rank = 1;
+    if (field) {
+      rank = 1 + L->ndims;
+      for (int k = 0; k < L->ndims; k++) {
+        dims[1 + k] = L->n[L->ndims - 1 - k];
+      }
+    }
+    const char *grp[3] = {"truth", "prediction", "std"};
+    const double *dat[3] = {truth, mean, sd};
+    for (int k = 0; k < 3 && rc == KV_OK; k++) {
+      char name[340];
+      snprintf(name, sizeof name, "/%s/%s", grp[k], var_);
+      rc = kv_h5_store_put(h, name, rank, dims, dat[k]);
+    }
+    char names[2048] = "";
+    for (int k = 0; k < d; k++) {
+      strncat(names, k ? "," : "", sizeof names - strlen(names) - 1);
+      strncat(names, kv_surrogate_input(s, k), sizeof names - strlen(names) - 1);
+    }
+    if (rc == KV_OK) rc = kv_h5_store_put(h, "/inputs", 2, di, X);
+    if (rc == KV_OK) rc = kv_h5_store_put_text(h, "/inputs", "names", names);
+    if (rc == KV_OK && field) {
+      rc = kv_validate_store_coords(h, L);
+    }
+    if (rc == KV_OK && climate) {
+      char name[340];
+      snprintf(name, sizeof name, "/truth/%s", var_);
+      rc = kv_h5_store_put_text(h, name, "long_name", "anomaly of the final record from the "
+                                "run's own 1850-1900 mean (the control climate)");
+    }
+  }
+  snprintf(what, whn, "Surrogate `%s` of `%s`, against the full solver on %ld new Latin-"
+           "hypercube points.", kv_surrogate_kind(s), var_, n);
+  if (rc == KV_OK) rc = kv_validate_store_metrics(h, v);
+  if (h) {
+    int rc2 = kv_h5_store_close(h, rc == KV_OK);
+    if (rc == KV_OK) rc = rc2;
+  }
+  if (rc == KV_OK && field) {
+    char md[1024];
+    rc = kv_validate_write_maps(v, L, truth, mean, P, "held-out case 0", md, sizeof md);
+    strncat(what, "\n\n", whn - strlen(what) - 1);
+    strncat(what, md, whn - strlen(what) - 1);
+  }
+  free(X);
+  free(truth);
+  free(mean);
+  free(var);
+  free(sd);
+  free(base);
+  free(nbase);
+  free(w);
+  return rc;
+}
+
+/* The scenario inputs of a surrogate for nt years: the scenario's forcing and the solver's
+ * global-mean anomaly g (NULL: unknown). */
+static int scenario_inputs(const kv_config *cfg, const char *scen, long y0, long nt,
+                           const double *g, double *X) {
+  double *f = malloc(((size_t)nt * KV_FORCING_COLS + 1) * sizeof *f);
+  if (!f) {
+    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
+  int rc = kv_fit_scenario_forcing(cfg, scen, (int)y0, (int)nt, f);
+  for (long t = 0; rc == KV_OK && t < nt; t++) {
+    for (int c = 0; c < KV_FORCING_COLS; c++) {
+      X[t * KV_SCENARIO_COLS + c] = f[t * KV_FORCING_COLS + c];
+    }
+    X[t * KV_SCENARIO_COLS + KV_SCENARIO_GLOBAL_TRUE] = g ? g[t] : NAN;
+  }
+  free(f);
+  return rc;
+}
+
+/* Refit on the first m members of each training scenario and score against the held-out truth
+ * (window anomalies, ns scenarios): the internal-variability noise floor. */
+static int members_study(const kv_config *cfg, const kv_validate_params *vp,
+                         const kv_surrogate *s, char scen[][64], int ns, long y0, long nt,
+                         long t0, long nw, const double *allT, const double *gall,
+                         const double *w, kv_h5_store *h, char *what, size_t whn) {
+  int nm = vp->nstudy;
+  const long *list = vp->study;
+  const kv_surrogate_type *t = kv_surrogate_type_get(s);
+  long np = kv_surrogate_noutputs(s);
+  const double *ref = kv_surrogate_reference(s);
+  double *res = calloc(4 * (size_t)nm + 1, sizeof *res);
+  double *X = malloc(((size_t)nt * KV_SCENARIO_COLS + 1) * sizeof *X);
+  double *Pr = malloc(((size_t)nt * (size_t)np + 1) * sizeof *Pr);
+  double *g = malloc(((size_t)nt + 1) * sizeof *g), *dc = malloc(((size_t)np + 1) * sizeof *dc);
+  void *params = NULL;
+  int rc = res && X && Pr && g && dc && ref ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  if (rc == KV_OK) {
+    rc = kv_surrogate_params_create(t, cfg, &params);
+  }
+  size_t len = strlen(what);
+  len += (size_t)snprintf(what + len, whn - len, "\n\n## Internal variability: members in the "
+                          "training ensemble means\n\nThe same surrogate refitted on the "
+                          "ensemble means of the first m members of each training scenario, "
+                          "scored against the held-out truth above.\n\n| members | "
+                          "nrmse_spatial | nrmse_global | nrmse_total |\n|---|---|---|---|\n");
+  for (int i = 0; rc == KV_OK && i < nm; i++) {
+    kv_surrogate *r = NULL;
+    kv_dataset ds;
+    rc = kv_fit_dataset(cfg, t, (int)list[i], &ds);
+    if (rc == KV_OK) {
+      rc = kv_surrogate_fit(t, &ds, params, kv_surrogate_config(s), &r);
+    }
+    kv_dataset_free(&ds);
+    const double *rref = r ? kv_surrogate_reference(r) : NULL;
+    double sum[3] = {0, 0, 0};
+    for (int k = 0; rc == KV_OK && k < ns; k++) {
+      const double *tw = allT + (size_t)k * nw * np;
+      /* The refit's own control climate differs: its anomalies are shifted by the difference,
+       * and its predictions shifted back to the reference control before scoring. */
+      for (long q = 0; q < np; q++) {
+        dc[q] = ref[q] - rref[q];
+      }
+      double shift = kv_metric_wmean(np, dc, w);
+      for (long tt = 0; tt < nt; tt++) {
+        g[tt] = gall[(size_t)k * nt + tt] + shift;
+      }
+      rc = scenario_inputs(cfg, scen[k], y0, nt, g, X);
+      if (rc == KV_OK) {
+        rc = kv_surrogate_predict(r, nt, X, Pr, NULL);
+      }
+      for (long tt = 0; rc == KV_OK && tt < nt; tt++) {
+        for (long q = 0; q < np; q++) {
+          Pr[tt * np + q] += rref[q] - ref[q];
+        }
+      }
+      kv_nrmse nr;
+      if (rc == KV_OK) {
+        rc = kv_metric_nrmse(nw, np, Pr + t0 * np, tw, w, &nr);
+      }
+      if (rc == KV_OK) {
+        sum[0] += nr.spatial / ns;
+        sum[1] += nr.global / ns;
+        sum[2] += nr.total / ns;
+      }
+    }
+    if (rc == KV_OK) {
+      res[i] = (double)list[i];
+      res[nm + i] = sum[0];
+      res[2 * nm + i] = sum[1];
+      res[3 * nm + i] = sum[2];
+      len += (size_t)snprintf(what + len, whn - len, "| %ld | %.4f | %.4f | %.4f |\n", list[i],
+                              sum[0], sum[1], sum[2]);
+      kv_info("members study: %ld member%s: NRMSE spatial %.4f, global %.4f, total %.4f",
+              list[i], list[i] == 1 ? "" : "s", sum[0], sum[1], sum[2]);
+    }
+    kv_surrogate_free(r);
+  }
+  long n = nm;
+  if (rc == KV_OK) {
+    rc = kv_h5_store_put(h, "/members_study/members", 1, &n, res);
+  }
+  if (rc == KV_OK) {
+    rc = kv_h5_store_put(h, "/members_study/nrmse_spatial", 1, &n, res + nm);
+  }
+  if (rc == KV_OK) {
+    rc = kv_h5_store_put(h, "/members_study/nrmse_global", 1, &n, res + 2 * nm);
+  }
+  if (rc == KV_OK) {
+    rc = kv_h5_store_put(h, "/members_study/nrmse_total", 1, &n, res + 3 * nm);
+  }
+  kv_surrogate_params_free(t, params);
+  free(res);
+  free(X);
+  free(Pr);
+  free(g);
+  free(dc);
+  return rc;
+}
+
+/* Scenario kinds: held-out scenarios; the truth is the ensemble mean's anomaly from the
+ * surrogate's reference, scored in the window validate.years. */
+int kv_validate_score_scenarios(const kv_config *cfg, const kv_validate_params *vp,
+                                const kv_sweep *hs, const kv_surrogate *s, double solver_wall,
+                                kv_validation *v, char *what, size_t whn) {
+  int w0 = vp->year_first, w1 = vp->year_last;
+  long y0;
+  const kv_model_type *type;
+  KV_CHECK(kv_config_get_int(cfg, "run.year_start", -1000000, 1000000, &y0));
+  KV_CHECK(kv_model_type_of(cfg, &type));
+  const kv_field_layout *L = kv_surrogate_layout(s);
+  const double *ref = kv_surrogate_reference(s);
+  if (!L || !ref || !type->scenario_key) {
+    return KV_ERROR(KV_ERR_INVALID, "validate: %s is not a scenario surrogate of a model with "
+                    "scenarios", kv_surrogate_kind(s));
+  }
+  int sk = -1;
+  for (int j = 0; j < kv_sweep_nvars(hs); j++) {
+    if (!strcmp(kv_sweep_var(hs, j), type->scenario_key)) {
+      sk = j;
+    }
+  }
+  long nc = kv_sweep_ncases(hs), np = kv_surrogate_noutputs(s);
+  char **files = calloc((size_t)nc + 1, sizeof *files);
+  char scen[32][64];
+  int ns = 0, rc = files && sk >= 0 ? KV_OK : KV_ERROR(KV_ERR_INVALID, "validate: no scenarios");
+  for (long c = 0; rc == KV_OK && c < nc; c++) {
+    const char *sc = kv_sweep_value(hs, c, sk);
+    int found = 0;
+    for (int k = 0; k < ns; k++) {
+      found |= !strcmp(scen[k], sc);
+    }
+    if (!found && ns < 32) {
+      snprintf(scen[ns++], sizeof scen[0], "%s", sc);
+    }
+  }
+  double *w = malloc(((size_t)np + 1) * sizeof *w);
+  long nt = 0, t0 = w0 - y0, nw = w1 - w0 + 1;
+  double *T = NULL, *Pr = NULL, *X = NULL, *g = NULL;
+  double *allT = NULL, *allP = NULL, *gall = NULL, tsur = 0.0;
+  if (rc == KV_OK && !w) {
+    rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
+  if (rc == KV_OK) {
+    kv_layout_weights(L, w);
+  }
+  for (int k = 0; rc == KV_OK && k < ns; k++) {
+    int nf = 0;
+    for (long c = 0; c < nc; c++) {
+      if (strcmp(kv_sweep_value(hs, c, sk), scen[k])) {
+        continue;
+      }
+      char path[4200];
+      kv_sweep_case_path(hs, c, path, sizeof path);
+      files[nf++] = strdup(path);
+    }
+    long np2;
+    rc = kv_dataset_ensemble_mean(files, nf, L->var, &nt, &np2, &T);
+    for (int m = 0; m < nf; m++) {
+      free(files[m]);
+    }
+    if (rc != KV_OK) {
+      break;
+    }
+    if (np2 != np || t0 < 0 || t0 + nw > nt) {
+      rc = KV_ERROR(KV_ERR_CONFIG, "validate: the held-out runs (%ld-%ld, %ld points) do not "
+                    "cover validate.years = %d:%d of the model's %ld points", y0, y0 + nt - 1,
+                    np2, w0, w1, np);
+      break;
+    }
+    if (!allT) {
+      allT = malloc(((size_t)ns * (size_t)nw * (size_t)np + 1) * sizeof *allT);
+      allP = malloc(((size_t)ns * (size_t)nw * (size_t)np + 1) * sizeof *allP);
+      Pr = malloc(((size_t)nt * (size_t)np + 1) * sizeof *Pr);
+      X = malloc(((size_t)nt * KV_SCENARIO_COLS + 1) * sizeof *X);
+      g = malloc(((size_t)nt + 1) * sizeof *g);
+      gall = malloc(((size_t)ns * (size_t)nt + 1) * sizeof *gall);
+      if (!allT || !allP || !Pr || !X || !g || !gall) {
+        rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
+        break;
+      }
+    }
+    for (long t = 0; t < nt; t++) {
+      for (long q = 0; q < np; q++) {
+        T[t * np + q] -= ref[q];
+      }
+      g[t] = kv_metric_wmean(np, T + t * np, w);
+      gall[(size_t)k * nt + t] = g[t];
+    }
+    double ts = MPI_Wtime();
+    rc = scenario_inputs(cfg, scen[k], y0, nt, g, X);
+    if (rc == KV_OK) {
+      rc = kv_surrogate_predict(s, nt, X, Pr, NULL);
+    }
+    tsur += MPI_Wtime() - ts;
+    if (rc == KV_OK) {
+      const double *tw = T + t0 * np, *pw = Pr + t0 * np;
+      kv_nrmse nr;
+      kv_metrics m;
+      rc = kv_metric_nrmse(nw, np, pw, tw, w, &nr);
+      if (rc == KV_OK) {
+        kv_metrics_pointwise(nw * np, pw, tw, &m);
+        double wt = 1.0 / ns;
+        kv_validation_add(v, KV_M_RMSE, m.rmse, wt);
+        kv_validation_add(v, KV_M_MAE, m.mae, wt);
+        kv_validation_add(v, KV_M_MAX_ABS, m.max_abs, wt);
+        kv_validation_add(v, KV_M_REL_L2, m.rel_l2, wt);
+        kv_validation_add(v, KV_M_R2, m.r2, wt);
+        kv_validation_add(v, KV_M_NRMSE_SPATIAL, nr.spatial, wt);
+        kv_validation_add(v, KV_M_NRMSE_GLOBAL, nr.global, wt);
+        kv_validation_add(v, KV_M_NRMSE_TOTAL, nr.total, wt);
+        memcpy(allT + (size_t)k * nw * np, tw, (size_t)(nw * np) * sizeof *allT);
+        memcpy(allP + (size_t)k * nw * np, pw, (size_t)(nw * np) * sizeof *allP);
+      }
+    }
+    free(T);
+    T = NULL;
+  }
+  if (rc == KV_OK) {
+    v->ncases = ns;
+    /* A scenario's full runs against the surrogate's prediction of it. */
+    kv_validation_add(v, KV_M_SPEEDUP, solver_wall * (double)nc / ns / fmax(tsur / ns, 1e-9), 1);
+  }
+  kv_h5_store *h = NULL;
+  char path[4200], name[128];
+  snprintf(path, sizeof path, "%s/validation.h5", v->dir);
+  if (rc == KV_OK) {
+    rc = kv_h5_store_create(path, &h);
+  }
+  if (rc == KV_OK) {
+    long dims[4] = {ns, nw, L->n[1], L->n[0]};
+    double *years = malloc(((size_t)nw + 1) * sizeof *years);
+    for (long t = 0; years && t < nw; t++) {
+      years[t] = (double)(w0 + t);
+    }
+    snprintf(name, sizeof name, "/truth/%s", L->var);
+    rc = years ? kv_h5_store_put(h, name, 4, dims, allT) : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+    snprintf(name, sizeof name, "/prediction/%s", L->var);
+    if (rc == KV_OK) {
+      rc = kv_h5_store_put(h, name, 4, dims, allP);
+    }
+    if (rc == KV_OK) {
+      rc = kv_h5_store_put(h, "/year", 1, &nw, years);
+    }
+    free(years);
+    char list[2048] = "";
+    for (int k = 0; k < ns; k++) {
+      strncat(list, k ? "," : "", sizeof list - strlen(list) - 1);
+      strncat(list, scen[k], sizeof list - strlen(list) - 1);
+    }
+    double ids[32];
+    long nsl = ns;
+    for (int k = 0; k < ns; k++) {
+      ids[k] = k;
+    }
+    if (rc == KV_OK) {
+      rc = kv_h5_store_put(h, "/inputs", 1, &nsl, ids);
+    }
+    if (rc == KV_OK) {
+      rc = kv_h5_store_put_text(h, "/inputs", "scenarios", list);
+    }
+    snprintf(name, sizeof name, "/truth/%s", L->var);
+    if (rc == KV_OK) {
+      rc = kv_h5_store_put_text(h, name, "long_name", "ensemble-mean anomaly from the control "
+                                "climate (the surrogate's reference)");
+    }
+    if (rc == KV_OK) {
+      rc = kv_validate_store_coords(h, L);
+    }
+    if (rc == KV_OK) {
+      rc = kv_validate_store_metrics(h, v);
+    }
+  }
+  snprintf(what, whn, "Surrogate `%s` against the full solver's ensemble mean of %s, %s "
+           "anomalies from the control climate, years %d-%d.", kv_surrogate_kind(s), scen[0],
+           L->var, w0, w1);
+  if (rc == KV_OK && vp->nstudy > 0) {
+    rc = members_study(cfg, vp, s, scen, ns, y0, nt, t0, nw, allT, gall, w, h, what, whn);
+  }
+  if (h) {
+    int rc2 = kv_h5_store_close(h, rc == KV_OK);
+    if (rc == KV_OK) {
+      rc = rc2;
+    }
+  }
+  if (rc == KV_OK) {
+    /* Maps of the window means of the first held-out scenario. */
+    double *mt = calloc((size_t)np + 1, sizeof *mt), *mp = calloc((size_t)np + 1, sizeof *mp);
+    for (long t = 0; mt && mp && t < nw; t++) {
+      for (long q = 0; q < np; q++) {
+        mt[q] += allT[t * np + q] / nw;
+        mp[q] += allP[t * np + q] / nw;
+      }
+    }
+    char md[1024], label[128];
+    snprintf(label, sizeof label, "%s %d-%d mean", scen[0], w0, w1);
+    rc = mt && mp ? kv_validate_write_maps(v, L, mt, mp, np, label, md, sizeof md)
+                  : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+    strncat(what, "\n\n", whn - strlen(what) - 1);
+    strncat(what, md, whn - strlen(what) - 1);
+    free(mt);
+    free(mp);
+  }
+  free(files);
+  free(w);
+  free(T);
+  free(Pr);
+  free(X);
+  free(g);
+  free(allT);
+  free(allP);
+  free(gall);
+  return rc;
+}

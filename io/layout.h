@@ -1,0 +1,54 @@
+/* kelvin — the layout of a field in a kelvin output file (its variable, units, axes with their
+ * coordinates, time stamp): read from a case file, stored in model files, and used to write
+ * predictions as field files that kelvin info, kelvin compare and xarray read like the solver's.
+ */
+#ifndef KV_LAYOUT_H
+#define KV_LAYOUT_H
+
+#include "io/h5.h"
+
+/* Where a field lives: enough to write a prediction as the solver would. */
+typedef struct {
+  char var[64], units[64], long_name[256];
+  int ndims;                /* space dimensions (1-3)                                 */
+  long n[3];                /* cells per axis, x (fastest) first                      */
+  char axis_name[3][32], axis_units[3][64], axis_std[3][64], axis_long[3][128], axis_letter[3][4];
+  double *coord[3];         /* coordinate values per axis (owned)                      */
+  double time;              /* the time stamp of the training fields (final record)    */
+  char time_units[128], calendar[32];
+} kv_field_layout;
+
+/* The layout of field var in a case file: axes (lat/lon on the sphere, x/y/z otherwise), their
+ * coordinates and attributes, and the final time stamp. L is the caller's (kv_layout_free).
+ * Not collective. */
+int kv_layout_read(const char *file, const char *var, kv_field_layout *L);
+
+/* A deep copy of src into dst (dst's previous contents are not freed). */
+int kv_layout_copy(kv_field_layout *dst, const kv_field_layout *src);
+
+/* Free the coordinates (the struct is the caller's); a zeroed layout is a no-op. */
+void kv_layout_free(kv_field_layout *L);
+
+/* Points of one field record (the product of n). */
+long kv_layout_points(const kv_field_layout *L);
+
+/* 1 when the field lives on a latitude-longitude grid (axes lon, lat). */
+int kv_layout_is_sphere(const kv_field_layout *L);
+
+/* Area weights of the field's points: cos(lat) on the sphere, 1 on a box grid (npts values). */
+void kv_layout_weights(const kv_field_layout *L, double *w);
+
+/* Save the layout as "/field" (attributes) and "/field/axis_K" (coordinates) of a model store,
+ * and load it back (L the caller's). Not collective. */
+int kv_layout_save(const kv_field_layout *L, kv_h5_store *h);
+int kv_layout_load(kv_h5_store *h, kv_field_layout *L);
+
+/* Write nrec field records (nrec x npts mean and variance; var may be NULL) as a field file in
+ * the layout: variable <var> (mean) and, with var, <var>_std, with the coordinates and one time
+ * record per row at times[] (NULL: the layout's time stamp), atomically. Not collective (a
+ * one-process grid). */
+int kv_layout_write_field(const kv_field_layout *L, long nrec, const double *times,
+                          const double *mean, const double *var, const char *path,
+                          const char *config);
+
+#endif

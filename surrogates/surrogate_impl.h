@@ -1,0 +1,23 @@
+/* kelvin — what every surrogate kind's handle starts with (for the kinds' files only; users see
+ * the opaque kv_surrogate of surrogate.h). */
+#ifndef KV_SURROGATE_IMPL_H
+#define KV_SURROGATE_IMPL_H
+
+#include "surrogates/surrogate.h"
+
+struct kv_surrogate {
+  const kv_surrogate_type *type;
+  int ninputs;
+  char **inputs;            /* names (config keys, CSV columns or predictors)            */
+  char output[256];         /* the QoI / CSV column, or the field variable               */
+  char *config;             /* configuration text that made it (may be NULL)             */
+};
+
+/* Fill the header of a kind's new handle (inputs and output copied). Not collective. */
+int kv_surrogate_header_init(kv_surrogate *s, const kv_surrogate_type *t, int ninputs,
+                             char *const *inputs, const char *output);
+
+/* Free what the header owns (not s itself). */
+void kv_surrogate_header_free(kv_surrogate *s);
+
+#endif
