@@ -31,7 +31,7 @@ CLI_SRC = $(wildcard cli/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 
 # Named EBM scenarios (ebm.scenario = ssp245) are looked up here unless ebm.scenario_dir is set.
-$(BUILD)/solvers/ebm/ebm.o: CPPFLAGS += -DKV_SCENARIO_DIR='"$(CURDIR)/configs/scenarios"'
+$(BUILD)/solvers/ebm/ebm_params.o: CPPFLAGS += -DKV_SCENARIO_DIR='"$(CURDIR)/configs/scenarios"'
 # The GP kernel loops run on every core (OpenMP, from GCC); BLAS calls stay outside them.
 $(BUILD)/surrogates/gp.o: CFLAGS += -fopenmp
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)

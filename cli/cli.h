@@ -7,14 +7,24 @@
 
 #include "io/config.h"
 
+/* kelvin run CONFIG: one solve (drivers/run). Collective. */
 int kv_cmd_run(MPI_Comm comm, int argc, char **argv);
+/* kelvin info FILE: describe an HDF5 file (rank 0). Collective (the others wait). */
 int kv_cmd_info(MPI_Comm comm, int argc, char **argv);
+/* kelvin compare A B: regression compare; KV_ERR_MISMATCH on differences. Rank 0 works. */
 int kv_cmd_compare(MPI_Comm comm, int argc, char **argv);
+/* kelvin sweep CONFIG: the task farm, --collect, --emit-slurm (drivers/sweep). Collective. */
 int kv_cmd_sweep(MPI_Comm comm, int argc, char **argv);
+/* kelvin fit CONFIG: train the [surrogate] (drivers/fit; rank 0 fits). Collective. */
 int kv_cmd_fit(MPI_Comm comm, int argc, char **argv);
+/* kelvin predict MODEL: evaluate a surrogate (rank 0). Collective (the others wait). */
 int kv_cmd_predict(MPI_Comm comm, int argc, char **argv);
+/* kelvin plot FILE VAR: a PNG map (rank 0). Collective (the others wait). */
 int kv_cmd_plot(MPI_Comm comm, int argc, char **argv);
+/* kelvin validate CONFIG: the surrogate against the full solver (drivers/validate);
+ * KV_ERR_MISMATCH when a tolerance is exceeded. Collective. */
 int kv_cmd_validate(MPI_Comm comm, int argc, char **argv);
+/* kelvin pipeline CONFIG: sweep, fit, validate (drivers/pipeline). Collective. */
 int kv_cmd_pipeline(MPI_Comm comm, int argc, char **argv);
 
 /* 1 if s is "-h" or "--help". */

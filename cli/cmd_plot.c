@@ -146,13 +146,15 @@ static int plot_root(int argc, char **argv) {
       snprintf(obj, sizeof obj, "/%s", var);
       if (kv_h5_store_get_text(h, obj, "units", &u) == KV_OK) snprintf(units, sizeof units, "%s", u);
       free(u);
-      kv_h5_store_close(h, 0);
+      rc = kv_h5_store_close(h, 0);
     }
     const double *xc = f.xa.count == nx ? f.xa.data : NULL;
     if (yc && f.ya.count != ny) yc = NULL;
     kv_plot_opts o = {W, H, title, units, f.xn ? f.xn : "x index",
                       a->rank == 2 ? "record" : (f.yn ? f.yn : "y index"), other != NULL};
-    rc = kv_plot_map(v, nx, ny, xc, yc, &o, out);
+    if (rc == KV_OK) {
+      rc = kv_plot_map(v, nx, ny, xc, yc, &o, out);
+    }
   }
   if (rc == KV_OK) printf("wrote %s (%dx%d)\n", out, W, H);
 cleanup:

@@ -23,6 +23,7 @@ static const char *const g_names[KV_NCODES] = {
     [KV_ERR_UNSUPPORTED] = "unsupported",
     [KV_ERR_INTERRUPTED] = "interrupted",
     [KV_ERR_MISMATCH] = "mismatch",
+    [KV_ERR_NOT_CONVERGED] = "not converged",
 };
 
 const char *kv_strerror(int code) {

@@ -27,6 +27,9 @@ enum {
   KV_ERR_UNSUPPORTED, /* valid request that this build/model cannot do     -> exit 2 */
   KV_ERR_INTERRUPTED, /* stopped by a signal                               -> exit 3 */
   KV_ERR_MISMATCH,    /* a comparison found differences (not an error)     -> exit 1 */
+  KV_ERR_NOT_CONVERGED, /* an iteration stopped at its limit before its
+                           tolerance (PCG, Picard, reduced Newton): the caller
+                           may recover (a smaller step, a full-solver step)  -> exit 3 */
   KV_NCODES
 };
 

@@ -17,6 +17,7 @@ static inline void kv_timer_reset(kv_timer *t) {
   t->count = 0;
 }
 
+/* Start an interval. */
 static inline void kv_timer_start(kv_timer *t) { t->start = MPI_Wtime(); }
 
 /* Stop, accumulate, return the seconds of this interval. */

@@ -168,7 +168,7 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
     }
     goto cleanup;
   }
-  if (rc == KV_ERR_NUMERIC) {
+  if (rc == KV_ERR_NUMERIC || rc == KV_ERR_NOT_CONVERGED) {
     /* Keep what was written: the file is consistent, only incomplete. */
     char why[1024], kept[4096];
     snprintf(why, sizeof why, "failed: %s", kv_error_message());

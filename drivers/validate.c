@@ -10,6 +10,7 @@
 #include "drivers/fit.h"
 #include "io/manifest.h"
 #include "solvers/model.h"
+#include "solvers/rom/rom.h"
 
 const char *const kv_metric_names[KV_M_COUNT] = {
     "rmse", "mae", "max_abs", "rel_l2", "r2", "nrmse_spatial", "nrmse_global", "nrmse_total",
@@ -243,27 +244,12 @@ static int holdout_config(const kv_config *cfg, const kv_validate_params *vp,
   return KV_OK;
 }
 
-/* The same cases by the ROM: run.model = rom around the solver the training runs used. */
-static int rom_config(const kv_config *cfg, const kv_validate_params *vp, const kv_config *h,
-                      const char *model, const char *rdir, kv_config **out) {
+/* The same cases by the ROM of the model the training runs used. */
+static int rom_config(const kv_validate_params *vp, const kv_config *h, const char *model,
+                      const char *rdir, kv_config **out) {
   kv_config *hr = NULL;
-  char num[64];
-  const char *fm = kv_config_value(cfg, "run.model");
   KV_CHECK(kv_config_clone(h, &hr));
-  int rc = kv_config_set_tagged(hr, "run.model", "rom", "validate");
-  if (rc == KV_OK) {
-    rc = kv_config_set_tagged(hr, "rom.model", fm ? fm : kv_model_default_name, "validate");
-  }
-  if (rc == KV_OK) {
-    rc = kv_config_set_tagged(hr, "rom.basis", model, "validate");
-  }
-  snprintf(num, sizeof num, "%.17g", vp->rom_tolerance);
-  if (rc == KV_OK) {
-    rc = kv_config_set_tagged(hr, "rom.tolerance", num, "validate");
-  }
-  if (rc == KV_OK) {
-    rc = kv_config_set_tagged(hr, "rom.adaptive", vp->rom_adaptive ? "true" : "false", "validate");
-  }
+  int rc = kv_rom_config_set(hr, model, vp->rom_tolerance, vp->rom_adaptive, "validate");
   if (rc == KV_OK) {
     rc = kv_config_set_tagged(hr, "sweep.dir", rdir, "validate");
   }
@@ -323,7 +309,7 @@ int kv_validate(MPI_Comm comm, const kv_config *cfg, kv_validation *out) {
     rc = run_cases(comm, hs, "held-out");
   }
   if (rc == KV_OK && rom) {
-    rc = rom_config(cfg, &vp, h, model, rdir, &hr);
+    rc = rom_config(&vp, h, model, rdir, &hr);
     if (rc == KV_OK) {
       rc = kv_sweep_create(hr, &rs);
     }
@@ -344,7 +330,14 @@ int kv_validate(MPI_Comm comm, const kv_config *cfg, kv_validation *out) {
         rc = sweep_wall(rs, &rw);
       }
       if (rc == KV_OK) {
-        rc = kv_validate_score_rom(hs, rs, fw, rw, out, what, 16384);
+        const kv_model_type *mt = NULL;
+        rc = kv_model_type_of(cfg, &mt);
+        if (rc == KV_OK && !mt->state_var) {
+          rc = KV_ERROR(KV_ERR_UNSUPPORTED, "validate: model %s records no state", mt->name);
+        }
+        if (rc == KV_OK) {
+          rc = kv_validate_score_rom(hs, rs, mt->state_var, fw, rw, out, what, 16384);
+        }
       }
       if (rc == KV_OK) {
         rc = finish(cfg, &vp, out, what);

@@ -30,8 +30,10 @@ int kv_validate_score_scenarios(const kv_config *cfg, const kv_validate_params *
                                 const kv_sweep *hs, const kv_surrogate *s, double solver_wall,
                                 kv_validation *v, char *what, size_t whn);
 
-/* validate_rom.c: the ROM runs of the held-out cases (rs) against the full solver's (hs). */
-int kv_validate_score_rom(const kv_sweep *hs, const kv_sweep *rs, double full_wall,
-                          double rom_wall, kv_validation *v, char *what, size_t whn);
+/* validate_rom.c: the ROM runs of the held-out cases (rs) against the full solver's (hs),
+ * every record of the state variable var. */
+int kv_validate_score_rom(const kv_sweep *hs, const kv_sweep *rs, const char *var,
+                          double full_wall, double rom_wall, kv_validation *v, char *what,
+                          size_t whn);
 
 #endif

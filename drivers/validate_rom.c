@@ -26,7 +26,8 @@ static double correlation(const double *x, const double *y, long n) {
  * (T, or tas of the ebm). rel_l2 per case is ||rom - full|| / ||full - its mean over records||
  * (the signal, not the offset of absolute temperatures). Also the indicator/error correlation:
  * log of each record's largest indicator against log of its relative error, over all records. */
-int kv_validate_score_rom(const kv_sweep *hs, const kv_sweep *rs, double full_wall, double rom_wall,
+int kv_validate_score_rom(const kv_sweep *hs, const kv_sweep *rs, const char *var,
+                          double full_wall, double rom_wall,
                      kv_validation *v, char *what, size_t whn) {
   long n = kv_sweep_ncases(hs), nrec_all = 0;
   double *cerr = calloc((size_t)n + 1, sizeof *cerr), *cupd = calloc((size_t)n + 1, sizeof *cupd),
@@ -34,7 +35,7 @@ int kv_validate_score_rom(const kv_sweep *hs, const kv_sweep *rs, double full_wa
   double *li = NULL, *le = NULL, *tlast = NULL, *plast = NULL;
   double sse = 0.0, sae = 0.0, mx = 0.0, sst = 0.0;
   long cnt = 0, P = 0;
-  char var[8] = "T", tf[4300], rf[4300];
+  char tf[4300], rf[4300];
   int rc = cerr && cupd && cind ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "out of memory");
   kv_field_layout L;
   memset(&L, 0, sizeof L);
@@ -42,12 +43,6 @@ int kv_validate_score_rom(const kv_sweep *hs, const kv_sweep *rs, double full_wa
     kv_sweep_case_path(hs, c, tf, sizeof tf);
     kv_sweep_case_path(rs, c, rf, sizeof rf);
     kv_h5_array a = {0}, b = {0}, ind = {0}, up = {0};
-    if (c == 0) {
-      kv_h5_store *h = NULL;
-      rc = kv_h5_store_open(tf, &h);
-      if (rc == KV_OK && kv_h5_store_has(h, "/tas")) snprintf(var, sizeof var, "tas");
-      if (h) kv_h5_store_close(h, 0);
-    }
     if (rc == KV_OK) rc = kv_h5_read_array(tf, var, &a);
     if (rc == KV_OK) rc = kv_h5_read_array(rf, var, &b);
     if (rc == KV_OK) rc = kv_h5_read_array(rf, "rom/indicator", &ind);

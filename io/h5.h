@@ -113,6 +113,7 @@ typedef struct {
   int is_volatile; /* the dataset is marked as differing between identical runs (wall time) */
 } kv_h5_array;
 
+/* Free the data of an array read by the functions below (NULL and an empty array are no-ops). */
 void kv_h5_array_free(kv_h5_array *a);
 
 /* Read dataset dset of file path entirely (any numeric type, converted to double). Errors:
@@ -153,19 +154,39 @@ int kv_h5_check_complete(const char *path, const char *config);
  * live in groups (created as needed); "/" is the root for attributes. */
 typedef struct kv_h5_store kv_h5_store;
 
-/* Create for writing ("<path>.part", renamed by kv_h5_store_close(s, 1)) or open read-only. */
+/* Create a store for writing: the file is "<path>.part" until kv_h5_store_close(s, 1) renames
+ * it, so a crash never leaves a half model under the final name. *out owned by the caller (close
+ * it). KV_ERR_IO when the file cannot be created. Not collective. */
 int kv_h5_store_create(const char *path, kv_h5_store **out);
+
+/* Open an existing store read-only. KV_ERR_IO / KV_ERR_FORMAT (naming the file) when it cannot
+ * be opened as HDF5. Not collective. */
 int kv_h5_store_open(const char *path, kv_h5_store **out);
-/* Close; when writing, publish == 1 renames the file to its final name, 0 deletes it. */
+
+/* Close and free s (NULL is a no-op returning KV_OK). When writing, publish == 1 renames the
+ * file to its final name and 0 deletes it. Returns the first error of closing or renaming, so a
+ * failed write is never reported as success. */
 int kv_h5_store_close(kv_h5_store *s, int publish);
+
+/* Write a float64 dataset name (groups created as needed) of rank dims (rank 0: a scalar), from
+ * v (row-major). KV_ERR_IO naming the file and dataset on failure. */
 int kv_h5_store_put(kv_h5_store *s, const char *name, int rank, const long *dims, const double *v);
+
+/* Read dataset name whole into *out (caller frees with kv_h5_array_free). KV_ERR_FORMAT naming
+ * the file and dataset when it is missing or not numeric. */
 int kv_h5_store_get(kv_h5_store *s, const char *name, kv_h5_array *out);
+
+/* Set a text / number attribute name of object obj ("/" for the root; a group is created when
+ * obj does not exist). KV_ERR_IO naming the file, object and attribute on failure. */
 int kv_h5_store_put_text(kv_h5_store *s, const char *obj, const char *name, const char *v);
 int kv_h5_store_put_number(kv_h5_store *s, const char *obj, const char *name, double v);
-/* *out is malloc'd. Missing: KV_ERR_FORMAT naming the file, object and attribute. */
+
+/* Read a text attribute (*out malloc'd, the caller frees it) / a number attribute. Missing:
+ * KV_ERR_FORMAT naming the file, object and attribute. */
 int kv_h5_store_get_text(kv_h5_store *s, const char *obj, const char *name, char **out);
 int kv_h5_store_get_number(kv_h5_store *s, const char *obj, const char *name, double *out);
-/* 1 if the dataset or group exists. */
+
+/* 1 if the dataset or group name exists, else 0 (never an error). */
 int kv_h5_store_has(kv_h5_store *s, const char *name);
 
 /* Read the text attribute `name` of the file's root group into buf (size n). KV_ERR_FORMAT when

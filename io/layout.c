@@ -115,7 +115,10 @@ int kv_layout_read(const char *file, const char *var, kv_field_layout *L) {
     read_text_or_empty(h, obj, "long_name", L->axis_long[k], sizeof L->axis_long[k]);
     read_text_or_empty(h, obj, "axis", L->axis_letter[k], sizeof L->axis_letter[k]);
   }
-  kv_h5_store_close(h, 0);
+  int rc2 = kv_h5_store_close(h, 0);
+  if (rc == KV_OK) {
+    rc = rc2;
+  }
   if (rc == KV_OK) {
     rc = kv_h5_read_array(file, "time", &a);
     if (rc == KV_OK) {

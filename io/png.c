@@ -109,7 +109,7 @@ static const uint8_t font[95][7] = {
     {0x1f, 0x11, 0x11, 0x11, 0x11, 0x11, 0x1f}, /* '~' */
 };
 
-int kv_image_create(int w, int h, kv_image *img) {
+int kv_png_create(int w, int h, kv_png_image *img) {
   img->w = w;
   img->h = h;
   img->rgb = malloc((size_t)w * (size_t)h * 3);
@@ -118,24 +118,27 @@ int kv_image_create(int w, int h, kv_image *img) {
   return KV_OK;
 }
 
-void kv_image_free(kv_image *img) {
+void kv_png_free(kv_png_image *img) {
+  if (!img) {
+    return;
+  }
   free(img->rgb);
   img->rgb = NULL;
 }
 
-static void put(kv_image *img, int x, int y, const uint8_t c[3]) {
+static void put(kv_png_image *img, int x, int y, const uint8_t c[3]) {
   if (x < 0 || y < 0 || x >= img->w || y >= img->h) return;
   memcpy(img->rgb + ((size_t)y * (size_t)img->w + (size_t)x) * 3, c, 3);
 }
 
-void kv_image_rect(kv_image *img, int x0, int y0, int x1, int y1, const uint8_t c[3]) {
+void kv_png_rect(kv_png_image *img, int x0, int y0, int x1, int y1, const uint8_t c[3]) {
   for (int y = y0; y < y1; y++)
     for (int x = x0; x < x1; x++) put(img, x, y, c);
 }
 
-int kv_image_text_width(const char *s, int scale) { return (int)strlen(s) * 6 * scale; }
+int kv_png_text_width(const char *s, int scale) { return (int)strlen(s) * 6 * scale; }
 
-int kv_image_text(kv_image *img, int x, int y, const char *s, int scale, int vertical,
+int kv_png_text(kv_png_image *img, int x, int y, const char *s, int scale, int vertical,
                   const uint8_t c[3]) {
   int pos = 0;
   for (; *s; s++, pos += 6 * scale) {
@@ -181,10 +184,10 @@ static void ramp(const uint8_t (*stops)[3], int n, double u, uint8_t c[3]) {
   }
 }
 
-void kv_colormap_viridis(double u, uint8_t c[3]) { ramp(viridis, 11, u, c); }
-void kv_colormap_diverging(double u, uint8_t c[3]) { ramp(diverging, 5, u, c); }
+void kv_png_colormap_viridis(double u, uint8_t c[3]) { ramp(viridis, 11, u, c); }
+void kv_png_colormap_diverging(double u, uint8_t c[3]) { ramp(diverging, 5, u, c); }
 
-int kv_image_write_png(const kv_image *img, const char *path) {
+int kv_png_write(const kv_png_image *img, const char *path) {
   char tmp[4200];
   snprintf(tmp, sizeof tmp, "%s.part", path);
   FILE *f = fopen(tmp, "wb");
@@ -228,7 +231,7 @@ static void png_quiet(png_structp p, png_const_charp msg) {
   (void)msg;
 }
 
-int kv_image_read_png(const char *path, kv_image *img) {
+int kv_png_read(const char *path, kv_png_image *img) {
   memset(img, 0, sizeof *img);
   FILE *f = fopen(path, "rb");
   if (!f) return KV_ERROR(KV_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
@@ -242,7 +245,7 @@ int kv_image_read_png(const char *path, kv_image *img) {
   if (setjmp(png_jmpbuf(p))) {
     png_destroy_read_struct(&p, &info, NULL);
     fclose(f);
-    kv_image_free(img);
+    kv_png_free(img);
     return KV_ERROR(KV_ERR_FORMAT, "'%s' is not a readable PNG", path);
   }
   png_init_io(p, f);

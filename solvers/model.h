@@ -36,7 +36,6 @@ typedef struct {
   int record_means;        /* records are means over the steps since the previous record    */
   int linear;              /* ROMs: F is affine in u, F(u) = A u + F(0), and the model has the
                               linear_part hook: a ROM projects it exactly, no DEIM            */
-  const char *state_var;   /* the output variable holding the prognostic state ("T"), or NULL */
 } kv_model_info;
 
 /* Most cells a stencil of the ROM hooks may have (a 3 x 3 block in 2D). */
@@ -47,6 +46,8 @@ typedef struct kv_model_type {
   const char *seed_key;                /* key of the random seed ("ebm.noise_seed"), or NULL:
                                           what an ensemble varies                          */
   const char *scenario_key;            /* key of the forcing scenario, or NULL             */
+  const char *state_var;               /* the output variable of the prognostic state (or of
+                                          its record means), or NULL                       */
   const kv_config_key *keys;           /* the keys of its config section                */
   const char *wraps_key;               /* a model built on another (the ROM): the key naming
                                           it, whose section is then allowed too; else NULL */

@@ -60,6 +60,9 @@ int kv_surrogate_header_init(kv_surrogate *s, const kv_surrogate_type *t, int ni
 }
 
 void kv_surrogate_header_free(kv_surrogate *s) {
+  if (!s) {
+    return;
+  }
   for (int i = 0; s->inputs && i < s->ninputs; i++) {
     free(s->inputs[i]);
   }

@@ -5,249 +5,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/field.h"
-#include "core/grid.h"
 #include "core/log.h"
 #include "core/status.h"
-#include "io/h5.h"
-#include "solvers/ebm/forcing.h"
-#include "solvers/ebm/noise.h"
-#include "solvers/ebm/sphere.h"
-
-#ifndef KV_SCENARIO_DIR
-#define KV_SCENARIO_DIR "configs/scenarios"
-#endif
-
-#define KV_PI 3.14159265358979323846
-#define DEG (KV_PI / 180.0)
-#define EARTH_RADIUS 6.371e6           /* m                                          */
-#define DAYS_PER_YEAR 365.0            /* the model calendar is "noleap"             */
-#define SECONDS_PER_DAY 86400.0
-#define RHO_CP_WATER (1025.0 * 3985.0) /* J m-3 K-1: sea water, for the mixed layer  */
-#define KELVIN 273.15
-
-const kv_config_key kv_ebm_keys[] = {
-    {"ebm.nlat", KV_CFG_INT, "96", NULL, 3, 100000, "latitude rows, pole to pole"},
-    {"ebm.nlon", KV_CFG_INT, "144", NULL, 1, 100000,
-     "longitude columns (1: the zonal-mean model; otherwise at least 3)"},
-    {"ebm.A", KV_CFG_DOUBLE, "210", NULL, KV_CFG_NORANGE, "OLR = A + B T: constant part (W m-2)"},
-    {"ebm.B", KV_CFG_DOUBLE, "2", NULL, 0.0, INFINITY,
-     "OLR = A + B T: feedback parameter (W m-2 K-1)"},
-    {"ebm.D", KV_CFG_DOUBLE, "0.555", NULL, 0.0, INFINITY,
-     "diffusivity (W m-2 K-1), multiplies the Laplacian of the unit sphere"},
-    {"ebm.insolation", KV_CFG_ENUM, "annual", "annual|seasonal", KV_CFG_NORANGE,
-     "annual: S0/4 (1 + s2 P2(sin lat)); seasonal: daily means from the orbit (Berger 1978)"},
-    {"ebm.S0", KV_CFG_DOUBLE, "1365.2", NULL, 0.0, INFINITY, "solar constant (W m-2)"},
-    {"ebm.s2", KV_CFG_DOUBLE, "-0.48", NULL, KV_CFG_NORANGE, "annual insolation: P2 coefficient"},
-    {"ebm.ecc", KV_CFG_DOUBLE, "0.017236", NULL, 0.0, 0.9, "seasonal: orbital eccentricity"},
-    {"ebm.obliquity", KV_CFG_DOUBLE, "23.446", NULL, 0.0, 90.0, "seasonal: obliquity (degrees)"},
-    {"ebm.long_peri", KV_CFG_DOUBLE, "281.37", NULL, 0.0, 360.0,
-     "seasonal: longitude of perihelion from the vernal equinox + 180 (degrees; Berger's tables)"},
-    {"ebm.albedo", KV_CFG_ENUM, "smooth", "constant|legendre|step|smooth", KV_CFG_NORANGE,
-     "constant: a0; legendre: a0 + a2 P2(sin lat); step: ai where T < Tf, else legendre; smooth: "
-     "a tanh transition of width ice_width between the two"},
-    {"ebm.a0", KV_CFG_DOUBLE, "0.3", NULL, 0.0, 1.0, "albedo: ice-free constant part"},
-    {"ebm.a2", KV_CFG_DOUBLE, "0.078", NULL, -1.0, 1.0, "albedo: ice-free P2 coefficient"},
-    {"ebm.ai", KV_CFG_DOUBLE, "0.62", NULL, 0.0, 1.0, "albedo of ice"},
-    {"ebm.Tf", KV_CFG_DOUBLE, "-10", NULL, KV_CFG_NORANGE, "freezing temperature of the ice albedo (deg C)"},
-    {"ebm.ice_width", KV_CFG_DOUBLE, "2", NULL, 0.0, INFINITY,
-     "smooth albedo: width (K) of the tanh transition"},
-    {"ebm.ocean_depth", KV_CFG_DOUBLE, "50", NULL, 0.0, INFINITY,
-     "ocean mixed-layer depth (m): C = 1025 * 3985 * depth J m-2 K-1"},
-    {"ebm.land_heat_capacity", KV_CFG_DOUBLE, "1.0e7", NULL, 0.0, INFINITY,
-     "heat capacity of land (J m-2 K-1)"},
-    {"ebm.land_mask", KV_CFG_FUNC, "idealized", "none, idealized or file.h5:/dataset",
-     KV_CFG_NORANGE,
-     "land fraction per cell: none (aquaplanet), the built-in idealised continents, or a (lat, "
-     "lon) dataset of values in [0, 1]"},
-    {"ebm.scenario", KV_CFG_STRING, "none", NULL, KV_CFG_NORANGE,
-     "none (no time-dependent forcing), historical, ssp126, ssp245, ssp370, ssp585 (files in "
-     "configs/scenarios/) or a path to such a CSV; scenarios continue from historical"},
-    {"ebm.scenario_dir", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
-     "where named scenarios are looked up (default: the configs/scenarios of the build)"},
-    {"ebm.co2_ref", KV_CFG_DOUBLE, "284.3", NULL, 0.0, INFINITY,
-     "reference CO2 (ppm): F_co2 = 5.35 ln(CO2 / co2_ref) W m-2"},
-    {"ebm.aerosol_scale", KV_CFG_DOUBLE, "0.9", NULL, KV_CFG_NORANGE,
-     "global-mean aerosol forcing (W m-2, counted negative) at aerosol index 1"},
-    {"ebm.forcing", KV_CFG_DOUBLE, "0", NULL, KV_CFG_NORANGE,
-     "extra uniform, constant forcing (W m-2)"},
-    {"ebm.T_init", KV_CFG_FUNC, "10", "a number (deg C), legendre(T0, T2) or file.h5:/dataset (K)",
-     KV_CFG_NORANGE,
-     "initial temperature: uniform in deg C; T0 + T2 P2(sin lat) in deg C (climlab starts from "
-     "legendre(12, -40)); or a (lat, lon) field in K such as /tas of an earlier run (last record)"},
-    {"ebm.noise_std", KV_CFG_DOUBLE, "0", NULL, 0.0, INFINITY,
-     "internal variability: standard deviation of the stochastic forcing per cell (W m-2)"},
-    {"ebm.noise_corr_km", KV_CFG_DOUBLE, "1500", NULL, 0.0, INFINITY,
-     "internal variability: spatial correlation length (km; 0: white in space)"},
-    {"ebm.noise_tau", KV_CFG_DOUBLE, "0.5", NULL, 0.0, INFINITY,
-     "internal variability: AR(1) time scale (years; 0: white in time)"},
-    {"ebm.seed", KV_CFG_INT, "1", NULL, 0, 9.0e15, "internal variability: random seed"},
-    {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
-};
-
-enum { ALB_CONSTANT, ALB_LEGENDRE, ALB_STEP, ALB_SMOOTH };
-
-typedef struct {
-  int nlat, nlon;
-  double A, B, D;
-  int seasonal;
-  double S0, s2;
-  kv_orbit orbit;
-  int albedo;
-  double a0, a2, ai, Tf, ice_width;
-  double C_ocean, C_land;
-  kv_config_func land, T_init;
-  int has_scenario;
-  double co2_ref, aerosol_scale, forcing;
-  double noise_std, noise_corr_km, noise_tau;
-  long seed;
-  long year_start, year_end, spy;
-} params;
-
-typedef struct {
-  kv_model base;
-  params p;
-  MPI_Comm comm;
-  int rank, size;
-  kv_grid *grid;          /* (lon, lat) decomposed in latitude: the rows layout           */
-  kv_sphere s;
-  int j0, nj, i0, ni;
-  kv_transpose tr;
-  kv_tridiag lat_solve;   /* (C/dt + B) - D L_lat on this rank's columns                  */
-  kv_tridiag lon_solve;   /* C/dt - D L_lon on this rank's rows (nlon > 1)                */
-  kv_noise noise;
-  kv_scenario scen;
-  double *insol;          /* [step of the year][j]                                        */
-  double *warm;           /* ice-free albedo per latitude                                 */
-  double *C_r, *C_c;      /* heat capacity, rows and columns layouts                      */
-  double *aer_r;          /* aerosol pattern, rows layout                                 */
-  double *T, *Ts;         /* state and scratch, rows layout (deg C)                      */
-  double *src_r, *w_r;    /* rows: explicit sources, noise                                */
-  double *T_c, *src_c, *w_c, *xi_c; /* columns                                           */
-  double *tas_acc;        /* rows: sum of T over the steps of the current year           */
-  double *C_g, *aer_g;    /* heat capacity and aerosol pattern of every cell (ROM hooks)  */
-  double *rowbuf, *zonal; /* nlat: per-row sums                                            */
-  double toa_acc;         /* sum over the year's steps of this rank's part of the global net flux */
-  int bad;                /* a non-finite value was seen on this rank                      */
-  long acc_steps;
-  double dt;              /* seconds                                                      */
-  double dt_days, t0_days;/* time axis: days since 1850-01-01                             */
-  long step, nsteps;
-  double t;
-  int xi_started;
-  kv_field *f_out, *f_aux, *f_aux2;
-  double *lat_deg, *lon_deg;
-  kv_h5_axis axes[2];
-  char title[160];
-  /* the latest annual record */
-  double tas_global, ice_n, ice_s, toa, heat;
-  double year_mid;
-} ebm;
-
-/* ---------------------------------------------------------------- parameters */
-
-static int params_from_config(const kv_config *cfg, params *p) {
-  memset(p, 0, sizeof *p);
-  long v;
-  KV_CHECK(kv_config_get_int(cfg, "ebm.nlat", 3, 100000, &v));
-  p->nlat = (int)v;
-  KV_CHECK(kv_config_get_int(cfg, "ebm.nlon", 1, 100000, &v));
-  p->nlon = (int)v;
-  if (p->nlon == 2) {
-    return kv_config_errorf(cfg, "ebm.nlon", "expected 1 (zonal mean) or at least 3 columns");
-  }
-  KV_CHECK(kv_config_get_double(cfg, "ebm.A", -INFINITY, INFINITY, &p->A));
-  KV_CHECK(kv_config_get_double(cfg, "ebm.B", 0.0, INFINITY, &p->B));
-  KV_CHECK(kv_config_get_double(cfg, "ebm.D", 0.0, INFINITY, &p->D));
-  int e;
-  KV_CHECK(kv_config_get_enum(cfg, "ebm.insolation", "annual|seasonal", &e));
-  p->seasonal = e == 1;
-  KV_CHECK(kv_config_get_double(cfg, "ebm.S0", 0.0, INFINITY, &p->S0));
-  KV_CHECK(kv_config_get_double(cfg, "ebm.s2", -INFINITY, INFINITY, &p->s2));
-  KV_CHECK(kv_config_get_double(cfg, "ebm.ecc", 0.0, 0.9, &p->orbit.ecc));
-  double d;
-  KV_CHECK(kv_config_get_double(cfg, "ebm.obliquity", 0.0, 90.0, &d));
-  p->orbit.obliquity = d * DEG;
-  KV_CHECK(kv_config_get_double(cfg, "ebm.long_peri", 0.0, 360.0, &d));
-  p->orbit.long_peri = d * DEG;
-  KV_CHECK(kv_config_get_enum(cfg, "ebm.albedo", "constant|legendre|step|smooth", &p->albedo));
-  KV_CHECK(kv_config_get_double(cfg, "ebm.a0", 0.0, 1.0, &p->a0));
-  KV_CHECK(kv_config_get_double(cfg, "ebm.a2", -1.0, 1.0, &p->a2));
-  KV_CHECK(kv_config_get_double(cfg, "ebm.ai", 0.0, 1.0, &p->ai));
-  KV_CHECK(kv_config_get_double(cfg, "ebm.Tf", -INFINITY, INFINITY, &p->Tf));
-  KV_CHECK(kv_config_get_double(cfg, "ebm.ice_width", 0.0, INFINITY, &p->ice_width));
-  if (p->albedo == ALB_SMOOTH && !(p->ice_width > 0.0)) {
-    return kv_config_errorf(cfg, "ebm.ice_width", "expected a positive width for the smooth albedo");
-  }
-  double depth;
-  KV_CHECK(kv_config_get_double(cfg, "ebm.ocean_depth", -INFINITY, INFINITY, &depth));
-  if (!(depth > 0.0)) {
-    return kv_config_errorf(cfg, "ebm.ocean_depth", "expected a positive mixed-layer depth (m)");
-  }
-  p->C_ocean = RHO_CP_WATER * depth;
-  KV_CHECK(kv_config_get_double(cfg, "ebm.land_heat_capacity", -INFINITY, INFINITY, &p->C_land));
-  if (!(p->C_land > 0.0)) {
-    return kv_config_errorf(cfg, "ebm.land_heat_capacity",
-                            "expected a positive heat capacity (J m-2 K-1)");
-  }
-  KV_CHECK(kv_config_get_func(cfg, "ebm.land_mask", &p->land));
-  if (strcmp(p->land.name, "none") != 0 && strcmp(p->land.name, "idealized") != 0 &&
-      strcmp(p->land.name, "file") != 0) {
-    return kv_config_errorf(cfg, "ebm.land_mask", "expected none, idealized or file.h5:/dataset");
-  }
-  KV_CHECK(kv_config_get_func(cfg, "ebm.T_init", &p->T_init));
-  if (strcmp(p->T_init.name, "number") != 0 && strcmp(p->T_init.name, "file") != 0 &&
-      !(strcmp(p->T_init.name, "legendre") == 0 && p->T_init.nargs == 2)) {
-    return kv_config_errorf(cfg, "ebm.T_init",
-                            "expected a number (deg C), legendre(T0, T2) or file.h5:/dataset (K)");
-  }
-  KV_CHECK(kv_config_get_double(cfg, "ebm.co2_ref", 0.0, INFINITY, &p->co2_ref));
-  if (!(p->co2_ref > 0.0)) {
-    return kv_config_errorf(cfg, "ebm.co2_ref", "expected a positive concentration (ppm)");
-  }
-  KV_CHECK(kv_config_get_double(cfg, "ebm.aerosol_scale", -INFINITY, INFINITY, &p->aerosol_scale));
-  KV_CHECK(kv_config_get_double(cfg, "ebm.forcing", -INFINITY, INFINITY, &p->forcing));
-  KV_CHECK(kv_config_get_double(cfg, "ebm.noise_std", 0.0, INFINITY, &p->noise_std));
-  KV_CHECK(kv_config_get_double(cfg, "ebm.noise_corr_km", 0.0, INFINITY, &p->noise_corr_km));
-  KV_CHECK(kv_config_get_double(cfg, "ebm.noise_tau", 0.0, INFINITY, &p->noise_tau));
-  KV_CHECK(kv_config_get_int(cfg, "ebm.seed", 0, 9000000000000000L, &p->seed));
-  /* Time: calendar years, not run.t_end / run.dt. */
-  static const char *const heat_only[] = {"run.t_end", "run.dt"};
-  for (int k = 0; k < 2; k++) {
-    if (kv_config_has(cfg, heat_only[k])) {
-      return kv_config_errorf(cfg, heat_only[k], "not used by the ebm model: set run.year_start, "
-                              "run.year_end and run.steps_per_year");
-    }
-  }
-  KV_CHECK(kv_config_get_int(cfg, "run.year_start", -1000000, 1000000, &p->year_start));
-  if (!kv_config_has(cfg, "run.year_end")) {
-    return kv_config_errorf(cfg, "run.year_end", "the ebm model needs the last year to simulate");
-  }
-  KV_CHECK(kv_config_get_int(cfg, "run.year_end", -1000000, 1000000, &p->year_end));
-  if (p->year_end < p->year_start) {
-    return kv_config_errorf(cfg, "run.year_end", "expected a year >= run.year_start = %ld",
-                            p->year_start);
-  }
-  KV_CHECK(kv_config_get_int(cfg, "run.steps_per_year", 1, 100000, &p->spy));
-  return KV_OK;
-}
+#include "solvers/ebm/ebm_impl.h"
 
 /* ---------------------------------------------------------------- setup */
 
 /* The insolation of every step of the year, averaged over the days of the step. */
 static void insolation_table(ebm *m) {
-  const params *p = &m->p;
+  const kv_ebm_params *p = &m->p;
   for (long k = 0; k < p->spy; k++) {
     for (int j = 0; j < p->nlat; j++) {
       double v;
       if (!p->seasonal) {
-        v = kv_insolation_annual(p->S0, p->s2, m->s.lat[j]);
+        v = kv_forcing_insolation_annual(p->S0, p->s2, m->s.lat[j]);
       } else {
         int ns = (int)ceil(m->dt_days);
         double sum = 0.0;
         for (int q = 0; q < ns; q++) {
           double day = 1.0 + ((double)k + (q + 0.5) / ns) * m->dt_days;
-          sum += kv_insolation_daily(p->S0, &p->orbit, m->s.lat[j], day);
+          sum += kv_forcing_insolation_daily(p->S0, &p->orbit, m->s.lat[j], day);
         }
         v = sum / ns;
       }
@@ -282,7 +59,7 @@ static int read_rows_key(ebm *m, const kv_config *cfg, const char *key, const kv
   return KV_OK;
 }
 
-static void rows_to_field(const ebm *m, const double *rows, double scale, double shift,
+void kv_ebm_rows_to_field(const ebm *m, const double *rows, double scale, double shift,
                           kv_field *f) {
   double *d = kv_field_data(f);
   const long *st = kv_field_stride(f);
@@ -321,17 +98,17 @@ static int alloc_all(ebm *m) {
 
 /* Heat capacity and aerosol pattern from whole-grid arrays, in both layouts. */
 static int setup_surface(ebm *m, const kv_config *cfg) {
-  const params *p = &m->p;
+  const kv_ebm_params *p = &m->p;
   const int nlat = p->nlat, nlon = p->nlon;
   double *land = malloc((size_t)nlat * nlon * sizeof *land);
   double *aer = malloc((size_t)nlat * nlon * sizeof *aer);
   int rc = (land && aer) ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "ebm: out of memory");
   if (rc == KV_OK && strcmp(p->land.name, "idealized") == 0) {
-    rc = kv_land_idealized(&m->s, land);
+    rc = kv_forcing_land_idealized(&m->s, land);
   } else if (rc == KV_OK) {
     memset(land, 0, (size_t)nlat * nlon * sizeof *land);
   }
-  if (rc == KV_OK) rc = kv_aerosol_pattern(&m->s, aer);
+  if (rc == KV_OK) rc = kv_forcing_aerosol_pattern(&m->s, aer);
   rc = kv_status_agree(m->comm, rc);
   if (rc == KV_OK) {
     for (int i = 0; i < nlon; i++) {
@@ -364,7 +141,7 @@ static int setup_surface(ebm *m, const kv_config *cfg) {
   }
   const double *in[] = {m->C_r};
   double *out[] = {m->C_c};
-  KV_CHECK(kv_transpose_to_cols(&m->tr, 1, in, out));
+  KV_CHECK(kv_sphere_transpose_to_cols(&m->tr, 1, in, out));
   /* Whole-grid copies (cell j * nlon + i) for the ROM hooks, which evaluate any cell anywhere. */
   double *part = malloc(2 * ((size_t)nlon * m->nj + 1) * sizeof *part);
   int *cnt = malloc((size_t)m->size * sizeof *cnt), *dsp = malloc((size_t)m->size * sizeof *dsp);
@@ -391,7 +168,7 @@ static int setup_surface(ebm *m, const kv_config *cfg) {
 }
 
 static int setup_solvers(ebm *m) {
-  const params *p = &m->p;
+  const kv_ebm_params *p = &m->p;
   const int nlat = p->nlat, nlon = p->nlon;
   const size_t nc = (size_t)nlat * m->ni, nr = (size_t)nlon * m->nj;
   size_t n = nc > nr ? nc : nr;
@@ -407,7 +184,7 @@ static int setup_solvers(ebm *m) {
         b[e] = m->C_c[e] / m->dt + p->B + p->D * (m->s.cn[j] + m->s.cs[j]);
       }
     }
-    rc = kv_tridiag_factor(&m->lat_solve, nlat, m->ni, 0, a, b, c);
+    rc = kv_sphere_tridiag_factor(&m->lat_solve, nlat, m->ni, 0, a, b, c);
   }
   if (rc == KV_OK && nlon > 1) {
     for (int i = 0; i < nlon; i++) {
@@ -418,7 +195,7 @@ static int setup_solvers(ebm *m) {
         b[e] = m->C_r[e] / m->dt + 2.0 * E;
       }
     }
-    rc = kv_tridiag_factor(&m->lon_solve, nlon, m->nj, 1, a, b, a);
+    rc = kv_sphere_tridiag_factor(&m->lon_solve, nlon, m->nj, 1, a, b, a);
   }
   free(a);
   free(b);
@@ -429,8 +206,8 @@ static int setup_solvers(ebm *m) {
 static void ebm_free(kv_model *base);
 
 static int ebm_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
-  params p;
-  KV_CHECK(kv_status_agree(comm, params_from_config(cfg, &p)));
+  kv_ebm_params p;
+  KV_CHECK(kv_status_agree(comm, kv_ebm_params_from_config(cfg, &p)));
   int size;
   MPI_Comm_size(comm, &size);
   if (p.nlat < size) {
@@ -443,14 +220,8 @@ static int ebm_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
   m->base.type = &kv_ebm_type;
   m->p = p;
   /* Scenario (every rank reads the small table; errors agreed). */
-  const char *spec = "none", *dir = KV_SCENARIO_DIR;
-  rc = kv_config_get_string(cfg, "ebm.scenario", &spec);
-  if (rc == KV_OK && kv_config_has(cfg, "ebm.scenario_dir")) {
-    rc = kv_config_get_string(cfg, "ebm.scenario_dir", &dir);
-  }
-  if (rc == KV_OK && strcmp(spec, "none") != 0) {
-    m->p.has_scenario = 1;
-    rc = kv_scenario_load(spec, dir, &m->scen);
+  if (p.has_scenario) {
+    rc = kv_forcing_scenario_load(p.scenario, p.scenario_dir, &m->scen);
     if (rc != KV_OK) {
       char msg[1024];
       snprintf(msg, sizeof msg, "%s", kv_error_message());
@@ -484,7 +255,7 @@ static int ebm_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
   m->j0 = (int)kv_grid_offset(m->grid)[1];
   m->nj = (int)kv_grid_local_n(m->grid)[1];
   KV_TRY(kv_status_agree(m->comm, kv_sphere_init(&m->s, p.nlat, p.nlon)));
-  KV_TRY(kv_transpose_create(m->comm, p.nlat, p.nlon, m->j0, m->nj, 3, &m->tr));
+  KV_TRY(kv_sphere_transpose_create(m->comm, p.nlat, p.nlon, m->j0, m->nj, 3, &m->tr));
   m->i0 = m->tr.i0[m->rank];
   m->ni = m->tr.ni[m->rank];
   KV_TRY(kv_status_agree(m->comm, alloc_all(m)));
@@ -497,7 +268,7 @@ static int ebm_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
   m->t = m->t0_days;
   m->nsteps = (p.year_end - p.year_start + 1) * p.spy;
   for (int j = 0; j < p.nlat; j++) {
-    m->warm[j] = p.albedo == ALB_CONSTANT ? p.a0 : p.a0 + p.a2 * kv_p2(sin(m->s.lat[j]));
+    m->warm[j] = p.albedo == KV_EBM_ALB_CONSTANT ? p.a0 : p.a0 + p.a2 * kv_forcing_p2(sin(m->s.lat[j]));
     m->lat_deg[j] = m->s.lat[j] / DEG;
   }
   for (int i = 0; i < p.nlon; i++) {
@@ -523,7 +294,7 @@ static int ebm_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
     int leg = strcmp(p.T_init.name, "legendre") == 0;
     for (int i = 0; i < p.nlon; i++) {
       for (int jl = 0; jl < m->nj; jl++) {
-        double P2 = kv_p2(sin(m->s.lat[m->j0 + jl]));
+        double P2 = kv_forcing_p2(sin(m->s.lat[m->j0 + jl]));
         m->T[(size_t)i * m->nj + jl] = leg ? a[0] + a[1] * P2 : a[0];
       }
     }
@@ -546,14 +317,14 @@ cleanup:
 /* ---------------------------------------------------------------- step */
 
 /* The uniform (F - A) and aerosol-index (counted negative) forcing of step k. */
-static int step_forcing(const ebm *m, long k, double *c0, double *aer) {
-  const params *p = &m->p;
+int kv_ebm_step_forcing(const ebm *m, long k, double *c0, double *aer) {
+  const kv_ebm_params *p = &m->p;
   double F = p->forcing;
   *aer = 0.0;
   if (p->has_scenario) {
     double co2, idx;
     long year = p->year_start + k / p->spy;
-    KV_CHECK(kv_scenario_at(&m->scen, (int)year, &co2, &idx)); /* years checked at creation */
+    KV_CHECK(kv_forcing_scenario_at(&m->scen, (int)year, &co2, &idx)); /* years checked at creation */
     F += 5.35 * log(co2 / p->co2_ref);
     *aer = -p->aerosol_scale * idx;
   }
@@ -562,11 +333,11 @@ static int step_forcing(const ebm *m, long k, double *c0, double *aer) {
 }
 
 /* Albedo of a cell of ice-free albedo `warm` at T (deg C). */
-static inline double albedo_at(const params *p, double warm, double T) {
+double kv_ebm_albedo_at(const kv_ebm_params *p, double warm, double T) {
   switch (p->albedo) {
-  case ALB_STEP:
+  case KV_EBM_ALB_STEP:
     return T < p->Tf ? p->ai : warm;
-  case ALB_SMOOTH: {
+  case KV_EBM_ALB_SMOOTH: {
     /* 0.5 (1 - tanh(x)) = 1 / (1 + exp(2 x)); exp overflows harmlessly to inf. */
     double ice = 1.0 / (1.0 + exp(2.0 / p->ice_width * (T - p->Tf)));
     return warm + (p->ai - warm) * ice;
@@ -578,17 +349,17 @@ static inline double albedo_at(const params *p, double warm, double T) {
 
 /* The explicit sources of step k (everything but B T, diffusion and noise) of the rows-layout
  * temperature T (deg C) into src. */
-static int explicit_sources(const ebm *m, long k, const double *T, double *src) {
-  const params *p = &m->p;
+int kv_ebm_explicit_sources(const ebm *m, long k, const double *T, double *src) {
+  const kv_ebm_params *p = &m->p;
   const int nlon = p->nlon, nj = m->nj;
   double c0, aer;
-  KV_CHECK(step_forcing(m, k, &c0, &aer));
+  KV_CHECK(kv_ebm_step_forcing(m, k, &c0, &aer));
   const double *restrict Sj = m->insol + (k % p->spy) * p->nlat + m->j0, *restrict wj = m->warm + m->j0;
   for (int i = 0; i < nlon; i++) {
     const double *restrict Ti = T + (size_t)i * nj, *restrict ap = m->aer_r + (size_t)i * nj;
     double *restrict si = src + (size_t)i * nj;
     for (int jl = 0; jl < nj; jl++) {
-      si[jl] = Sj[jl] * (1.0 - albedo_at(p, wj[jl], Ti[jl])) + c0 + aer * ap[jl];
+      si[jl] = Sj[jl] * (1.0 - kv_ebm_albedo_at(p, wj[jl], Ti[jl])) + c0 + aer * ap[jl];
     }
   }
   return KV_OK;
@@ -596,7 +367,7 @@ static int explicit_sources(const ebm *m, long k, const double *T, double *src) 
 
 static int ebm_step(kv_model *base, double *t) {
   ebm *m = (ebm *)base;
-  const params *p = &m->p;
+  const kv_ebm_params *p = &m->p;
   const int nlat = p->nlat, nlon = p->nlon, nj = m->nj, ni = m->ni;
   const long k = m->step; /* this step covers [t_k, t_k+1] */
   const long year = p->year_start + k / p->spy;
@@ -604,10 +375,10 @@ static int ebm_step(kv_model *base, double *t) {
   if (noisy) {
     kv_noise_rows(&m->noise, k, m->w_r);
   }
-  KV_CHECK(explicit_sources(m, k, m->T, m->src_r));
+  KV_CHECK(kv_ebm_explicit_sources(m, k, m->T, m->src_r));
   const double *in[] = {m->T, m->src_r, m->w_r};
   double *cols[] = {m->T_c, m->src_c, m->w_c};
-  KV_CHECK(kv_transpose_to_cols(&m->tr, noisy ? 3 : 2, in, cols));
+  KV_CHECK(kv_sphere_transpose_to_cols(&m->tr, noisy ? 3 : 2, in, cols));
   if (noisy) {
     kv_noise_cols(&m->noise, m->w_c, m->xi_c, !m->xi_started);
     m->xi_started = 1;
@@ -618,7 +389,7 @@ static int ebm_step(kv_model *base, double *t) {
     if (noisy) m->src_c[e] += m->xi_c[e];
     m->T_c[e] = m->C_c[e] * rdt * m->T_c[e] + m->src_c[e];
   }
-  kv_tridiag_solve(&m->lat_solve, m->T_c);
+  kv_sphere_tridiag_solve(&m->lat_solve, m->T_c);
   /* The net downward flux actually applied, for the heat budget: src + xi - B T*. */
   double net = 0.0;
   for (int j = 0; j < nlat; j++) {
@@ -631,13 +402,13 @@ static int ebm_step(kv_model *base, double *t) {
   }
   const double *cin[] = {m->T_c};
   double *rout[] = {nlon > 1 ? m->Ts : m->T};
-  KV_CHECK(kv_transpose_to_rows(&m->tr, 1, cin, rout));
+  KV_CHECK(kv_sphere_transpose_to_rows(&m->tr, 1, cin, rout));
   /* Longitude sweep: (C/dt - D L_lon) T = C/dt T*. */
   if (nlon > 1) {
     for (size_t e = 0; e < (size_t)nlon * nj; e++) {
       m->T[e] = m->C_r[e] * rdt * m->Ts[e];
     }
-    kv_tridiag_solve(&m->lon_solve, m->T);
+    kv_sphere_tridiag_solve(&m->lon_solve, m->T);
   }
   for (size_t e = 0; e < (size_t)nlon * nj; e++) {
     m->tas_acc[e] += m->T[e];
@@ -699,12 +470,12 @@ static double ice_edge(const ebm *m, const double *z, int north) {
 
 static int ebm_outputs(kv_model *base, kv_output_list *out) {
   ebm *m = (ebm *)base;
-  const params *p = &m->p;
+  const kv_ebm_params *p = &m->p;
   const int nlat = p->nlat;
   if (m->acc_steps > 0) {
     /* The annual mean of the year that just ended. */
     double inv = 1.0 / (double)m->acc_steps;
-    rows_to_field(m, m->tas_acc, inv, KELVIN, m->f_out);
+    kv_ebm_rows_to_field(m, m->tas_acc, inv, KELVIN, m->f_out);
     row_sums(m, m->tas_acc, NULL, m->zonal);
     double g = 0.0;
     for (int j = 0; j < nlat; j++) {
@@ -729,7 +500,7 @@ static int ebm_outputs(kv_model *base, kv_output_list *out) {
     m->toa_acc = 0.0;
     m->acc_steps = 0;
   } else {
-    rows_to_field(m, m->T, 1.0, KELVIN, m->f_out);
+    kv_ebm_rows_to_field(m, m->T, 1.0, KELVIN, m->f_out);
   }
   out->has_time = 1;
   out->time = m->year_mid;
@@ -756,12 +527,12 @@ static int ebm_outputs(kv_model *base, kv_output_list *out) {
 static int ebm_checkpoint(kv_model *base, kv_output_list *out) {
   ebm *m = (ebm *)base;
   /* In deg C as the model holds it: converting to K and back would not restart bit for bit. */
-  rows_to_field(m, m->T, 1.0, 0.0, m->f_out);
+  kv_ebm_rows_to_field(m, m->T, 1.0, 0.0, m->f_out);
   const double *cin[] = {m->xi_c};
   double *rout[] = {m->Ts};
-  KV_CHECK(kv_transpose_to_rows(&m->tr, 1, cin, rout));
-  rows_to_field(m, m->Ts, 1.0, 0.0, m->f_aux);
-  rows_to_field(m, m->tas_acc, 1.0, 0.0, m->f_aux2);
+  KV_CHECK(kv_sphere_transpose_to_rows(&m->tr, 1, cin, rout));
+  kv_ebm_rows_to_field(m, m->Ts, 1.0, 0.0, m->f_aux);
+  kv_ebm_rows_to_field(m, m->tas_acc, 1.0, 0.0, m->f_aux2);
   double toa;
   MPI_Allreduce(&m->toa_acc, &toa, 1, MPI_DOUBLE, MPI_SUM, m->comm);
   out->has_time = 1;
@@ -796,7 +567,7 @@ static int ebm_restart(kv_model *base, const char *path) {
     char model[64], title[64];
     rc = kv_h5_probe(path, 0);
     if (rc == KV_OK) rc = kv_h5_read_root_text(path, "model", model, sizeof model);
-    if (rc == KV_OK && strcmp(model, "ebm") != 0) {
+    if (rc == KV_OK && strcmp(model, kv_ebm_type.name) != 0) {
       rc = KV_ERROR(KV_ERR_FORMAT, "restart: '%s' was written by model '%s', not ebm", path, model);
     }
     if (rc == KV_OK) rc = kv_h5_read_root_text(path, "title", title, sizeof title);
@@ -837,7 +608,7 @@ static int ebm_restart(kv_model *base, const char *path) {
   KV_CHECK(read_rows(m, &f, m->Ts));
   const double *rin[] = {m->Ts};
   double *cout[] = {m->xi_c};
-  KV_CHECK(kv_transpose_to_cols(&m->tr, 1, rin, cout));
+  KV_CHECK(kv_sphere_transpose_to_cols(&m->tr, 1, rin, cout));
   m->acc_steps = acc;
   m->toa_acc = m->rank == 0 ? v[2] : 0.0;
   m->xi_started = v[3] != 0.0;
@@ -848,162 +619,11 @@ static int ebm_restart(kv_model *base, const char *path) {
 
 static int ebm_state(const kv_model *base, const kv_field **out) {
   ebm *m = (ebm *)base;
-  rows_to_field(m, m->T, 1.0, KELVIN, m->f_out);
+  kv_ebm_rows_to_field(m, m->T, 1.0, KELVIN, m->f_out);
   *out = m->f_out;
   return KV_OK;
 }
 
-/* ---------------------------------------------------------------- ROM hooks
- *
- * In K, a step is T1 = G (T0 + dt N_k(T0)): the latitude sweep solves Glat^-1 T* = T0 + dt N_k with
- * Glat^-1 = I + dt/C (B - D L_lat), the longitude sweep Glon^-1 T1 = T* with Glon^-1 = I - dt/C D
- * L_lon, and N_k = (sources of step k + B x 273.15) / C holds everything explicit (insolation
- * through the albedo of T0, A, forcing). So G = Glon Glat and G^-1 = Glat^-1 Glon^-1 couples a
- * cell to its 3 x 3 block. N and G^-1 are evaluated from whole-grid copies of C and the aerosol
- * pattern, on every rank, without communication. Units: K and days (the time axis). */
-
-static int no_noise(const ebm *m) {
-  if (m->p.noise_std > 0.0) {
-    return KV_ERROR(KV_ERR_UNSUPPORTED, "ebm: a reduced-order model of the ebm is deterministic: "
-                    "set ebm.noise_std = 0 (the stochastic forcing is a whole field per step)");
-  }
-  return KV_OK;
-}
-
-static void field_to_rows(const ebm *m, const kv_field *f, double shift, double *rows) {
-  const double *d = kv_field_data_const(f);
-  const long *st = kv_field_stride(f);
-  const int *gh = kv_field_ghost(f);
-  for (int jl = 0; jl < m->nj; jl++) {
-    for (int i = 0; i < m->p.nlon; i++) {
-      rows[(size_t)i * m->nj + jl] = d[kv_field_index(st, gh, i, jl, 0)] + shift;
-    }
-  }
-}
-
-/* F of a state after the last step: with the last step's forcing (the scenario may end there). */
-static long hook_step(const ebm *m, long step) {
-  return step < m->nsteps ? (step > 0 ? step : 0) : m->nsteps - 1;
-}
-
-static int ebm_residual(kv_model *base, long step, const kv_field *u, kv_field *f) {
-  ebm *m = (ebm *)base;
-  KV_CHECK(no_noise(m));
-  step = hook_step(m, step);
-  field_to_rows(m, u, -KELVIN, m->Ts);
-  KV_CHECK(explicit_sources(m, step, m->Ts, m->src_r));
-  const double BK = m->p.B * KELVIN;
-  for (size_t e = 0; e < (size_t)m->p.nlon * m->nj; e++) {
-    m->src_r[e] = SECONDS_PER_DAY * (m->src_r[e] + BK) / m->C_r[e];
-  }
-  rows_to_field(m, m->src_r, 1.0, 0.0, f);
-  return KV_OK;
-}
-
-/* The cell (i, j) = j nlon + i, then (i -+ 1, j), (i, j -+ 1), (i -+ 1, j - 1), (i -+ 1, j + 1):
- * periodic in longitude, -1 beyond a pole (and for longitude neighbours when nlon = 1). */
-static int ebm_stencil(const kv_model *base, long cell, long *nbr) {
-  const ebm *m = (const ebm *)base;
-  const long nlon = m->p.nlon, nlat = m->p.nlat, i = cell % nlon, j = cell / nlon;
-  static const int di[9] = {0, -1, 1, 0, 0, -1, 1, -1, 1}, dj[9] = {0, 0, 0, -1, 1, -1, -1, 1, 1};
-  for (int s = 0; s < 9; s++) {
-    long jj = j + dj[s], ii = (i + di[s] + nlon) % nlon;
-    nbr[s] = jj < 0 || jj >= nlat || (nlon == 1 && di[s] != 0) ? -1 : jj * nlon + ii;
-  }
-  return 9;
-}
-
-static int ebm_residual_at(kv_model *base, long step, const long *cells, int n, const double *u,
-                           double *f) {
-  ebm *m = (ebm *)base;
-  const params *p = &m->p;
-  KV_CHECK(no_noise(m));
-  step = hook_step(m, step);
-  double c0, aer;
-  KV_CHECK(step_forcing(m, step, &c0, &aer));
-  const double *S = m->insol + (step % p->spy) * p->nlat;
-  for (int q = 0; q < n; q++) {
-    long c = cells[q], j = c / p->nlon;
-    double T = u[(size_t)q * KV_STENCIL_MAX] - KELVIN;
-    double src = S[j] * (1.0 - albedo_at(p, m->warm[j], T)) + c0 + aer * m->aer_g[c];
-    f[q] = SECONDS_PER_DAY * (src + p->B * KELVIN) / m->C_g[c];
-  }
-  return KV_OK;
-}
-
-static int ebm_solve(kv_model *base, const kv_field *rhs, kv_field *out) {
-  ebm *m = (ebm *)base;
-  const int nlat = m->p.nlat, nlon = m->p.nlon;
-  const double rdt = 1.0 / m->dt;
-  field_to_rows(m, rhs, 0.0, m->Ts);
-  const double *in[] = {m->Ts};
-  double *cols[] = {m->T_c};
-  KV_CHECK(kv_transpose_to_cols(&m->tr, 1, in, cols));
-  for (size_t e = 0; e < (size_t)nlat * m->ni; e++) m->T_c[e] *= m->C_c[e] * rdt;
-  kv_tridiag_solve(&m->lat_solve, m->T_c);
-  const double *cin[] = {m->T_c};
-  double *rout[] = {m->Ts};
-  KV_CHECK(kv_transpose_to_rows(&m->tr, 1, cin, rout));
-  if (nlon > 1) {
-    for (size_t e = 0; e < (size_t)nlon * m->nj; e++) m->Ts[e] *= m->C_r[e] * rdt;
-    kv_tridiag_solve(&m->lon_solve, m->Ts);
-  }
-  rows_to_field(m, m->Ts, 1.0, 0.0, out);
-  return KV_OK;
-}
-
-static int ebm_implicit_at(kv_model *base, const long *cells, int n, const double *u, double *f) {
-  ebm *m = (ebm *)base;
-  const params *p = &m->p;
-  const long nlon = p->nlon, nlat = p->nlat;
-  for (int q = 0; q < n; q++) {
-    const double *v = u + (size_t)q * KV_STENCIL_MAX;
-    long c = cells[q], i = c % nlon, j = c / nlon;
-    /* w = Glon^-1 u on the rows j - 1, j, j + 1 of column i (stencil entries: centre, west, east). */
-    static const int row[3][3] = {{3, 5, 6}, {0, 1, 2}, {4, 7, 8}};
-    double w[3] = {0.0, 0.0, 0.0};
-    for (int r = 0; r < 3; r++) {
-      long jj = j - 1 + r;
-      if (jj < 0 || jj >= nlat) continue;
-      const double *x = v;
-      double ctr = x[row[r][0]];
-      w[r] = ctr;
-      if (nlon > 1) {
-        double E = m->dt * p->D * m->s.ce[jj] / m->C_g[jj * nlon + i];
-        w[r] -= E * (x[row[r][2]] - 2.0 * ctr + x[row[r][1]]);
-      }
-    }
-    double lat = m->s.cn[j] * (j + 1 < nlat ? w[2] - w[1] : 0.0) -
-                 m->s.cs[j] * (j > 0 ? w[1] - w[0] : 0.0);
-    f[q] = w[1] + m->dt / m->C_g[c] * (p->B * w[1] - p->D * lat);
-  }
-  return KV_OK;
-}
-
-/* Also the record period's mean (the accumulators restart from u) and the year's net flux from
- * that state. */
-static int ebm_set_state(kv_model *base, const kv_field *u, long step) {
-  ebm *m = (ebm *)base;
-  const params *p = &m->p;
-  field_to_rows(m, u, -KELVIN, m->T);
-  m->step = step;
-  m->t = m->t0_days + (double)step * m->dt_days;
-  size_t nr = (size_t)p->nlon * m->nj;
-  memcpy(m->tas_acc, m->T, nr * sizeof *m->T);
-  m->acc_steps = 1;
-  KV_CHECK(explicit_sources(m, hook_step(m, step - 1), m->T, m->src_r));
-  double net = 0.0;
-  for (int jl = 0; jl < m->nj; jl++) {
-    double rs = 0.0;
-    for (int i = 0; i < p->nlon; i++) {
-      size_t e = (size_t)i * m->nj + jl;
-      rs += m->src_r[e] - p->B * m->T[e];
-    }
-    net += m->s.w[m->j0 + jl] * rs;
-  }
-  m->toa_acc = net;
-  return KV_OK;
-}
 
 static int ebm_info(const kv_model *base, kv_model_info *out) {
   const ebm *m = (const ebm *)base;
@@ -1023,18 +643,17 @@ static int ebm_info(const kv_model *base, kv_model_info *out) {
   out->theta = 1.0;
   out->linear_implicit = 1;
   out->record_means = 1;
-  out->state_var = "tas";
   return KV_OK;
 }
 
 static void ebm_free(kv_model *base) {
   ebm *m = (ebm *)base;
   if (!m) return;
-  kv_tridiag_free(&m->lat_solve);
-  kv_tridiag_free(&m->lon_solve);
+  kv_sphere_tridiag_free(&m->lat_solve);
+  kv_sphere_tridiag_free(&m->lon_solve);
   kv_noise_free(&m->noise);
-  kv_scenario_free(&m->scen);
-  kv_transpose_free(&m->tr);
+  kv_forcing_scenario_free(&m->scen);
+  kv_sphere_transpose_free(&m->tr);
   kv_sphere_free(&m->s);
   double *arrays[] = {m->insol, m->warm, m->C_r, m->C_c, m->aer_r, m->T, m->Ts, m->src_r,
                       m->w_r, m->T_c, m->src_c, m->w_c, m->xi_c, m->tas_acc, m->rowbuf,
@@ -1051,6 +670,7 @@ const kv_model_type kv_ebm_type = {
     .name = "ebm",
     .seed_key = "ebm.seed",
     .scenario_key = "ebm.scenario",
+    .state_var = "tas",
     .keys = kv_ebm_keys,
     .create = ebm_create,
     .step = ebm_step,
@@ -1059,45 +679,12 @@ const kv_model_type kv_ebm_type = {
     .info = ebm_info,
     .restart = ebm_restart,
     .checkpoint = ebm_checkpoint,
-    .residual = ebm_residual,
-    .stencil = ebm_stencil,
-    .residual_at = ebm_residual_at,
-    .set_state = ebm_set_state,
-    .solve = ebm_solve,
-    .implicit_at = ebm_implicit_at,
+    .residual = kv_ebm_residual,
+    .stencil = kv_ebm_stencil,
+    .residual_at = kv_ebm_residual_at,
+    .set_state = kv_ebm_set_state,
+    .solve = kv_ebm_solve,
+    .implicit_at = kv_ebm_implicit_at,
     .global_forcing = kv_ebm_global_forcing,
     .free = ebm_free,
 };
-
-int kv_ebm_global_forcing(const kv_config *cfg, const char *scenario, int year0, int n,
-                          double *total, double *co2, double *aer) {
-  const char *spec = scenario, *dir = KV_SCENARIO_DIR;
-  double co2_ref = 284.3, scale = 0.9, extra = 0.0;
-  if (!spec) KV_CHECK(kv_config_get_string(cfg, "ebm.scenario", &spec));
-  if (kv_config_has(cfg, "ebm.scenario_dir")) {
-    KV_CHECK(kv_config_get_string(cfg, "ebm.scenario_dir", &dir));
-  }
-  if (kv_config_has(cfg, "ebm.co2_ref")) {
-    KV_CHECK(kv_config_get_double(cfg, "ebm.co2_ref", 0.0, INFINITY, &co2_ref));
-  }
-  if (kv_config_has(cfg, "ebm.aerosol_scale")) {
-    KV_CHECK(kv_config_get_double(cfg, "ebm.aerosol_scale", -INFINITY, INFINITY, &scale));
-  }
-  if (kv_config_has(cfg, "ebm.forcing")) {
-    KV_CHECK(kv_config_get_double(cfg, "ebm.forcing", -INFINITY, INFINITY, &extra));
-  }
-  kv_scenario sc = {0};
-  int has = strcmp(spec, "none") != 0;
-  if (has) KV_CHECK(kv_scenario_load(spec, dir, &sc));
-  int rc = KV_OK;
-  for (int k = 0; k < n && rc == KV_OK; k++) {
-    double c = co2_ref, idx = 0.0;
-    if (has) rc = kv_scenario_at(&sc, year0 + k, &c, &idx);
-    double fc = 5.35 * log(c / co2_ref), fa = -scale * idx;
-    total[k] = extra + fc + fa;
-    if (co2) co2[k] = fc;
-    if (aer) aer[k] = fa;
-  }
-  if (has) kv_scenario_free(&sc);
-  return rc;
-}

@@ -14,10 +14,38 @@
 #define KV_EBM_H
 
 #include "io/config.h"
+#include "solvers/ebm/forcing.h"
 #include "solvers/model.h"
 
 /* The [ebm] keys. */
 extern const kv_config_key kv_ebm_keys[];
+
+/* Albedo laws (ebm.albedo). */
+enum { KV_EBM_ALB_CONSTANT, KV_EBM_ALB_LEGENDRE, KV_EBM_ALB_STEP, KV_EBM_ALB_SMOOTH };
+
+/* The model's parameters (plain, caller-owned), read once by kv_ebm_params_from_config. */
+typedef struct {
+  int nlat, nlon;
+  double A, B, D;
+  int seasonal;
+  double S0, s2;
+  kv_forcing_orbit orbit;
+  int albedo;
+  double a0, a2, ai, Tf, ice_width;
+  double C_ocean, C_land;
+  kv_config_func land, T_init;
+  int has_scenario;
+  double co2_ref, aerosol_scale, forcing;
+  double noise_std, noise_corr_km, noise_tau;
+  long seed;
+  long year_start, year_end, spy;
+  char scenario[1024];        /* ebm.scenario: a name, a CSV path, or "none"             */
+  char scenario_dir[1024];    /* ebm.scenario_dir: where names are looked up              */
+} kv_ebm_params;
+
+/* Fill p from a validated configuration ([ebm] and the [run] calendar keys). Errors name the
+ * file, line and key. Not collective. */
+int kv_ebm_params_from_config(const kv_config *cfg, kv_ebm_params *p);
 
 /* The model table entry (run.model = ebm). */
 extern const kv_model_type kv_ebm_type;

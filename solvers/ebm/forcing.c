@@ -11,11 +11,11 @@
 #define KV_PI 3.14159265358979323846
 #define DEG (KV_PI / 180.0)
 
-double kv_insolation_annual(double S0, double s2, double lat) {
-  return 0.25 * S0 * (1.0 + s2 * kv_p2(sin(lat)));
+double kv_forcing_insolation_annual(double S0, double s2, double lat) {
+  return 0.25 * S0 * (1.0 + s2 * kv_forcing_p2(sin(lat)));
 }
 
-double kv_insolation_daily(double S0, const kv_orbit *orb, double lat, double day) {
+double kv_forcing_insolation_daily(double S0, const kv_forcing_orbit *orb, double lat, double day) {
   const double e = orb->ecc, w = orb->long_peri, e2 = e * e, e3 = e2 * e;
   const double beta = sqrt(1.0 - e2);
   /* Mean longitude at the vernal equinox, then the mean longitude of the day (Berger 1978,
@@ -41,7 +41,10 @@ double kv_insolation_daily(double S0, const kv_orbit *orb, double lat, double da
 
 /* ---------------------------------------------------------------- scenarios */
 
-void kv_scenario_free(kv_scenario *s) {
+void kv_forcing_scenario_free(kv_forcing_scenario *s) {
+  if (!s) {
+    return;
+  }
   free(s->co2);
   free(s->aerosol);
   s->co2 = s->aerosol = NULL;
@@ -49,7 +52,7 @@ void kv_scenario_free(kv_scenario *s) {
 }
 
 /* Read one CSV into s (consecutive years). */
-static int read_csv(const char *path, kv_scenario *s) {
+static int read_csv(const char *path, kv_forcing_scenario *s) {
   memset(s, 0, sizeof *s);
   snprintf(s->name, sizeof s->name, "%s", path);
   FILE *f = fopen(path, "r");
@@ -128,11 +131,11 @@ static int read_csv(const char *path, kv_scenario *s) {
   if (rc == KV_OK && s->nyears == 0) {
     rc = KV_ERROR(KV_ERR_FORMAT, "scenario file '%s' has no data rows", path);
   }
-  if (rc != KV_OK) kv_scenario_free(s);
+  if (rc != KV_OK) kv_forcing_scenario_free(s);
   return rc;
 }
 
-int kv_scenario_load(const char *spec, const char *dir, kv_scenario *out) {
+int kv_forcing_scenario_load(const char *spec, const char *dir, kv_forcing_scenario *out) {
   memset(out, 0, sizeof *out);
   size_t len = strlen(spec);
   int is_path = strchr(spec, '/') != NULL || (len > 4 && strcmp(spec + len - 4, ".csv") == 0);
@@ -143,7 +146,7 @@ int kv_scenario_load(const char *spec, const char *dir, kv_scenario *out) {
     snprintf(path, sizeof path, "%s/%s.csv", dir, spec);
   }
   snprintf(hpath, sizeof hpath, "%s/historical.csv", dir);
-  kv_scenario sc;
+  kv_forcing_scenario sc;
   int rc = read_csv(path, &sc);
   if (rc != KV_OK) {
     if (!is_path && rc == KV_ERR_IO) {
@@ -158,10 +161,10 @@ int kv_scenario_load(const char *spec, const char *dir, kv_scenario *out) {
     *out = sc;
     return KV_OK;
   }
-  kv_scenario h;
+  kv_forcing_scenario h;
   rc = read_csv(hpath, &h);
   if (rc != KV_OK) {
-    kv_scenario_free(&sc);
+    kv_forcing_scenario_free(&sc);
     return rc;
   }
   /* Historical first; the scenario continues it (and wins where both have a year). */
@@ -177,24 +180,24 @@ int kv_scenario_load(const char *spec, const char *dir, kv_scenario *out) {
     out->co2 = malloc((size_t)out->nyears * sizeof(double));
     out->aerosol = malloc((size_t)out->nyears * sizeof(double));
     if (!out->co2 || !out->aerosol) {
-      kv_scenario_free(out);
+      kv_forcing_scenario_free(out);
       rc = KV_ERROR(KV_ERR_NOMEM, "scenario: out of memory");
     }
   }
   if (rc == KV_OK) {
     for (int y = y0; y < y1; y++) {
-      const kv_scenario *src = (y >= sc.year0 && y < sc.year0 + sc.nyears) ? &sc : &h;
+      const kv_forcing_scenario *src = (y >= sc.year0 && y < sc.year0 + sc.nyears) ? &sc : &h;
       out->co2[y - y0] = src->co2[y - src->year0];
       out->aerosol[y - y0] = src->aerosol[y - src->year0];
     }
     snprintf(out->name, sizeof out->name, "%s (after %s)", path, hpath);
   }
-  kv_scenario_free(&sc);
-  kv_scenario_free(&h);
+  kv_forcing_scenario_free(&sc);
+  kv_forcing_scenario_free(&h);
   return rc;
 }
 
-int kv_scenario_at(const kv_scenario *s, int year, double *co2, double *aerosol) {
+int kv_forcing_scenario_at(const kv_forcing_scenario *s, int year, double *co2, double *aerosol) {
   if (year < s->year0 || year >= s->year0 + s->nyears) {
     return KV_ERROR(KV_ERR_CONFIG, "scenario %s covers the years %d-%d, not %d", s->name,
                     s->year0, s->year0 + s->nyears - 1, year);
@@ -255,7 +258,7 @@ static double aerosol_fn(double lat, double lon) {
   return v;
 }
 
-int kv_aerosol_pattern(const kv_sphere *s, double *out) {
+int kv_forcing_aerosol_pattern(const kv_sphere *s, double *out) {
   cell_average(s, aerosol_fn, out);
   double mean = 0.0;
   for (int j = 0; j < s->nlat; j++) {
@@ -298,7 +301,7 @@ static double land_fn(double lat, double lon) {
   return 0.0;
 }
 
-int kv_land_idealized(const kv_sphere *s, double *out) {
+int kv_forcing_land_idealized(const kv_sphere *s, double *out) {
   cell_average(s, land_fn, out);
   return KV_OK;
 }

@@ -51,7 +51,7 @@ double kv_noise_normal(uint64_t seed, long step, int nlon, int j, int i) {
 }
 
 /* (1 - l^2 L_lat) for nb columns. */
-static int factor_lat(kv_tridiag *t, const kv_sphere *s, double l2, long nb) {
+static int factor_lat(kv_sphere_tridiag *t, const kv_sphere *s, double l2, long nb) {
   size_t sz = (size_t)s->nlat * (size_t)(nb ? nb : 1);
   double *a = malloc(sz * sizeof *a), *b = malloc(sz * sizeof *b), *c = malloc(sz * sizeof *c);
   int rc = (a && b && c) ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "ebm: out of memory (noise)");
@@ -64,7 +64,7 @@ static int factor_lat(kv_tridiag *t, const kv_sphere *s, double l2, long nb) {
         b[e] = 1.0 + l2 * (s->cn[j] + s->cs[j]);
       }
     }
-    rc = kv_tridiag_factor(t, s->nlat, nb, 0, a, b, c);
+    rc = kv_sphere_tridiag_factor(t, s->nlat, nb, 0, a, b, c);
   }
   free(a);
   free(b);
@@ -73,7 +73,7 @@ static int factor_lat(kv_tridiag *t, const kv_sphere *s, double l2, long nb) {
 }
 
 /* (1 - l^2 L_lon) for rows [j0, j0 + nj), cyclic in longitude. */
-static int factor_lon(kv_tridiag *t, const kv_sphere *s, double l2, int j0, int nj) {
+static int factor_lon(kv_sphere_tridiag *t, const kv_sphere *s, double l2, int j0, int nj) {
   size_t sz = (size_t)s->nlon * (size_t)(nj ? nj : 1);
   double *a = malloc(sz * sizeof *a), *b = malloc(sz * sizeof *b);
   int rc = (a && b) ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "ebm: out of memory (noise)");
@@ -85,7 +85,7 @@ static int factor_lon(kv_tridiag *t, const kv_sphere *s, double l2, int j0, int 
         b[(size_t)i * nj + jl] = 1.0 + 2.0 * e;
       }
     }
-    rc = kv_tridiag_factor(t, s->nlon, nj, 1, a, b, a);
+    rc = kv_sphere_tridiag_factor(t, s->nlon, nj, 1, a, b, a);
   }
   free(a);
   free(b);
@@ -101,37 +101,37 @@ static int exact_sd(kv_noise *n, double l2) {
   double *g = malloc((size_t)nlat * (size_t)(nlon > nlat ? nlon : nlat) * sizeof *g);
   int rc = (v && g) ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "ebm: out of memory (noise)");
   if (rc == KV_OK && nlon > 1) {
-    kv_tridiag all;
+    kv_sphere_tridiag all;
     rc = factor_lon(&all, s, l2, 0, nlat);
     if (rc == KV_OK) {
       memset(g, 0, (size_t)nlat * (size_t)nlon * sizeof *g);
       for (int j = 0; j < nlat; j++) g[j] = 1.0; /* e_0 in every row */
-      kv_tridiag_solve(&all, g);
-      kv_tridiag_solve(&all, g);
+      kv_sphere_tridiag_solve(&all, g);
+      kv_sphere_tridiag_solve(&all, g);
       for (int j = 0; j < nlat; j++) {
         double sum = 0.0;
         for (int i = 0; i < nlon; i++) sum += g[(size_t)i * nlat + j] * g[(size_t)i * nlat + j];
         v[j] = n->wamp[j] * n->wamp[j] * sum;
       }
-      kv_tridiag_free(&all);
+      kv_sphere_tridiag_free(&all);
     }
   } else if (rc == KV_OK) {
     for (int j = 0; j < nlat; j++) v[j] = n->wamp[j] * n->wamp[j];
   }
   if (rc == KV_OK) {
-    kv_tridiag lat;
+    kv_sphere_tridiag lat;
     rc = factor_lat(&lat, s, l2, nlat);
     if (rc == KV_OK) {
       memset(g, 0, (size_t)nlat * (size_t)nlat * sizeof *g);
       for (int j = 0; j < nlat; j++) g[(size_t)j * nlat + j] = 1.0;
-      kv_tridiag_solve(&lat, g);
-      kv_tridiag_solve(&lat, g);
+      kv_sphere_tridiag_solve(&lat, g);
+      kv_sphere_tridiag_solve(&lat, g);
       for (int j = 0; j < nlat; j++) {
         double sum = 0.0;
         for (int q = 0; q < nlat; q++) sum += g[(size_t)j * nlat + q] * g[(size_t)j * nlat + q] * v[q];
         n->inv_sd[j] = 1.0 / sqrt(sum);
       }
-      kv_tridiag_free(&lat);
+      kv_sphere_tridiag_free(&lat);
     }
   }
   free(v);
@@ -175,8 +175,11 @@ int kv_noise_create(kv_noise *n, const kv_sphere *s, int j0, int nj, int i0, int
 }
 
 void kv_noise_free(kv_noise *n) {
-  kv_tridiag_free(&n->lon);
-  kv_tridiag_free(&n->lat);
+  if (!n) {
+    return;
+  }
+  kv_sphere_tridiag_free(&n->lon);
+  kv_sphere_tridiag_free(&n->lat);
   free(n->wamp);
   free(n->inv_sd);
   memset(n, 0, sizeof *n);
@@ -195,16 +198,16 @@ void kv_noise_rows(kv_noise *n, long step, double *w) {
     }
   }
   if (n->smooth && nlon > 1) {
-    kv_tridiag_solve(&n->lon, w);
-    kv_tridiag_solve(&n->lon, w);
+    kv_sphere_tridiag_solve(&n->lon, w);
+    kv_sphere_tridiag_solve(&n->lon, w);
   }
 }
 
 void kv_noise_cols(kv_noise *n, double *w, double *xi, int first) {
   const int nlat = n->s->nlat, ni = n->ni;
   if (n->smooth) {
-    kv_tridiag_solve(&n->lat, w);
-    kv_tridiag_solve(&n->lat, w);
+    kv_sphere_tridiag_solve(&n->lat, w);
+    kv_sphere_tridiag_solve(&n->lat, w);
   }
   const double a = first ? 0.0 : n->phi, b = first ? n->std : n->innov;
   for (int j = 0; j < nlat; j++) {

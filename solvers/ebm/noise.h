@@ -23,7 +23,7 @@ typedef struct {
   uint64_t seed;
   double std, phi, innov;  /* noise_std, AR(1) coefficient and innovation scale            */
   int smooth;              /* 0 when the correlation length is 0 (white in space)          */
-  kv_tridiag lon, lat;     /* (1 - l^2 L_lon) on this rank's rows, (1 - l^2 L_lat) on columns */
+  kv_sphere_tridiag lon, lat;     /* (1 - l^2 L_lon) on this rank's rows, (1 - l^2 L_lat) on columns */
   double *wamp;            /* white-noise amplitude per latitude, sqrt(mean area / area)    */
   double *inv_sd;          /* 1 / standard deviation of the smoothed field per latitude     */
 } kv_noise;

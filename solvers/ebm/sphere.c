@@ -48,6 +48,9 @@ int kv_sphere_init(kv_sphere *s, int nlat, int nlon) {
 }
 
 void kv_sphere_free(kv_sphere *s) {
+  if (!s) {
+    return;
+  }
   free(s->lat);
   free(s->lon);
   free(s->w);
@@ -60,7 +63,7 @@ void kv_sphere_free(kv_sphere *s) {
 /* ---------------------------------------------------------------- tridiagonal systems */
 
 /* Thomas factorisation of the batch with diagonal b (the cyclic corners already folded in). */
-static void thomas_factor(kv_tridiag *t, const double *b, const double *c) {
+static void thomas_factor(kv_sphere_tridiag *t, const double *b, const double *c) {
   const long n = t->n, nb = t->nb;
   for (long q = 0; q < nb; q++) {
     t->m[q] = 1.0 / b[q];
@@ -76,7 +79,7 @@ static void thomas_factor(kv_tridiag *t, const double *b, const double *c) {
   }
 }
 
-static void thomas_solve(const kv_tridiag *t, double *restrict x) {
+static void thomas_solve(const kv_sphere_tridiag *t, double *restrict x) {
   const long n = t->n, nb = t->nb;
   const double *restrict a = t->a, *restrict m = t->m, *restrict cp = t->cp;
   for (long q = 0; q < nb; q++) {
@@ -99,7 +102,7 @@ static void thomas_solve(const kv_tridiag *t, double *restrict x) {
   }
 }
 
-int kv_tridiag_factor(kv_tridiag *t, long n, long nb, int cyclic, const double *a,
+int kv_sphere_tridiag_factor(kv_sphere_tridiag *t, long n, long nb, int cyclic, const double *a,
                       const double *b, const double *c) {
   memset(t, 0, sizeof *t);
   t->n = n;
@@ -118,7 +121,7 @@ int kv_tridiag_factor(kv_tridiag *t, long n, long nb, int cyclic, const double *
   }
   if (!t->a || !t->m || !t->cp || !bb || (cyclic && (!t->z || !t->beta || !t->den || !t->work))) {
     free(bb);
-    kv_tridiag_free(t);
+    kv_sphere_tridiag_free(t);
     return KV_ERROR(KV_ERR_NOMEM, "ebm: out of memory for %ld tridiagonal systems", nb);
   }
   if (n * nb == 0) {
@@ -157,7 +160,7 @@ int kv_tridiag_factor(kv_tridiag *t, long n, long nb, int cyclic, const double *
   return KV_OK;
 }
 
-void kv_tridiag_solve(const kv_tridiag *t, double *x) {
+void kv_sphere_tridiag_solve(const kv_sphere_tridiag *t, double *x) {
   if (t->n * t->nb == 0) {
     return;
   }
@@ -180,7 +183,10 @@ void kv_tridiag_solve(const kv_tridiag *t, double *x) {
   }
 }
 
-void kv_tridiag_free(kv_tridiag *t) {
+void kv_sphere_tridiag_free(kv_sphere_tridiag *t) {
+  if (!t) {
+    return;
+  }
   free(t->a);
   free(t->m);
   free(t->cp);
@@ -193,8 +199,8 @@ void kv_tridiag_free(kv_tridiag *t) {
 
 /* ---------------------------------------------------------------- transpose */
 
-int kv_transpose_create(MPI_Comm comm, int nlat, int nlon, int my_j0, int my_nj, int maxf,
-                        kv_transpose *t) {
+int kv_sphere_transpose_create(MPI_Comm comm, int nlat, int nlon, int my_j0, int my_nj, int maxf,
+                        kv_sphere_transpose *t) {
   memset(t, 0, sizeof *t);
   t->comm = comm;
   MPI_Comm_size(comm, &t->size);
@@ -227,12 +233,15 @@ int kv_transpose_create(MPI_Comm comm, int nlat, int nlon, int my_j0, int my_nj,
   int rc = ok ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "ebm: out of memory for the transpose buffers");
   rc = kv_status_agree(comm, rc);
   if (rc != KV_OK) {
-    kv_transpose_free(t);
+    kv_sphere_transpose_free(t);
   }
   return rc;
 }
 
-void kv_transpose_free(kv_transpose *t) {
+void kv_sphere_transpose_free(kv_sphere_transpose *t) {
+  if (!t) {
+    return;
+  }
   free(t->j0);
   free(t->nj);
   free(t->i0);
@@ -247,7 +256,7 @@ void kv_transpose_free(kv_transpose *t) {
 }
 
 /* Counts for nf fields: rows of rank r x columns of rank q per field. */
-static void counts(kv_transpose *t, int nf, int to_cols) {
+static void counts(kv_sphere_transpose *t, int nf, int to_cols) {
   int me = t->rank, s = 0, r = 0;
   for (int q = 0; q < t->size; q++) {
     int mine = to_cols ? t->nj[me] * t->ni[q] : t->ni[me] * t->nj[q];
@@ -261,7 +270,7 @@ static void counts(kv_transpose *t, int nf, int to_cols) {
   }
 }
 
-int kv_transpose_to_cols(kv_transpose *t, int nf, const double *const *rows, double *const *cols) {
+int kv_sphere_transpose_to_cols(kv_sphere_transpose *t, int nf, const double *const *rows, double *const *cols) {
   const int me = t->rank, nj = t->nj[me], ni = t->ni[me];
   counts(t, nf, 1);
   for (int q = 0; q < t->size; q++) {
@@ -293,7 +302,7 @@ int kv_transpose_to_cols(kv_transpose *t, int nf, const double *const *rows, dou
   return KV_OK;
 }
 
-int kv_transpose_to_rows(kv_transpose *t, int nf, const double *const *cols, double *const *rows) {
+int kv_sphere_transpose_to_rows(kv_sphere_transpose *t, int nf, const double *const *cols, double *const *rows) {
   const int me = t->rank, nj = t->nj[me], ni = t->ni[me];
   counts(t, nf, 0);
   for (int q = 0; q < t->size; q++) {

@@ -45,14 +45,14 @@ typedef struct {
   double *z;           /* cyclic: solution of the correction system, n x nb                */
   double *beta, *den;  /* cyclic: corner and Sherman-Morrison denominator per system, nb    */
   double *work;        /* cyclic: nb                                                      */
-} kv_tridiag;
+} kv_sphere_tridiag;
 
 /* Factor the systems given by a, b, c (n x nb each, laid out as above). Owns copies. */
-int kv_tridiag_factor(kv_tridiag *t, long n, long nb, int cyclic, const double *a,
+int kv_sphere_tridiag_factor(kv_sphere_tridiag *t, long n, long nb, int cyclic, const double *a,
                       const double *b, const double *c);
 /* Solve in place: x holds the right-hand sides on entry, the solutions on return. */
-void kv_tridiag_solve(const kv_tridiag *t, double *x);
-void kv_tridiag_free(kv_tridiag *t);
+void kv_sphere_tridiag_solve(const kv_sphere_tridiag *t, double *x);
+void kv_sphere_tridiag_free(kv_sphere_tridiag *t);
 
 /* The rows <-> columns transpose on comm. */
 typedef struct {
@@ -64,16 +64,16 @@ typedef struct {
   int *scnt, *sdsp, *rcnt, *rdsp;
   double *sbuf, *rbuf;
   int maxf;            /* fields per call the buffers hold                                 */
-} kv_transpose;
+} kv_sphere_transpose;
 
 /* Plan the transposes of up to maxf fields at once. The rows split is given (every rank's j0 and
  * nj, e.g. from a kv_grid); columns are split in contiguous blocks as evenly as possible (ranks
  * beyond nlon own none). Collective. */
-int kv_transpose_create(MPI_Comm comm, int nlat, int nlon, int my_j0, int my_nj, int maxf,
-                        kv_transpose *t);
-void kv_transpose_free(kv_transpose *t);
+int kv_sphere_transpose_create(MPI_Comm comm, int nlat, int nlon, int my_j0, int my_nj, int maxf,
+                        kv_sphere_transpose *t);
+void kv_sphere_transpose_free(kv_sphere_transpose *t);
 /* Move nf fields from rows to columns layout (or back). Collective. */
-int kv_transpose_to_cols(kv_transpose *t, int nf, const double *const *rows, double *const *cols);
-int kv_transpose_to_rows(kv_transpose *t, int nf, const double *const *cols, double *const *rows);
+int kv_sphere_transpose_to_cols(kv_sphere_transpose *t, int nf, const double *const *rows, double *const *cols);
+int kv_sphere_transpose_to_rows(kv_sphere_transpose *t, int nf, const double *const *cols, double *const *rows);
 
 #endif

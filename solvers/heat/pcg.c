@@ -329,7 +329,7 @@ int kv_pcg_solve(kv_pcg *s, const kv_field *b, kv_field *x, long *iters, double 
     rz = rz1;
     FOR_INTERIOR(g, x, p) { pv[p] = z[p] + beta * pv[p]; }
   }
-  return KV_ERROR(KV_ERR_NUMERIC, "pcg: not converged in %ld iterations (relative residual %.3g, "
+  return KV_ERROR(KV_ERR_NOT_CONVERGED, "pcg: not converged in %ld iterations (relative residual %.3g, "
                   "tolerance %.3g)", s->p.maxit, *relres, s->p.rtol);
 }
 

@@ -45,7 +45,8 @@ void kv_pcg_params_default(kv_pcg_params *p);
 int kv_pcg_create(const kv_grid *g, const kv_pcg_params *p, kv_pcg **out);
 
 /* Solve A x = b; x holds the initial guess on entry. *iters and *relres receive the iteration
- * count and the final relative residual. KV_ERR_NUMERIC (agreed) when maxit is reached first.
+ * count and the final relative residual. KV_ERR_NOT_CONVERGED (agreed) when maxit is reached
+ * first.
  * Collective; no allocation. */
 int kv_pcg_solve(kv_pcg *s, const kv_field *b, kv_field *x, long *iters, double *relres);
 

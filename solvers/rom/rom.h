@@ -65,6 +65,12 @@ void kv_rom_params_default(kv_rom_params *p);
  * key. Not collective. */
 int kv_rom_params_from_config(const kv_config *cfg, kv_rom_params *p);
 
+/* Make cfg (a full model's run configuration) run the ROM of that model instead: run.model, the
+ * wrapped model, the basis file, the indicator tolerance and adaptivity, each set with the tag
+ * for messages (kv_config_set_tagged). Not collective. */
+int kv_rom_config_set(kv_config *cfg, const char *basis, double tolerance, int adaptive,
+                      const char *tag);
+
 /* Training snapshots of a ROM basis, collected from run files through the models' ROM hooks. */
 typedef struct {
   char model[32];          /* the model of the runs                                          */

@@ -65,15 +65,14 @@ int kv_rom_load_basis(kv_rom *r, const kv_config *cfg) {
       snprintf(why, sizeof why, "%s", kv_error_message());
       rc = kv_config_errorf(cfg, "rom.basis", "cannot read the basis: %s", why);
     }
-    char *kind = NULL, *model = NULL;
+    char *model = NULL;
     kv_h5_array gn = {0};
-    if (rc == KV_OK && (kv_h5_store_get_text(s, "/", "kind", &kind) != KV_OK ||
-                        strcmp(kind, "pod") != 0)) {
+    if (rc == KV_OK && !(kv_h5_store_has(s, "rom/modes") && kv_h5_store_has(s, "rom/n"))) {
       rc = kv_config_errorf(cfg, "rom.basis", "'%s' is not a POD model file (kelvin fit with "
                             "surrogate.kind = pod writes one)", path);
     }
     if (rc == KV_OK && kv_h5_store_get_text(s, "/", "model", &model) == KV_OK &&
-        strcmp(model, r->full->type->name) != 0) {
+        kv_model_type_find(model) != r->full->type) {
       rc = kv_config_errorf(cfg, "rom.basis", "'%s' was fit on model %s, this run is %s", path,
                             model, r->full->type->name);
     }
@@ -108,7 +107,6 @@ int kv_rom_load_basis(kv_rom *r, const kv_config *cfg) {
       }
       hdr[2] = kv_h5_store_has(s, "rom/u_ref");
     }
-    free(kind);
     free(model);
     kv_h5_array_free(&gn);
     if (s) {
@@ -343,7 +341,10 @@ int kv_rom_restart(kv_model *m, const char *path) {
       kv_h5_store *s = NULL;
       rc = kv_h5_store_open(path, &s);
       if (rc == KV_OK) v[0] = kv_h5_store_has(s, "rom_state");
-      if (s) kv_h5_store_close(s, 0);
+      int rc2 = kv_h5_store_close(s, 0);
+      if (rc == KV_OK) {
+        rc = rc2;
+      }
     }
     if (rc == KV_OK && v[0]) {
       static const char *const names[] = {"rom_step", "rom/updates", "rom_nsum"};

@@ -39,6 +39,20 @@ const kv_config_key kv_rom_keys[] = {
     {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
 };
 
+int kv_rom_config_set(kv_config *cfg, const char *basis, double tolerance, int adaptive,
+                      const char *tag) {
+  const char *full = kv_config_value(cfg, "run.model");
+  char num[64];
+  snprintf(num, sizeof num, "%.17g", tolerance);
+  char model[64];
+  snprintf(model, sizeof model, "%s", full ? full : kv_model_default_name);
+  KV_CHECK(kv_config_set_tagged(cfg, "run.model", kv_rom_type.name, tag));
+  KV_CHECK(kv_config_set_tagged(cfg, "rom.model", model, tag));
+  KV_CHECK(kv_config_set_tagged(cfg, "rom.basis", basis, tag));
+  KV_CHECK(kv_config_set_tagged(cfg, "rom.tolerance", num, tag));
+  return kv_config_set_tagged(cfg, "rom.adaptive", adaptive ? "true" : "false", tag);
+}
+
 void kv_rom_params_default(kv_rom_params *p) {
   memset(p, 0, sizeof *p);
   snprintf(p->model, sizeof p->model, "%s", kv_model_default_name);

@@ -387,7 +387,7 @@ static int newton_step(kv_rom *r) {
     if (dn <= r->prm.newton_rtol * an1 || dn == 0.0 || (dn <= r->prm.newton_stall * an1 && dn > 0.5 * prev)) return KV_OK;
     prev = dn;
   }
-  return KV_ERROR(KV_ERR_NUMERIC, "rom: the reduced Newton iteration of step %ld did not converge "
+  return KV_ERROR(KV_ERR_NOT_CONVERGED, "rom: the reduced Newton iteration of step %ld did not converge "
                   "(the ROM has left the span of its basis; lower rom.tolerance or refit)", r->step + 1);
 }
 
@@ -611,7 +611,7 @@ static int rom_step_inner(kv_rom *r, double *t) {
     cblas_dgemv(CblasColMajor, CblasNoTrans, k, k, 1.0, r->M, k, r->a0, 1, 1.0, r->a, 1);
   } else {
     int rc = newton_step(r);
-    if (rc == KV_ERR_NUMERIC && r->adaptive) {
+    if ((rc == KV_ERR_NOT_CONVERGED || rc == KV_ERR_NUMERIC) && r->adaptive) {
       /* The reduced system has no solution near the basis: the full solver takes this step. */
       kv_warn("%s; taking a full step", kv_error_message());
       r->eta = INFINITY;

@@ -150,11 +150,11 @@ static int record_snapshots(const char *file, const kv_model_type *t, kv_model *
   kv_field *u = NULL, *f = NULL;
   long *steps = NULL;
   double *fr = NULL;
-  int rc = kv_h5_read_array(file, in->state_var, &a);
+  int rc = kv_h5_read_array(file, t->state_var, &a);
   long N = o->N;
   if (rc == KV_OK && (a.count % N != 0 || a.count == 0)) {
     rc = KV_ERROR(KV_ERR_FORMAT, "'%s': %s has %ld values, not whole fields of %ld cells", file,
-                  in->state_var, a.count, N);
+                  t->state_var, a.count, N);
   }
   long nrec = rc == KV_OK ? a.count / N : 0;
   if (rc == KV_OK) {
@@ -255,6 +255,7 @@ int kv_rom_snapshots_collect(char *const *files, long nfiles, long every, kv_rom
   kv_rom_params_default(&defaults);
   split_case *sc = calloc((size_t)nfiles + 1, sizeof *sc);
   long nsc = 0;
+  const kv_model_type *t0 = NULL;
   int linear = 1, rc = sc ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
   o->n[0] = o->n[1] = o->n[2] = 1;
   for (long i = 0; rc == KV_OK && i < nfiles; i++) {
@@ -269,7 +270,8 @@ int kv_rom_snapshots_collect(char *const *files, long nfiles, long every, kv_rom
     }
     if (i == 0) {
       snprintf(o->model, sizeof o->model, "%s", t->name);
-    } else if (strcmp(t->name, o->model) != 0) {
+      t0 = t;
+    } else if (t != t0) {
       rc = KV_ERROR(KV_ERR_INVALID, "'%s' is a run of model %s, '%s' of %s: one basis, one model",
                     files[i], t->name, files[0], o->model);
     }
@@ -300,7 +302,7 @@ int kv_rom_snapshots_collect(char *const *files, long nfiles, long every, kv_rom
         rc = KV_ERROR(KV_ERR_INVALID, "'%s' is on another grid than '%s': one basis needs one "
                       "grid", files[i], files[0]);
       }
-      if (rc == KV_OK && !in.state_var) {
+      if (rc == KV_OK && !t->state_var) {
         rc = KV_ERROR(KV_ERR_UNSUPPORTED, "model %s does not record its state", t->name);
       }
     }

@@ -48,10 +48,10 @@ static void test_tridiag(int cyclic) {
     r[e] = frand(&seed) - 0.5;
     x[e] = r[e];
   }
-  kv_tridiag t;
-  CHECK(kv_tridiag_factor(&t, n, nb, cyclic, a, b, c) == KV_OK, "factor %s batch",
+  kv_sphere_tridiag t;
+  CHECK(kv_sphere_tridiag_factor(&t, n, nb, cyclic, a, b, c) == KV_OK, "factor %s batch",
         cyclic ? "cyclic" : "plain");
-  kv_tridiag_solve(&t, x);
+  kv_sphere_tridiag_solve(&t, x);
   double worst = 0.0;
   for (int q = 0; q < nb; q++) {
     double m[49] = {0}, y[7];
@@ -70,7 +70,7 @@ static void test_tridiag(int cyclic) {
   }
   CHECK(worst < 1e-13, "%s tridiagonal batch equals dense elimination (max diff %.2e)",
         cyclic ? "cyclic" : "plain", worst);
-  kv_tridiag_free(&t);
+  kv_sphere_tridiag_free(&t);
 }
 
 static void test_sphere(void) {
@@ -105,7 +105,7 @@ static void test_sphere(void) {
     kv_sphere_init(&g, nl, 1);
     err[r] = 0.0;
     for (int j = 1; j < nl - 1; j++) {
-      double p = kv_p2(sin(g.lat[j])), pu = kv_p2(sin(g.lat[j + 1])), pd = kv_p2(sin(g.lat[j - 1]));
+      double p = kv_forcing_p2(sin(g.lat[j])), pu = kv_forcing_p2(sin(g.lat[j + 1])), pd = kv_forcing_p2(sin(g.lat[j - 1]));
       double l = g.cn[j] * (pu - p) - g.cs[j] * (p - pd);
       err[r] = fmax(err[r], fabs(l + 6.0 * p));
     }
@@ -118,64 +118,64 @@ static void test_sphere(void) {
 
 static void test_insolation(void) {
   const double S0 = 1365.2;
-  kv_orbit circ = {0.0, 0.0, 0.0};
-  CHECK_CLOSE(kv_insolation_daily(S0, &circ, 0.0, 123.0), S0 / PI, 1e-12,
+  kv_forcing_orbit circ = {0.0, 0.0, 0.0};
+  CHECK_CLOSE(kv_forcing_insolation_daily(S0, &circ, 0.0, 123.0), S0 / PI, 1e-12,
               "circular orbit, no tilt: equator gets S0/pi");
-  CHECK(kv_insolation_daily(S0, &circ, 89.0 * PI / 180.0, 10.0) < 0.02 * S0,
+  CHECK(kv_forcing_insolation_daily(S0, &circ, 89.0 * PI / 180.0, 10.0) < 0.02 * S0,
         "circular orbit, no tilt: the poles get almost nothing");
-  kv_orbit now = {0.017236, 23.446 * PI / 180.0, 281.37 * PI / 180.0};
+  kv_forcing_orbit now = {0.017236, 23.446 * PI / 180.0, 281.37 * PI / 180.0};
   /* Time- and area-mean of the daily insolation: S0 / (4 sqrt(1 - e^2)). */
   double sum = 0.0, wsum = 0.0;
   for (int d = 0; d < 365; d++) {
     for (int j = 0; j < 180; j++) {
       double lat = (-90.0 + (j + 0.5)) * PI / 180.0, w = cos(lat);
-      sum += w * kv_insolation_daily(S0, &now, lat, 1.5 + d);
+      sum += w * kv_forcing_insolation_daily(S0, &now, lat, 1.5 + d);
       wsum += w;
     }
   }
   double expect = S0 / (4.0 * sqrt(1.0 - now.ecc * now.ecc));
   CHECK(fabs(sum / wsum - expect) < 1e-3 * expect, "annual global mean = S0/(4 sqrt(1-e^2)) "
         "(%.4f vs %.4f)", sum / wsum, expect);
-  double np = kv_insolation_daily(S0, &now, 89.9 * PI / 180.0, 172.0);
-  double sp = kv_insolation_daily(S0, &now, -89.9 * PI / 180.0, 172.0);
-  double eq = kv_insolation_daily(S0, &now, 0.0, 172.0);
+  double np = kv_forcing_insolation_daily(S0, &now, 89.9 * PI / 180.0, 172.0);
+  double sp = kv_forcing_insolation_daily(S0, &now, -89.9 * PI / 180.0, 172.0);
+  double eq = kv_forcing_insolation_daily(S0, &now, 0.0, 172.0);
   CHECK(np > 500.0 && np < 540.0 && sp == 0.0 && eq > 380.0 && eq < 420.0,
         "June solstice: north pole %.1f (~522), south pole %.1f (polar night), equator %.1f (~400)",
         np, sp, eq);
-  double jan = kv_insolation_daily(S0, &now, -89.9 * PI / 180.0, 355.0);
+  double jan = kv_forcing_insolation_daily(S0, &now, -89.9 * PI / 180.0, 355.0);
   CHECK(jan > np, "December south-pole insolation (%.1f) exceeds June north-pole (perihelion in "
         "January)", jan);
 }
 
 static void test_scenarios(void) {
-  kv_scenario s;
-  int rc = kv_scenario_load("ssp245", "configs/scenarios", &s);
+  kv_forcing_scenario s;
+  int rc = kv_forcing_scenario_load("ssp245", "configs/scenarios", &s);
   CHECK(rc == KV_OK, "load ssp245 (%s)", rc ? kv_error_message() : "ok");
   if (rc == KV_OK) {
     double c, a, c0, a0;
     CHECK(s.year0 == 1850 && s.nyears == 251, "ssp245 continues historical: %d + %d years",
           s.year0, s.nyears);
-    kv_scenario_at(&s, 1850, &c0, &a0);
-    kv_scenario_at(&s, 2100, &c, &a);
+    kv_forcing_scenario_at(&s, 1850, &c0, &a0);
+    kv_forcing_scenario_at(&s, 2100, &c, &a);
     CHECK(fabs(c0 - 284.3) < 0.01 && fabs(c - 603.0) < 1.0, "CO2 1850 %.2f, 2100 %.2f", c0, c);
-    CHECK(kv_scenario_at(&s, 2101, &c, &a) == KV_ERR_CONFIG &&
+    CHECK(kv_forcing_scenario_at(&s, 2101, &c, &a) == KV_ERR_CONFIG &&
               strstr(kv_error_message(), "1850-2100") != NULL,
           "a year outside the table is an error naming the range: %s", kv_error_message());
-    kv_scenario_free(&s);
+    kv_forcing_scenario_free(&s);
   }
   double prev = 0.0;
   const char *names[] = {"ssp126", "ssp245", "ssp370", "ssp585"};
   int ordered = 1;
   for (int k = 0; k < 4; k++) {
     double c, a;
-    kv_scenario_load(names[k], "configs/scenarios", &s);
-    kv_scenario_at(&s, 2100, &c, &a);
+    kv_forcing_scenario_load(names[k], "configs/scenarios", &s);
+    kv_forcing_scenario_at(&s, 2100, &c, &a);
     ordered &= c > prev;
     prev = c;
-    kv_scenario_free(&s);
+    kv_forcing_scenario_free(&s);
   }
   CHECK(ordered, "2100 CO2 increases from ssp126 to ssp585");
-  rc = kv_scenario_load("ssp999", "configs/scenarios", &s);
+  rc = kv_forcing_scenario_load("ssp999", "configs/scenarios", &s);
   CHECK(rc == KV_ERR_CONFIG && strstr(kv_error_message(), "unknown scenario 'ssp999'"),
         "unknown scenario name: %s", kv_error_message());
   FILE *f = fopen("tests/out/bad_scenario.csv", "w");
@@ -183,7 +183,7 @@ static void test_scenarios(void) {
     fputs("year,co2_ppm,aerosol_index\n2015,400,0.5\n2016,abc,0.5\n", f);
     fclose(f);
   }
-  rc = kv_scenario_load("tests/out/bad_scenario.csv", "configs/scenarios", &s);
+  rc = kv_forcing_scenario_load("tests/out/bad_scenario.csv", "configs/scenarios", &s);
   CHECK(rc == KV_ERR_FORMAT && strstr(kv_error_message(), "bad_scenario.csv:3:"),
         "a bad cell names file and line: %s", kv_error_message());
   f = fopen("tests/out/gap_scenario.csv", "w");
@@ -191,7 +191,7 @@ static void test_scenarios(void) {
     fputs("year,co2_ppm,aerosol_index\n2030,400,0.5\n", f);
     fclose(f);
   }
-  rc = kv_scenario_load("tests/out/gap_scenario.csv", "configs/scenarios", &s);
+  rc = kv_forcing_scenario_load("tests/out/gap_scenario.csv", "configs/scenarios", &s);
   CHECK(rc == KV_ERR_FORMAT && strstr(kv_error_message(), "gap"), "a gap after historical: %s",
         kv_error_message());
 }

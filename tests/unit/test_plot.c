@@ -11,7 +11,7 @@
 #include "io/png.h"
 #include "tests/unit/check.h"
 
-static int pixel_is(const kv_image *im, int x, int y, int r, int g, int b) {
+static int pixel_is(const kv_png_image *im, int x, int y, int r, int g, int b) {
   const unsigned char *p = im->rgb + ((size_t)y * (size_t)im->w + (size_t)x) * 3;
   return abs(p[0] - r) <= 1 && abs(p[1] - g) <= 1 && abs(p[2] - b) <= 1;
 }
@@ -27,8 +27,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < NX; i++) v[j * NX + i] = 10.0 + i; /* a ramp in x */
   kv_plot_opts o = {640, 400, "ramp", "K", "x", "y", 0};
   CHECK(kv_plot_map(v, NX, NY, NULL, NULL, &o, path) == KV_OK, "plot a 40 x 20 ramp");
-  kv_image im;
-  int rc = kv_image_read_png(path, &im);
+  kv_png_image im;
+  int rc = kv_png_read(path, &im);
   CHECK(rc == KV_OK && im.w == 640 && im.h == 400, "the PNG reads back (libpng) at 640 x 400");
   /* The map spans x in [100, 500), y in [40, 344): its first column is the minimum (viridis 0,
    * #440154), its last the maximum (viridis 1, #fde725). */
@@ -37,22 +37,22 @@ int main(int argc, char **argv) {
   CHECK(rc == KV_OK && pixel_is(&im, 498, 200, 0xfd, 0xe7, 0x25), "right of the map: viridis' "
         "yellow for the maximum");
   CHECK(rc == KV_OK && pixel_is(&im, 5, 5, 255, 255, 255), "the background is white");
-  kv_image_free(&im);
+  kv_png_free(&im);
   for (int p = 0; p < NX * NY; p++) v[p] = (p % NX) - (NX - 1) / 2.0; /* symmetric about 0 */
   v[0] = 0.0;
   o.diverging = 1;
   kv_plot_map(v, NX, NY, NULL, NULL, &o, path);
-  rc = kv_image_read_png(path, &im);
+  rc = kv_png_read(path, &im);
   /* Row 0 of the data is at the bottom: its first cell (value 0) is the white of the scale. */
   CHECK(rc == KV_OK && pixel_is(&im, 102, 342, 0xf7, 0xf7, 0xf7), "differences: zero is the "
         "white middle of the diverging scale");
   CHECK(rc == KV_OK && pixel_is(&im, 498, 200, 0xb2, 0x18, 0x2b), "differences: the largest "
         "positive value is the red end");
-  kv_image_free(&im);
+  kv_png_free(&im);
   FILE *f = fopen(path, "w");
   fputs("not a png", f);
   fclose(f);
-  CHECK(kv_image_read_png(path, &im) == KV_ERR_FORMAT, "a file that is not a PNG is refused");
+  CHECK(kv_png_read(path, &im) == KV_ERR_FORMAT, "a file that is not a PNG is refused");
   o.width = 50;
   CHECK(kv_plot_map(v, NX, NY, NULL, NULL, &o, path) == KV_ERR_USAGE, "a too small image is "
         "refused");

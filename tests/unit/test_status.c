@@ -25,7 +25,9 @@ int main(int argc, char **argv) {
   CHECK(kv_exit_status(KV_ERR_CONFIG) == 2 && kv_exit_status(KV_ERR_USAGE) == 2 &&
             kv_exit_status(KV_ERR_FORMAT) == 2 && kv_exit_status(KV_ERR_IO) == 2,
         "exit 2 for input errors");
-  CHECK(kv_exit_status(KV_ERR_NUMERIC) == 3 && kv_exit_status(KV_ERR_MPI) == 3,
+  CHECK(kv_exit_status(KV_ERR_NUMERIC) == 3 && kv_exit_status(KV_ERR_MPI) == 3 &&
+            kv_exit_status(KV_ERR_NOT_CONVERGED) == 3 &&
+            strcmp(kv_strerror(KV_ERR_NOT_CONVERGED), "not converged") == 0,
         "exit 3 for runtime failures");
   kv_error_clear();
   int rc = propagates();

@@ -1,0 +1,38 @@
+/* kelvin — helpers the HDF5 files of io/ share (h5.c: the writer; h5_read.c: readers,
+ * description, probe; h5_store.c: tables and model stores). Not part of the public API. */
+#ifndef KV_H5_IMPL_H
+#define KV_H5_IMPL_H
+
+#include <hdf5.h>
+#include <mpi.h>
+
+#include "core/field.h"
+
+/* Write a text / double attribute of obj (replacing it). KV_ERR_IO on failure. */
+int kv_h5_attr_text(hid_t obj, const char *name, const char *v);
+int kv_h5_attr_double(hid_t obj, const char *name, double v);
+
+/* Create the directories of a file path (mkdir -p of its dirname). */
+int kv_h5_mkdir_p(const char *path);
+
+/* A file-access property list for MPI-IO on comm (negative on failure). */
+hid_t kv_h5_fapl_mpio(MPI_Comm comm);
+
+/* Create the groups of a slash-separated dataset name. */
+int kv_h5_ensure_groups(hid_t file, const char *name);
+
+/* Open path read-only, reporting a missing, unreadable or non-HDF5 file by name. */
+int kv_h5_open_ro(const char *path, hid_t fapl, hid_t *file);
+
+/* Open dataset dset of file as a numeric array of rank <= 8 (its dims into dims). */
+int kv_h5_open_numeric(hid_t file, const char *path, const char *dset, hid_t *d, int *rank,
+                       hsize_t *dims);
+
+/* Select this rank's block of field f in dataset d (lead = 1: at time record `record` of a
+ * (time, ...) dataset): the file space *fs and memory space *ms (the caller closes both). */
+int kv_h5_select_block(hid_t d, const kv_field *f, int lead, long record, hid_t *fs, hid_t *ms);
+
+/* A text attribute (fixed or variable length) as a malloc'd string, or NULL. */
+char *kv_h5_read_text_attr(hid_t obj, const char *name);
+
+#endif
