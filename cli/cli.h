@@ -33,13 +33,12 @@ int kv_cli_is_help(const char *s);
 /* The usual "CMD CONFIG [section.key=value ...]": print help and return 1 in *done when asked,
  * refuse other options, load CONFIG, apply the overrides and check it against the surrogate,
  * validate, sweep, run and model keys (kv_fit_validate). Collective; *cfg is the caller's. */
-int kv_cli_surrogate_config(MPI_Comm comm, int argc, char **argv, const char *help,
-                            kv_config **cfg, const char **path, int *done);
+int kv_cli_surrogate_config(MPI_Comm comm, int argc, char **argv, const char *help, kv_config **cfg,
+                            const char **path, int *done);
 
 /* A serial subcommand: print help on rank 0 when asked, otherwise run fn on rank 0 only and
  * share its status (kv_cli_on_root). */
-int kv_cli_serial(MPI_Comm comm, int argc, char **argv, const char *help,
-                  int (*fn)(int, char **));
+int kv_cli_serial(MPI_Comm comm, int argc, char **argv, const char *help, int (*fn)(int, char **));
 
 /* Run fn on rank 0 only and share its status with every rank (for serial subcommands). */
 int kv_cli_on_root(MPI_Comm comm, int (*fn)(int, char **), int argc, char **argv);

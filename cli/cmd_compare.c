@@ -55,9 +55,13 @@ static int compare_one(const char *a, const char *b, const char *name, double rt
     printf("  %-28s skipped (volatile)\n", name);
   } else if (!same_shape) {
     printf("  %-28s SHAPE DIFFERS (", name);
-    for (int i = 0; i < x.rank; i++) printf("%s%ld", i ? ", " : "", x.dims[i]);
+    for (int i = 0; i < x.rank; i++) {
+      printf("%s%ld", i ? ", " : "", x.dims[i]);
+    }
     printf(") vs (");
-    for (int i = 0; i < y.rank; i++) printf("%s%ld", i ? ", " : "", y.dims[i]);
+    for (int i = 0; i < y.rank; i++) {
+      printf("%s%ld", i ? ", " : "", y.dims[i]);
+    }
     printf(")\n");
     *differs = 1;
   } else {
@@ -86,7 +90,8 @@ static int compare_one(const char *a, const char *b, const char *name, double rt
     printf("  %-28s max|a-b| %-11.4g max rel %-11.4g %s", name, maxabs, maxrel,
            nbad ? "DIFFERS" : "ok");
     if (nbad) {
-      printf(" (%ld of %ld values out of tolerance; worst at flat index %ld)", nbad, x.count, worst);
+      printf(" (%ld of %ld values out of tolerance; worst at flat index %ld)", nbad, x.count,
+             worst);
       *differs = 1;
     }
     printf("\n");
@@ -134,7 +139,8 @@ static int compare_root(int argc, char **argv) {
     }
   }
   if (nfiles != 2) {
-    return KV_ERROR(KV_ERR_USAGE, "compare: expected two files A.h5 B.h5 (see kelvin compare --help)");
+    return KV_ERROR(KV_ERR_USAGE,
+                    "compare: expected two files A.h5 B.h5 (see kelvin compare --help)");
   }
   KV_CHECK(kv_h5_probe(files[0], 1));
   KV_CHECK(kv_h5_probe(files[1], 1));

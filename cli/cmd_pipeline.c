@@ -5,8 +5,8 @@
 #include "cli/cli.h"
 #include "core/log.h"
 #include "core/status.h"
-#include "io/config.h"
 #include "drivers/pipeline.h"
+#include "io/config.h"
 
 static const char help[] =
     "usage: kelvin pipeline CONFIG [section.key=value ...]\n"

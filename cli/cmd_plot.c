@@ -20,7 +20,7 @@ static const char help[] =
 
 typedef struct {
   kv_h5_array a;
-  double *x, *y;     /* coordinates (borrowed from xa/ya) or NULL */
+  double *x, *y; /* coordinates (borrowed from xa/ya) or NULL */
   kv_h5_array xa, ya;
   const char *xn, *yn;
 } field;
@@ -39,9 +39,15 @@ static int read_field(const char *path, const char *var, field *f) {
     f->xn = "longitude";
     f->yn = "latitude";
   } else {
-    if (latlon) kv_h5_array_free(&f->ya);
-    if (kv_h5_read_array(path, "x", &f->xa) == KV_OK) f->xn = "x";
-    if (kv_h5_read_array(path, "y", &f->ya) == KV_OK) f->yn = "y";
+    if (latlon) {
+      kv_h5_array_free(&f->ya);
+    }
+    if (kv_h5_read_array(path, "x", &f->xa) == KV_OK) {
+      f->xn = "x";
+    }
+    if (kv_h5_read_array(path, "y", &f->ya) == KV_OK) {
+      f->yn = "y";
+    }
   }
   return KV_OK;
 }
@@ -60,8 +66,11 @@ static int plot_root(int argc, char **argv) {
       if (*end || end == argv[i]) {
         return KV_ERROR(KV_ERR_USAGE, "plot: %s expects an integer (got '%s')", a, argv[i]);
       }
-      if (a[2] == 's') step = val;
-      else zk = val;
+      if (a[2] == 's') {
+        step = val;
+      } else {
+        zk = val;
+      }
     } else if (!strcmp(a, "--diff") && nx) {
       other = argv[++i];
     } else if (!strcmp(a, "--size") && nx) {
@@ -69,8 +78,10 @@ static int plot_root(int argc, char **argv) {
         return KV_ERROR(KV_ERR_USAGE, "plot: --size expects WxH (e.g. 800x500)");
       }
     } else if (a[0] == '-') {
-      return KV_ERROR(KV_ERR_USAGE, "plot: unknown or incomplete option '%s' (see kelvin plot "
-                      "--help)", a);
+      return KV_ERROR(KV_ERR_USAGE,
+                      "plot: unknown or incomplete option '%s' (see kelvin plot "
+                      "--help)",
+                      a);
     } else if (!file) {
       file = a;
     } else if (!var) {
@@ -84,7 +95,9 @@ static int plot_root(int argc, char **argv) {
   }
   field f, g;
   int rc = read_field(file, var, &f);
-  if (rc != KV_OK) return rc;
+  if (rc != KV_OK) {
+    return rc;
+  }
   memset(&g, 0, sizeof g);
   if (other && (rc = read_field(other, var, &g)) != KV_OK) {
     field_free(&f);
@@ -104,7 +117,9 @@ static int plot_root(int argc, char **argv) {
                   file, a->rank, a->rank == 1 ? "" : "s");
     goto cleanup;
   }
-  if (step < 0) step += nrec;
+  if (step < 0) {
+    step += nrec;
+  }
   if (step < 0 || step >= nrec) {
     rc = KV_ERROR(KV_ERR_USAGE, "plot: --step: '%s' has records 0 to %ld", file, nrec - 1);
     goto cleanup;
@@ -121,7 +136,9 @@ static int plot_root(int argc, char **argv) {
     long per = nx * ny * (a->rank == 4 ? a->dims[1] : 1);
     off = step * per;
     if (a->rank == 4) {
-      if (zk < 0) zk = a->dims[1] / 2;
+      if (zk < 0) {
+        zk = a->dims[1] / 2;
+      }
       if (zk >= a->dims[1]) {
         rc = KV_ERROR(KV_ERR_USAGE, "plot: --z: layers 0 to %ld", a->dims[1] - 1);
         goto cleanup;
@@ -144,19 +161,30 @@ static int plot_root(int argc, char **argv) {
     if (kv_h5_store_open(file, &h) == KV_OK) {
       char *u = NULL, obj[256];
       snprintf(obj, sizeof obj, "/%s", var);
-      if (kv_h5_store_get_text(h, obj, "units", &u) == KV_OK) snprintf(units, sizeof units, "%s", u);
+      if (kv_h5_store_get_text(h, obj, "units", &u) == KV_OK) {
+        snprintf(units, sizeof units, "%s", u);
+      }
       free(u);
       rc = kv_h5_store_close(h, 0);
     }
     const double *xc = f.xa.count == nx ? f.xa.data : NULL;
-    if (yc && f.ya.count != ny) yc = NULL;
-    kv_plot_opts o = {W, H, title, units, f.xn ? f.xn : "x index",
-                      a->rank == 2 ? "record" : (f.yn ? f.yn : "y index"), other != NULL};
+    if (yc && f.ya.count != ny) {
+      yc = NULL;
+    }
+    kv_plot_opts o = {W,
+                      H,
+                      title,
+                      units,
+                      f.xn ? f.xn : "x index",
+                      a->rank == 2 ? "record" : (f.yn ? f.yn : "y index"),
+                      other != NULL};
     if (rc == KV_OK) {
       rc = kv_plot_map(v, nx, ny, xc, yc, &o, out);
     }
   }
-  if (rc == KV_OK) printf("wrote %s (%dx%d)\n", out, W, H);
+  if (rc == KV_OK) {
+    printf("wrote %s (%dx%d)\n", out, W, H);
+  }
 cleanup:
   free(v);
   field_free(&f);

@@ -8,9 +8,9 @@
 #include "cli/cli.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "drivers/predict.h"
 #include "io/table.h"
 #include "io/textfile.h"
-#include "drivers/predict.h"
 #include "solvers/model.h"
 #include "surrogates/surrogate.h"
 
@@ -33,9 +33,13 @@ static const char help[] =
 static int write_csv(const char *path, long m, const double *mean, const double *var) {
   char tmp[4200];
   FILE *f = kv_textfile_begin(path, tmp, sizeof tmp);
-  if (!f) return KV_ERR_IO;
+  if (!f) {
+    return KV_ERR_IO;
+  }
   fputs("mean,std\n", f);
-  for (long i = 0; i < m; i++) fprintf(f, "%.17g,%.17g\n", mean[i], sqrt(var[i]));
+  for (long i = 0; i < m; i++) {
+    fprintf(f, "%.17g,%.17g\n", mean[i], sqrt(var[i]));
+  }
   return kv_textfile_commit(f, tmp, path);
 }
 
@@ -63,7 +67,8 @@ static int predict_scenario(const kv_surrogate *s, int argc, char **argv, const 
     }
   }
   if (!scen || !output || y1 < y0) {
-    return KV_ERROR(KV_ERR_USAGE, "predict: a %s model takes SCENARIO_KEY=NAME (e.g. "
+    return KV_ERROR(KV_ERR_USAGE,
+                    "predict: a %s model takes SCENARIO_KEY=NAME (e.g. "
                     "ebm.scenario=ssp245) [run.year_start=Y0 run.year_end=Y1] --output FIELD.h5",
                     kv_surrogate_kind(s));
   }
@@ -164,8 +169,10 @@ static int predict_root(int argc, char **argv) {
   double *X = NULL, *mean = NULL, *var = NULL;
   kv_table t = {0};
   if (!type->predict) {
-    rc = KV_ERROR(KV_ERR_USAGE, "predict: %s is a %s model (%s): it does not predict from "
-                  "inputs", model, type->name, type->summary);
+    rc = KV_ERROR(KV_ERR_USAGE,
+                  "predict: %s is a %s model (%s): it does not predict from "
+                  "inputs",
+                  model, type->name, type->summary);
     goto cleanup;
   }
   if (type->data & KV_DATA_SCENARIOS) {
@@ -175,7 +182,7 @@ static int predict_root(int argc, char **argv) {
   if (input) {
     if (L || !output) {
       rc = KV_ERROR(KV_ERR_USAGE, "predict: --input goes with a scalar model and --output "
-                    "FILE.csv");
+                                  "FILE.csv");
       goto cleanup;
     }
     KV_TRY(inputs_from_csv(s, input, &t, &X, &m));
@@ -196,8 +203,7 @@ static int predict_root(int argc, char **argv) {
   }
   double t0 = MPI_Wtime();
   KV_TRY(kv_surrogate_predict(s, m, X, mean, var));
-  kv_info("predicted %ld point%s with their std in %.4f s", m, m == 1 ? "" : "s",
-          MPI_Wtime() - t0);
+  kv_info("predicted %ld point%s with their std in %.4f s", m, m == 1 ? "" : "s", MPI_Wtime() - t0);
   if (L) {
     if (!output) {
       rc = KV_ERROR(KV_ERR_USAGE, "predict: a %s model predicts a field: give --output FIELD.h5",

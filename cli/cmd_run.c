@@ -5,10 +5,10 @@
 #include "cli/cli.h"
 #include "core/log.h"
 #include "core/status.h"
-#include "io/config.h"
 #include "drivers/run.h"
 #include "drivers/sweep.h"
 #include "drivers/validate.h"
+#include "io/config.h"
 #include "io/dataset.h"
 #include "solvers/model.h"
 #include "surrogates/surrogate.h"
@@ -38,7 +38,9 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
       continue;
     }
     if (kv_cli_is_help(argv[i])) {
-      if (rank == 0) fputs(help, stdout);
+      if (rank == 0) {
+        fputs(help, stdout);
+      }
       return KV_OK;
     }
     if (strcmp(argv[i], "--keys") == 0) {
@@ -89,10 +91,14 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
   kv_config_remove_section(cfg, "sweep");
   kv_config_remove_section(cfg, "surrogate");
   kv_config_remove_section(cfg, "validate");
-  if (rc == KV_OK) rc = kv_run_validate(cfg);
+  if (rc == KV_OK) {
+    rc = kv_run_validate(cfg);
+  }
   rc = kv_status_agree(comm, rc);
   kv_run_result res = {0};
-  if (rc == KV_OK) rc = kv_run(comm, cfg, &opts, &res);
+  if (rc == KV_OK) {
+    rc = kv_run(comm, cfg, &opts, &res);
+  }
   if (rc == KV_OK && rank == 0) {
     printf("wrote %s (%ld records, %ld steps of dt = %g)\n", res.output, res.records, res.steps,
            res.dt);

@@ -12,9 +12,9 @@
 #include "cli/cli.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "drivers/sweep.h"
 #include "io/config.h"
 #include "io/textfile.h"
-#include "drivers/sweep.h"
 
 static const char help[] =
     "usage: kelvin sweep CONFIG [section.key=value ...] [--resume] [--dry-run]\n"
@@ -85,7 +85,9 @@ static int parse_args(int argc, char **argv, sweep_args *a) {
       }
       i++;
     } else if (strcmp(s, "--emit-slurm") == 0) {
-      if (!next) return KV_ERROR(KV_ERR_USAGE, "sweep: --emit-slurm expects a FILE");
+      if (!next) {
+        return KV_ERROR(KV_ERR_USAGE, "sweep: --emit-slurm expects a FILE");
+      }
       a->slurm = next;
       i++;
     } else if (strcmp(s, "--array") == 0) {
@@ -96,15 +98,17 @@ static int parse_args(int argc, char **argv, sweep_args *a) {
       i++;
     } else if (strcmp(s, "--time") == 0) {
       int h, m, sec, n = 0;
-      if (!next || sscanf(next, "%d:%d:%d%n", &h, &m, &sec, &n) != 3 || next[n] || h < 0 ||
-          m < 0 || m > 59 || sec < 0 || sec > 59) {
+      if (!next || sscanf(next, "%d:%d:%d%n", &h, &m, &sec, &n) != 3 || next[n] || h < 0 || m < 0 ||
+          m > 59 || sec < 0 || sec > 59) {
         return KV_ERROR(KV_ERR_USAGE, "sweep: --time expects HH:MM:SS (got '%s')",
                         next ? next : "");
       }
       a->time = next;
       i++;
     } else if (strcmp(s, "--partition") == 0) {
-      if (!next) return KV_ERROR(KV_ERR_USAGE, "sweep: --partition expects a name");
+      if (!next) {
+        return KV_ERROR(KV_ERR_USAGE, "sweep: --partition expects a name");
+      }
       a->partition = next;
       i++;
     } else if (s[0] == '-') {
@@ -118,12 +122,12 @@ static int parse_args(int argc, char **argv, sweep_args *a) {
   }
   if ((a->array != 1 || a->ranks || a->partition) && !a->slurm) {
     return KV_ERROR(KV_ERR_USAGE, "sweep: --array, --ranks-per-task and --partition go with "
-                    "--emit-slurm");
+                                  "--emit-slurm");
   }
   int modes = a->collect + a->dry + (a->slurm != NULL);
   if (modes > 1 || (modes && (a->resume || a->nslices))) {
     return KV_ERROR(KV_ERR_USAGE, "sweep: --collect, --dry-run, --emit-slurm and running "
-                    "(--slice/--resume) exclude each other");
+                                  "(--slice/--resume) exclude each other");
   }
   return KV_OK;
 }
@@ -132,8 +136,11 @@ static int parse_args(int argc, char **argv, sweep_args *a) {
 static void shq(FILE *f, const char *s) {
   fputc('\'', f);
   for (; *s; s++) {
-    if (*s == '\'') fputs("'\\''", f);
-    else fputc(*s, f);
+    if (*s == '\'') {
+      fputs("'\\''", f);
+    } else {
+      fputc(*s, f);
+    }
   }
   fputc('\'', f);
 }
@@ -152,7 +159,9 @@ static int emit_slurm(const kv_sweep *s, const sweep_args *a, int argc, char **a
   long nc = kv_sweep_ncases(s);
   char tmp[PATH_MAX + 16];
   FILE *f = kv_textfile_begin(a->slurm, tmp, sizeof tmp);
-  if (!f) return KV_ERR_IO;
+  if (!f) {
+    return KV_ERR_IO;
+  }
   time_t now = time(NULL);
   char when[64];
   strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", localtime(&now));
@@ -168,45 +177,52 @@ static int emit_slurm(const kv_sweep *s, const sweep_args *a, int argc, char **a
       *p = '\0';
       mkdir(mk, 0777);
       *p = c;
-      if (!c) break;
+      if (!c) {
+        break;
+      }
     }
   }
-  fprintf(f, "#!/bin/bash\n"
-             "# kelvin sweep as a Slurm job array, written by kelvin sweep --emit-slurm on %s.\n"
-             "#\n"
-             "#   config : %s\n"
-             "#   cases  : %ld (method %s), output in %s\n"
-             "#   tasks  : %ld array tasks; task I runs the cases c with c %% %ld == I on %ld MPI rank%s\n"
-             "#\n"
-             "# Submit:   sbatch %s\n"
-             "# Each task runs 'kelvin sweep --slice I/%ld --resume': cases whose file is already\n"
-             "# complete are skipped, so after a time-out or a failed node submit this same script\n"
-             "# again; only unfinished cases run. At the time limit Slurm sends SIGTERM: kelvin saves\n"
-             "# the case it is in and leaves the slice manifest consistent.\n"
-             "# When every task has ended, merge the slice manifests into manifest.csv/.h5:\n"
-             "#   cd %s && %s sweep %s --collect\n"
-             "#\n",
-          when, cfg, nc, kv_sweep_method(s), adir, a->array, a->array, ranks,
-          ranks == 1 ? "" : "s", a->slurm, a->array, cwd, exe, cfg);
+  fprintf(
+      f,
+      "#!/bin/bash\n"
+      "# kelvin sweep as a Slurm job array, written by kelvin sweep --emit-slurm on %s.\n"
+      "#\n"
+      "#   config : %s\n"
+      "#   cases  : %ld (method %s), output in %s\n"
+      "#   tasks  : %ld array tasks; task I runs the cases c with c %% %ld == I on %ld MPI rank%s\n"
+      "#\n"
+      "# Submit:   sbatch %s\n"
+      "# Each task runs 'kelvin sweep --slice I/%ld --resume': cases whose file is already\n"
+      "# complete are skipped, so after a time-out or a failed node submit this same script\n"
+      "# again; only unfinished cases run. At the time limit Slurm sends SIGTERM: kelvin saves\n"
+      "# the case it is in and leaves the slice manifest consistent.\n"
+      "# When every task has ended, merge the slice manifests into manifest.csv/.h5:\n"
+      "#   cd %s && %s sweep %s --collect\n"
+      "#\n",
+      when, cfg, nc, kv_sweep_method(s), adir, a->array, a->array, ranks, ranks == 1 ? "" : "s",
+      a->slurm, a->array, cwd, exe, cfg);
   fprintf(f, "#SBATCH --job-name=kelvin-%s\n", slash ? slash + 1 : dir);
   fprintf(f, "#SBATCH --array=0-%ld\n", a->array - 1);
   fprintf(f, "#SBATCH --ntasks=%ld\n", ranks);
   fprintf(f, "#SBATCH --time=%s\n", a->time);
-  if (a->partition) fprintf(f, "#SBATCH --partition=%s\n", a->partition);
+  if (a->partition) {
+    fprintf(f, "#SBATCH --partition=%s\n", a->partition);
+  }
   fprintf(f, "#SBATCH --output=%s/slurm-%%A_%%a.out\n", adir);
   fprintf(f, "\nset -eu\n");
   fprintf(f, "# Relative paths in the configuration are relative to this directory.\ncd ");
   shq(f, cwd);
   fprintf(f, "\nKELVIN=");
   shq(f, exe);
-  fprintf(f, "\n# One rank runs kelvin directly; more go through Open MPI's mpirun, which takes its\n"
-             "# hosts from the allocation (with a PMIx-enabled Slurm, 'srun --mpi=pmix' works too).\n"
-             "if [ \"${SLURM_NTASKS:-1}\" -gt 1 ]; then\n"
-             "  LAUNCH=\"mpirun -n ${SLURM_NTASKS}\"\n"
-             "else\n"
-             "  LAUNCH=\"\"\n"
-             "fi\n"
-             "exec $LAUNCH \"$KELVIN\" sweep ");
+  fprintf(f,
+          "\n# One rank runs kelvin directly; more go through Open MPI's mpirun, which takes its\n"
+          "# hosts from the allocation (with a PMIx-enabled Slurm, 'srun --mpi=pmix' works too).\n"
+          "if [ \"${SLURM_NTASKS:-1}\" -gt 1 ]; then\n"
+          "  LAUNCH=\"mpirun -n ${SLURM_NTASKS}\"\n"
+          "else\n"
+          "  LAUNCH=\"\"\n"
+          "fi\n"
+          "exec $LAUNCH \"$KELVIN\" sweep ");
   shq(f, cfg);
   for (int i = 1; i < argc; i++) {
     if (strchr(argv[i], '=') && argv[i][0] != '-') {
@@ -217,17 +233,21 @@ static int emit_slurm(const kv_sweep *s, const sweep_args *a, int argc, char **a
   fprintf(f, " --slice \"${SLURM_ARRAY_TASK_ID}/%ld\" --resume\n", a->array);
   fchmod(fileno(f), 0755); /* sbatch does not need it; running it by hand does */
   KV_CHECK(kv_textfile_commit(f, tmp, a->slurm));
-  printf("wrote %s: %ld array task%s over %ld cases; submit with: sbatch %s\n", a->slurm,
-         a->array, a->array == 1 ? "" : "s", nc, a->slurm);
+  printf("wrote %s: %ld array task%s over %ld cases; submit with: sbatch %s\n", a->slurm, a->array,
+         a->array == 1 ? "" : "s", nc, a->slurm);
   return KV_OK;
 }
 
 static void print_summary(const kv_sweep *s, const kv_sweep_summary *sm, const char *what) {
   printf("%s %s: %ld case%s: %ld done", what, kv_sweep_dir(s), sm->total, sm->total == 1 ? "" : "s",
          sm->done);
-  if (sm->skipped) printf(" (%ld already done)", sm->skipped);
+  if (sm->skipped) {
+    printf(" (%ld already done)", sm->skipped);
+  }
   printf(", %ld failed, %ld pending", sm->failed, sm->pending);
-  if (sm->wall > 0) printf(" in %.2f s", sm->wall);
+  if (sm->wall > 0) {
+    printf(" in %.2f s", sm->wall);
+  }
   printf("\n");
 }
 
@@ -236,7 +256,9 @@ int kv_cmd_sweep(MPI_Comm comm, int argc, char **argv) {
   MPI_Comm_rank(comm, &rank);
   for (int i = 1; i < argc; i++) {
     if (kv_cli_is_help(argv[i])) {
-      if (rank == 0) fputs(help, stdout);
+      if (rank == 0) {
+        fputs(help, stdout);
+      }
       return KV_OK;
     }
   }
@@ -251,7 +273,9 @@ int kv_cmd_sweep(MPI_Comm comm, int argc, char **argv) {
     }
   }
   kv_sweep *s = NULL;
-  if (rc == KV_OK) rc = kv_sweep_create(cfg, &s);
+  if (rc == KV_OK) {
+    rc = kv_sweep_create(cfg, &s);
+  }
   rc = kv_status_agree(comm, rc);
   kv_config_free(cfg);
   if (rc != KV_OK) {
@@ -260,7 +284,9 @@ int kv_cmd_sweep(MPI_Comm comm, int argc, char **argv) {
   }
   kv_sweep_summary sm;
   if (a.dry) {
-    if (rank == 0) kv_sweep_print(s, stdout);
+    if (rank == 0) {
+      kv_sweep_print(s, stdout);
+    }
   } else if (a.slurm) {
     rc = rank == 0 ? emit_slurm(s, &a, argc, argv) : KV_OK;
     rc = kv_status_agree(comm, rc);
@@ -270,7 +296,9 @@ int kv_cmd_sweep(MPI_Comm comm, int argc, char **argv) {
       print_summary(s, &sm, "collected");
       printf("manifest: %s/manifest.csv and manifest.h5\n", kv_sweep_dir(s));
     }
-    if (rc == KV_OK && (sm.failed || sm.pending)) rc = KV_ERR_MISMATCH;
+    if (rc == KV_OK && (sm.failed || sm.pending)) {
+      rc = KV_ERR_MISMATCH;
+    }
   } else {
     kv_sweep_options o = {a.resume, a.slice, a.nslices};
     rc = kv_sweep_run(comm, s, &o, &sm);

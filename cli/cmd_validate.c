@@ -4,8 +4,8 @@
 
 #include "cli/cli.h"
 #include "core/status.h"
-#include "io/config.h"
 #include "drivers/validate.h"
+#include "io/config.h"
 
 static const char help[] =
     "usage: kelvin validate CONFIG [section.key=value ...]\n"
@@ -28,15 +28,21 @@ int kv_cmd_validate(MPI_Comm comm, int argc, char **argv) {
   kv_config *cfg;
   int done;
   int rc = kv_cli_surrogate_config(comm, argc, argv, help, &cfg, &path, &done);
-  if (rc != KV_OK || done) return rc;
+  if (rc != KV_OK || done) {
+    return rc;
+  }
   kv_validation v;
-  if (rc == KV_OK) rc = kv_validate(comm, cfg, &v);
+  if (rc == KV_OK) {
+    rc = kv_validate(comm, cfg, &v);
+  }
   if (rc == KV_OK && rank == 0) {
     printf("validation of %s on %ld held-out case%s:\n", path, v.ncases, v.ncases == 1 ? "" : "s");
     kv_validation_print(&v, stdout);
     printf("report: %s/validation.md, data: %s/validation.h5\n", v.dir, v.dir);
   }
-  if (rc == KV_OK && v.nfailed) rc = KV_ERR_MISMATCH;
+  if (rc == KV_OK && v.nfailed) {
+    rc = KV_ERR_MISMATCH;
+  }
   kv_config_free(cfg);
   return rc;
 }

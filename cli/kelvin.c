@@ -10,9 +10,9 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "core/version.h"
+#include "drivers/fit.h"
 #include "io/config.h"
 #include "io/h5.h"
-#include "drivers/fit.h"
 
 static const char usage[] =
     "usage: kelvin [--verbose|--quiet] COMMAND [ARGS]\n"
@@ -40,10 +40,12 @@ static const char usage[] =
     "\n"
     "exit status: 0 ok, 1 check failed, 2 usage or input error, 3 runtime or numerical failure\n";
 
-int kv_cli_is_help(const char *s) { return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0; }
+int kv_cli_is_help(const char *s) {
+  return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0;
+}
 
-int kv_cli_surrogate_config(MPI_Comm comm, int argc, char **argv, const char *help,
-                            kv_config **cfg, const char **path, int *done) {
+int kv_cli_surrogate_config(MPI_Comm comm, int argc, char **argv, const char *help, kv_config **cfg,
+                            const char **path, int *done) {
   int rank;
   MPI_Comm_rank(comm, &rank);
   *cfg = NULL;
@@ -51,7 +53,9 @@ int kv_cli_surrogate_config(MPI_Comm comm, int argc, char **argv, const char *he
   *done = 0;
   for (int i = 1; i < argc; i++) {
     if (kv_cli_is_help(argv[i])) {
-      if (rank == 0) fputs(help, stdout);
+      if (rank == 0) {
+        fputs(help, stdout);
+      }
       *done = 1;
       return KV_OK;
     }
@@ -59,7 +63,9 @@ int kv_cli_surrogate_config(MPI_Comm comm, int argc, char **argv, const char *he
       return KV_ERROR(KV_ERR_USAGE, "%s: unknown option '%s' (see kelvin %s --help)", argv[0],
                       argv[i], argv[0]);
     }
-    if (!strchr(argv[i], '=') && !*path) *path = argv[i];
+    if (!strchr(argv[i], '=') && !*path) {
+      *path = argv[i];
+    }
   }
   if (!*path) {
     return KV_ERROR(KV_ERR_USAGE, "%s: missing CONFIG (see kelvin %s --help)", argv[0], argv[0]);
@@ -67,9 +73,13 @@ int kv_cli_surrogate_config(MPI_Comm comm, int argc, char **argv, const char *he
   KV_CHECK(kv_config_load(comm, *path, cfg));
   int rc = KV_OK;
   for (int i = 1; i < argc && rc == KV_OK; i++) {
-    if (argv[i] != *path) rc = kv_config_override(*cfg, argv[i]);
+    if (argv[i] != *path) {
+      rc = kv_config_override(*cfg, argv[i]);
+    }
   }
-  if (rc == KV_OK) rc = kv_fit_validate(*cfg);
+  if (rc == KV_OK) {
+    rc = kv_fit_validate(*cfg);
+  }
   rc = kv_status_agree(comm, rc);
   if (rc != KV_OK) {
     kv_config_free(*cfg);
@@ -78,13 +88,14 @@ int kv_cli_surrogate_config(MPI_Comm comm, int argc, char **argv, const char *he
   return rc;
 }
 
-int kv_cli_serial(MPI_Comm comm, int argc, char **argv, const char *help,
-                  int (*fn)(int, char **)) {
+int kv_cli_serial(MPI_Comm comm, int argc, char **argv, const char *help, int (*fn)(int, char **)) {
   int rank;
   MPI_Comm_rank(comm, &rank);
   for (int i = 1; i < argc; i++) {
     if (kv_cli_is_help(argv[i])) {
-      if (rank == 0) fputs(help, stdout);
+      if (rank == 0) {
+        fputs(help, stdout);
+      }
       return KV_OK;
     }
   }
@@ -114,15 +125,21 @@ int main(int argc, char **argv) {
     } else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
       level = KV_LOG_WARN;
     } else if (strcmp(argv[i], "--version") == 0) {
-      if (rank == 0) printf("kelvin %s\n", KV_VERSION);
+      if (rank == 0) {
+        printf("kelvin %s\n", KV_VERSION);
+      }
       MPI_Finalize();
       return 0;
     } else if (kv_cli_is_help(argv[i])) {
-      if (rank == 0) fputs(usage, stdout);
+      if (rank == 0) {
+        fputs(usage, stdout);
+      }
       MPI_Finalize();
       return 0;
     } else {
-      if (rank == 0) fprintf(stderr, "kelvin: unknown option '%s'\n%s", argv[i], usage);
+      if (rank == 0) {
+        fprintf(stderr, "kelvin: unknown option '%s'\n%s", argv[i], usage);
+      }
       MPI_Finalize();
       return 2;
     }
@@ -130,7 +147,9 @@ int main(int argc, char **argv) {
   kv_log_init(level, rank, size);
   kv_interrupt_install();
   if (i >= argc) {
-    if (rank == 0) fputs(usage, stderr);
+    if (rank == 0) {
+      fputs(usage, stderr);
+    }
     MPI_Finalize();
     return 2;
   }

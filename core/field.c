@@ -8,10 +8,10 @@
 
 struct kv_field {
   const kv_grid *grid;
-  long m[KV_MAXDIM];      /* local extent with ghosts          */
+  long m[KV_MAXDIM]; /* local extent with ghosts          */
   long stride[KV_MAXDIM];
   int ghost[KV_MAXDIM];
-  long count;             /* m[0] m[1] m[2]                    */
+  long count; /* m[0] m[1] m[2]                    */
   double *data;
   /* halo: per axis and side, a send type (first/last interior layer) and a receive type (ghost) */
   MPI_Datatype send_t[KV_MAXDIM][2], recv_t[KV_MAXDIM][2];
@@ -70,10 +70,18 @@ int kv_field_create(const kv_grid *g, kv_field **out) {
   }
   for (int d = 0; d < nd; d++) {
     int rc = KV_OK;
-    if (rc == KV_OK) rc = make_face_type(f, d, f->ghost[d], &f->send_t[d][0]);
-    if (rc == KV_OK) rc = make_face_type(f, d, f->ghost[d] + nloc[d] - 1, &f->send_t[d][1]);
-    if (rc == KV_OK) rc = make_face_type(f, d, 0, &f->recv_t[d][0]);
-    if (rc == KV_OK) rc = make_face_type(f, d, f->ghost[d] + nloc[d], &f->recv_t[d][1]);
+    if (rc == KV_OK) {
+      rc = make_face_type(f, d, f->ghost[d], &f->send_t[d][0]);
+    }
+    if (rc == KV_OK) {
+      rc = make_face_type(f, d, f->ghost[d] + nloc[d] - 1, &f->send_t[d][1]);
+    }
+    if (rc == KV_OK) {
+      rc = make_face_type(f, d, 0, &f->recv_t[d][0]);
+    }
+    if (rc == KV_OK) {
+      rc = make_face_type(f, d, f->ghost[d] + nloc[d], &f->recv_t[d][1]);
+    }
     if (rc != KV_OK) {
       kv_field_free(f);
       return rc;
@@ -89,20 +97,36 @@ void kv_field_free(kv_field *f) {
   }
   for (int d = 0; d < KV_MAXDIM; d++) {
     for (int s = 0; s < 2; s++) {
-      if (f->send_t[d][s] != MPI_DATATYPE_NULL) MPI_Type_free(&f->send_t[d][s]);
-      if (f->recv_t[d][s] != MPI_DATATYPE_NULL) MPI_Type_free(&f->recv_t[d][s]);
+      if (f->send_t[d][s] != MPI_DATATYPE_NULL) {
+        MPI_Type_free(&f->send_t[d][s]);
+      }
+      if (f->recv_t[d][s] != MPI_DATATYPE_NULL) {
+        MPI_Type_free(&f->recv_t[d][s]);
+      }
     }
   }
   free(f->data);
   free(f);
 }
 
-const kv_grid *kv_field_grid(const kv_field *f) { return f->grid; }
-double *kv_field_data(kv_field *f) { return f->data; }
-const double *kv_field_data_const(const kv_field *f) { return f->data; }
-const long *kv_field_extent(const kv_field *f) { return f->m; }
-const long *kv_field_stride(const kv_field *f) { return f->stride; }
-const int *kv_field_ghost(const kv_field *f) { return f->ghost; }
+const kv_grid *kv_field_grid(const kv_field *f) {
+  return f->grid;
+}
+double *kv_field_data(kv_field *f) {
+  return f->data;
+}
+const double *kv_field_data_const(const kv_field *f) {
+  return f->data;
+}
+const long *kv_field_extent(const kv_field *f) {
+  return f->m;
+}
+const long *kv_field_stride(const kv_field *f) {
+  return f->stride;
+}
+const int *kv_field_ghost(const kv_field *f) {
+  return f->ghost;
+}
 
 int kv_field_halo_begin(kv_field *f) {
   MPI_Comm comm = kv_grid_comm(f->grid);
@@ -136,11 +160,11 @@ int kv_field_halo_exchange(kv_field *f) {
   return kv_field_halo_end(f);
 }
 
-#define KV_FOR_INTERIOR(f, idx)                                                                   \
-  const long *nl_ = kv_grid_local_n((f)->grid);                                                   \
-  for (long k_ = 0; k_ < nl_[2]; k_++)                                                            \
-    for (long j_ = 0; j_ < nl_[1]; j_++)                                                          \
-      for (long i_ = 0, idx = kv_field_index((f)->stride, (f)->ghost, 0, j_, k_); i_ < nl_[0];   \
+#define KV_FOR_INTERIOR(f, idx)                                                                    \
+  const long *nl_ = kv_grid_local_n((f)->grid);                                                    \
+  for (long k_ = 0; k_ < nl_[2]; k_++)                                                             \
+    for (long j_ = 0; j_ < nl_[1]; j_++)                                                           \
+      for (long i_ = 0, idx = kv_field_index((f)->stride, (f)->ghost, 0, j_, k_); i_ < nl_[0];     \
            i_++, idx++)
 
 void kv_field_fill_boundary(kv_field *f, const int rule[3][2], const double g[3][2]) {
@@ -176,7 +200,9 @@ void kv_field_fill_boundary(kv_field *f, const int rule[3][2], const double g[3]
 }
 
 void kv_field_fill(kv_field *f, double v) {
-  KV_FOR_INTERIOR(f, p) { f->data[p] = v; }
+  KV_FOR_INTERIOR(f, p) {
+    f->data[p] = v;
+  }
 }
 
 int kv_field_copy(kv_field *dst, const kv_field *src) {
@@ -264,11 +290,21 @@ int kv_field_reduce(const kv_field *f, kv_reduce_op op, double *out) {
   KV_FOR_INTERIOR(f, p) {
     double v = f->data[p];
     switch (op) {
-    case KV_REDUCE_SUM: acc += v; break;
-    case KV_REDUCE_SUMSQ: acc += v * v; break;
-    case KV_REDUCE_MIN: acc = v < acc ? v : acc; break;
-    case KV_REDUCE_MAX: acc = v > acc ? v : acc; break;
-    case KV_REDUCE_MAXABS: acc = fabs(v) > acc ? fabs(v) : acc; break;
+    case KV_REDUCE_SUM:
+      acc += v;
+      break;
+    case KV_REDUCE_SUMSQ:
+      acc += v * v;
+      break;
+    case KV_REDUCE_MIN:
+      acc = v < acc ? v : acc;
+      break;
+    case KV_REDUCE_MAX:
+      acc = v > acc ? v : acc;
+      break;
+    case KV_REDUCE_MAXABS:
+      acc = fabs(v) > acc ? fabs(v) : acc;
+      break;
     }
   }
   if (MPI_Allreduce(&acc, out, 1, MPI_DOUBLE, mop, kv_grid_comm(f->grid)) != MPI_SUCCESS) {
@@ -293,17 +329,23 @@ int kv_field_mean(const kv_field *f, double *out) {
 
 void kv_field_pack(const kv_field *f, double *out) {
   long r = 0;
-  KV_FOR_INTERIOR(f, p) { out[r++] = f->data[p]; }
+  KV_FOR_INTERIOR(f, p) {
+    out[r++] = f->data[p];
+  }
 }
 
 void kv_field_unpack(const double *in, kv_field *f) {
   long r = 0;
-  KV_FOR_INTERIOR(f, p) { f->data[p] = in[r++]; }
+  KV_FOR_INTERIOR(f, p) {
+    f->data[p] = in[r++];
+  }
 }
 
 int kv_field_has_nonfinite(const kv_field *f, int *out) {
   int bad = 0;
-  KV_FOR_INTERIOR(f, p) { bad |= !isfinite(f->data[p]); }
+  KV_FOR_INTERIOR(f, p) {
+    bad |= !isfinite(f->data[p]);
+  }
   if (MPI_Allreduce(&bad, out, 1, MPI_INT, MPI_MAX, kv_grid_comm(f->grid)) != MPI_SUCCESS) {
     return KV_ERROR(KV_ERR_MPI, "field: reduction failed");
   }

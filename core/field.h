@@ -15,7 +15,13 @@
 
 typedef struct kv_field kv_field;
 
-typedef enum { KV_REDUCE_SUM, KV_REDUCE_SUMSQ, KV_REDUCE_MIN, KV_REDUCE_MAX, KV_REDUCE_MAXABS } kv_reduce_op;
+typedef enum {
+  KV_REDUCE_SUM,
+  KV_REDUCE_SUMSQ,
+  KV_REDUCE_MIN,
+  KV_REDUCE_MAX,
+  KV_REDUCE_MAXABS
+} kv_reduce_op;
 
 /* Create a zero field on grid g. The grid is borrowed and must outlive the field. Not collective
  * (purely local allocation), but every rank of the grid must create its part. */

@@ -164,17 +164,37 @@ void kv_grid_free(kv_grid *g) {
   free(g);
 }
 
-int kv_grid_ndims(const kv_grid *g) { return g->ndims; }
-const long *kv_grid_global_n(const kv_grid *g) { return g->n; }
-const long *kv_grid_local_n(const kv_grid *g) { return g->nloc; }
-const long *kv_grid_offset(const kv_grid *g) { return g->off; }
-const double *kv_grid_spacing(const kv_grid *g) { return g->h; }
-const double *kv_grid_length(const kv_grid *g) { return g->len; }
-const int *kv_grid_periodic(const kv_grid *g) { return g->periodic; }
-const int *kv_grid_procs(const kv_grid *g) { return g->procs; }
-MPI_Comm kv_grid_comm(const kv_grid *g) { return g->comm; }
+int kv_grid_ndims(const kv_grid *g) {
+  return g->ndims;
+}
+const long *kv_grid_global_n(const kv_grid *g) {
+  return g->n;
+}
+const long *kv_grid_local_n(const kv_grid *g) {
+  return g->nloc;
+}
+const long *kv_grid_offset(const kv_grid *g) {
+  return g->off;
+}
+const double *kv_grid_spacing(const kv_grid *g) {
+  return g->h;
+}
+const double *kv_grid_length(const kv_grid *g) {
+  return g->len;
+}
+const int *kv_grid_periodic(const kv_grid *g) {
+  return g->periodic;
+}
+const int *kv_grid_procs(const kv_grid *g) {
+  return g->procs;
+}
+MPI_Comm kv_grid_comm(const kv_grid *g) {
+  return g->comm;
+}
 
-int kv_grid_neighbor(const kv_grid *g, int axis, int side) { return g->nbr[axis][side]; }
+int kv_grid_neighbor(const kv_grid *g, int axis, int side) {
+  return g->nbr[axis][side];
+}
 
 int kv_grid_at_boundary(const kv_grid *g, int axis, int side) {
   if (axis >= g->ndims || g->periodic[axis]) {
@@ -183,11 +203,17 @@ int kv_grid_at_boundary(const kv_grid *g, int axis, int side) {
   return side == 0 ? g->coords[axis] == 0 : g->coords[axis] == g->procs[axis] - 1;
 }
 
-double kv_grid_coord(const kv_grid *g, int axis, long i) { return ((double)i + 0.5) * g->h[axis]; }
+double kv_grid_coord(const kv_grid *g, int axis, long i) {
+  return ((double)i + 0.5) * g->h[axis];
+}
 
-long kv_grid_global_count(const kv_grid *g) { return g->n[0] * g->n[1] * g->n[2]; }
+long kv_grid_global_count(const kv_grid *g) {
+  return g->n[0] * g->n[1] * g->n[2];
+}
 
-long kv_grid_local_count(const kv_grid *g) { return g->nloc[0] * g->nloc[1] * g->nloc[2]; }
+long kv_grid_local_count(const kv_grid *g) {
+  return g->nloc[0] * g->nloc[1] * g->nloc[2];
+}
 
 void kv_grid_global_rows(const kv_grid *g, long *out) {
   long r = 0;

@@ -17,11 +17,11 @@ typedef struct kv_grid kv_grid;
 
 /* What a grid is made from. Plain, caller-owned. */
 typedef struct {
-  int ndims;                 /* 1, 2 or 3                                             */
-  long n[KV_MAXDIM];         /* global cells per axis (unused axes: 1)                 */
-  double length[KV_MAXDIM];  /* box length per axis (unused axes: 1)                   */
-  int periodic[KV_MAXDIM];   /* 1 where the axis wraps around                          */
-  int procs[KV_MAXDIM];      /* ranks per axis; 0 lets MPI_Dims_create choose          */
+  int ndims;                /* 1, 2 or 3                                             */
+  long n[KV_MAXDIM];        /* global cells per axis (unused axes: 1)                 */
+  double length[KV_MAXDIM]; /* box length per axis (unused axes: 1)                   */
+  int periodic[KV_MAXDIM];  /* 1 where the axis wraps around                          */
+  int procs[KV_MAXDIM];     /* ranks per axis; 0 lets MPI_Dims_create choose          */
 } kv_grid_params;
 
 /* Defaults: 1D, 1 cell of length 1, not periodic, automatic process grid. */
@@ -43,14 +43,14 @@ void kv_grid_free(kv_grid *g);
 
 /* Accessors. Not collective. Arrays returned are borrowed and have KV_MAXDIM entries. */
 int kv_grid_ndims(const kv_grid *g);
-const long *kv_grid_global_n(const kv_grid *g);   /* global cells per axis                   */
-const long *kv_grid_local_n(const kv_grid *g);    /* this rank's cells per axis              */
-const long *kv_grid_offset(const kv_grid *g);     /* global index of this rank's first cell  */
-const double *kv_grid_spacing(const kv_grid *g);  /* cell size per axis                       */
+const long *kv_grid_global_n(const kv_grid *g);  /* global cells per axis                   */
+const long *kv_grid_local_n(const kv_grid *g);   /* this rank's cells per axis              */
+const long *kv_grid_offset(const kv_grid *g);    /* global index of this rank's first cell  */
+const double *kv_grid_spacing(const kv_grid *g); /* cell size per axis                       */
 const double *kv_grid_length(const kv_grid *g);
 const int *kv_grid_periodic(const kv_grid *g);
-const int *kv_grid_procs(const kv_grid *g);       /* ranks per axis                           */
-MPI_Comm kv_grid_comm(const kv_grid *g);          /* the Cartesian communicator (borrowed)    */
+const int *kv_grid_procs(const kv_grid *g); /* ranks per axis                           */
+MPI_Comm kv_grid_comm(const kv_grid *g);    /* the Cartesian communicator (borrowed)    */
 
 /* Neighbour rank along axis on side 0 (low) or 1 (high); MPI_PROC_NULL at a physical boundary. */
 int kv_grid_neighbor(const kv_grid *g, int axis, int side);

@@ -5,7 +5,9 @@
 
 static volatile sig_atomic_t g_signal = 0;
 
-static void on_signal(int sig) { g_signal = sig; }
+static void on_signal(int sig) {
+  g_signal = sig;
+}
 
 void kv_interrupt_install(void) {
   struct sigaction sa;
@@ -16,7 +18,9 @@ void kv_interrupt_install(void) {
   sigaction(SIGTERM, &sa, NULL);
 }
 
-int kv_interrupt_signal(void) { return (int)g_signal; }
+int kv_interrupt_signal(void) {
+  return (int)g_signal;
+}
 
 int kv_interrupt_agree(MPI_Comm comm) {
   int mine = (int)g_signal, any = 0;

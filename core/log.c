@@ -15,7 +15,9 @@ void kv_log_init(kv_log_level level, int rank, int size) {
   g_size = size;
 }
 
-kv_log_level kv_log_get_level(void) { return g_level; }
+kv_log_level kv_log_get_level(void) {
+  return g_level;
+}
 
 kv_log_level kv_log_set_level(kv_log_level level) {
   kv_log_level old = g_level;

@@ -46,7 +46,9 @@ void kv_progress_update(kv_progress *p, long done) {
     p->t_last_print = now;
     int w = 30, fill = (int)(frac * w);
     char bar[64];
-    for (int i = 0; i < w; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    for (int i = 0; i < w; i++) {
+      bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    }
     bar[w] = '\0';
     fmt_time(e1, sizeof e1, el);
     fmt_time(e2, sizeof e2, eta);
@@ -59,8 +61,8 @@ void kv_progress_update(kv_progress *p, long done) {
     p->t_last_print = now;
     fmt_time(e1, sizeof e1, el);
     fmt_time(e2, sizeof e2, eta);
-    kv_info("%s: %ld/%ld (%d%%), elapsed %s, ETA %s", p->label, done, p->total,
-            (int)(frac * 100), e1, e2);
+    kv_info("%s: %ld/%ld (%d%%), elapsed %s, ETA %s", p->label, done, p->total, (int)(frac * 100),
+            e1, e2);
   }
 }
 

@@ -60,9 +60,13 @@ int kv_error_raise(int code, const char *file, int line, const char *fmt, ...) {
   return code;
 }
 
-const char *kv_error_message(void) { return g_message; }
+const char *kv_error_message(void) {
+  return g_message;
+}
 
-const char *kv_error_where(void) { return g_where; }
+const char *kv_error_where(void) {
+  return g_where;
+}
 
 void kv_error_clear(void) {
   g_message[0] = '\0';

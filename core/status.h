@@ -15,18 +15,18 @@
 
 enum {
   KV_OK = 0,
-  KV_ERR_USAGE,       /* bad command line                                  -> exit 2 */
-  KV_ERR_CONFIG,      /* bad configuration (file, line, key named)         -> exit 2 */
-  KV_ERR_IO,          /* file cannot be read or written                    -> exit 2 */
-  KV_ERR_FORMAT,      /* a file is readable but not what was expected      -> exit 2 */
-  KV_ERR_EXISTS,      /* output exists and overwrite is off                -> exit 2 */
-  KV_ERR_NOMEM,       /* allocation failed                                 -> exit 3 */
-  KV_ERR_MPI,         /* an MPI call failed                                -> exit 3 */
-  KV_ERR_NUMERIC,     /* NaN/Inf or a numerical breakdown                  -> exit 3 */
-  KV_ERR_INVALID,     /* invalid argument to a library function (a bug)    -> exit 3 */
-  KV_ERR_UNSUPPORTED, /* valid request that this build/model cannot do     -> exit 2 */
-  KV_ERR_INTERRUPTED, /* stopped by a signal                               -> exit 3 */
-  KV_ERR_MISMATCH,    /* a comparison found differences (not an error)     -> exit 1 */
+  KV_ERR_USAGE,         /* bad command line                                  -> exit 2 */
+  KV_ERR_CONFIG,        /* bad configuration (file, line, key named)         -> exit 2 */
+  KV_ERR_IO,            /* file cannot be read or written                    -> exit 2 */
+  KV_ERR_FORMAT,        /* a file is readable but not what was expected      -> exit 2 */
+  KV_ERR_EXISTS,        /* output exists and overwrite is off                -> exit 2 */
+  KV_ERR_NOMEM,         /* allocation failed                                 -> exit 3 */
+  KV_ERR_MPI,           /* an MPI call failed                                -> exit 3 */
+  KV_ERR_NUMERIC,       /* NaN/Inf or a numerical breakdown                  -> exit 3 */
+  KV_ERR_INVALID,       /* invalid argument to a library function (a bug)    -> exit 3 */
+  KV_ERR_UNSUPPORTED,   /* valid request that this build/model cannot do     -> exit 2 */
+  KV_ERR_INTERRUPTED,   /* stopped by a signal                               -> exit 3 */
+  KV_ERR_MISMATCH,      /* a comparison found differences (not an error)     -> exit 1 */
   KV_ERR_NOT_CONVERGED, /* an iteration stopped at its limit before its
                            tolerance (PCG, Picard, reduced Newton): the caller
                            may recover (a smaller step, a full-solver step)  -> exit 3 */
@@ -63,21 +63,21 @@ int kv_status_agree(MPI_Comm comm, int status);
 #define KV_ERROR(code, ...) kv_error_raise((code), __FILE__, __LINE__, __VA_ARGS__)
 
 /* Propagate a non-zero status to the caller. */
-#define KV_CHECK(call)                                                                            \
-  do {                                                                                            \
-    int kv_check_rc_ = (call);                                                                    \
-    if (kv_check_rc_ != KV_OK) {                                                                  \
-      return kv_check_rc_;                                                                        \
-    }                                                                                             \
+#define KV_CHECK(call)                                                                             \
+  do {                                                                                             \
+    int kv_check_rc_ = (call);                                                                     \
+    if (kv_check_rc_ != KV_OK) {                                                                   \
+      return kv_check_rc_;                                                                         \
+    }                                                                                              \
   } while (0)
 
 /* Jump to a cleanup label with rc set, for functions that own resources. */
-#define KV_TRY(call)                                                                              \
-  do {                                                                                            \
-    rc = (call);                                                                                  \
-    if (rc != KV_OK) {                                                                            \
-      goto cleanup;                                                                               \
-    }                                                                                             \
+#define KV_TRY(call)                                                                               \
+  do {                                                                                             \
+    rc = (call);                                                                                   \
+    if (rc != KV_OK) {                                                                             \
+      goto cleanup;                                                                                \
+    }                                                                                              \
   } while (0)
 
 #endif

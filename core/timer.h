@@ -5,9 +5,9 @@
 #include <mpi.h>
 
 typedef struct {
-  double start;   /* time of the last kv_timer_start                   */
-  double total;   /* accumulated seconds over start/stop pairs          */
-  long count;     /* number of start/stop pairs                        */
+  double start; /* time of the last kv_timer_start                   */
+  double total; /* accumulated seconds over start/stop pairs          */
+  long count;   /* number of start/stop pairs                        */
 } kv_timer;
 
 /* Reset to zero. */
@@ -18,7 +18,9 @@ static inline void kv_timer_reset(kv_timer *t) {
 }
 
 /* Start an interval. */
-static inline void kv_timer_start(kv_timer *t) { t->start = MPI_Wtime(); }
+static inline void kv_timer_start(kv_timer *t) {
+  t->start = MPI_Wtime();
+}
 
 /* Stop, accumulate, return the seconds of this interval. */
 static inline double kv_timer_stop(kv_timer *t) {
@@ -29,6 +31,8 @@ static inline double kv_timer_stop(kv_timer *t) {
 }
 
 /* Seconds since the last start, without stopping. */
-static inline double kv_timer_elapsed(const kv_timer *t) { return MPI_Wtime() - t->start; }
+static inline double kv_timer_elapsed(const kv_timer *t) {
+  return MPI_Wtime() - t->start;
+}
 
 #endif

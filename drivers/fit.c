@@ -47,7 +47,8 @@ int kv_fit_data_path(const kv_config *cfg, char *data, size_t n) {
     snprintf(data, n, "%s", kv_sweep_dir(sw));
     kv_sweep_free(sw);
   } else {
-    return kv_config_errorf(cfg, "surrogate.data", "expected the training data: a CSV file, a "
+    return kv_config_errorf(cfg, "surrogate.data",
+                            "expected the training data: a CSV file, a "
                             "sweep directory or a run's output file");
   }
   return KV_OK;
@@ -74,8 +75,8 @@ static int keyed(const kv_config *cfg, const char *key, int rc) {
   char why[1024];
   snprintf(why, sizeof why, "%s", kv_error_message());
   const char *colon = strstr(why, ": ");
-  return kv_config_errorf(cfg, key, "%s", colon && strncmp(why, key, strlen(key)) == 0
-                                              ? colon + 2 : why);
+  return kv_config_errorf(cfg, key, "%s",
+                          colon && strncmp(why, key, strlen(key)) == 0 ? colon + 2 : why);
 }
 
 int kv_fit_scenario_forcing(const kv_config *cfg, const char *scenario, int year0, int n,
@@ -83,8 +84,10 @@ int kv_fit_scenario_forcing(const kv_config *cfg, const char *scenario, int year
   const kv_model_type *type;
   KV_CHECK(kv_model_type_of(cfg, &type));
   if (!type->global_forcing || !type->scenario_key) {
-    return kv_config_errorf(cfg, "run.model", "a scenario surrogate emulates a model with "
-                            "scenario forcing (model %s has none)", type->name);
+    return kv_config_errorf(cfg, "run.model",
+                            "a scenario surrogate emulates a model with "
+                            "scenario forcing (model %s has none)",
+                            type->name);
   }
   double *f = malloc((3 * (size_t)n + 1) * sizeof *f);
   if (!f) {
@@ -105,12 +108,14 @@ static int scenario_data(const kv_config *cfg, const kv_dataset_params *p, int m
   const kv_model_type *type;
   KV_CHECK(kv_model_type_of(cfg, &type));
   if (!type->scenario_key || !type->global_forcing) {
-    return kv_config_errorf(cfg, "surrogate.kind", "a scenario surrogate emulates a model with "
+    return kv_config_errorf(cfg, "surrogate.kind",
+                            "a scenario surrogate emulates a model with "
                             "scenario forcing from a scenario ensemble (run.model = %s has none)",
                             type->name);
   }
   if (!p->scenarios[0]) {
-    return kv_config_errorf(cfg, "surrogate.train_scenarios", "expected the scenarios to train "
+    return kv_config_errorf(cfg, "surrogate.train_scenarios",
+                            "expected the scenarios to train "
                             "on (e.g. ssp126, ssp370, ssp585)");
   }
   long year0;
@@ -175,8 +180,10 @@ int kv_fit_dataset(const kv_config *cfg, const kv_surrogate_type *t, int max_mem
   }
   if (csv) {
     if (!(t->data & KV_DATA_SCALAR)) {
-      return kv_config_errorf(cfg, "surrogate.data", "%s trains on fields: give a sweep "
-                              "directory", t->name);
+      return kv_config_errorf(cfg, "surrogate.data",
+                              "%s trains on fields: give a sweep "
+                              "directory",
+                              t->name);
     }
     if (!p.inputs[0]) {
       return kv_config_errorf(cfg, "surrogate.inputs", "CSV data needs the input column names");
@@ -188,13 +195,16 @@ int kv_fit_dataset(const kv_config *cfg, const kv_surrogate_type *t, int max_mem
   }
   rc = kv_dataset_read_sweep(&p, p.data, 1, ds);
   if (rc != KV_OK) {
-    return keyed(cfg, strstr(kv_error_message(), "surrogate.inputs") ? "surrogate.inputs"
-                                                                     : "surrogate.data", rc);
+    return keyed(
+        cfg, strstr(kv_error_message(), "surrogate.inputs") ? "surrogate.inputs" : "surrogate.data",
+        rc);
   }
   if (t->data & KV_DATA_SCALAR) {
     if (!p.qoi[0]) {
-      return kv_config_errorf(cfg, "surrogate.qoi", "a %s on sweep data needs the quantity of "
-                              "interest (e.g. T_mean, T_max)", t->name);
+      return kv_config_errorf(cfg, "surrogate.qoi",
+                              "a %s on sweep data needs the quantity of "
+                              "interest (e.g. T_mean, T_max)",
+                              t->name);
     }
     return kv_dataset_read_qoi(ds, p.qoi);
   }

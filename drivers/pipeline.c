@@ -25,8 +25,10 @@ int kv_pipeline(MPI_Comm comm, const kv_config *cfg, kv_pipeline_result *res) {
     kv_sweep_summary sum;
     rc = kv_sweep_run(comm, s, &o, &sum);
     if (rc == KV_OK && sum.failed) {
-      rc = KV_ERROR(KV_ERR_NUMERIC, "pipeline: %ld case%s of the sweep failed (see "
-                    "%s/manifest.csv)", sum.failed, sum.failed == 1 ? "" : "s", res->dir);
+      rc = KV_ERROR(KV_ERR_NUMERIC,
+                    "pipeline: %ld case%s of the sweep failed (see "
+                    "%s/manifest.csv)",
+                    sum.failed, sum.failed == 1 ? "" : "s", res->dir);
     }
   }
   if (rc == KV_OK) {

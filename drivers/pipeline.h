@@ -9,11 +9,11 @@
 #include "io/config.h"
 
 typedef struct {
-  long ncases;               /* cases of the training sweep                              */
-  char dir[4096];            /* its directory                                            */
-  char model[4096];          /* the model file fitted                                    */
-  kv_validation validation;  /* the validation's metrics (validation.nfailed > 0: a
-                                tolerance is exceeded)                                   */
+  long ncases;              /* cases of the training sweep                              */
+  char dir[4096];           /* its directory                                            */
+  char model[4096];         /* the model file fitted                                    */
+  kv_validation validation; /* the validation's metrics (validation.nfailed > 0: a
+                               tolerance is exceeded)                                   */
 } kv_pipeline_result;
 
 /* Sweep, fit, validate. Collective over comm (the fit runs on rank 0). A failed sweep case is an

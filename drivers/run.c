@@ -1,8 +1,8 @@
 #include "drivers/run.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/interrupt.h"
@@ -13,7 +13,9 @@
 #include "io/h5.h"
 #include "solvers/model.h"
 
-int kv_run_validate(kv_config *cfg) { return kv_model_config_validate(cfg); }
+int kv_run_validate(kv_config *cfg) {
+  return kv_model_config_validate(cfg);
+}
 
 static int append_record(kv_h5_writer *w, kv_model *m, double t, long step, double wall, double cfl,
                          int checkpoint) {
@@ -26,7 +28,8 @@ static int append_record(kv_h5_writer *w, kv_model *m, double t, long step, doub
   KV_CHECK(kv_output_add_scalar(&l, "diagnostics/wall_time", "s",
                                 "wall-clock seconds since the start of the run", wall));
   l.scalars[l.nscalars - 1].is_volatile = 1;
-  KV_CHECK(kv_output_add_scalar(&l, "diagnostics/cfl", "1", "time step over the explicit stability limit", cfl));
+  KV_CHECK(kv_output_add_scalar(&l, "diagnostics/cfl", "1",
+                                "time step over the explicit stability limit", cfl));
   return kv_h5_writer_append(w, t, &l);
 }
 
@@ -34,11 +37,20 @@ static int append_record(kv_h5_writer *w, kv_model *m, double t, long step, doub
 static int write_checkpoint(const kv_model_info *info, kv_model *m, const char *path,
                             const char *model, const char *text, double t, long step, double wall) {
   kv_h5_writer *cw = NULL;
-  kv_h5_writer_params cp = {path, 1, model, "kelvin checkpoint", text, info->coord_units,
-                            info->time_units, info->axes, info->calendar};
+  kv_h5_writer_params cp = {path,
+                            1,
+                            model,
+                            "kelvin checkpoint",
+                            text,
+                            info->coord_units,
+                            info->time_units,
+                            info->axes,
+                            info->calendar};
   KV_CHECK(kv_h5_writer_create(info->grid, &cp, &cw));
   int rc = append_record(cw, m, t, step, wall, info->cfl, 1);
-  if (rc == KV_OK) rc = kv_h5_writer_attr_double(cw, "step", (double)step);
+  if (rc == KV_OK) {
+    rc = kv_h5_writer_attr_double(cw, "step", (double)step);
+  }
   if (rc != KV_OK) {
     kv_h5_writer_free(cw);
     return rc;
@@ -61,10 +73,18 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
   long every, chk_every;
   int overwrite;
   int rc = kv_config_get_string(cfg, "run.model", &name);
-  if (rc == KV_OK) rc = kv_config_get_string(cfg, "run.output", &output);
-  if (rc == KV_OK) rc = kv_config_get_int(cfg, "run.output_every", 1, 1000000000000000L, &every);
-  if (rc == KV_OK) rc = kv_config_get_bool(cfg, "run.overwrite", &overwrite);
-  if (rc == KV_OK) rc = kv_config_get_int(cfg, "run.checkpoint_every", 0, 1000000000000000L, &chk_every);
+  if (rc == KV_OK) {
+    rc = kv_config_get_string(cfg, "run.output", &output);
+  }
+  if (rc == KV_OK) {
+    rc = kv_config_get_int(cfg, "run.output_every", 1, 1000000000000000L, &every);
+  }
+  if (rc == KV_OK) {
+    rc = kv_config_get_bool(cfg, "run.overwrite", &overwrite);
+  }
+  if (rc == KV_OK) {
+    rc = kv_config_get_int(cfg, "run.checkpoint_every", 0, 1000000000000000L, &chk_every);
+  }
   KV_CHECK(kv_status_agree(comm, rc));
   const kv_model_type *type;
   KV_CHECK(kv_model_type_of(cfg, &type));
@@ -85,8 +105,8 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
   char chk_path[4200];
   kv_model_checkpoint_path(output, chk_path, sizeof chk_path);
   KV_TRY(kv_status_agree(comm, kv_config_to_text(cfg, &text)));
-  kv_h5_writer_params wp = {output, overwrite, name, info.title, text, info.coord_units,
-                            info.time_units, info.axes, info.calendar};
+  kv_h5_writer_params wp = {output,           overwrite,       name,      info.title,   text,
+                            info.coord_units, info.time_units, info.axes, info.calendar};
   if (info.record_every > 0) {
     every = info.record_every;
   }
@@ -162,9 +182,10 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
     w = NULL;
     if (rc == KV_OK) {
       snprintf(res->output, sizeof res->output, "%s", kept);
-      rc = KV_ERROR(KV_ERR_INTERRUPTED, "%s (t = %g); the records so far are in %s and the state in "
-                    "%s; continue with: kelvin run %s --restart %s", why, t, kept, chk_path,
-                    kv_config_source(cfg), chk_path);
+      rc = KV_ERROR(KV_ERR_INTERRUPTED,
+                    "%s (t = %g); the records so far are in %s and the state in "
+                    "%s; continue with: kelvin run %s --restart %s",
+                    why, t, kept, chk_path, kv_config_source(cfg), chk_path);
     }
     goto cleanup;
   }

@@ -17,10 +17,10 @@ typedef struct {
   long steps;
   long records;
   double dt;
-  double wall_steps;       /* seconds spent stepping (excluding output)   */
+  double wall_steps; /* seconds spent stepping (excluding output)   */
   double wall_total;
-  double cell_updates;     /* steps x global cells                        */
-  char output[4096];       /* the file written                            */
+  double cell_updates; /* steps x global cells                        */
+  char output[4096];   /* the file written                            */
 } kv_run_result;
 
 /* Validate cfg against [run] and the model's keys (recording defaults; kv_model_config_validate).
@@ -29,8 +29,8 @@ int kv_run_validate(kv_config *cfg);
 
 /* Options that are not part of the configuration. */
 typedef struct {
-  const char *restart;     /* continue from the last record of this file (NULL: start afresh) */
-  int quiet;               /* no progress bar and no info lines (a sweep reports per case)   */
+  const char *restart; /* continue from the last record of this file (NULL: start afresh) */
+  int quiet;           /* no progress bar and no info lines (a sweep reports per case)   */
 } kv_run_options;
 
 /* Run one solve. Collective over comm. opts and res may be NULL. With run.checkpoint_every = K,

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "drivers/run.h"
 #include "io/manifest.h"
 #include "io/table.h"
-#include "drivers/run.h"
 #include "solvers/model.h"
 #include "surrogates/sampling.h"
 
@@ -29,7 +29,8 @@ const kv_config_key kv_sweep_keys[] = {
      "lhs/sobol: design seed; ensemble: seed of member 0 (member m gets seed + m)"},
     {"sweep.members", KV_CFG_INT, "1", NULL, 1, 100000000, "ensemble: members per scenario"},
     {"sweep.scenarios", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
-     "ensemble: comma-separated scenarios (the model's scenario key), each run sweep.members times"},
+     "ensemble: comma-separated scenarios (the model's scenario key), each run sweep.members "
+     "times"},
     {"sweep.ranks_per_case", KV_CFG_INT, "1", NULL, 1, 1000000, "MPI ranks that run one case"},
     {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
 };
@@ -38,7 +39,7 @@ enum { M_GRID, M_LIST, M_LHS, M_SOBOL, M_ENSEMBLE };
 static const char *const method_names[] = {"grid", "list", "lhs", "sobol", "ensemble"};
 
 struct kv_sweep {
-  kv_config *base;      /* the configuration without [sweep], validated       */
+  kv_config *base; /* the configuration without [sweep], validated       */
   char source[1024];
   char dir[4096];
   int method;
@@ -46,7 +47,7 @@ struct kv_sweep {
   int nvars;
   char **vars;
   long ncases;
-  char **values;        /* ncases x nvars                                     */
+  char **values; /* ncases x nvars                                     */
 };
 
 /* ------------------------------------------------------------------ small helpers */
@@ -105,17 +106,25 @@ static int split_entries(const char *text, const char *stop, char ***out) {
   const char *start = text;
   int depth = 0;
   for (const char *p = text;; p++) {
-    if (*p == '(') depth++;
-    if (*p == ')') depth--;
+    if (*p == '(') {
+      depth++;
+    }
+    if (*p == ')') {
+      depth--;
+    }
     if (*p == '\0' || (*p == ',' && depth == 0 && starts_with_key(p + 1, stop))) {
       if (n == cap) {
         cap *= 2;
         char **t = realloc(it, (size_t)cap * sizeof *t);
-        if (!t) break;
+        if (!t) {
+          break;
+        }
         it = t;
       }
       it[n++] = dupn(start, (size_t)(p - start));
-      if (*p == '\0') break;
+      if (*p == '\0') {
+        break;
+      }
       start = p + 1;
     }
   }
@@ -124,7 +133,9 @@ static int split_entries(const char *text, const char *stop, char ***out) {
 }
 
 static void free_strings(char **v, long n) {
-  if (!v) return;
+  if (!v) {
+    return;
+  }
   for (long i = 0; i < n; i++) {
     free(v[i]);
   }
@@ -138,7 +149,9 @@ static void case_tables(const kv_config *cfg, const kv_config_key *tables[5],
   *type = kv_model_type_find(v ? v : kv_model_default_name);
   tables[0] = kv_model_run_keys;
   tables[1] = tables[2] = tables[3] = tables[4] = NULL;
-  if (*type && kv_model_key_tables(*type, cfg, tables + 1) != KV_OK) tables[2] = NULL;
+  if (*type && kv_model_key_tables(*type, cfg, tables + 1) != KV_OK) {
+    tables[2] = NULL;
+  }
 }
 
 /* A varied key must be one a case can set, and not one the sweep sets itself. */
@@ -151,8 +164,10 @@ static int check_var(const kv_config *cfg, const char *opt, const char *key) {
     return kv_config_errorf(cfg, opt, "%s cannot be varied (the sweep sets it)", key);
   }
   if (!kv_config_key_find(tables, key)) {
-    return kv_config_errorf(cfg, opt, "unknown key %s: not a key of [run] or [%s] (kelvin run "
-                            "--keys lists them)", key, type ? type->name : "?");
+    return kv_config_errorf(cfg, opt,
+                            "unknown key %s: not a key of [run] or [%s] (kelvin run "
+                            "--keys lists them)",
+                            key, type ? type->name : "?");
   }
   return KV_OK;
 }
@@ -166,7 +181,9 @@ static int add_var(kv_sweep *s, const kv_config *cfg, const char *opt, const cha
   }
   char **t = realloc(s->vars, (size_t)(s->nvars + 1) * sizeof *t);
   if (!t || !(t[s->nvars] = dupn(key, strlen(key)))) {
-    if (t) s->vars = t;
+    if (t) {
+      s->vars = t;
+    }
     return KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
   }
   s->vars = t;
@@ -195,7 +212,8 @@ static int set_value(kv_sweep *s, long c, int v, const char *text) {
 static int make_grid(kv_sweep *s, const kv_config *cfg) {
   const char *vary;
   if (!kv_config_has(cfg, "sweep.vary")) {
-    return kv_config_errorf(cfg, "sweep.vary", "grid needs key=v1|v2|..., ... (e.g. "
+    return kv_config_errorf(cfg, "sweep.vary",
+                            "grid needs key=v1|v2|..., ... (e.g. "
                             "heat.kappa=0.5|1|2, heat.bc_value=0|1)");
   }
   KV_CHECK(kv_config_get_string(cfg, "sweep.vary", &vary));
@@ -205,7 +223,9 @@ static int make_grid(kv_sweep *s, const kv_config *cfg) {
   int *count = calloc((size_t)n + 1, sizeof *count);
   char ***vals = calloc((size_t)n + 1, sizeof *vals);
   long total = 1;
-  if (!count || !vals) rc = KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
+  if (!count || !vals) {
+    rc = KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
+  }
   for (int i = 0; i < n && rc == KV_OK; i++) {
     char *e = trim(items[i]);
     char *eq = strchr(e, '=');
@@ -222,16 +242,24 @@ static int make_grid(kv_sweep *s, const kv_config *cfg) {
     rc = add_var(s, cfg, "sweep.vary", key);
     /* Values are separated by '|'. */
     int m = 1;
-    for (char *p = list; *p; p++) m += *p == '|';
+    for (char *p = list; *p; p++) {
+      m += *p == '|';
+    }
     vals[i] = calloc((size_t)m, sizeof **vals);
-    if (rc == KV_OK && !vals[i]) rc = KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
+    if (rc == KV_OK && !vals[i]) {
+      rc = KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
+    }
     for (char *tok = list; rc == KV_OK && tok;) {
       char *bar = strchr(tok, '|');
-      if (bar) *bar = '\0';
+      if (bar) {
+        *bar = '\0';
+      }
       char *t = trim(tok);
       if (!*t) {
-        rc = kv_config_errorf(cfg, "sweep.vary", "%s: empty value in the list (an empty list, "
-                              "or '||')", key);
+        rc = kv_config_errorf(cfg, "sweep.vary",
+                              "%s: empty value in the list (an empty list, "
+                              "or '||')",
+                              key);
       } else {
         vals[i][count[i]++] = t;
       }
@@ -242,7 +270,9 @@ static int make_grid(kv_sweep *s, const kv_config *cfg) {
   if (rc == KV_OK && n == 0) {
     rc = kv_config_errorf(cfg, "sweep.vary", "no keys to vary");
   }
-  if (rc == KV_OK) rc = alloc_values(s, total);
+  if (rc == KV_OK) {
+    rc = alloc_values(s, total);
+  }
   /* Row-major: the first key varies slowest, like itertools.product. */
   for (long c = 0; rc == KV_OK && c < total; c++) {
     long r = c;
@@ -251,7 +281,9 @@ static int make_grid(kv_sweep *s, const kv_config *cfg) {
       r /= count[i];
     }
   }
-  for (int i = 0; i < n; i++) free(vals ? vals[i] : NULL);
+  for (int i = 0; i < n; i++) {
+    free(vals ? vals[i] : NULL);
+  }
   free(vals);
   free(count);
   free_strings(items, n);
@@ -262,8 +294,10 @@ static int make_sampled(kv_sweep *s, const kv_config *cfg) {
   const char *vary;
   long samples, seed;
   if (!kv_config_has(cfg, "sweep.vary")) {
-    return kv_config_errorf(cfg, "sweep.vary", "%s needs key:lo:hi[:log], ... (e.g. "
-                            "heat.kappa:0.1:2.0)", method_names[s->method]);
+    return kv_config_errorf(cfg, "sweep.vary",
+                            "%s needs key:lo:hi[:log], ... (e.g. "
+                            "heat.kappa:0.1:2.0)",
+                            method_names[s->method]);
   }
   if (!kv_config_has(cfg, "sweep.samples")) {
     return kv_config_errorf(cfg, "sweep.samples", "%s needs the number of cases",
@@ -286,7 +320,9 @@ static int make_sampled(kv_sweep *s, const kv_config *cfg) {
     int nf = 0;
     for (char *tok = items[i]; tok && nf < 5;) {
       char *colon = strchr(tok, ':');
-      if (colon) *colon = '\0';
+      if (colon) {
+        *colon = '\0';
+      }
       f[nf++] = trim(tok);
       tok = colon ? colon + 1 : NULL;
     }
@@ -296,24 +332,30 @@ static int make_sampled(kv_sweep *s, const kv_config *cfg) {
       break;
     }
     rc = add_var(s, cfg, "sweep.vary", f[0]);
-    if (rc != KV_OK) break;
+    if (rc != KV_OK) {
+      break;
+    }
     const kv_config_key *k = kv_config_key_find(tables, f[0]);
     if (k->type != KV_CFG_INT && k->type != KV_CFG_DOUBLE && k->type != KV_CFG_FUNC) {
-      rc = kv_config_errorf(cfg, "sweep.vary", "%s is not a numeric key; vary it with method = "
-                            "grid or list", f[0]);
+      rc = kv_config_errorf(cfg, "sweep.vary",
+                            "%s is not a numeric key; vary it with method = "
+                            "grid or list",
+                            f[0]);
       break;
     }
     isint[i] = k->type == KV_CFG_INT;
     islog[i] = nf == 4 && strcmp(f[3], "log") == 0;
     if (!parse_number(f[1], &lo[i]) || !parse_number(f[2], &hi[i])) {
-      rc = kv_config_errorf(cfg, "sweep.vary", "%s: range '%s:%s' is not numeric", f[0], f[1],
-                            f[2]);
+      rc =
+          kv_config_errorf(cfg, "sweep.vary", "%s: range '%s:%s' is not numeric", f[0], f[1], f[2]);
     } else if (lo[i] >= hi[i]) {
       rc = kv_config_errorf(cfg, "sweep.vary", "%s: lo = %g must be below hi = %g", f[0], lo[i],
                             hi[i]);
     } else if (islog[i] && lo[i] <= 0.0) {
-      rc = kv_config_errorf(cfg, "sweep.vary", "%s: a log range must be positive (lo = %g, hi = "
-                            "%g runs through 0)", f[0], lo[i], hi[i]);
+      rc = kv_config_errorf(cfg, "sweep.vary",
+                            "%s: a log range must be positive (lo = %g, hi = "
+                            "%g runs through 0)",
+                            f[0], lo[i], hi[i]);
     }
   }
   if (rc == KV_OK && n == 0) {
@@ -329,7 +371,9 @@ static int make_sampled(kv_sweep *s, const kv_config *cfg) {
     rc = s->method == M_LHS ? kv_sample_lhs(samples, n, (unsigned long)seed, u)
                             : kv_sample_sobol(samples, n, (unsigned long)seed, u);
   }
-  if (rc == KV_OK) rc = alloc_values(s, samples);
+  if (rc == KV_OK) {
+    rc = alloc_values(s, samples);
+  }
   for (long c = 0; rc == KV_OK && c < samples; c++) {
     for (int i = 0; i < n && rc == KV_OK; i++) {
       double v = kv_sample_map(u[c * n + i], lo[i], hi[i], islog[i]);
@@ -368,7 +412,9 @@ static int make_list(kv_sweep *s, const kv_config *cfg) {
   while (rc == KV_OK && fgets(line, sizeof line, f)) {
     lineno++;
     char *t = trim(line);
-    if (!*t || *t == '#') continue;
+    if (!*t || *t == '#') {
+      continue;
+    }
     char *fld[1024];
     int nf = kv_table_split_line(t, fld, 1024);
     if (!header) {
@@ -399,9 +445,13 @@ static int make_list(kv_sweep *s, const kv_config *cfg) {
       }
       vals[rows * s->nvars + k] = dupn(v, strlen(v));
     }
-    if (rc == KV_OK) k = nf;
+    if (rc == KV_OK) {
+      k = nf;
+    }
     if (rc == KV_OK && k != s->nvars) {
-      for (int j = 0; j < k && j < s->nvars; j++) free(vals[rows * s->nvars + j]);
+      for (int j = 0; j < k && j < s->nvars; j++) {
+        free(vals[rows * s->nvars + j]);
+      }
       rc = kv_config_errorf(cfg, "sweep.cases", "%s:%d: %d values for %d keys", path, lineno, k,
                             s->nvars);
       break;
@@ -433,8 +483,10 @@ static int make_ensemble(kv_sweep *s, const kv_config *cfg) {
   KV_CHECK(kv_config_get_int(cfg, "sweep.members", 1, 100000000, &members));
   KV_CHECK(kv_config_get_int(cfg, "sweep.seed", 0, 4294967295L, &seed));
   if (!type || !type->seed_key) {
-    return kv_config_errorf(cfg, "sweep.method", "an ensemble varies the model's random seed, "
-                            "and model %s has none", type ? type->name : "?");
+    return kv_config_errorf(cfg, "sweep.method",
+                            "an ensemble varies the model's random seed, "
+                            "and model %s has none",
+                            type ? type->name : "?");
   }
   char **scen = NULL;
   int nscen = 0;
@@ -447,7 +499,9 @@ static int make_ensemble(kv_sweep *s, const kv_config *cfg) {
     char *buf = dupn(text, strlen(text));
     for (char *tok = buf; buf && tok;) {
       char *comma = strchr(tok, ',');
-      if (comma) *comma = '\0';
+      if (comma) {
+        *comma = '\0';
+      }
       char *t = trim(tok);
       if (!*t) {
         free(buf);
@@ -455,7 +509,9 @@ static int make_ensemble(kv_sweep *s, const kv_config *cfg) {
         return kv_config_errorf(cfg, "sweep.scenarios", "empty scenario name in the list");
       }
       char **ns = realloc(scen, (size_t)(nscen + 1) * sizeof *ns);
-      if (!ns) break;
+      if (!ns) {
+        break;
+      }
       scen = ns;
       scen[nscen++] = dupn(t, strlen(t));
       tok = comma ? comma + 1 : NULL;
@@ -465,14 +521,20 @@ static int make_ensemble(kv_sweep *s, const kv_config *cfg) {
   }
   rc = add_var(s, cfg, "sweep.method", type->seed_key);
   long nsc = nscen ? nscen : 1;
-  if (rc == KV_OK) rc = alloc_values(s, nsc * members);
+  if (rc == KV_OK) {
+    rc = alloc_values(s, nsc * members);
+  }
   /* Scenario-major, member-minor: adding members to one scenario does not renumber the rest only
    * when it is the last; the numbering is documented as (scenario index) * members + member. */
   for (long c = 0; rc == KV_OK && c < nsc * members; c++) {
     char buf[32];
     snprintf(buf, sizeof buf, "%ld", seed + c % members);
-    if (nscen) rc = set_value(s, c, 0, scen[c / members]);
-    if (rc == KV_OK) rc = set_value(s, c, s->nvars - 1, buf);
+    if (nscen) {
+      rc = set_value(s, c, 0, scen[c / members]);
+    }
+    if (rc == KV_OK) {
+      rc = set_value(s, c, s->nvars - 1, buf);
+    }
   }
 cleanup:
   free_strings(scen, nscen);
@@ -499,9 +561,15 @@ static int case_config(const kv_sweep *s, long c, int check, kv_config **out) {
     rc = kv_config_set_tagged(cc, s->vars[v], kv_sweep_value(s, c, v), tag);
   }
   kv_sweep_case_path(s, c, path, sizeof path);
-  if (rc == KV_OK) rc = kv_config_set_tagged(cc, "run.output", path, tag);
-  if (rc == KV_OK) rc = kv_config_set_tagged(cc, "run.overwrite", "true", tag);
-  if (rc == KV_OK && check) rc = kv_run_validate(cc);
+  if (rc == KV_OK) {
+    rc = kv_config_set_tagged(cc, "run.output", path, tag);
+  }
+  if (rc == KV_OK) {
+    rc = kv_config_set_tagged(cc, "run.overwrite", "true", tag);
+  }
+  if (rc == KV_OK && check) {
+    rc = kv_run_validate(cc);
+  }
   if (rc != KV_OK) {
     kv_config_free(cc);
     return rc;
@@ -533,18 +601,22 @@ int kv_sweep_create(const kv_config *cfg, kv_sweep **out) {
       rc = kv_config_errorf(full, "run.model", "expected one of %s", kv_model_names());
     } else {
       int t = 1;
-      while (tables[t]) t++; /* after the model's (and a wrapped model's) keys */
+      while (tables[t]) {
+        t++; /* after the model's (and a wrapped model's) keys */
+      }
       tables[t] = kv_sweep_keys;
       tables[t + 1] = NULL;
       rc = kv_config_validate(full, tables);
     }
   }
   if (rc == KV_OK && !kv_config_has(full, "sweep.method")) {
-    rc = kv_config_errorf(full, "sweep.method", "a sweep needs [sweep] method = grid | list | "
+    rc = kv_config_errorf(full, "sweep.method",
+                          "a sweep needs [sweep] method = grid | list | "
                           "lhs | sobol | ensemble");
   }
-  if (rc == KV_OK) rc = kv_config_get_enum(full, "sweep.method", "grid|list|lhs|sobol|ensemble",
-                                           &s->method);
+  if (rc == KV_OK) {
+    rc = kv_config_get_enum(full, "sweep.method", "grid|list|lhs|sobol|ensemble", &s->method);
+  }
   /* Keys that the chosen method would silently ignore are mistakes. */
   static const struct {
     const char *key;
@@ -560,7 +632,9 @@ int kv_sweep_create(const kv_config *cfg, kv_sweep **out) {
     }
   }
   long rpc = 1;
-  if (rc == KV_OK) rc = kv_config_get_int(full, "sweep.ranks_per_case", 1, 1000000, &rpc);
+  if (rc == KV_OK) {
+    rc = kv_config_get_int(full, "sweep.ranks_per_case", 1, 1000000, &rpc);
+  }
   s->ranks_per_case = (int)rpc;
   if (rc == KV_OK) {
     const char *v;
@@ -571,7 +645,8 @@ int kv_sweep_create(const kv_config *cfg, kv_sweep **out) {
       stem_of(s->source, name, sizeof name);
     }
     if (!name[0] || strchr(name, '/')) {
-      rc = kv_config_errorf(full, "sweep.name", "expected a plain name (no '/'); use sweep.dir "
+      rc = kv_config_errorf(full, "sweep.name",
+                            "expected a plain name (no '/'); use sweep.dir "
                             "for a path");
     }
     if ((v = kv_config_value(full, "sweep.dir"))) {
@@ -582,11 +657,19 @@ int kv_sweep_create(const kv_config *cfg, kv_sweep **out) {
   }
   if (rc == KV_OK) {
     switch (s->method) {
-    case M_GRID: rc = make_grid(s, full); break;
-    case M_LIST: rc = make_list(s, full); break;
+    case M_GRID:
+      rc = make_grid(s, full);
+      break;
+    case M_LIST:
+      rc = make_list(s, full);
+      break;
     case M_LHS:
-    case M_SOBOL: rc = make_sampled(s, full); break;
-    default: rc = make_ensemble(s, full); break;
+    case M_SOBOL:
+      rc = make_sampled(s, full);
+      break;
+    default:
+      rc = make_ensemble(s, full);
+      break;
     }
   }
   if (rc == KV_OK) {
@@ -619,21 +702,39 @@ int kv_sweep_create(const kv_config *cfg, kv_sweep **out) {
 }
 
 void kv_sweep_free(kv_sweep *s) {
-  if (!s) return;
+  if (!s) {
+    return;
+  }
   kv_config_free(s->base);
   free_strings(s->values, s->ncases * s->nvars);
   free_strings(s->vars, s->nvars);
   free(s);
 }
 
-long kv_sweep_ncases(const kv_sweep *s) { return s->ncases; }
-int kv_sweep_nvars(const kv_sweep *s) { return s->nvars; }
-const char *kv_sweep_var(const kv_sweep *s, int v) { return s->vars[v]; }
-const char *kv_sweep_value(const kv_sweep *s, long c, int v) { return s->values[c * s->nvars + v]; }
-const char *kv_sweep_dir(const kv_sweep *s) { return s->dir; }
-const char *kv_sweep_method(const kv_sweep *s) { return method_names[s->method]; }
-int kv_sweep_ranks_per_case(const kv_sweep *s) { return s->ranks_per_case; }
-const char *kv_sweep_source(const kv_sweep *s) { return s->source; }
+long kv_sweep_ncases(const kv_sweep *s) {
+  return s->ncases;
+}
+int kv_sweep_nvars(const kv_sweep *s) {
+  return s->nvars;
+}
+const char *kv_sweep_var(const kv_sweep *s, int v) {
+  return s->vars[v];
+}
+const char *kv_sweep_value(const kv_sweep *s, long c, int v) {
+  return s->values[c * s->nvars + v];
+}
+const char *kv_sweep_dir(const kv_sweep *s) {
+  return s->dir;
+}
+const char *kv_sweep_method(const kv_sweep *s) {
+  return method_names[s->method];
+}
+int kv_sweep_ranks_per_case(const kv_sweep *s) {
+  return s->ranks_per_case;
+}
+const char *kv_sweep_source(const kv_sweep *s) {
+  return s->source;
+}
 
 void kv_sweep_case_path(const kv_sweep *s, long c, char *buf, size_t n) {
   snprintf(buf, n, "%s/case_%04ld.h5", s->dir, c);
@@ -649,7 +750,9 @@ int kv_sweep_case_config(const kv_sweep *s, long c, kv_config **out) {
 void kv_sweep_print(const kv_sweep *s, void *stream) {
   FILE *f = stream;
   fprintf(f, "case");
-  for (int v = 0; v < s->nvars; v++) fprintf(f, ",%s", s->vars[v]);
+  for (int v = 0; v < s->nvars; v++) {
+    fprintf(f, ",%s", s->vars[v]);
+  }
   fputc('\n', f);
   for (long c = 0; c < s->ncases; c++) {
     fprintf(f, "%ld", c);
@@ -659,7 +762,9 @@ void kv_sweep_print(const kv_sweep *s, void *stream) {
         fputc(',', f);
         fputc('"', f);
         for (; *x; x++) {
-          if (*x == '"') fputc('"', f);
+          if (*x == '"') {
+            fputc('"', f);
+          }
           fputc(*x, f);
         }
         fputc('"', f);

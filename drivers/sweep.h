@@ -54,15 +54,15 @@ void kv_sweep_print(const kv_sweep *s, void *stream);
 /* ------------------------------------------------------------------ running (sweep_run.c) */
 
 typedef struct {
-  int resume;            /* skip cases whose output is complete and valid; re-run the rest       */
-  int slice, nslices;    /* run only cases c with c % nslices == slice (nslices 0: all cases)    */
+  int resume;         /* skip cases whose output is complete and valid; re-run the rest       */
+  int slice, nslices; /* run only cases c with c % nslices == slice (nslices 0: all cases)    */
 } kv_sweep_options;
 
 typedef struct {
-  long total;            /* cases in this run (the slice)                                        */
+  long total; /* cases in this run (the slice)                                        */
   long done, failed, pending;
-  long skipped;          /* of done: found complete by --resume                                  */
-  double wall;           /* seconds                                                              */
+  long skipped; /* of done: found complete by --resume                                  */
+  double wall;  /* seconds                                                              */
 } kv_sweep_summary;
 
 /* Run the cases of the design as a task farm on comm: the ranks are split into groups of

@@ -17,19 +17,19 @@
 #include "core/interrupt.h"
 #include "core/log.h"
 #include "core/status.h"
-#include "io/h5.h"
-#include "io/manifest.h"
 #include "drivers/run.h"
 #include "drivers/sweep.h"
+#include "io/h5.h"
+#include "io/manifest.h"
 
 typedef struct {
   const kv_sweep *s;
-  long n;                 /* cases in this run (the slice)          */
-  long *ids;              /* their case numbers                     */
-  char **outputs;         /* their file names, relative to the dir  */
-  char stem[4200];        /* manifest path without extension        */
+  long n;          /* cases in this run (the slice)          */
+  long *ids;       /* their case numbers                     */
+  char **outputs;  /* their file names, relative to the dir  */
+  char stem[4200]; /* manifest path without extension        */
   double t0;
-  long ran_before;        /* done + failed when this run started    */
+  long ran_before; /* done + failed when this run started    */
   int tty;
 } farm;
 
@@ -44,14 +44,18 @@ static int mkdir_p(const char *path) {
         return KV_ERROR(KV_ERR_IO, "cannot create directory '%s': %s", buf, strerror(errno));
       }
       *p = c;
-      if (c == '\0') break;
+      if (c == '\0') {
+        break;
+      }
     }
   }
   return KV_OK;
 }
 
 static void farm_free(farm *f) {
-  for (long i = 0; i < f->n && f->outputs; i++) free(f->outputs[i]);
+  for (long i = 0; i < f->n && f->outputs; i++) {
+    free(f->outputs[i]);
+  }
   free(f->outputs);
   free(f->ids);
 }
@@ -67,12 +71,16 @@ static int farm_init(farm *f, const kv_sweep *s, int slice, int nslices) {
   }
   /* Round-robin slices: a stable partition that balances cases of growing cost. */
   for (long c = 0; c < nc; c++) {
-    if (nslices > 0 && c % nslices != slice) continue;
+    if (nslices > 0 && c % nslices != slice) {
+      continue;
+    }
     char path[4200];
     kv_sweep_case_path(s, c, path, sizeof path);
     const char *b = strrchr(path, '/');
     f->outputs[f->n] = strdup(b ? b + 1 : path);
-    if (!f->outputs[f->n]) return KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
+    if (!f->outputs[f->n]) {
+      return KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
+    }
     f->ids[f->n++] = c;
   }
   if (nslices > 0) {
@@ -95,14 +103,18 @@ static int write_manifest(const farm *f, const char *stem, const kv_case_record 
     free(vals);
     return KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
   }
-  for (int v = 0; v < nv; v++) vars[v] = kv_sweep_var(s, v);
+  for (int v = 0; v < nv; v++) {
+    vars[v] = kv_sweep_var(s, v);
+  }
   for (long r = 0; r < f->n; r++) {
-    for (int v = 0; v < nv; v++) vals[r * nv + v] = kv_sweep_value(s, f->ids[r], v);
+    for (int v = 0; v < nv; v++) {
+      vals[r * nv + v] = kv_sweep_value(s, f->ids[r], v);
+    }
   }
   char title[4400];
   snprintf(title, sizeof title, "kelvin sweep manifest (%s, method %s)", kv_sweep_source(s),
            kv_sweep_method(s));
-  kv_manifest m = {nv,  vars, f->n, f->ids, vals, (const char *const *)f->outputs, recs, title};
+  kv_manifest m = {nv, vars, f->n, f->ids, vals, (const char *const *)f->outputs, recs, title};
   int rc = kv_manifest_write(stem, &m, with_h5);
   free(vars);
   free(vals);
@@ -137,18 +149,22 @@ static void report(const farm *f, const kv_case_record *recs, long idx) {
   long now = sm.done + sm.failed - f->ran_before;
   char e[32], eta[32] = "--:--";
   hms(el, e, sizeof e);
-  if (now > 0) hms(el / (double)now * (double)sm.pending, eta, sizeof eta);
+  if (now > 0) {
+    hms(el / (double)now * (double)sm.pending, eta, sizeof eta);
+  }
   const kv_case_record *r = &recs[idx];
   if (r->status == KV_CASE_FAILED) {
     kv_log_all(KV_LOG_WARN, "case %04ld failed after %.2f s: %s", f->ids[idx], r->wall, r->error);
   }
   if (f->tty) {
-    fprintf(stderr, "\r\033[Ksweep: %ld/%ld done, %ld failed, elapsed %s, ETA %s",
-            sm.done, sm.total, sm.failed, e, eta);
+    fprintf(stderr, "\r\033[Ksweep: %ld/%ld done, %ld failed, elapsed %s, ETA %s", sm.done,
+            sm.total, sm.failed, e, eta);
     fflush(stderr);
   } else if (r->status == KV_CASE_DONE) {
-    kv_log_all(KV_LOG_INFO, "case %04ld done in %.2f s (%ld/%ld done, %ld failed, elapsed %s, "
-               "ETA %s)", f->ids[idx], r->wall, sm.done, sm.total, sm.failed, e, eta);
+    kv_log_all(KV_LOG_INFO,
+               "case %04ld done in %.2f s (%ld/%ld done, %ld failed, elapsed %s, "
+               "ETA %s)",
+               f->ids[idx], r->wall, sm.done, sm.total, sm.failed, e, eta);
   }
 }
 
@@ -159,7 +175,9 @@ static int case_status(const kv_sweep *s, long c, int *exists, int *complete) {
   kv_config *cc = NULL;
   kv_sweep_case_path(s, c, path, sizeof path);
   int rc = kv_sweep_case_config(s, c, &cc);
-  if (rc == KV_OK) rc = kv_config_to_text(cc, &text);
+  if (rc == KV_OK) {
+    rc = kv_config_to_text(cc, &text);
+  }
   kv_config_free(cc);
   *exists = access(path, F_OK) == 0;
   *complete = rc == KV_OK && *exists && kv_h5_check_complete(path, text) == KV_OK;
@@ -181,12 +199,15 @@ static int survey(const farm *f, const kv_sweep_options *o, kv_case_record *recs
     char path[4200];
     for (long i = 0; i < f->n && !found; i++) {
       kv_sweep_case_path(s, f->ids[i], path, sizeof path);
-      if (access(path, F_OK) == 0) found = path;
+      if (access(path, F_OK) == 0) {
+        found = path;
+      }
     }
     if (found) {
-      return KV_ERROR(KV_ERR_USAGE, "'%s' exists: %s holds results of an earlier sweep; continue "
-                      "it with --resume (or remove the directory to start afresh)", found,
-                      kv_sweep_dir(s));
+      return KV_ERROR(KV_ERR_USAGE,
+                      "'%s' exists: %s holds results of an earlier sweep; continue "
+                      "it with --resume (or remove the directory to start afresh)",
+                      found, kv_sweep_dir(s));
     }
     return KV_OK;
   }
@@ -206,7 +227,9 @@ static int survey(const farm *f, const kv_sweep_options *o, kv_case_record *recs
     long c = f->ids[i];
     int exists, complete;
     rc = case_status(s, c, &exists, &complete);
-    if (rc != KV_OK) break;
+    if (rc != KV_OK) {
+      break;
+    }
     if (exists) {
       if (complete) {
         recs[i].status = KV_CASE_DONE;
@@ -266,11 +289,12 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
   kv_sweep_options defaults = {0, 0, 0};
-  if (!o) o = &defaults;
+  if (!o) {
+    o = &defaults;
+  }
   memset(sum, 0, sizeof *sum);
   if (o->nslices > 0 && (o->slice < 0 || o->slice >= o->nslices)) {
-    return KV_ERROR(KV_ERR_USAGE, "sweep: slice %d/%d: expected 0 <= I < K", o->slice,
-                    o->nslices);
+    return KV_ERROR(KV_ERR_USAGE, "sweep: slice %d/%d: expected 0 <= I < K", o->slice, o->nslices);
   }
   int rpc = kv_sweep_ranks_per_case(s);
   if (rpc > size) {
@@ -282,9 +306,15 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
   f.t0 = MPI_Wtime();
   f.tty = isatty(STDERR_FILENO);
   kv_case_record *recs = calloc((size_t)f.n + 1, sizeof *recs);
-  if (rc == KV_OK && !recs) rc = KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
-  if (rc == KV_OK && rank == 0) rc = survey(&f, o, recs);
-  if (rc == KV_OK && rank == 0) rc = write_manifest(&f, f.stem, recs, 1);
+  if (rc == KV_OK && !recs) {
+    rc = KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
+  }
+  if (rc == KV_OK && rank == 0) {
+    rc = survey(&f, o, recs);
+  }
+  if (rc == KV_OK && rank == 0) {
+    rc = write_manifest(&f, f.stem, recs, 1);
+  }
   rc = kv_status_agree(comm, rc);
   if (rc != KV_OK) {
     free(recs);
@@ -294,7 +324,9 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
   MPI_Bcast(recs, (int)(f.n * (long)sizeof *recs), MPI_BYTE, 0, comm);
   long *todo = malloc(((size_t)f.n + 1) * sizeof *todo), ntodo = 0;
   for (long i = 0; todo && i < f.n; i++) {
-    if (recs[i].status != KV_CASE_DONE) todo[ntodo++] = i;
+    if (recs[i].status != KV_CASE_DONE) {
+      todo[ntodo++] = i;
+    }
   }
   count(recs, f.n, sum);
   f.ran_before = sum->done + sum->failed;
@@ -360,13 +392,17 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
       double tnow = MPI_Wtime();
       int with_h5 = tnow - last_h5 >= 1.0;
       int wr = write_manifest(&f, f.stem, snap, with_h5);
-      if (with_h5) last_h5 = tnow;
+      if (with_h5) {
+        last_h5 = tnow;
+      }
       MPI_Win_unlock(0, wrec);
       if (wr != KV_OK && io_rc == KV_OK) {
         io_rc = wr;
         snprintf(io_msg, sizeof io_msg, "%s", kv_error_message());
       }
-      if (crc != KV_ERR_INTERRUPTED) report(&f, snap, idx);
+      if (crc != KV_ERR_INTERRUPTED) {
+        report(&f, snap, idx);
+      }
     }
     if (crc == KV_ERR_INTERRUPTED) {
       interrupted = 1;
@@ -405,9 +441,10 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
     return kv_status_agree(comm, rc);
   }
   if (any[0]) {
-    return KV_ERROR(KV_ERR_INTERRUPTED, "sweep interrupted: %ld done, %ld failed, %ld pending; "
-                    "continue with: kelvin sweep %s --resume", sum->done, sum->failed,
-                    sum->pending, kv_sweep_source(s));
+    return KV_ERROR(KV_ERR_INTERRUPTED,
+                    "sweep interrupted: %ld done, %ld failed, %ld pending; "
+                    "continue with: kelvin sweep %s --resume",
+                    sum->done, sum->failed, sum->pending, kv_sweep_source(s));
   }
   return KV_OK;
 }
@@ -421,14 +458,18 @@ int kv_sweep_collect(MPI_Comm comm, const kv_sweep *s, kv_sweep_summary *sum) {
   long nc = kv_sweep_ncases(s);
   kv_case_record *recs = calloc((size_t)nc + 1, sizeof *recs);
   char *seen = calloc((size_t)nc + 1, 1);
-  if (rc == KV_OK && (!recs || !seen)) rc = KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
+  if (rc == KV_OK && (!recs || !seen)) {
+    rc = KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
+  }
   int nslices = 0;
   if (rc == KV_OK && rank == 0) {
     /* Slice manifests give the failures and wall times; the files decide what is done. */
     for (int k = 1; k <= 100000 && !nslices; k++) {
       char p[4300];
       snprintf(p, sizeof p, "%s/manifest.slice-0-of-%d.csv", kv_sweep_dir(s), k);
-      if (access(p, F_OK) == 0) nslices = k;
+      if (access(p, F_OK) == 0) {
+        nslices = k;
+      }
     }
     for (int i = 0; i < nslices && rc == KV_OK; i++) {
       char p[4300];
@@ -451,8 +492,12 @@ int kv_sweep_collect(MPI_Comm comm, const kv_sweep *s, kv_sweep_summary *sum) {
         recs[c].status = KV_CASE_PENDING;
       }
     }
-    if (rc == KV_OK) rc = write_manifest(&f, f.stem, recs, 1);
-    if (rc == KV_OK) count(recs, nc, sum);
+    if (rc == KV_OK) {
+      rc = write_manifest(&f, f.stem, recs, 1);
+    }
+    if (rc == KV_OK) {
+      count(recs, nc, sum);
+    }
   }
   rc = kv_status_agree(comm, rc);
   MPI_Bcast(sum, (int)sizeof *sum, MPI_BYTE, 0, comm);

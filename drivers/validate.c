@@ -13,20 +13,24 @@
 #include "solvers/rom/rom.h"
 
 const char *const kv_metric_names[KV_M_COUNT] = {
-    "rmse", "mae", "max_abs", "rel_l2", "r2", "nrmse_spatial", "nrmse_global", "nrmse_total",
-    "coverage95", "msll", "speedup"};
+    "rmse",         "mae",         "max_abs",    "rel_l2", "r2",     "nrmse_spatial",
+    "nrmse_global", "nrmse_total", "coverage95", "msll",   "speedup"};
 
 /* r2, coverage95 and speedup are better when larger: their tolerance is a minimum. */
-static int lower_bound(int m) { return m == KV_M_R2 || m == KV_M_COVERAGE95 || m == KV_M_SPEEDUP; }
+static int lower_bound(int m) {
+  return m == KV_M_R2 || m == KV_M_COVERAGE95 || m == KV_M_SPEEDUP;
+}
 
-#define TOL(name, doc) {"validate.tolerance." name, KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE, doc}
+#define TOL(name, doc)                                                                             \
+  { "validate.tolerance." name, KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE, doc }
 const kv_config_key kv_validate_keys[] = {
     {"validate.samples", KV_CFG_INT, NULL, NULL, 1, 100000000,
      "gp/pcagp: held-out cases, new LHS points over the sweep's ranges"},
     {"validate.seed", KV_CFG_INT, "99", NULL, 0, 4294967295.0, "seed of the held-out design"},
     {"validate.scenarios", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "pattern: held-out scenarios (the truth is their ensemble mean)"},
-    {"validate.members", KV_CFG_INT, "1", NULL, 1, 100000, "pattern: members per held-out scenario"},
+    {"validate.members", KV_CFG_INT, "1", NULL, 1, 100000,
+     "pattern: members per held-out scenario"},
     {"validate.members_study", KV_CFG_INT_LIST, NULL, NULL, 1, 100000,
      "pattern: refit on ensemble means of this many members each and score each refit (the "
      "internal-variability noise floor)"},
@@ -199,7 +203,8 @@ static int holdout_config(const kv_config *cfg, const kv_validate_params *vp,
                                   "validate.samples new points of an lhs or sobol sweep)"
                                 : "the number of held-out cases is needed");
     } else if (strcmp(m, "lhs") && strcmp(m, "sobol")) {
-      rc = kv_config_errorf(cfg, "sweep.method", "held-out points are drawn over the ranges of "
+      rc = kv_config_errorf(cfg, "sweep.method",
+                            "held-out points are drawn over the ranges of "
                             "an lhs or sobol sweep");
     }
     if (rc == KV_OK) {
@@ -214,7 +219,8 @@ static int holdout_config(const kv_config *cfg, const kv_validate_params *vp,
     }
   } else if (rc == KV_OK) {
     if (!vp->scenarios[0]) {
-      rc = kv_config_errorf(cfg, "validate.scenarios", "a scenario surrogate is validated on "
+      rc = kv_config_errorf(cfg, "validate.scenarios",
+                            "a scenario surrogate is validated on "
                             "held-out scenarios (e.g. ssp245)");
     }
     kv_config_unset(h, "sweep.vary");
@@ -282,7 +288,8 @@ int kv_validate(MPI_Comm comm, const kv_config *cfg, kv_validation *out) {
   KV_CHECK(kv_surrogate_type_of(cfg, &t));
   KV_CHECK(kv_validate_params_from_config(cfg, &vp));
   if (!kv_config_has(cfg, "sweep.method")) {
-    return kv_config_errorf(cfg, "sweep.method", "kelvin validate builds its held-out cases from "
+    return kv_config_errorf(cfg, "sweep.method",
+                            "kelvin validate builds its held-out cases from "
                             "the [sweep] the surrogate was trained on");
   }
   int rom = (t->data & KV_DATA_SNAPSHOTS) != 0;

@@ -18,8 +18,18 @@
 extern const kv_config_key kv_validate_keys[];
 
 enum {
-  KV_M_RMSE, KV_M_MAE, KV_M_MAX_ABS, KV_M_REL_L2, KV_M_R2, KV_M_NRMSE_SPATIAL, KV_M_NRMSE_GLOBAL,
-  KV_M_NRMSE_TOTAL, KV_M_COVERAGE95, KV_M_MSLL, KV_M_SPEEDUP, KV_M_COUNT
+  KV_M_RMSE,
+  KV_M_MAE,
+  KV_M_MAX_ABS,
+  KV_M_REL_L2,
+  KV_M_R2,
+  KV_M_NRMSE_SPATIAL,
+  KV_M_NRMSE_GLOBAL,
+  KV_M_NRMSE_TOTAL,
+  KV_M_COVERAGE95,
+  KV_M_MSLL,
+  KV_M_SPEEDUP,
+  KV_M_COUNT
 };
 
 /* Metric names as in validation.h5 and validate.tolerance.<name>. */
@@ -27,22 +37,22 @@ extern const char *const kv_metric_names[KV_M_COUNT];
 
 typedef struct {
   double value[KV_M_COUNT];
-  int have[KV_M_COUNT];      /* the metric applies to this surrogate                  */
-  int failed[KV_M_COUNT];    /* over its tolerance (r2, coverage95: under)            */
+  int have[KV_M_COUNT];   /* the metric applies to this surrogate                  */
+  int failed[KV_M_COUNT]; /* over its tolerance (r2, coverage95: under)            */
   int has_tol[KV_M_COUNT];
   double tol[KV_M_COUNT];
   int nfailed;
   long ncases;
-  char dir[4096];            /* where validation.h5 / .md went                         */
+  char dir[4096]; /* where validation.h5 / .md went                         */
 } kv_validation;
 
 /* What [validate] asks for (plain, caller-owned). */
 typedef struct {
-  long samples;              /* validate.samples (0: not given)                           */
-  unsigned long seed;        /* validate.seed                                             */
-  char scenarios[1024];      /* validate.scenarios                                         */
-  long members;              /* validate.members                                          */
-  int nstudy;                /* validate.members_study                                     */
+  long samples;         /* validate.samples (0: not given)                           */
+  unsigned long seed;   /* validate.seed                                             */
+  char scenarios[1024]; /* validate.scenarios                                         */
+  long members;         /* validate.members                                          */
+  int nstudy;           /* validate.members_study                                     */
   long study[64];
   char vary[2048];           /* validate.vary ("": LHS points)                             */
   double rom_tolerance;      /* validate.rom_tolerance                                     */

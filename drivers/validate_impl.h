@@ -23,17 +23,16 @@ int kv_validate_store_metrics(kv_h5_store *h, const kv_validation *v);
 /* validate_score.c: the held-out design points of a scalar or field surrogate, and the held-out
  * scenarios of a scenario surrogate (with the members study). solver_wall: the full solver's
  * mean wall time per case. Rank 0 only. */
-int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
-                             const kv_sweep *hs, const kv_surrogate *s, double solver_wall,
-                             kv_validation *v, char *what, size_t whn);
+int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp, const kv_sweep *hs,
+                             const kv_surrogate *s, double solver_wall, kv_validation *v,
+                             char *what, size_t whn);
 int kv_validate_score_scenarios(const kv_config *cfg, const kv_validate_params *vp,
                                 const kv_sweep *hs, const kv_surrogate *s, double solver_wall,
                                 kv_validation *v, char *what, size_t whn);
 
 /* validate_rom.c: the ROM runs of the held-out cases (rs) against the full solver's (hs),
  * every record of the state variable var. */
-int kv_validate_score_rom(const kv_sweep *hs, const kv_sweep *rs, const char *var,
-                          double full_wall, double rom_wall, kv_validation *v, char *what,
-                          size_t whn);
+int kv_validate_score_rom(const kv_sweep *hs, const kv_sweep *rs, const char *var, double full_wall,
+                          double rom_wall, kv_validation *v, char *what, size_t whn);
 
 #endif

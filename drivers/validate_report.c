@@ -8,13 +8,17 @@
 #include "io/plot.h"
 #include "io/textfile.h"
 
-static int lower_bound(int m) { return m == KV_M_R2 || m == KV_M_COVERAGE95 || m == KV_M_SPEEDUP; }
+static int lower_bound(int m) {
+  return m == KV_M_R2 || m == KV_M_COVERAGE95 || m == KV_M_SPEEDUP;
+}
 
 void kv_validation_print(const kv_validation *v, void *stream) {
   FILE *f = stream;
   fprintf(f, "| metric | value | tolerance |\n|---|---|---|\n");
   for (int m = 0; m < KV_M_COUNT; m++) {
-    if (!v->have[m]) continue;
+    if (!v->have[m]) {
+      continue;
+    }
     char t[64] = "-";
     if (v->has_tol[m]) {
       snprintf(t, sizeof t, "%s %.4g: %s", lower_bound(m) ? ">=" : "<=", v->tol[m],
@@ -28,31 +32,40 @@ int kv_validate_write_report(const kv_validation *v, const char *what, const cha
   char path[4200], tmp[4300];
   snprintf(path, sizeof path, "%s/validation.md", v->dir);
   FILE *f = kv_textfile_begin(path, tmp, sizeof tmp);
-  if (!f) return KV_ERR_IO;
+  if (!f) {
+    return KV_ERR_IO;
+  }
   fprintf(f, "# kelvin validation\n\n%s\n\n%ld held-out case%s. ", what, v->ncases,
           v->ncases == 1 ? "" : "s");
   if (v->have[KV_M_SPEEDUP]) {
-    fprintf(f, "The surrogate is %.3g times faster than the full solver per case.", v->value[KV_M_SPEEDUP]);
+    fprintf(f, "The surrogate is %.3g times faster than the full solver per case.",
+            v->value[KV_M_SPEEDUP]);
   }
   fprintf(f, "\n\n");
   kv_validation_print(v, f);
   fprintf(f, "\n%s\n", v->nfailed ? "**Some tolerances are exceeded.**" : "Every tolerance holds.");
-  if (maps && maps[0]) fprintf(f, "\n%s", maps);
+  if (maps && maps[0]) {
+    fprintf(f, "\n%s", maps);
+  }
   fprintf(f, "\nData: `validation.h5` (`/truth`, `/prediction`, `/std`, `/inputs`, `/metrics`).\n");
   return kv_textfile_commit(f, tmp, path);
 }
 
 /* Maps of truth, prediction and error (nx x ny each). */
 int kv_validate_write_maps(const kv_validation *v, const kv_field_layout *L, const double *truth,
-                      const double *pred, long np, const char *label, char *md, size_t mdn) {
+                           const double *pred, long np, const char *label, char *md, size_t mdn) {
   if (L->ndims < 2) {
     md[0] = '\0';
     return KV_OK;
   }
   long nx = L->n[0], ny = L->n[1];
   double *err = malloc((size_t)np * sizeof *err);
-  if (!err) return KV_ERROR(KV_ERR_NOMEM, "out of memory");
-  for (long p = 0; p < np; p++) err[p] = pred[p] - truth[p];
+  if (!err) {
+    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
+  for (long p = 0; p < np; p++) {
+    err[p] = pred[p] - truth[p];
+  }
   const char *names[3] = {"truth", "prediction", "error"};
   const double *data[3] = {truth, pred, err};
   int rc = KV_OK;
@@ -62,8 +75,9 @@ int kv_validate_write_maps(const kv_validation *v, const kv_field_layout *L, con
     char path[4200], title[256];
     snprintf(path, sizeof path, "%s/validation_%s.png", v->dir, names[k]);
     snprintf(title, sizeof title, "%s: %s", names[k], label);
-    kv_plot_opts o = {800, 480, title, L->units, L->axis_long[0][0] ? L->axis_name[0] : "x",
-                      L->axis_name[1], k == 2};
+    kv_plot_opts o = {
+        800,   480, title, L->units, L->axis_long[0][0] ? L->axis_name[0] : "x", L->axis_name[1],
+        k == 2};
     rc = kv_plot_map(data[k], nx, ny, L->coord[0], L->coord[1], &o, path);
     len += (size_t)snprintf(md + len, mdn - len, "![%s](validation_%s.png)\n", names[k], names[k]);
   }
@@ -88,7 +102,9 @@ int kv_validate_store_metrics(kv_h5_store *h, const kv_validation *v) {
   KV_CHECK(kv_h5_store_put_text(h, "/metrics", "long_name",
                                 "validation metrics (one attribute each; mean over cases)"));
   for (int m = 0; m < KV_M_COUNT; m++) {
-    if (v->have[m]) KV_CHECK(kv_h5_store_put_number(h, "/metrics", kv_metric_names[m], v->value[m]));
+    if (v->have[m]) {
+      KV_CHECK(kv_h5_store_put_number(h, "/metrics", kv_metric_names[m], v->value[m]));
+    }
   }
   return KV_OK;
 }

@@ -26,9 +26,8 @@ static double correlation(const double *x, const double *y, long n) {
  * (T, or tas of the ebm). rel_l2 per case is ||rom - full|| / ||full - its mean over records||
  * (the signal, not the offset of absolute temperatures). Also the indicator/error correlation:
  * log of each record's largest indicator against log of its relative error, over all records. */
-int kv_validate_score_rom(const kv_sweep *hs, const kv_sweep *rs, const char *var,
-                          double full_wall, double rom_wall,
-                     kv_validation *v, char *what, size_t whn) {
+int kv_validate_score_rom(const kv_sweep *hs, const kv_sweep *rs, const char *var, double full_wall,
+                          double rom_wall, kv_validation *v, char *what, size_t whn) {
   long n = kv_sweep_ncases(hs), nrec_all = 0;
   double *cerr = calloc((size_t)n + 1, sizeof *cerr), *cupd = calloc((size_t)n + 1, sizeof *cupd),
          *cind = calloc((size_t)n + 1, sizeof *cind);
@@ -43,37 +42,64 @@ int kv_validate_score_rom(const kv_sweep *hs, const kv_sweep *rs, const char *va
     kv_sweep_case_path(hs, c, tf, sizeof tf);
     kv_sweep_case_path(rs, c, rf, sizeof rf);
     kv_h5_array a = {0}, b = {0}, ind = {0}, up = {0};
-    if (rc == KV_OK) rc = kv_h5_read_array(tf, var, &a);
-    if (rc == KV_OK) rc = kv_h5_read_array(rf, var, &b);
-    if (rc == KV_OK) rc = kv_h5_read_array(rf, "rom/indicator", &ind);
-    if (rc == KV_OK) rc = kv_h5_read_array(rf, "rom/updates", &up);
+    if (rc == KV_OK) {
+      rc = kv_h5_read_array(tf, var, &a);
+    }
+    if (rc == KV_OK) {
+      rc = kv_h5_read_array(rf, var, &b);
+    }
+    if (rc == KV_OK) {
+      rc = kv_h5_read_array(rf, "rom/indicator", &ind);
+    }
+    if (rc == KV_OK) {
+      rc = kv_h5_read_array(rf, "rom/updates", &up);
+    }
     long nr = rc == KV_OK && a.rank > 1 ? a.dims[0] : 0, np = nr ? a.count / nr : 0;
     if (rc == KV_OK && (a.count != b.count || nr == 0 || ind.count != nr)) {
-      rc = KV_ERROR(KV_ERR_FORMAT, "validate: '%s' and '%s' do not hold the same records of %s",
-                    tf, rf, var);
+      rc = KV_ERROR(KV_ERR_FORMAT, "validate: '%s' and '%s' do not hold the same records of %s", tf,
+                    rf, var);
     }
     if (rc == KV_OK && c == 0) {
       P = np;
       tlast = malloc((size_t)n * P * sizeof *tlast);
       plast = malloc((size_t)n * P * sizeof *plast);
-      if (!tlast || !plast) rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
-      if (rc == KV_OK) rc = kv_layout_read(tf, var, &L);
+      if (!tlast || !plast) {
+        rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
+      }
+      if (rc == KV_OK) {
+        rc = kv_layout_read(tf, var, &L);
+      }
     }
-    if (rc == KV_OK && np != P) rc = KV_ERROR(KV_ERR_FORMAT, "validate: '%s': another grid", tf);
+    if (rc == KV_OK && np != P) {
+      rc = KV_ERROR(KV_ERR_FORMAT, "validate: '%s': another grid", tf);
+    }
     double *tmp = NULL;
     if (rc == KV_OK) {
       tmp = realloc(li, (size_t)(nrec_all + nr) * sizeof *li);
-      if (tmp) li = tmp;
+      if (tmp) {
+        li = tmp;
+      }
       tmp = tmp ? realloc(le, (size_t)(nrec_all + nr) * sizeof *le) : NULL;
-      if (tmp) le = tmp;
-      if (!tmp) rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
+      if (tmp) {
+        le = tmp;
+      }
+      if (!tmp) {
+        rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
+      }
     }
     if (rc == KV_OK) {
       double *mean = calloc((size_t)np, sizeof *mean), e2 = 0.0, s2 = 0.0, gm = 0.0;
-      if (!mean) rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
-      for (long r = 0; rc == KV_OK && r < nr; r++)
-        for (long q = 0; q < np; q++) mean[q] += a.data[r * np + q] / nr;
-      for (long q = 0; rc == KV_OK && q < np; q++) gm += mean[q] / np;
+      if (!mean) {
+        rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
+      }
+      for (long r = 0; rc == KV_OK && r < nr; r++) {
+        for (long q = 0; q < np; q++) {
+          mean[q] += a.data[r * np + q] / nr;
+        }
+      }
+      for (long q = 0; rc == KV_OK && q < np; q++) {
+        gm += mean[q] / np;
+      }
       for (long r = 0; rc == KV_OK && r < nr; r++) {
         double re = 0.0, rs2 = 0.0;
         for (long q = 0; q < np; q++) {
@@ -98,7 +124,9 @@ int kv_validate_score_rom(const kv_sweep *hs, const kv_sweep *rs, const char *va
         cnt += nr * np;
         cerr[c] = s2 > 0.0 ? sqrt(e2 / s2) : (e2 > 0.0 ? INFINITY : 0.0);
         cupd[c] = up.count ? up.data[up.count - 1] : 0.0;
-        for (long r = 0; r < nr; r++) cind[c] = fmax(cind[c], ind.data[r]);
+        for (long r = 0; r < nr; r++) {
+          cind[c] = fmax(cind[c], ind.data[r]);
+        }
         memcpy(tlast + c * P, a.data + (nr - 1) * np, (size_t)np * sizeof *tlast);
         memcpy(plast + c * P, b.data + (nr - 1) * np, (size_t)np * sizeof *plast);
         nrec_all += nr;
@@ -115,7 +143,9 @@ int kv_validate_score_rom(const kv_sweep *hs, const kv_sweep *rs, const char *va
     kv_validation_add(v, KV_M_RMSE, sqrt(sse / cnt), 1.0);
     kv_validation_add(v, KV_M_MAE, sae / cnt, 1.0);
     kv_validation_add(v, KV_M_MAX_ABS, mx, 1.0);
-    for (long c = 0; c < n; c++) kv_validation_add(v, KV_M_REL_L2, cerr[c], 1.0 / n);
+    for (long c = 0; c < n; c++) {
+      kv_validation_add(v, KV_M_REL_L2, cerr[c], 1.0 / n);
+    }
     kv_validation_add(v, KV_M_R2, sst > 0.0 ? 1.0 - sse / sst : NAN, 1.0);
     kv_validation_add(v, KV_M_SPEEDUP, rom_wall > 0.0 ? full_wall / rom_wall : NAN, 1.0);
     v->ncases = n;
@@ -136,7 +166,8 @@ int kv_validate_score_rom(const kv_sweep *hs, const kv_sweep *rs, const char *va
                             "Reduced-order model against the full solver on %ld held-out case%s, "
                             "every record of `%s`. Correlation of log(indicator) with log(error) "
                             "over the records: %.3f.\n\n| case | rel. error | largest indicator | "
-                            "full steps |\n|---|---|---|---|\n", n, n == 1 ? "" : "s", var, corr);
+                            "full steps |\n|---|---|---|---|\n",
+                            n, n == 1 ? "" : "s", var, corr);
     for (long c = 0; c < n && len < whn; c++) {
       len += (size_t)snprintf(what + len, whn - len, "| %ld | %.3g | %.3g | %.0f |\n", c, cerr[c],
                               cind[c], cupd[c]);
@@ -145,26 +176,51 @@ int kv_validate_score_rom(const kv_sweep *hs, const kv_sweep *rs, const char *va
   char path[4300];
   snprintf(path, sizeof path, "%s/validation.h5", v->dir);
   kv_h5_store *h = NULL;
-  if (rc == KV_OK) rc = kv_h5_store_create(path, &h);
+  if (rc == KV_OK) {
+    rc = kv_h5_store_create(path, &h);
+  }
   if (rc == KV_OK) {
     long d2[4] = {n, 0, 0, 0}, d1 = n;
-    for (int k = 0; k < L.ndims; k++) d2[1 + k] = L.n[L.ndims - 1 - k];
+    for (int k = 0; k < L.ndims; k++) {
+      d2[1 + k] = L.n[L.ndims - 1 - k];
+    }
     rc = kv_h5_store_put(h, "/truth", L.ndims + 1, d2, tlast);
-    if (rc == KV_OK) rc = kv_h5_store_put(h, "/prediction", L.ndims + 1, d2, plast);
-    if (rc == KV_OK) rc = kv_h5_store_put(h, "/case_rel_l2", 1, &d1, cerr);
-    if (rc == KV_OK) rc = kv_h5_store_put(h, "/case_full_steps", 1, &d1, cupd);
-    if (rc == KV_OK) rc = kv_h5_store_put(h, "/case_indicator_max", 1, &d1, cind);
-    if (rc == KV_OK) rc = kv_h5_store_put_text(h, "/truth", "long_name", "final record, full solver");
-    if (rc == KV_OK) rc = kv_h5_store_put_text(h, "/prediction", "long_name", "final record, ROM");
-    if (rc == KV_OK) rc = kv_validate_store_coords(h, &L);
-    if (rc == KV_OK) rc = kv_validate_store_metrics(h, v);
-    if (rc == KV_OK) rc = kv_h5_store_put_number(h, "/metrics", "indicator_error_correlation", corr);
+    if (rc == KV_OK) {
+      rc = kv_h5_store_put(h, "/prediction", L.ndims + 1, d2, plast);
+    }
+    if (rc == KV_OK) {
+      rc = kv_h5_store_put(h, "/case_rel_l2", 1, &d1, cerr);
+    }
+    if (rc == KV_OK) {
+      rc = kv_h5_store_put(h, "/case_full_steps", 1, &d1, cupd);
+    }
+    if (rc == KV_OK) {
+      rc = kv_h5_store_put(h, "/case_indicator_max", 1, &d1, cind);
+    }
+    if (rc == KV_OK) {
+      rc = kv_h5_store_put_text(h, "/truth", "long_name", "final record, full solver");
+    }
+    if (rc == KV_OK) {
+      rc = kv_h5_store_put_text(h, "/prediction", "long_name", "final record, ROM");
+    }
+    if (rc == KV_OK) {
+      rc = kv_validate_store_coords(h, &L);
+    }
+    if (rc == KV_OK) {
+      rc = kv_validate_store_metrics(h, v);
+    }
+    if (rc == KV_OK) {
+      rc = kv_h5_store_put_number(h, "/metrics", "indicator_error_correlation", corr);
+    }
     int rc2 = kv_h5_store_close(h, rc == KV_OK);
-    if (rc == KV_OK) rc = rc2;
+    if (rc == KV_OK) {
+      rc = rc2;
+    }
   }
   if (rc == KV_OK) {
     char md[8192];
-    rc = kv_validate_write_maps(v, &L, tlast, plast, P, "held-out case 0, final record", md, sizeof md);
+    rc = kv_validate_write_maps(v, &L, tlast, plast, P, "held-out case 0, final record", md,
+                                sizeof md);
     if (rc == KV_OK) {
       strncat(what, "\n\n", whn - strlen(what) - 1);
       strncat(what, md, whn - strlen(what) - 1);
@@ -180,4 +236,3 @@ int kv_validate_score_rom(const kv_sweep *hs, const kv_sweep *rs, const char *va
   free(plast);
   return rc;
 }
-

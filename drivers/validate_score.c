@@ -13,11 +13,10 @@
 #include "solvers/model.h"
 #include "surrogates/metrics.h"
 
-
 /* Scalar and field kinds: new LHS points; one truth per case. */
-int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
-                             const kv_sweep *hs, const kv_surrogate *s, double solver_wall,
-                             kv_validation *v, char *what, size_t whn) {
+int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp, const kv_sweep *hs,
+                             const kv_surrogate *s, double solver_wall, kv_validation *v,
+                             char *what, size_t whn) {
   (void)vp;
   long n = kv_sweep_ncases(hs);
   const kv_field_layout *L = kv_surrogate_layout(s);
@@ -40,7 +39,9 @@ int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
     base = calloc((size_t)n * (size_t)P, sizeof *base);
     nbase = calloc((size_t)n, sizeof *nbase);
     w = malloc((size_t)P * sizeof *w);
-    if (rc == KV_OK && (!base || !nbase || !w)) rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
+    if (rc == KV_OK && (!base || !nbase || !w)) {
+      rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
+    }
   }
   for (int k = 0; rc == KV_OK && k < d; k++) {
     int col = -1;
@@ -54,7 +55,9 @@ int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
                     kv_surrogate_input(s, k));
       break;
     }
-    for (long c = 0; c < n; c++) X[c * d + k] = strtod(kv_sweep_value(hs, c, col), NULL);
+    for (long c = 0; c < n; c++) {
+      X[c * d + k] = strtod(kv_sweep_value(hs, c, col), NULL);
+    }
   }
   for (long c = 0; rc == KV_OK && c < n; c++) {
     char path[4200];
@@ -68,33 +71,46 @@ int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
       if (rc == KV_OK && np != P) {
         rc = KV_ERROR(KV_ERR_FORMAT, "'%s': %ld points, the model has %ld", path, np, P);
       }
-      if (rc == KV_OK) memcpy(truth + c * P, a.data + a.count - P, (size_t)P * sizeof *truth);
+      if (rc == KV_OK) {
+        memcpy(truth + c * P, a.data + a.count - P, (size_t)P * sizeof *truth);
+      }
       /* Climate fields: the case's own 1850-1900 mean is its control climate. */
       for (long t = 0; rc == KV_OK && climate && t < a.dims[0]; t++) {
         long yr = y0 + t;
         if (yr < KV_CONTROL_YEAR_FIRST || yr > KV_CONTROL_YEAR_LAST) {
           continue;
         }
-        for (long q = 0; q < P; q++) base[c * P + q] += a.data[t * P + q];
+        for (long q = 0; q < P; q++) {
+          base[c * P + q] += a.data[t * P + q];
+        }
         nbase[c]++;
       }
-      if (rc == KV_OK) kv_h5_array_free(&a);
+      if (rc == KV_OK) {
+        kv_h5_array_free(&a);
+      }
     }
   }
   double t0 = MPI_Wtime();
-  if (rc == KV_OK) rc = kv_surrogate_predict(s, n, X, mean, var);
+  if (rc == KV_OK) {
+    rc = kv_surrogate_predict(s, n, X, mean, var);
+  }
   double tsur = (MPI_Wtime() - t0) / (double)n;
   if (rc == KV_OK && climate) {
-    for (long c = 0; c < n; c++) climate &= nbase[c] > 0;
-    if (!climate) kv_warn("validate: the runs do not cover 1850-1900: scored as absolute values");
+    for (long c = 0; c < n; c++) {
+      climate &= nbase[c] > 0;
+    }
+    if (!climate) {
+      kv_warn("validate: the runs do not cover 1850-1900: scored as absolute values");
+    }
   }
   if (rc == KV_OK && climate) {
-    for (long c = 0; c < n; c++)
+    for (long c = 0; c < n; c++) {
       for (long q = 0; q < P; q++) {
         double b = base[c * P + q] / (double)nbase[c];
         truth[c * P + q] -= b;
         mean[c * P + q] -= b;
       }
+    }
     kv_layout_weights(L, w);
     for (long c = 0; c < n && rc == KV_OK; c++) {
       kv_nrmse nr;
@@ -107,7 +123,9 @@ int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
     }
   }
   if (rc == KV_OK) {
-    for (long i = 0; i < n * P; i++) sd[i] = sqrt(var[i] > 0 ? var[i] : 0.0);
+    for (long i = 0; i < n * P; i++) {
+      sd[i] = sqrt(var[i] > 0 ? var[i] : 0.0);
+    }
     if (!field) {
       kv_metrics m;
       kv_metrics_pointwise(n, mean, truth, &m);
@@ -128,8 +146,8 @@ int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
         for (long i = 0; i < nt; i++) {
           yv += (yt[i] - ym) * (yt[i] - ym) / nt;
         }
-        kv_validation_add(v, KV_M_MSLL,
-                          kv_metric_msll(n, mean, sd, truth, ym, yv > 0 ? yv : 1.0), 1);
+        kv_validation_add(v, KV_M_MSLL, kv_metric_msll(n, mean, sd, truth, ym, yv > 0 ? yv : 1.0),
+                          1);
       }
       kv_error_clear();
     } else {
@@ -152,7 +170,9 @@ int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
   char path[4200], var_[300];
   snprintf(path, sizeof path, "%s/validation.h5", v->dir);
   snprintf(var_, sizeof var_, "%.255s", field ? L->var : kv_surrogate_output(s));
-  if (rc == KV_OK) rc = kv_h5_store_create(path, &h);
+  if (rc == KV_OK) {
+    rc = kv_h5_store_create(path, &h);
+  }
   if (rc == KV_OK) {
     long dims[4] = {n, 1, 1, 1}, di[2] = {n, d};
     int rank = 1;
@@ -174,24 +194,35 @@ int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
       strncat(names, k ? "," : "", sizeof names - strlen(names) - 1);
       strncat(names, kv_surrogate_input(s, k), sizeof names - strlen(names) - 1);
     }
-    if (rc == KV_OK) rc = kv_h5_store_put(h, "/inputs", 2, di, X);
-    if (rc == KV_OK) rc = kv_h5_store_put_text(h, "/inputs", "names", names);
+    if (rc == KV_OK) {
+      rc = kv_h5_store_put(h, "/inputs", 2, di, X);
+    }
+    if (rc == KV_OK) {
+      rc = kv_h5_store_put_text(h, "/inputs", "names", names);
+    }
     if (rc == KV_OK && field) {
       rc = kv_validate_store_coords(h, L);
     }
     if (rc == KV_OK && climate) {
       char name[340];
       snprintf(name, sizeof name, "/truth/%s", var_);
-      rc = kv_h5_store_put_text(h, name, "long_name", "anomaly of the final record from the "
+      rc = kv_h5_store_put_text(h, name, "long_name",
+                                "anomaly of the final record from the "
                                 "run's own 1850-1900 mean (the control climate)");
     }
   }
-  snprintf(what, whn, "Surrogate `%s` of `%s`, against the full solver on %ld new Latin-"
-           "hypercube points.", kv_surrogate_kind(s), var_, n);
-  if (rc == KV_OK) rc = kv_validate_store_metrics(h, v);
+  snprintf(what, whn,
+           "Surrogate `%s` of `%s`, against the full solver on %ld new Latin-"
+           "hypercube points.",
+           kv_surrogate_kind(s), var_, n);
+  if (rc == KV_OK) {
+    rc = kv_validate_store_metrics(h, v);
+  }
   if (h) {
     int rc2 = kv_h5_store_close(h, rc == KV_OK);
-    if (rc == KV_OK) rc = rc2;
+    if (rc == KV_OK) {
+      rc = rc2;
+    }
   }
   if (rc == KV_OK && field) {
     char md[1024];
@@ -231,10 +262,10 @@ static int scenario_inputs(const kv_config *cfg, const char *scen, long y0, long
 
 /* Refit on the first m members of each training scenario and score against the held-out truth
  * (window anomalies, ns scenarios): the internal-variability noise floor. */
-static int members_study(const kv_config *cfg, const kv_validate_params *vp,
-                         const kv_surrogate *s, char scen[][64], int ns, long y0, long nt,
-                         long t0, long nw, const double *allT, const double *gall,
-                         const double *w, kv_h5_store *h, char *what, size_t whn) {
+static int members_study(const kv_config *cfg, const kv_validate_params *vp, const kv_surrogate *s,
+                         char scen[][64], int ns, long y0, long nt, long t0, long nw,
+                         const double *allT, const double *gall, const double *w, kv_h5_store *h,
+                         char *what, size_t whn) {
   int nm = vp->nstudy;
   const long *list = vp->study;
   const kv_surrogate_type *t = kv_surrogate_type_get(s);
@@ -250,7 +281,8 @@ static int members_study(const kv_config *cfg, const kv_validate_params *vp,
     rc = kv_surrogate_params_create(t, cfg, &params);
   }
   size_t len = strlen(what);
-  len += (size_t)snprintf(what + len, whn - len, "\n\n## Internal variability: members in the "
+  len += (size_t)snprintf(what + len, whn - len,
+                          "\n\n## Internal variability: members in the "
                           "training ensemble means\n\nThe same surrogate refitted on the "
                           "ensemble means of the first m members of each training scenario, "
                           "scored against the held-out truth above.\n\n| members | "
@@ -302,8 +334,8 @@ static int members_study(const kv_config *cfg, const kv_validate_params *vp,
       res[3 * nm + i] = sum[2];
       len += (size_t)snprintf(what + len, whn - len, "| %ld | %.4f | %.4f | %.4f |\n", list[i],
                               sum[0], sum[1], sum[2]);
-      kv_info("members study: %ld member%s: NRMSE spatial %.4f, global %.4f, total %.4f",
-              list[i], list[i] == 1 ? "" : "s", sum[0], sum[1], sum[2]);
+      kv_info("members study: %ld member%s: NRMSE spatial %.4f, global %.4f, total %.4f", list[i],
+              list[i] == 1 ? "" : "s", sum[0], sum[1], sum[2]);
     }
     kv_surrogate_free(r);
   }
@@ -342,8 +374,10 @@ int kv_validate_score_scenarios(const kv_config *cfg, const kv_validate_params *
   const kv_field_layout *L = kv_surrogate_layout(s);
   const double *ref = kv_surrogate_reference(s);
   if (!L || !ref || !type->scenario_key) {
-    return KV_ERROR(KV_ERR_INVALID, "validate: %s is not a scenario surrogate of a model with "
-                    "scenarios", kv_surrogate_kind(s));
+    return KV_ERROR(KV_ERR_INVALID,
+                    "validate: %s is not a scenario surrogate of a model with "
+                    "scenarios",
+                    kv_surrogate_kind(s));
   }
   int sk = -1;
   for (int j = 0; j < kv_sweep_nvars(hs); j++) {
@@ -394,9 +428,10 @@ int kv_validate_score_scenarios(const kv_config *cfg, const kv_validate_params *
       break;
     }
     if (np2 != np || t0 < 0 || t0 + nw > nt) {
-      rc = KV_ERROR(KV_ERR_CONFIG, "validate: the held-out runs (%ld-%ld, %ld points) do not "
-                    "cover validate.years = %d:%d of the model's %ld points", y0, y0 + nt - 1,
-                    np2, w0, w1, np);
+      rc = KV_ERROR(KV_ERR_CONFIG,
+                    "validate: the held-out runs (%ld-%ld, %ld points) do not "
+                    "cover validate.years = %d:%d of the model's %ld points",
+                    y0, y0 + nt - 1, np2, w0, w1, np);
       break;
     }
     if (!allT) {
@@ -492,7 +527,8 @@ int kv_validate_score_scenarios(const kv_config *cfg, const kv_validate_params *
     }
     snprintf(name, sizeof name, "/truth/%s", L->var);
     if (rc == KV_OK) {
-      rc = kv_h5_store_put_text(h, name, "long_name", "ensemble-mean anomaly from the control "
+      rc = kv_h5_store_put_text(h, name, "long_name",
+                                "ensemble-mean anomaly from the control "
                                 "climate (the surrogate's reference)");
     }
     if (rc == KV_OK) {
@@ -502,9 +538,10 @@ int kv_validate_score_scenarios(const kv_config *cfg, const kv_validate_params *
       rc = kv_validate_store_metrics(h, v);
     }
   }
-  snprintf(what, whn, "Surrogate `%s` against the full solver's ensemble mean of %s, %s "
-           "anomalies from the control climate, years %d-%d.", kv_surrogate_kind(s), scen[0],
-           L->var, w0, w1);
+  snprintf(what, whn,
+           "Surrogate `%s` against the full solver's ensemble mean of %s, %s "
+           "anomalies from the control climate, years %d-%d.",
+           kv_surrogate_kind(s), scen[0], L->var, w0, w1);
   if (rc == KV_OK && vp->nstudy > 0) {
     rc = members_study(cfg, vp, s, scen, ns, y0, nt, t0, nw, allT, gall, w, h, what, whn);
   }

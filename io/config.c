@@ -186,8 +186,10 @@ int kv_config_parse_string(const char *text, const char *name, kv_config **out) 
   cfg->text = NULL;
   int rc = KV_OK;
   if (cfg->too_long_line) {
-    rc = KV_ERROR(KV_ERR_CONFIG, "%s:%d: line too long (at most %d characters; continue a long "
-                  "value on indented lines)", cfg->source, cfg->too_long_line, INI_MAX_LINE - 2);
+    rc = KV_ERROR(KV_ERR_CONFIG,
+                  "%s:%d: line too long (at most %d characters; continue a long "
+                  "value on indented lines)",
+                  cfg->source, cfg->too_long_line, INI_MAX_LINE - 2);
   } else if (r > 0) {
     rc = KV_ERROR(KV_ERR_CONFIG,
                   "%s:%d: syntax error: expected '[section]', 'key = value' or a comment",
@@ -195,8 +197,10 @@ int kv_config_parse_string(const char *text, const char *name, kv_config **out) 
   } else if (r < 0) {
     rc = KV_ERROR(KV_ERR_NOMEM, "config: parser out of memory");
   } else if (cfg->orphan_line) {
-    rc = KV_ERROR(KV_ERR_CONFIG, "%s:%d: key '%s' outside any [section]; put it under the section "
-                  "it belongs to (e.g. [run])", cfg->source, cfg->orphan_line, cfg->orphan_key);
+    rc = KV_ERROR(KV_ERR_CONFIG,
+                  "%s:%d: key '%s' outside any [section]; put it under the section "
+                  "it belongs to (e.g. [run])",
+                  cfg->source, cfg->orphan_line, cfg->orphan_key);
   } else if (cfg->dup_line) {
     rc = KV_ERROR(KV_ERR_CONFIG, "%s:%d: key given twice: %s", cfg->source, cfg->dup_line,
                   cfg->dup_key);
@@ -339,7 +343,9 @@ void kv_config_remove_section(kv_config *cfg, const char *section) {
 
 void kv_config_unset(kv_config *cfg, const char *key) {
   entry *e = kv_config_find(cfg, key);
-  if (!e) return;
+  if (!e) {
+    return;
+  }
   free(e->key);
   free(e->value);
   free(e->tag);
@@ -353,14 +359,14 @@ const char *kv_config_value(const kv_config *cfg, const char *key) {
   return e ? e->value : NULL;
 }
 
-
-int kv_config_has(const kv_config *cfg, const char *key) { return kv_config_find(cfg, key) != NULL; }
+int kv_config_has(const kv_config *cfg, const char *key) {
+  return kv_config_find(cfg, key) != NULL;
+}
 
 int kv_config_given(const kv_config *cfg, const char *key) {
   const entry *e = kv_config_find(cfg, key);
   return e && e->src != SRC_DEFAULT;
 }
-
 
 /* ---------------------------------------------------------------- output */
 
@@ -416,7 +422,9 @@ int kv_config_to_text(const kv_config *cfg, char **out) {
         continue;
       }
       sb_printf(&b, "%s = %s%s%s\n", e->key + sl + 1, e->value,
-                e->src == SRC_DEFAULT ? "   ; default" : e->src == SRC_OVERRIDE ? "   ; " : "",
+                e->src == SRC_DEFAULT    ? "   ; default"
+                : e->src == SRC_OVERRIDE ? "   ; "
+                                         : "",
                 e->src == SRC_OVERRIDE ? (e->tag ? e->tag : "command line") : "");
     }
   }
@@ -428,10 +436,13 @@ int kv_config_to_text(const kv_config *cfg, char **out) {
   return KV_OK;
 }
 
-const char *kv_config_source(const kv_config *cfg) { return cfg->source; }
+const char *kv_config_source(const kv_config *cfg) {
+  return cfg->source;
+}
 
 void kv_config_print_reference(const kv_config_key *const *tables, void *stream) {
-  static const char *const tn[] = {"string", "integer", "number", "bool", "enum", "int list", "number list", "function"};
+  static const char *const tn[] = {"string", "integer",  "number",      "bool",
+                                   "enum",   "int list", "number list", "function"};
   FILE *fp = stream;
   for (int t = 0; tables[t]; t++) {
     for (const kv_config_key *k = tables[t]; k->key; k++) {

@@ -16,24 +16,24 @@
 typedef struct kv_config kv_config;
 
 typedef enum {
-  KV_CFG_STRING,       /* any text                                                        */
-  KV_CFG_INT,          /* integer, optional range [lo, hi]                                 */
-  KV_CFG_DOUBLE,       /* real, optional range [lo, hi]                                    */
-  KV_CFG_BOOL,         /* true|false|yes|no|on|off|1|0                                     */
-  KV_CFG_ENUM,         /* one of the words in choices ("a|b|c")                            */
-  KV_CFG_INT_LIST,     /* comma-separated integers, each in range                          */
-  KV_CFG_DOUBLE_LIST,  /* comma-separated reals, each in range                             */
-  KV_CFG_FUNC          /* function-like value "name(a,b,...)", a number, or "file.h5:/var" */
+  KV_CFG_STRING,      /* any text                                                        */
+  KV_CFG_INT,         /* integer, optional range [lo, hi]                                 */
+  KV_CFG_DOUBLE,      /* real, optional range [lo, hi]                                    */
+  KV_CFG_BOOL,        /* true|false|yes|no|on|off|1|0                                     */
+  KV_CFG_ENUM,        /* one of the words in choices ("a|b|c")                            */
+  KV_CFG_INT_LIST,    /* comma-separated integers, each in range                          */
+  KV_CFG_DOUBLE_LIST, /* comma-separated reals, each in range                             */
+  KV_CFG_FUNC         /* function-like value "name(a,b,...)", a number, or "file.h5:/var" */
 } kv_config_type;
 
 /* One known key. Tables end with an entry whose key is NULL. */
 typedef struct {
-  const char *key;      /* "section.key"                                                   */
+  const char *key; /* "section.key"                                                   */
   kv_config_type type;
-  const char *def;      /* default value as text; NULL when the key has no default          */
-  const char *choices;  /* ENUM: "a|b|c"; FUNC: the accepted forms, for messages            */
-  double lo, hi;        /* numeric range, inclusive; ignored when lo > hi                   */
-  const char *doc;      /* one line of documentation                                        */
+  const char *def;     /* default value as text; NULL when the key has no default          */
+  const char *choices; /* ENUM: "a|b|c"; FUNC: the accepted forms, for messages            */
+  double lo, hi;       /* numeric range, inclusive; ignored when lo > hi                   */
+  const char *doc;     /* one line of documentation                                        */
 } kv_config_key;
 
 #define KV_CFG_NORANGE 1.0, 0.0
@@ -41,12 +41,12 @@ typedef struct {
 
 /* A parsed function-like value. */
 typedef struct {
-  char name[32];        /* "gaussian", "sine", ...; "number" for a bare number; "file" for a
-                           "path.h5:/dataset" reference                                    */
+  char name[32]; /* "gaussian", "sine", ...; "number" for a bare number; "file" for a
+                    "path.h5:/dataset" reference                                    */
   int nargs;
   double args[KV_CFG_MAXARGS];
-  char path[512];       /* "file": the file path                                            */
-  char dataset[256];    /* "file": the dataset path inside the file                         */
+  char path[512];    /* "file": the file path                                            */
+  char dataset[256]; /* "file": the dataset path inside the file                         */
 } kv_config_func;
 
 /* Read an INI file: rank 0 reads it, the text is broadcast, every rank parses it. Fails with

@@ -11,11 +11,11 @@
 enum { SRC_FILE, SRC_OVERRIDE, SRC_DEFAULT };
 
 typedef struct {
-  char *key;     /* "section.key" */
+  char *key; /* "section.key" */
   char *value;
-  int line;      /* line in the file; 0 when not from the file */
+  int line; /* line in the file; 0 when not from the file */
   int src;
-  char *tag;     /* SRC_OVERRIDE set by a program: who set it ("sweep case 12"); NULL: the user */
+  char *tag; /* SRC_OVERRIDE set by a program: who set it ("sweep case 12"); NULL: the user */
 } entry;
 
 struct kv_config {
@@ -30,7 +30,7 @@ struct kv_config {
   int too_long_line;
   int dup_line;
   char dup_key[768];
-  int orphan_line;      /* first key outside any [section] */
+  int orphan_line; /* first key outside any [section] */
   char orphan_key[256];
 };
 

@@ -45,7 +45,8 @@ static int parse_double(const char *s, double *out) {
 }
 
 static int parse_bool(const char *s, int *out) {
-  static const char *const t[] = {"true", "yes", "on", "1"}, *const f[] = {"false", "no", "off", "0"};
+  static const char *const t[] = {"true", "yes", "on", "1"}, *const f[] = {"false", "no", "off",
+                                                                           "0"};
   for (int i = 0; i < 4; i++) {
     if (strcasecmp(s, t[i]) == 0) {
       *out = 1;
@@ -100,7 +101,9 @@ static int split_list(char *buf, char **items, int max) {
   return n;
 }
 
-static int in_range(double v, double lo, double hi) { return lo > hi || (v >= lo && v <= hi); }
+static int in_range(double v, double lo, double hi) {
+  return lo > hi || (v >= lo && v <= hi);
+}
 
 static void range_text(char *buf, size_t n, double lo, double hi) {
   if (lo > hi) {
@@ -261,8 +264,12 @@ static int edit_distance(const char *a, const char *b) {
     return 99;
   }
   int d[64][64];
-  for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
-  for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
+  for (size_t i = 0; i <= la; i++) {
+    d[i][0] = (int)i;
+  }
+  for (size_t j = 0; j <= lb; j++) {
+    d[0][j] = (int)j;
+  }
   for (size_t i = 1; i <= la; i++) {
     for (size_t j = 1; j <= lb; j++) {
       int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
@@ -320,8 +327,8 @@ int kv_config_validate(kv_config *cfg, const kv_config_key *const *tables) {
           }
         }
       }
-      return KV_ERROR(KV_ERR_CONFIG, "%s: unknown section [%.*s] (key %s); expected one of %s",
-                      loc, (int)slen, e->key, e->key, secs);
+      return KV_ERROR(KV_ERR_CONFIG, "%s: unknown section [%.*s] (key %s); expected one of %s", loc,
+                      (int)slen, e->key, e->key, secs);
     }
     /* Suggest the closest known key in the same section. */
     const char *best = NULL;
@@ -338,8 +345,8 @@ int kv_config_validate(kv_config *cfg, const kv_config_key *const *tables) {
     if (best) {
       return KV_ERROR(KV_ERR_CONFIG, "%s: unknown key %s (did you mean %s?)", loc, e->key, best);
     }
-    return KV_ERROR(KV_ERR_CONFIG, "%s: unknown key %s in section [%.*s]", loc, e->key,
-                    (int)slen, e->key);
+    return KV_ERROR(KV_ERR_CONFIG, "%s: unknown key %s in section [%.*s]", loc, e->key, (int)slen,
+                    e->key);
   }
   for (int t = 0; tables[t]; t++) {
     for (const kv_config_key *k = tables[t]; k->key; k++) {

@@ -47,8 +47,8 @@ int kv_dataset_params_from_config(const kv_config *cfg, kv_dataset_params *p) {
   copy_key(cfg, "surrogate.train_scenarios", p->scenarios, sizeof p->scenarios);
   p->snapshot_every = 1;
   if (kv_config_has(cfg, "surrogate.snapshot_every")) {
-    KV_CHECK(kv_config_get_int(cfg, "surrogate.snapshot_every", 1, 1000000000L,
-                               &p->snapshot_every));
+    KV_CHECK(
+        kv_config_get_int(cfg, "surrogate.snapshot_every", 1, 1000000000L, &p->snapshot_every));
   }
   return KV_OK;
 }
@@ -87,8 +87,12 @@ static int ends_with(const char *s, const char *tail) {
   return a > b && strcmp(s + a - b, tail) == 0;
 }
 
-int kv_dataset_is_csv(const char *path) { return ends_with(path, ".csv"); }
-int kv_dataset_is_h5(const char *path) { return ends_with(path, ".h5"); }
+int kv_dataset_is_csv(const char *path) {
+  return ends_with(path, ".csv");
+}
+int kv_dataset_is_h5(const char *path) {
+  return ends_with(path, ".h5");
+}
 
 /* Split "a, b, c" into trimmed names; returns the count (-1: out of memory). */
 static int split_names(const char *text, char ***out) {
@@ -160,9 +164,10 @@ static int check_inputs(kv_dataset *ds, const char *src) {
   }
   for (int k = 0; k < ds->d; k++) {
     if (ds->lo[k] == ds->hi[k]) {
-      return KV_ERROR(KV_ERR_FORMAT, "%s: input column '%s' is constant (%g in every row): it "
-                      "carries no information; leave it out of surrogate.inputs", src,
-                      ds->names[k], ds->X[k]);
+      return KV_ERROR(KV_ERR_FORMAT,
+                      "%s: input column '%s' is constant (%g in every row): it "
+                      "carries no information; leave it out of surrogate.inputs",
+                      src, ds->names[k], ds->X[k]);
     }
   }
   row_ref *idx = malloc((size_t)ds->n * sizeof *idx);
@@ -177,9 +182,10 @@ static int check_inputs(kv_dataset *ds, const char *src) {
   for (long i = 1; i < ds->n && rc == KV_OK; i++) {
     long a = idx[i - 1].i, b = idx[i].i;
     if (memcmp(idx[i - 1].x, idx[i].x, (size_t)ds->d * sizeof(double)) == 0) {
-      rc = KV_ERROR(KV_ERR_FORMAT, "%s: %s %ld and %s %ld have the same inputs (duplicate "
-                    "rows); remove one or average them", src, what, ds->label[a], what,
-                    ds->label[b]);
+      rc = KV_ERROR(KV_ERR_FORMAT,
+                    "%s: %s %ld and %s %ld have the same inputs (duplicate "
+                    "rows); remove one or average them",
+                    src, what, ds->label[a], what, ds->label[b]);
     }
   }
   free(idx);
@@ -261,8 +267,10 @@ int kv_dataset_read_sweep(const kv_dataset_params *p, const char *dir, int numer
   if (kv_manifest_load(path, &t) != KV_OK) {
     char why[600];
     snprintf(why, sizeof why, "%s", kv_error_message());
-    return KV_ERROR(KV_ERR_CONFIG, "surrogate.data: '%s' is not a sweep directory (%s; run "
-                    "kelvin sweep first)", dir, why);
+    return KV_ERROR(KV_ERR_CONFIG,
+                    "surrogate.data: '%s' is not a sweep directory (%s; run "
+                    "kelvin sweep first)",
+                    dir, why);
   }
   int rc = KV_OK, *incol = NULL;
   /* Inputs: the varied keys (the columns between case and status), or those asked for. */
@@ -278,8 +286,10 @@ int kv_dataset_read_sweep(const kv_dataset_params *p, const char *dir, int numer
     for (int k = 0; rc == KV_OK && k < ds->d; k++) {
       incol[k] = kv_manifest_column(&t, ds->names[k]);
       if (incol[k] < 1 || incol[k] >= t.istatus) {
-        rc = KV_ERROR(KV_ERR_CONFIG, "surrogate.inputs: '%s' is not a varied key of the sweep in "
-                      "%s", ds->names[k], dir);
+        rc = KV_ERROR(KV_ERR_CONFIG,
+                      "surrogate.inputs: '%s' is not a varied key of the sweep in "
+                      "%s",
+                      ds->names[k], dir);
       }
     }
   } else {
@@ -316,7 +326,8 @@ int kv_dataset_read_sweep(const kv_dataset_params *p, const char *dir, int numer
       if (!numeric && (*end || end == cell)) {
         v = NAN;
       } else if (*end || end == cell || !isfinite(v)) {
-        rc = KV_ERROR(KV_ERR_FORMAT, "%s:%d: case %ld, input '%s' = '%s' is not a number "
+        rc = KV_ERROR(KV_ERR_FORMAT,
+                      "%s:%d: case %ld, input '%s' = '%s' is not a number "
                       "(surrogate inputs must be numeric; leave it out of surrogate.inputs)",
                       path, t.lines[r], ds->label[ds->n], ds->names[k], cell);
       }
@@ -366,14 +377,16 @@ int kv_dataset_case_qoi(const char *file, const char *qoi, double *out) {
     if (ok) {
       return KV_OK;
     }
-    return KV_ERROR(KV_ERR_FORMAT, "'%s': %s is not a time series; use %s_max, _min or _mean",
-                    file, qoi, qoi);
+    return KV_ERROR(KV_ERR_FORMAT, "'%s': %s is not a time series; use %s_max, _min or _mean", file,
+                    qoi, qoi);
   }
   const char *us = strrchr(qoi, '_');
   char var[128];
   if (!us || us == qoi || (strcmp(us, "_max") && strcmp(us, "_min") && strcmp(us, "_mean"))) {
-    return KV_ERROR(KV_ERR_FORMAT, "'%s' has no time series '%s' (and it is not VAR_max, VAR_min "
-                    "or VAR_mean of a field)", file, qoi);
+    return KV_ERROR(KV_ERR_FORMAT,
+                    "'%s' has no time series '%s' (and it is not VAR_max, VAR_min "
+                    "or VAR_mean of a field)",
+                    file, qoi);
   }
   kv_error_clear();
   snprintf(var, sizeof var, "%.*s", (int)(us - qoi), qoi);
@@ -498,13 +511,15 @@ int kv_dataset_read_scenarios(const char *dir, const char *scenario_key, const c
     if (rc != KV_OK) {
       char why[600];
       snprintf(why, sizeof why, "%s", kv_error_message());
-      rc = KV_ERROR(KV_ERR_IO, "'%s' is not a sweep directory (%s; run kelvin sweep first)",
-                    dir, why);
+      rc = KV_ERROR(KV_ERR_IO, "'%s' is not a sweep directory (%s; run kelvin sweep first)", dir,
+                    why);
     }
   }
   if (rc == KV_OK && (ik = kv_manifest_column(&t, scenario_key)) < 0) {
-    rc = KV_ERROR(KV_ERR_FORMAT, "%s: no %s column: a scenario surrogate trains on a scenario "
-                  "ensemble (sweep.method = ensemble with sweep.scenarios)", path, scenario_key);
+    rc = KV_ERROR(KV_ERR_FORMAT,
+                  "%s: no %s column: a scenario surrogate trains on a scenario "
+                  "ensemble (sweep.method = ensemble with sweep.scenarios)",
+                  path, scenario_key);
   }
   for (long r = 0; rc == KV_OK && r < t.nrows; r++) {
     if (kv_manifest_status(kv_manifest_cell(&t, r, t.istatus)) != 1 /* done */) {
@@ -535,8 +550,8 @@ int kv_dataset_read_scenarios(const char *dir, const char *scenario_key, const c
       rc = KV_ERROR(KV_ERR_FORMAT, "%s: no finished case of scenario '%s' to train on", path,
                     ds->groups[s]);
     } else if (max_members > 0 && ds->members[s] < max_members) {
-      rc = KV_ERROR(KV_ERR_FORMAT, "%s: scenario '%s' has %d finished members, %d asked for",
-                    path, ds->groups[s], ds->members[s], max_members);
+      rc = KV_ERROR(KV_ERR_FORMAT, "%s: scenario '%s' has %d finished members, %d asked for", path,
+                    ds->groups[s], ds->members[s], max_members);
     }
   }
   if (rc == KV_OK) {
@@ -560,8 +575,8 @@ int kv_dataset_read_scenarios(const char *dir, const char *scenario_key, const c
     }
     if (rc == KV_OK) {
       memcpy(ds->series + (size_t)s * nt * np, mean, (size_t)nt * np * sizeof *mean);
-      kv_debug("dataset: scenario %s: ensemble mean of %d member%s", ds->groups[s],
-               ds->members[s], ds->members[s] == 1 ? "" : "s");
+      kv_debug("dataset: scenario %s: ensemble mean of %d member%s", ds->groups[s], ds->members[s],
+               ds->members[s] == 1 ? "" : "s");
     }
     free(mean);
   }

@@ -16,11 +16,11 @@
 
 /* What a surrogate kind trains on (kv_surrogate_type.data). */
 typedef enum {
-  KV_DATA_SCALAR = 1,     /* X (n x d) and y (n)                                           */
-  KV_DATA_FIELD = 2,      /* X and the final record of a field per row (n x npts), layout  */
-  KV_DATA_SCENARIOS = 4,  /* per scenario: ensemble-mean field series (nt x npts) and the
-                             global forcing (nt x KV_FORCING_COLS); layout, year0          */
-  KV_DATA_SNAPSHOTS = 8   /* state snapshots S (N x m) and tendencies F (N x mf) of a model */
+  KV_DATA_SCALAR = 1,    /* X (n x d) and y (n)                                           */
+  KV_DATA_FIELD = 2,     /* X and the final record of a field per row (n x npts), layout  */
+  KV_DATA_SCENARIOS = 4, /* per scenario: ensemble-mean field series (nt x npts) and the
+                            global forcing (nt x KV_FORCING_COLS); layout, year0          */
+  KV_DATA_SNAPSHOTS = 8  /* state snapshots S (N x m) and tendencies F (N x mf) of a model */
 } kv_data_kind;
 
 /* The control climate that climate anomalies are taken from: the mean of these years (as
@@ -36,13 +36,13 @@ enum { KV_SCENARIO_GLOBAL_TRUE = KV_FORCING_COLS, KV_SCENARIO_COLS };
 
 /* Where training data come from and what to take (plain, caller-owned). */
 typedef struct {
-  char data[4096];          /* a CSV file, a sweep directory or a run output (.h5)       */
-  char inputs[2048];        /* comma-separated input names; "": every varied key (sweeps) */
-  char output[256];         /* CSV data: the output column                               */
-  char qoi[256];            /* sweep data, scalar: a time series or VAR_max/_min/_mean    */
-  char field[64];           /* field data: the variable ("": T, else tas)                 */
-  char scenarios[1024];     /* scenario data: the scenarios to train on                   */
-  long snapshot_every;      /* snapshots of models that re-simulate: every this many steps */
+  char data[4096];      /* a CSV file, a sweep directory or a run output (.h5)       */
+  char inputs[2048];    /* comma-separated input names; "": every varied key (sweeps) */
+  char output[256];     /* CSV data: the output column                               */
+  char qoi[256];        /* sweep data, scalar: a time series or VAR_max/_min/_mean    */
+  char field[64];       /* field data: the variable ("": T, else tas)                 */
+  char scenarios[1024]; /* scenario data: the scenarios to train on                   */
+  long snapshot_every;  /* snapshots of models that re-simulate: every this many steps */
 } kv_dataset_params;
 
 /* The [surrogate] keys of the training data (data, inputs, output, qoi, field,
@@ -54,39 +54,39 @@ extern const kv_config_key kv_dataset_keys[];
 int kv_dataset_params_from_config(const kv_config *cfg, kv_dataset_params *p);
 
 typedef struct {
-  int kind;                 /* kv_data_kind                                             */
-  char source[4096];        /* the file or directory read                                */
+  int kind;          /* kv_data_kind                                             */
+  char source[4096]; /* the file or directory read                                */
   /* Inputs (scalar and field data). */
   long n;
   int d;
-  char **names;             /* d input names                                             */
-  double *X;                /* n x d, row-major                                          */
-  double *lo, *hi;          /* d: the range of each input column                         */
-  long *label;              /* line (CSV) or case number (sweep) of each row             */
+  char **names;    /* d input names                                             */
+  double *X;       /* n x d, row-major                                          */
+  double *lo, *hi; /* d: the range of each input column                         */
+  long *label;     /* line (CSV) or case number (sweep) of each row             */
   int from_sweep;
-  char **files;             /* sweep data: the case file of each row                     */
+  char **files; /* sweep data: the case file of each row                     */
   /* Scalar response. */
   char yname[256];
-  double *y;                /* n                                                         */
+  double *y; /* n                                                         */
   /* Fields: the final record of each row, or of each year of each scenario. */
   long npts;
-  double *fields;           /* n x npts (field data)                                     */
+  double *fields; /* n x npts (field data)                                     */
   kv_field_layout layout;
   /* Scenarios. */
-  int ngroups;              /* scenarios                                                 */
-  char (*groups)[64];       /* their names                                               */
-  int *members;             /* members averaged per scenario                              */
-  long nt;                  /* years per scenario                                        */
-  int year0;                /* the first year                                            */
-  double *series;           /* ngroups x nt x npts ensemble-mean fields                   */
-  double *forcing;          /* ngroups x nt x KV_FORCING_COLS                              */
+  int ngroups;        /* scenarios                                                 */
+  char (*groups)[64]; /* their names                                               */
+  int *members;       /* members averaged per scenario                              */
+  long nt;            /* years per scenario                                        */
+  int year0;          /* the first year                                            */
+  double *series;     /* ngroups x nt x npts ensemble-mean fields                   */
+  double *forcing;    /* ngroups x nt x KV_FORCING_COLS                              */
   /* Snapshots of a model for a reduced-order basis. */
   char model[32];
   int ndims;
-  long gn[3];               /* grid cells per axis, x first                               */
+  long gn[3]; /* grid cells per axis, x first                               */
   long N, m, mf, runs;
-  double *S, *F, *uref;     /* N x m, N x mf (column-major), N or NULL                    */
-  int linear;               /* the model is linear (no tendency snapshots needed)          */
+  double *S, *F, *uref; /* N x m, N x mf (column-major), N or NULL                    */
+  int linear;           /* the model is linear (no tendency snapshots needed)          */
 } kv_dataset;
 
 /* Free everything the dataset holds; a zeroed dataset is a no-op. */
@@ -104,8 +104,7 @@ int kv_dataset_read_csv(const kv_dataset_params *p, kv_dataset *ds);
 /* The done cases of a sweep directory: their inputs (p->inputs, default every varied key) and
  * case files. numeric: inputs must be numbers, and the same checks as for CSV data apply; else a
  * non-number becomes NaN. Not collective. */
-int kv_dataset_read_sweep(const kv_dataset_params *p, const char *dir, int numeric,
-                          kv_dataset *ds);
+int kv_dataset_read_sweep(const kv_dataset_params *p, const char *dir, int numeric, kv_dataset *ds);
 
 /* y of every row from its case file: the QoI qoi (kv_dataset_case_qoi). */
 int kv_dataset_read_qoi(kv_dataset *ds, const char *qoi);

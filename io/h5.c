@@ -4,10 +4,10 @@
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -16,7 +16,6 @@
 #include "core/status.h"
 #include "core/version.h"
 #include "io/h5_impl.h"
-
 
 #define MAXVARS (2 * KV_OUTPUT_MAX)
 /* Keep one chunk (one time record of a field) under this many bytes; HDF5 allows < 4 GiB. */
@@ -48,7 +47,9 @@ void kv_h5_mpi_defaults(void) {
   setenv("OMPI_MCA_fbtl_posix_read_datasieving", "0", 0);
 }
 
-void kv_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+void kv_h5_quiet(void) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
 /* ---------------------------------------------------------------- output lists */
 
@@ -87,7 +88,9 @@ int kv_h5_attr_text(hid_t obj, const char *name, const char *v) {
   }
   hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
   herr_t e = a < 0 ? -1 : H5Awrite(a, t, n > 0 ? v : "");
-  if (a >= 0) H5Aclose(a);
+  if (a >= 0) {
+    H5Aclose(a);
+  }
   H5Sclose(s);
   H5Tclose(t);
   return e < 0 ? KV_ERROR(KV_ERR_IO, "hdf5: cannot write attribute %s", name) : KV_OK;
@@ -100,7 +103,9 @@ int kv_h5_attr_double(hid_t obj, const char *name, double v) {
   }
   hid_t a = H5Acreate2(obj, name, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT);
   herr_t e = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_DOUBLE, &v);
-  if (a >= 0) H5Aclose(a);
+  if (a >= 0) {
+    H5Aclose(a);
+  }
   H5Sclose(s);
   return e < 0 ? KV_ERROR(KV_ERR_IO, "hdf5: cannot write attribute %s", name) : KV_OK;
 }
@@ -175,7 +180,8 @@ static int write_coords(kv_h5_writer *w, const char *units, const kv_h5_axis *ax
     const char *name = ax ? ax[d].name : names[d];
     hid_t ds = H5Dcreate2(w->file, name, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     double *x = malloc((size_t)n[d] * sizeof *x);
-    int rc = (ds < 0 || !x) ? KV_ERROR(KV_ERR_IO, "hdf5: cannot create coordinate %s", name) : KV_OK;
+    int rc =
+        (ds < 0 || !x) ? KV_ERROR(KV_ERR_IO, "hdf5: cannot create coordinate %s", name) : KV_OK;
     if (rc == KV_OK) {
       for (long i = 0; i < n[d]; i++) {
         x[i] = ax ? ax[d].values[i] : kv_grid_coord(w->g, d, i);
@@ -193,15 +199,25 @@ static int write_coords(kv_h5_writer *w, const char *units, const kv_h5_axis *ax
     H5Sclose(s);
     if (rc == KV_OK && ax) {
       rc = kv_h5_attr_text(ds, "units", ax[d].units);
-      if (rc == KV_OK) rc = kv_h5_attr_text(ds, "standard_name", ax[d].standard_name);
-      if (rc == KV_OK) rc = kv_h5_attr_text(ds, "long_name", ax[d].long_name);
-      if (rc == KV_OK) rc = kv_h5_attr_text(ds, "axis", ax[d].axis);
+      if (rc == KV_OK) {
+        rc = kv_h5_attr_text(ds, "standard_name", ax[d].standard_name);
+      }
+      if (rc == KV_OK) {
+        rc = kv_h5_attr_text(ds, "long_name", ax[d].long_name);
+      }
+      if (rc == KV_OK) {
+        rc = kv_h5_attr_text(ds, "axis", ax[d].axis);
+      }
     } else if (rc == KV_OK) {
       char ln[64];
       snprintf(ln, sizeof ln, "%s coordinate of cell centres", names[d]);
       rc = kv_h5_attr_text(ds, "units", units);
-      if (rc == KV_OK) rc = kv_h5_attr_text(ds, "long_name", ln);
-      if (rc == KV_OK) rc = kv_h5_attr_text(ds, "axis", axes[d]);
+      if (rc == KV_OK) {
+        rc = kv_h5_attr_text(ds, "long_name", ln);
+      }
+      if (rc == KV_OK) {
+        rc = kv_h5_attr_text(ds, "axis", axes[d]);
+      }
     }
     w->dcoord[d] = ds;
     KV_CHECK(rc);
@@ -229,7 +245,9 @@ static int write_time_axis(kv_h5_writer *w, const char *units, const char *calen
   KV_CHECK(kv_h5_attr_text(w->dtime, "units", units));
   KV_CHECK(kv_h5_attr_text(w->dtime, "standard_name", "time"));
   KV_CHECK(kv_h5_attr_text(w->dtime, "long_name", "time"));
-  if (calendar) KV_CHECK(kv_h5_attr_text(w->dtime, "calendar", calendar));
+  if (calendar) {
+    KV_CHECK(kv_h5_attr_text(w->dtime, "calendar", calendar));
+  }
   return kv_h5_attr_text(w->dtime, "axis", "T");
 }
 
@@ -337,8 +355,12 @@ static int attach_and_describe(kv_h5_writer *w, hid_t d, int is_field, const cha
       }
     }
   }
-  if (units) KV_CHECK(kv_h5_attr_text(d, "units", units));
-  if (long_name) KV_CHECK(kv_h5_attr_text(d, "long_name", long_name));
+  if (units) {
+    KV_CHECK(kv_h5_attr_text(d, "units", units));
+  }
+  if (long_name) {
+    KV_CHECK(kv_h5_attr_text(d, "long_name", long_name));
+  }
   return KV_OK;
 }
 
@@ -364,8 +386,12 @@ static int create_var(kv_h5_writer *w, const char *name, int is_field, const cha
     for (int c = 1; c < rank; c++) {
       for (;;) {
         hsize_t bytes = 8;
-        for (int q = 1; q < rank; q++) bytes *= chunk[q];
-        if (bytes <= (hsize_t)KV_H5_MAX_CHUNK_BYTES || chunk[c] == 1) break;
+        for (int q = 1; q < rank; q++) {
+          bytes *= chunk[q];
+        }
+        if (bytes <= (hsize_t)KV_H5_MAX_CHUNK_BYTES || chunk[c] == 1) {
+          break;
+        }
         chunk[c] = (chunk[c] + 1) / 2;
       }
     }
@@ -478,7 +504,7 @@ static int do_append(kv_h5_writer *w, double t, const kv_output_list *l) {
     }
     for (int i = 0; i < l->nscalars; i++) {
       KV_CHECK(create_var(w, l->scalars[i].name, 0, l->scalars[i].units, l->scalars[i].long_name,
-                           l->scalars[i].is_volatile));
+                          l->scalars[i].is_volatile));
     }
   } else if (w->nvars != l->nfields + l->nscalars) {
     return KV_ERROR(KV_ERR_INVALID, "hdf5: the output list changed between records");
@@ -499,7 +525,9 @@ int kv_h5_writer_append(kv_h5_writer *w, double t, const kv_output_list *l) {
   return kv_status_agree(w->comm, do_append(w, t, l));
 }
 
-long kv_h5_writer_records(const kv_h5_writer *w) { return w->nrec; }
+long kv_h5_writer_records(const kv_h5_writer *w) {
+  return w->nrec;
+}
 
 int kv_h5_writer_attr_double(kv_h5_writer *w, const char *name, double v) {
   return kv_status_agree(w->comm, kv_h5_attr_double(w->file, name, v));
@@ -515,11 +543,17 @@ static void close_handles(kv_h5_writer *w) {
   }
   w->nvars = 0;
   for (int d = 0; d < KV_MAXDIM; d++) {
-    if (w->dcoord[d] >= 0) H5Dclose(w->dcoord[d]);
+    if (w->dcoord[d] >= 0) {
+      H5Dclose(w->dcoord[d]);
+    }
     w->dcoord[d] = H5I_INVALID_HID;
   }
-  if (w->dtime >= 0) H5Dclose(w->dtime);
-  if (w->dxpl >= 0) H5Pclose(w->dxpl);
+  if (w->dtime >= 0) {
+    H5Dclose(w->dtime);
+  }
+  if (w->dxpl >= 0) {
+    H5Pclose(w->dxpl);
+  }
   w->dtime = w->dxpl = H5I_INVALID_HID;
 }
 

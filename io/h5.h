@@ -23,22 +23,22 @@
 /* What a model wants written at an output step: fields on its grid and scalars. Names, units and
  * long names are borrowed string constants; field pointers are borrowed for the call. */
 typedef struct {
-  const char *name;           /* dataset name, e.g. "T"                                   */
-  const char *units;          /* CF units, e.g. "K"                                       */
+  const char *name;  /* dataset name, e.g. "T"                                   */
+  const char *units; /* CF units, e.g. "K"                                       */
   const char *long_name;
   const kv_field *field;
 } kv_output_field;
 
 typedef struct {
-  const char *name;           /* e.g. "T_mean" or "diagnostics/cfl"                        */
+  const char *name; /* e.g. "T_mean" or "diagnostics/cfl"                        */
   const char *units;
   const char *long_name;
   double value;
-  int is_volatile;            /* differs between identical runs (wall time): compare skips it */
+  int is_volatile; /* differs between identical runs (wall time): compare skips it */
 } kv_output_scalar;
 
 typedef struct {
-  int has_time;               /* 1: the record's time stamp is `time`, not the model time  */
+  int has_time; /* 1: the record's time stamp is `time`, not the model time  */
   double time;
   int nfields, nscalars;
   kv_output_field fields[KV_OUTPUT_MAX];
@@ -55,24 +55,24 @@ typedef struct kv_h5_writer kv_h5_writer;
 
 /* A named space axis with explicit coordinate values (e.g. lat, lon in degrees). */
 typedef struct {
-  const char *name;           /* "lat"                                                     */
-  const char *units;          /* "degrees_north"                                           */
-  const char *standard_name;  /* "latitude"                                                */
+  const char *name;          /* "lat"                                                     */
+  const char *units;         /* "degrees_north"                                           */
+  const char *standard_name; /* "latitude"                                                */
   const char *long_name;
-  const char *axis;           /* CF axis letter: "X", "Y", "Z"                             */
-  const double *values;       /* global coordinate values, one per cell (borrowed)         */
+  const char *axis;     /* CF axis letter: "X", "Y", "Z"                             */
+  const double *values; /* global coordinate values, one per cell (borrowed)         */
 } kv_h5_axis;
 
 typedef struct {
-  const char *path;           /* final file name                                           */
-  int overwrite;              /* replace an existing file at path                          */
-  const char *model;          /* root attribute "model"                                    */
-  const char *title;          /* root attribute "title"                                    */
-  const char *config_text;    /* resolved configuration, stored verbatim                   */
-  const char *coord_units;    /* units of x, y, z (e.g. "m")                               */
-  const char *time_units;     /* units of time (e.g. "s")                                  */
-  const kv_h5_axis *axes;     /* one per grid axis, x first; NULL: x, y, z cell centres    */
-  const char *calendar;       /* CF calendar attribute of time (e.g. "noleap"); NULL: none */
+  const char *path;        /* final file name                                           */
+  int overwrite;           /* replace an existing file at path                          */
+  const char *model;       /* root attribute "model"                                    */
+  const char *title;       /* root attribute "title"                                    */
+  const char *config_text; /* resolved configuration, stored verbatim                   */
+  const char *coord_units; /* units of x, y, z (e.g. "m")                               */
+  const char *time_units;  /* units of time (e.g. "s")                                  */
+  const kv_h5_axis *axes;  /* one per grid axis, x first; NULL: x, y, z cell centres    */
+  const char *calendar;    /* CF calendar attribute of time (e.g. "noleap"); NULL: none */
 } kv_h5_writer_params;
 
 /* Create "<path>.part" collectively on the grid's communicator, write root attributes and the
@@ -109,7 +109,7 @@ typedef struct {
   int rank;
   long dims[8];
   long count;
-  double *data;   /* owned; free with kv_h5_array_free */
+  double *data;    /* owned; free with kv_h5_array_free */
   int is_volatile; /* the dataset is marked as differing between identical runs (wall time) */
 } kv_h5_array;
 
@@ -129,7 +129,7 @@ int kv_h5_read_field(const char *path, const char *dset, long record, kv_field *
 /* One column of a table: numbers (num) or texts (text), exactly one of them non-NULL. */
 typedef struct {
   const char *name;
-  const char *units;       /* NULL: none */
+  const char *units; /* NULL: none */
   const char *long_name;
   const double *num;
   const char *const *text;

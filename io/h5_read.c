@@ -4,10 +4,10 @@
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -43,7 +43,7 @@ int kv_h5_open_ro(const char *path, hid_t fapl, hid_t *file) {
 }
 
 int kv_h5_open_numeric(hid_t file, const char *path, const char *dset, hid_t *d, int *rank,
-                        hsize_t *dims) {
+                       hsize_t *dims) {
   if (H5Lexists(file, dset, H5P_DEFAULT) <= 0) {
     return KV_ERROR(KV_ERR_FORMAT, "'%s' has no dataset '%s'", path, dset);
   }
@@ -92,7 +92,9 @@ int kv_h5_read_array(const char *path, const char *dset, kv_h5_array *out) {
                     path, dset);
     }
   }
-  if (d >= 0) H5Dclose(d);
+  if (d >= 0) {
+    H5Dclose(d);
+  }
   H5Fclose(file);
   if (rc != KV_OK) {
     kv_h5_array_free(out);
@@ -120,12 +122,21 @@ static int read_field_local(const char *path, const char *dset, long record, kv_
     }
     if (!ok) {
       char want[64];
-      snprintf(want, sizeof want, nd == 1 ? "(%ld)" : nd == 2 ? "(%ld, %ld)" : "(%ld, %ld, %ld)",
+      snprintf(want, sizeof want,
+               nd == 1   ? "(%ld)"
+               : nd == 2 ? "(%ld, %ld)"
+                         : "(%ld, %ld, %ld)",
                n[nd - 1], nd > 1 ? n[nd - 2] : 0, nd > 2 ? n[0] : 0);
-      if (nd == 2) snprintf(want, sizeof want, "(%ld, %ld)", n[1], n[0]);
-      if (nd == 3) snprintf(want, sizeof want, "(%ld, %ld, %ld)", n[2], n[1], n[0]);
-      rc = KV_ERROR(KV_ERR_FORMAT, "'%s:%s' has shape that does not match the grid %s "
-                    "(optionally with a leading time dimension)", path, dset, want);
+      if (nd == 2) {
+        snprintf(want, sizeof want, "(%ld, %ld)", n[1], n[0]);
+      }
+      if (nd == 3) {
+        snprintf(want, sizeof want, "(%ld, %ld, %ld)", n[2], n[1], n[0]);
+      }
+      rc = KV_ERROR(KV_ERR_FORMAT,
+                    "'%s:%s' has shape that does not match the grid %s "
+                    "(optionally with a leading time dimension)",
+                    path, dset, want);
     } else if (lead == 1 && dims[0] == 0) {
       rc = KV_ERROR(KV_ERR_FORMAT, "'%s:%s' has no time records", path, dset);
     } else {
@@ -136,7 +147,8 @@ static int read_field_local(const char *path, const char *dset, long record, kv_
       } else {
         hid_t fs, ms;
         rc = kv_h5_select_block(d, f, lead, r, &fs, &ms);
-        if (rc == KV_OK && H5Dread(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, kv_field_data(f)) < 0) {
+        if (rc == KV_OK &&
+            H5Dread(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, kv_field_data(f)) < 0) {
           rc = KV_ERROR(KV_ERR_FORMAT, "'%s': cannot read '%s' (truncated or corrupt file?)", path,
                         dset);
         }
@@ -147,7 +159,9 @@ static int read_field_local(const char *path, const char *dset, long record, kv_
       }
     }
   }
-  if (d >= 0) H5Dclose(d);
+  if (d >= 0) {
+    H5Dclose(d);
+  }
   H5Fclose(file);
   return rc;
 }
@@ -263,7 +277,9 @@ static herr_t attr_print_cb(hid_t loc, const char *name, const H5A_info_t *ai, v
     return 0;
   }
   hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-  if (a < 0) return 0;
+  if (a < 0) {
+    return 0;
+  }
   hid_t t = H5Aget_type(a);
   hid_t s = H5Aget_space(a);
   hssize_t np = H5Sget_simple_extent_npoints(s);
@@ -276,7 +292,9 @@ static herr_t attr_print_cb(hid_t loc, const char *name, const H5A_info_t *ai, v
     double v[16];
     if (H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0) {
       fprintf(fp, "    %s =", name);
-      for (hssize_t i = 0; i < np; i++) fprintf(fp, " %.10g", v[i]);
+      for (hssize_t i = 0; i < np; i++) {
+        fprintf(fp, " %.10g", v[i]);
+      }
       fputc('\n', fp);
     }
   }
@@ -318,12 +336,18 @@ static herr_t describe_cb(hid_t g, const char *name, const H5L_info_t *info, voi
   hid_t t = H5Dget_type(d), s = H5Dget_space(d);
   int rank = H5Sget_simple_extent_ndims(s);
   hsize_t dims[8] = {0};
-  if (rank > 0 && rank <= 8) H5Sget_simple_extent_dims(s, dims, NULL);
+  if (rank > 0 && rank <= 8) {
+    H5Sget_simple_extent_dims(s, dims, NULL);
+  }
   H5T_class_t c = H5Tget_class(t);
-  const char *tn = c == H5T_FLOAT ? (H5Tget_size(t) == 8 ? "float64" : "float32")
-                   : c == H5T_INTEGER ? "integer" : c == H5T_STRING ? "string" : "other";
+  const char *tn = c == H5T_FLOAT     ? (H5Tget_size(t) == 8 ? "float64" : "float32")
+                   : c == H5T_INTEGER ? "integer"
+                   : c == H5T_STRING  ? "string"
+                                      : "other";
   fprintf(fp, "  /%s  %s  shape (", name, tn);
-  for (int i = 0; i < rank && i < 8; i++) fprintf(fp, "%s%llu", i ? ", " : "", (unsigned long long)dims[i]);
+  for (int i = 0; i < rank && i < 8; i++) {
+    fprintf(fp, "%s%llu", i ? ", " : "", (unsigned long long)dims[i]);
+  }
   fprintf(fp, ")");
   if (H5DSis_scale(d) > 0) {
     fprintf(fp, "  [dimension scale]");
@@ -435,5 +459,6 @@ int kv_h5_describe(const char *path, void *stream) {
     free(cfg);
   }
   H5Fclose(file);
-  return e < 0 ? KV_ERROR(KV_ERR_FORMAT, "'%s': cannot read its structure (corrupt?)", path) : KV_OK;
+  return e < 0 ? KV_ERROR(KV_ERR_FORMAT, "'%s': cannot read its structure (corrupt?)", path)
+               : KV_OK;
 }

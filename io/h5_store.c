@@ -4,10 +4,10 @@
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,15 +29,22 @@ static int table_column(hid_t file, hid_t dscale, const kv_h5_column *c, long nr
     H5Tset_cset(t, H5T_CSET_UTF8);
   }
   hid_t d = H5Dcreate2(file, c->name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  herr_t e = d < 0 ? -1 : H5Dwrite(d, c->num ? H5T_NATIVE_DOUBLE : t, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                                   c->num ? (const void *)c->num : (const void *)c->text);
+  herr_t e = d < 0 ? -1
+                   : H5Dwrite(d, c->num ? H5T_NATIVE_DOUBLE : t, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                              c->num ? (const void *)c->num : (const void *)c->text);
   int rc = e < 0 ? KV_ERROR(KV_ERR_IO, "hdf5: cannot write column '%s'", c->name) : KV_OK;
-  if (rc == KV_OK && c->units) rc = kv_h5_attr_text(d, "units", c->units);
-  if (rc == KV_OK && c->long_name) rc = kv_h5_attr_text(d, "long_name", c->long_name);
+  if (rc == KV_OK && c->units) {
+    rc = kv_h5_attr_text(d, "units", c->units);
+  }
+  if (rc == KV_OK && c->long_name) {
+    rc = kv_h5_attr_text(d, "long_name", c->long_name);
+  }
   if (rc == KV_OK && H5DSattach_scale(d, dscale, 0) < 0) {
     rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot attach the dimension to '%s'", c->name);
   }
-  if (d >= 0) H5Dclose(d);
+  if (d >= 0) {
+    H5Dclose(d);
+  }
   H5Tclose(t);
   H5Sclose(sp);
   return rc;
@@ -53,19 +60,26 @@ int kv_h5_write_table(const char *path, const char *title, const char *dim, cons
     return KV_ERROR(KV_ERR_IO, "cannot create '%s'", tmp);
   }
   int rc = kv_h5_attr_text(file, "Conventions", "CF-1.8");
-  if (rc == KV_OK) rc = kv_h5_attr_text(file, "title", title);
-  if (rc == KV_OK) rc = kv_h5_attr_text(file, "kelvin_version", KV_VERSION);
+  if (rc == KV_OK) {
+    rc = kv_h5_attr_text(file, "title", title);
+  }
+  if (rc == KV_OK) {
+    rc = kv_h5_attr_text(file, "kelvin_version", KV_VERSION);
+  }
   hsize_t n = (hsize_t)nrows;
   hid_t sp = H5Screate_simple(1, &n, NULL);
   hid_t ds = H5Dcreate2(file, dim, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (rc == KV_OK && (ds < 0 || H5Dwrite(ds, H5T_NATIVE_LONG, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                                         ids) < 0 || H5DSset_scale(ds, dim) < 0)) {
+  if (rc == KV_OK &&
+      (ds < 0 || H5Dwrite(ds, H5T_NATIVE_LONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, ids) < 0 ||
+       H5DSset_scale(ds, dim) < 0)) {
     rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot write '%s' in '%s'", dim, tmp);
   }
   for (int i = 0; i < ncols && rc == KV_OK; i++) {
     rc = table_column(file, ds, &cols[i], nrows);
   }
-  if (ds >= 0) H5Dclose(ds);
+  if (ds >= 0) {
+    H5Dclose(ds);
+  }
   H5Sclose(sp);
   if (H5Fclose(file) < 0 && rc == KV_OK) {
     rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot close '%s'", tmp);
@@ -124,7 +138,9 @@ struct kv_h5_store {
 int kv_h5_store_create(const char *path, kv_h5_store **out) {
   kv_h5_quiet();
   kv_h5_store *s = calloc(1, sizeof *s);
-  if (!s) return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  if (!s) {
+    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
   snprintf(s->path, sizeof s->path, "%s", path);
   snprintf(s->tmp, sizeof s->tmp, "%s.part", path);
   if (kv_h5_mkdir_p(path) != 0) {
@@ -144,7 +160,9 @@ int kv_h5_store_create(const char *path, kv_h5_store **out) {
 int kv_h5_store_open(const char *path, kv_h5_store **out) {
   KV_CHECK(kv_h5_probe(path, 1));
   kv_h5_store *s = calloc(1, sizeof *s);
-  if (!s) return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  if (!s) {
+    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
   snprintf(s->path, sizeof s->path, "%s", path);
   int rc = kv_h5_open_ro(path, H5P_DEFAULT, &s->file);
   if (rc != KV_OK) {
@@ -156,14 +174,20 @@ int kv_h5_store_open(const char *path, kv_h5_store **out) {
 }
 
 int kv_h5_store_close(kv_h5_store *s, int publish) {
-  if (!s) return KV_OK;
+  if (!s) {
+    return KV_OK;
+  }
   int rc = KV_OK;
-  if (H5Fclose(s->file) < 0) rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot close '%s'", s->path);
+  if (H5Fclose(s->file) < 0) {
+    rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot close '%s'", s->path);
+  }
   if (s->writing) {
     if (rc == KV_OK && publish && rename(s->tmp, s->path) != 0) {
       rc = KV_ERROR(KV_ERR_IO, "cannot rename '%s' to '%s': %s", s->tmp, s->path, strerror(errno));
     }
-    if (!publish || rc != KV_OK) remove(s->tmp);
+    if (!publish || rc != KV_OK) {
+      remove(s->tmp);
+    }
   }
   free(s);
   return rc;
@@ -174,11 +198,15 @@ static int store_groups(hid_t file, const char *name) {
   char buf[1024];
   snprintf(buf, sizeof buf, "%s", name);
   for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
+    if (*p != '/') {
+      continue;
+    }
     *p = '\0';
     if (H5Lexists(file, buf, H5P_DEFAULT) <= 0) {
       hid_t g = H5Gcreate2(file, buf, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-      if (g < 0) return KV_ERROR(KV_ERR_IO, "hdf5: cannot create group '%s'", buf);
+      if (g < 0) {
+        return KV_ERROR(KV_ERR_IO, "hdf5: cannot create group '%s'", buf);
+      }
       H5Gclose(g);
     }
     *p = '/';
@@ -189,11 +217,15 @@ static int store_groups(hid_t file, const char *name) {
 int kv_h5_store_put(kv_h5_store *s, const char *name, int rank, const long *dims, const double *v) {
   KV_CHECK(store_groups(s->file, name));
   hsize_t hd[8];
-  for (int i = 0; i < rank; i++) hd[i] = (hsize_t)dims[i];
+  for (int i = 0; i < rank; i++) {
+    hd[i] = (hsize_t)dims[i];
+  }
   hid_t sp = rank > 0 ? H5Screate_simple(rank, hd, NULL) : H5Screate(H5S_SCALAR);
   hid_t d = H5Dcreate2(s->file, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   herr_t e = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
-  if (d >= 0) H5Dclose(d);
+  if (d >= 0) {
+    H5Dclose(d);
+  }
   H5Sclose(sp);
   return e < 0 ? KV_ERROR(KV_ERR_IO, "hdf5: cannot write '%s' in '%s'", name, s->path) : KV_OK;
 }
@@ -210,14 +242,18 @@ static hid_t store_obj(kv_h5_store *s, const char *obj) {
   if (strcmp(obj, "/") != 0 && store_groups(s->file, obj) == KV_OK &&
       H5Lexists(s->file, obj, H5P_DEFAULT) <= 0 && s->writing) {
     hid_t g = H5Gcreate2(s->file, obj, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (g >= 0) H5Gclose(g);
+    if (g >= 0) {
+      H5Gclose(g);
+    }
   }
   return H5Oopen(s->file, obj, H5P_DEFAULT);
 }
 
 int kv_h5_store_put_text(kv_h5_store *s, const char *obj, const char *name, const char *v) {
   hid_t o = store_obj(s, obj);
-  if (o < 0) return KV_ERROR(KV_ERR_IO, "hdf5: no object '%s' in '%s'", obj, s->path);
+  if (o < 0) {
+    return KV_ERROR(KV_ERR_IO, "hdf5: no object '%s' in '%s'", obj, s->path);
+  }
   int rc = kv_h5_attr_text(o, name, v);
   H5Oclose(o);
   return rc;
@@ -225,11 +261,15 @@ int kv_h5_store_put_text(kv_h5_store *s, const char *obj, const char *name, cons
 
 int kv_h5_store_put_number(kv_h5_store *s, const char *obj, const char *name, double v) {
   hid_t o = store_obj(s, obj);
-  if (o < 0) return KV_ERROR(KV_ERR_IO, "hdf5: no object '%s' in '%s'", obj, s->path);
+  if (o < 0) {
+    return KV_ERROR(KV_ERR_IO, "hdf5: no object '%s' in '%s'", obj, s->path);
+  }
   hid_t sp = H5Screate(H5S_SCALAR);
   hid_t a = H5Acreate2(o, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
   herr_t e = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_DOUBLE, &v);
-  if (a >= 0) H5Aclose(a);
+  if (a >= 0) {
+    H5Aclose(a);
+  }
   H5Sclose(sp);
   H5Oclose(o);
   return e < 0 ? KV_ERROR(KV_ERR_IO, "hdf5: cannot write attribute %s", name) : KV_OK;
@@ -238,28 +278,38 @@ int kv_h5_store_put_number(kv_h5_store *s, const char *obj, const char *name, do
 int kv_h5_store_get_text(kv_h5_store *s, const char *obj, const char *name, char **out) {
   *out = NULL;
   hid_t o = H5Lexists(s->file, obj, H5P_DEFAULT) > 0 || strcmp(obj, "/") == 0
-                ? H5Oopen(s->file, obj, H5P_DEFAULT) : -1;
+                ? H5Oopen(s->file, obj, H5P_DEFAULT)
+                : -1;
   if (o >= 0) {
     *out = kv_h5_read_text_attr(o, name);
     H5Oclose(o);
   }
-  return *out ? KV_OK : KV_ERROR(KV_ERR_FORMAT, "'%s': %s has no text attribute '%s'", s->path,
-                                 obj, name);
+  return *out ? KV_OK
+              : KV_ERROR(KV_ERR_FORMAT, "'%s': %s has no text attribute '%s'", s->path, obj, name);
 }
 
 int kv_h5_store_get_number(kv_h5_store *s, const char *obj, const char *name, double *out) {
   hid_t o = H5Lexists(s->file, obj, H5P_DEFAULT) > 0 || strcmp(obj, "/") == 0
-                ? H5Oopen(s->file, obj, H5P_DEFAULT) : -1;
+                ? H5Oopen(s->file, obj, H5P_DEFAULT)
+                : -1;
   herr_t e = -1;
   if (o >= 0 && H5Aexists(o, name) > 0) {
     hid_t a = H5Aopen(o, name, H5P_DEFAULT);
     hid_t t = a >= 0 ? H5Aget_type(a) : -1;
-    if (t >= 0 && H5Tget_class(t) != H5T_STRING) e = H5Aread(a, H5T_NATIVE_DOUBLE, out);
-    if (t >= 0) H5Tclose(t);
-    if (a >= 0) H5Aclose(a);
+    if (t >= 0 && H5Tget_class(t) != H5T_STRING) {
+      e = H5Aread(a, H5T_NATIVE_DOUBLE, out);
+    }
+    if (t >= 0) {
+      H5Tclose(t);
+    }
+    if (a >= 0) {
+      H5Aclose(a);
+    }
   }
-  if (o >= 0) H5Oclose(o);
-  return e < 0 ? KV_ERROR(KV_ERR_FORMAT, "'%s': %s has no numeric attribute '%s'", s->path, obj,
-                          name)
-               : KV_OK;
+  if (o >= 0) {
+    H5Oclose(o);
+  }
+  return e < 0
+             ? KV_ERROR(KV_ERR_FORMAT, "'%s': %s has no numeric attribute '%s'", s->path, obj, name)
+             : KV_OK;
 }

@@ -60,7 +60,9 @@ static int read_text_or_empty(kv_h5_store *h, const char *obj, const char *name,
                               size_t n) {
   char *v = NULL;
   buf[0] = '\0';
-  if (kv_h5_store_get_text(h, obj, name, &v) == KV_OK) snprintf(buf, n, "%s", v);
+  if (kv_h5_store_get_text(h, obj, name, &v) == KV_OK) {
+    snprintf(buf, n, "%s", v);
+  }
   free(v);
   return KV_OK;
 }
@@ -103,12 +105,14 @@ int kv_layout_read(const char *file, const char *var, kv_field_layout *L) {
     snprintf(obj, sizeof obj, "/%s", names[k]);
     snprintf(L->axis_name[k], sizeof L->axis_name[k], "%s", names[k]);
     rc = kv_h5_read_array(file, obj, &a);
-    if (rc != KV_OK) break;
+    if (rc != KV_OK) {
+      break;
+    }
     L->n[k] = a.count;
     L->coord[k] = a.data;
     if (a.count != dims[nd - k]) {
-      rc = KV_ERROR(KV_ERR_FORMAT, "'%s': %s has %ld values, %s has %ld along that axis", file,
-                    obj, a.count, var, dims[nd - k]);
+      rc = KV_ERROR(KV_ERR_FORMAT, "'%s': %s has %ld values, %s has %ld along that axis", file, obj,
+                    a.count, var, dims[nd - k]);
     }
     read_text_or_empty(h, obj, "units", L->axis_units[k], sizeof L->axis_units[k]);
     read_text_or_empty(h, obj, "standard_name", L->axis_std[k], sizeof L->axis_std[k]);
@@ -208,11 +212,17 @@ int kv_layout_write_field(const kv_field_layout *L, long nrec, const double *tim
   KV_TRY(kv_field_create(g, &fs));
   kv_h5_axis axes[3];
   for (int k = 0; k < L->ndims; k++) {
-    axes[k] = (kv_h5_axis){L->axis_name[k], L->axis_units[k], L->axis_std[k], L->axis_long[k],
-                           L->axis_letter[k], L->coord[k]};
+    axes[k] = (kv_h5_axis){L->axis_name[k], L->axis_units[k],  L->axis_std[k],
+                           L->axis_long[k], L->axis_letter[k], L->coord[k]};
   }
-  kv_h5_writer_params wp = {path, 1, "surrogate", "kelvin surrogate prediction", config,
-                            L->axis_units[0], L->time_units, axes,
+  kv_h5_writer_params wp = {path,
+                            1,
+                            "surrogate",
+                            "kelvin surrogate prediction",
+                            config,
+                            L->axis_units[0],
+                            L->time_units,
+                            axes,
                             L->calendar[0] ? L->calendar : NULL};
   KV_TRY(kv_h5_writer_create(g, &wp, &w));
   char sname[80], slong[300];
@@ -224,17 +234,21 @@ int kv_layout_write_field(const kv_field_layout *L, long nrec, const double *tim
       const int *gh = kv_field_ghost(fm);
       double *dm = kv_field_data(fm), *ds = kv_field_data(fs);
       long p = 0;
-      for (long kk = 0; kk < (L->ndims > 2 ? L->n[2] : 1); kk++)
-        for (long j = 0; j < (L->ndims > 1 ? L->n[1] : 1); j++)
+      for (long kk = 0; kk < (L->ndims > 2 ? L->n[2] : 1); kk++) {
+        for (long j = 0; j < (L->ndims > 1 ? L->n[1] : 1); j++) {
           for (long i = 0; i < L->n[0]; i++, p++) {
             long q = kv_field_index(st, gh, i, j, kk);
             dm[q] = mean[r * npts + p];
             ds[q] = var ? sqrt(var[r * npts + p] > 0 ? var[r * npts + p] : 0.0) : 0.0;
           }
+        }
+      }
     }
     kv_output_list l = {0};
     KV_TRY(kv_output_add_field(&l, L->var, L->units, L->long_name, fm));
-    if (var) KV_TRY(kv_output_add_field(&l, sname, L->units, slong, fs));
+    if (var) {
+      KV_TRY(kv_output_add_field(&l, sname, L->units, slong, fs));
+    }
     KV_TRY(kv_h5_writer_append(w, times ? times[r] : L->time, &l));
   }
   rc = kv_h5_writer_close(w, NULL, NULL, NULL, 0);

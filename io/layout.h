@@ -10,11 +10,11 @@
 /* Where a field lives: enough to write a prediction as the solver would. */
 typedef struct {
   char var[64], units[64], long_name[256];
-  int ndims;                /* space dimensions (1-3)                                 */
-  long n[3];                /* cells per axis, x (fastest) first                      */
+  int ndims; /* space dimensions (1-3)                                 */
+  long n[3]; /* cells per axis, x (fastest) first                      */
   char axis_name[3][32], axis_units[3][64], axis_std[3][64], axis_long[3][128], axis_letter[3][4];
-  double *coord[3];         /* coordinate values per axis (owned)                      */
-  double time;              /* the time stamp of the training fields (final record)    */
+  double *coord[3]; /* coordinate values per axis (owned)                      */
+  double time;      /* the time stamp of the training fields (final record)    */
   char time_units[128], calendar[32];
 } kv_field_layout;
 

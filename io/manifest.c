@@ -25,7 +25,9 @@ static void csv_put(FILE *f, const char *s) {
   }
   fputc('"', f);
   for (; *s; s++) {
-    if (*s == '"') fputc('"', f);
+    if (*s == '"') {
+      fputc('"', f);
+    }
     fputc(*s == '\n' || *s == '\r' ? ' ' : *s, f);
   }
   fputc('"', f);
@@ -34,7 +36,9 @@ static void csv_put(FILE *f, const char *s) {
 static int write_csv(const char *path, const kv_manifest *m) {
   char tmp[4400];
   FILE *f = kv_textfile_begin(path, tmp, sizeof tmp);
-  if (!f) return KV_ERR_IO;
+  if (!f) {
+    return KV_ERR_IO;
+  }
   fputs("case", f);
   for (int v = 0; v < m->nvars; v++) {
     fputc(',', f);
@@ -172,8 +176,10 @@ int kv_manifest_load(const char *csv_path, kv_manifest_table *t) {
       t->ioutput = kv_manifest_column(t, "output");
       t->ierror = kv_manifest_column(t, "error");
       if (t->icase != 0 || t->istatus < 0 || t->iwall < 0 || t->ioutput < 0 || t->ierror < 0) {
-        rc = KV_ERROR(KV_ERR_FORMAT, "%s:1: not a kelvin manifest (no case, status, "
-                      "wall_time_s, output and error columns)", csv_path);
+        rc = KV_ERROR(KV_ERR_FORMAT,
+                      "%s:1: not a kelvin manifest (no case, status, "
+                      "wall_time_s, output and error columns)",
+                      csv_path);
       }
       continue;
     }
@@ -233,8 +239,8 @@ int kv_manifest_read(const char *csv_path, long ncases, kv_case_record *recs, ch
     long id = strtol(cs, &end, 10);
     int st = kv_manifest_status(ss);
     if (*end || end == cs || st < 0) {
-      rc = KV_ERROR(KV_ERR_FORMAT, "%s:%d: bad case id '%s' or status '%s'", csv_path,
-                    t.lines[r], cs, ss);
+      rc = KV_ERROR(KV_ERR_FORMAT, "%s:%d: bad case id '%s' or status '%s'", csv_path, t.lines[r],
+                    cs, ss);
       break;
     }
     if (id < 0 || id >= ncases) {

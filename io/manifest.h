@@ -14,10 +14,10 @@ typedef enum { KV_CASE_PENDING = 0, KV_CASE_DONE = 1, KV_CASE_FAILED = 2 } kv_ca
 
 /* The state of one case. Plain data (it travels through MPI windows as bytes). */
 typedef struct {
-  int status;                       /* kv_case_status                                  */
-  int skipped;                      /* done by an earlier run (found by --resume)       */
-  double wall;                      /* seconds; 0 when not run                          */
-  char error[KV_MANIFEST_ERRLEN];   /* failed: what went wrong                          */
+  int status;                     /* kv_case_status                                  */
+  int skipped;                    /* done by an earlier run (found by --resume)       */
+  double wall;                    /* seconds; 0 when not run                          */
+  char error[KV_MANIFEST_ERRLEN]; /* failed: what went wrong                          */
 } kv_case_record;
 
 /* A manifest to write: nrows rows; values is nrows x nvars texts (row-major). */
@@ -27,9 +27,9 @@ typedef struct {
   long nrows;
   const long *ids;
   const char *const *values;
-  const char *const *outputs;       /* output file names (relative to the directory)      */
+  const char *const *outputs; /* output file names (relative to the directory)      */
   const kv_case_record *recs;
-  const char *title;                /* stored as an attribute of manifest.h5             */
+  const char *title; /* stored as an attribute of manifest.h5             */
 } kv_manifest;
 
 /* Name of a status ("done", "failed", "pending"). */
@@ -48,11 +48,11 @@ int kv_manifest_read(const char *csv_path, long ncases, kv_case_record *recs, ch
 /* A manifest read back whole: its header and every row's fields as text. */
 typedef struct {
   int ncols;
-  char **cols;              /* header names                                           */
+  char **cols; /* header names                                           */
   long nrows;
-  char **cells;             /* nrows x ncols texts, row-major                          */
-  int *lines;               /* the file line of each row (messages)                    */
-  int icase, istatus, iwall, ioutput, ierror;   /* the fixed columns                   */
+  char **cells; /* nrows x ncols texts, row-major                          */
+  int *lines;   /* the file line of each row (messages)                    */
+  int icase, istatus, iwall, ioutput, ierror; /* the fixed columns                   */
 } kv_manifest_table;
 
 /* Read "<dir>/manifest.csv"-style file csv_path whole: the one manifest reader (sweeps, resume,

@@ -26,11 +26,15 @@ int kv_plot_map(const double *v, long nx, long ny, const double *xc, const doubl
   }
   double lo = INFINITY, hi = -INFINITY;
   for (long i = 0; i < nx * ny; i++) {
-    if (!isfinite(v[i])) continue;
+    if (!isfinite(v[i])) {
+      continue;
+    }
     lo = fmin(lo, v[i]);
     hi = fmax(hi, v[i]);
   }
-  if (!(lo <= hi)) lo = hi = 0.0;
+  if (!(lo <= hi)) {
+    lo = hi = 0.0;
+  }
   if (o->diverging) {
     double m = fmax(fabs(lo), fabs(hi));
     lo = -m;
@@ -46,9 +50,14 @@ int kv_plot_map(const double *v, long nx, long ny, const double *xc, const doubl
       long i = (long)((double)(px - mx0) / (double)(mx1 - mx0) * (double)nx);
       double u = hi > lo ? (v[j * nx + i] - lo) / span : 0.5;
       uint8_t c[3];
-      if (!isfinite(v[j * nx + i])) u = NAN;
-      if (o->diverging) kv_png_colormap_diverging(u, c);
-      else kv_png_colormap_viridis(u, c);
+      if (!isfinite(v[j * nx + i])) {
+        u = NAN;
+      }
+      if (o->diverging) {
+        kv_png_colormap_diverging(u, c);
+      } else {
+        kv_png_colormap_viridis(u, c);
+      }
       kv_png_rect(&img, px, py, px + 1, py + 1, c);
     }
   }
@@ -62,12 +71,11 @@ int kv_plot_map(const double *v, long nx, long ny, const double *xc, const doubl
   label(&img, mx0 - 6, my1 - 14, yc ? yc[0] : 0.0, 1);
   label(&img, mx0 - 6, my0, yc ? yc[ny - 1] : (double)(ny - 1), 1);
   if (o->xlabel) {
-    kv_png_text(&img, (mx0 + mx1 - kv_png_text_width(o->xlabel, 2)) / 2, my1 + 30, o->xlabel,
-                  2, 0, black);
+    kv_png_text(&img, (mx0 + mx1 - kv_png_text_width(o->xlabel, 2)) / 2, my1 + 30, o->xlabel, 2, 0,
+                black);
   }
   if (o->ylabel) {
-    kv_png_text(&img, 8, (my0 + my1 + kv_png_text_width(o->ylabel, 2)) / 2, o->ylabel, 2, 1,
-                  black);
+    kv_png_text(&img, 8, (my0 + my1 + kv_png_text_width(o->ylabel, 2)) / 2, o->ylabel, 2, 1, black);
   }
   if (o->title) {
     kv_png_text(&img, (W - kv_png_text_width(o->title, 2)) / 2, 12, o->title, 2, 0, black);
@@ -77,8 +85,11 @@ int kv_plot_map(const double *v, long nx, long ny, const double *xc, const doubl
   for (int py = my0; py < my1; py++) {
     double u = 1.0 - (double)(py - my0) / (double)(my1 - my0 - 1);
     uint8_t c[3];
-    if (o->diverging) kv_png_colormap_diverging(u, c);
-    else kv_png_colormap_viridis(u, c);
+    if (o->diverging) {
+      kv_png_colormap_diverging(u, c);
+    } else {
+      kv_png_colormap_viridis(u, c);
+    }
     kv_png_rect(&img, cx0, py, cx1, py + 1, c);
   }
   label(&img, cx1 + 5, my0, hi, 0);

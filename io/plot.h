@@ -6,11 +6,11 @@
 #define KV_PLOT_H
 
 typedef struct {
-  int width, height;       /* pixels (default 800 x 500 when 0)                        */
+  int width, height; /* pixels (default 800 x 500 when 0)                        */
   const char *title;
-  const char *units;       /* colour bar label                                         */
+  const char *units; /* colour bar label                                         */
   const char *xlabel, *ylabel;
-  int diverging;           /* differences: symmetric range, blue-white-red            */
+  int diverging; /* differences: symmetric range, blue-white-red            */
 } kv_plot_opts;
 
 /* v: ny x nx values (x fastest, row 0 at the smallest y); xc (nx), yc (ny): coordinates or NULL

@@ -113,7 +113,9 @@ int kv_png_create(int w, int h, kv_png_image *img) {
   img->w = w;
   img->h = h;
   img->rgb = malloc((size_t)w * (size_t)h * 3);
-  if (!img->rgb) return KV_ERROR(KV_ERR_NOMEM, "png: out of memory for %d x %d", w, h);
+  if (!img->rgb) {
+    return KV_ERROR(KV_ERR_NOMEM, "png: out of memory for %d x %d", w, h);
+  }
   memset(img->rgb, 255, (size_t)w * (size_t)h * 3);
   return KV_OK;
 }
@@ -127,47 +129,65 @@ void kv_png_free(kv_png_image *img) {
 }
 
 static void put(kv_png_image *img, int x, int y, const uint8_t c[3]) {
-  if (x < 0 || y < 0 || x >= img->w || y >= img->h) return;
+  if (x < 0 || y < 0 || x >= img->w || y >= img->h) {
+    return;
+  }
   memcpy(img->rgb + ((size_t)y * (size_t)img->w + (size_t)x) * 3, c, 3);
 }
 
 void kv_png_rect(kv_png_image *img, int x0, int y0, int x1, int y1, const uint8_t c[3]) {
-  for (int y = y0; y < y1; y++)
-    for (int x = x0; x < x1; x++) put(img, x, y, c);
+  for (int y = y0; y < y1; y++) {
+    for (int x = x0; x < x1; x++) {
+      put(img, x, y, c);
+    }
+  }
 }
 
-int kv_png_text_width(const char *s, int scale) { return (int)strlen(s) * 6 * scale; }
+int kv_png_text_width(const char *s, int scale) {
+  return (int)strlen(s) * 6 * scale;
+}
 
 int kv_png_text(kv_png_image *img, int x, int y, const char *s, int scale, int vertical,
-                  const uint8_t c[3]) {
+                const uint8_t c[3]) {
   int pos = 0;
   for (; *s; s++, pos += 6 * scale) {
     int ch = (unsigned char)*s;
-    if (ch < 32 || ch > 126) ch = '?';
+    if (ch < 32 || ch > 126) {
+      ch = '?';
+    }
     const uint8_t *g = font[ch - 32];
-    for (int r = 0; r < 7; r++)
+    for (int r = 0; r < 7; r++) {
       for (int col = 0; col < 5; col++) {
-        if (!(g[r] >> (4 - col) & 1)) continue;
-        for (int a = 0; a < scale; a++)
+        if (!(g[r] >> (4 - col) & 1)) {
+          continue;
+        }
+        for (int a = 0; a < scale; a++) {
           for (int b = 0; b < scale; b++) {
             int px = pos + col * scale + a, py = r * scale + b;
-            if (vertical) put(img, x + py, y - px, c);
-            else put(img, x + px, y + py, c);
+            if (vertical) {
+              put(img, x + py, y - px, c);
+            } else {
+              put(img, x + px, y + py, c);
+            }
           }
+        }
       }
+    }
   }
   return pos;
 }
 
 /* viridis at eleven evenly spaced stops (the published matplotlib values), linear in between. */
-static const uint8_t viridis[11][3] = {
-    {0x44, 0x01, 0x54}, {0x48, 0x24, 0x75}, {0x41, 0x44, 0x87}, {0x35, 0x5f, 0x8d},
-    {0x2a, 0x78, 0x8e}, {0x21, 0x91, 0x8c}, {0x22, 0xa8, 0x84}, {0x44, 0xbf, 0x70},
-    {0x7a, 0xd1, 0x51}, {0xbd, 0xdf, 0x26}, {0xfd, 0xe7, 0x25}};
+static const uint8_t viridis[11][3] = {{0x44, 0x01, 0x54}, {0x48, 0x24, 0x75}, {0x41, 0x44, 0x87},
+                                       {0x35, 0x5f, 0x8d}, {0x2a, 0x78, 0x8e}, {0x21, 0x91, 0x8c},
+                                       {0x22, 0xa8, 0x84}, {0x44, 0xbf, 0x70}, {0x7a, 0xd1, 0x51},
+                                       {0xbd, 0xdf, 0x26}, {0xfd, 0xe7, 0x25}};
 /* ColorBrewer RdBu (reversed: blue for negative), 5 stops. */
-static const uint8_t diverging[5][3] = {
-    {0x21, 0x66, 0xac}, {0x92, 0xc5, 0xde}, {0xf7, 0xf7, 0xf7}, {0xf4, 0xa5, 0x82},
-    {0xb2, 0x18, 0x2b}};
+static const uint8_t diverging[5][3] = {{0x21, 0x66, 0xac},
+                                        {0x92, 0xc5, 0xde},
+                                        {0xf7, 0xf7, 0xf7},
+                                        {0xf4, 0xa5, 0x82},
+                                        {0xb2, 0x18, 0x2b}};
 
 static void ramp(const uint8_t (*stops)[3], int n, double u, uint8_t c[3]) {
   if (!isfinite(u)) {
@@ -177,21 +197,29 @@ static void ramp(const uint8_t (*stops)[3], int n, double u, uint8_t c[3]) {
   u = u < 0 ? 0 : u > 1 ? 1 : u;
   double t = u * (n - 1);
   int i = (int)t;
-  if (i >= n - 1) i = n - 2;
+  if (i >= n - 1) {
+    i = n - 2;
+  }
   double f = t - i;
   for (int k = 0; k < 3; k++) {
     c[k] = (uint8_t)lround(stops[i][k] + f * (stops[i + 1][k] - stops[i][k]));
   }
 }
 
-void kv_png_colormap_viridis(double u, uint8_t c[3]) { ramp(viridis, 11, u, c); }
-void kv_png_colormap_diverging(double u, uint8_t c[3]) { ramp(diverging, 5, u, c); }
+void kv_png_colormap_viridis(double u, uint8_t c[3]) {
+  ramp(viridis, 11, u, c);
+}
+void kv_png_colormap_diverging(double u, uint8_t c[3]) {
+  ramp(diverging, 5, u, c);
+}
 
 int kv_png_write(const kv_png_image *img, const char *path) {
   char tmp[4200];
   snprintf(tmp, sizeof tmp, "%s.part", path);
   FILE *f = fopen(tmp, "wb");
-  if (!f) return KV_ERROR(KV_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+  if (!f) {
+    return KV_ERROR(KV_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+  }
   png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
   png_infop info = p ? png_create_info_struct(p) : NULL;
   if (!p || !info) {
@@ -210,7 +238,9 @@ int kv_png_write(const kv_png_image *img, const char *path) {
   png_set_IHDR(p, info, (png_uint_32)img->w, (png_uint_32)img->h, 8, PNG_COLOR_TYPE_RGB,
                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_write_info(p, info);
-  for (int y = 0; y < img->h; y++) png_write_row(p, img->rgb + (size_t)y * (size_t)img->w * 3);
+  for (int y = 0; y < img->h; y++) {
+    png_write_row(p, img->rgb + (size_t)y * (size_t)img->w * 3);
+  }
   png_write_end(p, NULL);
   png_destroy_write_struct(&p, &info);
   int bad = fclose(f) != 0;
@@ -234,7 +264,9 @@ static void png_quiet(png_structp p, png_const_charp msg) {
 int kv_png_read(const char *path, kv_png_image *img) {
   memset(img, 0, sizeof *img);
   FILE *f = fopen(path, "rb");
-  if (!f) return KV_ERROR(KV_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+  if (!f) {
+    return KV_ERROR(KV_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+  }
   png_structp p = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, png_fail, png_quiet);
   png_infop info = p ? png_create_info_struct(p) : NULL;
   if (!p || !info) {
@@ -258,8 +290,12 @@ int kv_png_read(const char *path, kv_png_image *img) {
   img->w = (int)png_get_image_width(p, info);
   img->h = (int)png_get_image_height(p, info);
   img->rgb = malloc((size_t)img->w * (size_t)img->h * 3);
-  if (!img->rgb) longjmp(png_jmpbuf(p), 1);
-  for (int y = 0; y < img->h; y++) png_read_row(p, img->rgb + (size_t)y * (size_t)img->w * 3, NULL);
+  if (!img->rgb) {
+    longjmp(png_jmpbuf(p), 1);
+  }
+  for (int y = 0; y < img->h; y++) {
+    png_read_row(p, img->rgb + (size_t)y * (size_t)img->w * 3, NULL);
+  }
   png_read_end(p, NULL);
   png_destroy_read_struct(&p, &info, NULL);
   fclose(f);

@@ -23,7 +23,7 @@ void kv_png_rect(kv_png_image *img, int x0, int y0, int x1, int y1, const uint8_
 /* Text with its top-left corner at (x, y), each font pixel drawn as scale x scale. Returns the
  * width drawn. vertical: rotated 90 degrees counter-clockwise (reads bottom to top). */
 int kv_png_text(kv_png_image *img, int x, int y, const char *s, int scale, int vertical,
-                  const uint8_t c[3]);
+                const uint8_t c[3]);
 /* The width kv_png_text would draw s with. */
 int kv_png_text_width(const char *s, int scale);
 

@@ -11,15 +11,23 @@
 #include "core/status.h"
 
 static char *trim(char *s) {
-  while (isspace((unsigned char)*s)) s++;
+  while (isspace((unsigned char)*s)) {
+    s++;
+  }
   char *e = s + strlen(s);
-  while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
+  while (e > s && isspace((unsigned char)e[-1])) {
+    *--e = '\0';
+  }
   return s;
 }
 
 void kv_table_free(kv_table *t) {
-  if (!t) return;
-  for (int c = 0; c < t->ncols && t->names; c++) free(t->names[c]);
+  if (!t) {
+    return;
+  }
+  for (int c = 0; c < t->ncols && t->names; c++) {
+    free(t->names[c]);
+  }
   free(t->names);
   free(t->v);
   free(t->line);
@@ -28,7 +36,9 @@ void kv_table_free(kv_table *t) {
 
 int kv_table_column(const kv_table *t, const char *name) {
   for (int c = 0; c < t->ncols; c++) {
-    if (strcmp(t->names[c], name) == 0) return c;
+    if (strcmp(t->names[c], name) == 0) {
+      return c;
+    }
   }
   return -1;
 }
@@ -48,9 +58,13 @@ int kv_table_read_csv(const char *path, kv_table *t) {
   while (rc == KV_OK && getline(&line, &cap, f) >= 0) {
     lineno++;
     char *s = trim(line);
-    if (!*s || *s == '#') continue;
+    if (!*s || *s == '#') {
+      continue;
+    }
     int commas = 1;
-    for (char *p = s; *p; p++) commas += *p == ',';
+    for (char *p = s; *p; p++) {
+      commas += *p == ',';
+    }
     if (commas > maxf) {
       char **nf = realloc(fld, (size_t)commas * sizeof *nf);
       if (!nf) {
@@ -71,8 +85,8 @@ int kv_table_read_csv(const char *path, kv_table *t) {
       for (int c = 0; c < n && rc == KV_OK; c++) {
         t->names[c] = strdup(trim(fld[c]));
         if (!t->names[c][0]) {
-          rc = KV_ERROR(KV_ERR_FORMAT, "%s:%ld: column %d has no name in the header", path,
-                        lineno, c + 1);
+          rc = KV_ERROR(KV_ERR_FORMAT, "%s:%ld: column %d has no name in the header", path, lineno,
+                        c + 1);
         }
         for (int c2 = 0; c2 < c && rc == KV_OK; c2++) {
           if (strcmp(t->names[c2], t->names[c]) == 0) {
@@ -84,16 +98,20 @@ int kv_table_read_csv(const char *path, kv_table *t) {
       continue;
     }
     if (n != t->ncols) {
-      rc = KV_ERROR(KV_ERR_FORMAT, "%s:%ld: %d values, the header has %d columns", path, lineno,
-                    n, t->ncols);
+      rc = KV_ERROR(KV_ERR_FORMAT, "%s:%ld: %d values, the header has %d columns", path, lineno, n,
+                    t->ncols);
       break;
     }
     if (t->nrows == rcap) {
       rcap = rcap ? 2 * rcap : 64;
       double *nv = realloc(t->v, (size_t)rcap * (size_t)t->ncols * sizeof *nv);
       long *nl = realloc(t->line, (size_t)rcap * sizeof *nl);
-      if (nv) t->v = nv;
-      if (nl) t->line = nl;
+      if (nv) {
+        t->v = nv;
+      }
+      if (nl) {
+        t->line = nl;
+      }
       if (!nv || !nl) {
         rc = KV_ERROR(KV_ERR_NOMEM, "out of memory reading '%s'", path);
         break;
@@ -126,7 +144,9 @@ int kv_table_read_csv(const char *path, kv_table *t) {
   } else if (rc == KV_OK && t->nrows == 0) {
     rc = KV_ERROR(KV_ERR_FORMAT, "'%s' has a header but no rows", path);
   }
-  if (rc != KV_OK) kv_table_free(t);
+  if (rc != KV_OK) {
+    kv_table_free(t);
+  }
   return rc;
 }
 
@@ -139,12 +159,18 @@ int kv_table_split_line(char *line, char **f, int max) {
       p++;
       start = w = p;
       while (*p && !(*p == '"' && p[1] != '"')) {
-        if (*p == '"') p++;
+        if (*p == '"') {
+          p++;
+        }
         *w++ = *p++;
       }
-      if (*p == '"') p++;
+      if (*p == '"') {
+        p++;
+      }
     } else {
-      while (*p && *p != ',' && *p != '\n' && *p != '\r') *w++ = *p++;
+      while (*p && *p != ',' && *p != '\n' && *p != '\r') {
+        *w++ = *p++;
+      }
     }
     char *next = *p == ',' ? p + 1 : NULL;
     *w = '\0';
@@ -153,4 +179,3 @@ int kv_table_split_line(char *line, char **f, int max) {
   }
   return n;
 }
-

@@ -8,9 +8,9 @@
 typedef struct {
   int ncols;
   long nrows;
-  char **names;   /* ncols column names                    */
-  double *v;      /* nrows x ncols, row-major              */
-  long *line;     /* the file line of each row (messages)  */
+  char **names; /* ncols column names                    */
+  double *v;    /* nrows x ncols, row-major              */
+  long *line;   /* the file line of each row (messages)  */
 } kv_table;
 
 /* Read path. Blank lines and lines starting with '#' are skipped. Not collective. */

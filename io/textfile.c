@@ -8,7 +8,9 @@
 FILE *kv_textfile_begin(const char *path, char *tmp, size_t n) {
   snprintf(tmp, n, "%s.part", path);
   FILE *f = fopen(tmp, "w");
-  if (!f) KV_ERROR(KV_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+  if (!f) {
+    KV_ERROR(KV_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+  }
   return f;
 }
 

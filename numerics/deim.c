@@ -48,7 +48,8 @@ static int deim_points(MPI_Comm comm, long n, const long *gidx, const double *U,
   double *c = malloc(((size_t)kf + 1) * sizeof *c), *row = malloc(((size_t)kf + 1) * sizeof *row);
   double *Mt = malloc(((size_t)kf * kf + 1) * sizeof *Mt);
   int *ipiv = malloc(((size_t)kf + 1) * sizeof *ipiv);
-  int rc = res && PU && c && row && Mt && ipiv ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "deim: out of memory");
+  int rc =
+      res && PU && c && row && Mt && ipiv ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "deim: out of memory");
   rc = kv_status_agree(comm, rc);
   for (int l = 0; rc == KV_OK && l < kf; l++) {
     /* res = u_l - U_{<l} (P^T U_{<l})^-1 P^T u_l; PU row-major: PU[i][j] = U[P_i, j]. */
@@ -64,7 +65,7 @@ static int deim_points(MPI_Comm comm, long n, const long *gidx, const double *U,
       /* Every rank holds the same matrix, so every rank reaches the same verdict. */
       if (LAPACKE_dgesv(LAPACK_ROW_MAJOR, l, 1, Mt, l, ipiv, c, 1) != 0) {
         rc = KV_ERROR(KV_ERR_NUMERIC, "deim: the interpolation matrix is singular (the modes are "
-                      "not independent)");
+                                      "not independent)");
         break;
       }
     }

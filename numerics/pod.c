@@ -13,26 +13,40 @@ struct kv_pod {
   MPI_Comm comm;
   long nloc;
   int k;
-  double *U;      /* nloc x k, column-major */
-  double *sigma;  /* k                      */
+  double *U;     /* nloc x k, column-major */
+  double *sigma; /* k                      */
 };
 
 void kv_pod_free(kv_pod *p) {
-  if (!p) return;
-  if (p->comm != MPI_COMM_NULL) MPI_Comm_free(&p->comm);
+  if (!p) {
+    return;
+  }
+  if (p->comm != MPI_COMM_NULL) {
+    MPI_Comm_free(&p->comm);
+  }
   free(p->U);
   free(p->sigma);
   free(p);
 }
 
-int kv_pod_nmodes(const kv_pod *p) { return p->k; }
-long kv_pod_nloc(const kv_pod *p) { return p->nloc; }
-const double *kv_pod_sigma(const kv_pod *p) { return p->sigma; }
-const double *kv_pod_modes(const kv_pod *p) { return p->U; }
+int kv_pod_nmodes(const kv_pod *p) {
+  return p->k;
+}
+long kv_pod_nloc(const kv_pod *p) {
+  return p->nloc;
+}
+const double *kv_pod_sigma(const kv_pod *p) {
+  return p->sigma;
+}
+const double *kv_pod_modes(const kv_pod *p) {
+  return p->U;
+}
 
 static int pod_new(MPI_Comm comm, long nloc, kv_pod **out) {
   kv_pod *p = calloc(1, sizeof *p);
-  if (!p) return KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+  if (!p) {
+    return KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+  }
   p->comm = MPI_COMM_NULL;
   if (MPI_Comm_dup(comm, &p->comm) != MPI_SUCCESS) {
     free(p);
@@ -47,15 +61,20 @@ static int pod_new(MPI_Comm comm, long nloc, kv_pod **out) {
  * orthogonal only to eps (sigma_max / sigma_min)^2; after it they are to round-off. */
 static int reorthonormalize(kv_pod *p) {
   int k = p->k;
-  if (k == 0) return KV_OK;
+  if (k == 0) {
+    return KV_OK;
+  }
   double *G = calloc((size_t)k * k, sizeof *G);
-  if (!G) return KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+  if (!G) {
+    return KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+  }
   if (p->nloc > 0) {
     cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, k, (int)p->nloc, 1.0, p->U,
                 (int)p->nloc, p->U, (int)p->nloc, 0.0, G, k);
   }
   int rc = MPI_Allreduce(MPI_IN_PLACE, G, k * k, MPI_DOUBLE, MPI_SUM, p->comm) == MPI_SUCCESS
-               ? KV_OK : KV_ERROR(KV_ERR_MPI, "pod: reduction failed");
+               ? KV_OK
+               : KV_ERROR(KV_ERR_MPI, "pod: reduction failed");
   if (rc == KV_OK && LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', k, G, k) != 0) {
     rc = KV_ERROR(KV_ERR_NUMERIC, "pod: the modes are not independent");
   }
@@ -85,7 +104,9 @@ int kv_pod_compute(MPI_Comm comm, long nloc, int m, const double *S, const kv_po
   }
   double energy = o.energy;
   int max_modes = o.max_modes;
-  if (m < 1) return KV_ERROR(KV_ERR_INVALID, "pod: no snapshots");
+  if (m < 1) {
+    return KV_ERROR(KV_ERR_INVALID, "pod: no snapshots");
+  }
   int size, rank;
   MPI_Comm_size(comm, &size);
   MPI_Comm_rank(comm, &rank);
@@ -94,17 +115,21 @@ int kv_pod_compute(MPI_Comm comm, long nloc, int m, const double *S, const kv_po
    * number: singular values down to round-off times sigma_max come out accurately. */
   int ri = (int)(nloc < m ? nloc : m);
   int *cnt = malloc((size_t)size * sizeof *cnt), *dsp = malloc((size_t)size * sizeof *dsp);
-  double *Q = malloc(((size_t)nloc * m + 1) * sizeof *Q), *R = calloc((size_t)ri * m + 1, sizeof *R),
-         *tau = malloc(((size_t)m + 1) * sizeof *tau);
+  double *Q = malloc(((size_t)nloc * m + 1) * sizeof *Q),
+         *R = calloc((size_t)ri * m + 1, sizeof *R), *tau = malloc(((size_t)m + 1) * sizeof *tau);
   int rc = cnt && dsp && Q && R && tau ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
   if (rc == KV_OK && nloc > 0) {
     memcpy(Q, S, (size_t)nloc * m * sizeof *Q);
     if (LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (int)nloc, m, Q, (int)nloc, tau) != 0) {
       rc = KV_ERROR(KV_ERR_NUMERIC, "pod: QR of the local snapshots failed");
     }
-    for (int j = 0; rc == KV_OK && j < m; j++)
-      for (int i = 0; i <= j && i < ri; i++) R[(size_t)j * ri + i] = Q[(size_t)j * nloc + i];
-    if (rc == KV_OK && LAPACKE_dorgqr(LAPACK_COL_MAJOR, (int)nloc, ri, ri, Q, (int)nloc, tau) != 0) {
+    for (int j = 0; rc == KV_OK && j < m; j++) {
+      for (int i = 0; i <= j && i < ri; i++) {
+        R[(size_t)j * ri + i] = Q[(size_t)j * nloc + i];
+      }
+    }
+    if (rc == KV_OK &&
+        LAPACKE_dorgqr(LAPACK_COL_MAJOR, (int)nloc, ri, ri, Q, (int)nloc, tau) != 0) {
       rc = KV_ERROR(KV_ERR_NUMERIC, "pod: forming the local Q failed");
     }
   }
@@ -123,7 +148,9 @@ int kv_pod_compute(MPI_Comm comm, long nloc, int m, const double *S, const kv_po
     sv = malloc(((size_t)m + 1) * sizeof *sv);
     UB = malloc(((size_t)total * (total < m ? total : m) + 1) * sizeof *UB);
     sup = malloc(((size_t)m + 1) * sizeof *sup);
-    if (!B || !sv || !UB || !sup) rc = KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+    if (!B || !sv || !UB || !sup) {
+      rc = KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+    }
   }
   rc = kv_status_agree(comm, rc);
   /* Stack column by column: B(dsp[r] + i, j) = R_r(i, j). */
@@ -139,10 +166,14 @@ int kv_pod_compute(MPI_Comm comm, long nloc, int m, const double *S, const kv_po
     rc = KV_ERROR(KV_ERR_NUMERIC, "pod: the SVD of the stacked R factors did not converge");
   }
   kv_pod *p = NULL;
-  if (rc == KV_OK) rc = pod_new(comm, nloc, &p);
+  if (rc == KV_OK) {
+    rc = pod_new(comm, nloc, &p);
+  }
   if (rc == KV_OK) {
     double tot = 0.0, cum = 0.0, top = mn > 0 ? sv[0] : 0.0;
-    for (int j = 0; j < mn; j++) tot += sv[j] * sv[j];
+    for (int j = 0; j < mn; j++) {
+      tot += sv[j] * sv[j];
+    }
     int k = 0;
     /* Descending; stop at round-off, at the energy, or at max_modes. */
     while (k < mn && sv[k] > o.floor * top && (max_modes <= 0 || k < max_modes) &&
@@ -150,11 +181,15 @@ int kv_pod_compute(MPI_Comm comm, long nloc, int m, const double *S, const kv_po
       cum += sv[k] * sv[k];
       k++;
     }
-    if (!(top > 0.0)) k = 0;
+    if (!(top > 0.0)) {
+      k = 0;
+    }
     p->k = k;
     p->sigma = malloc(((size_t)k + 1) * sizeof *p->sigma);
     p->U = malloc(((size_t)nloc * (size_t)k + 1) * sizeof *p->U);
-    if (!p->sigma || !p->U) rc = KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+    if (!p->sigma || !p->U) {
+      rc = KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+    }
     if (rc == KV_OK) {
       memcpy(p->sigma, sv, (size_t)k * sizeof *sv);
       if (nloc > 0 && k > 0) {
@@ -183,9 +218,12 @@ int kv_pod_compute(MPI_Comm comm, long nloc, int m, const double *S, const kv_po
 
 int kv_pod_project(const kv_pod *p, const double *x, double *a) {
   int k = p->k;
-  if (k == 0) return KV_OK;
+  if (k == 0) {
+    return KV_OK;
+  }
   if (p->nloc > 0) {
-    cblas_dgemv(CblasColMajor, CblasTrans, (int)p->nloc, k, 1.0, p->U, (int)p->nloc, x, 1, 0.0, a, 1);
+    cblas_dgemv(CblasColMajor, CblasTrans, (int)p->nloc, k, 1.0, p->U, (int)p->nloc, x, 1, 0.0, a,
+                1);
   } else {
     memset(a, 0, (size_t)k * sizeof *a);
   }
@@ -217,12 +255,16 @@ int kv_pod_add(kv_pod *p, const double *snap, const kv_pod_options *opt) {
   int rc = a && b && r ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
   double snorm = 0.0, rho = 0.0;
   if (rc == KV_OK) {
-    if (n > 0) memcpy(r, snap, (size_t)n * sizeof *r);
+    if (n > 0) {
+      memcpy(r, snap, (size_t)n * sizeof *r);
+    }
     snorm = dist_norm(p->comm, n, snap);
     /* Two Gram-Schmidt passes keep the modes orthogonal to round-off. */
     for (int pass = 0; pass < 2 && rc == KV_OK; pass++) {
       rc = kv_pod_project(p, r, b);
-      for (int i = 0; i < k; i++) a[i] += b[i];
+      for (int i = 0; i < k; i++) {
+        a[i] += b[i];
+      }
       if (rc == KV_OK && n > 0 && k > 0) {
         cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, k, -1.0, p->U, (int)n, b, 1, 1.0, r, 1);
       }
@@ -233,29 +275,44 @@ int kv_pod_add(kv_pod *p, const double *snap, const kv_pod_options *opt) {
   int kk = k + grow;
   /* The core: [diag(sigma) a; 0 rho] ((k + grow) x (k + 1)), its SVD rotates the modes. */
   double *K = calloc((size_t)kk * (size_t)(k + 1) + 1, sizeof *K);
-  double *sv = malloc(((size_t)k + 2) * sizeof *sv), *Uc = malloc(((size_t)kk * kk + 1) * sizeof *Uc);
-  double *Vt = malloc(((size_t)(k + 1) * (k + 1) + 1) * sizeof *Vt), *sup = malloc(((size_t)k + 2) * sizeof *sup);
+  double *sv = malloc(((size_t)k + 2) * sizeof *sv),
+         *Uc = malloc(((size_t)kk * kk + 1) * sizeof *Uc);
+  double *Vt = malloc(((size_t)(k + 1) * (k + 1) + 1) * sizeof *Vt),
+         *sup = malloc(((size_t)k + 2) * sizeof *sup);
   double *Un = malloc(((size_t)n * kk + 1) * sizeof *Un);
-  if (rc == KV_OK && (!K || !sv || !Uc || !Vt || !sup || !Un)) rc = KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+  if (rc == KV_OK && (!K || !sv || !Uc || !Vt || !sup || !Un)) {
+    rc = KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+  }
   if (rc == KV_OK) {
-    for (int i = 0; i < k; i++) K[(size_t)i * kk + i] = p->sigma[i];      /* column i      */
-    for (int i = 0; i < k; i++) K[(size_t)k * kk + i] = a[i];             /* last column   */
-    if (grow) K[(size_t)k * kk + k] = rho;
+    for (int i = 0; i < k; i++) {
+      K[(size_t)i * kk + i] = p->sigma[i]; /* column i      */
+    }
+    for (int i = 0; i < k; i++) {
+      K[(size_t)k * kk + i] = a[i]; /* last column   */
+    }
+    if (grow) {
+      K[(size_t)k * kk + k] = rho;
+    }
     int nsv = kk < k + 1 ? kk : k + 1;
-    if (LAPACKE_dgesvd(LAPACK_COL_MAJOR, 'A', 'N', kk, k + 1, K, kk, sv, Uc, kk, Vt, k + 1, sup) != 0) {
+    if (LAPACKE_dgesvd(LAPACK_COL_MAJOR, 'A', 'N', kk, k + 1, K, kk, sv, Uc, kk, Vt, k + 1, sup) !=
+        0) {
       rc = KV_ERROR(KV_ERR_NUMERIC, "pod: the SVD of the update core failed");
     }
     if (rc == KV_OK) {
       /* New modes [U q] Uc: q = r / rho when the basis grows. */
       if (grow && n > 0) {
-        for (long i = 0; i < n; i++) r[i] /= rho;
+        for (long i = 0; i < n; i++) {
+          r[i] /= rho;
+        }
       }
       /* Singular values at round-off (a snapshot already in the span) are dropped. */
       int keep = 0;
       while (keep < nsv && sv[keep] > o.floor * sv[0]) {
         keep++;
       }
-      if (max_modes > 0 && keep > max_modes) keep = max_modes;
+      if (max_modes > 0 && keep > max_modes) {
+        keep = max_modes;
+      }
       /* One product, not k^2 vector updates: the rotation is memory-bound otherwise. */
       if (n > 0 && keep > 0) {
         if (k > 0) {
@@ -264,7 +321,9 @@ int kv_pod_add(kv_pod *p, const double *snap, const kv_pod_options *opt) {
         } else {
           memset(Un, 0, (size_t)n * keep * sizeof *Un);
         }
-        if (grow) cblas_dger(CblasColMajor, (int)n, keep, 1.0, r, 1, Uc + k, kk, Un, (int)n);
+        if (grow) {
+          cblas_dger(CblasColMajor, (int)n, keep, 1.0, r, 1, Uc + k, kk, Un, (int)n);
+        }
       }
       free(p->U);
       p->U = Un;
@@ -319,13 +378,21 @@ int kv_pod_save(const kv_pod *p, const char *path) {
     kv_h5_store *h = NULL;
     long dims[2] = {p->k, n}, k = p->k;
     rc = kv_h5_store_create(path, &h);
-    if (rc == KV_OK) rc = kv_h5_store_put(h, "/pod/modes", 2, dims, all);
-    if (rc == KV_OK) rc = kv_h5_store_put(h, "/pod/sigma", 1, &k, p->sigma);
-    if (rc == KV_OK) rc = kv_h5_store_put_text(h, "/pod", "long_name",
-                                               "POD modes (one per row, orthonormal) and singular values");
+    if (rc == KV_OK) {
+      rc = kv_h5_store_put(h, "/pod/modes", 2, dims, all);
+    }
+    if (rc == KV_OK) {
+      rc = kv_h5_store_put(h, "/pod/sigma", 1, &k, p->sigma);
+    }
+    if (rc == KV_OK) {
+      rc = kv_h5_store_put_text(h, "/pod", "long_name",
+                                "POD modes (one per row, orthonormal) and singular values");
+    }
     if (h) {
       int rc2 = kv_h5_store_close(h, rc == KV_OK);
-      if (rc == KV_OK) rc = rc2;
+      if (rc == KV_OK) {
+        rc = rc2;
+      }
     }
   }
   free(all);
@@ -354,10 +421,14 @@ int kv_pod_load(MPI_Comm comm, const char *path, long nloc, kv_pod **out) {
       n += counts[r];
     }
     rc = kv_h5_read_array(path, "/pod/modes", &modes);
-    if (rc == KV_OK) rc = kv_h5_read_array(path, "/pod/sigma", &sigma);
+    if (rc == KV_OK) {
+      rc = kv_h5_read_array(path, "/pod/sigma", &sigma);
+    }
     if (rc == KV_OK && (modes.rank != 2 || modes.dims[1] != n || sigma.count != modes.dims[0])) {
-      rc = KV_ERROR(KV_ERR_FORMAT, "'%s': the basis has %ld points per mode, this grid %ld: a "
-                    "basis from another grid", path, modes.rank == 2 ? modes.dims[1] : -1, n);
+      rc = KV_ERROR(KV_ERR_FORMAT,
+                    "'%s': the basis has %ld points per mode, this grid %ld: a "
+                    "basis from another grid",
+                    path, modes.rank == 2 ? modes.dims[1] : -1, n);
     }
     if (rc == KV_OK) {
       hdr[0] = modes.dims[0];
@@ -374,7 +445,9 @@ int kv_pod_load(MPI_Comm comm, const char *path, long nloc, kv_pod **out) {
     p->k = (int)hdr[0];
     p->U = malloc(((size_t)nloc * (size_t)p->k + 1) * sizeof *p->U);
     p->sigma = malloc(((size_t)p->k + 1) * sizeof *p->sigma);
-    if (rank == 0) memcpy(p->sigma, sigma.data, (size_t)p->k * sizeof *p->sigma);
+    if (rank == 0) {
+      memcpy(p->sigma, sigma.data, (size_t)p->k * sizeof *p->sigma);
+    }
     MPI_Bcast(p->sigma, p->k, MPI_DOUBLE, 0, comm);
     for (int j = 0; j < p->k; j++) {
       MPI_Scatterv(rank == 0 ? modes.data + (size_t)j * n : NULL, counts, displs, MPI_DOUBLE,

@@ -20,13 +20,13 @@ typedef struct kv_pod kv_pod;
 
 /* How many modes a decomposition keeps (plain, caller-owned). */
 typedef struct {
-  double energy;      /* keep the leading modes holding this fraction of sum sigma^2 (the mode
-                         that crosses it included); 1: every mode above the floor          */
-  int max_modes;      /* at most this many modes (0: no limit); with energy = 1, exactly this
-                         many when the data have them                                       */
-  double floor;       /* drop singular values at or below floor * sigma_max (round-off)      */
-  double add_tol;     /* kv_pod_add: a snapshot's part orthogonal to the modes is a new
-                         direction when its norm exceeds add_tol times the snapshot's        */
+  double energy;  /* keep the leading modes holding this fraction of sum sigma^2 (the mode
+                     that crosses it included); 1: every mode above the floor          */
+  int max_modes;  /* at most this many modes (0: no limit); with energy = 1, exactly this
+                     many when the data have them                                       */
+  double floor;   /* drop singular values at or below floor * sigma_max (round-off)      */
+  double add_tol; /* kv_pod_add: a snapshot's part orthogonal to the modes is a new
+                     direction when its norm exceeds add_tol times the snapshot's        */
 } kv_pod_options;
 
 /* Defaults: energy 1, no mode limit, floor 1e-12, add_tol 1e-10. */

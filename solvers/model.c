@@ -54,7 +54,9 @@ const kv_model_type *kv_model_type_at(int i) {
   return i >= 0 && i < n ? g_types[i] : NULL;
 }
 
-const char *kv_model_names(void) { return kv_model_choices; }
+const char *kv_model_names(void) {
+  return kv_model_choices;
+}
 
 int kv_model_type_of(const kv_config *cfg, const kv_model_type **out) {
   const char *name = kv_config_value(cfg, "run.model");
@@ -74,8 +76,8 @@ int kv_model_key_tables(const kv_model_type *t, const kv_config *cfg,
   }
   const char *inner = kv_config_value(cfg, t->wraps_key);
   if (!inner) {
-    const kv_config_key *k = kv_config_key_find((const kv_config_key *const[]){t->keys, NULL},
-                                                t->wraps_key);
+    const kv_config_key *k =
+        kv_config_key_find((const kv_config_key *const[]){t->keys, NULL}, t->wraps_key);
     inner = k && k->def ? k->def : "";
   }
   const kv_model_type *it = kv_model_type_find(inner);
@@ -106,7 +108,9 @@ int kv_model_create(const kv_model_type *type, MPI_Comm comm, const kv_config *c
   return type->create(comm, cfg, out);
 }
 
-int kv_model_step(kv_model *m, double *t) { return m->type->step(m, t); }
+int kv_model_step(kv_model *m, double *t) {
+  return m->type->step(m, t);
+}
 
 int kv_model_outputs(kv_model *m, kv_output_list *out) {
   out->nfields = out->nscalars = out->has_time = 0;

@@ -17,40 +17,40 @@ typedef struct kv_model kv_model;
  * model. */
 typedef struct {
   const kv_grid *grid;
-  long step0;            /* index of the current step: 0, or where a restart resumed */
-  double t0;             /* current time, step0 x dt                             */
-  double dt;             /* time step actually used                              */
-  long nsteps;           /* index of the last step (t = nsteps dt is the end time) */
-  double cfl;            /* dt / stability limit (0 when unconditionally stable) */
-  const char *title;     /* root "title" attribute                              */
+  long step0;        /* index of the current step: 0, or where a restart resumed */
+  double t0;         /* current time, step0 x dt                             */
+  double dt;         /* time step actually used                              */
+  long nsteps;       /* index of the last step (t = nsteps dt is the end time) */
+  double cfl;        /* dt / stability limit (0 when unconditionally stable) */
+  const char *title; /* root "title" attribute                              */
   const char *coord_units;
   const char *time_units;
-  const kv_h5_axis *axes;  /* named coordinate axes (x first), or NULL for x, y, z          */
-  const char *calendar;    /* CF calendar of time, or NULL                               */
-  long record_every;       /* > 0: records every this many steps, whatever run.output_every */
-  int skip_initial;        /* 1: no record of the initial state (e.g. records are means)   */
-  double theta;            /* ROMs: the time scheme integrates du/dt = F(u) as
-                              u1 - u0 = dt (theta F(u1) + (1 - theta) F(u0))                 */
-  int linear_implicit;     /* ROMs: instead, the step is u1 = G (u0 + dt N_k(u0)) with G a
-                              linear solve whose inverse is local (see the hooks)             */
-  int record_means;        /* records are means over the steps since the previous record    */
-  int linear;              /* ROMs: F is affine in u, F(u) = A u + F(0), and the model has the
-                              linear_part hook: a ROM projects it exactly, no DEIM            */
+  const kv_h5_axis *axes; /* named coordinate axes (x first), or NULL for x, y, z          */
+  const char *calendar;   /* CF calendar of time, or NULL                               */
+  long record_every;      /* > 0: records every this many steps, whatever run.output_every */
+  int skip_initial;       /* 1: no record of the initial state (e.g. records are means)   */
+  double theta;           /* ROMs: the time scheme integrates du/dt = F(u) as
+                             u1 - u0 = dt (theta F(u1) + (1 - theta) F(u0))                 */
+  int linear_implicit;    /* ROMs: instead, the step is u1 = G (u0 + dt N_k(u0)) with G a
+                             linear solve whose inverse is local (see the hooks)             */
+  int record_means;       /* records are means over the steps since the previous record    */
+  int linear;             /* ROMs: F is affine in u, F(u) = A u + F(0), and the model has the
+                             linear_part hook: a ROM projects it exactly, no DEIM            */
 } kv_model_info;
 
 /* Most cells a stencil of the ROM hooks may have (a 3 x 3 block in 2D). */
 #define KV_STENCIL_MAX 9
 
 typedef struct kv_model_type {
-  const char *name;                    /* "heat", ...                                   */
-  const char *seed_key;                /* key of the random seed ("ebm.noise_seed"), or NULL:
-                                          what an ensemble varies                          */
-  const char *scenario_key;            /* key of the forcing scenario, or NULL             */
-  const char *state_var;               /* the output variable of the prognostic state (or of
-                                          its record means), or NULL                       */
-  const kv_config_key *keys;           /* the keys of its config section                */
-  const char *wraps_key;               /* a model built on another (the ROM): the key naming
-                                          it, whose section is then allowed too; else NULL */
+  const char *name;          /* "heat", ...                                   */
+  const char *seed_key;      /* key of the random seed ("ebm.noise_seed"), or NULL:
+                                what an ensemble varies                          */
+  const char *scenario_key;  /* key of the forcing scenario, or NULL             */
+  const char *state_var;     /* the output variable of the prognostic state (or of
+                                its record means), or NULL                       */
+  const kv_config_key *keys; /* the keys of its config section                */
+  const char *wraps_key;     /* a model built on another (the ROM): the key naming
+                                it, whose section is then allowed too; else NULL */
   /* Create from a validated config on comm (collective; the model duplicates what it keeps). */
   int (*create)(MPI_Comm comm, const kv_config *cfg, kv_model **out);
   /* Optional (NULL: create). The same model for its ROM hooks only (residual, linear_part,
@@ -103,8 +103,8 @@ typedef struct kv_model_type {
    * year0 .. year0 + n - 1 under scenario (NULL: the configuration's), split into its CO2 part
    * (co2) and aerosol part (aer), either may be NULL. What emulators use as their input, computed
    * from a validated configuration of this model. Not collective. */
-  int (*global_forcing)(const kv_config *cfg, const char *scenario, int year0, int n,
-                        double *total, double *co2, double *aer);
+  int (*global_forcing)(const kv_config *cfg, const char *scenario, int year0, int n, double *total,
+                        double *co2, double *aer);
   void (*free)(kv_model *m);
 } kv_model_type;
 
@@ -145,15 +145,13 @@ void kv_model_checkpoint_path(const char *output, char *buf, size_t n);
 /* The key tables of a configuration for model type t: t's keys and, for a wrapping model, the
  * wrapped model's (named by t->wraps_key in cfg, else its default). tables gets up to 2 entries
  * and a NULL; returns KV_OK or a config error naming the key. */
-int kv_model_key_tables(const kv_model_type *t, const kv_config *cfg,
-                        const kv_config_key **tables);
+int kv_model_key_tables(const kv_model_type *t, const kv_config *cfg, const kv_config_key **tables);
 
 /* "heat|..." — the names of all model types, for messages. */
 const char *kv_model_names(void);
 
 /* Convenience wrappers over the function table. */
-int kv_model_create(const kv_model_type *type, MPI_Comm comm, const kv_config *cfg,
-                    kv_model **out);
+int kv_model_create(const kv_model_type *type, MPI_Comm comm, const kv_config *cfg, kv_model **out);
 int kv_model_step(kv_model *m, double *t);
 int kv_model_outputs(kv_model *m, kv_output_list *out);
 int kv_model_checkpoint(kv_model *m, kv_output_list *out);

@@ -18,7 +18,9 @@ const char *kv_kernel_name(kv_kernel k) {
 
 int kv_kernel_from_name(const char *name) {
   for (int k = 0; k < 3; k++) {
-    if (strcmp(name, kernel_names[k]) == 0) return k;
+    if (strcmp(name, kernel_names[k]) == 0) {
+      return k;
+    }
   }
   return -1;
 }
@@ -45,19 +47,19 @@ struct kv_gp {
   kv_gp_options o;
   long n;
   int d;
-  double *xraw, *yraw;    /* as given                                           */
-  double *x;              /* scaled inputs, row-major n x d                     */
-  double *y;              /* standardised outputs                               */
-  double *xoff, *xscale;  /* x = (xraw - xoff) / xscale                          */
+  double *xraw, *yraw;   /* as given                                           */
+  double *x;             /* scaled inputs, row-major n x d                     */
+  double *y;             /* standardised outputs                               */
+  double *xoff, *xscale; /* x = (xraw - xoff) / xscale                          */
   double ymean, ystd;
-  double *z;              /* x / l for the current theta                        */
-  double *L;              /* n x n, column-major; lower Cholesky factor when ok */
-  double *F;              /* n x n lower: f(r_ij) of the last build (gradients)  */
-  double *alpha;          /* K^-1 y                                             */
-  double *theta;          /* d + 2                                              */
+  double *z;     /* x / l for the current theta                        */
+  double *L;     /* n x n, column-major; lower Cholesky factor when ok */
+  double *F;     /* n x n lower: f(r_ij) of the last build (gradients)  */
+  double *alpha; /* K^-1 y                                             */
+  double *theta; /* d + 2                                              */
   double lml;
-  int factored;           /* L and alpha belong to theta                        */
-  double jitter;          /* extra diagonal of the last factorisation           */
+  int factored;  /* L and alpha belong to theta                        */
+  double jitter; /* extra diagonal of the last factorisation           */
   int warned;
   long evals;
 };
@@ -74,11 +76,15 @@ int kv_gp_create(long n, int d, const double *X, const double *y, const kv_gp_op
     return KV_ERROR(KV_ERR_INVALID, "gp: %d inputs; at most 64 are supported", d);
   }
   if (n <= d) {
-    return KV_ERROR(KV_ERR_INVALID, "gp: %ld training points for %d inputs: need more points "
-                    "than inputs", n, d);
+    return KV_ERROR(KV_ERR_INVALID,
+                    "gp: %ld training points for %d inputs: need more points "
+                    "than inputs",
+                    n, d);
   }
   kv_gp *g = calloc(1, sizeof *g);
-  if (!g) return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory");
+  if (!g) {
+    return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory");
+  }
   g->o = *o;
   g->n = n;
   g->d = d;
@@ -94,12 +100,13 @@ int kv_gp_create(long n, int d, const double *X, const double *y, const kv_gp_op
   g->theta = calloc((size_t)d + 2, sizeof *g->theta);
   g->L = malloc((size_t)n * (size_t)n * sizeof *g->L);
   g->F = malloc((size_t)n * (size_t)n * sizeof *g->F);
-  if (!g->F || !g->xraw || !g->x || !g->z || !g->yraw || !g->y || !g->alpha || !g->xoff || !g->xscale ||
-      !g->theta || !g->L) {
+  if (!g->F || !g->xraw || !g->x || !g->z || !g->yraw || !g->y || !g->alpha || !g->xoff ||
+      !g->xscale || !g->theta || !g->L) {
     kv_gp_free(g);
-    return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory for %ld points (the kernel matrix and its "
-                    "kernel values need %.1f GiB)", n, 2.0 * (double)n * (double)n * 8.0 /
-                    1073741824.0);
+    return KV_ERROR(KV_ERR_NOMEM,
+                    "gp: out of memory for %ld points (the kernel matrix and its "
+                    "kernel values need %.1f GiB)",
+                    n, 2.0 * (double)n * (double)n * 8.0 / 1073741824.0);
   }
   memcpy(g->xraw, X, nd * sizeof *X);
   memcpy(g->yraw, y, (size_t)n * sizeof *y);
@@ -124,8 +131,10 @@ int kv_gp_create(long n, int d, const double *X, const double *y, const kv_gp_op
     if (o->normalize) {
       if (!(hi > lo)) {
         kv_gp_free(g);
-        return KV_ERROR(KV_ERR_INVALID, "gp: input %d is constant (%g) in every point: it "
-                        "carries no information and cannot be scaled; drop it", k + 1, lo);
+        return KV_ERROR(KV_ERR_INVALID,
+                        "gp: input %d is constant (%g) in every point: it "
+                        "carries no information and cannot be scaled; drop it",
+                        k + 1, lo);
       }
       g->xoff[k] = lo;
       g->xscale[k] = hi - lo;
@@ -142,14 +151,24 @@ int kv_gp_create(long n, int d, const double *X, const double *y, const kv_gp_op
   g->ystd = 1.0;
   if (o->normalize) {
     double s = 0.0, ss = 0.0;
-    for (long i = 0; i < n; i++) s += y[i];
+    for (long i = 0; i < n; i++) {
+      s += y[i];
+    }
     g->ymean = s / (double)n;
-    for (long i = 0; i < n; i++) ss += (y[i] - g->ymean) * (y[i] - g->ymean);
+    for (long i = 0; i < n; i++) {
+      ss += (y[i] - g->ymean) * (y[i] - g->ymean);
+    }
     g->ystd = sqrt(ss / (double)n);
-    if (!(g->ystd > 0.0)) g->ystd = 1.0; /* constant output: like scikit-learn */
+    if (!(g->ystd > 0.0)) {
+      g->ystd = 1.0; /* constant output: like scikit-learn */
+    }
   }
-  for (long i = 0; i < n; i++) g->y[i] = (y[i] - g->ymean) / g->ystd;
-  for (int k = 0; k < d; k++) g->theta[k] = 0.0;
+  for (long i = 0; i < n; i++) {
+    g->y[i] = (y[i] - g->ymean) / g->ystd;
+  }
+  for (int k = 0; k < d; k++) {
+    g->theta[k] = 0.0;
+  }
   g->theta[d] = 0.0;
   g->theta[d + 1] = log(o->fit_noise ? (o->normalize ? 1e-2 : 1.0) : fmax(o->noise, 1e-300));
   *out = g;
@@ -157,7 +176,9 @@ int kv_gp_create(long n, int d, const double *X, const double *y, const kv_gp_op
 }
 
 void kv_gp_free(kv_gp *g) {
-  if (!g) return;
+  if (!g) {
+    return;
+  }
   free(g->xraw);
   free(g->yraw);
   free(g->x);
@@ -172,22 +193,44 @@ void kv_gp_free(kv_gp *g) {
   free(g);
 }
 
-int kv_gp_dim(const kv_gp *g) { return g->d; }
-long kv_gp_size(const kv_gp *g) { return g->n; }
-int kv_gp_ntheta(const kv_gp *g) { return g->d + 2; }
-const kv_gp_options *kv_gp_opts(const kv_gp *g) { return &g->o; }
-const double *kv_gp_theta(const kv_gp *g) { return g->theta; }
-double kv_gp_lml_value(const kv_gp *g) { return g->lml; }
-double kv_gp_lml_data(const kv_gp *g) { return g->lml - (double)g->n * log(g->ystd); }
-long kv_gp_evals(const kv_gp *g) { return g->evals; }
-const double *kv_gp_x_raw(const kv_gp *g) { return g->xraw; }
+int kv_gp_dim(const kv_gp *g) {
+  return g->d;
+}
+long kv_gp_size(const kv_gp *g) {
+  return g->n;
+}
+int kv_gp_ntheta(const kv_gp *g) {
+  return g->d + 2;
+}
+const kv_gp_options *kv_gp_opts(const kv_gp *g) {
+  return &g->o;
+}
+const double *kv_gp_theta(const kv_gp *g) {
+  return g->theta;
+}
+double kv_gp_lml_value(const kv_gp *g) {
+  return g->lml;
+}
+double kv_gp_lml_data(const kv_gp *g) {
+  return g->lml - (double)g->n * log(g->ystd);
+}
+long kv_gp_evals(const kv_gp *g) {
+  return g->evals;
+}
+const double *kv_gp_x_raw(const kv_gp *g) {
+  return g->xraw;
+}
 
 void kv_gp_hyper_data(const kv_gp *g, double *length, double *signal, double *noise) {
-  for (int k = 0; k < g->d; k++) length[k] = exp(g->theta[k]) * g->xscale[k];
+  for (int k = 0; k < g->d; k++) {
+    length[k] = exp(g->theta[k]) * g->xscale[k];
+  }
   *signal = exp(g->theta[g->d]) * g->ystd * g->ystd;
   *noise = exp(g->theta[g->d + 1]) * g->ystd * g->ystd;
 }
-const double *kv_gp_y_raw(const kv_gp *g) { return g->yraw; }
+const double *kv_gp_y_raw(const kv_gp *g) {
+  return g->yraw;
+}
 
 /* ------------------------------------------------------------------ kernel */
 
@@ -211,11 +254,17 @@ static void scale_inputs(kv_gp *g, const double *th) {
   int d = g->d;
   double il[64];
   double *inv = d <= 64 ? il : malloc((size_t)d * sizeof *inv);
-  for (int k = 0; k < d; k++) inv[k] = exp(-th[k]);
-  for (long i = 0; i < g->n; i++) {
-    for (int k = 0; k < d; k++) g->z[i * d + k] = g->x[i * d + k] * inv[k];
+  for (int k = 0; k < d; k++) {
+    inv[k] = exp(-th[k]);
   }
-  if (inv != il) free(inv);
+  for (long i = 0; i < g->n; i++) {
+    for (int k = 0; k < d; k++) {
+      g->z[i * d + k] = g->x[i * d + k] * inv[k];
+    }
+  }
+  if (inv != il) {
+    free(inv);
+  }
 }
 
 static inline double dist2(const double *a, const double *b, int d) {
@@ -263,30 +312,38 @@ static int factorize(kv_gp *g, const double *th, int quiet) {
     /* OpenBLAS's dpotrf does not catch NaN or infinite pivots: check the diagonal here. */
     for (long i = 0; info == 0 && i < n; i++) {
       double p = g->L[i * n + i];
-      if (!(p > 0.0) || !isfinite(p)) info = (lapack_int)(i + 1);
+      if (!(p > 0.0) || !isfinite(p)) {
+        info = (lapack_int)(i + 1);
+      }
     }
-    if (info == 0) break;
+    if (info == 0) {
+      break;
+    }
     extra = attempt == 0 ? base : extra * 10.0;
   }
   g->factored = 0;
   g->evals++;
   if (info != 0) {
-    return KV_ERROR(KV_ERR_NUMERIC, "gp: the kernel matrix is not positive definite (leading "
+    return KV_ERROR(KV_ERR_NUMERIC,
+                    "gp: the kernel matrix is not positive definite (leading "
                     "minor %d) even with %.3g added to its diagonal; the data may repeat a point "
                     "with a fixed zero noise, or the length scales are far too long for the data",
                     (int)info, extra);
   }
   if (extra > 0.0 && !quiet && !g->warned) {
     kv_warn("gp: the kernel matrix needed a jitter of %.3g on its diagonal to be factorised "
-            "(nearly repeated points?); results are those of the jittered matrix", extra);
+            "(nearly repeated points?); results are those of the jittered matrix",
+            extra);
     g->warned = 1;
   }
   g->jitter = extra;
   memcpy(g->alpha, g->y, (size_t)n * sizeof *g->y);
   LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', (lapack_int)n, 1, g->L, (lapack_int)n, g->alpha,
-                 (lapack_int)n);
+                      (lapack_int)n);
   double logdet = 0.0;
-  for (long i = 0; i < n; i++) logdet += log(g->L[i * n + i]);
+  for (long i = 0; i < n; i++) {
+    logdet += log(g->L[i * n + i]);
+  }
   g->lml = -0.5 * cblas_ddot((int)n, g->y, 1, g->alpha, 1) - logdet -
            0.5 * (double)n * log(2.0 * 3.14159265358979323846);
   memcpy(g->theta, th, ((size_t)d + 2) * sizeof *th);
@@ -294,12 +351,16 @@ static int factorize(kv_gp *g, const double *th, int quiet) {
   return KV_OK;
 }
 
-int kv_gp_set_theta(kv_gp *g, const double *theta) { return factorize(g, theta, 0); }
+int kv_gp_set_theta(kv_gp *g, const double *theta) {
+  return factorize(g, theta, 0);
+}
 
 int kv_gp_lml(kv_gp *g, const double *theta, double *lml, double *grad) {
   KV_CHECK(factorize(g, theta, 1));
   *lml = g->lml;
-  if (!grad) return KV_OK;
+  if (!grad) {
+    return KV_OK;
+  }
   long n = g->n;
   int d = g->d;
   /* d LML / d theta = 1/2 tr((alpha alpha^T - K^-1) dK/dtheta); K^-1 overwrites L. */
@@ -313,12 +374,16 @@ int kv_gp_lml(kv_gp *g, const double *theta, double *lml, double *grad) {
   double *gls = d <= 64 ? gl : calloc((size_t)d, sizeof *gls);
   double gs = 0.0, trw = 0.0;
   kv_kernel kk = g->o.kernel;
-  for (long j = 0; j < n; j++) trw += g->alpha[j] * g->alpha[j] - g->L[j * n + j];
+  for (long j = 0; j < n; j++) {
+    trw += g->alpha[j] * g->alpha[j] - g->L[j * n + j];
+  }
   /* Per-column partial sums, added in column order afterwards: the result does not depend on
    * how the columns were shared among threads. */
   double *part = malloc((size_t)n * ((size_t)d + 1) * sizeof *part);
   if (!part) {
-    if (gls != gl) free(gls);
+    if (gls != gl) {
+      free(gls);
+    }
     return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory");
   }
 #pragma omp parallel for schedule(dynamic, 32)
@@ -347,22 +412,32 @@ int kv_gp_lml(kv_gp *g, const double *theta, double *lml, double *grad) {
       }
       lgs += w * f;
       double wh = w * h;
-      for (int k = 0; k < d; k++) lg[k] += wh * sk[k];
+      for (int k = 0; k < d; k++) {
+        lg[k] += wh * sk[k];
+      }
     }
     double *pj = part + j * (d + 1);
     pj[d] = lgs;
-    for (int k = 0; k < d; k++) pj[k] = lg[k];
+    for (int k = 0; k < d; k++) {
+      pj[k] = lg[k];
+    }
   }
   for (long j = 0; j < n; j++) {
     gs += part[j * (d + 1) + d];
-    for (int k = 0; k < d; k++) gls[k] += part[j * (d + 1) + k];
+    for (int k = 0; k < d; k++) {
+      gls[k] += part[j * (d + 1) + k];
+    }
   }
   free(part);
   /* Off-diagonal pairs count twice in the trace, times the 1/2: once. */
-  for (int k = 0; k < d; k++) grad[k] = s2 * gls[k];
+  for (int k = 0; k < d; k++) {
+    grad[k] = s2 * gls[k];
+  }
   grad[d] = s2 * (gs + 0.5 * trw);
   grad[d + 1] = 0.5 * n2 * trw;
-  if (gls != gl) free(gls);
+  if (gls != gl) {
+    free(gls);
+  }
   return KV_OK;
 }
 
@@ -380,11 +455,15 @@ static double objective(problem *pb, const double *x, double *grad) {
   if (kv_gp_lml(pb->g, x, &lml, grad) != KV_OK || !isfinite(lml)) {
     return INFINITY;
   }
-  for (int i = 0; i < pb->p; i++) grad[i] = -grad[i];
+  for (int i = 0; i < pb->p; i++) {
+    grad[i] = -grad[i];
+  }
   return -lml;
 }
 
-static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
+static double clampd(double v, double lo, double hi) {
+  return v < lo ? lo : v > hi ? hi : v;
+}
 
 /* Projected L-BFGS: quasi-Newton steps on the variables not held at a bound, the step projected
  * back into the box, Armijo backtracking along the projected path. Stops like L-BFGS-B: projected
@@ -393,12 +472,16 @@ static int minimize(problem *pb, double *x, int maxit, double *fout) {
   enum { M = 10 };
   int p = pb->p;
   double *mem = malloc((size_t)(2 * M + 8) * (size_t)p * sizeof *mem);
-  if (!mem) return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory");
+  if (!mem) {
+    return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory");
+  }
   double *S = mem, *Y = S + M * p, *g = Y + M * p, *gn = g + p, *xn = gn + p, *dir = xn + p,
          *q = dir + p, *freev = q + p;
   double rho[M], al[M];
   int k = 0, head = 0;
-  for (int i = 0; i < p; i++) x[i] = clampd(x[i], pb->lo[i], pb->hi[i]);
+  for (int i = 0; i < p; i++) {
+    x[i] = clampd(x[i], pb->lo[i], pb->hi[i]);
+  }
   double f = objective(pb, x, g);
   if (!isfinite(f)) {
     free(mem);
@@ -412,15 +495,23 @@ static int minimize(problem *pb, double *x, int maxit, double *fout) {
       int at_lo = x[i] <= pb->lo[i] && g[i] > 0, at_hi = x[i] >= pb->hi[i] && g[i] < 0;
       freev[i] = !(at_lo || at_hi || pb->lo[i] == pb->hi[i]);
     }
-    if (pg < 1e-5) break;
+    if (pg < 1e-5) {
+      break;
+    }
     /* Two-loop recursion on the free variables. */
-    for (int i = 0; i < p; i++) q[i] = freev[i] ? g[i] : 0.0;
+    for (int i = 0; i < p; i++) {
+      q[i] = freev[i] ? g[i] : 0.0;
+    }
     for (int j = 0; j < k; j++) {
       int m = (head - 1 - j + M) % M;
       double sq = 0;
-      for (int i = 0; i < p; i++) sq += freev[i] ? S[m * p + i] * q[i] : 0.0;
+      for (int i = 0; i < p; i++) {
+        sq += freev[i] ? S[m * p + i] * q[i] : 0.0;
+      }
       al[m] = rho[m] * sq;
-      for (int i = 0; i < p; i++) q[i] -= freev[i] ? al[m] * Y[m * p + i] : 0.0;
+      for (int i = 0; i < p; i++) {
+        q[i] -= freev[i] ? al[m] * Y[m * p + i] : 0.0;
+      }
     }
     double gamma = 1.0;
     if (k > 0) {
@@ -432,13 +523,19 @@ static int minimize(problem *pb, double *x, int maxit, double *fout) {
       }
       gamma = yy > 0 ? sy / yy : 1.0;
     }
-    for (int i = 0; i < p; i++) q[i] *= gamma;
+    for (int i = 0; i < p; i++) {
+      q[i] *= gamma;
+    }
     for (int j = k - 1; j >= 0; j--) {
       int m = (head - 1 - j + M) % M;
       double yq = 0;
-      for (int i = 0; i < p; i++) yq += freev[i] ? Y[m * p + i] * q[i] : 0.0;
+      for (int i = 0; i < p; i++) {
+        yq += freev[i] ? Y[m * p + i] * q[i] : 0.0;
+      }
       double b = rho[m] * yq;
-      for (int i = 0; i < p; i++) q[i] += freev[i] ? S[m * p + i] * (al[m] - b) : 0.0;
+      for (int i = 0; i < p; i++) {
+        q[i] += freev[i] ? S[m * p + i] * (al[m] - b) : 0.0;
+      }
     }
     double gd = 0.0;
     for (int i = 0; i < p; i++) {
@@ -456,11 +553,15 @@ static int minimize(problem *pb, double *x, int maxit, double *fout) {
     double t = 1.0;
     if (k == 0) {
       double gmax = 0.0;
-      for (int i = 0; i < p; i++) gmax = fmax(gmax, fabs(dir[i]));
+      for (int i = 0; i < p; i++) {
+        gmax = fmax(gmax, fabs(dir[i]));
+      }
       t = gmax > 1.0 ? 1.0 / gmax : 1.0;
     }
     double fn = INFINITY, dmax = 0.0;
-    for (int i = 0; i < p; i++) dmax = fmax(dmax, fabs(dir[i]));
+    for (int i = 0; i < p; i++) {
+      dmax = fmax(dmax, fabs(dir[i]));
+    }
     int ok = 0;
     for (int ls = 0; ls < 20 && t * dmax > 1e-10; ls++) {
       double dec = 0.0;
@@ -478,11 +579,15 @@ static int minimize(problem *pb, double *x, int maxit, double *fout) {
       double tq = 0.5 * t;
       if (isfinite(fn) && dec < 0.0) {
         double den = 2.0 * (fn - f - dec);
-        if (den > 0.0) tq = -dec * t / den;
+        if (den > 0.0) {
+          tq = -dec * t / den;
+        }
       }
       t = fmin(fmax(tq, 0.1 * t), 0.5 * t);
     }
-    if (!ok) break; /* no decrease along the direction: as far as double precision goes */
+    if (!ok) {
+      break; /* no decrease along the direction: as far as double precision goes */
+    }
     double sy = 0, ss = 0, yy = 0;
     for (int i = 0; i < p; i++) {
       double si = xn[i] - x[i], yi = gn[i] - g[i];
@@ -495,14 +600,18 @@ static int minimize(problem *pb, double *x, int maxit, double *fout) {
     if (sy > 1e-10 * sqrt(ss * yy)) {
       rho[head] = 1.0 / sy;
       head = (head + 1) % M;
-      if (k < M) k++;
+      if (k < M) {
+        k++;
+      }
     }
     double rel = (f - fn) / fmax(fmax(fabs(f), fabs(fn)), 1.0);
     kv_debug("gp: iteration %d: LML %.12g (step %.3g, %d curvature pairs)", it, -fn, t, k);
     memcpy(x, xn, (size_t)p * sizeof *x);
     memcpy(g, gn, (size_t)p * sizeof *g);
     f = fn;
-    if (rel < 1e7 * 2.220446049250313e-16) break;
+    if (rel < 1e7 * 2.220446049250313e-16) {
+      break;
+    }
   }
   *fout = f;
   free(mem);
@@ -512,7 +621,9 @@ static int minimize(problem *pb, double *x, int maxit, double *fout) {
 int kv_gp_fit(kv_gp *g) {
   int d = g->d, p = d + 2;
   double *lo = malloc(4 * (size_t)p * sizeof *lo);
-  if (!lo) return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory");
+  if (!lo) {
+    return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory");
+  }
   double *hi = lo + p, *x = hi + p, *best = x + p;
   for (int k = 0; k < d; k++) {
     lo[k] = log(g->o.length_lo);
@@ -533,11 +644,15 @@ int kv_gp_fit(kv_gp *g) {
   g->evals = 0;
   for (int s = 0; s <= g->o.restarts; s++) {
     if (s == 0) {
-      for (int k = 0; k < d; k++) x[k] = 0.0; /* length 1 */
-      x[d] = 0.0;                             /* signal 1 */
+      for (int k = 0; k < d; k++) {
+        x[k] = 0.0; /* length 1 */
+      }
+      x[d] = 0.0; /* signal 1 */
       x[d + 1] = g->o.fit_noise ? log(g->o.normalize ? 1e-2 : 1.0) : lo[d + 1];
     } else {
-      for (int i = 0; i < p; i++) x[i] = lo[i] + gsl_rng_uniform(r) * (hi[i] - lo[i]);
+      for (int i = 0; i < p; i++) {
+        x[i] = lo[i] + gsl_rng_uniform(r) * (hi[i] - lo[i]);
+      }
     }
     double f = INFINITY;
     int rc = minimize(&pb, x, g->o.max_iter, &f);
@@ -553,9 +668,10 @@ int kv_gp_fit(kv_gp *g) {
     }
   }
   gsl_rng_free(r);
-  int rc = isfinite(fbest) ? factorize(g, best, 0)
-                           : KV_ERROR(KV_ERR_NUMERIC, "gp: no start point gave a factorisable "
-                                      "kernel matrix; check the data and surrogate.bounds");
+  int rc = isfinite(fbest)
+               ? factorize(g, best, 0)
+               : KV_ERROR(KV_ERR_NUMERIC, "gp: no start point gave a factorisable "
+                                          "kernel matrix; check the data and surrogate.bounds");
   free(lo);
   return rc;
 }
@@ -597,15 +713,17 @@ int kv_gp_predict(const kv_gp *g, long m, const double *Xs, double *mean, double
     cblas_dgemv(CblasColMajor, CblasTrans, (int)n, (int)nb, 1.0, ks, (int)n, g->alpha, 1, 0.0,
                 mean + b0, 1);
     if (var) {
-      cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)n,
-                  (int)nb, 1.0, g->L, (int)n, ks, (int)n);
+      cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)n, (int)nb,
+                  1.0, g->L, (int)n, ks, (int)n);
       for (long b = 0; b < nb; b++) {
         double v = s2 - cblas_ddot((int)n, ks + b * n, 1, ks + b * n, 1);
         v = v > 0.0 ? v : 0.0;
         var[b0 + b] = (v + (with_noise ? n2 : 0.0)) * g->ystd * g->ystd;
       }
     }
-    for (long b = 0; b < nb; b++) mean[b0 + b] = mean[b0 + b] * g->ystd + g->ymean;
+    for (long b = 0; b < nb; b++) {
+      mean[b0 + b] = mean[b0 + b] * g->ystd + g->ymean;
+    }
   }
   free(ks);
   free(zs);

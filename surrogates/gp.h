@@ -32,14 +32,14 @@ int kv_kernel_from_name(const char *name);
 
 typedef struct {
   kv_kernel kernel;
-  int normalize;          /* unit-box inputs, standardised outputs (default 1)               */
-  double alpha;           /* added to the training diagonal (default 1e-10)                   */
-  int fit_noise;          /* 1: optimise the noise variance; 0: keep `noise`                  */
-  double noise;           /* fixed noise variance (normalised units when normalize)           */
-  double length_lo, length_hi, signal_lo, signal_hi, noise_lo, noise_hi;  /* bounds (values) */
-  int restarts;           /* extra optimiser starts from random points in the bounds         */
+  int normalize; /* unit-box inputs, standardised outputs (default 1)               */
+  double alpha;  /* added to the training diagonal (default 1e-10)                   */
+  int fit_noise; /* 1: optimise the noise variance; 0: keep `noise`                  */
+  double noise;  /* fixed noise variance (normalised units when normalize)           */
+  double length_lo, length_hi, signal_lo, signal_hi, noise_lo, noise_hi; /* bounds (values) */
+  int restarts; /* extra optimiser starts from random points in the bounds         */
   unsigned long seed;
-  int max_iter;           /* per start                                                       */
+  int max_iter; /* per start                                                       */
 } kv_gp_options;
 
 /* The defaults above: matern52, normalize, alpha 1e-10, noise fitted, bounds length

@@ -45,8 +45,10 @@ static int parse_bounds(const kv_config *cfg, kv_gp_options *o) {
     }
     if (sscanf(tok, "%31[a-z]=%lf:%lf%n", name, &lo, &hi, &n) != 3 ||
         tok[n + strspn(tok + n, " \t")] != '\0') {
-      return kv_config_errorf(cfg, "surrogate.bounds", "entry '%s': expected NAME=lo:hi with NAME "
-                              "length, signal or noise", tok);
+      return kv_config_errorf(cfg, "surrogate.bounds",
+                              "entry '%s': expected NAME=lo:hi with NAME "
+                              "length, signal or noise",
+                              tok);
     }
     if (!(lo > 0.0) || !(hi >= lo)) {
       return kv_config_errorf(cfg, "surrogate.bounds", "%s: expected 0 < lo <= hi (got %g:%g)",
@@ -62,8 +64,10 @@ static int parse_bounds(const kv_config *cfg, kv_gp_options *o) {
       o->noise_lo = lo;
       o->noise_hi = hi;
     } else {
-      return kv_config_errorf(cfg, "surrogate.bounds", "unknown bound '%s' (length, signal or "
-                              "noise)", name);
+      return kv_config_errorf(cfg, "surrogate.bounds",
+                              "unknown bound '%s' (length, signal or "
+                              "noise)",
+                              name);
     }
   }
   return KV_OK;
@@ -130,8 +134,9 @@ int kv_gp_save(const kv_gp *g, kv_h5_store *h, const char *grp) {
   const struct {
     const char *k;
     double v;
-  } nums[] = {{"normalize", o->normalize}, {"alpha", o->alpha}, {"fit_noise", o->fit_noise},
-              {"noise", o->noise}, {"lml", kv_gp_lml_value(g)}, {"lml_data", kv_gp_lml_data(g)},
+  } nums[] = {{"normalize", o->normalize},      {"alpha", o->alpha},
+              {"fit_noise", o->fit_noise},      {"noise", o->noise},
+              {"lml", kv_gp_lml_value(g)},      {"lml_data", kv_gp_lml_data(g)},
               {"evals", (double)kv_gp_evals(g)}};
   for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
     KV_CHECK(kv_h5_store_put_number(h, grp, nums[i].k, nums[i].v));

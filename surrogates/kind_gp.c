@@ -28,7 +28,9 @@ static int params_create(const kv_config *cfg, void **params) {
   return KV_OK;
 }
 
-static void params_free(void *params) { free(params); }
+static void params_free(void *params) {
+  free(params);
+}
 
 static void gp_free(kv_surrogate *s) {
   gp_model *g = (gp_model *)s;

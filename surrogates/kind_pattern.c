@@ -31,29 +31,29 @@ static const char *const pred_names[] = {"tas_global", "co2_forcing", "aerosol_f
 
 /* The global-mean model. */
 typedef struct {
-  double q[2], d[2], c;     /* two-box impulse response: amplitudes (K per W m-2), time scales
-                               (years), offset (K)                                      */
-  double F_ref;             /* global forcing of the control period (W m-2)              */
-  double response_rmse;     /* misfit of the response to the training global means (K)   */
-  int global_mode;          /* GLOBAL_RESPONSE or GLOBAL_TRUE_SMOOTHED                  */
-  int year0, nyears;        /* the training runs' years                                  */
-  int spinup;               /* years at the start left out of the fits                   */
+  double q[2], d[2], c; /* two-box impulse response: amplitudes (K per W m-2), time scales
+                           (years), offset (K)                                      */
+  double F_ref;         /* global forcing of the control period (W m-2)              */
+  double response_rmse; /* misfit of the response to the training global means (K)   */
+  int global_mode;      /* GLOBAL_RESPONSE or GLOBAL_TRUE_SMOOTHED                  */
+  int year0, nyears;    /* the training runs' years                                  */
+  int spinup;           /* years at the start left out of the fits                   */
 } pattern_info;
 
 typedef struct {
-  char predictors[256];     /* surrogate.predictors                                      */
-  int global_mode;          /* surrogate.global                                          */
-  long spinup;              /* surrogate.spinup                                          */
-  int smooth;               /* true_smoothed: the centred running mean's length (10)      */
+  char predictors[256]; /* surrogate.predictors                                      */
+  int global_mode;      /* surrogate.global                                          */
+  long spinup;          /* surrogate.spinup                                          */
+  int smooth;           /* true_smoothed: the centred running mean's length (10)      */
 } pattern_params;
 
 typedef struct {
   kv_surrogate base;
   kv_field_layout layout;
   long npts;
-  int nmaps;                /* 1 + predictors                                            */
-  double *control;          /* npts: the control climate                                 */
-  double *coef;             /* nmaps x npts                                              */
+  int nmaps;       /* 1 + predictors                                            */
+  double *control; /* npts: the control climate                                 */
+  double *coef;    /* nmaps x npts                                              */
   pattern_info info;
 } pattern_model;
 
@@ -100,10 +100,13 @@ static int params_create(const kv_config *cfg, void **params) {
   for (char *tok = strtok_r(buf, ", ", &save); rc == KV_OK && tok;
        tok = strtok_r(NULL, ", ", &save), n++) {
     if (predictor_id(tok) < 0) {
-      rc = kv_config_errorf(cfg, "surrogate.predictors", "unknown predictor '%s' (tas_global, "
-                            "co2_forcing, aerosol_forcing)", tok);
+      rc = kv_config_errorf(cfg, "surrogate.predictors",
+                            "unknown predictor '%s' (tas_global, "
+                            "co2_forcing, aerosol_forcing)",
+                            tok);
     } else if (n == 0 && predictor_id(tok) != 0) {
-      rc = kv_config_errorf(cfg, "surrogate.predictors", "the first predictor must be "
+      rc = kv_config_errorf(cfg, "surrogate.predictors",
+                            "the first predictor must be "
                             "tas_global");
     }
   }
@@ -115,7 +118,9 @@ static int params_create(const kv_config *cfg, void **params) {
   return KV_OK;
 }
 
-static void params_free(void *params) { free(params); }
+static void params_free(void *params) {
+  free(params);
+}
 
 static void pattern_free(kv_surrogate *s) {
   pattern_model *m = (pattern_model *)s;
@@ -157,9 +162,13 @@ static void boxes(const double *F, int n, const double d[2], double *r1, double 
 
 static void response(const pattern_info *p, const double *F, int n, double *g) {
   double *r = malloc(2 * (size_t)n * sizeof *r);
-  if (!r) return;
+  if (!r) {
+    return;
+  }
   boxes(F, n, p->d, r, r + n);
-  for (int t = 0; t < n; t++) g[t] = p->c + p->q[0] * r[t] + p->q[1] * r[n + t];
+  for (int t = 0; t < n; t++) {
+    g[t] = p->c + p->q[0] * r[t] + p->q[1] * r[n + t];
+  }
   free(r);
 }
 
@@ -176,21 +185,31 @@ static double fit_q(int ns, const int *nt, double *const *F, double *const *g, c
       double row[3] = {1.0, r[t], r[nt[s] + t]};
       for (int i = 0; i < 3; i++) {
         b[i] += row[i] * g[s][t];
-        for (int j = 0; j < 3; j++) M[i * 3 + j] += row[i] * row[j];
+        for (int j = 0; j < 3; j++) {
+          M[i * 3 + j] += row[i] * row[j];
+        }
       }
     }
     free(r);
   }
   for (int k = 1; k < 3; k++) {
-    if (use >> (k - 1) & 1) continue;
-    for (int j = 0; j < 3; j++) M[k * 3 + j] = M[j * 3 + k] = 0.0;
+    if (use >> (k - 1) & 1) {
+      continue;
+    }
+    for (int j = 0; j < 3; j++) {
+      M[k * 3 + j] = M[j * 3 + k] = 0.0;
+    }
     M[k * 3 + k] = 1.0;
     b[k] = 0.0;
   }
   lapack_int ipiv[3];
   double x[3] = {b[0], b[1], b[2]};
-  if (LAPACKE_dgesv(LAPACK_ROW_MAJOR, 3, 1, M, 3, ipiv, x, 1) != 0) return INFINITY;
-  if (x[1] < 0.0 || x[2] < 0.0) return INFINITY;
+  if (LAPACKE_dgesv(LAPACK_ROW_MAJOR, 3, 1, M, 3, ipiv, x, 1) != 0) {
+    return INFINITY;
+  }
+  if (x[1] < 0.0 || x[2] < 0.0) {
+    return INFINITY;
+  }
   double sse = 0.0;
   for (int s = 0; s < ns; s++) {
     double *r = malloc(2 * (size_t)nt[s] * sizeof *r);
@@ -205,16 +224,28 @@ static double fit_q(int ns, const int *nt, double *const *F, double *const *g, c
   return sse;
 }
 
-/* Time scales on a grid (fast 0.1-30 years, slow 2-1000 years, log-spaced, slow > 1.5 fast), the
- * amplitudes and
- * offset by linear least squares for each pair; the pair with the least squared error wins. */
+/* The search grid of the two-box response's time scales (years): GRID points, log-spaced, fast
+ * from FAST_LO over FAST_RANGE, slow from SLOW_LO over SLOW_RANGE, the slow box at least SEPARATION
+ * times the fast one; the amplitudes and offset by linear least squares for each pair, the pair
+ * with the least squared error wins. (Fixed, documented choices: the fit is a grid search by
+ * design, so that it cannot stop in a local minimum.) */
+#define RESPONSE_GRID 32
+#define RESPONSE_FAST_LO 0.1
+#define RESPONSE_FAST_RANGE 300.0 /* FAST_HI / FAST_LO: up to 30 years  */
+#define RESPONSE_SLOW_LO 2.0
+#define RESPONSE_SLOW_RANGE 500.0 /* SLOW_HI / SLOW_LO: up to 1000 years */
+#define RESPONSE_SEPARATION 1.5
 static void fit_response(pattern_info *p, int ns, const int *nt, double *const *F,
                          double *const *g) {
   double best = INFINITY;
-  for (int i = 0; i < 32; i++) {
-    for (int j = 0; j < 32; j++) {
-      double d[2] = {0.1 * pow(300.0, i / 31.0), 2.0 * pow(500.0, j / 31.0)}, x[3] = {0, 0, 0};
-      if (d[1] <= 1.5 * d[0]) continue;
+  for (int i = 0; i < RESPONSE_GRID; i++) {
+    for (int j = 0; j < RESPONSE_GRID; j++) {
+      double d[2] = {RESPONSE_FAST_LO * pow(RESPONSE_FAST_RANGE, i / (RESPONSE_GRID - 1.0)),
+                     RESPONSE_SLOW_LO * pow(RESPONSE_SLOW_RANGE, j / (RESPONSE_GRID - 1.0))},
+             x[3] = {0, 0, 0};
+      if (d[1] <= RESPONSE_SEPARATION * d[0]) {
+        continue;
+      }
       for (int use = 1; use <= 3; use++) {
         double sse = fit_q(ns, nt, F, g, d, use, x);
         if (sse < best) {
@@ -230,7 +261,9 @@ static void fit_response(pattern_info *p, int ns, const int *nt, double *const *
   }
   p->response_rmse = 0.0;
   long count = 0;
-  for (int s = 0; s < ns; s++) count += nt[s];
+  for (int s = 0; s < ns; s++) {
+    count += nt[s];
+  }
   p->response_rmse = sqrt(best / (double)(count ? count : 1));
 }
 
@@ -254,7 +287,8 @@ static int pattern_fit(const kv_dataset *ds, const void *params, kv_surrogate **
   int npred = 0;
   snprintf(buf, sizeof buf, "%s", p.predictors);
   char *save = NULL;
-  for (char *tok = strtok_r(buf, ", ", &save); tok && npred < 3; tok = strtok_r(NULL, ", ", &save)) {
+  for (char *tok = strtok_r(buf, ", ", &save); tok && npred < 3;
+       tok = strtok_r(NULL, ", ", &save)) {
     names[npred++] = tok;
   }
   pattern_model *m = NULL;
@@ -273,13 +307,15 @@ static int pattern_fit(const kv_dataset *ds, const void *params, kv_surrogate **
     b0 = spin;
   }
   if (spin >= nt - 2) {
-    rc = KV_ERROR(KV_ERR_CONFIG, "surrogate.spinup = %ld leaves %ld of %ld years to train on",
-                  spin, nt - spin, nt);
+    rc = KV_ERROR(KV_ERR_CONFIG, "surrogate.spinup = %ld leaves %ld of %ld years to train on", spin,
+                  nt - spin, nt);
     goto cleanup;
   }
   if (b0 < 0 || b1 >= nt || b0 > b1) {
-    rc = KV_ERROR(KV_ERR_FORMAT, "pattern: the runs cover %ld-%ld; the control climate needs "
-                  "%d-%d", year0, year0 + nt - 1, KV_CONTROL_YEAR_FIRST, KV_CONTROL_YEAR_LAST);
+    rc = KV_ERROR(KV_ERR_FORMAT,
+                  "pattern: the runs cover %ld-%ld; the control climate needs "
+                  "%d-%d",
+                  year0, year0 + nt - 1, KV_CONTROL_YEAR_FIRST, KV_CONTROL_YEAR_LAST);
     goto cleanup;
   }
   m->npts = np;
@@ -335,8 +371,9 @@ static int pattern_fit(const kv_dataset *ds, const void *params, kv_surrogate **
       A[r] = 1.0;
       for (int k = 0; k < npred; k++) {
         int id = predictor_id(m->base.inputs[k]);
-        A[(k + 1) * R + r] = id == 0 ? g[(size_t)sc * nt + t]
-                                     : id == 1 ? fo[KV_FORCING_CO2] : fo[KV_FORCING_AEROSOL];
+        A[(k + 1) * R + r] = id == 0   ? g[(size_t)sc * nt + t]
+                             : id == 1 ? fo[KV_FORCING_CO2]
+                                       : fo[KV_FORCING_AEROSOL];
       }
       for (long q = 0; q < np; q++) {
         B[q * R + r] = Y[((size_t)sc * nt + t) * np + q];
@@ -346,8 +383,10 @@ static int pattern_fit(const kv_dataset *ds, const void *params, kv_surrogate **
   lapack_int info = LAPACKE_dgels(LAPACK_COL_MAJOR, 'N', (lapack_int)R, nc, (lapack_int)np, A,
                                   (lapack_int)R, B, (lapack_int)R);
   if (info != 0) {
-    rc = KV_ERROR(KV_ERR_NUMERIC, "pattern: the least-squares problem is rank deficient (%d): the "
-                  "predictors are collinear over the training scenarios", (int)info);
+    rc = KV_ERROR(KV_ERR_NUMERIC,
+                  "pattern: the least-squares problem is rank deficient (%d): the "
+                  "predictors are collinear over the training scenarios",
+                  (int)info);
     goto cleanup;
   }
   m->coef = malloc(((size_t)nc * np + 1) * sizeof *m->coef);
@@ -376,8 +415,8 @@ static int pattern_fit(const kv_dataset *ds, const void *params, kv_surrogate **
   fit_response(&m->info, ns, nts, Fs, gs);
   m->info.spinup = (int)spin;
   kv_info("pattern: %d scenarios x %ld years, %d coefficient maps; response time scales %.3g and "
-          "%.3g years, rms misfit %.3g K", ns, nt, nc, m->info.d[0], m->info.d[1],
-          m->info.response_rmse);
+          "%.3g years, rms misfit %.3g K",
+          ns, nt, nc, m->info.d[0], m->info.d[1], m->info.response_rmse);
 cleanup:
   free(Y);
   free(g);
@@ -408,7 +447,7 @@ static int predictors(const pattern_model *m, const double *X, long n, double *P
     for (long t = 0; rc == KV_OK && t < n; t++) {
       if (!isfinite(X[t * KV_SCENARIO_COLS + KV_SCENARIO_GLOBAL_TRUE])) {
         rc = KV_ERROR(KV_ERR_USAGE, "pattern: surrogate.global = true_smoothed needs the full "
-                      "solver's global mean (kelvin validate provides it)");
+                                    "solver's global mean (kelvin validate provides it)");
       }
     }
     for (long t = 0; rc == KV_OK && t < n; t++) {
@@ -428,7 +467,7 @@ static int predictors(const pattern_model *m, const double *X, long n, double *P
   for (long t = 0; rc == KV_OK && t < n; t++) {
     for (int k = 0; k < m->base.ninputs; k++) {
       int id = predictor_id(m->base.inputs[k]);
-      P[t * m->base.ninputs + k] = id == 0 ? g[t]
+      P[t * m->base.ninputs + k] = id == 0   ? g[t]
                                    : id == 1 ? X[t * KV_SCENARIO_COLS + KV_FORCING_CO2]
                                              : X[t * KV_SCENARIO_COLS + KV_FORCING_AEROSOL];
     }
@@ -479,9 +518,16 @@ static int pattern_save(const kv_surrogate *s, kv_h5_store *h) {
   const struct {
     const char *k;
     double v;
-  } nums[] = {{"q1", p->q[0]}, {"q2", p->q[1]}, {"d1", p->d[0]}, {"d2", p->d[1]},
-              {"c", p->c}, {"F_ref", p->F_ref}, {"response_rmse", p->response_rmse},
-              {"global_mode", p->global_mode}, {"year0", p->year0}, {"nyears", p->nyears},
+  } nums[] = {{"q1", p->q[0]},
+              {"q2", p->q[1]},
+              {"d1", p->d[0]},
+              {"d2", p->d[1]},
+              {"c", p->c},
+              {"F_ref", p->F_ref},
+              {"response_rmse", p->response_rmse},
+              {"global_mode", p->global_mode},
+              {"year0", p->year0},
+              {"nyears", p->nyears},
               {"spinup", p->spinup}};
   for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
     KV_CHECK(kv_h5_store_put_number(h, "/pattern", nums[i].k, nums[i].v));
@@ -542,14 +588,17 @@ static int pattern_describe(const kv_surrogate *s, FILE *f) {
   for (int k = 0; k < s->ninputs; k++) {
     fprintf(f, ", %s", s->inputs[k]);
   }
-  fprintf(f, "\n  global mean %s: two-box response, time scales %.4g and %.4g years, amplitudes "
+  fprintf(f,
+          "\n  global mean %s: two-box response, time scales %.4g and %.4g years, amplitudes "
           "%.4g and %.4g K/(W m-2), rms misfit %.4g K\n",
           p->global_mode ? "true_smoothed (from the full solver at validation)" : "response",
           p->d[0], p->d[1], p->q[0], p->q[1], p->response_rmse);
   return KV_OK;
 }
 
-static long pattern_noutputs(const kv_surrogate *s) { return ((const pattern_model *)s)->npts; }
+static long pattern_noutputs(const kv_surrogate *s) {
+  return ((const pattern_model *)s)->npts;
+}
 
 static const kv_field_layout *pattern_layout(const kv_surrogate *s) {
   return &((const pattern_model *)s)->layout;

@@ -21,9 +21,9 @@ extern const kv_surrogate_type kv_surrogate_pcagp;
 
 typedef struct {
   kv_gp_options gp;
-  double energy;        /* surrogate.energy: keep the modes holding this fraction        */
-  int modes;            /* surrogate.modes: exactly this many (0: by energy)             */
-  double floor;         /* modes with sigma^2 below floor^2 of the largest are noise     */
+  double energy; /* surrogate.energy: keep the modes holding this fraction        */
+  int modes;     /* surrogate.modes: exactly this many (0: by energy)             */
+  double floor;  /* modes with sigma^2 below floor^2 of the largest are noise     */
 } pcagp_params;
 
 typedef struct {
@@ -31,9 +31,9 @@ typedef struct {
   kv_field_layout layout;
   long npts;
   int nmodes;
-  double *mean, *modes, *eig;   /* npts; nmodes x npts; nmodes                          */
-  double energy;                /* fraction of the variance the modes keep              */
-  kv_gp **gp;                   /* nmodes                                               */
+  double *mean, *modes, *eig; /* npts; nmodes x npts; nmodes                          */
+  double energy;              /* fraction of the variance the modes keep              */
+  kv_gp **gp;                 /* nmodes                                               */
 } pcagp_model;
 
 static const kv_config_key pca_keys[] = {
@@ -66,7 +66,9 @@ static int params_create(const kv_config *cfg, void **params) {
   return KV_OK;
 }
 
-static void params_free(void *params) { free(params); }
+static void params_free(void *params) {
+  free(params);
+}
 
 static void pcagp_free(kv_surrogate *s) {
   pcagp_model *m = (pcagp_model *)s;
@@ -132,8 +134,8 @@ static int pca(pcagp_model *m, double *Y, long n, const pcagp_params *p, double 
     m->energy = kept / total;
     /* coef (k x n, row-major) = Phi Y^T: coefficient of snapshot i on mode j. */
     if (k > 0) {
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k, (int)n, (int)P, 1.0, m->modes,
-                  (int)P, Y, (int)P, 0.0, *coef, (int)n);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k, (int)n, (int)P, 1.0, m->modes, (int)P,
+                  Y, (int)P, 0.0, *coef, (int)n);
     }
   }
   kv_pod_free(pod);
@@ -289,8 +291,8 @@ cleanup:
 
 static int pcagp_describe(const kv_surrogate *s, FILE *f) {
   const pcagp_model *m = (const pcagp_model *)s;
-  fprintf(f, "pca: %d modes keep %.8f of the variance of %ld-point fields\n", m->nmodes,
-          m->energy, m->npts);
+  fprintf(f, "pca: %d modes keep %.8f of the variance of %ld-point fields\n", m->nmodes, m->energy,
+          m->npts);
   for (int k = 0; k < m->nmodes; k++) {
     char what[32];
     snprintf(what, sizeof what, "mode %d", k);
@@ -303,7 +305,9 @@ static int pcagp_describe(const kv_surrogate *s, FILE *f) {
   return KV_OK;
 }
 
-static long pcagp_noutputs(const kv_surrogate *s) { return ((const pcagp_model *)s)->npts; }
+static long pcagp_noutputs(const kv_surrogate *s) {
+  return ((const pcagp_model *)s)->npts;
+}
 
 static const kv_field_layout *pcagp_layout(const kv_surrogate *s) {
   return &((const pcagp_model *)s)->layout;

@@ -21,8 +21,8 @@
 extern const kv_surrogate_type kv_surrogate_pod;
 
 typedef struct {
-  double energy;            /* surrogate.energy: of sum sigma^2                          */
-  int modes, deim_modes;    /* surrogate.modes, surrogate.deim_modes (0: by energy)       */
+  double energy;         /* surrogate.energy: of sum sigma^2                          */
+  int modes, deim_modes; /* surrogate.modes, surrogate.deim_modes (0: by energy)       */
 } pod_params;
 
 typedef struct {
@@ -31,12 +31,12 @@ typedef struct {
   int ndims;
   long n[3], N;
   long snapshots, runs;
-  double energy;            /* fraction of sum sigma^2 the state modes keep               */
+  double energy; /* fraction of sum sigma^2 the state modes keep               */
   int k, kf;
-  double *V, *sv;           /* N x k (column-major), k                                   */
-  double *W, *sw;           /* N x kf, kf (kf = 0: a linear model)                        */
-  double *uref;             /* N, or NULL                                                */
-  long *P;                  /* kf DEIM points                                            */
+  double *V, *sv; /* N x k (column-major), k                                   */
+  double *W, *sw; /* N x kf, kf (kf = 0: a linear model)                        */
+  double *uref;   /* N, or NULL                                                */
+  long *P;        /* kf DEIM points                                            */
 } pod_model;
 
 static const kv_config_key pod_keys[] = {
@@ -71,7 +71,9 @@ static int params_create(const kv_config *cfg, void **params) {
   return KV_OK;
 }
 
-static void params_free(void *params) { free(params); }
+static void params_free(void *params) {
+  free(params);
+}
 
 static void pod_free(kv_surrogate *s) {
   pod_model *m = (pod_model *)s;
@@ -198,16 +200,17 @@ static int pod_save(const kv_surrogate *s, kv_h5_store *h) {
   KV_CHECK(kv_h5_store_put(h, "rom/n", 1, &ndl, gn));
   KV_CHECK(kv_h5_store_put(h, "rom/modes", nd + 1, dims, m->V));
   KV_CHECK(kv_h5_store_put(h, "rom/sigma", 1, &kk, m->sv));
-  KV_CHECK(kv_h5_store_put_text(h, "rom/modes", "long_name",
-                                "POD modes of the state (orthonormal)"));
+  KV_CHECK(
+      kv_h5_store_put_text(h, "rom/modes", "long_name", "POD modes of the state (orthonormal)"));
   if (m->kf > 0) {
     dims[0] = kk = m->kf;
     KV_CHECK(kv_h5_store_put(h, "rom/deim_modes", nd + 1, dims, m->W));
     KV_CHECK(kv_h5_store_put(h, "rom/deim_sigma", 1, &kk, m->sw));
-    KV_CHECK(kv_h5_store_put_text(h, "rom/deim_modes", "long_name", m->uref
-                                  ? "POD modes of N(u) = F(u) - L u (L: the Jacobian of F = du/dt "
-                                    "at rom/u_ref) for the DEIM hyper-reduction"
-                                  : "POD modes of F(u) = du/dt for the DEIM hyper-reduction"));
+    KV_CHECK(kv_h5_store_put_text(
+        h, "rom/deim_modes", "long_name",
+        m->uref ? "POD modes of N(u) = F(u) - L u (L: the Jacobian of F = du/dt "
+                  "at rom/u_ref) for the DEIM hyper-reduction"
+                : "POD modes of F(u) = du/dt for the DEIM hyper-reduction"));
     double *Pd = malloc(((size_t)m->kf + 1) * sizeof *Pd);
     if (!Pd) {
       return KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
@@ -222,20 +225,20 @@ static int pod_save(const kv_surrogate *s, kv_h5_store *h) {
   if (m->uref) {
     long d1[4] = {1, dims[1], dims[2], dims[3]};
     KV_CHECK(kv_h5_store_put(h, "rom/u_ref", nd + 1, d1, m->uref));
-    KV_CHECK(kv_h5_store_put_text(h, "rom/u_ref", "long_name", "the mean snapshot, where the "
+    KV_CHECK(kv_h5_store_put_text(h, "rom/u_ref", "long_name",
+                                  "the mean snapshot, where the "
                                   "ROM linearises F to project its linear part exactly"));
   }
   return KV_OK;
 }
 
-static int get_array(kv_h5_store *h, const char *path, const char *name, long count,
-                     double **out) {
+static int get_array(kv_h5_store *h, const char *path, const char *name, long count, double **out) {
   kv_h5_array a = {0};
   KV_CHECK(kv_h5_store_get(h, name, &a));
   if (a.count != count) {
     kv_h5_array_free(&a);
-    return KV_ERROR(KV_ERR_FORMAT, "'%s': /%s holds %ld values, %ld expected", path, name,
-                    a.count, count);
+    return KV_ERROR(KV_ERR_FORMAT, "'%s': /%s holds %ld values, %ld expected", path, name, a.count,
+                    count);
   }
   *out = a.data;
   return KV_OK;
@@ -319,7 +322,7 @@ static int pod_describe(const kv_surrogate *s, FILE *f) {
           m->energy);
   if (m->kf == 0) {
     fprintf(f, "; a linear model: the ROM projects it exactly (reduced operators from the "
-            "model's own operator at each run's parameters)\n");
+               "model's own operator at each run's parameters)\n");
   } else {
     fprintf(f, "; %d DEIM modes of %s\n", m->kf, m->uref ? "N = F - L u" : "F");
   }

@@ -15,7 +15,9 @@ void kv_metrics_pointwise(long n, const double *x, const double *y, kv_metrics *
     ym += y[i];
   }
   ym /= (double)n;
-  for (long i = 0; i < n; i++) ss += (y[i] - ym) * (y[i] - ym);
+  for (long i = 0; i < n; i++) {
+    ss += (y[i] - ym) * (y[i] - ym);
+  }
   m->rmse = sqrt(se / (double)n);
   m->mae = ae / (double)n;
   m->max_abs = mx;
@@ -56,7 +58,9 @@ double kv_metric_acc(long n, const double *x, const double *y, const double *w) 
 int kv_metric_nrmse(long nt, long np, const double *x, const double *y, const double *w,
                     kv_nrmse *out) {
   double sw = 0.0, ymax = 0.0;
-  for (long p = 0; p < np; p++) sw += w[p];
+  for (long p = 0; p < np; p++) {
+    sw += w[p];
+  }
   /* Time means per point, and the weighted global mean per record. */
   double num_s = 0.0, norm = 0.0, num_g = 0.0;
   for (long p = 0; p < np; p++) {
@@ -83,7 +87,8 @@ int kv_metric_nrmse(long nt, long np, const double *x, const double *y, const do
   }
   num_g /= (double)nt;
   if (!(norm > 1e-12 * (ymax + 1e-300))) {
-    return KV_ERROR(KV_ERR_INVALID, "nrmse: the truth's weighted time mean is %.3g, too close to "
+    return KV_ERROR(KV_ERR_INVALID,
+                    "nrmse: the truth's weighted time mean is %.3g, too close to "
                     "zero to normalise by (score anomalies of a field that changes, or use rmse)",
                     norm);
   }
@@ -95,7 +100,9 @@ int kv_metric_nrmse(long nt, long np, const double *x, const double *y, const do
 
 double kv_metric_coverage95(long n, const double *mean, const double *std, const double *y) {
   long in = 0;
-  for (long i = 0; i < n; i++) in += fabs(y[i] - mean[i]) <= 1.959963984540054 * std[i];
+  for (long i = 0; i < n; i++) {
+    in += fabs(y[i] - mean[i]) <= 1.959963984540054 * std[i];
+  }
   return (double)in / (double)n;
 }
 

@@ -10,8 +10,8 @@ extern const kv_surrogate_type kv_surrogate_pcagp;
 extern const kv_surrogate_type kv_surrogate_pattern;
 extern const kv_surrogate_type kv_surrogate_pod;
 
-static const kv_surrogate_type *const g_kinds[] = {
-    &kv_surrogate_gp, &kv_surrogate_pcagp, &kv_surrogate_pattern, &kv_surrogate_pod, NULL};
+static const kv_surrogate_type *const g_kinds[] = {&kv_surrogate_gp, &kv_surrogate_pcagp,
+                                                   &kv_surrogate_pattern, &kv_surrogate_pod, NULL};
 
 const char kv_surrogate_choices[] = "gp|pcagp|pattern|pod";
 

@@ -11,8 +11,8 @@
 
 int kv_sample_lhs(long n, int d, unsigned long seed, double *x) {
   if (n < 1 || d < 1) {
-    return KV_ERROR(KV_ERR_INVALID, "lhs: need n >= 1 points in d >= 1 dimensions (got %ld, %d)",
-                    n, d);
+    return KV_ERROR(KV_ERR_INVALID, "lhs: need n >= 1 points in d >= 1 dimensions (got %ld, %d)", n,
+                    d);
   }
   gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
   long *perm = malloc((size_t)n * sizeof *perm);
@@ -38,8 +38,7 @@ int kv_sample_lhs(long n, int d, unsigned long seed, double *x) {
 
 int kv_sample_sobol(long n, int d, unsigned long seed, double *x) {
   if (n < 1 || d < 1 || d > KV_SOBOL_MAXDIM) {
-    return KV_ERROR(KV_ERR_INVALID,
-                    "sobol: need n >= 1 points in 1 to %d dimensions (got %ld, %d)",
+    return KV_ERROR(KV_ERR_INVALID, "sobol: need n >= 1 points in 1 to %d dimensions (got %ld, %d)",
                     KV_SOBOL_MAXDIM, n, d);
   }
   gsl_qrng *q = gsl_qrng_alloc(gsl_qrng_sobol, (unsigned)d);

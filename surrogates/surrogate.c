@@ -202,14 +202,28 @@ int kv_surrogate_predict(const kv_surrogate *s, long m, const double *X, double 
   return s->type->predict(s, X, m, mean, var);
 }
 
-int kv_surrogate_describe(const kv_surrogate *s, FILE *f) { return s->type->describe(s, f); }
+int kv_surrogate_describe(const kv_surrogate *s, FILE *f) {
+  return s->type->describe(s, f);
+}
 
-const kv_surrogate_type *kv_surrogate_type_get(const kv_surrogate *s) { return s->type; }
-const char *kv_surrogate_kind(const kv_surrogate *s) { return s->type->name; }
-int kv_surrogate_ninputs(const kv_surrogate *s) { return s->ninputs; }
-const char *kv_surrogate_input(const kv_surrogate *s, int i) { return s->inputs[i]; }
-const char *kv_surrogate_output(const kv_surrogate *s) { return s->output; }
-const char *kv_surrogate_config(const kv_surrogate *s) { return s->config; }
+const kv_surrogate_type *kv_surrogate_type_get(const kv_surrogate *s) {
+  return s->type;
+}
+const char *kv_surrogate_kind(const kv_surrogate *s) {
+  return s->type->name;
+}
+int kv_surrogate_ninputs(const kv_surrogate *s) {
+  return s->ninputs;
+}
+const char *kv_surrogate_input(const kv_surrogate *s, int i) {
+  return s->inputs[i];
+}
+const char *kv_surrogate_output(const kv_surrogate *s) {
+  return s->output;
+}
+const char *kv_surrogate_config(const kv_surrogate *s) {
+  return s->config;
+}
 
 int kv_surrogate_input_index(const kv_surrogate *s, const char *name) {
   for (int i = 0; i < s->ninputs; i++) {

@@ -22,11 +22,11 @@ typedef struct kv_surrogate kv_surrogate;
 
 /* One kind of surrogate. Operations marked optional may be NULL. */
 typedef struct kv_surrogate_type {
-  const char *name;                  /* surrogate.kind and the model file's kind             */
-  const char *summary;               /* one line: what it is (help texts, key docs)           */
-  int data;                          /* the kv_data_kind it trains on                         */
-  const kv_config_key *keys[3];      /* its own [surrogate] keys (tables, NULL after the last),
-                                        beyond kv_surrogate_keys and kv_dataset_keys          */
+  const char *name;             /* surrogate.kind and the model file's kind             */
+  const char *summary;          /* one line: what it is (help texts, key docs)           */
+  int data;                     /* the kv_data_kind it trains on                         */
+  const kv_config_key *keys[3]; /* its own [surrogate] keys (tables, NULL after the last),
+                                   beyond kv_surrogate_keys and kv_dataset_keys          */
   /* Optional: read its keys from a validated configuration into a params object of its own
    * (freed by params_free). NULL: the kind has no parameters. Not collective. */
   int (*params_create)(const kv_config *cfg, void **params);
@@ -103,8 +103,7 @@ void kv_surrogate_free(kv_surrogate *s);
 
 /* Predict m points (m x ninputs, row-major): mean and var (may be NULL), each m x noutputs.
  * KV_ERR_UNSUPPORTED for a kind without predict. Not collective. */
-int kv_surrogate_predict(const kv_surrogate *s, long m, const double *X, double *mean,
-                         double *var);
+int kv_surrogate_predict(const kv_surrogate *s, long m, const double *X, double *mean, double *var);
 
 /* Print what was fitted (kind-specific). */
 int kv_surrogate_describe(const kv_surrogate *s, FILE *f);

@@ -8,9 +8,9 @@
 struct kv_surrogate {
   const kv_surrogate_type *type;
   int ninputs;
-  char **inputs;            /* names (config keys, CSV columns or predictors)            */
-  char output[256];         /* the QoI / CSV column, or the field variable               */
-  char *config;             /* configuration text that made it (may be NULL)             */
+  char **inputs;    /* names (config keys, CSV columns or predictors)            */
+  char output[256]; /* the QoI / CSV column, or the field variable               */
+  char *config;     /* configuration text that made it (may be NULL)             */
 };
 
 /* Fill the header of a kind's new handle (inputs and output copied). Not collective. */

@@ -92,7 +92,8 @@ static int alloc_all(ebm *m) {
   m->lon_deg = malloc((size_t)m->p.nlon * sizeof(double));
   m->C_g = malloc((size_t)m->p.nlat * m->p.nlon * sizeof(double));
   m->aer_g = malloc((size_t)m->p.nlat * m->p.nlon * sizeof(double));
-  ok = ok && m->C_g && m->aer_g && m->insol && m->warm && m->rowbuf && m->zonal && m->lat_deg && m->lon_deg;
+  ok = ok && m->C_g && m->aer_g && m->insol && m->warm && m->rowbuf && m->zonal && m->lat_deg &&
+       m->lon_deg;
   return ok ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "ebm: out of memory");
 }
 
@@ -108,7 +109,9 @@ static int setup_surface(ebm *m, const kv_config *cfg) {
   } else if (rc == KV_OK) {
     memset(land, 0, (size_t)nlat * nlon * sizeof *land);
   }
-  if (rc == KV_OK) rc = kv_forcing_aerosol_pattern(&m->s, aer);
+  if (rc == KV_OK) {
+    rc = kv_forcing_aerosol_pattern(&m->s, aer);
+  }
   rc = kv_status_agree(m->comm, rc);
   if (rc == KV_OK) {
     for (int i = 0; i < nlon; i++) {
@@ -132,8 +135,10 @@ static int setup_surface(ebm *m, const kv_config *cfg) {
     int any;
     MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, m->comm);
     if (any) {
-      return KV_ERROR(KV_ERR_CONFIG, "ebm.land_mask: %s:%s has values outside [0, 1] (expected the "
-                      "land fraction of each cell)", p->land.path, p->land.dataset);
+      return KV_ERROR(KV_ERR_CONFIG,
+                      "ebm.land_mask: %s:%s has values outside [0, 1] (expected the "
+                      "land fraction of each cell)",
+                      p->land.path, p->land.dataset);
     }
   }
   for (size_t k = 0; k < (size_t)nlon * m->nj; k++) {
@@ -146,12 +151,15 @@ static int setup_surface(ebm *m, const kv_config *cfg) {
   double *part = malloc(2 * ((size_t)nlon * m->nj + 1) * sizeof *part);
   int *cnt = malloc((size_t)m->size * sizeof *cnt), *dsp = malloc((size_t)m->size * sizeof *dsp);
   rc = part && cnt && dsp ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "ebm: out of memory");
-    rc = kv_status_agree(m->comm, rc);
+  rc = kv_status_agree(m->comm, rc);
   for (int q = 0; rc == KV_OK && q < 2; q++) {
     const double *src = q ? m->aer_r : m->C_r;
     double *dst = q ? m->aer_g : m->C_g;
-    for (int jl = 0; jl < m->nj; jl++)
-      for (int i = 0; i < nlon; i++) part[(size_t)jl * nlon + i] = src[(size_t)i * m->nj + jl];
+    for (int jl = 0; jl < m->nj; jl++) {
+      for (int i = 0; i < nlon; i++) {
+        part[(size_t)jl * nlon + i] = src[(size_t)i * m->nj + jl];
+      }
+    }
     for (int r = 0; r < m->size; r++) {
       cnt[r] = m->tr.nj[r] * nlon;
       dsp[r] = m->tr.j0[r] * nlon;
@@ -211,8 +219,10 @@ static int ebm_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
   int size;
   MPI_Comm_size(comm, &size);
   if (p.nlat < size) {
-    KV_CHECK(kv_status_agree(comm, kv_config_errorf(cfg, "ebm.nlat", "expected at least one "
-                                                    "latitude row per rank (%d ranks)", size)));
+    KV_CHECK(kv_status_agree(comm, kv_config_errorf(cfg, "ebm.nlat",
+                                                    "expected at least one "
+                                                    "latitude row per rank (%d ranks)",
+                                                    size)));
   }
   ebm *m = calloc(1, sizeof *m);
   int rc = m ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "ebm: out of memory");
@@ -227,9 +237,11 @@ static int ebm_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
       snprintf(msg, sizeof msg, "%s", kv_error_message());
       rc = kv_config_errorf(cfg, "ebm.scenario", "%s", msg);
     } else if (m->scen.year0 > p.year_start || m->scen.year0 + m->scen.nyears - 1 < p.year_end) {
-      rc = kv_config_errorf(cfg, "ebm.scenario", "the scenario covers the years %d-%d, but the run "
-                            "needs %ld-%ld (run.year_start, run.year_end)", m->scen.year0,
-                            m->scen.year0 + m->scen.nyears - 1, p.year_start, p.year_end);
+      rc = kv_config_errorf(cfg, "ebm.scenario",
+                            "the scenario covers the years %d-%d, but the run "
+                            "needs %ld-%ld (run.year_start, run.year_end)",
+                            m->scen.year0, m->scen.year0 + m->scen.nyears - 1, p.year_start,
+                            p.year_end);
     }
   }
   rc = kv_status_agree(comm, rc);
@@ -268,7 +280,8 @@ static int ebm_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
   m->t = m->t0_days;
   m->nsteps = (p.year_end - p.year_start + 1) * p.spy;
   for (int j = 0; j < p.nlat; j++) {
-    m->warm[j] = p.albedo == KV_EBM_ALB_CONSTANT ? p.a0 : p.a0 + p.a2 * kv_forcing_p2(sin(m->s.lat[j]));
+    m->warm[j] =
+        p.albedo == KV_EBM_ALB_CONSTANT ? p.a0 : p.a0 + p.a2 * kv_forcing_p2(sin(m->s.lat[j]));
     m->lat_deg[j] = m->s.lat[j] / DEG;
   }
   for (int i = 0; i < p.nlon; i++) {
@@ -279,10 +292,9 @@ static int ebm_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
   KV_TRY(kv_status_agree(m->comm, setup_solvers(m)));
   if (p.noise_std > 0.0) {
     double tau_steps = p.noise_tau * (double)p.spy;
-    KV_TRY(kv_status_agree(m->comm, kv_noise_create(&m->noise, &m->s, m->j0, m->nj, m->i0, m->ni,
-                                                    (uint64_t)p.seed, p.noise_std,
-                                                    p.noise_corr_km * 1000.0 / EARTH_RADIUS,
-                                                    tau_steps)));
+    KV_TRY(kv_status_agree(
+        m->comm, kv_noise_create(&m->noise, &m->s, m->j0, m->nj, m->i0, m->ni, (uint64_t)p.seed,
+                                 p.noise_std, p.noise_corr_km * 1000.0 / EARTH_RADIUS, tau_steps)));
   }
   if (strcmp(p.T_init.name, "file") == 0) {
     KV_TRY(read_rows_key(m, cfg, "ebm.T_init", &p.T_init, m->T));
@@ -299,10 +311,10 @@ static int ebm_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
       }
     }
   }
-  m->axes[0] = (kv_h5_axis){"lon", "degrees_east", "longitude", "longitude of cell centres", "X",
-                            m->lon_deg};
-  m->axes[1] = (kv_h5_axis){"lat", "degrees_north", "latitude", "latitude of cell centres", "Y",
-                            m->lat_deg};
+  m->axes[0] = (kv_h5_axis){"lon", "degrees_east", "longitude", "longitude of cell centres",
+                            "X",   m->lon_deg};
+  m->axes[1] =
+      (kv_h5_axis){"lat", "degrees_north", "latitude", "latitude of cell centres", "Y", m->lat_deg};
   static const char *const alb[] = {"constant", "legendre", "step ice", "smooth ice"};
   snprintf(m->title, sizeof m->title, "kelvin energy-balance model (%s insolation, %s albedo%s)",
            p.seasonal ? "seasonal" : "annual", alb[p.albedo],
@@ -324,7 +336,8 @@ int kv_ebm_step_forcing(const ebm *m, long k, double *c0, double *aer) {
   if (p->has_scenario) {
     double co2, idx;
     long year = p->year_start + k / p->spy;
-    KV_CHECK(kv_forcing_scenario_at(&m->scen, (int)year, &co2, &idx)); /* years checked at creation */
+    KV_CHECK(
+        kv_forcing_scenario_at(&m->scen, (int)year, &co2, &idx)); /* years checked at creation */
     F += 5.35 * log(co2 / p->co2_ref);
     *aer = -p->aerosol_scale * idx;
   }
@@ -354,7 +367,8 @@ int kv_ebm_explicit_sources(const ebm *m, long k, const double *T, double *src) 
   const int nlon = p->nlon, nj = m->nj;
   double c0, aer;
   KV_CHECK(kv_ebm_step_forcing(m, k, &c0, &aer));
-  const double *restrict Sj = m->insol + (k % p->spy) * p->nlat + m->j0, *restrict wj = m->warm + m->j0;
+  const double *restrict Sj = m->insol + (k % p->spy) * p->nlat + m->j0, *restrict wj =
+                                                                             m->warm + m->j0;
   for (int i = 0; i < nlon; i++) {
     const double *restrict Ti = T + (size_t)i * nj, *restrict ap = m->aer_r + (size_t)i * nj;
     double *restrict si = src + (size_t)i * nj;
@@ -386,7 +400,9 @@ static int ebm_step(kv_model *base, double *t) {
   /* Latitude sweep: (C/dt + B - D L_lat) T* = C/dt T + src + xi. */
   const double rdt = 1.0 / m->dt;
   for (size_t e = 0; e < (size_t)nlat * ni; e++) {
-    if (noisy) m->src_c[e] += m->xi_c[e];
+    if (noisy) {
+      m->src_c[e] += m->xi_c[e];
+    }
     m->T_c[e] = m->C_c[e] * rdt * m->T_c[e] + m->src_c[e];
   }
   kv_sphere_tridiag_solve(&m->lat_solve, m->T_c);
@@ -458,7 +474,9 @@ static double ice_edge(const ebm *m, const double *z, int north) {
   double prev_lat = 0.0, prev = NAN;
   for (int j = jeq; j >= 0 && j < nlat; j += dir) {
     if (z[j] < Tf) {
-      if (isnan(prev)) return 0.0;
+      if (isnan(prev)) {
+        return 0.0;
+      }
       double f = (prev - Tf) / (prev - z[j]);
       return prev_lat + f * (m->lat_deg[j] - prev_lat);
     }
@@ -505,9 +523,9 @@ static int ebm_outputs(kv_model *base, kv_output_list *out) {
   out->has_time = 1;
   out->time = m->year_mid;
   KV_CHECK(kv_output_add_field(out, "tas", "K", "annual-mean surface temperature", m->f_out));
-  KV_CHECK(kv_output_add_scalar(out, "tas_global", "K",
-                                "annual- and area-weighted (cos lat) global-mean surface temperature",
-                                m->tas_global));
+  KV_CHECK(kv_output_add_scalar(
+      out, "tas_global", "K", "annual- and area-weighted (cos lat) global-mean surface temperature",
+      m->tas_global));
   KV_CHECK(kv_output_add_scalar(out, "diagnostics/ice_edge_north", "degrees_north",
                                 "ice-edge latitude of the annual zonal mean, northern hemisphere",
                                 m->ice_n));
@@ -516,10 +534,12 @@ static int ebm_outputs(kv_model *base, kv_output_list *out) {
                                 m->ice_s));
   KV_CHECK(kv_output_add_scalar(out, "diagnostics/toa_imbalance", "W m-2",
                                 "annual global-mean net downward flux (absorbed solar - OLR + "
-                                "forcing + stochastic forcing)", m->toa));
+                                "forcing + stochastic forcing)",
+                                m->toa));
   KV_CHECK(kv_output_add_scalar(out, "diagnostics/heat_content", "J",
                                 "global heat content sum(C T area) at the end of the year, T in "
-                                "deg C", m->heat));
+                                "deg C",
+                                m->heat));
   return KV_OK;
 }
 
@@ -544,8 +564,8 @@ static int ebm_checkpoint(kv_model *base, kv_output_list *out) {
                                m->f_aux2));
   KV_CHECK(kv_output_add_scalar(out, "acc_steps", "1", "steps of the current year so far",
                                 (double)m->acc_steps));
-  KV_CHECK(kv_output_add_scalar(out, "acc_toa", "W m-2", "sum of the global net flux over them",
-                                toa));
+  KV_CHECK(
+      kv_output_add_scalar(out, "acc_toa", "W m-2", "sum of the global net flux over them", toa));
   return kv_output_add_scalar(out, "xi_started", "1", "1 once the AR(1) forcing is running",
                               (double)m->xi_started);
 }
@@ -554,7 +574,9 @@ static int read_scalar_last(const char *path, const char *name, double *v) {
   kv_h5_array a;
   KV_CHECK(kv_h5_read_array(path, name, &a));
   int rc = a.count > 0 ? KV_OK : KV_ERROR(KV_ERR_FORMAT, "'%s': /%s is empty", path, name);
-  if (rc == KV_OK) *v = a.data[a.count - 1];
+  if (rc == KV_OK) {
+    *v = a.data[a.count - 1];
+  }
   kv_h5_array_free(&a);
   return rc;
 }
@@ -566,36 +588,48 @@ static int ebm_restart(kv_model *base, const char *path) {
   if (m->rank == 0) {
     char model[64], title[64];
     rc = kv_h5_probe(path, 0);
-    if (rc == KV_OK) rc = kv_h5_read_root_text(path, "model", model, sizeof model);
+    if (rc == KV_OK) {
+      rc = kv_h5_read_root_text(path, "model", model, sizeof model);
+    }
     if (rc == KV_OK && strcmp(model, kv_ebm_type.name) != 0) {
       rc = KV_ERROR(KV_ERR_FORMAT, "restart: '%s' was written by model '%s', not ebm", path, model);
     }
-    if (rc == KV_OK) rc = kv_h5_read_root_text(path, "title", title, sizeof title);
+    if (rc == KV_OK) {
+      rc = kv_h5_read_root_text(path, "title", title, sizeof title);
+    }
     if (rc == KV_OK && strcmp(title, "kelvin checkpoint") != 0) {
-      rc = KV_ERROR(KV_ERR_FORMAT, "restart: '%s' is not a checkpoint; the ebm model restarts from "
+      rc = KV_ERROR(KV_ERR_FORMAT,
+                    "restart: '%s' is not a checkpoint; the ebm model restarts from "
                     "the <output>.checkpoint.h5 that run.checkpoint_every or an interrupt writes",
                     path);
     }
     static const char *const names[] = {"time", "acc_steps", "acc_toa", "xi_started"};
-    for (int k = 0; k < 4 && rc == KV_OK; k++) rc = read_scalar_last(path, names[k], &v[k]);
+    for (int k = 0; k < 4 && rc == KV_OK; k++) {
+      rc = read_scalar_last(path, names[k], &v[k]);
+    }
   }
   KV_CHECK(kv_status_agree(m->comm, rc));
   MPI_Bcast(v, 5, MPI_DOUBLE, 0, m->comm);
   double s = (v[0] - m->t0_days) / m->dt_days;
   long step = lround(s);
   if (!(fabs(s - (double)step) <= 1e-6) || step < 0) {
-    return KV_ERROR(KV_ERR_CONFIG, "restart: '%s' is at day %.17g, not on this run's time grid "
-                    "(run.year_start = %ld, run.steps_per_year = %ld)", path, v[0],
-                    m->p.year_start, m->p.spy);
+    return KV_ERROR(KV_ERR_CONFIG,
+                    "restart: '%s' is at day %.17g, not on this run's time grid "
+                    "(run.year_start = %ld, run.steps_per_year = %ld)",
+                    path, v[0], m->p.year_start, m->p.spy);
   }
   if (step >= m->nsteps) {
-    return KV_ERROR(KV_ERR_CONFIG, "restart: '%s' is at or after the end of run.year_end = %ld; "
-                    "nothing to do", path, m->p.year_end);
+    return KV_ERROR(KV_ERR_CONFIG,
+                    "restart: '%s' is at or after the end of run.year_end = %ld; "
+                    "nothing to do",
+                    path, m->p.year_end);
   }
   long acc = lround(v[1]);
   if (acc != step % m->p.spy) {
-    return KV_ERROR(KV_ERR_FORMAT, "restart: '%s' is inconsistent (%ld steps into the year at step "
-                    "%ld)", path, acc, step);
+    return KV_ERROR(KV_ERR_FORMAT,
+                    "restart: '%s' is inconsistent (%ld steps into the year at step "
+                    "%ld)",
+                    path, acc, step);
   }
   kv_config_func f;
   memset(&f, 0, sizeof f);
@@ -624,7 +658,6 @@ static int ebm_state(const kv_model *base, const kv_field **out) {
   return KV_OK;
 }
 
-
 static int ebm_info(const kv_model *base, kv_model_info *out) {
   const ebm *m = (const ebm *)base;
   out->grid = m->grid;
@@ -648,17 +681,21 @@ static int ebm_info(const kv_model *base, kv_model_info *out) {
 
 static void ebm_free(kv_model *base) {
   ebm *m = (ebm *)base;
-  if (!m) return;
+  if (!m) {
+    return;
+  }
   kv_sphere_tridiag_free(&m->lat_solve);
   kv_sphere_tridiag_free(&m->lon_solve);
   kv_noise_free(&m->noise);
   kv_forcing_scenario_free(&m->scen);
   kv_sphere_transpose_free(&m->tr);
   kv_sphere_free(&m->s);
-  double *arrays[] = {m->insol, m->warm, m->C_r, m->C_c, m->aer_r, m->T, m->Ts, m->src_r,
-                      m->w_r, m->T_c, m->src_c, m->w_c, m->xi_c, m->tas_acc, m->rowbuf,
-                      m->zonal, m->lat_deg, m->lon_deg, m->C_g, m->aer_g};
-  for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) free(arrays[k]);
+  double *arrays[] = {m->insol,  m->warm,  m->C_r,     m->C_c,     m->aer_r, m->T,    m->Ts,
+                      m->src_r,  m->w_r,   m->T_c,     m->src_c,   m->w_c,   m->xi_c, m->tas_acc,
+                      m->rowbuf, m->zonal, m->lat_deg, m->lon_deg, m->C_g,   m->aer_g};
+  for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) {
+    free(arrays[k]);
+  }
   kv_field_free(m->f_out);
   kv_field_free(m->f_aux);
   kv_field_free(m->f_aux2);

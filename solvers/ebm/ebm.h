@@ -5,8 +5,8 @@
  * on a latitude-longitude grid (nlon = 1 is the zonal-mean model), T in deg C in the equation and
  * in K in the output. Finite volumes on the unit sphere (sphere.h). Each step is implicit in the
  * diffusion and in B T, split by direction: a latitude sweep with all sources, then a longitude
- * sweep, each a backward-Euler solve that conserves sum(C T area) exactly, so any step is stable and
- * the heat budget closes to round-off. (The heat capacity varies between land and ocean, so the
+ * sweep, each a backward-Euler solve that conserves sum(C T area) exactly, so any step is stable
+ * and the heat budget closes to round-off. (The heat capacity varies between land and ocean, so the
  * longitude Fourier modes do not decouple and an FFT solve in longitude would not be exact.)
  * Records are annual means.
  */
@@ -39,8 +39,8 @@ typedef struct {
   double noise_std, noise_corr_km, noise_tau;
   long seed;
   long year_start, year_end, spy;
-  char scenario[1024];        /* ebm.scenario: a name, a CSV path, or "none"             */
-  char scenario_dir[1024];    /* ebm.scenario_dir: where names are looked up              */
+  char scenario[1024];     /* ebm.scenario: a name, a CSV path, or "none"             */
+  char scenario_dir[1024]; /* ebm.scenario_dir: where names are looked up              */
 } kv_ebm_params;
 
 /* Fill p from a validated configuration ([ebm] and the [run] calendar keys). Errors name the

@@ -13,8 +13,8 @@
 
 #define KV_PI 3.14159265358979323846
 #define DEG (KV_PI / 180.0)
-#define EARTH_RADIUS 6.371e6           /* m                                          */
-#define DAYS_PER_YEAR 365.0            /* the model calendar is "noleap"             */
+#define EARTH_RADIUS 6.371e6 /* m                                          */
+#define DAYS_PER_YEAR 365.0  /* the model calendar is "noleap"             */
 #define SECONDS_PER_DAY 86400.0
 #define RHO_CP_WATER (1025.0 * 3985.0) /* J m-3 K-1: sea water, for the mixed layer  */
 #define KELVIN 273.15
@@ -24,20 +24,20 @@ typedef struct {
   kv_ebm_params p;
   MPI_Comm comm;
   int rank, size;
-  kv_grid *grid;          /* (lon, lat) decomposed in latitude: the rows layout           */
+  kv_grid *grid; /* (lon, lat) decomposed in latitude: the rows layout           */
   kv_sphere s;
   int j0, nj, i0, ni;
   kv_sphere_transpose tr;
-  kv_sphere_tridiag lat_solve;   /* (C/dt + B) - D L_lat on this rank's columns                  */
-  kv_sphere_tridiag lon_solve;   /* C/dt - D L_lon on this rank's rows (nlon > 1)                */
+  kv_sphere_tridiag lat_solve; /* (C/dt + B) - D L_lat on this rank's columns                  */
+  kv_sphere_tridiag lon_solve; /* C/dt - D L_lon on this rank's rows (nlon > 1)                */
   kv_noise noise;
   kv_forcing_scenario scen;
-  double *insol;          /* [step of the year][j]                                        */
-  double *warm;           /* ice-free albedo per latitude                                 */
-  double *C_r, *C_c;      /* heat capacity, rows and columns layouts                      */
-  double *aer_r;          /* aerosol pattern, rows layout                                 */
-  double *T, *Ts;         /* state and scratch, rows layout (deg C)                      */
-  double *src_r, *w_r;    /* rows: explicit sources, noise                                */
+  double *insol;       /* [step of the year][j]                                        */
+  double *warm;        /* ice-free albedo per latitude                                 */
+  double *C_r, *C_c;   /* heat capacity, rows and columns layouts                      */
+  double *aer_r;       /* aerosol pattern, rows layout                                 */
+  double *T, *Ts;      /* state and scratch, rows layout (deg C)                      */
+  double *src_r, *w_r; /* rows: explicit sources, noise                                */
   double *T_c, *src_c, *w_c, *xi_c; /* columns                                           */
   double *tas_acc;        /* rows: sum of T over the steps of the current year           */
   double *C_g, *aer_g;    /* heat capacity and aerosol pattern of every cell (ROM hooks)  */
@@ -45,8 +45,8 @@ typedef struct {
   double toa_acc;         /* sum over the year's steps of this rank's part of the global net flux */
   int bad;                /* a non-finite value was seen on this rank                      */
   long acc_steps;
-  double dt;              /* seconds                                                      */
-  double dt_days, t0_days;/* time axis: days since 1850-01-01                             */
+  double dt;               /* seconds                                                      */
+  double dt_days, t0_days; /* time axis: days since 1850-01-01                             */
   long step, nsteps;
   double t;
   int xi_started;

@@ -36,7 +36,8 @@ const kv_config_key kv_ebm_keys[] = {
     {"ebm.a0", KV_CFG_DOUBLE, "0.3", NULL, 0.0, 1.0, "albedo: ice-free constant part"},
     {"ebm.a2", KV_CFG_DOUBLE, "0.078", NULL, -1.0, 1.0, "albedo: ice-free P2 coefficient"},
     {"ebm.ai", KV_CFG_DOUBLE, "0.62", NULL, 0.0, 1.0, "albedo of ice"},
-    {"ebm.Tf", KV_CFG_DOUBLE, "-10", NULL, KV_CFG_NORANGE, "freezing temperature of the ice albedo (deg C)"},
+    {"ebm.Tf", KV_CFG_DOUBLE, "-10", NULL, KV_CFG_NORANGE,
+     "freezing temperature of the ice albedo (deg C)"},
     {"ebm.ice_width", KV_CFG_DOUBLE, "2", NULL, 0.0, INFINITY,
      "smooth albedo: width (K) of the tanh transition"},
     {"ebm.ocean_depth", KV_CFG_DOUBLE, "50", NULL, 0.0, INFINITY,
@@ -105,7 +106,8 @@ int kv_ebm_params_from_config(const kv_config *cfg, kv_ebm_params *p) {
   KV_CHECK(kv_config_get_double(cfg, "ebm.Tf", -INFINITY, INFINITY, &p->Tf));
   KV_CHECK(kv_config_get_double(cfg, "ebm.ice_width", 0.0, INFINITY, &p->ice_width));
   if (p->albedo == KV_EBM_ALB_SMOOTH && !(p->ice_width > 0.0)) {
-    return kv_config_errorf(cfg, "ebm.ice_width", "expected a positive width for the smooth albedo");
+    return kv_config_errorf(cfg, "ebm.ice_width",
+                            "expected a positive width for the smooth albedo");
   }
   double depth;
   KV_CHECK(kv_config_get_double(cfg, "ebm.ocean_depth", -INFINITY, INFINITY, &depth));
@@ -143,7 +145,8 @@ int kv_ebm_params_from_config(const kv_config *cfg, kv_ebm_params *p) {
   static const char *const heat_only[] = {"run.t_end", "run.dt"};
   for (int k = 0; k < 2; k++) {
     if (kv_config_has(cfg, heat_only[k])) {
-      return kv_config_errorf(cfg, heat_only[k], "not used by the ebm model: set run.year_start, "
+      return kv_config_errorf(cfg, heat_only[k],
+                              "not used by the ebm model: set run.year_start, "
                               "run.year_end and run.steps_per_year");
     }
   }
@@ -168,12 +171,13 @@ int kv_ebm_params_from_config(const kv_config *cfg, kv_ebm_params *p) {
   return KV_OK;
 }
 
-
 int kv_ebm_global_forcing(const kv_config *cfg, const char *scenario, int year0, int n,
                           double *total, double *co2, double *aer) {
   const char *spec = scenario, *dir = KV_SCENARIO_DIR;
   double co2_ref = 284.3, scale = 0.9, extra = 0.0;
-  if (!spec) KV_CHECK(kv_config_get_string(cfg, "ebm.scenario", &spec));
+  if (!spec) {
+    KV_CHECK(kv_config_get_string(cfg, "ebm.scenario", &spec));
+  }
   if (kv_config_has(cfg, "ebm.scenario_dir")) {
     KV_CHECK(kv_config_get_string(cfg, "ebm.scenario_dir", &dir));
   }
@@ -188,16 +192,26 @@ int kv_ebm_global_forcing(const kv_config *cfg, const char *scenario, int year0,
   }
   kv_forcing_scenario sc = {0};
   int has = strcmp(spec, "none") != 0;
-  if (has) KV_CHECK(kv_forcing_scenario_load(spec, dir, &sc));
+  if (has) {
+    KV_CHECK(kv_forcing_scenario_load(spec, dir, &sc));
+  }
   int rc = KV_OK;
   for (int k = 0; k < n && rc == KV_OK; k++) {
     double c = co2_ref, idx = 0.0;
-    if (has) rc = kv_forcing_scenario_at(&sc, year0 + k, &c, &idx);
+    if (has) {
+      rc = kv_forcing_scenario_at(&sc, year0 + k, &c, &idx);
+    }
     double fc = 5.35 * log(c / co2_ref), fa = -scale * idx;
     total[k] = extra + fc + fa;
-    if (co2) co2[k] = fc;
-    if (aer) aer[k] = fa;
+    if (co2) {
+      co2[k] = fc;
+    }
+    if (aer) {
+      aer[k] = fa;
+    }
   }
-  if (has) kv_forcing_scenario_free(&sc);
+  if (has) {
+    kv_forcing_scenario_free(&sc);
+  }
   return rc;
 }

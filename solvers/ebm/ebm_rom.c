@@ -19,7 +19,8 @@
 
 static int no_noise(const ebm *m) {
   if (m->p.noise_std > 0.0) {
-    return KV_ERROR(KV_ERR_UNSUPPORTED, "ebm: a reduced-order model of the ebm is deterministic: "
+    return KV_ERROR(KV_ERR_UNSUPPORTED,
+                    "ebm: a reduced-order model of the ebm is deterministic: "
                     "set ebm.noise_std = 0 (the stochastic forcing is a whole field per step)");
   }
   return KV_OK;
@@ -69,7 +70,7 @@ int kv_ebm_stencil(const kv_model *base, long cell, long *nbr) {
 }
 
 int kv_ebm_residual_at(kv_model *base, long step, const long *cells, int n, const double *u,
-                           double *f) {
+                       double *f) {
   ebm *m = (ebm *)base;
   const kv_ebm_params *p = &m->p;
   KV_CHECK(no_noise(m));
@@ -94,13 +95,17 @@ int kv_ebm_solve(kv_model *base, const kv_field *rhs, kv_field *out) {
   const double *in[] = {m->Ts};
   double *cols[] = {m->T_c};
   KV_CHECK(kv_sphere_transpose_to_cols(&m->tr, 1, in, cols));
-  for (size_t e = 0; e < (size_t)nlat * m->ni; e++) m->T_c[e] *= m->C_c[e] * rdt;
+  for (size_t e = 0; e < (size_t)nlat * m->ni; e++) {
+    m->T_c[e] *= m->C_c[e] * rdt;
+  }
   kv_sphere_tridiag_solve(&m->lat_solve, m->T_c);
   const double *cin[] = {m->T_c};
   double *rout[] = {m->Ts};
   KV_CHECK(kv_sphere_transpose_to_rows(&m->tr, 1, cin, rout));
   if (nlon > 1) {
-    for (size_t e = 0; e < (size_t)nlon * m->nj; e++) m->Ts[e] *= m->C_r[e] * rdt;
+    for (size_t e = 0; e < (size_t)nlon * m->nj; e++) {
+      m->Ts[e] *= m->C_r[e] * rdt;
+    }
     kv_sphere_tridiag_solve(&m->lon_solve, m->Ts);
   }
   kv_ebm_rows_to_field(m, m->Ts, 1.0, 0.0, out);
@@ -114,12 +119,15 @@ int kv_ebm_implicit_at(kv_model *base, const long *cells, int n, const double *u
   for (int q = 0; q < n; q++) {
     const double *v = u + (size_t)q * KV_STENCIL_MAX;
     long c = cells[q], i = c % nlon, j = c / nlon;
-    /* w = Glon^-1 u on the rows j - 1, j, j + 1 of column i (stencil entries: centre, west, east). */
+    /* w = Glon^-1 u on the rows j - 1, j, j + 1 of column i (stencil entries: centre, west, east).
+     */
     static const int row[3][3] = {{3, 5, 6}, {0, 1, 2}, {4, 7, 8}};
     double w[3] = {0.0, 0.0, 0.0};
     for (int r = 0; r < 3; r++) {
       long jj = j - 1 + r;
-      if (jj < 0 || jj >= nlat) continue;
+      if (jj < 0 || jj >= nlat) {
+        continue;
+      }
       const double *x = v;
       double ctr = x[row[r][0]];
       w[r] = ctr;
@@ -128,8 +136,8 @@ int kv_ebm_implicit_at(kv_model *base, const long *cells, int n, const double *u
         w[r] -= E * (x[row[r][2]] - 2.0 * ctr + x[row[r][1]]);
       }
     }
-    double lat = m->s.cn[j] * (j + 1 < nlat ? w[2] - w[1] : 0.0) -
-                 m->s.cs[j] * (j > 0 ? w[1] - w[0] : 0.0);
+    double lat =
+        m->s.cn[j] * (j + 1 < nlat ? w[2] - w[1] : 0.0) - m->s.cs[j] * (j > 0 ? w[1] - w[0] : 0.0);
     f[q] = w[1] + m->dt / m->C_g[c] * (p->B * w[1] - p->D * lat);
   }
   return KV_OK;

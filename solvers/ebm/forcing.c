@@ -35,8 +35,7 @@ double kv_forcing_insolation_daily(double S0, const kv_forcing_orbit *orb, doubl
     h0 = acos(-tan(lat) * tan(delta));
   }
   double rho = (1.0 + e * cos(lambda - w)) / (1.0 - e2); /* a / r */
-  return S0 / KV_PI * rho * rho *
-         (h0 * sin(lat) * sin(delta) + cos(lat) * cos(delta) * sin(h0));
+  return S0 / KV_PI * rho * rho * (h0 * sin(lat) * sin(delta) + cos(lat) * cos(delta) * sin(h0));
 }
 
 /* ---------------------------------------------------------------- scenarios */
@@ -64,10 +63,16 @@ static int read_csv(const char *path, kv_forcing_scenario *s) {
   while (fgets(line, sizeof line, f)) {
     lineno++;
     char *hash = strchr(line, '#');
-    if (hash) *hash = '\0';
+    if (hash) {
+      *hash = '\0';
+    }
     char *p = line;
-    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
-    if (!*p) continue;
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
+      p++;
+    }
+    if (!*p) {
+      continue;
+    }
     if (!header) {
       char h[3][64];
       if (sscanf(p, " %63[^, \t] , %63[^, \t] , %63[^, \t\r\n]", h[0], h[1], h[2]) != 3 ||
@@ -88,13 +93,17 @@ static int read_csv(const char *path, kv_forcing_scenario *s) {
       v[c] = strtod(p, &end);
       ok = end != p && errno == 0 && isfinite(v[c]);
       p = end;
-      while (*p == ' ' || *p == '\t') p++;
+      while (*p == ' ' || *p == '\t') {
+        p++;
+      }
       if (c < 2) {
         ok = ok && *p == ',';
         p++;
       }
     }
-    while (ok && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+    while (ok && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+      p++;
+    }
     if (!ok || *p) {
       rc = KV_ERROR(KV_ERR_FORMAT, "%s:%d: expected three numbers: year,co2_ppm,aerosol_index",
                     path, lineno);
@@ -111,13 +120,19 @@ static int read_csv(const char *path, kv_forcing_scenario *s) {
                     lineno);
       break;
     }
-    if (s->nyears == 0) s->year0 = year;
+    if (s->nyears == 0) {
+      s->year0 = year;
+    }
     if (s->nyears == cap) {
       cap = cap ? 2 * cap : 256;
       double *a = realloc(s->co2, (size_t)cap * sizeof *a);
-      if (a) s->co2 = a;
+      if (a) {
+        s->co2 = a;
+      }
       double *b = realloc(s->aerosol, (size_t)cap * sizeof *b);
-      if (b) s->aerosol = b;
+      if (b) {
+        s->aerosol = b;
+      }
       if (!a || !b) {
         rc = KV_ERROR(KV_ERR_NOMEM, "scenario: out of memory");
         break;
@@ -131,7 +146,9 @@ static int read_csv(const char *path, kv_forcing_scenario *s) {
   if (rc == KV_OK && s->nyears == 0) {
     rc = KV_ERROR(KV_ERR_FORMAT, "scenario file '%s' has no data rows", path);
   }
-  if (rc != KV_OK) kv_forcing_scenario_free(s);
+  if (rc != KV_OK) {
+    kv_forcing_scenario_free(s);
+  }
   return rc;
 }
 
@@ -152,8 +169,10 @@ int kv_forcing_scenario_load(const char *spec, const char *dir, kv_forcing_scena
     if (!is_path && rc == KV_ERR_IO) {
       char msg[512];
       snprintf(msg, sizeof msg, "%s", kv_error_message());
-      return KV_ERROR(KV_ERR_CONFIG, "unknown scenario '%s' (%s); the scenarios are the files "
-                      "<name>.csv in %s", spec, msg, dir);
+      return KV_ERROR(KV_ERR_CONFIG,
+                      "unknown scenario '%s' (%s); the scenarios are the files "
+                      "<name>.csv in %s",
+                      spec, msg, dir);
     }
     return rc;
   }
@@ -171,8 +190,10 @@ int kv_forcing_scenario_load(const char *spec, const char *dir, kv_forcing_scena
   int y0 = h.year0 < sc.year0 ? h.year0 : sc.year0;
   int y1 = sc.year0 + sc.nyears > h.year0 + h.nyears ? sc.year0 + sc.nyears : h.year0 + h.nyears;
   if (sc.year0 > h.year0 + h.nyears) {
-    rc = KV_ERROR(KV_ERR_FORMAT, "scenario '%s' starts in %d, after the historical record ends "
-                  "(%d): expected no gap", path, sc.year0, h.year0 + h.nyears - 1);
+    rc = KV_ERROR(KV_ERR_FORMAT,
+                  "scenario '%s' starts in %d, after the historical record ends "
+                  "(%d): expected no gap",
+                  path, sc.year0, h.year0 + h.nyears - 1);
   }
   if (rc == KV_OK) {
     out->year0 = y0;
@@ -199,8 +220,8 @@ int kv_forcing_scenario_load(const char *spec, const char *dir, kv_forcing_scena
 
 int kv_forcing_scenario_at(const kv_forcing_scenario *s, int year, double *co2, double *aerosol) {
   if (year < s->year0 || year >= s->year0 + s->nyears) {
-    return KV_ERROR(KV_ERR_CONFIG, "scenario %s covers the years %d-%d, not %d", s->name,
-                    s->year0, s->year0 + s->nyears - 1, year);
+    return KV_ERROR(KV_ERR_CONFIG, "scenario %s covers the years %d-%d, not %d", s->name, s->year0,
+                    s->year0 + s->nyears - 1, year);
   }
   *co2 = s->co2[year - s->year0];
   *aerosol = s->aerosol[year - s->year0];
@@ -242,10 +263,10 @@ typedef struct {
 
 /* Industrial sulphate regions (centre, e-folding widths in degrees, relative strength). */
 static const patch g_patches[] = {
-    {40.0, 280.0, 8.0, 15.0, 1.0},   /* eastern North America */
-    {50.0, 15.0, 8.0, 15.0, 1.0},    /* Europe                */
-    {32.0, 115.0, 8.0, 15.0, 1.5},   /* East Asia             */
-    {23.0, 80.0, 7.0, 12.0, 1.0},    /* South Asia            */
+    {40.0, 280.0, 8.0, 15.0, 1.0}, /* eastern North America */
+    {50.0, 15.0, 8.0, 15.0, 1.0},  /* Europe                */
+    {32.0, 115.0, 8.0, 15.0, 1.5}, /* East Asia             */
+    {23.0, 80.0, 7.0, 12.0, 1.0},  /* South Asia            */
 };
 
 static double aerosol_fn(double lat, double lon) {
@@ -292,8 +313,8 @@ static double land_fn(double lat, double lon) {
   lon = fmod(fmod(lon, 360.0) + 360.0, 360.0);
   for (size_t k = 0; k < sizeof g_land / sizeof g_land[0]; k++) {
     const box *b = &g_land[k];
-    int in_lon = b->lon0 <= b->lon1 ? (lon >= b->lon0 && lon < b->lon1)
-                                    : (lon >= b->lon0 || lon < b->lon1);
+    int in_lon =
+        b->lon0 <= b->lon1 ? (lon >= b->lon0 && lon < b->lon1) : (lon >= b->lon0 || lon < b->lon1);
     if (lat >= b->lat0 && lat < b->lat1 && in_lon) {
       return 1.0;
     }

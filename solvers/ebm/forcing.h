@@ -9,7 +9,9 @@
 #include "solvers/ebm/sphere.h"
 
 /* Second Legendre polynomial. */
-static inline double kv_forcing_p2(double x) { return 0.5 * (3.0 * x * x - 1.0); }
+static inline double kv_forcing_p2(double x) {
+  return 0.5 * (3.0 * x * x - 1.0);
+}
 
 /* Annual-mean insolation S0/4 (1 + s2 P2(sin lat)), W m-2. */
 double kv_forcing_insolation_annual(double S0, double s2, double lat);
@@ -31,7 +33,7 @@ double kv_forcing_insolation_daily(double S0, const kv_forcing_orbit *orb, doubl
 typedef struct {
   int year0, nyears;
   double *co2, *aerosol;
-  char name[8300];     /* what it was loaded from, for messages */
+  char name[8300]; /* what it was loaded from, for messages */
 } kv_forcing_scenario;
 
 /* Load scenario `spec`: a name looked up as <dir>/<spec>.csv, or a path to a CSV file (a spec with

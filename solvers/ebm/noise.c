@@ -42,7 +42,9 @@ static inline double cell_normal(uint64_t key, int nlon, int j, int i, double *o
   double z0, z1;
   uint64_t pair = (uint64_t)j * (uint64_t)((nlon + 1) / 2) + (uint64_t)(i / 2);
   normal_pair(key, pair, &z0, &z1);
-  if (other) *other = z1;
+  if (other) {
+    *other = z1;
+  }
   return (i & 1) ? z1 : z0;
 }
 
@@ -105,30 +107,40 @@ static int exact_sd(kv_noise *n, double l2) {
     rc = factor_lon(&all, s, l2, 0, nlat);
     if (rc == KV_OK) {
       memset(g, 0, (size_t)nlat * (size_t)nlon * sizeof *g);
-      for (int j = 0; j < nlat; j++) g[j] = 1.0; /* e_0 in every row */
+      for (int j = 0; j < nlat; j++) {
+        g[j] = 1.0; /* e_0 in every row */
+      }
       kv_sphere_tridiag_solve(&all, g);
       kv_sphere_tridiag_solve(&all, g);
       for (int j = 0; j < nlat; j++) {
         double sum = 0.0;
-        for (int i = 0; i < nlon; i++) sum += g[(size_t)i * nlat + j] * g[(size_t)i * nlat + j];
+        for (int i = 0; i < nlon; i++) {
+          sum += g[(size_t)i * nlat + j] * g[(size_t)i * nlat + j];
+        }
         v[j] = n->wamp[j] * n->wamp[j] * sum;
       }
       kv_sphere_tridiag_free(&all);
     }
   } else if (rc == KV_OK) {
-    for (int j = 0; j < nlat; j++) v[j] = n->wamp[j] * n->wamp[j];
+    for (int j = 0; j < nlat; j++) {
+      v[j] = n->wamp[j] * n->wamp[j];
+    }
   }
   if (rc == KV_OK) {
     kv_sphere_tridiag lat;
     rc = factor_lat(&lat, s, l2, nlat);
     if (rc == KV_OK) {
       memset(g, 0, (size_t)nlat * (size_t)nlat * sizeof *g);
-      for (int j = 0; j < nlat; j++) g[(size_t)j * nlat + j] = 1.0;
+      for (int j = 0; j < nlat; j++) {
+        g[(size_t)j * nlat + j] = 1.0;
+      }
       kv_sphere_tridiag_solve(&lat, g);
       kv_sphere_tridiag_solve(&lat, g);
       for (int j = 0; j < nlat; j++) {
         double sum = 0.0;
-        for (int q = 0; q < nlat; q++) sum += g[(size_t)j * nlat + q] * g[(size_t)j * nlat + q] * v[q];
+        for (int q = 0; q < nlat; q++) {
+          sum += g[(size_t)j * nlat + q] * g[(size_t)j * nlat + q] * v[q];
+        }
         n->inv_sd[j] = 1.0 / sqrt(sum);
       }
       kv_sphere_tridiag_free(&lat);
@@ -139,8 +151,8 @@ static int exact_sd(kv_noise *n, double l2) {
   return rc;
 }
 
-int kv_noise_create(kv_noise *n, const kv_sphere *s, int j0, int nj, int i0, int ni,
-                    uint64_t seed, double std, double corr, double tau_steps) {
+int kv_noise_create(kv_noise *n, const kv_sphere *s, int j0, int nj, int i0, int ni, uint64_t seed,
+                    double std, double corr, double tau_steps) {
   memset(n, 0, sizeof *n);
   n->s = s;
   n->j0 = j0;
@@ -168,9 +180,15 @@ int kv_noise_create(kv_noise *n, const kv_sphere *s, int j0, int nj, int i0, int
   }
   double l2 = corr * corr;
   int rc = exact_sd(n, l2);
-  if (rc == KV_OK && s->nlon > 1) rc = factor_lon(&n->lon, s, l2, j0, nj);
-  if (rc == KV_OK) rc = factor_lat(&n->lat, s, l2, ni);
-  if (rc != KV_OK) kv_noise_free(n);
+  if (rc == KV_OK && s->nlon > 1) {
+    rc = factor_lon(&n->lon, s, l2, j0, nj);
+  }
+  if (rc == KV_OK) {
+    rc = factor_lat(&n->lat, s, l2, ni);
+  }
+  if (rc != KV_OK) {
+    kv_noise_free(n);
+  }
   return rc;
 }
 
@@ -194,7 +212,9 @@ void kv_noise_rows(kv_noise *n, long step, double *w) {
     for (int i = 0; i < nlon; i += 2) {
       double z1;
       w[(size_t)i * nj + jl] = amp * cell_normal(key, nlon, j, i, &z1);
-      if (i + 1 < nlon) w[(size_t)(i + 1) * nj + jl] = amp * z1;
+      if (i + 1 < nlon) {
+        w[(size_t)(i + 1) * nj + jl] = amp * z1;
+      }
     }
   }
   if (n->smooth && nlon > 1) {

@@ -19,19 +19,19 @@
 
 typedef struct {
   const kv_sphere *s;
-  int j0, nj, i0, ni;      /* this rank's rows and columns                               */
+  int j0, nj, i0, ni; /* this rank's rows and columns                               */
   uint64_t seed;
-  double std, phi, innov;  /* noise_std, AR(1) coefficient and innovation scale            */
-  int smooth;              /* 0 when the correlation length is 0 (white in space)          */
-  kv_sphere_tridiag lon, lat;     /* (1 - l^2 L_lon) on this rank's rows, (1 - l^2 L_lat) on columns */
-  double *wamp;            /* white-noise amplitude per latitude, sqrt(mean area / area)    */
-  double *inv_sd;          /* 1 / standard deviation of the smoothed field per latitude     */
+  double std, phi, innov;     /* noise_std, AR(1) coefficient and innovation scale            */
+  int smooth;                 /* 0 when the correlation length is 0 (white in space)          */
+  kv_sphere_tridiag lon, lat; /* (1 - l^2 L_lon) on this rank's rows, (1 - l^2 L_lat) on columns */
+  double *wamp;               /* white-noise amplitude per latitude, sqrt(mean area / area)    */
+  double *inv_sd;             /* 1 / standard deviation of the smoothed field per latitude     */
 } kv_noise;
 
 /* Set up on rows [j0, j0 + nj) and columns [i0, i0 + ni). corr = correlation length on the unit
  * sphere (radians), tau_steps = AR(1) time scale in steps (0: white in time). Not collective. */
-int kv_noise_create(kv_noise *n, const kv_sphere *s, int j0, int nj, int i0, int ni,
-                    uint64_t seed, double std, double corr, double tau_steps);
+int kv_noise_create(kv_noise *n, const kv_sphere *s, int j0, int nj, int i0, int ni, uint64_t seed,
+                    double std, double corr, double tau_steps);
 void kv_noise_free(kv_noise *n);
 
 /* First half of a step, in the rows layout [i][j - j0]: white noise of step `step`, smoothed in

@@ -103,7 +103,7 @@ static void thomas_solve(const kv_sphere_tridiag *t, double *restrict x) {
 }
 
 int kv_sphere_tridiag_factor(kv_sphere_tridiag *t, long n, long nb, int cyclic, const double *a,
-                      const double *b, const double *c) {
+                             const double *b, const double *c) {
   memset(t, 0, sizeof *t);
   t->n = n;
   t->nb = nb;
@@ -200,7 +200,7 @@ void kv_sphere_tridiag_free(kv_sphere_tridiag *t) {
 /* ---------------------------------------------------------------- transpose */
 
 int kv_sphere_transpose_create(MPI_Comm comm, int nlat, int nlon, int my_j0, int my_nj, int maxf,
-                        kv_sphere_transpose *t) {
+                               kv_sphere_transpose *t) {
   memset(t, 0, sizeof *t);
   t->comm = comm;
   MPI_Comm_size(comm, &t->size);
@@ -225,7 +225,8 @@ int kv_sphere_transpose_create(MPI_Comm comm, int nlat, int nlon, int my_j0, int
       t->ni[q] = nlon / p + (q < nlon % p ? 1 : 0);
       t->i0[q] = q == 0 ? 0 : t->i0[q - 1] + t->ni[q - 1];
     }
-    size_t n = (size_t)maxf * ((size_t)nlon * (size_t)my_nj + (size_t)nlat * (size_t)t->ni[t->rank]);
+    size_t n =
+        (size_t)maxf * ((size_t)nlon * (size_t)my_nj + (size_t)nlat * (size_t)t->ni[t->rank]);
     t->sbuf = malloc(n * sizeof(double) + 8);
     t->rbuf = malloc(n * sizeof(double) + 8);
     ok = t->sbuf && t->rbuf;
@@ -270,7 +271,8 @@ static void counts(kv_sphere_transpose *t, int nf, int to_cols) {
   }
 }
 
-int kv_sphere_transpose_to_cols(kv_sphere_transpose *t, int nf, const double *const *rows, double *const *cols) {
+int kv_sphere_transpose_to_cols(kv_sphere_transpose *t, int nf, const double *const *rows,
+                                double *const *cols) {
   const int me = t->rank, nj = t->nj[me], ni = t->ni[me];
   counts(t, nf, 1);
   for (int q = 0; q < t->size; q++) {
@@ -302,7 +304,8 @@ int kv_sphere_transpose_to_cols(kv_sphere_transpose *t, int nf, const double *co
   return KV_OK;
 }
 
-int kv_sphere_transpose_to_rows(kv_sphere_transpose *t, int nf, const double *const *cols, double *const *rows) {
+int kv_sphere_transpose_to_rows(kv_sphere_transpose *t, int nf, const double *const *cols,
+                                double *const *rows) {
   const int me = t->rank, nj = t->nj[me], ni = t->ni[me];
   counts(t, nf, 0);
   for (int q = 0; q < t->size; q++) {

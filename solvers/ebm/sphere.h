@@ -20,12 +20,12 @@
 
 typedef struct {
   int nlat, nlon;
-  double dlat, dlon;   /* radians                                                         */
-  double *lat;         /* cell-centre latitude (radians), nlat                             */
-  double *lon;         /* cell-centre longitude (radians), nlon                            */
-  double *w;           /* area weight of a cell in row j: its fraction of the sphere      */
-  double *cn, *cs;     /* (L_lat T)_j = cn_j (T_j+1 - T_j) - cs_j (T_j - T_j-1)            */
-  double *ce;          /* (L_lon T)_ij = ce_j (T_i+1 - 2 T_i + T_i-1)                      */
+  double dlat, dlon; /* radians                                                         */
+  double *lat;       /* cell-centre latitude (radians), nlat                             */
+  double *lon;       /* cell-centre longitude (radians), nlon                            */
+  double *w;         /* area weight of a cell in row j: its fraction of the sphere      */
+  double *cn, *cs;   /* (L_lat T)_j = cn_j (T_j+1 - T_j) - cs_j (T_j - T_j-1)            */
+  double *ce;        /* (L_lon T)_ij = ce_j (T_i+1 - 2 T_i + T_i-1)                      */
 } kv_sphere;
 
 /* Geometry of an nlat x nlon grid (nlat >= 3; nlon = 1 or >= 3). KV_ERR_NOMEM on failure. Not
@@ -41,15 +41,15 @@ void kv_sphere_free(kv_sphere *s);
 typedef struct {
   long n, nb;
   int cyclic;
-  double *a, *m, *cp;  /* sub-diagonal, 1 / pivot, scaled super-diagonal: n x nb each       */
-  double *z;           /* cyclic: solution of the correction system, n x nb                */
-  double *beta, *den;  /* cyclic: corner and Sherman-Morrison denominator per system, nb    */
-  double *work;        /* cyclic: nb                                                      */
+  double *a, *m, *cp; /* sub-diagonal, 1 / pivot, scaled super-diagonal: n x nb each       */
+  double *z;          /* cyclic: solution of the correction system, n x nb                */
+  double *beta, *den; /* cyclic: corner and Sherman-Morrison denominator per system, nb    */
+  double *work;       /* cyclic: nb                                                      */
 } kv_sphere_tridiag;
 
 /* Factor the systems given by a, b, c (n x nb each, laid out as above). Owns copies. */
 int kv_sphere_tridiag_factor(kv_sphere_tridiag *t, long n, long nb, int cyclic, const double *a,
-                      const double *b, const double *c);
+                             const double *b, const double *c);
 /* Solve in place: x holds the right-hand sides on entry, the solutions on return. */
 void kv_sphere_tridiag_solve(const kv_sphere_tridiag *t, double *x);
 void kv_sphere_tridiag_free(kv_sphere_tridiag *t);
@@ -59,21 +59,23 @@ typedef struct {
   MPI_Comm comm;
   int size, rank;
   int nlat, nlon;
-  int *j0, *nj;        /* rows of each rank                                                */
-  int *i0, *ni;        /* columns of each rank                                             */
+  int *j0, *nj; /* rows of each rank                                                */
+  int *i0, *ni; /* columns of each rank                                             */
   int *scnt, *sdsp, *rcnt, *rdsp;
   double *sbuf, *rbuf;
-  int maxf;            /* fields per call the buffers hold                                 */
+  int maxf; /* fields per call the buffers hold                                 */
 } kv_sphere_transpose;
 
 /* Plan the transposes of up to maxf fields at once. The rows split is given (every rank's j0 and
  * nj, e.g. from a kv_grid); columns are split in contiguous blocks as evenly as possible (ranks
  * beyond nlon own none). Collective. */
 int kv_sphere_transpose_create(MPI_Comm comm, int nlat, int nlon, int my_j0, int my_nj, int maxf,
-                        kv_sphere_transpose *t);
+                               kv_sphere_transpose *t);
 void kv_sphere_transpose_free(kv_sphere_transpose *t);
 /* Move nf fields from rows to columns layout (or back). Collective. */
-int kv_sphere_transpose_to_cols(kv_sphere_transpose *t, int nf, const double *const *rows, double *const *cols);
-int kv_sphere_transpose_to_rows(kv_sphere_transpose *t, int nf, const double *const *cols, double *const *rows);
+int kv_sphere_transpose_to_cols(kv_sphere_transpose *t, int nf, const double *const *rows,
+                                double *const *cols);
+int kv_sphere_transpose_to_rows(kv_sphere_transpose *t, int nf, const double *const *cols,
+                                double *const *rows);
 
 #endif

@@ -15,16 +15,16 @@ struct kv_fftsolve {
   const kv_grid *g;
   MPI_Comm comm;
   int rank, size, nd;
-  int sd;                    /* padded C-order dimension cut into slabs                     */
-  long N[3];                 /* global sizes, padded C order (z, y, x)                       */
-  long *bbox;                /* every rank's field block: start[3], count[3]                */
-  long *sbox;                /* every rank's slab: start[3], count[3]                       */
-  int *cnt_b2s, *dsp_b2s;    /* what this rank sends when moving blocks to slabs             */
-  int *cnt_s2b, *dsp_s2b;    /* ... and receives; the reverse move swaps the two             */
+  int sd;                 /* padded C-order dimension cut into slabs                     */
+  long N[3];              /* global sizes, padded C order (z, y, x)                       */
+  long *bbox;             /* every rank's field block: start[3], count[3]                */
+  long *sbox;             /* every rank's slab: start[3], count[3]                       */
+  int *cnt_b2s, *dsp_b2s; /* what this rank sends when moving blocks to slabs             */
+  int *cnt_s2b, *dsp_s2b; /* ... and receives; the reverse move swaps the two             */
   double *sendbuf, *recvbuf;
-  double *slab;              /* FFTW's in-place buffer                                       */
-  double *scale;             /* 1 / (normalisation x (1 - c sum lambda)) per transformed entry */
-  int aligned;               /* every rank's block is its slab: no all-to-all needed          */
+  double *slab;  /* FFTW's in-place buffer                                       */
+  double *scale; /* 1 / (normalisation x (1 - c sum lambda)) per transformed entry */
+  int aligned;   /* every rank's block is its slab: no all-to-all needed          */
   long nscale;
   fftw_plan fwd, bwd;
 };
@@ -34,18 +34,35 @@ struct kv_fftsolve {
 typedef enum { DD, NN, DN, ND, PP } axis_kind;
 
 static axis_kind kind_of(const int *bc) {
-  if (bc[0] == 2) return PP;
-  if (bc[0] == 0) return bc[1] == 0 ? DD : DN;
+  if (bc[0] == 2) {
+    return PP;
+  }
+  if (bc[0] == 0) {
+    return bc[1] == 0 ? DD : DN;
+  }
   return bc[1] == 0 ? ND : NN;
 }
 
 static void kinds(axis_kind k, fftw_r2r_kind *fwd, fftw_r2r_kind *bwd) {
   switch (k) {
-  case DD: *fwd = FFTW_RODFT10; *bwd = FFTW_RODFT01; break;
-  case NN: *fwd = FFTW_REDFT10; *bwd = FFTW_REDFT01; break;
-  case DN: *fwd = *bwd = FFTW_RODFT11; break;
-  case ND: *fwd = *bwd = FFTW_REDFT11; break;
-  case PP: *fwd = FFTW_R2HC; *bwd = FFTW_HC2R; break;
+  case DD:
+    *fwd = FFTW_RODFT10;
+    *bwd = FFTW_RODFT01;
+    break;
+  case NN:
+    *fwd = FFTW_REDFT10;
+    *bwd = FFTW_REDFT01;
+    break;
+  case DN:
+    *fwd = *bwd = FFTW_RODFT11;
+    break;
+  case ND:
+    *fwd = *bwd = FFTW_REDFT11;
+    break;
+  case PP:
+    *fwd = FFTW_R2HC;
+    *bwd = FFTW_HC2R;
+    break;
   }
 }
 
@@ -53,10 +70,16 @@ static void kinds(axis_kind k, fftw_r2r_kind *fwd, fftw_r2r_kind *bwd) {
 static double lambda(axis_kind k, long n, double h, long r) {
   double a;
   switch (k) {
-  case DD: a = KV_PI * (double)(r + 1) / (2.0 * n); break;
-  case NN: a = KV_PI * (double)r / (2.0 * n); break;
+  case DD:
+    a = KV_PI * (double)(r + 1) / (2.0 * n);
+    break;
+  case NN:
+    a = KV_PI * (double)r / (2.0 * n);
+    break;
   case DN:
-  case ND: a = KV_PI * ((double)r + 0.5) / (2.0 * n); break;
+  case ND:
+    a = KV_PI * ((double)r + 0.5) / (2.0 * n);
+    break;
   default: { /* halfcomplex: r <= n/2 holds frequency r, the rest frequency n - r */
     long f = r <= n / 2 ? r : n - r;
     a = KV_PI * (double)f / (double)n;
@@ -66,7 +89,9 @@ static double lambda(axis_kind k, long n, double h, long r) {
   return -4.0 * s * s / (h * h);
 }
 
-static double norm_of(axis_kind k, long n) { return k == PP ? (double)n : 2.0 * (double)n; }
+static double norm_of(axis_kind k, long n) {
+  return k == PP ? (double)n : 2.0 * (double)n;
+}
 
 /* ---------------------------------------------------------------- redistribution */
 
@@ -150,7 +175,9 @@ static int move(kv_fftsolve *s, kv_field *u, int to_slab) {
   for (int r = 0; r < s->size; r++) {
     const long *other = to_slab ? s->sbox + 6 * r : s->bbox + 6 * r;
     const long *mine = to_slab ? mine_b : mine_s;
-    if (intersect(mine, other, lo, hi) == 0) continue;
+    if (intersect(mine, other, lo, hi) == 0) {
+      continue;
+    }
     p += to_slab ? copy_rows(s, u, lo, hi, s->sendbuf + p, 1, 0)
                  : copy_slab_rows(s, lo, hi, s->sendbuf + p, 1);
   }
@@ -164,7 +191,9 @@ static int move(kv_fftsolve *s, kv_field *u, int to_slab) {
   for (int q = 0; q < s->size; q++) {
     const long *other = to_slab ? s->bbox + 6 * q : s->sbox + 6 * q;
     const long *mine = to_slab ? mine_s : mine_b;
-    if (intersect(mine, other, lo, hi) == 0) continue;
+    if (intersect(mine, other, lo, hi) == 0) {
+      continue;
+    }
     p += to_slab ? copy_slab_rows(s, lo, hi, s->recvbuf + p, 0)
                  : copy_rows(s, u, lo, hi, s->recvbuf + p, 0, 0);
   }
@@ -184,7 +213,9 @@ static int setup(kv_fftsolve *s, const kv_fftsolve_params *p) {
       return KV_ERROR(KV_ERR_INVALID, "fft solver: axis %c is periodic on one face only", "xyz"[a]);
     }
   }
-  for (int c = 0; c < 3; c++) s->N[c] = n[2 - c];
+  for (int c = 0; c < 3; c++) {
+    s->N[c] = n[2 - c];
+  }
   s->sd = s->nd >= 2 ? 3 - s->nd : 2;
   /* Plan (or, in 1D, prepare rank 0's serial plan) and learn this rank's slab. */
   long s0 = 0, sn = 0, t0 = 0, tn = 0, alloc = 0;
@@ -205,7 +236,9 @@ static int setup(kv_fftsolve *s, const kv_fftsolve_params *p) {
   }
   if (s->nd >= 2) {
     ptrdiff_t dims[3], ln0, l0s, ln1, l1s;
-    for (int i = 0; i < s->nd; i++) dims[i] = (ptrdiff_t)s->N[s->sd + i];
+    for (int i = 0; i < s->nd; i++) {
+      dims[i] = (ptrdiff_t)s->N[s->sd + i];
+    }
     alloc = (long)fftw_mpi_local_size_many_transposed(s->nd, dims, 1, FFTW_MPI_DEFAULT_BLOCK,
                                                       FFTW_MPI_DEFAULT_BLOCK, s->comm, &ln0, &l0s,
                                                       &ln1, &l1s);
@@ -214,20 +247,30 @@ static int setup(kv_fftsolve *s, const kv_fftsolve_params *p) {
     t0 = l1s;
     tn = ln1;
     s->slab = fftw_alloc_real((size_t)(alloc > 0 ? alloc : 1));
-    if (!s->slab) return KV_ERROR(KV_ERR_NOMEM, "fft solver: out of memory");
-    s->fwd = fftw_mpi_plan_many_r2r(s->nd, dims, 1, FFTW_MPI_DEFAULT_BLOCK, FFTW_MPI_DEFAULT_BLOCK,
-                                    s->slab, s->slab, s->comm, kf, p->planner | FFTW_MPI_TRANSPOSED_OUT);
-    s->bwd = fftw_mpi_plan_many_r2r(s->nd, dims, 1, FFTW_MPI_DEFAULT_BLOCK, FFTW_MPI_DEFAULT_BLOCK,
-                                    s->slab, s->slab, s->comm, kb, p->planner | FFTW_MPI_TRANSPOSED_IN);
-    if (!s->fwd || !s->bwd) return KV_ERROR(KV_ERR_UNSUPPORTED, "fft solver: FFTW could not plan");
+    if (!s->slab) {
+      return KV_ERROR(KV_ERR_NOMEM, "fft solver: out of memory");
+    }
+    s->fwd =
+        fftw_mpi_plan_many_r2r(s->nd, dims, 1, FFTW_MPI_DEFAULT_BLOCK, FFTW_MPI_DEFAULT_BLOCK,
+                               s->slab, s->slab, s->comm, kf, p->planner | FFTW_MPI_TRANSPOSED_OUT);
+    s->bwd =
+        fftw_mpi_plan_many_r2r(s->nd, dims, 1, FFTW_MPI_DEFAULT_BLOCK, FFTW_MPI_DEFAULT_BLOCK,
+                               s->slab, s->slab, s->comm, kb, p->planner | FFTW_MPI_TRANSPOSED_IN);
+    if (!s->fwd || !s->bwd) {
+      return KV_ERROR(KV_ERR_UNSUPPORTED, "fft solver: FFTW could not plan");
+    }
   } else {
     sn = s->rank == 0 ? s->N[2] : 0;
     s->slab = fftw_alloc_real((size_t)(sn > 0 ? sn : 1));
-    if (!s->slab) return KV_ERROR(KV_ERR_NOMEM, "fft solver: out of memory");
+    if (!s->slab) {
+      return KV_ERROR(KV_ERR_NOMEM, "fft solver: out of memory");
+    }
     if (s->rank == 0) {
       s->fwd = fftw_plan_r2r_1d((int)sn, s->slab, s->slab, kf[0], p->planner);
       s->bwd = fftw_plan_r2r_1d((int)sn, s->slab, s->slab, kb[0], p->planner);
-      if (!s->fwd || !s->bwd) return KV_ERROR(KV_ERR_UNSUPPORTED, "fft solver: FFTW could not plan");
+      if (!s->fwd || !s->bwd) {
+        return KV_ERROR(KV_ERR_UNSUPPORTED, "fft solver: FFTW could not plan");
+      }
     }
   }
   if (p->wisdom) {
@@ -271,7 +314,8 @@ static int setup(kv_fftsolve *s, const kv_fftsolve_params *p) {
     long a = intersect(s->bbox + 6 * s->rank, s->sbox + 6 * r, lo, hi);
     long b = intersect(s->sbox + 6 * s->rank, s->bbox + 6 * r, lo, hi);
     if (a > 2147483647L || b > 2147483647L) {
-      return KV_ERROR(KV_ERR_UNSUPPORTED, "fft solver: more than 2^31 cells move between two ranks");
+      return KV_ERROR(KV_ERR_UNSUPPORTED,
+                      "fft solver: more than 2^31 cells move between two ranks");
     }
     s->cnt_b2s[r] = (int)a;
     s->dsp_b2s[r] = (int)nsend;
@@ -308,11 +352,13 @@ static int setup(kv_fftsolve *s, const kv_fftsolve_params *p) {
     return KV_ERROR(KV_ERR_NOMEM, "fft solver: out of memory");
   }
   double norm = 1.0;
-  for (int a = 0; a < s->nd; a++) norm *= norm_of(ak[a], n[a]);
+  for (int a = 0; a < s->nd; a++) {
+    norm *= norm_of(ak[a], n[a]);
+  }
   int used = s->nd >= 2 ? s->nd : 1;
   long q = 0;
-  for (long i0 = 0; i0 < dimsT[0]; i0++)
-    for (long i1 = 0; i1 < dimsT[1]; i1++)
+  for (long i0 = 0; i0 < dimsT[0]; i0++) {
+    for (long i1 = 0; i1 < dimsT[1]; i1++) {
       for (long i2 = 0; i2 < dimsT[2]; i2++) {
         long idx[3] = {startT[0] + i0, startT[1] + i1, startT[2] + i2};
         double lam = 0.0;
@@ -322,6 +368,8 @@ static int setup(kv_fftsolve *s, const kv_fftsolve_params *p) {
         }
         s->scale[q++] = 1.0 / (norm * (1.0 - p->coef * lam));
       }
+    }
+  }
   return KV_OK;
 }
 
@@ -349,16 +397,28 @@ int kv_fftsolve_create(const kv_grid *g, const kv_fftsolve_params *p, kv_fftsolv
 int kv_fftsolve_solve(kv_fftsolve *s, const kv_field *rhs, kv_field *u) {
   /* move() only reads the field when packing towards the slab */
   KV_CHECK(move(s, (kv_field *)rhs, 1));
-  if (s->fwd) fftw_execute(s->fwd);
-  for (long i = 0; i < s->nscale; i++) s->slab[i] *= s->scale[i];
-  if (s->bwd) fftw_execute(s->bwd);
+  if (s->fwd) {
+    fftw_execute(s->fwd);
+  }
+  for (long i = 0; i < s->nscale; i++) {
+    s->slab[i] *= s->scale[i];
+  }
+  if (s->bwd) {
+    fftw_execute(s->bwd);
+  }
   return move(s, u, 0);
 }
 
 void kv_fftsolve_free(kv_fftsolve *s) {
-  if (!s) return;
-  if (s->fwd) fftw_destroy_plan(s->fwd);
-  if (s->bwd) fftw_destroy_plan(s->bwd);
+  if (!s) {
+    return;
+  }
+  if (s->fwd) {
+    fftw_destroy_plan(s->fwd);
+  }
+  if (s->bwd) {
+    fftw_destroy_plan(s->bwd);
+  }
   fftw_free(s->slab);
   free(s->bbox);
   free(s->sbox);

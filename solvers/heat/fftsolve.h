@@ -25,9 +25,9 @@ typedef struct kv_fftsolve kv_fftsolve;
 /* Boundary condition of each face: 0 Dirichlet, 1 Neumann, 2 periodic (both faces). */
 typedef struct {
   int bc[3][2];
-  double coef;          /* c in (I - c L0); c = theta dt kappa >= 0                     */
-  unsigned planner;     /* FFTW_ESTIMATE, FFTW_MEASURE or FFTW_PATIENT                  */
-  const char *wisdom;   /* wisdom file to import before and export after planning, or NULL */
+  double coef;        /* c in (I - c L0); c = theta dt kappa >= 0                     */
+  unsigned planner;   /* FFTW_ESTIMATE, FFTW_MEASURE or FFTW_PATIENT                  */
+  const char *wisdom; /* wisdom file to import before and export after planning, or NULL */
 } kv_fftsolve_params;
 
 /* Plan the transforms for grid g. Collective over the grid's communicator. Fails with

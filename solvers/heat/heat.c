@@ -55,9 +55,13 @@ static int set_profile(kv_field *f, const kv_config_func *prof, const double *le
 
 /* ---------------------------------------------------------------- life cycle */
 
-double kv_heat_dt_limit(const kv_heat *h) { return h->dt_limit; }
+double kv_heat_dt_limit(const kv_heat *h) {
+  return h->dt_limit;
+}
 
-const kv_field *kv_heat_state(const kv_heat *h) { return h->T; }
+const kv_field *kv_heat_state(const kv_heat *h) {
+  return h->T;
+}
 
 /* Implicit schemes: the boundary-value term b = L_h(0) joins the source, dq = dt (q + theta b),
  * and the FFT solver of (I - theta dt kappa L) is planned. Collective. */
@@ -73,23 +77,38 @@ static int setup_implicit(kv_heat *h) {
     /* b depends on kappa(T): recomputed every Picard iteration from a zero state whose ghosts
      * carry the boundary values. */
     int rc = kv_field_create(h->grid, &h->rhs0);
-    if (rc == KV_OK) rc = kv_field_create(h->grid, &h->zero);
-    if (rc == KV_OK) rc = kv_field_create(h->grid, &h->bfield);
-    if (rc == KV_OK) rc = kv_field_create(h->grid, &h->xprev);
-    if (rc == KV_OK) rc = kv_field_halo_exchange(h->zero);
+    if (rc == KV_OK) {
+      rc = kv_field_create(h->grid, &h->zero);
+    }
+    if (rc == KV_OK) {
+      rc = kv_field_create(h->grid, &h->bfield);
+    }
+    if (rc == KV_OK) {
+      rc = kv_field_create(h->grid, &h->xprev);
+    }
+    if (rc == KV_OK) {
+      rc = kv_field_halo_exchange(h->zero);
+    }
     KV_CHECK(kv_status_agree(kv_grid_comm(h->grid), rc));
     kv_heat_fill_boundary(h, h->zero, 0);
   } else if (inhomogeneous) {
     kv_field *zero = NULL, *b = NULL;
     int rc = kv_field_create(h->grid, &zero);
-    if (rc == KV_OK) rc = kv_field_create(h->grid, &b);
-    if (rc == KV_OK) rc = kv_field_halo_exchange(zero);
-    if (rc == KV_OK && !h->dq) rc = kv_field_create(h->grid, &h->dq);
+    if (rc == KV_OK) {
+      rc = kv_field_create(h->grid, &b);
+    }
+    if (rc == KV_OK) {
+      rc = kv_field_halo_exchange(zero);
+    }
+    if (rc == KV_OK && !h->dq) {
+      rc = kv_field_create(h->grid, &h->dq);
+    }
     if (rc == KV_OK) {
       kv_heat_fill_boundary(h, zero, 0);
       /* b = L_h(0) */
       if (h->kappa) {
-        kv_heat_kernel_var(h, 1.0, kv_field_data(zero), kv_field_data(b), kv_field_data(h->kappa), NULL);
+        kv_heat_kernel_var(h, 1.0, kv_field_data(zero), kv_field_data(b), kv_field_data(h->kappa),
+                           NULL);
       } else {
         kv_heat_kernel_const(h, 1.0, kv_field_data(zero), kv_field_data(b), NULL);
       }
@@ -150,13 +169,17 @@ static int heat_setup(kv_heat *h, MPI_Comm comm) {
       h->p.n[h->p.dims - 1] >= size) {
     /* Slabs along the slowest axis, as FFTW-MPI distributes: when the sizes divide evenly the
      * solver then needs no all-to-all of its own around the transforms. */
-    for (int d = 0; d < h->p.dims; d++) gp.procs[d] = d == h->p.dims - 1 ? size : 1;
+    for (int d = 0; d < h->p.dims; d++) {
+      gp.procs[d] = d == h->p.dims - 1 ? size : 1;
+    }
   }
   KV_CHECK(kv_status_agree(comm, kv_grid_create(comm, &gp, &h->grid)));
   int rc = kv_field_create(h->grid, &h->T);
-  if (rc == KV_OK) rc = kv_field_create(h->grid, &h->Tn);
-  h->nonlinear = strcmp(h->p.kappa_field.name, "linear") == 0 ||
-                 strcmp(h->p.kappa_field.name, "power") == 0;
+  if (rc == KV_OK) {
+    rc = kv_field_create(h->grid, &h->Tn);
+  }
+  h->nonlinear =
+      strcmp(h->p.kappa_field.name, "linear") == 0 || strcmp(h->p.kappa_field.name, "power") == 0;
   if (rc == KV_OK && (h->nonlinear || strcmp(h->p.kappa_field.name, "file") == 0)) {
     rc = kv_field_create(h->grid, &h->kappa);
   }
@@ -175,14 +198,18 @@ static int heat_setup(kv_heat *h, MPI_Comm comm) {
     if (h->p.kappa_scale != 1.0) {
       double *k = kv_field_data(h->kappa);
       const long *m = kv_field_extent(h->kappa);
-      for (long i = 0; i < m[0] * m[1] * m[2]; i++) k[i] *= h->p.kappa_scale;
+      for (long i = 0; i < m[0] * m[1] * m[2]; i++) {
+        k[i] *= h->p.kappa_scale;
+      }
     }
     double kmin;
     KV_CHECK(kv_field_reduce(h->kappa, KV_REDUCE_MIN, &kmin));
     KV_CHECK(kv_field_reduce(h->kappa, KV_REDUCE_MAX, &h->kappa_max));
     if (!(kmin > 0.0) || !isfinite(h->kappa_max)) {
-      return KV_ERROR(KV_ERR_CONFIG, "heat.kappa = %s:%s: conductivity must be positive and "
-                      "finite everywhere (min %g, max %g)", kf->path, kf->dataset, kmin, h->kappa_max);
+      return KV_ERROR(KV_ERR_CONFIG,
+                      "heat.kappa = %s:%s: conductivity must be positive and "
+                      "finite everywhere (min %g, max %g)",
+                      kf->path, kf->dataset, kmin, h->kappa_max);
     }
     KV_CHECK(kv_field_halo_exchange(h->kappa));
     kv_heat_fill_boundary(h, h->kappa, 1);
@@ -191,7 +218,9 @@ static int heat_setup(kv_heat *h, MPI_Comm comm) {
     KV_CHECK(set_profile(h->dq, &h->p.source, h->p.length, h->p.dims));
     double *q = kv_field_data(h->dq);
     const long *m = kv_field_extent(h->dq);
-    for (long i = 0; i < m[0] * m[1] * m[2]; i++) q[i] *= h->p.source_scale;
+    for (long i = 0; i < m[0] * m[1] * m[2]; i++) {
+      q[i] *= h->p.source_scale;
+    }
     KV_CHECK(kv_status_agree(comm, kv_field_create(h->grid, &h->q)));
     KV_CHECK(kv_field_copy(h->q, h->dq));
   }
@@ -269,7 +298,7 @@ static int apply_stencil(kv_heat *h, double dtk, const kv_field *dq, int *bad) {
   kv_heat_fill_boundary(h, h->T, 0);
   const double *q = dq ? kv_field_data_const(dq) : NULL;
   *bad = h->kappa ? kv_heat_kernel_var(h, dtk, kv_field_data(h->T), kv_field_data(h->Tn),
-                               kv_field_data(h->kappa), q)
+                                       kv_field_data(h->kappa), q)
                   : kv_heat_kernel_const(h, dtk, kv_field_data(h->T), kv_field_data(h->Tn), q);
   return KV_OK;
 }
@@ -306,9 +335,11 @@ static int step_implicit(kv_heat *h, int *bad) {
     if (rc != KV_OK) {
       char why[512]; /* the message is rewritten below: copy it first */
       snprintf(why, sizeof why, "%s", kv_error_message());
-      return KV_ERROR(rc, "heat: the linear solve of step %ld failed: %s (heat.solver = pcg, "
-                      "heat.pc = %s, heat.rtol = %g, heat.maxit = %ld)", h->step + 1, why,
-                      (const char *[]){"mg", "jacobi", "none"}[h->p.pc], h->p.rtol, h->p.maxit);
+      return KV_ERROR(rc,
+                      "heat: the linear solve of step %ld failed: %s (heat.solver = pcg, "
+                      "heat.pc = %s, heat.rtol = %g, heat.maxit = %ld)",
+                      h->step + 1, why, (const char *[]){"mg", "jacobi", "none"}[h->p.pc],
+                      h->p.rtol, h->p.maxit);
     }
     kv_field *t = h->Tn;
     h->Tn = h->xs;
@@ -332,8 +363,8 @@ static int step_picard(kv_heat *h, int *bad) {
   double change = 0.0;
   for (long it = 1; it <= h->p.nl_maxit; it++) {
     KV_CHECK(kv_heat_kappa_update(h, h->xs));
-    kv_heat_kernel_var(h, 1.0, kv_field_data(h->zero), kv_field_data(h->bfield), kv_field_data(h->kappa),
-               NULL);
+    kv_heat_kernel_var(h, 1.0, kv_field_data(h->zero), kv_field_data(h->bfield),
+                       kv_field_data(h->kappa), NULL);
     double *rhs = kv_field_data(h->Tn);
     const double *r0 = kv_field_data_const(h->rhs0), *b = kv_field_data_const(h->bfield);
     for (long i = 0; i < count; i++) {
@@ -353,12 +384,14 @@ static int step_picard(kv_heat *h, int *bad) {
     const int *gh = kv_field_ghost(h->xs);
     const double *x = kv_field_data_const(h->xs), *xp = kv_field_data_const(h->xprev);
     double loc[2] = {0.0, 0.0}, glob[2];
-    for (long kk = 0; kk < nl[2]; kk++)
-      for (long j = 0; j < nl[1]; j++)
+    for (long kk = 0; kk < nl[2]; kk++) {
+      for (long j = 0; j < nl[1]; j++) {
         for (long i = 0, p = kv_field_index(st, gh, 0, j, kk); i < nl[0]; i++, p++) {
           loc[0] += (x[p] - xp[p]) * (x[p] - xp[p]);
           loc[1] += x[p] * x[p];
         }
+      }
+    }
     MPI_Allreduce(loc, glob, 2, MPI_DOUBLE, MPI_SUM, kv_grid_comm(h->grid));
     change = sqrt(glob[0] / (glob[1] > 0.0 ? glob[1] : 1.0));
     h->nl_iters = it;
@@ -372,10 +405,11 @@ static int step_picard(kv_heat *h, int *bad) {
       return kv_field_has_nonfinite(h->Tn, bad);
     }
   }
-  return KV_ERROR(KV_ERR_NOT_CONVERGED, "heat: the nonlinear (Picard) iteration of step %ld did not "
+  return KV_ERROR(KV_ERR_NOT_CONVERGED,
+                  "heat: the nonlinear (Picard) iteration of step %ld did not "
                   "converge in %ld iterations (relative change %.3g > heat.nl_rtol = %g); try a "
-                  "smaller run.dt or a larger heat.nl_maxit", h->step + 1, h->p.nl_maxit, change,
-                  h->p.nl_rtol);
+                  "smaller run.dt or a larger heat.nl_maxit",
+                  h->step + 1, h->p.nl_maxit, change, h->p.nl_rtol);
 }
 
 int kv_heat_step(kv_heat *h, double *t) {
@@ -384,10 +418,12 @@ int kv_heat_step(kv_heat *h, double *t) {
     if (h->nonlinear) {
       KV_CHECK(kv_heat_kappa_update(h, h->T));
       if (h->dt * 2.0 * h->kappa_max * h->inv_h2_sum > 1.0 + 1e-12) {
-        return KV_ERROR(KV_ERR_NUMERIC, "heat: explicit step %ld is unstable: kappa(T) grew to %g, "
+        return KV_ERROR(KV_ERR_NUMERIC,
+                        "heat: explicit step %ld is unstable: kappa(T) grew to %g, "
                         "the stability limit is now %.6g < dt = %.6g; use a smaller run.dt or "
-                        "run.cfl, or an implicit scheme", h->step + 1, h->kappa_max,
-                        1.0 / (2.0 * h->kappa_max * h->inv_h2_sum), h->dt);
+                        "run.cfl, or an implicit scheme",
+                        h->step + 1, h->kappa_max, 1.0 / (2.0 * h->kappa_max * h->inv_h2_sum),
+                        h->dt);
       }
     }
     KV_CHECK(apply_stencil(h, h->dt, h->dq, &bad));
@@ -433,4 +469,3 @@ void kv_heat_free(kv_heat *h) {
   kv_grid_free(h->grid);
   free(h);
 }
-

@@ -40,31 +40,31 @@ typedef struct {
   int dims;
   long n[KV_MAXDIM];
   double length[KV_MAXDIM];
-  double kappa;                    /* constant conductivity (when kappa_field.name is "number"),
-                                      kappa_scale included                                       */
-  double kappa_scale;              /* multiplies kappa in every form (ROM affine parameter)      */
-  double source_scale;             /* multiplies the source                                      */
-  kv_config_func kappa_field;      /* "number", "file", "linear" (k0 + k1 T) or "power"
-                                      (k0 (T / T0)^p): the last two make the problem nonlinear */
+  double kappa;               /* constant conductivity (when kappa_field.name is "number"),
+                                 kappa_scale included                                       */
+  double kappa_scale;         /* multiplies kappa in every form (ROM affine parameter)      */
+  double source_scale;        /* multiplies the source                                      */
+  kv_config_func kappa_field; /* "number", "file", "linear" (k0 + k1 T) or "power"
+                                 (k0 (T / T0)^p): the last two make the problem nonlinear */
   kv_bc_type bc[KV_MAXDIM][2];
   double bc_value[KV_MAXDIM][2];
-  kv_config_func initial;          /* constant | sine | gaussian | file | number               */
-  kv_config_func source;           /* same forms, or none                                       */
+  kv_config_func initial; /* constant | sine | gaussian | file | number               */
+  kv_config_func source;  /* same forms, or none                                       */
   double t_end;
-  double dt;                       /* requested step; 0: cfl times the stability limit          */
+  double dt; /* requested step; 0: cfl times the stability limit          */
   double cfl;
   kv_heat_stream stream_stores;
   kv_heat_scheme scheme;
   kv_heat_solver solver;
-  unsigned fft_planner;            /* FFTW planner flag                                          */
-  char fft_wisdom[512];            /* wisdom file ("" for none)                                  */
-  int pc;                          /* kv_pc_type: mg, jacobi, none                               */
-  double rtol;                     /* PCG relative residual tolerance                            */
-  long maxit;                      /* PCG iteration limit                                        */
-  int mg_smooth;                   /* Jacobi sweeps before and after each coarse correction      */
-  double mg_alpha;                 /* scale of the coarse-grid correction                        */
-  double nl_rtol;                  /* Picard: stop when ||T_m+1 - T_m|| <= nl_rtol ||T_m+1||     */
-  long nl_maxit;                   /* Picard iteration limit per step                            */
+  unsigned fft_planner; /* FFTW planner flag                                          */
+  char fft_wisdom[512]; /* wisdom file ("" for none)                                  */
+  int pc;               /* kv_pc_type: mg, jacobi, none                               */
+  double rtol;          /* PCG relative residual tolerance                            */
+  long maxit;           /* PCG iteration limit                                        */
+  int mg_smooth;        /* Jacobi sweeps before and after each coarse correction      */
+  double mg_alpha;      /* scale of the coarse-grid correction                        */
+  double nl_rtol;       /* Picard: stop when ||T_m+1 - T_m|| <= nl_rtol ||T_m+1||     */
+  long nl_maxit;        /* Picard iteration limit per step                            */
 } kv_heat_params;
 
 typedef struct kv_heat kv_heat;
@@ -84,7 +84,8 @@ int kv_heat_params_from_config(const kv_config *cfg, kv_heat_params *p);
  * run.dt exceeds the stability limit (the limit is in the message). Collective. */
 int kv_heat_create(MPI_Comm comm, const kv_heat_params *p, kv_heat **out);
 
-/* One step of the configured scheme. Collective. KV_ERR_NUMERIC (agreed) when T becomes non-finite. */
+/* One step of the configured scheme. Collective. KV_ERR_NUMERIC (agreed) when T becomes non-finite.
+ */
 int kv_heat_step(kv_heat *h, double *t);
 
 /* Current temperature field (borrowed). */

@@ -24,7 +24,8 @@ void kv_heat_fill_boundary(const kv_heat *h, kv_field *f, int kappa_mode) {
   int rule[3][2];
   for (int d = 0; d < 3; d++) {
     for (int s = 0; s < 2; s++) {
-      rule[d][s] = kappa_mode && h->p.bc[d][s] != KV_BC_PERIODIC ? KV_GHOST_COPY : (int)h->p.bc[d][s];
+      rule[d][s] =
+          kappa_mode && h->p.bc[d][s] != KV_BC_PERIODIC ? KV_GHOST_COPY : (int)h->p.bc[d][s];
     }
   }
   kv_field_fill_boundary(f, (const int(*)[2])rule, (const double(*)[2])h->p.bc_value);
@@ -37,16 +38,18 @@ void kv_heat_fill_boundary(const kv_heat *h, kv_field *f, int kappa_mode) {
  *   o = c0 c + ax (c[-1] + c[+1]) + ay (s + n) [+ az (b + f)]
  * fresh is the neighbour row that arrives from memory (n in 2D, f in 3D); the row after it is
  * prefetched into L2 so the next row finds it there. Returns 1 if a result is not finite. */
-static inline __attribute__((always_inline)) int row_stream(double *restrict o, const double *restrict c, const double *restrict s,
-                      const double *restrict n, const double *restrict b, const double *restrict f,
-                      const double *restrict ahead, long len, double c0, double ax, double ay,
-                      double az) {
+static inline __attribute__((always_inline)) int
+row_stream(double *restrict o, const double *restrict c, const double *restrict s,
+           const double *restrict n, const double *restrict b, const double *restrict f,
+           const double *restrict ahead, long len, double c0, double ax, double ay, double az) {
   long i = 0;
   int bad = 0;
   /* Scalar prologue up to the 32-byte boundary that _mm256_stream_pd needs. */
   for (; i < len && ((uintptr_t)(o + i) & 31) != 0; i++) {
     double v = c0 * c[i] + ax * (c[i - 1] + c[i + 1]) + ay * (s[i] + n[i]);
-    if (b) v += az * (b[i] + f[i]);
+    if (b) {
+      v += az * (b[i] + f[i]);
+    }
     o[i] = v;
     bad |= (v - v) != 0.0;
   }
@@ -76,7 +79,9 @@ static inline __attribute__((always_inline)) int row_stream(double *restrict o, 
   bad |= !_mm256_testz_si256(_mm256_castpd_si256(acc), _mm256_castpd_si256(acc));
   for (; i < len; i++) {
     double v = c0 * c[i] + ax * (c[i - 1] + c[i + 1]) + ay * (s[i] + n[i]);
-    if (b) v += az * (b[i] + f[i]);
+    if (b) {
+      v += az * (b[i] + f[i]);
+    }
     o[i] = v;
     bad |= (v - v) != 0.0;
   }
@@ -91,18 +96,18 @@ static int row_stream2d(double *restrict o, const double *restrict c, const doub
 }
 
 static int row_stream3d(double *restrict o, const double *restrict c, const double *restrict s,
-                        const double *restrict n, const double *restrict b, const double *restrict f,
-                        const double *restrict ahead, long len, double c0, double ax, double ay,
-                        double az) {
+                        const double *restrict n, const double *restrict b,
+                        const double *restrict f, const double *restrict ahead, long len, double c0,
+                        double ax, double ay, double az) {
   return row_stream(o, c, s, n, b, f, ahead, len, c0, ax, ay, az);
 }
 #endif
 
-/* Constant kappa: with a_d = dtk kappa / h_d^2, Tn = c0 T + sum_d a_d (T[-d] + T[+d]) (+ dq); returns 1 if a result is not
- * finite. (x - x) != 0 flags NaN and Inf without a floating-point reduction, so the loop still
- * vectorises. */
+/* Constant kappa: with a_d = dtk kappa / h_d^2, Tn = c0 T + sum_d a_d (T[-d] + T[+d]) (+ dq);
+ * returns 1 if a result is not finite. (x - x) != 0 flags NaN and Inf without a floating-point
+ * reduction, so the loop still vectorises. */
 int kv_heat_kernel_const(const kv_heat *h, double dtk, const double *restrict T,
-                        double *restrict Tn, const double *restrict dq) {
+                         double *restrict Tn, const double *restrict dq) {
   const long *nl = kv_grid_local_n(h->grid), *st = kv_field_stride(h->T);
   const int *gh = kv_field_ghost(h->T);
   const double *hs = kv_grid_spacing(h->grid);
@@ -118,7 +123,8 @@ int kv_heat_kernel_const(const kv_heat *h, double dtk, const double *restrict T,
   const long *m = kv_field_extent(h->T);
   int big = 2L * (long)sizeof(double) * m[0] * m[1] * m[2] > KV_HEAT_STREAM_BYTES;
   if (h->p.dims >= 2 && !dq &&
-      (h->p.stream_stores == KV_HEAT_STREAM_ON || (h->p.stream_stores == KV_HEAT_STREAM_AUTO && big))) {
+      (h->p.stream_stores == KV_HEAT_STREAM_ON ||
+       (h->p.stream_stores == KV_HEAT_STREAM_AUTO && big))) {
     for (long k = 0; k < nl[2]; k++) {
       for (long j = 0; j < nl[1]; j++) {
         long p0 = kv_field_index(st, gh, 0, j, k);
@@ -174,10 +180,9 @@ int kv_heat_kernel_const(const kv_heat *h, double dtk, const double *restrict T,
   return bad;
 }
 
-
 /* Variable kappa: flux form with harmonic face means. */
-int kv_heat_kernel_var(const kv_heat *h, double dtk, const double *restrict T,
-                      double *restrict Tn, const double *restrict K, const double *restrict dq) {
+int kv_heat_kernel_var(const kv_heat *h, double dtk, const double *restrict T, double *restrict Tn,
+                       const double *restrict K, const double *restrict dq) {
   const long *nl = kv_grid_local_n(h->grid), *st = kv_field_stride(h->T);
   const int *gh = kv_field_ghost(h->T);
   const double *hs = kv_grid_spacing(h->grid);
@@ -194,7 +199,8 @@ int kv_heat_kernel_var(const kv_heat *h, double dtk, const double *restrict T,
         double c = T[p], kc = K[p], acc = 0.0;
         for (int d = 0; d < h->p.dims; d++) {
           long s = st[d];
-          acc += r[d] * (hmean(kc, K[p + s]) * (T[p + s] - c) - hmean(kc, K[p - s]) * (c - T[p - s]));
+          acc +=
+              r[d] * (hmean(kc, K[p + s]) * (T[p + s] - c) - hmean(kc, K[p - s]) * (c - T[p - s]));
         }
         double v = c + acc + (dq ? dq[p] : 0.0);
         Tn[p] = v;
@@ -215,8 +221,8 @@ int kv_heat_kappa_update(kv_heat *h, const kv_field *T) {
   double *k = kv_field_data(h->kappa);
   double kmax = 0.0, worst_T = 0.0;
   int bad = 0;
-  for (long kk = 0; kk < nl[2]; kk++)
-    for (long j = 0; j < nl[1]; j++)
+  for (long kk = 0; kk < nl[2]; kk++) {
+    for (long j = 0; j < nl[1]; j++) {
       for (long i = 0, p = kv_field_index(st, gh, 0, j, kk); i < nl[0]; i++, p++) {
         double v = kappa_of(&h->p, u[p]);
         k[p] = v;
@@ -226,13 +232,17 @@ int kv_heat_kappa_update(kv_heat *h, const kv_field *T) {
         }
         kmax = v > kmax ? v : kmax;
       }
+    }
+  }
   double in[2] = {(double)bad, kmax}, out[2];
   MPI_Allreduce(in, out, 2, MPI_DOUBLE, MPI_MAX, kv_grid_comm(h->grid));
   if (out[0] > 0.0) {
     return kv_status_agree(kv_grid_comm(h->grid),
-                           bad ? KV_ERROR(KV_ERR_NUMERIC, "heat: kappa(T) is not positive at "
+                           bad ? KV_ERROR(KV_ERR_NUMERIC,
+                                          "heat: kappa(T) is not positive at "
                                           "T = %g (step %ld); heat.kappa = %s(...) is outside "
-                                          "its range", worst_T, h->step + 1, h->p.kappa_field.name)
+                                          "its range",
+                                          worst_T, h->step + 1, h->p.kappa_field.name)
                                : KV_ERR_NUMERIC);
   }
   h->kappa_max = out[1];
@@ -240,4 +250,3 @@ int kv_heat_kappa_update(kv_heat *h, const kv_field *T) {
   kv_heat_fill_boundary(h, h->kappa, 1);
   return KV_OK;
 }
-

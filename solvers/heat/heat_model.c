@@ -14,7 +14,9 @@
 
 /* Scratch field of the hooks, created on first use. Collective. */
 static int work_field(kv_heat *h) {
-  if (h->work) return KV_OK;
+  if (h->work) {
+    return KV_OK;
+  }
   return kv_status_agree(kv_grid_comm(h->grid), kv_field_create(h->grid, &h->work));
 }
 
@@ -25,13 +27,18 @@ int kv_heat_operator(kv_heat *h, const kv_field *u, int homogeneous, kv_field *o
   if (homogeneous) {
     int rule[3][2];
     double zero[3][2] = {{0, 0}, {0, 0}, {0, 0}};
-    for (int d = 0; d < 3; d++)
-      for (int s = 0; s < 2; s++) rule[d][s] = (int)h->p.bc[d][s];
+    for (int d = 0; d < 3; d++) {
+      for (int s = 0; s < 2; s++) {
+        rule[d][s] = (int)h->p.bc[d][s];
+      }
+    }
     kv_field_fill_boundary(h->work, (const int(*)[2])rule, (const double(*)[2])zero);
   } else {
     kv_heat_fill_boundary(h, h->work, 0);
   }
-  if (h->nonlinear) KV_CHECK(kv_heat_kappa_update(h, h->work));
+  if (h->nonlinear) {
+    KV_CHECK(kv_heat_kappa_update(h, h->work));
+  }
   const double *w = kv_field_data_const(h->work);
   double *o = kv_field_data(out);
   if (h->kappa) {
@@ -42,9 +49,13 @@ int kv_heat_operator(kv_heat *h, const kv_field *u, int homogeneous, kv_field *o
   /* The kernels give u + L u. */
   const long *nl = kv_grid_local_n(h->grid), *st = kv_field_stride(out);
   const int *gh = kv_field_ghost(out);
-  for (long k = 0; k < nl[2]; k++)
-    for (long j = 0; j < nl[1]; j++)
-      for (long i = 0, p = kv_field_index(st, gh, 0, j, k); i < nl[0]; i++, p++) o[p] -= w[p];
+  for (long k = 0; k < nl[2]; k++) {
+    for (long j = 0; j < nl[1]; j++) {
+      for (long i = 0, p = kv_field_index(st, gh, 0, j, k); i < nl[0]; i++, p++) {
+        o[p] -= w[p];
+      }
+    }
+  }
   return KV_OK;
 }
 
@@ -66,7 +77,9 @@ static int m_residual(kv_model *m, long step, const kv_field *u, kv_field *f) {
     double *o = kv_field_data(f);
     const double *q = kv_field_data_const(h->q);
     const long *e = kv_field_extent(f);
-    for (long i = 0; i < e[0] * e[1] * e[2]; i++) o[i] += q[i];
+    for (long i = 0; i < e[0] * e[1] * e[2]; i++) {
+      o[i] += q[i];
+    }
   }
   return KV_OK;
 }
@@ -94,7 +107,9 @@ static int m_stencil(const kv_model *m, long cell, long *nbr) {
         j[d] = (j[d] + h->p.n[d]) % h->p.n[d];
       }
       long g = 0;
-      for (int e = h->p.dims - 1; e >= 0; e--) g = g * h->p.n[e] + j[e];
+      for (int e = h->p.dims - 1; e >= 0; e--) {
+        g = g * h->p.n[e] + j[e];
+      }
       nbr[cnt++] = g;
     }
   }
@@ -123,7 +138,9 @@ static int m_residual_at(kv_model *m, long step, const long *cells, int n, const
       mine &= idx[d] >= 0 && idx[d] < nl[d];
     }
     f[i] = 0.0;
-    if (!mine) continue;
+    if (!mine) {
+      continue;
+    }
     long p = kv_field_index(st, gh, idx[0], idx[1], idx[2]);
     const double *v = u + (size_t)i * KV_STENCIL_MAX;
     double uc = v[0], kc = h->nonlinear ? kappa_of(&h->p, uc) : K ? K[p] : h->p.kappa, acc = 0.0;
@@ -147,7 +164,8 @@ static int m_residual_at(kv_model *m, long step, const long *cells, int n, const
     }
     f[i] = acc + (q ? q[p] : 0.0);
   }
-  if (MPI_Allreduce(MPI_IN_PLACE, f, n, MPI_DOUBLE, MPI_SUM, kv_grid_comm(h->grid)) != MPI_SUCCESS) {
+  if (MPI_Allreduce(MPI_IN_PLACE, f, n, MPI_DOUBLE, MPI_SUM, kv_grid_comm(h->grid)) !=
+      MPI_SUCCESS) {
     return KV_ERROR(KV_ERR_MPI, "heat: reduction failed");
   }
   return KV_OK;
@@ -183,7 +201,9 @@ static int m_create_hooks(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
   return KV_OK;
 }
 
-static int m_step(kv_model *m, double *t) { return kv_heat_step((kv_heat *)m, t); }
+static int m_step(kv_model *m, double *t) {
+  return kv_heat_step((kv_heat *)m, t);
+}
 
 static int m_state(const kv_model *m, const kv_field **out) {
   *out = ((const kv_heat *)m)->T;
@@ -217,10 +237,9 @@ static int m_info(const kv_model *m, kv_model_info *out) {
   out->dt = h->dt;
   out->nsteps = h->nsteps;
   out->cfl = h->dt / h->dt_limit;
-  static const char *const titles[] = {
-      "kelvin heat equation (finite volumes, explicit)",
-      "kelvin heat equation (finite volumes, backward Euler)",
-      "kelvin heat equation (finite volumes, Crank-Nicolson)"};
+  static const char *const titles[] = {"kelvin heat equation (finite volumes, explicit)",
+                                       "kelvin heat equation (finite volumes, backward Euler)",
+                                       "kelvin heat equation (finite volumes, Crank-Nicolson)"};
   out->title = titles[h->p.scheme];
   out->coord_units = "m";
   out->time_units = "s";
@@ -239,10 +258,12 @@ static int m_restart(kv_model *m, const char *path) {
   if (rank == 0) {
     char model[64];
     rc = kv_h5_probe(path, 0);
-    if (rc == KV_OK) rc = kv_h5_read_root_text(path, "model", model, sizeof model);
+    if (rc == KV_OK) {
+      rc = kv_h5_read_root_text(path, "model", model, sizeof model);
+    }
     if (rc == KV_OK && strcmp(model, kv_heat_type.name) != 0) {
-      rc = KV_ERROR(KV_ERR_FORMAT, "restart: '%s' was written by model '%s', not heat", path,
-                    model);
+      rc =
+          KV_ERROR(KV_ERR_FORMAT, "restart: '%s' was written by model '%s', not heat", path, model);
     }
   }
   KV_CHECK(kv_status_agree(comm, rc));
@@ -267,20 +288,25 @@ static int m_restart(kv_model *m, const char *path) {
   double s = t / h->dt;
   long step = lround(s);
   if (!(fabs(s - (double)step) <= 1e-6)) {
-    return KV_ERROR(KV_ERR_CONFIG, "restart: '%s' ends at t = %.17g, which is not a multiple of "
+    return KV_ERROR(KV_ERR_CONFIG,
+                    "restart: '%s' ends at t = %.17g, which is not a multiple of "
                     "this run's dt = %.17g (use the run.dt and run.t_end of the run that wrote it)",
                     path, t, h->dt);
   }
   if (step >= h->nsteps) {
-    return KV_ERROR(KV_ERR_CONFIG, "restart: '%s' ends at t = %g, at or after run.t_end = %g; "
-                    "nothing to do", path, t, h->p.t_end);
+    return KV_ERROR(KV_ERR_CONFIG,
+                    "restart: '%s' ends at t = %g, at or after run.t_end = %g; "
+                    "nothing to do",
+                    path, t, h->p.t_end);
   }
   h->step = step;
   h->t = (double)step * h->dt;
   return KV_OK;
 }
 
-static void m_free(kv_model *m) { kv_heat_free((kv_heat *)m); }
+static void m_free(kv_model *m) {
+  kv_heat_free((kv_heat *)m);
+}
 
 const kv_model_type kv_heat_type = {
     .name = "heat",

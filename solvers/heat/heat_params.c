@@ -8,7 +8,9 @@
 
 #include "core/status.h"
 
-#define PROFILE_FORMS "constant(v), sine(k1[,k2[,k3]]), gaussian(x0[,y0[,z0]],sigma,amp), a number or file.h5:/dataset"
+#define PROFILE_FORMS                                                                              \
+  "constant(v), sine(k1[,k2[,k3]]), gaussian(x0[,y0[,z0]],sigma,amp), a number or "                \
+  "file.h5:/dataset"
 
 const kv_config_key kv_heat_keys[] = {
     {"heat.dims", KV_CFG_INT, "1", NULL, 1, 3, "number of space dimensions"},
@@ -31,20 +33,29 @@ const kv_config_key kv_heat_keys[] = {
      "kappa(T), implicit: Picard iteration limit per step (an error beyond)"},
     {"heat.bc", KV_CFG_ENUM, "dirichlet", "dirichlet|neumann|periodic", KV_CFG_NORANGE,
      "boundary condition on every face"},
-    {"heat.bc.xlo", KV_CFG_ENUM, NULL, "dirichlet|neumann|periodic", KV_CFG_NORANGE, "override for the x = 0 face"},
-    {"heat.bc.xhi", KV_CFG_ENUM, NULL, "dirichlet|neumann|periodic", KV_CFG_NORANGE, "override for the x = Lx face"},
-    {"heat.bc.ylo", KV_CFG_ENUM, NULL, "dirichlet|neumann|periodic", KV_CFG_NORANGE, "override for the y = 0 face"},
-    {"heat.bc.yhi", KV_CFG_ENUM, NULL, "dirichlet|neumann|periodic", KV_CFG_NORANGE, "override for the y = Ly face"},
-    {"heat.bc.zlo", KV_CFG_ENUM, NULL, "dirichlet|neumann|periodic", KV_CFG_NORANGE, "override for the z = 0 face"},
-    {"heat.bc.zhi", KV_CFG_ENUM, NULL, "dirichlet|neumann|periodic", KV_CFG_NORANGE, "override for the z = Lz face"},
+    {"heat.bc.xlo", KV_CFG_ENUM, NULL, "dirichlet|neumann|periodic", KV_CFG_NORANGE,
+     "override for the x = 0 face"},
+    {"heat.bc.xhi", KV_CFG_ENUM, NULL, "dirichlet|neumann|periodic", KV_CFG_NORANGE,
+     "override for the x = Lx face"},
+    {"heat.bc.ylo", KV_CFG_ENUM, NULL, "dirichlet|neumann|periodic", KV_CFG_NORANGE,
+     "override for the y = 0 face"},
+    {"heat.bc.yhi", KV_CFG_ENUM, NULL, "dirichlet|neumann|periodic", KV_CFG_NORANGE,
+     "override for the y = Ly face"},
+    {"heat.bc.zlo", KV_CFG_ENUM, NULL, "dirichlet|neumann|periodic", KV_CFG_NORANGE,
+     "override for the z = 0 face"},
+    {"heat.bc.zhi", KV_CFG_ENUM, NULL, "dirichlet|neumann|periodic", KV_CFG_NORANGE,
+     "override for the z = Lz face"},
     {"heat.bc_value", KV_CFG_DOUBLE, "0.0", NULL, KV_CFG_NORANGE,
      "Dirichlet: face temperature; Neumann: outward normal gradient dT/dn"},
     {"heat.bc_value.xlo", KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE, "override for the x = 0 face"},
-    {"heat.bc_value.xhi", KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE, "override for the x = Lx face"},
+    {"heat.bc_value.xhi", KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE,
+     "override for the x = Lx face"},
     {"heat.bc_value.ylo", KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE, "override for the y = 0 face"},
-    {"heat.bc_value.yhi", KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE, "override for the y = Ly face"},
+    {"heat.bc_value.yhi", KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE,
+     "override for the y = Ly face"},
     {"heat.bc_value.zlo", KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE, "override for the z = 0 face"},
-    {"heat.bc_value.zhi", KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE, "override for the z = Lz face"},
+    {"heat.bc_value.zhi", KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE,
+     "override for the z = Lz face"},
     {"heat.initial", KV_CFG_FUNC, "constant(0)", PROFILE_FORMS, KV_CFG_NORANGE,
      "initial temperature"},
     {"heat.source", KV_CFG_FUNC, "none", "none or " PROFILE_FORMS, KV_CFG_NORANGE,
@@ -68,11 +79,11 @@ const kv_config_key kv_heat_keys[] = {
     {"heat.fft_wisdom", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "FFTW wisdom file: read before planning if present, written after"},
     {"heat.stream_stores", KV_CFG_ENUM, "auto", "auto|on|off", KV_CFG_NORANGE,
-     "streaming-store kernel (2D/3D, constant kappa, no source): auto = when T and Tn exceed 32 MiB "
+     "streaming-store kernel (2D/3D, constant kappa, no source): auto = when T and Tn exceed 32 "
+     "MiB "
      "per rank; same results either way"},
     {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
 };
-
 
 void kv_heat_params_default(kv_heat_params *p) {
   memset(p, 0, sizeof *p);
@@ -114,7 +125,8 @@ static int check_profile(const kv_config *cfg, const char *key, const kv_config_
     ok = 0;
   }
   if (!ok) {
-    return kv_config_errorf(cfg, key, "expected %s%s (in %dD: sine takes 1..%d wave numbers, "
+    return kv_config_errorf(cfg, key,
+                            "expected %s%s (in %dD: sine takes 1..%d wave numbers, "
                             "gaussian %d centre coordinates then sigma > 0 and amplitude)",
                             allow_none ? "none, " : "", PROFILE_FORMS, dims, dims, dims);
   }
@@ -174,7 +186,8 @@ int kv_heat_params_from_config(const kv_config *cfg, kv_heat_params *p) {
     }
     p->kappa = a[0];
   } else if (strcmp(p->kappa_field.name, "file") != 0) {
-    return kv_config_errorf(cfg, "heat.kappa", "expected a positive number, file.h5:/dataset, "
+    return kv_config_errorf(cfg, "heat.kappa",
+                            "expected a positive number, file.h5:/dataset, "
                             "linear(k0, k1) or power(k0, T0, p)");
   }
   p->kappa *= p->kappa_scale;
@@ -280,7 +293,8 @@ int kv_heat_params_from_config(const kv_config *cfg, kv_heat_params *p) {
     }
   }
   if (p->scheme != KV_HEAT_EXPLICIT && !(p->dt > 0.0)) {
-    return kv_config_errorf(cfg, "run.dt", "implicit schemes need a time step (any size is stable)");
+    return kv_config_errorf(cfg, "run.dt",
+                            "implicit schemes need a time step (any size is stable)");
   }
   KV_CHECK(kv_config_get_double(cfg, "run.cfl", 0.0, 1.0, &p->cfl));
   if (!(p->cfl > 0.0)) {
@@ -288,4 +302,3 @@ int kv_heat_params_from_config(const kv_config *cfg, kv_heat_params *p) {
   }
   return KV_OK;
 }
-

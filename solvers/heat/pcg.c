@@ -9,11 +9,11 @@
 #define KV_PCG_MAXLEV 30
 
 typedef struct {
-  kv_grid *grid;            /* owned on levels > 0                                     */
-  const kv_grid *g;         /* the grid of this level                                  */
-  kv_field *kappa;          /* with ghosts: halo, and copies on physical faces          */
-  kv_field *dinv;           /* 1 / diagonal of A                                       */
-  kv_field *x, *f, *r;      /* multigrid work: correction, right-hand side, residual   */
+  kv_grid *grid;       /* owned on levels > 0                                     */
+  const kv_grid *g;    /* the grid of this level                                  */
+  kv_field *kappa;     /* with ghosts: halo, and copies on physical faces          */
+  kv_field *dinv;      /* 1 / diagonal of A                                       */
+  kv_field *x, *f, *r; /* multigrid work: correction, right-hand side, residual   */
   double coef;
 } level;
 
@@ -21,7 +21,7 @@ struct kv_pcg {
   kv_pcg_params p;
   int nlev;
   level lev[KV_PCG_MAXLEV];
-  kv_field *r, *z, *pp, *q;  /* CG vectors on the finest grid */
+  kv_field *r, *z, *pp, *q; /* CG vectors on the finest grid */
   MPI_Comm comm;
 };
 
@@ -42,22 +42,26 @@ void kv_pcg_params_default(kv_pcg_params *p) {
 
 /* Loop over the interior cells of field f on grid g with linear index p (and i_, j_, k_). The
  * single-pass outer loops scope the helpers so the macro can be used twice in one block. */
-#define FOR_INTERIOR(g, f, p)                                                                     \
-  for (const long *nl_ = kv_grid_local_n(g), *st_ = kv_field_stride(f); nl_; nl_ = NULL)          \
-    for (const int *gh_ = kv_field_ghost(f); gh_; gh_ = NULL)                                     \
-      for (long k_ = 0; k_ < nl_[2]; k_++)                                                        \
-        for (long j_ = 0; j_ < nl_[1]; j_++)                                                      \
+#define FOR_INTERIOR(g, f, p)                                                                      \
+  for (const long *nl_ = kv_grid_local_n(g), *st_ = kv_field_stride(f); nl_; nl_ = NULL)           \
+    for (const int *gh_ = kv_field_ghost(f); gh_; gh_ = NULL)                                      \
+      for (long k_ = 0; k_ < nl_[2]; k_++)                                                         \
+        for (long j_ = 0; j_ < nl_[1]; j_++)                                                       \
           for (long i_ = 0, p = kv_field_index(st_, gh_, 0, j_, k_); i_ < nl_[0]; i_++, p++)
 
 static double dot(MPI_Comm comm, const kv_grid *g, const kv_field *a, const kv_field *b) {
   const double *x = kv_field_data_const(a), *y = kv_field_data_const(b);
   double s = 0.0, t;
-  FOR_INTERIOR(g, a, p) { s += x[p] * y[p]; }
+  FOR_INTERIOR(g, a, p) {
+    s += x[p] * y[p];
+  }
   MPI_Allreduce(&s, &t, 1, MPI_DOUBLE, MPI_SUM, comm);
   return t;
 }
 
-static inline double hmean(double a, double b) { return 2.0 * a * b / (a + b); }
+static inline double hmean(double a, double b) {
+  return 2.0 * a * b / (a + b);
+}
 
 /* out = x - coef L0(x) on level lv (x's ghosts are refreshed). */
 static int apply(const kv_pcg *s, const level *lv, kv_field *x, kv_field *out) {
@@ -70,12 +74,15 @@ static int apply(const kv_pcg *s, const level *lv, kv_field *x, kv_field *out) {
   double *o = kv_field_data(out);
   const long *stride = kv_field_stride(x);
   double r[3] = {0, 0, 0};
-  for (int d = 0; d < nd; d++) r[d] = lv->coef / (h[d] * h[d]);
+  for (int d = 0; d < nd; d++) {
+    r[d] = lv->coef / (h[d] * h[d]);
+  }
   FOR_INTERIOR(g, x, p) {
     double c = u[p], kc = K[p], acc = 0.0;
     for (int d = 0; d < nd; d++) {
       long sd = stride[d];
-      acc += r[d] * (hmean(kc, K[p + sd]) * (u[p + sd] - c) - hmean(kc, K[p - sd]) * (c - u[p - sd]));
+      acc +=
+          r[d] * (hmean(kc, K[p + sd]) * (u[p + sd] - c) - hmean(kc, K[p - sd]) * (c - u[p - sd]));
     }
     o[p] = c - acc;
   }
@@ -88,10 +95,18 @@ static int level_init(kv_pcg *s, level *lv, const kv_grid *g, double coef) {
   lv->g = g;
   lv->coef = coef;
   int rc = kv_field_create(g, &lv->kappa);
-  if (rc == KV_OK) rc = kv_field_create(g, &lv->dinv);
-  if (rc == KV_OK) rc = kv_field_create(g, &lv->x);
-  if (rc == KV_OK) rc = kv_field_create(g, &lv->f);
-  if (rc == KV_OK) rc = kv_field_create(g, &lv->r);
+  if (rc == KV_OK) {
+    rc = kv_field_create(g, &lv->dinv);
+  }
+  if (rc == KV_OK) {
+    rc = kv_field_create(g, &lv->x);
+  }
+  if (rc == KV_OK) {
+    rc = kv_field_create(g, &lv->f);
+  }
+  if (rc == KV_OK) {
+    rc = kv_field_create(g, &lv->r);
+  }
   (void)s;
   return rc;
 }
@@ -100,8 +115,11 @@ static int level_init(kv_pcg *s, level *lv, const kv_grid *g, double coef) {
 static int level_finish(kv_pcg *s, level *lv) {
   KV_CHECK(kv_field_halo_exchange(lv->kappa));
   int copy[3][2];
-  for (int d = 0; d < 3; d++)
-    for (int q = 0; q < 2; q++) copy[d][q] = s->p.bc[d][q] == KV_GHOST_PERIODIC ? KV_GHOST_PERIODIC : KV_GHOST_COPY;
+  for (int d = 0; d < 3; d++) {
+    for (int q = 0; q < 2; q++) {
+      copy[d][q] = s->p.bc[d][q] == KV_GHOST_PERIODIC ? KV_GHOST_PERIODIC : KV_GHOST_COPY;
+    }
+  }
   kv_field_fill_boundary(lv->kappa, (const int(*)[2])copy, NULL);
   const kv_grid *g = lv->g;
   int nd = kv_grid_ndims(g);
@@ -130,7 +148,8 @@ static int level_finish(kv_pcg *s, level *lv) {
 }
 
 /* Coarse value = mean of the 2^d children. */
-static void restrict_avg(const level *fine, const kv_field *src, const level *coarse, kv_field *dst) {
+static void restrict_avg(const level *fine, const kv_field *src, const level *coarse,
+                         kv_field *dst) {
   int nd = kv_grid_ndims(fine->g);
   const double *u = kv_field_data_const(src);
   double *o = kv_field_data(dst);
@@ -170,11 +189,15 @@ static int jacobi(const kv_pcg *s, const level *lv, int n, int from_zero) {
   double w = s->p.omega;
   for (int it = 0; it < n; it++) {
     if (it == 0 && from_zero) {
-      FOR_INTERIOR(lv->g, lv->x, p) { x[p] = w * dv[p] * f[p]; }
+      FOR_INTERIOR(lv->g, lv->x, p) {
+        x[p] = w * dv[p] * f[p];
+      }
       continue;
     }
     KV_CHECK(apply(s, lv, lv->x, lv->r));
-    FOR_INTERIOR(lv->g, lv->x, p) { x[p] += w * dv[p] * (f[p] - r[p]); }
+    FOR_INTERIOR(lv->g, lv->x, p) {
+      x[p] += w * dv[p] * (f[p] - r[p]);
+    }
   }
   return KV_OK;
 }
@@ -188,7 +211,9 @@ static int vcycle(const kv_pcg *s, int l) {
   KV_CHECK(apply(s, lv, lv->x, lv->r));
   double *r = kv_field_data(lv->r);
   const double *f = kv_field_data_const(lv->f);
-  FOR_INTERIOR(lv->g, lv->r, p) { r[p] = f[p] - r[p]; }
+  FOR_INTERIOR(lv->g, lv->r, p) {
+    r[p] = f[p] - r[p];
+  }
   const level *cl = &s->lev[l + 1];
   restrict_avg(lv, lv->r, cl, cl->f);
   KV_CHECK(vcycle(s, l + 1));
@@ -202,19 +227,27 @@ static int precondition(kv_pcg *s, const kv_field *r, kv_field *z) {
   const double *rv = kv_field_data_const(r);
   double *zv = kv_field_data(z);
   if (s->p.pc == KV_PC_NONE) {
-    FOR_INTERIOR(l0->g, z, p) { zv[p] = rv[p]; }
+    FOR_INTERIOR(l0->g, z, p) {
+      zv[p] = rv[p];
+    }
     return KV_OK;
   }
   if (s->p.pc == KV_PC_JACOBI) {
     const double *dv = kv_field_data_const(l0->dinv);
-    FOR_INTERIOR(l0->g, z, p) { zv[p] = dv[p] * rv[p]; }
+    FOR_INTERIOR(l0->g, z, p) {
+      zv[p] = dv[p] * rv[p];
+    }
     return KV_OK;
   }
   double *f = kv_field_data(l0->f);
-  FOR_INTERIOR(l0->g, z, p) { f[p] = rv[p]; }
+  FOR_INTERIOR(l0->g, z, p) {
+    f[p] = rv[p];
+  }
   KV_CHECK(vcycle(s, 0));
   const double *x = kv_field_data_const(l0->x);
-  FOR_INTERIOR(l0->g, z, p) { zv[p] = x[p]; }
+  FOR_INTERIOR(l0->g, z, p) {
+    zv[p] = x[p];
+  }
   return KV_OK;
 }
 
@@ -226,15 +259,23 @@ static int build(kv_pcg *s, const kv_grid *g) {
   double *k0 = kv_field_data(s->lev[0].kappa);
   if (s->p.kappa) {
     const double *ks = kv_field_data_const(s->p.kappa);
-    FOR_INTERIOR(g, s->lev[0].kappa, p) { k0[p] = ks[p]; }
+    FOR_INTERIOR(g, s->lev[0].kappa, p) {
+      k0[p] = ks[p];
+    }
   } else {
     kv_field_fill(s->lev[0].kappa, s->p.kappa0);
   }
   KV_CHECK(level_finish(s, &s->lev[0]));
   int rc = kv_field_create(g, &s->r);
-  if (rc == KV_OK) rc = kv_field_create(g, &s->z);
-  if (rc == KV_OK) rc = kv_field_create(g, &s->pp);
-  if (rc == KV_OK) rc = kv_field_create(g, &s->q);
+  if (rc == KV_OK) {
+    rc = kv_field_create(g, &s->z);
+  }
+  if (rc == KV_OK) {
+    rc = kv_field_create(g, &s->pp);
+  }
+  if (rc == KV_OK) {
+    rc = kv_field_create(g, &s->q);
+  }
   KV_CHECK(rc);
   if (s->p.pc != KV_PC_MG) {
     return KV_OK;
@@ -271,13 +312,17 @@ int kv_pcg_create(const kv_grid *g, const kv_pcg_params *p, kv_pcg **out) {
   return KV_OK;
 }
 
-int kv_pcg_levels(const kv_pcg *s) { return s->nlev; }
+int kv_pcg_levels(const kv_pcg *s) {
+  return s->nlev;
+}
 
 int kv_pcg_set_kappa(kv_pcg *s, const kv_field *kappa) {
   const kv_grid *g = s->lev[0].g;
   double *k0 = kv_field_data(s->lev[0].kappa);
   const double *ks = kv_field_data_const(kappa);
-  FOR_INTERIOR(g, kappa, p) { k0[p] = ks[p]; }
+  FOR_INTERIOR(g, kappa, p) {
+    k0[p] = ks[p];
+  }
   KV_CHECK(level_finish(s, &s->lev[0]));
   for (int l = 1; l < s->nlev; l++) {
     restrict_avg(&s->lev[l - 1], s->lev[l - 1].kappa, &s->lev[l], s->lev[l].kappa);
@@ -296,18 +341,26 @@ int kv_pcg_solve(kv_pcg *s, const kv_field *b, kv_field *x, long *iters, double 
          *pv = kv_field_data(s->pp), *q = kv_field_data(s->q);
   const double *bv = kv_field_data_const(b);
   if (bnorm == 0.0) {
-    FOR_INTERIOR(g, x, p) { xv[p] = 0.0; }
+    FOR_INTERIOR(g, x, p) {
+      xv[p] = 0.0;
+    }
     return KV_OK;
   }
   KV_CHECK(apply(s, l0, x, s->r));
-  FOR_INTERIOR(g, x, p) { r[p] = bv[p] - r[p]; }
+  FOR_INTERIOR(g, x, p) {
+    r[p] = bv[p] - r[p];
+  }
   double rnorm = sqrt(dot(s->comm, g, s->r, s->r));
   if (rnorm <= s->p.rtol * bnorm) {
     *relres = rnorm / bnorm;
     return KV_OK;
   }
   KV_CHECK(precondition(s, s->r, s->z));
-  { FOR_INTERIOR(g, x, p) { pv[p] = z[p]; } }
+  {
+    FOR_INTERIOR(g, x, p) {
+      pv[p] = z[p];
+    }
+  }
   double rz = dot(s->comm, g, s->r, s->z);
   for (long it = 1; it <= s->p.maxit; it++) {
     KV_CHECK(apply(s, l0, s->pp, s->q));
@@ -316,7 +369,12 @@ int kv_pcg_solve(kv_pcg *s, const kv_field *b, kv_field *x, long *iters, double 
       return KV_ERROR(KV_ERR_NUMERIC, "pcg: breakdown (p.Ap = %g) at iteration %ld", pq, it);
     }
     double alpha = rz / pq;
-    { FOR_INTERIOR(g, x, p) { xv[p] += alpha * pv[p]; r[p] -= alpha * q[p]; } }
+    {
+      FOR_INTERIOR(g, x, p) {
+        xv[p] += alpha * pv[p];
+        r[p] -= alpha * q[p];
+      }
+    }
     rnorm = sqrt(dot(s->comm, g, s->r, s->r));
     *iters = it;
     *relres = rnorm / bnorm;
@@ -327,14 +385,20 @@ int kv_pcg_solve(kv_pcg *s, const kv_field *b, kv_field *x, long *iters, double 
     double rz1 = dot(s->comm, g, s->r, s->z);
     double beta = rz1 / rz;
     rz = rz1;
-    FOR_INTERIOR(g, x, p) { pv[p] = z[p] + beta * pv[p]; }
+    FOR_INTERIOR(g, x, p) {
+      pv[p] = z[p] + beta * pv[p];
+    }
   }
-  return KV_ERROR(KV_ERR_NOT_CONVERGED, "pcg: not converged in %ld iterations (relative residual %.3g, "
-                  "tolerance %.3g)", s->p.maxit, *relres, s->p.rtol);
+  return KV_ERROR(KV_ERR_NOT_CONVERGED,
+                  "pcg: not converged in %ld iterations (relative residual %.3g, "
+                  "tolerance %.3g)",
+                  s->p.maxit, *relres, s->p.rtol);
 }
 
 void kv_pcg_free(kv_pcg *s) {
-  if (!s) return;
+  if (!s) {
+    return;
+  }
   for (int l = 0; l < KV_PCG_MAXLEV; l++) {
     level *lv = &s->lev[l];
     kv_field_free(lv->kappa);

@@ -7,8 +7,9 @@
  * while every rank's block allows it (kv_grid_coarsen), prolongs piecewise constantly, restricts
  * by averaging (R = P^T / 2^d) and uses I - 2^l c L0_{2^l h} on level l with averaged kappa: for
  * constant kappa exactly the Galerkin operator R A P of the finer level, which keeps the cycle
- * symmetric positive definite; the correction is scaled by alpha (default 1.5). Damped Jacobi smoothing (the same sweeps before and after) and a
- * fixed number of Jacobi sweeps on the coarsest level make it a fixed linear operator.
+ * symmetric positive definite; the correction is scaled by alpha (default 1.5). Damped Jacobi
+ * smoothing (the same sweeps before and after) and a fixed number of Jacobi sweeps on the coarsest
+ * level make it a fixed linear operator.
  */
 #ifndef KV_PCG_H
 #define KV_PCG_H
@@ -19,19 +20,19 @@
 typedef enum { KV_PC_MG = 0, KV_PC_JACOBI = 1, KV_PC_NONE = 2 } kv_pc_type;
 
 typedef struct {
-  int bc[3][2];            /* kv_ghost_rule per face: Dirichlet, Neumann or periodic        */
-  double coef;             /* c = theta dt                                                  */
-  const kv_field *kappa;   /* conductivity on the grid (interior read), or NULL: kappa0     */
+  int bc[3][2];          /* kv_ghost_rule per face: Dirichlet, Neumann or periodic        */
+  double coef;           /* c = theta dt                                                  */
+  const kv_field *kappa; /* conductivity on the grid (interior read), or NULL: kappa0     */
   double kappa0;
   kv_pc_type pc;
-  double rtol;             /* stop when ||b - A x|| <= rtol ||b||                           */
+  double rtol; /* stop when ||b - A x|| <= rtol ||b||                           */
   long maxit;
-  int smooth;              /* Jacobi sweeps before and after the coarse correction          */
-  int coarse_sweeps;       /* Jacobi sweeps on the coarsest level                           */
-  double omega;            /* Jacobi damping                                                */
-  double alpha;            /* scale of the coarse-grid correction: piecewise-constant
-                              transfer under-corrects, and 1 < alpha < 2 (Braess) restores
-                              the convergence while the cycle stays symmetric positive definite */
+  int smooth;        /* Jacobi sweeps before and after the coarse correction          */
+  int coarse_sweeps; /* Jacobi sweeps on the coarsest level                           */
+  double omega;      /* Jacobi damping                                                */
+  double alpha;      /* scale of the coarse-grid correction: piecewise-constant
+                        transfer under-corrects, and 1 < alpha < 2 (Braess) restores
+                        the convergence while the cycle stays symmetric positive definite */
   int max_levels;
 } kv_pcg_params;
 

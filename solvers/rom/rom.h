@@ -35,27 +35,27 @@ extern const kv_model_type kv_rom_type;
 
 /* What a ROM run does (plain, caller-owned). */
 typedef struct {
-  char basis[4096];        /* rom.basis: the POD model file of kelvin fit (kind pod)          */
-  char model[32];          /* rom.model: the full model reduced                              */
-  char checkpoint[4200];   /* the run's checkpoint path (updated bases go beside it)         */
-  double tolerance;        /* rom.tolerance: indicator threshold (> 0)                       */
-  int adaptive;            /* rom.adaptive: full steps and basis updates above the threshold */
-  int modes;               /* rom.modes: use the leading modes of the basis (0: all)          */
-  int max_modes;           /* rom.max_modes: stop growing the basis here (0: no limit)        */
-  int indicator_points;    /* rom.indicator_points                                           */
-  unsigned long seed;      /* rom.seed: of the indicator cells                                */
-  long check_every;        /* rom.check_every: also the full step every n-th step (0: never)  */
-  int newton_maxit;        /* rom.newton_maxit: reduced Newton iterations per step (50)       */
-  double newton_rtol;      /* rom.newton_rtol: converged when |da| <= newton_rtol |a| (1e-11) */
-  double newton_stall;     /* accept a stall (|da| halving no more) below this |da|/|a| (1e-8):
-                              the round-off floor of the finite-difference Jacobian          */
-  double fd_eps;           /* relative step of the reduced finite-difference Jacobian (1e-7)  */
-  double jacobian_eps;     /* relative step of the central-difference Jacobian L (1e-4): exact
-                              for F quadratic in u, O(e^2) otherwise                          */
-  double armijo;           /* sufficient decrease of the backtracking line search (1e-4)      */
-  int backtracks;          /* halvings of the Newton step at most (12)                        */
-  double add_tol;          /* a full step's state is a new basis direction when its part off
-                              the basis exceeds this fraction of its norm (1e-10)             */
+  char basis[4096];      /* rom.basis: the POD model file of kelvin fit (kind pod)          */
+  char model[32];        /* rom.model: the full model reduced                              */
+  char checkpoint[4200]; /* the run's checkpoint path (updated bases go beside it)         */
+  double tolerance;      /* rom.tolerance: indicator threshold (> 0)                       */
+  int adaptive;          /* rom.adaptive: full steps and basis updates above the threshold */
+  int modes;             /* rom.modes: use the leading modes of the basis (0: all)          */
+  int max_modes;         /* rom.max_modes: stop growing the basis here (0: no limit)        */
+  int indicator_points;  /* rom.indicator_points                                           */
+  unsigned long seed;    /* rom.seed: of the indicator cells                                */
+  long check_every;      /* rom.check_every: also the full step every n-th step (0: never)  */
+  int newton_maxit;      /* rom.newton_maxit: reduced Newton iterations per step (50)       */
+  double newton_rtol;    /* rom.newton_rtol: converged when |da| <= newton_rtol |a| (1e-11) */
+  double newton_stall;   /* accept a stall (|da| halving no more) below this |da|/|a| (1e-8):
+                            the round-off floor of the finite-difference Jacobian          */
+  double fd_eps;         /* relative step of the reduced finite-difference Jacobian (1e-7)  */
+  double jacobian_eps;   /* relative step of the central-difference Jacobian L (1e-4): exact
+                            for F quadratic in u, O(e^2) otherwise                          */
+  double armijo;         /* sufficient decrease of the backtracking line search (1e-4)      */
+  int backtracks;        /* halvings of the Newton step at most (12)                        */
+  double add_tol;        /* a full step's state is a new basis direction when its part off
+                            the basis exceeds this fraction of its norm (1e-10)             */
 } kv_rom_params;
 
 /* Defaults (as in the key table; basis empty). */
@@ -73,17 +73,17 @@ int kv_rom_config_set(kv_config *cfg, const char *basis, double tolerance, int a
 
 /* Training snapshots of a ROM basis, collected from run files through the models' ROM hooks. */
 typedef struct {
-  char model[32];          /* the model of the runs                                          */
+  char model[32]; /* the model of the runs                                          */
   int ndims;
-  long n[3];               /* grid cells per axis, x first                                   */
-  long N;                  /* cells                                                          */
-  long m;                  /* state snapshots                                                */
-  double *S;               /* N x m, column-major                                            */
-  long mf;                 /* tendency snapshots (0: a linear model needs none)               */
-  double *F;               /* N x mf: F(u), or N(u) = F(u) - L u when uref is set             */
-  double *uref;            /* N, the mean snapshot where L is the Jacobian of F, or NULL      */
-  int linear;              /* the model is linear: the ROM projects it exactly                */
-  long runs;               /* training runs                                                  */
+  long n[3];    /* grid cells per axis, x first                                   */
+  long N;       /* cells                                                          */
+  long m;       /* state snapshots                                                */
+  double *S;    /* N x m, column-major                                            */
+  long mf;      /* tendency snapshots (0: a linear model needs none)               */
+  double *F;    /* N x mf: F(u), or N(u) = F(u) - L u when uref is set             */
+  double *uref; /* N, the mean snapshot where L is the Jacobian of F, or NULL      */
+  int linear;   /* the model is linear: the ROM projects it exactly                */
+  long runs;    /* training runs                                                  */
 } kv_rom_snapshots;
 
 /* The snapshots of runs (output files of one model on one grid, their configuration stored in

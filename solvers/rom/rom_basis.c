@@ -27,7 +27,9 @@ int kv_rom_read_modes(kv_rom *r, const char *path, const char *name, int k, doub
   }
   KV_CHECK(kv_status_agree(r->comm, rc));
   int bs = (int)(16777216L / (r->N > 0 ? r->N : 1)); /* modes per broadcast: 128 MiB at most */
-  if (bs < 1) bs = 1;
+  if (bs < 1) {
+    bs = 1;
+  }
   double *buf = rank == 0 ? a.data : malloc(((size_t)(bs < k ? bs : k) * r->N + 1) * sizeof *buf);
   rc = buf ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
   rc = kv_status_agree(r->comm, rc);
@@ -35,11 +37,15 @@ int kv_rom_read_modes(kv_rom *r, const char *path, const char *name, int k, doub
     int nb = k - j0 < bs ? k - j0 : bs;
     double *blk = rank == 0 ? a.data + (size_t)j0 * r->N : buf;
     MPI_Bcast(blk, (int)((long)nb * r->N), MPI_DOUBLE, 0, r->comm);
-    for (int j = 0; j < nb; j++)
-      for (long i = 0; i < r->nloc; i++)
+    for (int j = 0; j < nb; j++) {
+      for (long i = 0; i < r->nloc; i++) {
         U[(size_t)(j0 + j) * r->nloc + i] = blk[(size_t)j * r->N + r->gidx[i]];
+      }
+    }
   }
-  if (rank != 0) free(buf);
+  if (rank != 0) {
+    free(buf);
+  }
   kv_h5_array_free(&a);
   return rc;
 }
@@ -68,8 +74,10 @@ int kv_rom_load_basis(kv_rom *r, const kv_config *cfg) {
     char *model = NULL;
     kv_h5_array gn = {0};
     if (rc == KV_OK && !(kv_h5_store_has(s, "rom/modes") && kv_h5_store_has(s, "rom/n"))) {
-      rc = kv_config_errorf(cfg, "rom.basis", "'%s' is not a POD model file (kelvin fit with "
-                            "surrogate.kind = pod writes one)", path);
+      rc = kv_config_errorf(cfg, "rom.basis",
+                            "'%s' is not a POD model file (kelvin fit with "
+                            "surrogate.kind = pod writes one)",
+                            path);
     }
     if (rc == KV_OK && kv_h5_store_get_text(s, "/", "model", &model) == KV_OK &&
         kv_model_type_find(model) != r->full->type) {
@@ -92,8 +100,10 @@ int kv_rom_load_basis(kv_rom *r, const kv_config *cfg) {
         for (int d = 0; d < nd; d++) {
           snprintf(b + strlen(b), sizeof b - strlen(b), "%s%ld", d ? " x " : "", n[d]);
         }
-        rc = kv_config_errorf(cfg, "rom.basis", "'%s' is a basis on a %s grid, this run's grid "
-                              "is %s: fit the basis on runs of this grid", path, a, b);
+        rc = kv_config_errorf(cfg, "rom.basis",
+                              "'%s' is a basis on a %s grid, this run's grid "
+                              "is %s: fit the basis on runs of this grid",
+                              path, a, b);
       }
     }
     if (rc == KV_OK) {
@@ -126,9 +136,11 @@ int kv_rom_load_basis(kv_rom *r, const kv_config *cfg) {
    * anything else needs the DEIM basis of its tendency. */
   r->linear = r->finfo.linear && r->full->type->linear_part != NULL;
   if (!r->linear && kf == 0) {
-    rc = kv_config_errorf(cfg, "rom.basis", "'%s' has no DEIM basis: it was fit on runs of a "
+    rc = kv_config_errorf(cfg, "rom.basis",
+                          "'%s' has no DEIM basis: it was fit on runs of a "
                           "linear problem, and this run's model is nonlinear (e.g. a conductivity "
-                          "that depends on T): fit the basis on such runs", path);
+                          "that depends on T): fit the basis on such runs",
+                          path);
   }
   KV_CHECK(kv_status_agree(r->comm, rc));
   double *U = malloc(((size_t)r->nloc * (size_t)(k > kf ? k : kf) + 1) * sizeof *U),
@@ -187,28 +199,40 @@ static int put_modes(kv_rom *r, kv_h5_store *s, const char *name, const kv_pod *
   long *gi = rank == 0 ? malloc(((size_t)r->N + 1) * sizeof *gi) : NULL;
   double *col = rank == 0 ? malloc(((size_t)r->N + 1) * sizeof *col) : NULL;
   double *all = rank == 0 ? malloc(((size_t)r->N * k + 1) * sizeof *all) : NULL;
-  int rc = rank != 0 || (cnt && dsp && gi && col && all) ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
+  int rc = rank != 0 || (cnt && dsp && gi && col && all)
+               ? KV_OK
+               : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
   rc = kv_status_agree(r->comm, rc);
   if (rc == KV_OK) {
     MPI_Gather(&nl, 1, MPI_INT, cnt, 1, MPI_INT, 0, r->comm);
-    if (rank == 0)
-      for (int q = 0, o = 0; q < size; q++, o += cnt[q - 1]) dsp[q] = o;
+    if (rank == 0) {
+      for (int q = 0, o = 0; q < size; q++, o += cnt[q - 1]) {
+        dsp[q] = o;
+      }
+    }
     MPI_Gatherv(r->gidx, nl, MPI_LONG, gi, cnt, dsp, MPI_LONG, 0, r->comm);
     for (int j = 0; j < k; j++) {
       MPI_Gatherv(kv_pod_modes(p) + (size_t)j * r->nloc, nl, MPI_DOUBLE, col, cnt, dsp, MPI_DOUBLE,
                   0, r->comm);
-      if (rank == 0)
-        for (long i = 0; i < r->N; i++) all[(size_t)j * r->N + gi[i]] = col[i];
+      if (rank == 0) {
+        for (long i = 0; i < r->N; i++) {
+          all[(size_t)j * r->N + gi[i]] = col[i];
+        }
+      }
     }
     if (rank == 0) {
       const long *n = kv_grid_global_n(r->grid);
       int nd = kv_grid_ndims(r->grid);
       long dims[4] = {k, 0, 0, 0}, kk = k;
-      for (int d = 0; d < nd; d++) dims[1 + d] = n[nd - 1 - d];
+      for (int d = 0; d < nd; d++) {
+        dims[1 + d] = n[nd - 1 - d];
+      }
       char sn[64];
       snprintf(sn, sizeof sn, "%s_sigma", name);
       rc = kv_h5_store_put(s, name, nd + 1, dims, all);
-      if (rc == KV_OK) rc = kv_h5_store_put(s, sn, 1, &kk, kv_pod_sigma(p));
+      if (rc == KV_OK) {
+        rc = kv_h5_store_put(s, sn, 1, &kk, kv_pod_sigma(p));
+      }
     }
   }
   free(cnt);
@@ -228,12 +252,20 @@ static int save_bases(kv_rom *r) {
   kv_h5_store *s = NULL;
   int rc = rank == 0 ? kv_h5_store_create(path, &s) : KV_OK;
   rc = kv_status_agree(r->comm, rc);
-  if (rc == KV_OK) rc = put_modes(r, s, "rom/modes", r->V);
-  if (rc == KV_OK && r->W) rc = put_modes(r, s, "rom/deim_modes", r->W);
+  if (rc == KV_OK) {
+    rc = put_modes(r, s, "rom/modes", r->V);
+  }
+  if (rc == KV_OK && r->W) {
+    rc = put_modes(r, s, "rom/deim_modes", r->W);
+  }
   if (rank == 0 && s) {
-    if (rc == KV_OK) rc = kv_h5_store_put_number(s, "/", "updates", (double)r->updates);
+    if (rc == KV_OK) {
+      rc = kv_h5_store_put_number(s, "/", "updates", (double)r->updates);
+    }
     int rc2 = kv_h5_store_close(s, rc == KV_OK);
-    if (rc == KV_OK) rc = rc2;
+    if (rc == KV_OK) {
+      rc = rc2;
+    }
   }
   return kv_status_agree(r->comm, rc);
 }
@@ -260,9 +292,12 @@ int kv_rom_checkpoint(kv_model *m, kv_output_list *out) {
   kv_rom_lift(r, r->a);
   out->has_time = 1;
   out->time = r->t;
-  KV_CHECK(kv_output_add_field(out, "rom_state", "1", "the ROM's state V a (the model's units)", r->u));
-  KV_CHECK(kv_output_add_field(out, "rom_sum", "1", "sum of the states of the current record "
-                               "period (rom_nsum of them)", r->u2));
+  KV_CHECK(
+      kv_output_add_field(out, "rom_state", "1", "the ROM's state V a (the model's units)", r->u));
+  KV_CHECK(kv_output_add_field(out, "rom_sum", "1",
+                               "sum of the states of the current record "
+                               "period (rom_nsum of them)",
+                               r->u2));
   KV_CHECK(kv_output_add_scalar(out, "rom_nsum", "1", "states in rom_sum", (double)r->nsum));
   KV_CHECK(kv_output_add_scalar(out, "rom_step", "1", "step index of the state", (double)r->step));
   return kv_output_add_scalar(out, "rom/updates", "1", "full-solver steps (basis updates) so far",
@@ -278,8 +313,12 @@ static int load_saved_bases(kv_rom *r, const char *path) {
   int rc = KV_OK;
   if (rank == 0) {
     rc = kv_h5_probe(path, 0);
-    if (rc == KV_OK) rc = kv_h5_read_array(path, "rom/modes_sigma", &sg[0]);
-    if (rc == KV_OK && r->W) rc = kv_h5_read_array(path, "rom/deim_modes_sigma", &sg[1]);
+    if (rc == KV_OK) {
+      rc = kv_h5_read_array(path, "rom/modes_sigma", &sg[0]);
+    }
+    if (rc == KV_OK && r->W) {
+      rc = kv_h5_read_array(path, "rom/deim_modes_sigma", &sg[1]);
+    }
     hdr[0] = sg[0].count;
     hdr[1] = sg[1].count;
   }
@@ -287,18 +326,25 @@ static int load_saved_bases(kv_rom *r, const char *path) {
   if (rc != KV_OK) {
     char why[512];
     snprintf(why, sizeof why, "%s", kv_error_message());
-    return KV_ERROR(KV_ERR_FORMAT, "restart: the ROM's bases saved with the checkpoint cannot be "
-                    "read: %s", why);
+    return KV_ERROR(KV_ERR_FORMAT,
+                    "restart: the ROM's bases saved with the checkpoint cannot be "
+                    "read: %s",
+                    why);
   }
   MPI_Bcast(hdr, 2, MPI_LONG, 0, r->comm);
   kv_pod *np[2] = {NULL, NULL};
   for (int b = 0; b < (r->W ? 2 : 1) && rc == KV_OK; b++) {
     int k = (int)hdr[b];
-    double *U = malloc(((size_t)r->nloc * k + 1) * sizeof *U), *sv = malloc(((size_t)k + 1) * sizeof *sv);
+    double *U = malloc(((size_t)r->nloc * k + 1) * sizeof *U),
+           *sv = malloc(((size_t)k + 1) * sizeof *sv);
     rc = kv_status_agree(r->comm, U && sv ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory"));
-    if (rc == KV_OK) rc = kv_rom_read_modes(r, path, b ? "rom/deim_modes" : "rom/modes", k, U);
     if (rc == KV_OK) {
-      if (rank == 0) memcpy(sv, sg[b].data, (size_t)k * sizeof *sv);
+      rc = kv_rom_read_modes(r, path, b ? "rom/deim_modes" : "rom/modes", k, U);
+    }
+    if (rc == KV_OK) {
+      if (rank == 0) {
+        memcpy(sv, sg[b].data, (size_t)k * sizeof *sv);
+      }
       MPI_Bcast(sv, k, MPI_DOUBLE, 0, r->comm);
       rc = kv_pod_wrap(r->comm, r->nloc, k, U, sv, &np[b]);
     }
@@ -340,7 +386,9 @@ int kv_rom_restart(kv_model *m, const char *path) {
     if (rc == KV_OK) {
       kv_h5_store *s = NULL;
       rc = kv_h5_store_open(path, &s);
-      if (rc == KV_OK) v[0] = kv_h5_store_has(s, "rom_state");
+      if (rc == KV_OK) {
+        v[0] = kv_h5_store_has(s, "rom_state");
+      }
       int rc2 = kv_h5_store_close(s, 0);
       if (rc == KV_OK) {
         rc = rc2;
@@ -352,8 +400,12 @@ int kv_rom_restart(kv_model *m, const char *path) {
       for (int q = 0; q < 3 && rc == KV_OK; q++) {
         kv_h5_array a = {0};
         rc = kv_h5_read_array(path, names[q], &a);
-        if (rc == KV_OK && a.count < 1) rc = KV_ERROR(KV_ERR_FORMAT, "restart: '%s': /%s is empty", path, names[q]);
-        if (rc == KV_OK) *dst[q] = a.data[a.count - 1];
+        if (rc == KV_OK && a.count < 1) {
+          rc = KV_ERROR(KV_ERR_FORMAT, "restart: '%s': /%s is empty", path, names[q]);
+        }
+        if (rc == KV_OK) {
+          *dst[q] = a.data[a.count - 1];
+        }
         kv_h5_array_free(&a);
       }
     }
@@ -363,9 +415,11 @@ int kv_rom_restart(kv_model *m, const char *path) {
   MPI_Bcast(b, 4, MPI_DOUBLE, 0, r->comm);
   if (!b[0]) {
     if (r->means) {
-      return KV_ERROR(KV_ERR_UNSUPPORTED, "restart: '%s' is not a ROM checkpoint; a ROM of the %s "
+      return KV_ERROR(KV_ERR_UNSUPPORTED,
+                      "restart: '%s' is not a ROM checkpoint; a ROM of the %s "
                       "model restarts from the <output>.checkpoint.h5 that run.checkpoint_every or "
-                      "an interrupt writes (its records are means)", path, r->full->type->name);
+                      "an interrupt writes (its records are means)",
+                      path, r->full->type->name);
     }
     /* A file of the full model's layout: its last state, projected on the basis. */
     KV_CHECK(kv_model_restart(r->full, path));
@@ -381,8 +435,8 @@ int kv_rom_restart(kv_model *m, const char *path) {
   }
   long step = lround(b[1]), updates = lround(b[2]);
   if (step < 0 || step >= r->finfo.nsteps) {
-    return KV_ERROR(KV_ERR_CONFIG, "restart: '%s' is at step %ld, this run ends at step %ld",
-                    path, step, r->finfo.nsteps);
+    return KV_ERROR(KV_ERR_CONFIG, "restart: '%s' is at step %ld, this run ends at step %ld", path,
+                    step, r->finfo.nsteps);
   }
   if (updates > 0) {
     char bp[4300];
@@ -394,9 +448,15 @@ int kv_rom_restart(kv_model *m, const char *path) {
   double *buf = malloc(((size_t)r->nloc + 1) * sizeof *buf);
   KV_CHECK(kv_status_agree(r->comm, buf ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory")));
   rc = kv_rom_read_modes(r, path, "rom_state", 1, buf);
-  if (rc == KV_OK) rc = kv_pod_project(r->V, buf, r->a);
-  if (rc == KV_OK) rc = kv_rom_read_modes(r, path, "rom_sum", 1, buf);
-  if (rc == KV_OK) rc = kv_pod_project(r->V, buf, r->a_sum);
+  if (rc == KV_OK) {
+    rc = kv_pod_project(r->V, buf, r->a);
+  }
+  if (rc == KV_OK) {
+    rc = kv_rom_read_modes(r, path, "rom_sum", 1, buf);
+  }
+  if (rc == KV_OK) {
+    rc = kv_pod_project(r->V, buf, r->a_sum);
+  }
   free(buf);
   KV_CHECK(rc);
   r->nsum = lround(b[3]);

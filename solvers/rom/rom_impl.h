@@ -11,44 +11,44 @@
 
 typedef struct {
   kv_model base;
-  kv_rom_params prm;       /* what the run asked for                                       */
+  kv_rom_params prm; /* what the run asked for                                       */
   kv_model *full;
   kv_model_info finfo;
   MPI_Comm comm;
   const kv_grid *grid;
   long nloc, N;
-  long *gidx;              /* global cell of each local row                                */
-  kv_pod *V, *W;           /* state basis; DEIM basis of F (NULL: linear)                 */
+  long *gidx;    /* global cell of each local row                                */
+  kv_pod *V, *W; /* state basis; DEIM basis of F (NULL: linear)                 */
   int k;
   int linear;
-  int li;                  /* the model steps as u1 = G (u0 + dt N(u0)) (linear_implicit)  */
-  double *Gr;              /* li: V^T G V, k x k column-major                               */
-  int means;               /* records are means: a_sum / nsum of the reduced states        */
+  int li;     /* the model steps as u1 = G (u0 + dt N(u0)) (linear_implicit)  */
+  double *Gr; /* li: V^T G V, k x k column-major                               */
+  int means;  /* records are means: a_sum / nsum of the reduced states        */
   double *a_sum;
   long nsum;
-  double t_origin;         /* time of step 0                                              */
-  double *A, *c;           /* linear: V^T A V and V^T F(0) at this run's parameters       */
-  double *M, *d;           /* linear: a1 = M a0 + d                                       */
-  long *P;                 /* DEIM points (kf)                                            */
-  double *D;               /* k x kf: V^T W (P^T W)^-1, column-major                      */
-  long *E;                 /* indicator cells (ne)                                        */
+  double t_origin; /* time of step 0                                              */
+  double *A, *c;   /* linear: V^T A V and V^T F(0) at this run's parameters       */
+  double *M, *d;   /* linear: a1 = M a0 + d                                       */
+  long *P;         /* DEIM points (kf)                                            */
+  double *D;       /* k x kf: V^T W (P^T W)^-1, column-major                      */
+  long *E;         /* indicator cells (ne)                                        */
   int ne;
-  long *sten;              /* stencils of P then E: (kf + ne) x S7 global cells           */
-  double *VS;              /* rows of V at sten: ((kf + ne) S7) x k, row-major            */
+  long *sten;                    /* stencils of P then E: (kf + ne) x S7 global cells           */
+  double *VS;                    /* rows of V at sten: ((kf + ne) S7) x k, row-major            */
   double *a, *a0, *FP, *FE, *uE; /* state; F at P and E of the state; u at E              */
-  double *vals, *fv;       /* work: stencil values and F values                           */
-  double *Jw;              /* work                                                         */
-  double *uref;            /* split: the state whose Jacobian L of F is the exact linear
-                            * part (rom/u_ref; NULL: no split), this rank's rows           */
-  double *Lt;              /* split: V^T L V - D P^T L V, k x k column-major (the Galerkin
-                            * minus the DEIM part of L)                                    */
-  kv_field *u;             /* the lifted state                                             */
+  double *vals, *fv;             /* work: stencil values and F values                           */
+  double *Jw;                    /* work                                                         */
+  double *uref;                  /* split: the state whose Jacobian L of F is the exact linear
+                                  * part (rom/u_ref; NULL: no split), this rank's rows           */
+  double *Lt;                    /* split: V^T L V - D P^T L V, k x k column-major (the Galerkin
+                                  * minus the DEIM part of L)                                    */
+  kv_field *u;                   /* the lifted state                                             */
   double *uloc, *floc, *sloc;
   double theta, dt, tol;
   int adaptive, max_modes;
   long step;
   double t;
-  double eta, eta_max;     /* last indicator; largest since the last record               */
+  double eta, eta_max; /* last indicator; largest since the last record               */
   long updates;
   long newton_its;
   int blas_threads;        /* the caller's OpenBLAS threads (restored around full steps)   */

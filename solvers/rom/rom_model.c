@@ -76,15 +76,18 @@ int kv_rom_params_from_config(const kv_config *cfg, kv_rom_params *p) {
   const char *basis, *model;
   long modes, maxm, npts, seed, maxit;
   if (!kv_config_has(cfg, "rom.basis")) {
-    return kv_config_errorf(cfg, "rom.basis", "run.model = rom needs the basis file (kelvin fit "
+    return kv_config_errorf(cfg, "rom.basis",
+                            "run.model = rom needs the basis file (kelvin fit "
                             "with surrogate.kind = pod)");
   }
   KV_CHECK(kv_config_get_string(cfg, "rom.basis", &basis));
   KV_CHECK(kv_config_get_string(cfg, "rom.model", &model));
   KV_CHECK(kv_config_get_double(cfg, "rom.tolerance", 0.0, INFINITY, &p->tolerance));
   if (!(p->tolerance > 0.0)) {
-    return kv_config_errorf(cfg, "rom.tolerance", "expected a positive indicator threshold "
-                            "(got %g)", p->tolerance);
+    return kv_config_errorf(cfg, "rom.tolerance",
+                            "expected a positive indicator threshold "
+                            "(got %g)",
+                            p->tolerance);
   }
   KV_CHECK(kv_config_get_bool(cfg, "rom.adaptive", &p->adaptive));
   KV_CHECK(kv_config_get_int(cfg, "rom.modes", 0, 100000, &modes));
@@ -110,7 +113,9 @@ int kv_rom_params_from_config(const kv_config *cfg, kv_rom_params *p) {
 
 static void rom_free(kv_model *m) {
   kv_rom *r = (kv_rom *)m;
-  if (!r) return;
+  if (!r) {
+    return;
+  }
   kv_model_free(r->full);
   kv_pod_free(r->V);
   kv_pod_free(r->W);
@@ -140,11 +145,15 @@ static void rom_free(kv_model *m) {
   kv_field_free(r->u2);
   free(r->uloc);
   free(r->floc);
-  if (r->comm != MPI_COMM_NULL) MPI_Comm_free(&r->comm);
+  if (r->comm != MPI_COMM_NULL) {
+    MPI_Comm_free(&r->comm);
+  }
   free(r);
 }
 
-static int rom_step(kv_model *m, double *t) { return kv_rom_step_reduced((kv_rom *)m, t); }
+static int rom_step(kv_model *m, double *t) {
+  return kv_rom_step_reduced((kv_rom *)m, t);
+}
 
 static int rom_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
   kv_rom_params prm;
@@ -203,8 +212,8 @@ static int rom_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
   if (r->W) {
     r->P = malloc(((size_t)kv_pod_nmodes(r->W) + 1) * sizeof *r->P);
     KV_TRY(kv_status_agree(comm, r->P ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory")));
-    KV_TRY(kv_deim_points(r->comm, r->nloc, r->gidx, kv_pod_modes(r->W), kv_pod_nmodes(r->W),
-                          r->P));
+    KV_TRY(
+        kv_deim_points(r->comm, r->nloc, r->gidx, kv_pod_modes(r->W), kv_pod_nmodes(r->W), r->P));
   }
   kv_rom_indicator_cells(r, prm.seed);
   r->k = kv_pod_nmodes(r->V);
@@ -257,11 +266,12 @@ static int rom_outputs(kv_model *m, kv_output_list *out) {
   KV_CHECK(r->full->type->outputs(r->full, out));
   KV_CHECK(kv_output_add_scalar(out, "rom/indicator", "1",
                                 "largest error indicator since the previous record", r->eta_max));
-  KV_CHECK(kv_output_add_scalar(out, "rom/updates", "1",
-                                "full-solver steps (basis updates) so far", (double)r->updates));
+  KV_CHECK(kv_output_add_scalar(out, "rom/updates", "1", "full-solver steps (basis updates) so far",
+                                (double)r->updates));
   KV_CHECK(kv_output_add_scalar(out, "rom/modes", "1", "modes of the basis", (double)r->k));
   if (r->check_every > 0) {
-    KV_CHECK(kv_output_add_scalar(out, "rom/local_error", "1", "true error of the last checked ROM "
+    KV_CHECK(kv_output_add_scalar(out, "rom/local_error", "1",
+                                  "true error of the last checked ROM "
                                   "step, relative to its change (rom.check_every; NaN: none)",
                                   r->chk_err));
     KV_CHECK(kv_output_add_scalar(out, "rom/checked_indicator", "1",

@@ -24,14 +24,15 @@ void kv_rom_snapshots_free(kv_rom_snapshots *s) {
 /* Append the nrec x N array v to the column-major snapshot matrix *S of *m columns. */
 static int append_snapshots(double **S, long *m, long N, const double *v, long nrec) {
   double *t = realloc(*S, ((size_t)(*m + nrec) * (size_t)N + 1) * sizeof *t);
-  if (!t) return KV_ERROR(KV_ERR_NOMEM, "rom: out of memory for %ld snapshots of %ld cells",
-                          *m + nrec, N);
+  if (!t) {
+    return KV_ERROR(KV_ERR_NOMEM, "rom: out of memory for %ld snapshots of %ld cells", *m + nrec,
+                    N);
+  }
   memcpy(t + (size_t)*m * N, v, (size_t)nrec * (size_t)N * sizeof *v);
   *S = t;
   *m += nrec;
   return KV_OK;
 }
-
 
 /* The configuration stored in a run file, validated, and its model type. */
 static int case_config(const char *file, kv_config **out, const kv_model_type **type) {
@@ -60,9 +61,10 @@ static int case_config(const char *file, kv_config **out, const kv_model_type **
     rc = kv_model_type_of(c, type);
   }
   if (rc == KV_OK && (!(*type)->residual || (*type)->wraps_key)) {
-    rc = KV_ERROR(KV_ERR_UNSUPPORTED, "'%s': a POD ROM is built for a model with reduced-order "
-                  "hooks (%s), this file is of model %s", file, kv_model_reducible_choices,
-                  (*type)->name);
+    rc = KV_ERROR(KV_ERR_UNSUPPORTED,
+                  "'%s': a POD ROM is built for a model with reduced-order "
+                  "hooks (%s), this file is of model %s",
+                  file, kv_model_reducible_choices, (*type)->name);
   }
   if (rc != KV_OK) {
     kv_config_free(c);
@@ -82,15 +84,25 @@ static int resimulate(const kv_config *c, const kv_model_type *t, const char *fi
   kv_model_info in;
   double *buf = NULL;
   int rc = kv_model_create(t, MPI_COMM_SELF, c, &md);
-  if (rc == KV_OK) rc = kv_model_info_get(md, &in);
-  if (rc == KV_OK) rc = kv_field_create(in.grid, &f);
-  if (rc != KV_OK) goto done;
+  if (rc == KV_OK) {
+    rc = kv_model_info_get(md, &in);
+  }
+  if (rc == KV_OK) {
+    rc = kv_field_create(in.grid, &f);
+  }
+  if (rc != KV_OK) {
+    goto done;
+  }
   *nd = kv_grid_ndims(in.grid);
-  for (int d = 0; d < 3; d++) n[d] = kv_grid_global_n(in.grid)[d];
+  for (int d = 0; d < 3; d++) {
+    n[d] = kv_grid_global_n(in.grid)[d];
+  }
   long cells = kv_grid_global_count(in.grid);
   if (*N > 0 && cells != *N) {
-    rc = KV_ERROR(KV_ERR_INVALID, "'%s' is on another grid than the first run: one basis needs "
-                  "one grid", file);
+    rc = KV_ERROR(KV_ERR_INVALID,
+                  "'%s' is on another grid than the first run: one basis needs "
+                  "one grid",
+                  file);
     goto done;
   }
   *N = cells;
@@ -108,14 +120,18 @@ static int resimulate(const kv_config *c, const kv_model_type *t, const char *fi
         kv_field_pack(u, buf);
         rc = append_snapshots(S, m, cells, buf, 1);
       }
-      if (rc == KV_OK) rc = t->residual(md, k, u, f);
+      if (rc == KV_OK) {
+        rc = t->residual(md, k, u, f);
+      }
       if (rc == KV_OK) {
         kv_field_pack(f, buf);
         rc = append_snapshots(SF, mf, cells, buf, 1);
       }
     }
     double tt;
-    if (rc == KV_OK && k < in.nsteps) rc = kv_model_step(md, &tt);
+    if (rc == KV_OK && k < in.nsteps) {
+      rc = kv_model_step(md, &tt);
+    }
     if (rc == KV_OK && (k - in.step0 + 1) % tick == 0 && k < in.nsteps) {
       kv_info("fit: %s: step %ld of %ld re-simulated", file, k - in.step0 + 1, total);
     }
@@ -126,7 +142,6 @@ done:
   kv_model_free(md);
   return rc;
 }
-
 
 /* The steps of the records of a run file (/diagnostics/step), or 0 for each when absent. */
 static void record_steps(const char *file, long nrec, long *steps) {
@@ -299,8 +314,10 @@ int kv_rom_snapshots_collect(char *const *files, long nfiles, long every, kv_rom
           o->n[d] = kv_grid_global_n(in.grid)[d];
         }
       } else if (cells != o->N) {
-        rc = KV_ERROR(KV_ERR_INVALID, "'%s' is on another grid than '%s': one basis needs one "
-                      "grid", files[i], files[0]);
+        rc = KV_ERROR(KV_ERR_INVALID,
+                      "'%s' is on another grid than '%s': one basis needs one "
+                      "grid",
+                      files[i], files[0]);
       }
       if (rc == KV_OK && !t->state_var) {
         rc = KV_ERROR(KV_ERR_UNSUPPORTED, "model %s does not record its state", t->name);

@@ -64,8 +64,10 @@ int main(int argc, char **argv) {
       distinct &= P[i] != P[j];
     }
   }
-  CHECK(same && distinct, "%d DEIM points on %d rank%s = those of one process, all distinct "
-        "(first %ld, %ld, %ld)", kf, size, size > 1 ? "s" : "", P[0], P[1], P[2]);
+  CHECK(same && distinct,
+        "%d DEIM points on %d rank%s = those of one process, all distinct "
+        "(first %ld, %ld, %ld)",
+        kf, size, size > 1 ? "s" : "", P[0], P[1], P[2]);
   /* Rows at the points: distributed gather = the whole basis's rows (the two bases may differ
    * in sign per mode, so compare |values|). */
   double *rows = malloc((size_t)kf * kf * sizeof *rows);
@@ -76,8 +78,10 @@ int main(int argc, char **argv) {
       err = fmax(err, fabs(fabs(rows[c * kf + j]) - fabs(kv_pod_modes(Wf)[(size_t)j * N + P[c]])));
     }
   }
-  CHECK(rc == KV_OK && err < 1e-12, "gathered rows equal the basis at the points on every rank "
-        "(%.1e)", err);
+  CHECK(rc == KV_OK && err < 1e-12,
+        "gathered rows equal the basis at the points on every rank "
+        "(%.1e)",
+        err);
   /* Interpolation is exact on span(W): f = sum_j b_j w_j, from f at P only. */
   double b[M], fP[M], A[M * M], worst = 0.0;
   int ipiv[M];
@@ -95,8 +99,10 @@ int main(int argc, char **argv) {
   for (int j = 0; j < kf; j++) {
     worst = fmax(worst, fabs(fP[j] - b[j]));
   }
-  CHECK(info == 0 && worst < 1e-9, "W (P^T W)^-1 P^T f = f for f in span(W) (coefficient error "
-        "%.1e)", worst);
+  CHECK(info == 0 && worst < 1e-9,
+        "W (P^T W)^-1 P^T f = f for f in span(W) (coefficient error "
+        "%.1e)",
+        worst);
   /* A repeated mode: singular, refused on every rank with the same status. */
   double *U2 = malloc(((size_t)nloc * 3 + 1) * sizeof *U2);
   memcpy(U2, kv_pod_modes(W), (size_t)nloc * sizeof *U2);
@@ -106,8 +112,10 @@ int main(int argc, char **argv) {
   int r2 = kv_deim_points(comm, nloc, gidx, U2, 3, P2), lo, hi;
   MPI_Allreduce(&r2, &lo, 1, MPI_INT, MPI_MIN, comm);
   MPI_Allreduce(&r2, &hi, 1, MPI_INT, MPI_MAX, comm);
-  CHECK(lo == KV_ERR_NUMERIC && hi == KV_ERR_NUMERIC, "a repeated mode is refused on every rank "
-        "(%s)", kv_error_message());
+  CHECK(lo == KV_ERR_NUMERIC && hi == KV_ERR_NUMERIC,
+        "a repeated mode is refused on every rank "
+        "(%s)",
+        kv_error_message());
   free(U2);
   free(rows);
   kv_pod_free(W);

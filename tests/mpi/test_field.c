@@ -22,7 +22,9 @@ static double code_fn(const double *x, void *ctx) {
   const double *h = kv_grid_spacing(g);
   const long *gn = kv_grid_global_n(g);
   long ijk[3] = {0, 0, 0};
-  for (int d = 0; d < kv_grid_ndims(g); d++) ijk[d] = lround(x[d] / h[d] - 0.5);
+  for (int d = 0; d < kv_grid_ndims(g); d++) {
+    ijk[d] = lround(x[d] / h[d] - 0.5);
+  }
   return code(gn, ijk[0], ijk[1], ijk[2]);
 }
 
@@ -45,7 +47,9 @@ static void run_case(int ndims, const long *n, const int *periodic) {
   int rc = kv_grid_create(MPI_COMM_WORLD, &gp, &g);
   CHECK(all(rc == KV_OK), "%dD grid %ld x %ld x %ld created", ndims, n[0], ndims > 1 ? n[1] : 1,
         ndims > 2 ? n[2] : 1);
-  if (rc != KV_OK) return;
+  if (rc != KV_OK) {
+    return;
+  }
   kv_field_create(g, &f);
   const long *nl = kv_grid_local_n(g), *off = kv_grid_offset(g), *gn = kv_grid_global_n(g);
   /* Local sizes add up to the global ones and differ by at most one along each axis. */
@@ -68,17 +72,20 @@ static void run_case(int ndims, const long *n, const int *periodic) {
   for (int d = 0; d < ndims; d++) {
     for (int s = 0; s < 2; s++) {
       int wall = kv_grid_at_boundary(g, d, s);
-      for (long k = 0; k < nl[2]; k++)
-        for (long j = 0; j < nl[1]; j++)
+      for (long k = 0; k < nl[2]; k++) {
+        for (long j = 0; j < nl[1]; j++) {
           for (long i = 0; i < nl[0]; i++) {
             long ijk[3] = {i, j, k};
-            if (ijk[d] != (s == 0 ? 0 : nl[d] - 1)) continue;
+            if (ijk[d] != (s == 0 ? 0 : nl[d] - 1)) {
+              continue;
+            }
             ijk[d] += s == 0 ? -1 : 1;
             double v = u[kv_field_index(st, gh, ijk[0], ijk[1], ijk[2])];
-            double want = wall ? 0.0
-                               : code(gn, off[0] + ijk[0], off[1] + ijk[1], off[2] + ijk[2]);
+            double want = wall ? 0.0 : code(gn, off[0] + ijk[0], off[1] + ijk[1], off[2] + ijk[2]);
             good &= v == want;
           }
+        }
+      }
     }
   }
   CHECK(all(good), "halo exchange fills every ghost face with the neighbour's values");
@@ -91,13 +98,15 @@ static void run_case(int ndims, const long *n, const int *periodic) {
   kv_field_reduce(f, KV_REDUCE_SUMSQ, &sumsq);
   kv_field_mean(f, &mean);
   double esum = 0, esq = 0;
-  for (long k = 0; k < gn[2]; k++)
-    for (long j = 0; j < gn[1]; j++)
+  for (long k = 0; k < gn[2]; k++) {
+    for (long j = 0; j < gn[1]; j++) {
       for (long i = 0; i < gn[0]; i++) {
         double v = code(gn, i, j, k);
         esum += v;
         esq += v * v;
       }
+    }
+  }
   CHECK(fabs(sum - esum) <= 1e-12 * esum && fabs(mean - esum / total) <= 1e-12 * esum,
         "global sum %.17g and mean", sum);
   double norm;
@@ -109,7 +118,9 @@ static void run_case(int ndims, const long *n, const int *periodic) {
   double *w = kv_field_data(f);
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  if (rank == 0) w[kv_field_index(st, gh, 0, 0, 0)] = NAN;
+  if (rank == 0) {
+    w[kv_field_index(st, gh, 0, 0, 0)] = NAN;
+  }
   int bad = 0;
   kv_field_has_nonfinite(f, &bad);
   CHECK(bad == 1 && all(bad == 1), "a NaN on rank 0 is seen by every rank");
@@ -122,7 +133,9 @@ int main(int argc, char **argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &kv_test_rank);
   int size;
   MPI_Comm_size(MPI_COMM_WORLD, &size);
-  if (kv_test_rank == 0) printf("# test_field on %d ranks\n", size);
+  if (kv_test_rank == 0) {
+    printf("# test_field on %d ranks\n", size);
+  }
   run_case(1, (long[]){37}, (int[]){0});
   run_case(1, (long[]){11}, (int[]){1});
   run_case(2, (long[]){13, 7}, (int[]){0, 0});

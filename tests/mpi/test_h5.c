@@ -28,11 +28,17 @@ static void copy_prefix(const char *src, const char *dst, long keep) {
   FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
   for (long i = 0; in && out && i < keep; i++) {
     int c = fgetc(in);
-    if (c == EOF) break;
+    if (c == EOF) {
+      break;
+    }
     fputc(c, out);
   }
-  if (in) fclose(in);
-  if (out) fclose(out);
+  if (in) {
+    fclose(in);
+  }
+  if (out) {
+    fclose(out);
+  }
 }
 
 int main(int argc, char **argv) {
@@ -90,8 +96,10 @@ int main(int argc, char **argv) {
         }
       }
     }
-    CHECK(nbad == 0, "every record reads back in (y, x) order with cell-centre coordinates "
-          "(%ld wrong values)", nbad);
+    CHECK(nbad == 0,
+          "every record reads back in (y, x) order with cell-centre coordinates "
+          "(%ld wrong values)",
+          nbad);
     kv_h5_array_free(&a);
     rc = kv_h5_read_array(path, "x", &a);
     CHECK(rc == KV_OK && a.count == nx && fabs(a.data[0] - 1.5 / nx) < 1e-15 &&
@@ -116,7 +124,9 @@ int main(int argc, char **argv) {
     const double *fd = kv_field_data_const(f);
     const long *m = kv_field_extent(f);
     diff = 0.0;
-    for (long i = 0; i < m[0] * m[1] * m[2]; i++) diff = fmax(diff, fabs(rd[i] - fd[i]));
+    for (long i = 0; i < m[0] * m[1] * m[2]; i++) {
+      diff = fmax(diff, fabs(rd[i] - fd[i]));
+    }
   }
   CHECK(rc == KV_OK && diff == 0.0, "kv_h5_read_field reads the last record back exactly");
   /* Refuse to overwrite. */
@@ -127,9 +137,13 @@ int main(int argc, char **argv) {
   /* A failed run keeps its records under .failed.h5. */
   wp.overwrite = 1;
   rc = kv_h5_writer_create(g, &wp, &w);
-  if (rc == KV_OK) rc = kv_h5_writer_append(w, 0.0, &l);
+  if (rc == KV_OK) {
+    rc = kv_h5_writer_append(w, 0.0, &l);
+  }
   char kept[512] = "";
-  if (rc == KV_OK) rc = kv_h5_writer_close(w, "failed: test", "failed", kept, sizeof kept);
+  if (rc == KV_OK) {
+    rc = kv_h5_writer_close(w, "failed: test", "failed", kept, sizeof kept);
+  }
   CHECK(rc == KV_OK && strcmp(kept, DIR "/sub/dir/out.failed.h5") == 0 && exists(kept),
         "a failed run's records are kept as %s", kept);
   /* Discarding removes the partial file. */
@@ -158,7 +172,9 @@ int main(int argc, char **argv) {
     CHECK(rc == KV_ERR_IO && strstr(kv_error_message(), "none.h5"), "missing file -> \"%s\"",
           kv_error_message());
     FILE *fp = fopen(DIR "/garbage.h5", "wb");
-    for (int i = 0; i < 4096; i++) fputc((i * 7919) & 0xff, fp);
+    for (int i = 0; i < 4096; i++) {
+      fputc((i * 7919) & 0xff, fp);
+    }
     fclose(fp);
     rc = kv_h5_read_array(DIR "/garbage.h5", "T", &a);
     CHECK(rc == KV_ERR_FORMAT, "garbage bytes -> \"%s\"", kv_error_message());
@@ -175,10 +191,13 @@ int main(int argc, char **argv) {
       FILE *devnull = fopen("/dev/null", "w");
       int rc3 = kv_h5_describe(DIR "/trunc.h5", devnull);
       fclose(devnull);
-      CHECK((rc == KV_ERR_FORMAT || rc == KV_ERR_IO) && rc2 == KV_ERR_FORMAT && rc3 == KV_ERR_FORMAT,
+      CHECK((rc == KV_ERR_FORMAT || rc == KV_ERR_IO) && rc2 == KV_ERR_FORMAT &&
+                rc3 == KV_ERR_FORMAT,
             "file truncated to %ld of %ld bytes -> error %d \"%s\" (no crash)", sizes[k],
             (long)st.st_size, rc, kv_error_message());
-      if (rc == KV_OK) kv_h5_array_free(&a);
+      if (rc == KV_OK) {
+        kv_h5_array_free(&a);
+      }
     }
   }
   if (kv_test_rank == 0) {

@@ -20,8 +20,8 @@
 #define PI 3.14159265358979323846
 
 typedef struct {
-  int bc[3][2];  /* 0 Dirichlet, 1 Neumann, 2 periodic */
-  int k[3];      /* mode per axis */
+  int bc[3][2]; /* 0 Dirichlet, 1 Neumann, 2 periodic */
+  int k[3];     /* mode per axis */
   long n[3];
   int nd;
 } mode;
@@ -96,7 +96,9 @@ static double max_diff(const kv_field *a, const kv_field *b, MPI_Comm comm) {
   return e;
 }
 
-static const char *bcname(int b) { return b == 0 ? "D" : b == 1 ? "N" : "P"; }
+static const char *bcname(int b) {
+  return b == 0 ? "D" : b == 1 ? "N" : "P";
+}
 
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
@@ -118,7 +120,10 @@ int main(int argc, char **argv) {
     snprintf(what, sizeof what, "%dD %ldx%ldx%ld x:%s%s y:%s%s%s%s", m->nd, m->n[0], m->n[1],
              m->n[2], bcname(m->bc[0][0]), bcname(m->bc[0][1]), bcname(m->bc[1][0]),
              bcname(m->bc[1][1]), m->nd > 2 ? " z:" : "",
-             m->nd > 2 ? (m->bc[2][0] == 1 ? "NN" : m->bc[2][0] == 2 ? "PP" : "DD") : "");
+             m->nd > 2 ? (m->bc[2][0] == 1   ? "NN"
+                          : m->bc[2][0] == 2 ? "PP"
+                                             : "DD")
+                       : "");
     kv_grid_params gp;
     kv_grid_params_default(&gp);
     gp.ndims = m->nd;
@@ -130,11 +135,19 @@ int main(int argc, char **argv) {
     kv_grid *g = NULL;
     kv_field *u = NULL, *r = NULL, *x = NULL;
     int rc = kv_grid_create(comm, &gp, &g);
-    if (rc == KV_OK) rc = kv_field_create(g, &u);
-    if (rc == KV_OK) rc = kv_field_create(g, &r);
-    if (rc == KV_OK) rc = kv_field_create(g, &x);
+    if (rc == KV_OK) {
+      rc = kv_field_create(g, &u);
+    }
+    if (rc == KV_OK) {
+      rc = kv_field_create(g, &r);
+    }
+    if (rc == KV_OK) {
+      rc = kv_field_create(g, &x);
+    }
     CHECK(rc == KV_OK, "%s: grid and fields on %d rank%s", what, size, size > 1 ? "s" : "");
-    if (rc != KV_OK) continue;
+    if (rc != KV_OK) {
+      continue;
+    }
     fill(m, c, u, r);
     /* FFT: exact to round-off. */
     kv_fftsolve_params fp = {{{0}}, c, FFTW_ESTIMATE, NULL};
@@ -144,10 +157,12 @@ int main(int argc, char **argv) {
     }
     kv_fftsolve *fs = NULL;
     rc = kv_fftsolve_create(g, &fp, &fs);
-    if (rc == KV_OK) rc = kv_fftsolve_solve(fs, r, x);
+    if (rc == KV_OK) {
+      rc = kv_fftsolve_solve(fs, r, x);
+    }
     double e = rc == KV_OK ? max_diff(x, u, comm) : INFINITY;
-    CHECK(rc == KV_OK && e < 1e-12, "%s: FFT solve returns the exact solution (max error %.1e)", what,
-          e);
+    CHECK(rc == KV_OK && e < 1e-12, "%s: FFT solve returns the exact solution (max error %.1e)",
+          what, e);
     kv_fftsolve_free(fs);
     /* PCG with each preconditioner. */
     static const char *const pcs[] = {"mg", "jacobi", "none"};
@@ -167,11 +182,14 @@ int main(int argc, char **argv) {
       double rel = 0.0;
       kv_field_fill(x, 0.0);
       rc = kv_pcg_create(g, &pp, &ps);
-      if (rc == KV_OK) rc = kv_pcg_solve(ps, r, x, &its, &rel);
+      if (rc == KV_OK) {
+        rc = kv_pcg_solve(ps, r, x, &its, &rel);
+      }
       e = rc == KV_OK ? max_diff(x, u, comm) : INFINITY;
       CHECK(rc == KV_OK && e < 1e-9 && its > 0 && rel <= 1e-11,
             "%s: PCG (%s) converges to the exact solution in %ld iterations (max error %.1e, "
-            "relative residual %.1e)", what, pcs[pc], its, e, rel);
+            "relative residual %.1e)",
+            what, pcs[pc], its, e, rel);
       if (pc == 1) {
         /* One iteration is not enough: a distinct status, the same on every rank. */
         kv_pcg_free(ps);
@@ -183,8 +201,8 @@ int main(int argc, char **argv) {
         MPI_Allreduce(&rs, &lo, 1, MPI_INT, MPI_MIN, comm);
         MPI_Allreduce(&rs, &hi, 1, MPI_INT, MPI_MAX, comm);
         CHECK(lo == KV_ERR_NOT_CONVERGED && hi == KV_ERR_NOT_CONVERGED,
-              "%s: PCG with maxit = 1 reports 'not converged' on every rank (%d..%d: %s)", what,
-              lo, hi, kv_strerror(rs));
+              "%s: PCG with maxit = 1 reports 'not converged' on every rank (%d..%d: %s)", what, lo,
+              hi, kv_strerror(rs));
       }
       kv_pcg_free(ps);
     }

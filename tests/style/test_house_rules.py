@@ -6,6 +6,7 @@ no exit/abort in library code, library .c files under the size limit, every publ
 documented, frees accept NULL."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -114,5 +115,105 @@ for f, t in text.items():
             frees.append(f"{f}: {name}")
 check(not frees, "every kv_*_free accepts NULL (tests the pointer first): " +
       (", ".join(frees) or "all"))
+
+# Braces always (STYLE.md): every if/for/while/else/do body is a block; loop macros and the end
+# of a do-while excepted.
+def strip_comments(text):
+    # remove /* */ comments and string literals (keep line structure)
+    out=[];i=0;n=len(text)
+    while i<n:
+        if text.startswith('/*',i):
+            j=text.find('*/',i+2); j=n if j<0 else j+2
+            out.append(re.sub(r'[^\n]',' ',text[i:j])); i=j
+        elif text.startswith('//',i):
+            j=text.find('\n',i); j=n if j<0 else j
+            out.append(' '*(j-i)); i=j
+        elif text[i]=='"':
+            j=i+1
+            while j<n and text[j]!='"':
+                j+= 2 if text[j]=='\\' else 1
+            out.append('"'+' '*(j-i-1)+'"'); i=j+1
+        elif text[i]=="'":
+            j=i+1
+            while j<n and text[j]!="'":
+                j+= 2 if text[j]=='\\' else 1
+            out.append("'"+' '*(j-i-1)+"'"); i=j+1
+        else:
+            out.append(text[i]); i+=1
+    return ''.join(out)
+def unbraced(paths):
+  bad=[]
+  for f in paths:
+      t=strip_comments(open(f).read()).replace('\\\n',' \n')
+      lines=t.split('\n')
+      flat=t
+      raw=open(f).read()
+      rl=raw.split('\n')
+      def in_macro(pos):
+          ln=flat.count('\n',0,pos)
+          k=ln
+          while k>0 and rl[k-1].rstrip().endswith('\\'):
+              k-=1
+          return rl[k].lstrip().startswith('#define')
+      def macro_end(pos):
+          ln=flat.count('\n',0,pos)
+          return not rl[ln-1].rstrip().endswith('\\') if ln>0 else False
+      for m in re.finditer(r'\b(if|for|while|else|do)\b',flat):
+          kw=m.group(1); k=m.end()
+          if kw in ('if','for','while'):
+              # skip 'while' that ends a do-while: preceded by '}' on same line
+              pre=flat[max(0,m.start()-40):m.start()]
+              j=k
+              while j<len(flat) and flat[j] in ' \t\n': j+=1
+              if j>=len(flat) or flat[j]!='(':
+                  continue
+              depth=0
+              while j<len(flat):
+                  if flat[j]=='(': depth+=1
+                  elif flat[j]==')':
+                      depth-=1
+                      if depth==0: break
+                  j+=1
+              j+=1
+              while j<len(flat) and flat[j] in ' \t\n': j+=1
+              nxt=flat[j] if j<len(flat) else ''
+              if kw=='while' and re.search(r'\}\s*$',pre):
+                  continue  # the end of a do-while
+              if kw=='for' and nxt=='f' and in_macro(m.start()):
+                  continue  # a loop macro: nested headers, the user supplies the body
+              if kw=='for' and in_macro(m.start()) and macro_end(j):
+                  continue
+              if nxt!='{':
+                  bad.append(f"{f}:{flat.count(chr(10),0,m.start())+1}: {kw}")
+          elif kw=='else':
+              j=k
+              while j<len(flat) and flat[j] in ' \t\n': j+=1
+              if flat.startswith('if',j) and not re.match(r'\w',flat[j+2:j+3]): continue
+              if flat[j]!='{': bad.append(f"{f}:{flat.count(chr(10),0,m.start())+1}: else")
+          elif kw=='do':
+              j=k
+              while j<len(flat) and flat[j] in ' \t\n': j+=1
+              if flat[j]!='{': bad.append(f"{f}:{flat.count(chr(10),0,m.start())+1}: do")
+
+  return bad
+
+
+paths = [os.path.join(ROOT, f) for f in files] + \
+    [os.path.join(ROOT, "tests", d, n) for d in ("unit", "mpi")
+     for n in sorted(os.listdir(os.path.join(ROOT, "tests", d))) if n.endswith((".c", ".h"))]
+bad = unbraced(paths)
+check(not bad, "braces always: " + (", ".join(os.path.relpath(b, ROOT) for b in bad[:10]) or
+                                    f"all bodies of {len(paths)} files are blocks"))
+
+# The code is formatted by the .clang-format of the repository (clang-format 14 accepts it).
+cf = shutil.which("clang-format")
+if not cf:
+    print("skip - clang-format is not installed: the format check did not run")
+else:
+    p = subprocess.run([cf, "--dry-run", "--Werror"] + paths, cwd=ROOT, capture_output=True,
+                       text=True)
+    first = (p.stderr.strip().split("\n") or [""])[0]
+    check(p.returncode == 0, f"clang-format --dry-run --Werror over {len(paths)} files: "
+          + ("clean" if p.returncode == 0 else first))
 
 finish()

@@ -4,26 +4,25 @@
 #include <stdlib.h>
 
 #include "core/status.h"
-#include "io/config.h"
 #include "drivers/run.h"
+#include "io/config.h"
 #include "solvers/heat/heat.h"
 #include "tests/unit/check.h"
 
-static const char good[] =
-    "; a comment\n"
-    "[run]\n"
-    "model = heat\n"
-    "output = runs/t.h5\n"
-    "t_end = 0.5   ; inline comment\n"
-    "\n"
-    "[heat]\n"
-    "dims = 2\n"
-    "n = 32, 16\n"
-    "length = 2.0, 1.0\n"
-    "bc = dirichlet\n"
-    "bc.xlo = neumann\n"
-    "initial = gaussian(0.5, 0.5, 0.05, 100)\n"
-    "kappa = data/k.h5:/kappa\n";
+static const char good[] = "; a comment\n"
+                           "[run]\n"
+                           "model = heat\n"
+                           "output = runs/t.h5\n"
+                           "t_end = 0.5   ; inline comment\n"
+                           "\n"
+                           "[heat]\n"
+                           "dims = 2\n"
+                           "n = 32, 16\n"
+                           "length = 2.0, 1.0\n"
+                           "bc = dirichlet\n"
+                           "bc.xlo = neumann\n"
+                           "initial = gaussian(0.5, 0.5, 0.05, 100)\n"
+                           "kappa = data/k.h5:/kappa\n";
 
 /* Parse + validate text; return status. */
 static int load(const char *text, kv_config **cfg) {
@@ -119,15 +118,17 @@ int main(int argc, char **argv) {
           FRAGS("case.ini:6", "heat.dims = 'two'", "expected an integer in [1, 3]"));
   mistake("out of range", HEAD "dims = 4\nn = 4\n",
           FRAGS("case.ini:6", "heat.dims = '4'", "expected an integer in [1, 3]"));
-  mistake("not in enumeration", HEAD "n = 4\nbc = dirichlett\n",
-          FRAGS("case.ini:7", "heat.bc = 'dirichlett'", "expected one of dirichlet|neumann|periodic"));
+  mistake(
+      "not in enumeration", HEAD "n = 4\nbc = dirichlett\n",
+      FRAGS("case.ini:7", "heat.bc = 'dirichlett'", "expected one of dirichlet|neumann|periodic"));
   mistake("bad list item", HEAD "dims = 2\nn = 64, x\n",
           FRAGS("case.ini:7", "heat.n = '64, x'", "comma-separated list of integers"));
   mistake("list of the wrong length", HEAD "dims = 2\nn = 64\n",
           FRAGS("case.ini:7", "heat.n", "expected 2 cell counts"));
   mistake("syntax error", HEAD "n = 4\nthis line has no equals sign\n",
           FRAGS("case.ini:7", "syntax error"));
-  mistake("duplicate key", HEAD "n = 4\nn = 8\n", FRAGS("case.ini:7", "given twice", "heat.n", "line 6"));
+  mistake("duplicate key", HEAD "n = 4\nn = 8\n",
+          FRAGS("case.ini:7", "given twice", "heat.n", "line 6"));
   mistake("bad function arguments", HEAD "n = 4\ninitial = gaussian(0.5)\n",
           FRAGS("case.ini:7", "heat.initial", "gaussian", "sigma > 0"));
   mistake("malformed function", HEAD "n = 4\ninitial = sine(1,\n",

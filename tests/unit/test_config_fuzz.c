@@ -5,8 +5,8 @@
 #include <stdlib.h>
 
 #include "core/status.h"
-#include "io/config.h"
 #include "drivers/run.h"
+#include "io/config.h"
 #include "solvers/heat/heat.h"
 #include "tests/unit/check.h"
 
@@ -15,9 +15,29 @@ static const char base[] =
     "n = 32, 16\nlength = 2.0, 1.0\nbc = dirichlet\nbc.xlo = neumann\nbc_value.xlo = 1\n"
     "initial = gaussian(0.5, 0.5, 0.05, 100)\nsource = sine(1, 2)\nkappa = 0.5\n";
 
-static const char *const tokens[] = {"=", "[", "]", ",", "(", ")", ";", "#", "\n", " ", ":/",
-                                     "1e999", "-1", "nan", "inf", "heat.", "periodic", "0x10",
-                                     "9999999999999999999999", "\t", "\\", "\"", "[heat]"};
+static const char *const tokens[] = {"=",
+                                     "[",
+                                     "]",
+                                     ",",
+                                     "(",
+                                     ")",
+                                     ";",
+                                     "#",
+                                     "\n",
+                                     " ",
+                                     ":/",
+                                     "1e999",
+                                     "-1",
+                                     "nan",
+                                     "inf",
+                                     "heat.",
+                                     "periodic",
+                                     "0x10",
+                                     "9999999999999999999999",
+                                     "\t",
+                                     "\\",
+                                     "\"",
+                                     "[heat]"};
 
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
@@ -65,7 +85,9 @@ int main(int argc, char **argv) {
     kv_config *cfg = NULL;
     kv_error_clear();
     int rc = kv_config_parse_string(buf, "fuzz.ini", &cfg);
-    if (rc == KV_OK) rc = kv_run_validate(cfg);
+    if (rc == KV_OK) {
+      rc = kv_run_validate(cfg);
+    }
     if (rc == KV_OK) {
       kv_heat_params p;
       rc = kv_heat_params_from_config(cfg, &p);
@@ -82,10 +104,14 @@ int main(int argc, char **argv) {
       config_errors++;
       const char *m = kv_error_message();
       unnamed += strncmp(m, "fuzz.ini", 8) != 0;
-      if (strncmp(m, "fuzz.ini", 8) != 0 && unnamed < 5) printf("# unnamed: %s\n", m);
+      if (strncmp(m, "fuzz.ini", 8) != 0 && unnamed < 5) {
+        printf("# unnamed: %s\n", m);
+      }
     } else {
       other++;
-      if (other < 5) printf("# status %d: %s\n", rc, kv_error_message());
+      if (other < 5) {
+        printf("# status %d: %s\n", rc, kv_error_message());
+      }
     }
   }
   CHECK(ok + config_errors + other == ntries, "%d mutated configurations handled without a crash",

@@ -22,17 +22,31 @@ static double frand(unsigned *s) {
 static void dense_solve(int n, double *a, double *x) {
   for (int k = 0; k < n; k++) {
     int p = k;
-    for (int i = k + 1; i < n; i++) if (fabs(a[i * n + k]) > fabs(a[p * n + k])) p = i;
-    for (int j = 0; j < n; j++) { double t = a[k * n + j]; a[k * n + j] = a[p * n + j]; a[p * n + j] = t; }
-    double t = x[k]; x[k] = x[p]; x[p] = t;
+    for (int i = k + 1; i < n; i++) {
+      if (fabs(a[i * n + k]) > fabs(a[p * n + k])) {
+        p = i;
+      }
+    }
+    for (int j = 0; j < n; j++) {
+      double t = a[k * n + j];
+      a[k * n + j] = a[p * n + j];
+      a[p * n + j] = t;
+    }
+    double t = x[k];
+    x[k] = x[p];
+    x[p] = t;
     for (int i = k + 1; i < n; i++) {
       double f = a[i * n + k] / a[k * n + k];
-      for (int j = k; j < n; j++) a[i * n + j] -= f * a[k * n + j];
+      for (int j = k; j < n; j++) {
+        a[i * n + j] -= f * a[k * n + j];
+      }
       x[i] -= f * x[k];
     }
   }
   for (int k = n - 1; k >= 0; k--) {
-    for (int j = k + 1; j < n; j++) x[k] -= a[k * n + j] * x[j];
+    for (int j = k + 1; j < n; j++) {
+      x[k] -= a[k * n + j] * x[j];
+    }
     x[k] /= a[k * n + k];
   }
 }
@@ -57,8 +71,12 @@ static void test_tridiag(int cyclic) {
     double m[49] = {0}, y[7];
     for (int k = 0; k < n; k++) {
       m[k * n + k] = b[k * nb + q];
-      if (k > 0) m[k * n + k - 1] = a[k * nb + q];
-      if (k < n - 1) m[k * n + k + 1] = c[k * nb + q];
+      if (k > 0) {
+        m[k * n + k - 1] = a[k * nb + q];
+      }
+      if (k < n - 1) {
+        m[k * n + k + 1] = c[k * nb + q];
+      }
       y[k] = r[k * nb + q];
     }
     if (cyclic) {
@@ -66,7 +84,9 @@ static void test_tridiag(int cyclic) {
       m[(n - 1) * n + 0] = c[(n - 1) * nb + q];
     }
     dense_solve(n, m, y);
-    for (int k = 0; k < n; k++) worst = fmax(worst, fabs(y[k] - x[k * nb + q]));
+    for (int k = 0; k < n; k++) {
+      worst = fmax(worst, fabs(y[k] - x[k * nb + q]));
+    }
   }
   CHECK(worst < 1e-13, "%s tridiagonal batch equals dense elimination (max diff %.2e)",
         cyclic ? "cyclic" : "plain", worst);
@@ -77,13 +97,17 @@ static void test_sphere(void) {
   kv_sphere s;
   CHECK(kv_sphere_init(&s, 45, 12) == KV_OK, "sphere 45 x 12");
   double wsum = 0.0;
-  for (int j = 0; j < s.nlat; j++) wsum += s.w[j] * s.nlon;
+  for (int j = 0; j < s.nlat; j++) {
+    wsum += s.w[j] * s.nlon;
+  }
   CHECK_CLOSE(wsum, 1.0, 1e-14, "cell area fractions sum to 1");
   CHECK(s.cs[0] == 0.0 && s.cn[s.nlat - 1] == 0.0, "no flux through the poles");
   /* Conservation: the area-weighted sum of the Laplacian of any field is zero. */
   unsigned seed = 3;
   double T[45 * 12], lat = 0.0, lon = 0.0, scale = 0.0;
-  for (int e = 0; e < 45 * 12; e++) T[e] = 30.0 * frand(&seed);
+  for (int e = 0; e < 45 * 12; e++) {
+    T[e] = 30.0 * frand(&seed);
+  }
   for (int j = 0; j < s.nlat; j++) {
     for (int i = 0; i < s.nlon; i++) {
       double c = T[j * 12 + i];
@@ -105,7 +129,8 @@ static void test_sphere(void) {
     kv_sphere_init(&g, nl, 1);
     err[r] = 0.0;
     for (int j = 1; j < nl - 1; j++) {
-      double p = kv_forcing_p2(sin(g.lat[j])), pu = kv_forcing_p2(sin(g.lat[j + 1])), pd = kv_forcing_p2(sin(g.lat[j - 1]));
+      double p = kv_forcing_p2(sin(g.lat[j])), pu = kv_forcing_p2(sin(g.lat[j + 1])),
+             pd = kv_forcing_p2(sin(g.lat[j - 1]));
       double l = g.cn[j] * (pu - p) - g.cs[j] * (p - pd);
       err[r] = fmax(err[r], fabs(l + 6.0 * p));
     }
@@ -134,8 +159,10 @@ static void test_insolation(void) {
     }
   }
   double expect = S0 / (4.0 * sqrt(1.0 - now.ecc * now.ecc));
-  CHECK(fabs(sum / wsum - expect) < 1e-3 * expect, "annual global mean = S0/(4 sqrt(1-e^2)) "
-        "(%.4f vs %.4f)", sum / wsum, expect);
+  CHECK(fabs(sum / wsum - expect) < 1e-3 * expect,
+        "annual global mean = S0/(4 sqrt(1-e^2)) "
+        "(%.4f vs %.4f)",
+        sum / wsum, expect);
   double np = kv_forcing_insolation_daily(S0, &now, 89.9 * PI / 180.0, 172.0);
   double sp = kv_forcing_insolation_daily(S0, &now, -89.9 * PI / 180.0, 172.0);
   double eq = kv_forcing_insolation_daily(S0, &now, 0.0, 172.0);
@@ -143,8 +170,10 @@ static void test_insolation(void) {
         "June solstice: north pole %.1f (~522), south pole %.1f (polar night), equator %.1f (~400)",
         np, sp, eq);
   double jan = kv_forcing_insolation_daily(S0, &now, -89.9 * PI / 180.0, 355.0);
-  CHECK(jan > np, "December south-pole insolation (%.1f) exceeds June north-pole (perihelion in "
-        "January)", jan);
+  CHECK(jan > np,
+        "December south-pole insolation (%.1f) exceeds June north-pole (perihelion in "
+        "January)",
+        jan);
 }
 
 static void test_scenarios(void) {
@@ -153,8 +182,8 @@ static void test_scenarios(void) {
   CHECK(rc == KV_OK, "load ssp245 (%s)", rc ? kv_error_message() : "ok");
   if (rc == KV_OK) {
     double c, a, c0, a0;
-    CHECK(s.year0 == 1850 && s.nyears == 251, "ssp245 continues historical: %d + %d years",
-          s.year0, s.nyears);
+    CHECK(s.year0 == 1850 && s.nyears == 251, "ssp245 continues historical: %d + %d years", s.year0,
+          s.nyears);
     kv_forcing_scenario_at(&s, 1850, &c0, &a0);
     kv_forcing_scenario_at(&s, 2100, &c, &a);
     CHECK(fabs(c0 - 284.3) < 0.01 && fabs(c - 603.0) < 1.0, "CO2 1850 %.2f, 2100 %.2f", c0, c);
@@ -206,7 +235,9 @@ static void test_normals(void) {
         double z = kv_noise_normal(42, step, nlon, j, i);
         sum += z;
         sq += z * z;
-        if (i > 0) lag += z * prev;
+        if (i > 0) {
+          lag += z * prev;
+        }
         prev = z;
         n++;
       }
@@ -233,21 +264,28 @@ static void test_noise_stats(double corr, const char *what) {
   int rc = kv_noise_create(&n, &s, 0, nlat, 0, nlon, 11, std, corr, tau);
   CHECK(rc == KV_OK, "%s: noise set up", what);
   double *w = malloc(sizeof(double) * nlat * nlon), *c = malloc(sizeof(double) * nlat * nlon);
-  double *xi = calloc((size_t)nlat * nlon, sizeof(double)), *prev = calloc((size_t)nlat * nlon, sizeof(double));
+  double *xi = calloc((size_t)nlat * nlon, sizeof(double)),
+         *prev = calloc((size_t)nlat * nlon, sizeof(double));
   double var = 0.0, lag = 0.0, nb = 0.0;
   long cnt = 0;
   for (int k = 0; k < nsteps; k++) {
     kv_noise_rows(&n, k, w); /* [i][j] */
-    for (int i = 0; i < nlon; i++)
-      for (int j = 0; j < nlat; j++) c[j * nlon + i] = w[i * nlat + j];
+    for (int i = 0; i < nlon; i++) {
+      for (int j = 0; j < nlat; j++) {
+        c[j * nlon + i] = w[i * nlat + j];
+      }
+    }
     kv_noise_cols(&n, c, xi, k == 0);
     if (k > 0) {
       for (int e = 0; e < nlat * nlon; e++) {
         var += xi[e] * xi[e];
         lag += xi[e] * prev[e];
       }
-      for (int j = nlat / 2 - 2; j < nlat / 2 + 2; j++)
-        for (int i = 0; i < nlon; i++) nb += xi[j * nlon + i] * xi[j * nlon + (i + 1) % nlon];
+      for (int j = nlat / 2 - 2; j < nlat / 2 + 2; j++) {
+        for (int i = 0; i < nlon; i++) {
+          nb += xi[j * nlon + i] * xi[j * nlon + (i + 1) % nlon];
+        }
+      }
       cnt++;
     }
     memcpy(prev, xi, sizeof(double) * nlat * nlon);

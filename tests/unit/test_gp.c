@@ -2,8 +2,8 @@
  * kernel, with and without normalisation; noiseless interpolation; non-negative variances;
  * jitter escalation and its limit; the optimiser improves the LML and respects the bounds. */
 #include <math.h>
-#include <stdio.h>
 #include <mpi.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +15,9 @@
 
 enum { N = 40, D = 3 };
 
-static double fn(const double *x) { return sin(3.0 * x[0]) + x[1] * x[1] - 0.5 * x[2]; }
+static double fn(const double *x) {
+  return sin(3.0 * x[0]) + x[1] * x[1] - 0.5 * x[2];
+}
 
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
@@ -26,7 +28,9 @@ int main(int argc, char **argv) {
     s = s * 1103515245u + 12345u;
     X[i] = 2.0 * ((s >> 8) & 0xffff) / 65535.0 - 1.0;
   }
-  for (int i = 0; i < N; i++) y[i] = fn(X + i * D);
+  for (int i = 0; i < N; i++) {
+    y[i] = fn(X + i * D);
+  }
   for (int kern = 0; kern < 3; kern++) {
     for (int norm = 0; norm < 2; norm++) {
       kv_gp_options o;
@@ -49,8 +53,10 @@ int main(int argc, char **argv) {
         double fd = (a - b) / (2 * h);
         worst = fmax(worst, fabs(fd - grad[k]) / fmax(1.0, fabs(fd)));
       }
-      CHECK(worst < 1e-6, "%s, normalize %d: analytic LML gradient = central differences "
-            "(worst relative difference %.2e)", kv_kernel_name(o.kernel), norm, worst);
+      CHECK(worst < 1e-6,
+            "%s, normalize %d: analytic LML gradient = central differences "
+            "(worst relative difference %.2e)",
+            kv_kernel_name(o.kernel), norm, worst);
       /* The optimiser ends higher than where it started, inside the bounds. */
       double before = l0;
       CHECK(kv_gp_fit(g) == KV_OK && kv_gp_lml_value(g) > before,
@@ -58,14 +64,18 @@ int main(int argc, char **argv) {
             kv_kernel_name(o.kernel), norm, before, kv_gp_lml_value(g));
       const double *t = kv_gp_theta(g);
       int inside = 1;
-      for (int k = 0; k < D; k++) inside &= t[k] >= log(o.length_lo) - 1e-12 && t[k] <= log(o.length_hi) + 1e-12;
+      for (int k = 0; k < D; k++) {
+        inside &= t[k] >= log(o.length_lo) - 1e-12 && t[k] <= log(o.length_hi) + 1e-12;
+      }
       inside &= t[D + 1] >= log(o.noise_lo) - 1e-12 && t[D + 1] <= log(o.noise_hi) + 1e-12;
       CHECK(inside, "%s, normalize %d: fitted hyperparameters inside the bounds",
             kv_kernel_name(o.kernel), norm);
       double mu[N], var[N];
       kv_gp_predict(g, N, X, mu, var, 1);
       int nonneg = 1;
-      for (int i = 0; i < N; i++) nonneg &= var[i] >= 0.0;
+      for (int i = 0; i < N; i++) {
+        nonneg &= var[i] >= 0.0;
+      }
       CHECK(nonneg, "%s, normalize %d: predictive variances >= 0", kv_kernel_name(o.kernel), norm);
       kv_gp_free(g);
     }
@@ -86,8 +96,10 @@ int main(int argc, char **argv) {
     err = fmax(err, fabs(mu[i] - y[i]));
     vmax = fmax(vmax, var[i]);
   }
-  CHECK(err < 1e-6 && vmax < 1e-6, "noiseless GP interpolates the training points (max error "
-        "%.2e, max variance %.2e)", err, vmax);
+  CHECK(err < 1e-6 && vmax < 1e-6,
+        "noiseless GP interpolates the training points (max error "
+        "%.2e, max variance %.2e)",
+        err, vmax);
   double xm[D] = {0.05, -0.3, 0.2}, m1, v1;
   kv_gp_predict(g, 1, xm, &m1, &v1, 0);
   CHECK(v1 > 1e-8, "away from the data the variance is positive (%.3g)", v1);
@@ -127,14 +139,18 @@ int main(int argc, char **argv) {
     snprintf(ds.yname, sizeof ds.yname, "y");
     kv_surrogate_fit(kv_surrogate_type_find("gp"), &ds, &o, NULL, &sv);
     double xs[5 * D], ma[5], va[5], mb[5], vb[5];
-    for (int i = 0; i < 5 * D; i++) xs[i] = 0.37 * i - 2.0;
+    for (int i = 0; i < 5 * D; i++) {
+      xs[i] = 0.37 * i - 2.0;
+    }
     kv_surrogate_predict(sv, 5, xs, ma, va);
     char path[1024];
     snprintf(path, sizeof path, "%s/test_gp_model.h5", getenv("OUT") ? getenv("OUT") : ".");
     int ok = kv_surrogate_save(sv, path) == KV_OK && kv_surrogate_load(path, &ld) == KV_OK;
-    if (ok) kv_surrogate_predict(ld, 5, xs, mb, vb);
+    if (ok) {
+      kv_surrogate_predict(ld, 5, xs, mb, vb);
+    }
     CHECK(ok && memcmp(ma, mb, sizeof ma) == 0 && memcmp(va, vb, sizeof vb) == 0 &&
-          strcmp(kv_surrogate_input(ld, 2), "c") == 0,
+              strcmp(kv_surrogate_input(ld, 2), "c") == 0,
           "save + load: identical predictions (mean and variance, bit for bit)");
     remove(path);
     kv_surrogate_free(sv);
@@ -143,10 +159,13 @@ int main(int argc, char **argv) {
   /* Bad data. */
   double Xc[N * D];
   memcpy(Xc, X, sizeof X);
-  for (int i = 0; i < N; i++) Xc[i * D + 1] = 2.0;
+  for (int i = 0; i < N; i++) {
+    Xc[i * D + 1] = 2.0;
+  }
   kv_gp_options_default(&o);
-  CHECK(kv_gp_create(N, D, Xc, y, &o, &g) == KV_ERR_INVALID && strstr(kv_error_message(),
-        "input 2 is constant"), "a constant input is refused under normalize");
+  CHECK(kv_gp_create(N, D, Xc, y, &o, &g) == KV_ERR_INVALID &&
+            strstr(kv_error_message(), "input 2 is constant"),
+        "a constant input is refused under normalize");
   Xc[5] = NAN;
   CHECK(kv_gp_create(N, D, Xc, y, &o, &g) == KV_ERR_INVALID, "a NaN input is refused");
   CHECK(kv_gp_create(3, D, X, y, &o, &g) == KV_ERR_INVALID, "fewer points than inputs refused");

@@ -32,7 +32,9 @@ int main(int argc, char **argv) {
   long n = ftell(fp);
   fseek(fp, 0, SEEK_SET);
   unsigned char *ref = malloc((size_t)n), *buf = malloc((size_t)n);
-  if (fread(ref, 1, (size_t)n, fp) != (size_t)n) n = 0;
+  if (fread(ref, 1, (size_t)n, fp) != (size_t)n) {
+    n = 0;
+  }
   fclose(fp);
   srand(12345);
   int counts[KV_NCODES] = {0}, crashes_caught = 0, bad_codes = 0, tries = 0;
@@ -68,7 +70,9 @@ int main(int argc, char **argv) {
         int r3 = kv_h5_read_array(MUT, p, &a);
         bad_codes += !valid_code(r3);
         counts[r3]++;
-        if (r3 == KV_OK) kv_h5_array_free(&a);
+        if (r3 == KV_OK) {
+          kv_h5_array_free(&a);
+        }
         p = nl + 1;
       }
     }

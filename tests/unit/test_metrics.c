@@ -22,7 +22,9 @@ int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   static double x[NT * NP], y[NT * NP], w[NP], sd[NT * NP];
   unsigned s = 99;
-  for (int p = 0; p < NP; p++) w[p] = cos((-80.0 + 160.0 * p / (NP - 1)) * 3.14159265358979 / 180);
+  for (int p = 0; p < NP; p++) {
+    w[p] = cos((-80.0 + 160.0 * p / (NP - 1)) * 3.14159265358979 / 180);
+  }
   for (int i = 0; i < NT * NP; i++) {
     y[i] = 1.0 + 2.0 * rnd(&s);
     x[i] = y[i] + 0.3 * (rnd(&s) - 0.5);
@@ -34,26 +36,35 @@ int main(int argc, char **argv) {
   CHECK(m.rmse == 0 && m.mae == 0 && m.max_abs == 0 && m.rel_l2 == 0 && m.r2 == 1.0,
         "identical fields: rmse, mae, max, rel_l2 = 0, r2 = 1");
   CHECK(kv_metric_nrmse(NT, NP, y, y, w, &nr) == KV_OK && nr.spatial == 0 && nr.global == 0 &&
-        nr.total == 0, "identical fields: every NRMSE is 0");
+            nr.total == 0,
+        "identical fields: every NRMSE is 0");
   CHECK(fabs(kv_metric_acc(NP, y, y, w) - 1.0) < 1e-14, "anomaly correlation of a field with "
-        "itself is 1");
+                                                        "itself is 1");
   static double z[NT * NP];
-  for (int i = 0; i < NT * NP; i++) z[i] = (i % 2 ? 1.0 : -1.0) * (1.0 + (i / NP) % 3);
+  for (int i = 0; i < NT * NP; i++) {
+    z[i] = (i % 2 ? 1.0 : -1.0) * (1.0 + (i / NP) % 3);
+  }
   /* Alternating signs with symmetric weights pairs: the weighted mean of the truth is ~0. */
   double wz[NP];
-  for (int p = 0; p < NP; p++) wz[p] = 1.0;
+  for (int p = 0; p < NP; p++) {
+    wz[p] = 1.0;
+  }
   int rc = kv_metric_nrmse(NT, NP, x, z, wz, &nr);
   CHECK(rc == KV_ERR_INVALID && strstr(kv_error_message(), "too close to zero"),
         "a truth with zero weighted mean: NRMSE is an error, not inf");
   double mu[4] = {0, 0, 0, 0}, sg[4] = {1, 1, 1, 1}, tr[4] = {1.9, -1.95, 2.0, 0.0};
   CHECK(fabs(kv_metric_coverage95(4, mu, sg, tr) - 0.75) < 1e-15, "coverage95 counts the truths "
-        "inside +-1.96 std");
+                                                                  "inside +-1.96 std");
   CHECK(fabs(kv_metric_msll(4, mu, sg, tr, 0.0, 1.0)) < 1e-15, "msll of the trivial model is 0");
   if (argc == 3 && strcmp(argv[1], "--dump") == 0) {
     FILE *f = fopen(argv[2], "w");
     fprintf(f, "%d %d\n", NT, NP);
-    for (int p = 0; p < NP; p++) fprintf(f, "%.17g\n", w[p]);
-    for (int i = 0; i < NT * NP; i++) fprintf(f, "%.17g %.17g %.17g\n", x[i], y[i], sd[i]);
+    for (int p = 0; p < NP; p++) {
+      fprintf(f, "%.17g\n", w[p]);
+    }
+    for (int i = 0; i < NT * NP; i++) {
+      fprintf(f, "%.17g %.17g %.17g\n", x[i], y[i], sd[i]);
+    }
     kv_metrics_pointwise(NT * NP, x, y, &m);
     kv_metric_nrmse(NT, NP, x, y, w, &nr);
     fprintf(f, "rmse %.17g\nmae %.17g\nmax_abs %.17g\nrel_l2 %.17g\nr2 %.17g\n", m.rmse, m.mae,

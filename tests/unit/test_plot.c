@@ -23,8 +23,11 @@ int main(int argc, char **argv) {
   snprintf(path, sizeof path, "%s/test_plot.png", out);
   enum { NX = 40, NY = 20 };
   double v[NX * NY];
-  for (int j = 0; j < NY; j++)
-    for (int i = 0; i < NX; i++) v[j * NX + i] = 10.0 + i; /* a ramp in x */
+  for (int j = 0; j < NY; j++) {
+    for (int i = 0; i < NX; i++) {
+      v[j * NX + i] = 10.0 + i; /* a ramp in x */
+    }
+  }
   kv_plot_opts o = {640, 400, "ramp", "K", "x", "y", 0};
   CHECK(kv_plot_map(v, NX, NY, NULL, NULL, &o, path) == KV_OK, "plot a 40 x 20 ramp");
   kv_png_image im;
@@ -33,21 +36,24 @@ int main(int argc, char **argv) {
   /* The map spans x in [100, 500), y in [40, 344): its first column is the minimum (viridis 0,
    * #440154), its last the maximum (viridis 1, #fde725). */
   CHECK(rc == KV_OK && pixel_is(&im, 101, 200, 0x44, 0x01, 0x54), "left of the map: viridis' "
-        "dark purple for the minimum");
+                                                                  "dark purple for the minimum");
   CHECK(rc == KV_OK && pixel_is(&im, 498, 200, 0xfd, 0xe7, 0x25), "right of the map: viridis' "
-        "yellow for the maximum");
+                                                                  "yellow for the maximum");
   CHECK(rc == KV_OK && pixel_is(&im, 5, 5, 255, 255, 255), "the background is white");
   kv_png_free(&im);
-  for (int p = 0; p < NX * NY; p++) v[p] = (p % NX) - (NX - 1) / 2.0; /* symmetric about 0 */
+  for (int p = 0; p < NX * NY; p++) {
+    v[p] = (p % NX) - (NX - 1) / 2.0; /* symmetric about 0 */
+  }
   v[0] = 0.0;
   o.diverging = 1;
   kv_plot_map(v, NX, NY, NULL, NULL, &o, path);
   rc = kv_png_read(path, &im);
   /* Row 0 of the data is at the bottom: its first cell (value 0) is the white of the scale. */
-  CHECK(rc == KV_OK && pixel_is(&im, 102, 342, 0xf7, 0xf7, 0xf7), "differences: zero is the "
+  CHECK(rc == KV_OK && pixel_is(&im, 102, 342, 0xf7, 0xf7, 0xf7),
+        "differences: zero is the "
         "white middle of the diverging scale");
   CHECK(rc == KV_OK && pixel_is(&im, 498, 200, 0xb2, 0x18, 0x2b), "differences: the largest "
-        "positive value is the red end");
+                                                                  "positive value is the red end");
   kv_png_free(&im);
   FILE *f = fopen(path, "w");
   fputs("not a png", f);
@@ -55,7 +61,7 @@ int main(int argc, char **argv) {
   CHECK(kv_png_read(path, &im) == KV_ERR_FORMAT, "a file that is not a PNG is refused");
   o.width = 50;
   CHECK(kv_plot_map(v, NX, NY, NULL, NULL, &o, path) == KV_ERR_USAGE, "a too small image is "
-        "refused");
+                                                                      "refused");
   remove(path);
   MPI_Finalize();
   return kv_test_failed;

@@ -17,8 +17,11 @@ static int stratified(const double *x, long n, int d, int k) {
   for (long i = 0; i < n; i++) {
     double v = x[i * d + k];
     long s = (long)floor(v * (double)n);
-    if (v < 0.0 || v >= 1.0 || s < 0 || s >= n || seen[s]) ok = 0;
-    else seen[s] = 1;
+    if (v < 0.0 || v >= 1.0 || s < 0 || s >= n || seen[s]) {
+      ok = 0;
+    } else {
+      seen[s] = 1;
+    }
   }
   free(seen);
   return ok;
@@ -30,7 +33,9 @@ int main(int argc, char **argv) {
   double a[N * D], b[N * D], c[N * D];
   CHECK(kv_sample_lhs(N, D, 11, a) == KV_OK, "lhs: %d points in %d dimensions", N, D);
   int all = 1;
-  for (int k = 0; k < D; k++) all &= stratified(a, N, D, k);
+  for (int k = 0; k < D; k++) {
+    all &= stratified(a, N, D, k);
+  }
   CHECK(all, "lhs: one point per stratum in every dimension (n = %d, not a power of two)", N);
   kv_sample_lhs(N, D, 11, b);
   kv_sample_lhs(N, D, 12, c);
@@ -39,29 +44,41 @@ int main(int argc, char **argv) {
   /* Pairs of coordinates are not tied together: the correlation is small for independent
    * permutations (|r| < 0.5 at n = 37 for every pair; a bug copying a permutation gives 1). */
   double rmax = 0.0;
-  for (int p = 0; p < D; p++)
+  for (int p = 0; p < D; p++) {
     for (int q = p + 1; q < D; q++) {
       double sp = 0, sq = 0, spp = 0, sqq = 0, spq = 0;
       for (int i = 0; i < N; i++) {
         double u = a[i * D + p], v = a[i * D + q];
-        sp += u; sq += v; spp += u * u; sqq += v * v; spq += u * v;
+        sp += u;
+        sq += v;
+        spp += u * u;
+        sqq += v * v;
+        spq += u * v;
       }
       double r = (spq - sp * sq / N) / sqrt((spp - sp * sp / N) * (sqq - sq * sq / N));
       rmax = fabs(r) > rmax ? fabs(r) : rmax;
     }
+  }
   CHECK(rmax < 0.5, "lhs: coordinates paired independently (max |corr| %.3f)", rmax);
 
   enum { M = 64 };
   double s[M * 3], t[M * 3];
   CHECK(kv_sample_sobol(M, 3, 5, s) == KV_OK, "sobol: 64 points in 3 dimensions");
   all = 1;
-  for (int k = 0; k < 3; k++) all &= stratified(s, M, 3, k);
+  for (int k = 0; k < 3; k++) {
+    all &= stratified(s, M, 3, k);
+  }
   CHECK(all, "sobol: the first 2^6 points put one point in each of 64 bins per coordinate");
   int cell[8][8] = {{0}};
-  for (int i = 0; i < M; i++) cell[(int)(s[i * 3] * 8)][(int)(s[i * 3 + 1] * 8)]++;
+  for (int i = 0; i < M; i++) {
+    cell[(int)(s[i * 3] * 8)][(int)(s[i * 3 + 1] * 8)]++;
+  }
   int net = 1;
-  for (int i = 0; i < 8; i++)
-    for (int j = 0; j < 8; j++) net &= cell[i][j] == 1;
+  for (int i = 0; i < 8; i++) {
+    for (int j = 0; j < 8; j++) {
+      net &= cell[i][j] == 1;
+    }
+  }
   CHECK(net, "sobol: one point in each of the 8 x 8 squares of the first two coordinates");
   kv_sample_sobol(M, 3, 5, t);
   CHECK(memcmp(s, t, sizeof s) == 0, "sobol: same seed, same points");
@@ -78,7 +95,8 @@ int main(int argc, char **argv) {
 
   kv_config *cfg = NULL, *cl = NULL;
   CHECK(kv_config_parse_string("[run]\nmodel = heat\n[heat]\nkappa = 2\n[sweep]\nmethod = grid\n",
-                               "t.ini", &cfg) == KV_OK, "config: parse");
+                               "t.ini", &cfg) == KV_OK,
+        "config: parse");
   CHECK(kv_config_clone(cfg, &cl) == KV_OK, "config: clone");
   kv_config_set_tagged(cl, "heat.kappa", "abc", "sweep case 4");
   kv_config_remove_section(cl, "sweep");

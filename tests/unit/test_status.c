@@ -4,7 +4,9 @@
 #include "core/status.h"
 #include "tests/unit/check.h"
 
-static int fails_with_message(void) { return KV_ERROR(KV_ERR_CONFIG, "bad key %s", "heat.kappa"); }
+static int fails_with_message(void) {
+  return KV_ERROR(KV_ERR_CONFIG, "bad key %s", "heat.kappa");
+}
 
 static int propagates(void) {
   KV_CHECK(fails_with_message());
@@ -34,7 +36,8 @@ int main(int argc, char **argv) {
   CHECK(rc == KV_ERR_CONFIG, "KV_CHECK propagates the code (%d)", rc);
   CHECK(strcmp(kv_error_message(), "bad key heat.kappa") == 0, "message recorded: '%s'",
         kv_error_message());
-  CHECK(strstr(kv_error_where(), "test_status.c") != NULL, "location recorded: %s", kv_error_where());
+  CHECK(strstr(kv_error_where(), "test_status.c") != NULL, "location recorded: %s",
+        kv_error_where());
   /* Agreement: the highest rank fails, everyone must see its code and message. */
   int size;
   MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -48,7 +51,8 @@ int main(int argc, char **argv) {
   snprintf(want, sizeof want, "disk full on rank %d", size - 1);
   int all_ok = agreed == KV_ERR_IO && strcmp(kv_error_message(), want) == 0, every;
   MPI_Allreduce(&all_ok, &every, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  CHECK(every, "kv_status_agree gives every rank the failing rank's code and message (%d ranks)", size);
+  CHECK(every, "kv_status_agree gives every rank the failing rank's code and message (%d ranks)",
+        size);
   CHECK(kv_status_agree(MPI_COMM_WORLD, KV_OK) == KV_OK, "kv_status_agree of all-ok is ok");
   MPI_Finalize();
   return kv_test_failed;

@@ -22,7 +22,9 @@ enum { NS = 24, D = 2, NP = 30, NY = 80, NLON = 6, NLAT = 4, NSN = 12 };
 static char *g_names[D] = {"a", "b"};
 static double g_lon[NLON], g_lat[NLAT], g_x[NP];
 
-static double truth(double a, double b) { return sin(3.0 * a) + b * b - 0.5 * a * b; }
+static double truth(double a, double b) {
+  return sin(3.0 * a) + b * b - 0.5 * a * b;
+}
 
 /* A data set of the kind t trains on. Arrays are malloc'd; kv_dataset_free frees them (the
  * names are static: d is cleared before freeing). */
@@ -209,11 +211,18 @@ int main(int argc, char **argv) {
     kv_surrogate *s = NULL, *l = NULL;
     make_data(t->data, &ds);
     int rc = validate(t, "", &cfg);
-    if (rc == KV_OK) rc = kv_surrogate_params_create(t, cfg, &params);
-    if (rc == KV_OK) rc = kv_surrogate_fit(t, &ds, params, "[surrogate]\nkind = test\n", &s);
+    if (rc == KV_OK) {
+      rc = kv_surrogate_params_create(t, cfg, &params);
+    }
+    if (rc == KV_OK) {
+      rc = kv_surrogate_fit(t, &ds, params, "[surrogate]\nkind = test\n", &s);
+    }
     CHECK(rc == KV_OK, "%s: fit on synthetic %s data (%s)", t->name,
-          t->data & KV_DATA_SCALAR ? "scalar" : t->data & KV_DATA_FIELD ? "field"
-          : t->data & KV_DATA_SCENARIOS ? "scenario" : "snapshot", rc ? kv_error_message() : "ok");
+          t->data & KV_DATA_SCALAR      ? "scalar"
+          : t->data & KV_DATA_FIELD     ? "field"
+          : t->data & KV_DATA_SCENARIOS ? "scenario"
+                                        : "snapshot",
+          rc ? kv_error_message() : "ok");
     if (rc != KV_OK) {
       free_data(&ds);
       kv_config_free(cfg);
@@ -222,22 +231,26 @@ int main(int argc, char **argv) {
     char desc[4096] = "";
     FILE *mf = fmemopen(desc, sizeof desc - 1, "w");
     rc = mf ? kv_surrogate_describe(s, mf) : KV_ERR_IO;
-    if (mf) fclose(mf);
+    if (mf) {
+      fclose(mf);
+    }
     CHECK(rc == KV_OK && strlen(desc) > 20, "%s: describe says what was fitted (%.60s...)", t->name,
           desc);
     char p1[1200], p2[1200];
     snprintf(p1, sizeof p1, "%s/test_surrogates_%s.h5", out, t->name);
     snprintf(p2, sizeof p2, "%s/test_surrogates_%s_again.h5", out, t->name);
     rc = kv_surrogate_save(s, p1);
-    if (rc == KV_OK) rc = kv_surrogate_load(p1, &l);
+    if (rc == KV_OK) {
+      rc = kv_surrogate_load(p1, &l);
+    }
     CHECK(rc == KV_OK && strcmp(kv_surrogate_kind(l), t->name) == 0 &&
               kv_surrogate_ninputs(l) == kv_surrogate_ninputs(s) &&
               strcmp(kv_surrogate_output(l), kv_surrogate_output(s)) == 0 &&
               kv_surrogate_noutputs(l) == kv_surrogate_noutputs(s) &&
               strcmp(kv_surrogate_config(l), kv_surrogate_config(s)) == 0,
           "%s: save + load keep the kind, %d inputs, output '%s', %ld outputs per point and the "
-          "configuration", t->name, kv_surrogate_ninputs(s), kv_surrogate_output(s),
-          kv_surrogate_noutputs(s));
+          "configuration",
+          t->name, kv_surrogate_ninputs(s), kv_surrogate_output(s), kv_surrogate_noutputs(s));
     if (rc == KV_OK && t->predict) {
       long n;
       double *X = test_inputs(t, &n);
@@ -246,11 +259,14 @@ int main(int argc, char **argv) {
       double *m2 = malloc(n * no * sizeof *m2), *v2 = malloc(n * no * sizeof *v2);
       int r1 = kv_surrogate_predict(s, n, X, m1, v1), r2 = kv_surrogate_predict(l, n, X, m2, v2);
       int finite = 1;
-      for (long q = 0; q < n * no; q++) finite &= isfinite(m1[q]) && v1[q] >= 0.0;
+      for (long q = 0; q < n * no; q++) {
+        finite &= isfinite(m1[q]) && v1[q] >= 0.0;
+      }
       CHECK(r1 == KV_OK && r2 == KV_OK && finite && memcmp(m1, m2, n * no * sizeof *m1) == 0 &&
                 memcmp(v1, v2, n * no * sizeof *v1) == 0,
             "%s: the loaded model predicts %ld points bit-identically (means finite, variances "
-            ">= 0)", t->name, n);
+            ">= 0)",
+            t->name, n);
       if (t->data & KV_DATA_SCALAR) {
         double err = 0.0;
         for (int q = 0; q < NS && r1 == KV_OK; q++) {
@@ -258,8 +274,7 @@ int main(int argc, char **argv) {
           kv_surrogate_predict(s, 1, ds.X + q * D, &m, &v);
           err = fmax(err, fabs(m - ds.y[q]));
         }
-        CHECK(err < 0.05, "%s: reproduces its training outputs (largest error %.2e)", t->name,
-              err);
+        CHECK(err < 0.05, "%s: reproduces its training outputs (largest error %.2e)", t->name, err);
       }
       free(X);
       free(m1);
@@ -272,7 +287,8 @@ int main(int argc, char **argv) {
       rc = kv_surrogate_save(l, p2);
       CHECK(r == KV_ERR_UNSUPPORTED && rc == KV_OK && same_files(p1, p2, &cnt) && cnt > 2,
             "%s: does not predict (refused clearly); the loaded model writes the same %d datasets "
-            "bit for bit", t->name, cnt);
+            "bit for bit",
+            t->name, cnt);
       remove(p2);
     }
     remove(p1);
@@ -281,8 +297,7 @@ int main(int argc, char **argv) {
     rc = validate(t, "bogus = 1", &bad);
     CHECK(rc == KV_ERR_CONFIG && strstr(kv_error_message(), "surrogate.bogus") &&
               strstr(kv_error_message(), "kinds.ini:"),
-          "%s: an unknown key is refused with file:line and key (%s)", t->name,
-          kv_error_message());
+          "%s: an unknown key is refused with file:line and key (%s)", t->name, kv_error_message());
     kv_config_free(bad);
     const char *foreign = NULL;
     for (int j = 0; kv_surrogate_type_at(j) && !foreign; j++) {
@@ -290,8 +305,10 @@ int main(int argc, char **argv) {
       for (int k = 0; k < 3 && o->keys[k] && !foreign; k++) {
         for (const kv_config_key *e = o->keys[k]; e->key && !foreign; e++) {
           const kv_config_key *mine[4] = {t->keys[0], t->keys[1], t->keys[2], NULL};
-          if (!kv_config_key_find(mine, e->key) && !kv_config_key_find(
-              (const kv_config_key *const[]){kv_surrogate_keys, kv_dataset_keys, NULL}, e->key)) {
+          if (!kv_config_key_find(mine, e->key) &&
+              !kv_config_key_find(
+                  (const kv_config_key *const[]){kv_surrogate_keys, kv_dataset_keys, NULL},
+                  e->key)) {
             foreign = e->key;
           }
         }

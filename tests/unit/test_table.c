@@ -61,8 +61,8 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     p = write_file(bad[i].name, bad[i].text);
     rc = kv_table_read_csv(p, &t);
-    CHECK(rc == KV_ERR_FORMAT && strstr(kv_error_message(), bad[i].frag),
-          "read refuses %s: %s", bad[i].name, kv_error_message());
+    CHECK(rc == KV_ERR_FORMAT && strstr(kv_error_message(), bad[i].frag), "read refuses %s: %s",
+          bad[i].name, kv_error_message());
   }
   rc = kv_table_read_csv("/nonexistent/t.csv", &t);
   CHECK(rc == KV_ERR_IO && strstr(kv_error_message(), "/nonexistent/t.csv"),
@@ -79,7 +79,9 @@ int main(int argc, char **argv) {
   snprintf(csv, sizeof csv, "%s.csv", stem);
   rc = kv_manifest_write(stem, &m, 1);
   kv_manifest_table mt;
-  if (rc == KV_OK) rc = kv_manifest_load(csv, &mt);
+  if (rc == KV_OK) {
+    rc = kv_manifest_load(csv, &mt);
+  }
   CHECK(rc == KV_OK && mt.nrows == 2 && mt.ncols == 7 && mt.icase == 0 && mt.istatus == 3 &&
             kv_manifest_column(&mt, "label") == 2 &&
             !strcmp(kv_manifest_cell(&mt, 1, 2), "with, comma") &&
@@ -87,7 +89,9 @@ int main(int argc, char **argv) {
             !strcmp(kv_manifest_cell(&mt, 0, mt.ioutput), "case_0000.h5") &&
             kv_manifest_status(kv_manifest_cell(&mt, 1, mt.istatus)) == KV_CASE_FAILED,
         "a manifest written (CSV + HDF5) reads back whole: columns, quoted values, status");
-  if (rc == KV_OK) kv_manifest_table_free(&mt);
+  if (rc == KV_OK) {
+    kv_manifest_table_free(&mt);
+  }
   kv_case_record back[3];
   char found[3] = {0, 0, 0};
   memset(back, 0, sizeof back);
