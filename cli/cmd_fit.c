@@ -34,7 +34,11 @@ static int fit_root(kv_config *cfg) {
   kv_surrogate *s = NULL;
   char path[4096];
   KV_CHECK(kv_fit(cfg, &s, path, sizeof path));
-  printf("wrote %s (%s, output %s)\n", path, kv_surrogate_kind(s), kv_surrogate_output(s));
+  if (kv_surrogate_output(s)[0]) {
+    printf("wrote %s (%s, output %s)\n", path, kv_surrogate_kind(s), kv_surrogate_output(s));
+  } else {
+    printf("wrote %s (%s)\n", path, kv_surrogate_kind(s));
+  }
   int rc = kv_surrogate_describe(s, stdout);
   kv_surrogate_free(s);
   return rc;

@@ -61,17 +61,6 @@ static char *dupn(const char *s, size_t n) {
   return d;
 }
 
-static char *trim(char *s) {
-  while (isspace((unsigned char)*s)) {
-    s++;
-  }
-  char *e = s + strlen(s);
-  while (e > s && isspace((unsigned char)e[-1])) {
-    *--e = '\0';
-  }
-  return s;
-}
-
 static int parse_number(const char *s, double *out) {
   char *end;
   if (!*s) {
@@ -227,7 +216,7 @@ static int make_grid(kv_sweep *s, const kv_config *cfg) {
     rc = KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
   }
   for (int i = 0; i < n && rc == KV_OK; i++) {
-    char *e = trim(items[i]);
+    char *e = kv_table_trim(items[i]);
     char *eq = strchr(e, '=');
     if (!*e) {
       rc = kv_config_errorf(cfg, "sweep.vary", "entry %d is empty", i + 1);
@@ -238,7 +227,7 @@ static int make_grid(kv_sweep *s, const kv_config *cfg) {
       break;
     }
     *eq = '\0';
-    char *key = trim(e), *list = eq + 1;
+    char *key = kv_table_trim(e), *list = eq + 1;
     rc = add_var(s, cfg, "sweep.vary", key);
     /* Values are separated by '|'. */
     int m = 1;
@@ -254,7 +243,7 @@ static int make_grid(kv_sweep *s, const kv_config *cfg) {
       if (bar) {
         *bar = '\0';
       }
-      char *t = trim(tok);
+      char *t = kv_table_trim(tok);
       if (!*t) {
         rc = kv_config_errorf(cfg, "sweep.vary",
                               "%s: empty value in the list (an empty list, "
@@ -323,7 +312,7 @@ static int make_sampled(kv_sweep *s, const kv_config *cfg) {
       if (colon) {
         *colon = '\0';
       }
-      f[nf++] = trim(tok);
+      f[nf++] = kv_table_trim(tok);
       tok = colon ? colon + 1 : NULL;
     }
     if (nf < 3 || nf > 4 || (nf == 4 && strcmp(f[3], "log") != 0 && strcmp(f[3], "lin") != 0)) {
@@ -411,7 +400,7 @@ static int make_list(kv_sweep *s, const kv_config *cfg) {
   char **vals = NULL;
   while (rc == KV_OK && fgets(line, sizeof line, f)) {
     lineno++;
-    char *t = trim(line);
+    char *t = kv_table_trim(line);
     if (!*t || *t == '#') {
       continue;
     }
@@ -419,7 +408,7 @@ static int make_list(kv_sweep *s, const kv_config *cfg) {
     int nf = kv_table_split_line(t, fld, 1024);
     if (!header) {
       for (int k = 0; k < nf && rc == KV_OK; k++) {
-        char *key = trim(fld[k]);
+        char *key = kv_table_trim(fld[k]);
         rc = *key ? add_var(s, cfg, "sweep.cases", key)
                   : kv_config_errorf(cfg, "sweep.cases", "%s:%d: empty column name in the header",
                                      path, lineno);
@@ -438,7 +427,7 @@ static int make_list(kv_sweep *s, const kv_config *cfg) {
     }
     int k = 0;
     for (; k < nf && k < s->nvars && rc == KV_OK; k++) {
-      char *v = trim(fld[k]);
+      char *v = kv_table_trim(fld[k]);
       if (!*v) {
         rc = kv_config_errorf(cfg, "sweep.cases", "%s:%d: empty value for %s", path, lineno,
                               s->vars[k]);
@@ -502,7 +491,7 @@ static int make_ensemble(kv_sweep *s, const kv_config *cfg) {
       if (comma) {
         *comma = '\0';
       }
-      char *t = trim(tok);
+      char *t = kv_table_trim(tok);
       if (!*t) {
         free(buf);
         free_strings(scen, nscen);

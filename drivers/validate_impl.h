@@ -18,6 +18,9 @@ int kv_validate_write_report(const kv_validation *v, const char *what, const cha
 int kv_validate_write_maps(const kv_validation *v, const kv_field_layout *L, const double *truth,
                            const double *pred, long np, const char *label, char *md, size_t mdn);
 int kv_validate_store_coords(kv_h5_store *h, const kv_field_layout *L);
+/* kv_validate_write_maps, then its markdown appended to what (after a blank line). */
+int kv_validate_append_maps(const kv_validation *v, const kv_field_layout *L, const double *truth,
+                            const double *pred, long np, const char *label, char *what, size_t whn);
 int kv_validate_store_metrics(kv_h5_store *h, const kv_validation *v);
 
 /* validate_score.c: the held-out design points of a scalar or field surrogate, and the held-out

@@ -108,3 +108,13 @@ int kv_validate_store_metrics(kv_h5_store *h, const kv_validation *v) {
   }
   return KV_OK;
 }
+
+int kv_validate_append_maps(const kv_validation *v, const kv_field_layout *L, const double *truth,
+                            const double *pred, long np, const char *label, char *what,
+                            size_t whn) {
+  char md[1024];
+  KV_CHECK(kv_validate_write_maps(v, L, truth, pred, np, label, md, sizeof md));
+  strncat(what, "\n\n", whn - strlen(what) - 1);
+  strncat(what, md, whn - strlen(what) - 1);
+  return KV_OK;
+}

@@ -218,13 +218,8 @@ int kv_validate_score_rom(const kv_sweep *hs, const kv_sweep *rs, const char *va
     }
   }
   if (rc == KV_OK) {
-    char md[8192];
-    rc = kv_validate_write_maps(v, &L, tlast, plast, P, "held-out case 0, final record", md,
-                                sizeof md);
-    if (rc == KV_OK) {
-      strncat(what, "\n\n", whn - strlen(what) - 1);
-      strncat(what, md, whn - strlen(what) - 1);
-    }
+    rc =
+        kv_validate_append_maps(v, &L, tlast, plast, P, "held-out case 0, final record", what, whn);
   }
   kv_layout_free(&L);
   free(cerr);

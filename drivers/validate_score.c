@@ -225,10 +225,7 @@ int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
     }
   }
   if (rc == KV_OK && field) {
-    char md[1024];
-    rc = kv_validate_write_maps(v, L, truth, mean, P, "held-out case 0", md, sizeof md);
-    strncat(what, "\n\n", whn - strlen(what) - 1);
-    strncat(what, md, whn - strlen(what) - 1);
+    rc = kv_validate_append_maps(v, L, truth, mean, P, "held-out case 0", what, whn);
   }
   free(X);
   free(truth);
@@ -560,12 +557,10 @@ int kv_validate_score_scenarios(const kv_config *cfg, const kv_validate_params *
         mp[q] += allP[t * np + q] / nw;
       }
     }
-    char md[1024], label[128];
+    char label[128];
     snprintf(label, sizeof label, "%s %d-%d mean", scen[0], w0, w1);
-    rc = mt && mp ? kv_validate_write_maps(v, L, mt, mp, np, label, md, sizeof md)
+    rc = mt && mp ? kv_validate_append_maps(v, L, mt, mp, np, label, what, whn)
                   : KV_ERROR(KV_ERR_NOMEM, "out of memory");
-    strncat(what, "\n\n", whn - strlen(what) - 1);
-    strncat(what, md, whn - strlen(what) - 1);
     free(mt);
     free(mp);
   }

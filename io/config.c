@@ -12,6 +12,7 @@
 
 #include "core/status.h"
 #include "io/config_impl.h"
+#include "io/table.h"
 /* ---------------------------------------------------------------- helpers */
 
 char *kv_config_dup(const char *s) {
@@ -21,17 +22,6 @@ char *kv_config_dup(const char *s) {
     memcpy(d, s, n);
   }
   return d;
-}
-
-char *kv_config_trim(char *s) {
-  while (isspace((unsigned char)*s)) {
-    s++;
-  }
-  char *e = s + strlen(s);
-  while (e > s && isspace((unsigned char)e[-1])) {
-    *--e = '\0';
-  }
-  return s;
 }
 
 entry *kv_config_find(const kv_config *cfg, const char *key) {
@@ -291,7 +281,7 @@ int kv_config_override(kv_config *cfg, const char *assignment) {
                     assignment);
   }
   *eq = '\0';
-  char *key = kv_config_trim(buf), *value = kv_config_trim(eq + 1);
+  char *key = kv_table_trim(buf), *value = kv_table_trim(eq + 1);
   return kv_config_add_entry(cfg, key, value, 0, SRC_OVERRIDE);
 }
 

@@ -40,8 +40,7 @@ entry *kv_config_find(const kv_config *cfg, const char *key);
 /* Add (or replace) an entry; src says where the value came from. */
 int kv_config_add_entry(kv_config *cfg, const char *key, const char *value, int line, int src);
 
-/* Trim white space in place (returns the start); a malloc'd copy (NULL when out of memory). */
-char *kv_config_trim(char *s);
+/* A malloc'd copy (NULL when out of memory). */
 char *kv_config_dup(const char *s);
 
 /* "FILE:LINE" (or "FILE" / "command line") of an entry, for messages. */

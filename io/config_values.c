@@ -12,6 +12,7 @@
 
 #include "core/status.h"
 #include "io/config_impl.h"
+#include "io/table.h"
 /* Values: parsing and checking against the key tables, validation, typed getters. */
 
 /* ---------------------------------------------------------------- value parsing */
@@ -92,7 +93,7 @@ static int split_list(char *buf, char **items, int max) {
     if (n == max) {
       return -1;
     }
-    items[n++] = kv_config_trim(p);
+    items[n++] = kv_table_trim(p);
     if (!c) {
       break;
     }
@@ -121,7 +122,7 @@ static int parse_func(const char *value, kv_config_func *fn) {
   memset(fn, 0, sizeof *fn);
   char buf[1024];
   snprintf(buf, sizeof buf, "%s", value);
-  char *s = kv_config_trim(buf);
+  char *s = kv_table_trim(buf);
   double num;
   if (parse_double(s, &num)) {
     strcpy(fn->name, "number");
@@ -157,7 +158,7 @@ static int parse_func(const char *value, kv_config_func *fn) {
   }
   *open = '\0';
   s[len - 1] = '\0';
-  char *name = kv_config_trim(s);
+  char *name = kv_table_trim(s);
   if (!*name || strlen(name) >= sizeof fn->name) {
     return 0;
   }
@@ -167,7 +168,7 @@ static int parse_func(const char *value, kv_config_func *fn) {
     }
   }
   strcpy(fn->name, name);
-  char *args = kv_config_trim(open + 1);
+  char *args = kv_table_trim(open + 1);
   if (!*args) {
     return 1;
   }

@@ -103,13 +103,7 @@ static int split_names(const char *text, char ***out) {
     return -1;
   }
   for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-    while (isspace((unsigned char)*tok)) {
-      tok++;
-    }
-    char *e = tok + strlen(tok);
-    while (e > tok && isspace((unsigned char)e[-1])) {
-      *--e = '\0';
-    }
+    tok = kv_table_trim(tok);
     char **nv = realloc(v, (size_t)(n + 1) * sizeof *nv);
     if (!nv || !(nv[n] = strdup(tok))) {
       if (nv) {

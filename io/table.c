@@ -10,7 +10,7 @@
 
 #include "core/status.h"
 
-static char *trim(char *s) {
+char *kv_table_trim(char *s) {
   while (isspace((unsigned char)*s)) {
     s++;
   }
@@ -57,7 +57,7 @@ int kv_table_read_csv(const char *path, kv_table *t) {
   int maxf = 0;
   while (rc == KV_OK && getline(&line, &cap, f) >= 0) {
     lineno++;
-    char *s = trim(line);
+    char *s = kv_table_trim(line);
     if (!*s || *s == '#') {
       continue;
     }
@@ -83,7 +83,7 @@ int kv_table_read_csv(const char *path, kv_table *t) {
       }
       t->ncols = n;
       for (int c = 0; c < n && rc == KV_OK; c++) {
-        t->names[c] = strdup(trim(fld[c]));
+        t->names[c] = strdup(kv_table_trim(fld[c]));
         if (!t->names[c][0]) {
           rc = KV_ERROR(KV_ERR_FORMAT, "%s:%ld: column %d has no name in the header", path, lineno,
                         c + 1);
@@ -118,7 +118,7 @@ int kv_table_read_csv(const char *path, kv_table *t) {
       }
     }
     for (int c = 0; c < n; c++) {
-      char *cell = trim(fld[c]), *end;
+      char *cell = kv_table_trim(fld[c]), *end;
       errno = 0;
       double x = strtod(cell, &end);
       if (!*cell || *end || end == cell) {

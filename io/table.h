@@ -22,6 +22,9 @@ int kv_table_column(const kv_table *t, const char *name);
 /* Free the contents (the struct itself is the caller's); NULL and a zeroed table are no-ops. */
 void kv_table_free(kv_table *t);
 
+/* Trim white space at both ends of s in place; returns the first non-space character. */
+char *kv_table_trim(char *s);
+
 /* Split one CSV line in place into at most max fields (RFC 4180 quoting: "a, b" is one field,
  * "" inside quotes is a quote); a line break ends an unquoted field. Returns the count. The one
  * CSV splitter of kelvin (tables, manifests, sweep case lists). */

@@ -28,10 +28,6 @@ static int params_create(const kv_config *cfg, void **params) {
   return KV_OK;
 }
 
-static void params_free(void *params) {
-  free(params);
-}
-
 static void gp_free(kv_surrogate *s) {
   gp_model *g = (gp_model *)s;
   kv_gp_free(g->gp);
@@ -40,16 +36,9 @@ static void gp_free(kv_surrogate *s) {
 }
 
 static int gp_new(int d, char *const *names, const char *output, gp_model **out) {
-  gp_model *g = calloc(1, sizeof *g);
-  if (!g) {
-    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
-  }
-  int rc = kv_surrogate_header_init(&g->base, &kv_surrogate_gp, d, names, output);
-  if (rc != KV_OK) {
-    gp_free(&g->base);
-    return rc;
-  }
-  *out = g;
+  kv_surrogate *s = NULL;
+  KV_CHECK(kv_surrogate_alloc(&kv_surrogate_gp, sizeof(gp_model), d, names, output, &s));
+  *out = (gp_model *)s;
   return KV_OK;
 }
 
@@ -116,7 +105,6 @@ const kv_surrogate_type kv_surrogate_gp = {
     .data = KV_DATA_SCALAR,
     .keys = {kv_gp_keys, NULL, NULL},
     .params_create = params_create,
-    .params_free = params_free,
     .fit = gp_fit,
     .predict = gp_predict,
     .save = gp_save,

@@ -118,10 +118,6 @@ static int params_create(const kv_config *cfg, void **params) {
   return KV_OK;
 }
 
-static void params_free(void *params) {
-  free(params);
-}
-
 static void pattern_free(kv_surrogate *s) {
   pattern_model *m = (pattern_model *)s;
   free(m->control);
@@ -132,16 +128,9 @@ static void pattern_free(kv_surrogate *s) {
 }
 
 static int pattern_new(int d, char *const *names, const char *output, pattern_model **out) {
-  pattern_model *m = calloc(1, sizeof *m);
-  if (!m) {
-    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
-  }
-  int rc = kv_surrogate_header_init(&m->base, &kv_surrogate_pattern, d, names, output);
-  if (rc != KV_OK) {
-    pattern_free(&m->base);
-    return rc;
-  }
-  *out = m;
+  kv_surrogate *s = NULL;
+  KV_CHECK(kv_surrogate_alloc(&kv_surrogate_pattern, sizeof(pattern_model), d, names, output, &s));
+  *out = (pattern_model *)s;
   return KV_OK;
 }
 
@@ -614,7 +603,6 @@ const kv_surrogate_type kv_surrogate_pattern = {
     .data = KV_DATA_SCENARIOS,
     .keys = {pattern_keys, NULL, NULL},
     .params_create = params_create,
-    .params_free = params_free,
     .fit = pattern_fit,
     .predict = pattern_predict,
     .save = pattern_save,

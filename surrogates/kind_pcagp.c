@@ -66,10 +66,6 @@ static int params_create(const kv_config *cfg, void **params) {
   return KV_OK;
 }
 
-static void params_free(void *params) {
-  free(params);
-}
-
 static void pcagp_free(kv_surrogate *s) {
   pcagp_model *m = (pcagp_model *)s;
   for (int k = 0; m->gp && k < m->nmodes; k++) {
@@ -85,16 +81,9 @@ static void pcagp_free(kv_surrogate *s) {
 }
 
 static int pcagp_new(int d, char *const *names, const char *output, pcagp_model **out) {
-  pcagp_model *m = calloc(1, sizeof *m);
-  if (!m) {
-    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
-  }
-  int rc = kv_surrogate_header_init(&m->base, &kv_surrogate_pcagp, d, names, output);
-  if (rc != KV_OK) {
-    pcagp_free(&m->base);
-    return rc;
-  }
-  *out = m;
+  kv_surrogate *s = NULL;
+  KV_CHECK(kv_surrogate_alloc(&kv_surrogate_pcagp, sizeof(pcagp_model), d, names, output, &s));
+  *out = (pcagp_model *)s;
   return KV_OK;
 }
 
@@ -319,7 +308,6 @@ const kv_surrogate_type kv_surrogate_pcagp = {
     .data = KV_DATA_FIELD,
     .keys = {kv_gp_keys, pca_keys, NULL},
     .params_create = params_create,
-    .params_free = params_free,
     .fit = pcagp_fit,
     .predict = pcagp_predict,
     .save = pcagp_save,

@@ -71,10 +71,6 @@ static int params_create(const kv_config *cfg, void **params) {
   return KV_OK;
 }
 
-static void params_free(void *params) {
-  free(params);
-}
-
 static void pod_free(kv_surrogate *s) {
   pod_model *m = (pod_model *)s;
   free(m->V);
@@ -88,16 +84,9 @@ static void pod_free(kv_surrogate *s) {
 }
 
 static int pod_new(pod_model **out) {
-  pod_model *m = calloc(1, sizeof *m);
-  if (!m) {
-    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
-  }
-  int rc = kv_surrogate_header_init(&m->base, &kv_surrogate_pod, 0, NULL, "");
-  if (rc != KV_OK) {
-    pod_free(&m->base);
-    return rc;
-  }
-  *out = m;
+  kv_surrogate *s = NULL;
+  KV_CHECK(kv_surrogate_alloc(&kv_surrogate_pod, sizeof(pod_model), 0, NULL, "", &s));
+  *out = (pod_model *)s;
   return KV_OK;
 }
 
@@ -341,7 +330,6 @@ const kv_surrogate_type kv_surrogate_pod = {
     .data = KV_DATA_SNAPSHOTS,
     .keys = {pod_keys, NULL, NULL},
     .params_create = params_create,
-    .params_free = params_free,
     .fit = pod_fit,
     .save = pod_save,
     .load = pod_load,

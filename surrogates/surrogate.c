@@ -59,6 +59,23 @@ int kv_surrogate_header_init(kv_surrogate *s, const kv_surrogate_type *t, int ni
   return KV_OK;
 }
 
+int kv_surrogate_alloc(const kv_surrogate_type *t, size_t size, int ninputs, char *const *inputs,
+                       const char *output, kv_surrogate **out) {
+  *out = NULL;
+  kv_surrogate *s = calloc(1, size);
+  if (!s) {
+    return KV_ERROR(KV_ERR_NOMEM, "surrogate: out of memory");
+  }
+  int rc = kv_surrogate_header_init(s, t, ninputs, inputs, output);
+  if (rc != KV_OK) {
+    kv_surrogate_header_free(s);
+    free(s);
+    return rc;
+  }
+  *out = s;
+  return KV_OK;
+}
+
 void kv_surrogate_header_free(kv_surrogate *s) {
   if (!s) {
     return;
@@ -86,6 +103,8 @@ int kv_surrogate_params_create(const kv_surrogate_type *t, const kv_config *cfg,
 void kv_surrogate_params_free(const kv_surrogate_type *t, void *params) {
   if (params && t->params_free) {
     t->params_free(params);
+  } else {
+    free(params); /* a plain struct (the usual case) */
   }
 }
 

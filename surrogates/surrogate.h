@@ -28,7 +28,8 @@ typedef struct kv_surrogate_type {
   const kv_config_key *keys[3]; /* its own [surrogate] keys (tables, NULL after the last),
                                    beyond kv_surrogate_keys and kv_dataset_keys          */
   /* Optional: read its keys from a validated configuration into a params object of its own
-   * (freed by params_free). NULL: the kind has no parameters. Not collective. */
+   * (malloc'd; freed by params_free, or by free() when that is NULL). NULL: the kind has no
+   * parameters. Not collective. */
   int (*params_create)(const kv_config *cfg, void **params);
   void (*params_free)(void *params);
   /* Fit on ds (of kind `data`); *out is a new surrogate with the kind's header filled

@@ -13,6 +13,11 @@ struct kv_surrogate {
   char *config;     /* configuration text that made it (may be NULL)             */
 };
 
+/* A kind's new handle: size bytes (its struct, which starts with kv_surrogate), zeroed, with the
+ * header filled as kv_surrogate_header_init does. Freed by the kind's free. Not collective. */
+int kv_surrogate_alloc(const kv_surrogate_type *t, size_t size, int ninputs, char *const *inputs,
+                       const char *output, kv_surrogate **out);
+
 /* Fill the header of a kind's new handle (inputs and output copied). Not collective. */
 int kv_surrogate_header_init(kv_surrogate *s, const kv_surrogate_type *t, int ninputs,
                              char *const *inputs, const char *output);

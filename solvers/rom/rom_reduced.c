@@ -740,6 +740,24 @@ int kv_rom_step_reduced(kv_rom *r, double *t) {
   return rc;
 }
 
+/* After a reduced step: the true error on checked steps (rom.check_every), then, above the
+ * tolerance, the full step and basis update (the indicator of the step is kept). refresh: the
+ * point values of the new state are needed again (theta schemes). */
+static int check_and_adapt(kv_rom *r, int refresh) {
+  if (r->check_every > 0 && r->step % r->check_every == 0) {
+    KV_CHECK(check_step(r));
+  }
+  if (r->adaptive && r->eta > r->tol) {
+    double eta = r->eta;
+    KV_CHECK(full_update(r));
+    r->eta = eta;
+    if (refresh) {
+      KV_CHECK(kv_rom_refresh_point_values(r));
+    }
+  }
+  return KV_OK;
+}
+
 static int rom_step_inner(kv_rom *r, double *t) {
   int k = r->k, kf = r->W ? kv_pod_nmodes(r->W) : 0;
   memcpy(r->a0, r->a, (size_t)k * sizeof *r->a);
@@ -748,14 +766,7 @@ static int rom_step_inner(kv_rom *r, double *t) {
   memcpy(uE0, r->uE, (size_t)r->ne * sizeof *uE0);
   if (r->li) {
     KV_CHECK(li_step(r));
-    if (r->check_every > 0 && r->step % r->check_every == 0) {
-      KV_CHECK(check_step(r));
-    }
-    if (r->adaptive && r->eta > r->tol) {
-      double eta = r->eta;
-      KV_CHECK(full_update(r));
-      r->eta = eta;
-    }
+    KV_CHECK(check_and_adapt(r, 0));
     goto done;
   }
   if (r->linear) {
@@ -787,15 +798,7 @@ static int rom_step_inner(kv_rom *r, double *t) {
   if (!isfinite(r->eta)) {
     r->eta = INFINITY;
   }
-  if (r->check_every > 0 && r->step % r->check_every == 0) {
-    KV_CHECK(check_step(r));
-  }
-  if (r->adaptive && r->eta > r->tol) {
-    double eta = r->eta;
-    KV_CHECK(full_update(r));
-    r->eta = eta;
-    KV_CHECK(kv_rom_refresh_point_values(r));
-  }
+  KV_CHECK(check_and_adapt(r, 1));
 done:
   (void)kf;
   r->eta_max = fmax(r->eta_max, r->eta);

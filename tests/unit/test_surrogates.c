@@ -234,8 +234,8 @@ int main(int argc, char **argv) {
     if (mf) {
       fclose(mf);
     }
-    CHECK(rc == KV_OK && strlen(desc) > 20, "%s: describe says what was fitted (%.60s...)", t->name,
-          desc);
+    CHECK(rc == KV_OK && strlen(desc) > 20, "%s: describe says what was fitted (%.*s ...)", t->name,
+          (int)strcspn(desc, "\n"), desc);
     char p1[1200], p2[1200];
     snprintf(p1, sizeof p1, "%s/test_surrogates_%s.h5", out, t->name);
     snprintf(p2, sizeof p2, "%s/test_surrogates_%s_again.h5", out, t->name);
