@@ -14,6 +14,7 @@
 int kv_fit_validate(kv_config *cfg) {
   const kv_config_key *tables[16];
   int t = 0;
+  KV_CHECK(kv_surrogate_check_kind_keys(cfg));
   KV_CHECK(kv_surrogate_key_tables(cfg, tables));
   while (tables[t]) {
     t++;
@@ -67,16 +68,17 @@ int kv_fit_model_path(const kv_config *cfg, const kv_surrogate_type *t, const ch
   return KV_OK;
 }
 
-/* A data error that is about a key becomes a message naming the file and line of the key. */
+/* The data layer names the key an error is about ("surrogate.inputs: ..."): such an error becomes
+ * a configuration error naming the file and line of the key. Others pass unchanged. */
 static int keyed(const kv_config *cfg, const char *key, int rc) {
-  if (rc != KV_ERR_CONFIG) {
+  size_t kl = strlen(key);
+  const char *msg = kv_error_message();
+  if (rc != KV_ERR_CONFIG || strncmp(msg, key, kl) != 0 || strncmp(msg + kl, ": ", 2) != 0) {
     return rc;
   }
   char why[1024];
-  snprintf(why, sizeof why, "%s", kv_error_message());
-  const char *colon = strstr(why, ": ");
-  return kv_config_errorf(cfg, key, "%s",
-                          colon && strncmp(why, key, strlen(key)) == 0 ? colon + 2 : why);
+  snprintf(why, sizeof why, "%s", msg + kl + 2);
+  return kv_config_errorf(cfg, key, "%s", why);
 }
 
 int kv_fit_scenario_forcing(const kv_config *cfg, const char *scenario, int year0, int n,
@@ -176,7 +178,7 @@ int kv_fit_dataset(const kv_config *cfg, const kv_surrogate_type *t, int max_mem
     return keyed(cfg, "surrogate.data", snapshot_data(&p, ds));
   }
   if (t->data & KV_DATA_SCENARIOS) {
-    return scenario_data(cfg, &p, max_members, ds);
+    return keyed(cfg, "surrogate.data", scenario_data(cfg, &p, max_members, ds));
   }
   if (csv) {
     if (!(t->data & KV_DATA_SCALAR)) {
@@ -195,9 +197,7 @@ int kv_fit_dataset(const kv_config *cfg, const kv_surrogate_type *t, int max_mem
   }
   rc = kv_dataset_read_sweep(&p, p.data, 1, ds);
   if (rc != KV_OK) {
-    return keyed(
-        cfg, strstr(kv_error_message(), "surrogate.inputs") ? "surrogate.inputs" : "surrogate.data",
-        rc);
+    return keyed(cfg, "surrogate.data", keyed(cfg, "surrogate.inputs", rc));
   }
   if (t->data & KV_DATA_SCALAR) {
     if (!p.qoi[0]) {

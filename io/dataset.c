@@ -219,7 +219,7 @@ int kv_dataset_read_csv(const kv_dataset_params *p, kv_dataset *ds) {
     rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
   }
   if (rc == KV_OK && ds->d < 1) {
-    rc = KV_ERROR(KV_ERR_CONFIG, "%s: surrogate.inputs names no column", p->data);
+    rc = KV_ERROR(KV_ERR_CONFIG, "surrogate.inputs: names no column of %s", p->data);
   }
   for (int k = 0; rc == KV_OK && k < ds->d; k++) {
     cols[k] = kv_table_column(&t, ds->names[k]);
@@ -505,8 +505,9 @@ int kv_dataset_read_scenarios(const char *dir, const char *scenario_key, const c
     if (rc != KV_OK) {
       char why[600];
       snprintf(why, sizeof why, "%s", kv_error_message());
-      rc = KV_ERROR(KV_ERR_IO, "'%s' is not a sweep directory (%s; run kelvin sweep first)", dir,
-                    why);
+      rc = KV_ERROR(KV_ERR_CONFIG,
+                    "surrogate.data: '%s' is not a sweep directory (%s; run kelvin sweep first)",
+                    dir, why);
     }
   }
   if (rc == KV_OK && (ik = kv_manifest_column(&t, scenario_key)) < 0) {

@@ -42,6 +42,41 @@ int kv_surrogate_key_tables(const kv_config *cfg, const kv_config_key **tables) 
   return KV_OK;
 }
 
+/* 1 when key is in one of the kind's tables. */
+static int kind_has_key(const kv_surrogate_type *t, const char *key) {
+  const kv_config_key *mine[4] = {t->keys[0], t->keys[1], t->keys[2], NULL};
+  return kv_config_key_find(mine, key) != NULL;
+}
+
+int kv_surrogate_check_kind_keys(const kv_config *cfg) {
+  const char *kind = kv_config_value(cfg, "surrogate.kind");
+  const kv_surrogate_type *t = kind ? kv_surrogate_type_find(kind) : NULL;
+  if (!t) {
+    return KV_OK; /* the enum of surrogate.kind reports it */
+  }
+  for (int i = 0; kv_surrogate_type_at(i); i++) {
+    const kv_surrogate_type *o = kv_surrogate_type_at(i);
+    for (int k = 0; k < 3 && o->keys[k]; k++) {
+      for (const kv_config_key *e = o->keys[k]; e->key; e++) {
+        if (!kv_config_has(cfg, e->key) || kind_has_key(t, e->key)) {
+          continue;
+        }
+        char owners[256] = "";
+        for (int j = 0; kv_surrogate_type_at(j); j++) {
+          if (kind_has_key(kv_surrogate_type_at(j), e->key)) {
+            size_t len = strlen(owners);
+            snprintf(owners + len, sizeof owners - len, "%s%s", len ? ", " : "",
+                     kv_surrogate_type_at(j)->name);
+          }
+        }
+        return kv_config_errorf(cfg, e->key, "not a key of kind = %s (it belongs to %s)", t->name,
+                                owners);
+      }
+    }
+  }
+  return KV_OK;
+}
+
 int kv_surrogate_header_init(kv_surrogate *s, const kv_surrogate_type *t, int ninputs,
                              char *const *inputs, const char *output) {
   s->type = t;

@@ -81,6 +81,11 @@ int kv_surrogate_type_of(const kv_config *cfg, const kv_surrogate_type **out);
  * NULL. Not collective. */
 int kv_surrogate_key_tables(const kv_config *cfg, const kv_config_key **tables);
 
+/* A key of another kind in cfg's [surrogate] (say surrogate.energy with kind = gp) is a
+ * configuration error naming the key, its line, this kind and the kinds the key belongs to. Not
+ * collective. */
+int kv_surrogate_check_kind_keys(const kv_config *cfg);
+
 /* ------------------------------------------------------------------ fit, files */
 
 /* The kind's parameters from a validated configuration (*params NULL for a kind without). */
