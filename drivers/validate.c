@@ -25,22 +25,23 @@ static int lower_bound(int m) {
   { "validate.tolerance." name, KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE, doc }
 const kv_config_key kv_validate_keys[] = {
     {"validate.samples", KV_CFG_INT, NULL, NULL, 1, 100000000,
-     "gp/pcagp: held-out cases, new LHS points over the sweep's ranges"},
+     "scalar and field kinds (gp, pcagp): held-out cases, new LHS points over the sweep's ranges"},
     {"validate.seed", KV_CFG_INT, "99", NULL, 0, 4294967295.0, "seed of the held-out design"},
     {"validate.scenarios", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
-     "pattern: held-out scenarios (the truth is their ensemble mean)"},
+     "scenario kinds (pattern): held-out scenarios (the truth is their ensemble mean)"},
     {"validate.members", KV_CFG_INT, "1", NULL, 1, 100000,
-     "pattern: members per held-out scenario"},
+     "scenario kinds: members per held-out scenario"},
     {"validate.members_study", KV_CFG_INT_LIST, NULL, NULL, 1, 100000,
-     "pattern: refit on ensemble means of this many members each and score each refit (the "
+     "scenario kinds: refit on ensemble means of this many members each and score each refit (the "
      "internal-variability noise floor)"},
     {"validate.vary", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
-     "pod: held-out cases as a grid, like sweep.vary (e.g. heat.source_scale = 1.3|3); else "
+     "ROM bases (pod): held-out cases as a grid, like sweep.vary (e.g. heat.source_scale = 1.3|3); "
+     "else "
      "validate.samples new LHS points"},
     {"validate.rom_tolerance", KV_CFG_DOUBLE, "1e-3", NULL, 0.0, INFINITY,
-     "pod: rom.tolerance of the ROM runs"},
+     "ROM bases: rom.tolerance of the ROM runs"},
     {"validate.rom_adaptive", KV_CFG_BOOL, "true", NULL, KV_CFG_NORANGE,
-     "pod: rom.adaptive of the ROM runs (false: the indicator only watches)"},
+     "ROM bases: rom.adaptive of the ROM runs (false: the indicator only watches)"},
     {"validate.dir", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "where validation.h5/.md and the held-out runs go (default: the sweep directory)"},
     {"validate.years", KV_CFG_STRING, "2080:2100", NULL, KV_CFG_NORANGE,
