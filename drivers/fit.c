@@ -8,6 +8,7 @@
 #include "core/status.h"
 #include "drivers/sweep.h"
 #include "drivers/validate.h"
+#include "io/h5.h"
 #include "solvers/model.h"
 #include "solvers/rom/rom.h"
 
@@ -81,6 +82,22 @@ static int keyed(const kv_config *cfg, const char *key, int rc) {
   return kv_config_errorf(cfg, key, "%s", why);
 }
 
+/* The field a surrogate learns when surrogate.field is not given: the state variable of the model
+ * that wrote the case file (its root attribute "model"). */
+static int default_field(const char *file, char *var, size_t n) {
+  char model[64];
+  KV_CHECK(kv_h5_read_root_text(file, "model", model, sizeof model));
+  const kv_model_type *t = kv_model_type_find(model);
+  if (!t || !t->state_var) {
+    return KV_ERROR(KV_ERR_CONFIG,
+                    "surrogate.field: '%s' is an output of model '%s', whose state "
+                    "variable kelvin does not know: name the field",
+                    file, model);
+  }
+  snprintf(var, n, "%s", t->state_var);
+  return KV_OK;
+}
+
 int kv_fit_scenario_forcing(const kv_config *cfg, const char *scenario, int year0, int n,
                             double *forcing) {
   const kv_model_type *type;
@@ -123,7 +140,7 @@ static int scenario_data(const kv_config *cfg, const kv_dataset_params *p, int m
   long year0;
   KV_CHECK(kv_config_get_int(cfg, "run.year_start", -1000000, 1000000, &year0));
   KV_CHECK(kv_dataset_read_scenarios(p->data, type->scenario_key, p->scenarios, max_members,
-                                     p->field[0] ? p->field : "tas", (int)year0, ds));
+                                     p->field[0] ? p->field : type->state_var, (int)year0, ds));
   for (int s = 0; s < ds->ngroups; s++) {
     KV_CHECK(kv_fit_scenario_forcing(cfg, ds->groups[s], (int)year0, (int)ds->nt,
                                      ds->forcing + (size_t)s * ds->nt * KV_FORCING_COLS));
@@ -207,6 +224,12 @@ int kv_fit_dataset(const kv_config *cfg, const kv_surrogate_type *t, int max_mem
                               t->name);
     }
     return kv_dataset_read_qoi(ds, p.qoi);
+  }
+  if (!p.field[0]) {
+    rc = default_field(ds->files[0], p.field, sizeof p.field);
+    if (rc != KV_OK) {
+      return keyed(cfg, "surrogate.field", rc);
+    }
   }
   return kv_dataset_read_fields(ds, p.field);
 }

@@ -23,7 +23,8 @@ const kv_config_key kv_dataset_keys[] = {
      "sweep data, scalar kinds: a time series of the case files (final value, e.g. T_mean) or "
      "VAR_max/VAR_min/VAR_mean of a field at the final time (e.g. T_max)"},
     {"surrogate.field", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
-     "field kinds: the field variable (default: T, or tas for the climate model)"},
+     "field kinds: the field variable (default: the state variable of the model that wrote the "
+     "cases, e.g. T or tas)"},
     {"surrogate.train_scenarios", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "scenario kinds: the scenarios of the ensemble to train on (e.g. ssp126, ssp370, ssp585)"},
     {"surrogate.snapshot_every", KV_CFG_INT, "1", NULL, 1, 1.0e9,
@@ -407,13 +408,6 @@ int kv_dataset_read_qoi(kv_dataset *ds, const char *qoi) {
 
 int kv_dataset_read_fields(kv_dataset *ds, const char *var) {
   kv_h5_array a;
-  if (!var || !var[0]) {
-    var = kv_h5_read_array(ds->files[0], "T", &a) == KV_OK ? "T" : "tas";
-    if (strcmp(var, "T") == 0) {
-      kv_h5_array_free(&a);
-    }
-    kv_error_clear();
-  }
   ds->kind = KV_DATA_FIELD;
   snprintf(ds->yname, sizeof ds->yname, "%s", var);
   KV_CHECK(kv_layout_read(ds->files[0], var, &ds->layout));

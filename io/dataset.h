@@ -109,7 +109,7 @@ int kv_dataset_read_sweep(const kv_dataset_params *p, const char *dir, int numer
 /* y of every row from its case file: the QoI qoi (kv_dataset_case_qoi). */
 int kv_dataset_read_qoi(kv_dataset *ds, const char *qoi);
 
-/* The final record of field var (NULL: T, else tas) of every row's case file, and its layout. */
+/* The final record of field var of every row's case file, and its layout. */
 int kv_dataset_read_fields(kv_dataset *ds, const char *var);
 
 /* The ensemble means of field var of the done cases of each scenario in names (comma-separated)
