@@ -6,6 +6,7 @@
 #include "core/status.h"
 #include "drivers/fit.h"
 #include "io/config.h"
+#include "surrogates/cv.h"
 
 static const char help_head[] =
     "usage: kelvin fit CONFIG [section.key=value ...]\n"
@@ -30,17 +31,20 @@ static void print_help(void) {
   fputs(help_tail, stdout);
 }
 
-static int fit_root(kv_config *cfg) {
-  kv_surrogate *s = NULL;
-  char path[4096];
-  KV_CHECK(kv_fit(cfg, &s, path, sizeof path));
+/* What was fitted and how well it cross-validates, from rank 0. */
+static int report(const kv_surrogate *s, const char *path) {
   if (kv_surrogate_output(s)[0]) {
     printf("wrote %s (%s, output %s)\n", path, kv_surrogate_kind(s), kv_surrogate_output(s));
   } else {
     printf("wrote %s (%s)\n", path, kv_surrogate_kind(s));
   }
+  if (kv_surrogate_leaderboard(s)) {
+    fputs(kv_surrogate_leaderboard(s), stdout);
+  }
   int rc = kv_surrogate_describe(s, stdout);
-  kv_surrogate_free(s);
+  if (kv_surrogate_cv(s)) {
+    kv_cv_print(kv_surrogate_cv(s), "cross-validation", stdout);
+  }
   return rc;
 }
 
@@ -62,9 +66,14 @@ int kv_cmd_fit(MPI_Comm comm, int argc, char **argv) {
   if (rc != KV_OK || done) {
     return rc;
   }
-  /* One process fits (the BLAS threads use the cores); the others wait for its verdict. */
-  rc = rank == 0 ? fit_root(cfg) : KV_OK;
+  kv_surrogate *s = NULL;
+  char model[4096];
+  rc = kv_fit(comm, cfg, &s, model, sizeof model);
+  if (rc == KV_OK && rank == 0) {
+    rc = report(s, model);
+  }
   rc = kv_status_agree(comm, rc);
+  kv_surrogate_free(s);
   kv_config_free(cfg);
   return rc;
 }

@@ -11,9 +11,10 @@
 #include "io/h5.h"
 #include "solvers/model.h"
 #include "solvers/rom/rom.h"
+#include "surrogates/cv.h"
 
 int kv_fit_validate(kv_config *cfg) {
-  const kv_config_key *tables[16];
+  const kv_config_key *tables[32];
   int t = 0;
   KV_CHECK(kv_surrogate_check_kind_keys(cfg));
   KV_CHECK(kv_surrogate_key_tables(cfg, tables));
@@ -234,10 +235,36 @@ int kv_fit_dataset(const kv_config *cfg, const kv_surrogate_type *t, int max_mem
   return kv_dataset_read_fields(ds, p.field);
 }
 
-int kv_fit(const kv_config *cfg, kv_surrogate **out, char *model_path, size_t mpn) {
+/* Cross-validate the fitted s (kinds that predict from inputs, on scalar or field data) and keep
+ * the scores with it; a selection (auto) brings its winner's scores. Collective. */
+static int cross_validate(MPI_Comm comm, const kv_config *cfg, const kv_surrogate_type *t,
+                          const void *params, const kv_dataset *ds, kv_surrogate *s, int have) {
+  kv_cv_params cp;
+  KV_CHECK(kv_cv_params_from_config(cfg, &cp));
+  int flags = have ? (kv_surrogate_cv(s) != NULL) : 0;
+  MPI_Bcast(&flags, 1, MPI_INT, 0, comm);
+  if (cp.folds == 0 || flags || !t->predict || !(ds->kind & (KV_DATA_SCALAR | KV_DATA_FIELD))) {
+    return KV_OK;
+  }
+  if (cp.folds > ds->n) {
+    return kv_config_errorf(cfg, "surrogate.cv_folds", "%d folds of %ld points: at most one fold "
+                            "per point (or loo)", cp.folds, ds->n);
+  }
+  kv_info("cross-validating %s (%s)", t->name, cp.folds == KV_CV_LOO ? "leave-one-out" : "k-fold");
+  kv_cv_scores sc;
+  int rc = kv_cv_run(comm, t, params, ds, &cp, have ? s : NULL, &sc);
+  if (rc == KV_OK && have) {
+    kv_surrogate_set_cv(s, &sc);
+  }
+  return rc;
+}
+
+int kv_fit(MPI_Comm comm, const kv_config *cfg, kv_surrogate **out, char *model_path, size_t mpn) {
   if (out) {
     *out = NULL;
   }
+  int rank;
+  MPI_Comm_rank(comm, &rank);
   const kv_surrogate_type *t;
   KV_CHECK(kv_surrogate_type_of(cfg, &t));
   char data[4096];
@@ -252,12 +279,22 @@ int kv_fit(const kv_config *cfg, kv_surrogate **out, char *model_path, size_t mp
   if (rc == KV_OK) {
     rc = kv_config_to_text(cfg, &text);
   }
-  if (rc == KV_OK) {
+  /* A kind that shares its work fits on every rank; the others on rank 0 while the rest wait. */
+  int have = t->fit_parallel || rank == 0;
+  rc = kv_status_agree(comm, rc);
+  if (rc == KV_OK && t->fit_parallel) {
+    rc = kv_surrogate_fit_comm(comm, t, &ds, params, text, &s);
+  } else if (rc == KV_OK && have) {
     rc = kv_surrogate_fit(t, &ds, params, text, &s);
   }
+  rc = kv_status_agree(comm, rc);
   if (rc == KV_OK) {
+    rc = cross_validate(comm, cfg, t, params, &ds, s, have);
+  }
+  if (rc == KV_OK && rank == 0) {
     rc = kv_surrogate_save(s, model_path);
   }
+  rc = kv_status_agree(comm, rc);
   free(text);
   kv_dataset_free(&ds);
   kv_surrogate_params_free(t, params);

@@ -31,8 +31,10 @@ int kv_fit_dataset(const kv_config *cfg, const kv_surrogate_type *t, int max_mem
 int kv_fit_scenario_forcing(const kv_config *cfg, const char *scenario, int year0, int n,
                             double *forcing);
 
-/* Read the training data, fit, save to the model file; *out (may be NULL) receives the model
- * and path its file name. Not collective (one process fits; BLAS threads do the rest). */
-int kv_fit(const kv_config *cfg, kv_surrogate **out, char *path, size_t n);
+/* Read the training data, fit, cross-validate (surrogate.cv_folds; the folds over comm's ranks)
+ * and save to the model file (rank 0). A kind with fit_parallel (auto) fits on every rank; the
+ * others on rank 0. *out (may be NULL) receives the model on the ranks that fitted it (NULL on
+ * the others) and path its file name. Collective. */
+int kv_fit(MPI_Comm comm, const kv_config *cfg, kv_surrogate **out, char *path, size_t n);
 
 #endif

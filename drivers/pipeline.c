@@ -35,7 +35,7 @@ int kv_pipeline(MPI_Comm comm, const kv_config *cfg, kv_pipeline_result *res) {
     if (rank == 0) {
       kv_info("pipeline 2/3: fit");
     }
-    rc = rank == 0 ? kv_fit(cfg, NULL, res->model, sizeof res->model) : KV_OK;
+    rc = kv_fit(comm, cfg, NULL, res->model, sizeof res->model);
     rc = kv_status_agree(comm, rc);
     MPI_Bcast(res->model, (int)sizeof res->model, MPI_CHAR, 0, comm);
   }

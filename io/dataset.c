@@ -83,6 +83,57 @@ void kv_dataset_free(kv_dataset *ds) {
   memset(ds, 0, sizeof *ds);
 }
 
+int kv_dataset_subset(const kv_dataset *ds, const long *rows, long m, kv_dataset *out) {
+  memset(out, 0, sizeof *out);
+  out->kind = ds->kind;
+  snprintf(out->source, sizeof out->source, "%s", ds->source);
+  snprintf(out->yname, sizeof out->yname, "%s", ds->yname);
+  int d = ds->d;
+  long P = ds->fields ? ds->npts : 0;
+  out->n = m;
+  out->d = d;
+  out->npts = ds->npts;
+  out->names = calloc((size_t)d + 1, sizeof *out->names);
+  out->X = malloc(((size_t)m * (size_t)d + 1) * sizeof *out->X);
+  out->lo = malloc(((size_t)d + 1) * sizeof *out->lo);
+  out->hi = malloc(((size_t)d + 1) * sizeof *out->hi);
+  out->y = ds->y ? malloc(((size_t)m + 1) * sizeof *out->y) : NULL;
+  out->fields = P ? malloc(((size_t)m * (size_t)P + 1) * sizeof *out->fields) : NULL;
+  int ok = out->names && out->X && out->lo && out->hi && (!ds->y || out->y) && (!P || out->fields);
+  for (int k = 0; ok && k < d; k++) {
+    ok = (out->names[k] = strdup(ds->names[k])) != NULL;
+  }
+  if (!ok) {
+    kv_dataset_free(out);
+    return KV_ERROR(KV_ERR_NOMEM, "out of memory for %ld rows", m);
+  }
+  for (long i = 0; i < m; i++) {
+    long r = rows[i];
+    memcpy(out->X + i * d, ds->X + r * d, (size_t)d * sizeof *out->X);
+    if (out->y) {
+      out->y[i] = ds->y[r];
+    }
+    if (P) {
+      memcpy(out->fields + i * P, ds->fields + r * P, (size_t)P * sizeof *out->fields);
+    }
+  }
+  for (int k = 0; k < d; k++) {
+    out->lo[k] = out->hi[k] = m ? out->X[k] : 0.0;
+    for (long i = 1; i < m; i++) {
+      out->lo[k] = out->X[i * d + k] < out->lo[k] ? out->X[i * d + k] : out->lo[k];
+      out->hi[k] = out->X[i * d + k] > out->hi[k] ? out->X[i * d + k] : out->hi[k];
+    }
+  }
+  if (P) {
+    int rc = kv_layout_copy(&out->layout, &ds->layout);
+    if (rc != KV_OK) {
+      kv_dataset_free(out);
+      return rc;
+    }
+  }
+  return KV_OK;
+}
+
 static int ends_with(const char *s, const char *tail) {
   size_t a = strlen(s), b = strlen(tail);
   return a > b && strcmp(s + a - b, tail) == 0;

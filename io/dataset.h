@@ -92,6 +92,11 @@ typedef struct {
 /* Free everything the dataset holds; a zeroed dataset is a no-op. */
 void kv_dataset_free(kv_dataset *ds);
 
+/* The rows rows[0..m-1] of scalar or field data ds (inputs, names, y, fields and layout; the
+ * ranges of the new columns): for cross-validation folds and the clusters of a mixture. *out is
+ * the caller's (kv_dataset_free). Not collective. */
+int kv_dataset_subset(const kv_dataset *ds, const long *rows, long m, kv_dataset *out);
+
 /* 1 when path names a CSV table (".csv"), an HDF5 file (".h5"). */
 int kv_dataset_is_csv(const char *path);
 int kv_dataset_is_h5(const char *path);

@@ -3,11 +3,14 @@
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include "surrogates/surrogate_impl.h"
 
+#include <gsl/gsl_cdf.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/status.h"
 #include "core/version.h"
+#include "surrogates/cv.h"
 
 const kv_config_key kv_surrogate_keys[] = {
     {"surrogate.kind", KV_CFG_ENUM, NULL, kv_surrogate_choices, KV_CFG_NORANGE,
@@ -30,11 +33,23 @@ int kv_surrogate_key_tables(const kv_config *cfg, const kv_config_key **tables) 
   int n = 0;
   tables[n++] = kv_surrogate_keys;
   tables[n++] = kv_dataset_keys;
+  tables[n++] = kv_cv_keys;
   const char *kind = kv_config_value(cfg, "surrogate.kind");
   const kv_surrogate_type *t = kind ? kv_surrogate_type_find(kind) : NULL;
-  if (t) {
-    for (int k = 0; k < 3 && t->keys[k]; k++) {
-      tables[n++] = t->keys[k];
+  for (int i = 0; t && (i == 0 || (t->selects && kv_surrogate_type_at(i - 1))); i++) {
+    /* A selecting kind takes the keys of the kinds it selects from, each table once. */
+    const kv_surrogate_type *o = i == 0 ? t : kv_surrogate_type_at(i - 1);
+    if (i > 0 && (o == t || !(o->data & t->data))) {
+      continue;
+    }
+    for (int k = 0; k < 3 && o->keys[k]; k++) {
+      int seen = 0;
+      for (int j = 0; j < n; j++) {
+        seen |= tables[j] == o->keys[k];
+      }
+      if (!seen && n < KV_SURROGATE_MAX_TABLES) {
+        tables[n++] = o->keys[k];
+      }
     }
   }
   tables[n] = NULL;
@@ -42,10 +57,19 @@ int kv_surrogate_key_tables(const kv_config *cfg, const kv_config_key **tables) 
   return KV_OK;
 }
 
-/* 1 when key is in one of the kind's tables. */
+/* 1 when key is in one of the kind's tables (a selecting kind: or of a kind it selects from). */
 static int kind_has_key(const kv_surrogate_type *t, const char *key) {
   const kv_config_key *mine[4] = {t->keys[0], t->keys[1], t->keys[2], NULL};
-  return kv_config_key_find(mine, key) != NULL;
+  if (kv_config_key_find(mine, key)) {
+    return 1;
+  }
+  for (int i = 0; t->selects && kv_surrogate_type_at(i); i++) {
+    const kv_surrogate_type *o = kv_surrogate_type_at(i);
+    if (o != t && (o->data & t->data) && !o->selects && kind_has_key(o, key)) {
+      return 1;
+    }
+  }
+  return 0;
 }
 
 int kv_surrogate_check_kind_keys(const kv_config *cfg) {
@@ -120,8 +144,10 @@ void kv_surrogate_header_free(kv_surrogate *s) {
   }
   free(s->inputs);
   free(s->config);
+  free(s->leaderboard);
   s->inputs = NULL;
   s->config = NULL;
+  s->leaderboard = NULL;
 }
 
 void kv_surrogate_free(kv_surrogate *s) {
@@ -159,6 +185,80 @@ int kv_surrogate_fit(const kv_surrogate_type *t, const kv_dataset *ds, const voi
   return KV_OK;
 }
 
+int kv_surrogate_fit_comm(MPI_Comm comm, const kv_surrogate_type *t, const kv_dataset *ds,
+                          const void *params, const char *config, kv_surrogate **out) {
+  if (!t->fit_parallel) {
+    return kv_surrogate_fit(t, ds, params, config, out);
+  }
+  *out = NULL;
+  if (!(ds->kind & t->data)) {
+    return KV_ERROR(KV_ERR_INVALID, "surrogate %s: not the kind of data it trains on", t->name);
+  }
+  kv_surrogate *s = NULL;
+  KV_CHECK(t->fit_parallel(comm, ds, params, &s));
+  if (config && !s->config && !(s->config = strdup(config))) {
+    kv_surrogate_free(s);
+    return KV_ERROR(KV_ERR_NOMEM, "surrogate: out of memory");
+  }
+  *out = s;
+  return KV_OK;
+}
+
+/* The cross-validation scores as attributes of /cv. */
+static int save_cv(const kv_surrogate *s, kv_h5_store *h) {
+  if (s->leaderboard) {
+    KV_CHECK(kv_h5_store_put_text(h, "/", "leaderboard", s->leaderboard));
+  }
+  if (!s->has_cv) {
+    return KV_OK;
+  }
+  const kv_cv_scores *c = &s->cv;
+  long one = 1;
+  double n = (double)c->n;
+  KV_CHECK(kv_h5_store_put(h, "/cv/n", 1, &one, &n));
+  KV_CHECK(kv_h5_store_put_text(h, "/cv", "method", c->method));
+  KV_CHECK(kv_h5_store_put_number(h, "/cv", "folds", c->folds));
+  KV_CHECK(kv_h5_store_put_number(h, "/cv", "mae", c->mae));
+  KV_CHECK(kv_h5_store_put_number(h, "/cv", "rmse", c->rmse));
+  KV_CHECK(kv_h5_store_put_number(h, "/cv", "q2", c->q2));
+  KV_CHECK(kv_h5_store_put_number(h, "/cv", "max_abs", c->max_abs));
+  KV_CHECK(kv_h5_store_put_number(h, "/cv", "coverage95", c->coverage95));
+  return KV_OK;
+}
+
+static void load_cv(kv_h5_store *h, kv_surrogate *s) {
+  char *text = NULL;
+  if (kv_h5_store_get_text(h, "/", "leaderboard", &text) == KV_OK) {
+    s->leaderboard = text;
+  }
+  kv_error_clear();
+  if (!kv_h5_store_has(h, "/cv/n")) {
+    return;
+  }
+  kv_cv_scores c;
+  memset(&c, 0, sizeof c);
+  kv_h5_array a = {0};
+  double folds = 0.0;
+  int ok = kv_h5_store_get(h, "/cv/n", &a) == KV_OK && a.count == 1 &&
+           kv_h5_store_get_text(h, "/cv", "method", &text) == KV_OK &&
+           kv_h5_store_get_number(h, "/cv", "folds", &folds) == KV_OK &&
+           kv_h5_store_get_number(h, "/cv", "mae", &c.mae) == KV_OK &&
+           kv_h5_store_get_number(h, "/cv", "rmse", &c.rmse) == KV_OK &&
+           kv_h5_store_get_number(h, "/cv", "q2", &c.q2) == KV_OK &&
+           kv_h5_store_get_number(h, "/cv", "max_abs", &c.max_abs) == KV_OK &&
+           kv_h5_store_get_number(h, "/cv", "coverage95", &c.coverage95) == KV_OK;
+  if (ok) {
+    c.n = (long)a.data[0];
+    c.folds = (int)folds;
+    snprintf(c.method, sizeof c.method, "%s", text);
+    s->cv = c;
+    s->has_cv = 1;
+  }
+  free(a.data);
+  free(text);
+  kv_error_clear();
+}
+
 int kv_surrogate_save(const kv_surrogate *s, const char *path) {
   kv_h5_store *h;
   KV_CHECK(kv_h5_store_create(path, &h));
@@ -176,6 +276,7 @@ int kv_surrogate_save(const kv_surrogate *s, const char *path) {
   KV_TRY(kv_h5_store_put_text(h, "/", "output", s->output));
   KV_TRY(kv_h5_store_put_text(h, "/", "config", s->config ? s->config : ""));
   KV_TRY(s->type->save(s, h));
+  KV_TRY(save_cv(s, h));
 cleanup:;
   int rc2 = kv_h5_store_close(h, rc == KV_OK);
   return rc != KV_OK ? rc : rc2;
@@ -229,6 +330,7 @@ int kv_surrogate_load(const char *path, kv_surrogate **out) {
   KV_TRY(kv_surrogate_header_init(s, t, ni, names, output ? output : ""));
   s->config = config;
   config = NULL;
+  load_cv(h, s);
 cleanup:;
   int rc2 = kv_h5_store_close(h, 0);
   if (rc == KV_OK) {
@@ -315,4 +417,43 @@ void kv_surrogate_input_list(const kv_surrogate *s, char *buf, size_t n) {
     size_t len = strlen(buf);
     snprintf(buf + len, n - len, "%s%s", i ? ", " : "", s->inputs[i]);
   }
+}
+
+const kv_cv_scores *kv_surrogate_cv(const kv_surrogate *s) {
+  return s->has_cv ? &s->cv : NULL;
+}
+
+void kv_surrogate_set_cv(kv_surrogate *s, const kv_cv_scores *cv) {
+  s->cv = *cv;
+  s->has_cv = 1;
+}
+
+const char *kv_surrogate_leaderboard(const kv_surrogate *s) {
+  return s->leaderboard;
+}
+
+int kv_surrogate_set_leaderboard(kv_surrogate *s, const char *text) {
+  char *t = strdup(text);
+  if (!t) {
+    return KV_ERROR(KV_ERR_NOMEM, "surrogate: out of memory");
+  }
+  free(s->leaderboard);
+  s->leaderboard = t;
+  return KV_OK;
+}
+
+int kv_surrogate_interval(const kv_surrogate *s, long m, const double *X, double level, double *lo,
+                          double *hi) {
+  if (s->type->interval) {
+    return s->type->interval(s, X, m, level, lo, hi);
+  }
+  long no = kv_surrogate_noutputs(s);
+  KV_CHECK(kv_surrogate_predict(s, m, X, lo, hi));
+  double z = gsl_cdf_ugaussian_Pinv(0.5 + 0.5 * level);
+  for (long i = 0; i < m * no; i++) {
+    double mu = lo[i], sd = sqrt(fmax(hi[i], 0.0));
+    lo[i] = mu - z * sd;
+    hi[i] = mu + z * sd;
+  }
+  return KV_OK;
 }

@@ -11,6 +11,7 @@
 #ifndef KV_SURROGATE_H
 #define KV_SURROGATE_H
 
+#include <mpi.h>
 #include <stdio.h>
 
 #include "io/config.h"
@@ -55,7 +56,28 @@ typedef struct kv_surrogate_type {
   const double *(*reference)(const kv_surrogate *s);
   /* Optional: the training outputs (scalar kinds), for scores against the data's own spread. */
   int (*training_y)(const kv_surrogate *s, const double **y, long *n);
+  /* Optional: the leave-one-out predictions of the n training points in closed form (scalar
+   * kinds: mean and the variance of an observation, n each; var may be NULL), with the
+   * hyperparameters of the fit held fixed. */
+  int (*loo)(const kv_surrogate *s, double *mean, double *var);
+  /* Optional: the central interval of probability level (0.95) of an observation at n points
+   * (n x noutputs each), where it is not mean -+ z sd (an output transform). */
+  int (*interval)(const kv_surrogate *s, const double *X, long n, double level, double *lo,
+                  double *hi);
+  /* Optional: a collective fit that shares its work over comm's ranks (candidates, folds,
+   * modes) and gives every rank the same surrogate as a fit on one rank would. */
+  int (*fit_parallel)(MPI_Comm comm, const kv_dataset *ds, const void *params, kv_surrogate **out);
+  /* 1: the kind selects among the others (auto): its keys are theirs too. */
+  int selects;
 } kv_surrogate_type;
+
+/* Cross-validation scores of a fitted surrogate (surrogates/cv.h computes them). */
+typedef struct {
+  char method[16]; /* "loo", "kfold"                                                 */
+  int folds;       /* k (LOO: n)                                                     */
+  long n;          /* points scored                                                   */
+  double mae, rmse, q2, max_abs, coverage95;
+} kv_cv_scores;
 
 /* ------------------------------------------------------------------ registry (registry.c) */
 
@@ -76,9 +98,11 @@ extern const kv_config_key kv_surrogate_keys[];
  * naming the key and the choices). Not collective. */
 int kv_surrogate_type_of(const kv_config *cfg, const kv_surrogate_type **out);
 
-/* The key tables of a configuration's [surrogate]: the common keys, the data keys and those of
- * its kind (cfg's surrogate.kind; all kinds' when it has none). tables gets up to 6 entries and a
- * NULL. Not collective. */
+/* The key tables of a configuration's [surrogate]: the common keys, the data keys, those of
+ * cross-validation and those of its kind (cfg's surrogate.kind; a selecting kind: and of the kinds
+ * it selects from). tables gets up to KV_SURROGATE_MAX_TABLES entries and a NULL. Not
+ * collective. */
+#define KV_SURROGATE_MAX_TABLES 15
 int kv_surrogate_key_tables(const kv_config *cfg, const kv_config_key **tables);
 
 /* A key of another kind in cfg's [surrogate] (say surrogate.energy with kind = gp) is a
@@ -96,6 +120,11 @@ void kv_surrogate_params_free(const kv_surrogate_type *t, void *params);
  * it. *out owned by the caller. Not collective. */
 int kv_surrogate_fit(const kv_surrogate_type *t, const kv_dataset *ds, const void *params,
                      const char *config, kv_surrogate **out);
+
+/* The same, collective over comm: kinds with fit_parallel share the work over the ranks, others
+ * fit on every rank alike. Every rank gets the same surrogate. */
+int kv_surrogate_fit_comm(MPI_Comm comm, const kv_surrogate_type *t, const kv_dataset *ds,
+                          const void *params, const char *config, kv_surrogate **out);
 
 /* Save to path (atomically) / load (the kind from the file's kind attribute). A file that is not
  * a kelvin surrogate model, or of an unknown kind, is KV_ERR_FORMAT naming it. Not collective. */
@@ -128,6 +157,18 @@ long kv_surrogate_noutputs(const kv_surrogate *s);
 const kv_field_layout *kv_surrogate_layout(const kv_surrogate *s);
 const double *kv_surrogate_reference(const kv_surrogate *s);
 int kv_surrogate_training_y(const kv_surrogate *s, const double **y, long *n);
+
+/* Cross-validation scores kept with the model (NULL when none were computed), and set them
+ * (copied). The leaderboard of a selection (auto): text, NULL when none; set copies it. */
+const kv_cv_scores *kv_surrogate_cv(const kv_surrogate *s);
+void kv_surrogate_set_cv(kv_surrogate *s, const kv_cv_scores *cv);
+const char *kv_surrogate_leaderboard(const kv_surrogate *s);
+int kv_surrogate_set_leaderboard(kv_surrogate *s, const char *text);
+
+/* The central interval of level (e.g. 0.95) of an observation at m points (m x noutputs each):
+ * the kind's own where it has one (transformed outputs), else mean -+ z sd. Not collective. */
+int kv_surrogate_interval(const kv_surrogate *s, long m, const double *X, double level, double *lo,
+                          double *hi);
 
 /* The inputs as "a, b" for messages (at most n bytes). */
 void kv_surrogate_input_list(const kv_surrogate *s, char *buf, size_t n);

@@ -11,6 +11,9 @@ struct kv_surrogate {
   char **inputs;    /* names (config keys, CSV columns or predictors)            */
   char output[256]; /* the QoI / CSV column, or the field variable               */
   char *config;     /* configuration text that made it (may be NULL)             */
+  int has_cv;
+  kv_cv_scores cv;   /* cross-validation scores (has_cv)                          */
+  char *leaderboard; /* a selection's candidates and scores (may be NULL)         */
 };
 
 /* A kind's new handle: size bytes (its struct, which starts with kv_surrogate), zeroed, with the

@@ -185,7 +185,7 @@ static int validate(const kv_surrogate_type *t, const char *extra, kv_config **o
   snprintf(text, sizeof text, "[surrogate]\nkind = %s\n%s%s\n", t->name, gp ? "restarts = 0\n" : "",
            extra);
   KV_CHECK(kv_config_parse_string(text, "kinds.ini", out));
-  const kv_config_key *tables[8];
+  const kv_config_key *tables[KV_SURROGATE_MAX_TABLES + 1];
   KV_CHECK(kv_surrogate_key_tables(*out, tables));
   return kv_config_validate(*out, tables);
 }
