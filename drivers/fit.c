@@ -247,14 +247,30 @@ static int cross_validate(MPI_Comm comm, const kv_config *cfg, const kv_surrogat
     return KV_OK;
   }
   if (cp.folds > ds->n) {
-    return kv_config_errorf(cfg, "surrogate.cv_folds", "%d folds of %ld points: at most one fold "
-                            "per point (or loo)", cp.folds, ds->n);
+    return kv_config_errorf(cfg, "surrogate.cv_folds",
+                            "%d folds of %ld points: at most one fold "
+                            "per point (or loo)",
+                            cp.folds, ds->n);
   }
   kv_info("cross-validating %s (%s)", t->name, cp.folds == KV_CV_LOO ? "leave-one-out" : "k-fold");
   kv_cv_scores sc;
   int rc = kv_cv_run(comm, t, params, ds, &cp, have ? s : NULL, &sc);
   if (rc == KV_OK && have) {
     kv_surrogate_set_cv(s, &sc);
+  }
+  return rc;
+}
+
+/* A kind's refusal of its own setting ("surrogate.degree: ...") as a configuration error naming
+ * the file and line of the key. */
+static int keyed_any(const kv_config *cfg, int rc) {
+  const char *msg = kv_error_message();
+  char key[128];
+  int len = 0;
+  if (rc == KV_ERR_CONFIG && sscanf(msg, "%127[a-z_.]%n", key, &len) == 1 &&
+      strncmp(msg + len, ": ", 2) == 0 && strncmp(key, "surrogate.", 10) == 0 &&
+      kv_config_has(cfg, key)) {
+    return keyed(cfg, key, rc);
   }
   return rc;
 }
@@ -287,6 +303,7 @@ int kv_fit(MPI_Comm comm, const kv_config *cfg, kv_surrogate **out, char *model_
   } else if (rc == KV_OK && have) {
     rc = kv_surrogate_fit(t, &ds, params, text, &s);
   }
+  rc = keyed_any(cfg, rc);
   rc = kv_status_agree(comm, rc);
   if (rc == KV_OK) {
     rc = cross_validate(comm, cfg, t, params, &ds, s, have);

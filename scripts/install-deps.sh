@@ -20,10 +20,10 @@ build_pkgs=(
 )
 test_pkgs=(
   python3 python3-numpy python3-h5py python3-xarray python3-h5netcdf python3-cftime netcdf-bin
-  python3-sklearn
+  python3-sklearn python3-openturns
   slurmctld slurmd slurm-client munge
 )
-bench_pkgs=(petsc-dev)
+bench_pkgs=(petsc-dev python3-xgboost)
 
 mode=all
 case "${1:-}" in

@@ -98,8 +98,8 @@ int kv_cv_fold(const kv_surrogate_type *t, const void *params, const kv_dataset 
   memset(&test, 0, sizeof test);
   kv_surrogate *s = NULL;
   double *buf = NULL;
-  kv_log_level was = kv_log_set_level(kv_log_get_level() < KV_LOG_WARN ? kv_log_get_level()
-                                                                        : KV_LOG_WARN);
+  kv_log_level was =
+      kv_log_set_level(kv_log_get_level() < KV_LOG_WARN ? kv_log_get_level() : KV_LOG_WARN);
   int rc = kv_dataset_subset(ds, rows, nin, &train);
   if (rc == KV_OK) {
     rc = kv_dataset_subset(ds, rows + nin, nout, &test);

@@ -9,6 +9,8 @@
 
 #include "core/log.h"
 #include "core/status.h"
+#include "surrogates/bfgs.h"
+#include "surrogates/polybasis.h"
 
 static const char *const kernel_names[] = {"se", "matern32", "matern52"};
 
@@ -41,6 +43,36 @@ void kv_gp_options_default(kv_gp_options *o) {
   o->restarts = 2;
   o->seed = 1;
   o->max_iter = 200;
+  o->trend = 0;
+  o->prior = 0;
+  o->prior_length = 0.5;
+  o->prior_length_sd = 1.5;
+  o->prior_noise = 1e-3;
+  o->prior_noise_sd = 3.0;
+}
+
+int kv_gp_log_inputs(kv_gp_options *o, int d, char *const *names) {
+  memset(o->log_input, 0, sizeof o->log_input);
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s", o->log_names);
+  char *save = NULL;
+  for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+    int k = 0;
+    while (k < d && k < 64 && strcmp(names[k], tok) != 0) {
+      k++;
+    }
+    if (k == d || k == 64) {
+      char all[1024] = "";
+      for (int j = 0; j < d; j++) {
+        size_t len = strlen(all);
+        snprintf(all + len, sizeof all - len, "%s%s", j ? ", " : "", names[j]);
+      }
+      return KV_ERROR(KV_ERR_CONFIG, "surrogate.log_inputs: '%s' is not an input (inputs: %s)", tok,
+                      all);
+    }
+    o->log_input[k] = 1;
+  }
+  return KV_OK;
 }
 
 struct kv_gp {
@@ -62,9 +94,60 @@ struct kv_gp {
   double jitter; /* extra diagonal of the last factorisation           */
   int warned;
   long evals;
+  /* Universal kriging (m trend terms): F (n x m) and K^-1 F (column-major), the Cholesky factor
+   * of G = F^T K^-1 F (m x m), the coefficients beta. */
+  int m;
+  kv_polybasis tb;
+  double *Ft, *KiF, *G, *beta;
 };
 
+/* The scaled input of column k (log-warped first where asked). */
+static inline double scaled(const kv_gp *g, int k, double v) {
+  return ((g->o.log_input[k] ? log(v) : v) - g->xoff[k]) / g->xscale[k];
+}
+
 /* ------------------------------------------------------------------ create */
+
+/* The trend basis on the scaled inputs and its design F (n x m, column-major). */
+static int trend_create(kv_gp *g) {
+  long n = g->n;
+  int d = g->d;
+  double lo[64], hi[64];
+  for (int k = 0; k < d; k++) {
+    lo[k] = INFINITY;
+    hi[k] = -INFINITY;
+    for (long i = 0; i < n; i++) {
+      lo[k] = fmin(lo[k], g->x[i * d + k]);
+      hi[k] = fmax(hi[k], g->x[i * d + k]);
+    }
+  }
+  KV_CHECK(kv_polybasis_create(d, g->o.trend - 1, 0, NULL, lo, hi, &g->tb));
+  int m = g->tb.nterms;
+  if (m + 1 >= n) {
+    return KV_ERROR(KV_ERR_INVALID,
+                    "gp: a trend of %d terms needs more than %d training points (there are %ld): "
+                    "lower surrogate.trend",
+                    m, m + 1, n);
+  }
+  double *row = malloc((size_t)n * (size_t)m * sizeof *row);
+  g->Ft = malloc((size_t)n * (size_t)m * sizeof *g->Ft);
+  g->KiF = malloc((size_t)n * (size_t)m * sizeof *g->KiF);
+  g->G = malloc((size_t)m * (size_t)m * sizeof *g->G);
+  g->beta = malloc((size_t)m * sizeof *g->beta);
+  if (!row || !g->Ft || !g->KiF || !g->G || !g->beta) {
+    free(row);
+    return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory for the trend");
+  }
+  kv_polybasis_eval(&g->tb, n, g->x, row);
+  for (long i = 0; i < n; i++) {
+    for (int j = 0; j < m; j++) {
+      g->Ft[i + j * n] = row[i * m + j];
+    }
+  }
+  free(row);
+  g->m = m;
+  return KV_OK;
+}
 
 int kv_gp_create(long n, int d, const double *X, const double *y, const kv_gp_options *o,
                  kv_gp **out) {
@@ -121,12 +204,22 @@ int kv_gp_create(long n, int d, const double *X, const double *y, const kv_gp_op
       kv_gp_free(g);
       return KV_ERROR(KV_ERR_INVALID, "gp: the output of point %ld is not finite", i + 1);
     }
+    for (int k = 0; k < d; k++) {
+      if (o->log_input[k] && !(X[i * d + k] > 0.0)) {
+        kv_gp_free(g);
+        return KV_ERROR(KV_ERR_INVALID,
+                        "gp: input %d enters as its logarithm (surrogate.log_inputs) but point "
+                        "%ld has %g <= 0",
+                        k + 1, i + 1, X[i * d + k]);
+      }
+    }
   }
   for (int k = 0; k < d; k++) {
-    double lo = X[k], hi = X[k];
-    for (long i = 1; i < n; i++) {
-      lo = fmin(lo, X[i * d + k]);
-      hi = fmax(hi, X[i * d + k]);
+    double lo = INFINITY, hi = -INFINITY;
+    for (long i = 0; i < n; i++) {
+      double v = o->log_input[k] ? log(X[i * d + k]) : X[i * d + k];
+      lo = fmin(lo, v);
+      hi = fmax(hi, v);
     }
     if (o->normalize) {
       if (!(hi > lo)) {
@@ -144,7 +237,7 @@ int kv_gp_create(long n, int d, const double *X, const double *y, const kv_gp_op
   }
   for (long i = 0; i < n; i++) {
     for (int k = 0; k < d; k++) {
-      g->x[i * d + k] = (X[i * d + k] - g->xoff[k]) / g->xscale[k];
+      g->x[i * d + k] = scaled(g, k, X[i * d + k]);
     }
   }
   g->ymean = 0.0;
@@ -171,6 +264,13 @@ int kv_gp_create(long n, int d, const double *X, const double *y, const kv_gp_op
   }
   g->theta[d] = 0.0;
   g->theta[d + 1] = log(o->fit_noise ? (o->normalize ? 1e-2 : 1.0) : fmax(o->noise, 1e-300));
+  if (o->trend > 0) {
+    int rc = trend_create(g);
+    if (rc != KV_OK) {
+      kv_gp_free(g);
+      return rc;
+    }
+  }
   *out = g;
   return KV_OK;
 }
@@ -190,6 +290,11 @@ void kv_gp_free(kv_gp *g) {
   free(g->xoff);
   free(g->xscale);
   free(g->theta);
+  free(g->Ft);
+  free(g->KiF);
+  free(g->G);
+  free(g->beta);
+  kv_polybasis_free(&g->tb);
   free(g);
 }
 
@@ -340,6 +445,25 @@ static int factorize(kv_gp *g, const double *th, int quiet) {
   memcpy(g->alpha, g->y, (size_t)n * sizeof *g->y);
   LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', (lapack_int)n, 1, g->L, (lapack_int)n, g->alpha,
                       (lapack_int)n);
+  if (g->m > 0) {
+    /* beta = G^-1 F^T K^-1 y, alpha = K^-1 (y - F beta): then F^T alpha = 0 and y^T alpha is
+     * the GLS residual's quadratic form, so the LML below is the profile likelihood. */
+    int m = g->m;
+    memcpy(g->KiF, g->Ft, (size_t)n * (size_t)m * sizeof *g->Ft);
+    LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', (lapack_int)n, m, g->L, (lapack_int)n, g->KiF,
+                        (lapack_int)n);
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, m, (int)n, 1.0, g->Ft, (int)n, g->KiF,
+                (int)n, 0.0, g->G, m);
+    if (LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', m, g->G, m) != 0) {
+      return KV_ERROR(KV_ERR_NUMERIC, "gp: the trend terms are not determined by the points "
+                                      "(F^T K^-1 F is singular): lower surrogate.trend");
+    }
+    cblas_dgemv(CblasColMajor, CblasTrans, (int)n, m, 1.0, g->Ft, (int)n, g->alpha, 1, 0.0, g->beta,
+                1);
+    LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', m, 1, g->G, m, g->beta, m);
+    cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, m, -1.0, g->KiF, (int)n, g->beta, 1, 1.0,
+                g->alpha, 1);
+  }
   double logdet = 0.0;
   for (long i = 0; i < n; i++) {
     logdet += log(g->L[i * n + i]);
@@ -450,172 +574,33 @@ typedef struct {
 } problem;
 
 /* f = -LML and its gradient; +inf where the matrix cannot be factorised. */
-static double objective(problem *pb, const double *x, double *grad) {
+static double objective(void *ctx, const double *x, double *grad) {
+  problem *pb = ctx;
   double lml;
   if (kv_gp_lml(pb->g, x, &lml, grad) != KV_OK || !isfinite(lml)) {
     return INFINITY;
+  }
+  const kv_gp_options *o = &pb->g->o;
+  if (o->prior) {
+    /* log p(theta) of the lognormal priors (constants dropped): MAP. */
+    int d = pb->g->d;
+    double ml = log(o->prior_length), sl = o->prior_length_sd;
+    double mn = log(o->prior_noise), sn = o->prior_noise_sd;
+    for (int k = 0; k < d; k++) {
+      double z = (x[k] - ml) / sl;
+      lml -= 0.5 * z * z;
+      grad[k] -= z / sl;
+    }
+    if (o->fit_noise) {
+      double z = (x[d + 1] - mn) / sn;
+      lml -= 0.5 * z * z;
+      grad[d + 1] -= z / sn;
+    }
   }
   for (int i = 0; i < pb->p; i++) {
     grad[i] = -grad[i];
   }
   return -lml;
-}
-
-static double clampd(double v, double lo, double hi) {
-  return v < lo ? lo : v > hi ? hi : v;
-}
-
-/* Projected L-BFGS: quasi-Newton steps on the variables not held at a bound, the step projected
- * back into the box, Armijo backtracking along the projected path. Stops like L-BFGS-B: projected
- * gradient below 1e-5 or relative decrease below 1e7 machine epsilons. */
-static int minimize(problem *pb, double *x, int maxit, double *fout) {
-  enum { M = 10 };
-  int p = pb->p;
-  double *mem = malloc((size_t)(2 * M + 8) * (size_t)p * sizeof *mem);
-  if (!mem) {
-    return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory");
-  }
-  double *S = mem, *Y = S + M * p, *g = Y + M * p, *gn = g + p, *xn = gn + p, *dir = xn + p,
-         *q = dir + p, *freev = q + p;
-  double rho[M], al[M];
-  int k = 0, head = 0;
-  for (int i = 0; i < p; i++) {
-    x[i] = clampd(x[i], pb->lo[i], pb->hi[i]);
-  }
-  double f = objective(pb, x, g);
-  if (!isfinite(f)) {
-    free(mem);
-    *fout = f;
-    return KV_OK;
-  }
-  for (int it = 0; it < maxit; it++) {
-    double pg = 0.0;
-    for (int i = 0; i < p; i++) {
-      pg = fmax(pg, fabs(clampd(x[i] - g[i], pb->lo[i], pb->hi[i]) - x[i]));
-      int at_lo = x[i] <= pb->lo[i] && g[i] > 0, at_hi = x[i] >= pb->hi[i] && g[i] < 0;
-      freev[i] = !(at_lo || at_hi || pb->lo[i] == pb->hi[i]);
-    }
-    if (pg < 1e-5) {
-      break;
-    }
-    /* Two-loop recursion on the free variables. */
-    for (int i = 0; i < p; i++) {
-      q[i] = freev[i] ? g[i] : 0.0;
-    }
-    for (int j = 0; j < k; j++) {
-      int m = (head - 1 - j + M) % M;
-      double sq = 0;
-      for (int i = 0; i < p; i++) {
-        sq += freev[i] ? S[m * p + i] * q[i] : 0.0;
-      }
-      al[m] = rho[m] * sq;
-      for (int i = 0; i < p; i++) {
-        q[i] -= freev[i] ? al[m] * Y[m * p + i] : 0.0;
-      }
-    }
-    double gamma = 1.0;
-    if (k > 0) {
-      int m = (head - 1 + M) % M;
-      double sy = 0, yy = 0;
-      for (int i = 0; i < p; i++) {
-        sy += S[m * p + i] * Y[m * p + i];
-        yy += Y[m * p + i] * Y[m * p + i];
-      }
-      gamma = yy > 0 ? sy / yy : 1.0;
-    }
-    for (int i = 0; i < p; i++) {
-      q[i] *= gamma;
-    }
-    for (int j = k - 1; j >= 0; j--) {
-      int m = (head - 1 - j + M) % M;
-      double yq = 0;
-      for (int i = 0; i < p; i++) {
-        yq += freev[i] ? Y[m * p + i] * q[i] : 0.0;
-      }
-      double b = rho[m] * yq;
-      for (int i = 0; i < p; i++) {
-        q[i] += freev[i] ? S[m * p + i] * (al[m] - b) : 0.0;
-      }
-    }
-    double gd = 0.0;
-    for (int i = 0; i < p; i++) {
-      dir[i] = freev[i] ? -q[i] : 0.0;
-      gd += dir[i] * g[i];
-    }
-    if (!(gd < 0.0)) {
-      k = 0; /* not a descent direction: restart from steepest descent */
-      gd = 0.0;
-      for (int i = 0; i < p; i++) {
-        dir[i] = freev[i] ? -g[i] : 0.0;
-        gd += dir[i] * g[i];
-      }
-    }
-    double t = 1.0;
-    if (k == 0) {
-      double gmax = 0.0;
-      for (int i = 0; i < p; i++) {
-        gmax = fmax(gmax, fabs(dir[i]));
-      }
-      t = gmax > 1.0 ? 1.0 / gmax : 1.0;
-    }
-    double fn = INFINITY, dmax = 0.0;
-    for (int i = 0; i < p; i++) {
-      dmax = fmax(dmax, fabs(dir[i]));
-    }
-    int ok = 0;
-    for (int ls = 0; ls < 20 && t * dmax > 1e-10; ls++) {
-      double dec = 0.0;
-      for (int i = 0; i < p; i++) {
-        xn[i] = clampd(x[i] + t * dir[i], pb->lo[i], pb->hi[i]);
-        dec += g[i] * (xn[i] - x[i]);
-      }
-      fn = objective(pb, xn, gn);
-      if (isfinite(fn) && fn <= f + 1e-4 * dec) {
-        ok = 1;
-        break;
-      }
-      /* Backtrack to the minimum of the quadratic through f, the slope and fn, kept within
-       * [t/10, t/2]; halve where fn is not finite. */
-      double tq = 0.5 * t;
-      if (isfinite(fn) && dec < 0.0) {
-        double den = 2.0 * (fn - f - dec);
-        if (den > 0.0) {
-          tq = -dec * t / den;
-        }
-      }
-      t = fmin(fmax(tq, 0.1 * t), 0.5 * t);
-    }
-    if (!ok) {
-      break; /* no decrease along the direction: as far as double precision goes */
-    }
-    double sy = 0, ss = 0, yy = 0;
-    for (int i = 0; i < p; i++) {
-      double si = xn[i] - x[i], yi = gn[i] - g[i];
-      S[head * p + i] = si;
-      Y[head * p + i] = yi;
-      sy += si * yi;
-      ss += si * si;
-      yy += yi * yi;
-    }
-    if (sy > 1e-10 * sqrt(ss * yy)) {
-      rho[head] = 1.0 / sy;
-      head = (head + 1) % M;
-      if (k < M) {
-        k++;
-      }
-    }
-    double rel = (f - fn) / fmax(fmax(fabs(f), fabs(fn)), 1.0);
-    kv_debug("gp: iteration %d: LML %.12g (step %.3g, %d curvature pairs)", it, -fn, t, k);
-    memcpy(x, xn, (size_t)p * sizeof *x);
-    memcpy(g, gn, (size_t)p * sizeof *g);
-    f = fn;
-    if (rel < 1e7 * 2.220446049250313e-16) {
-      break;
-    }
-  }
-  *fout = f;
-  free(mem);
-  return KV_OK;
 }
 
 int kv_gp_fit(kv_gp *g) {
@@ -655,7 +640,7 @@ int kv_gp_fit(kv_gp *g) {
       }
     }
     double f = INFINITY;
-    int rc = minimize(&pb, x, g->o.max_iter, &f);
+    int rc = kv_bfgs_minimize(p, objective, &pb, lo, hi, x, g->o.max_iter, &f);
     if (rc != KV_OK) {
       gsl_rng_free(r);
       free(lo);
@@ -684,21 +669,26 @@ int kv_gp_predict(const kv_gp *g, long m, const double *Xs, double *mean, double
     return KV_ERROR(KV_ERR_INVALID, "gp: not fitted (no hyperparameters set)");
   }
   long n = g->n;
-  int d = g->d;
+  int d = g->d, mt = g->m;
   const long B = 256;
   double s2 = exp(g->theta[d]), n2 = exp(g->theta[d + 1]);
   double *ks = malloc((size_t)n * (size_t)B * sizeof *ks);
   double *zs = malloc((size_t)B * (size_t)d * sizeof *zs);
-  if (!ks || !zs) {
+  double *xs = malloc((size_t)B * (size_t)d * sizeof *xs);
+  double *U = malloc(((size_t)B * (size_t)mt + 1) * sizeof *U);
+  if (!ks || !zs || !xs || !U) {
     free(ks);
     free(zs);
+    free(xs);
+    free(U);
     return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory for prediction");
   }
   for (long b0 = 0; b0 < m; b0 += B) {
     long nb = m - b0 < B ? m - b0 : B;
     for (long b = 0; b < nb; b++) {
       for (int k = 0; k < d; k++) {
-        zs[b * d + k] = (Xs[(b0 + b) * d + k] - g->xoff[k]) / g->xscale[k] * exp(-g->theta[k]);
+        xs[b * d + k] = scaled(g, k, Xs[(b0 + b) * d + k]);
+        zs[b * d + k] = xs[b * d + k] * exp(-g->theta[k]);
       }
     }
     /* Column b of ks: k(x_i, x*_b) for every training point i. */
@@ -712,11 +702,27 @@ int kv_gp_predict(const kv_gp *g, long m, const double *Xs, double *mean, double
     }
     cblas_dgemv(CblasColMajor, CblasTrans, (int)n, (int)nb, 1.0, ks, (int)n, g->alpha, 1, 0.0,
                 mean + b0, 1);
+    if (mt > 0) {
+      /* U (nb x mt, row-major) = f(x*) ... then f(x*) - (K^-1 F)^T k* for the variance. */
+      kv_polybasis_eval(&g->tb, nb, xs, U);
+      cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)nb, mt, 1.0, U, mt, g->beta, 1, 1.0, mean + b0,
+                  1);
+      if (var) {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, mt, (int)n, -1.0, ks, (int)n,
+                    g->KiF, (int)n, 1.0, U, mt);
+      }
+    }
     if (var) {
       cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)n, (int)nb,
                   1.0, g->L, (int)n, ks, (int)n);
       for (long b = 0; b < nb; b++) {
         double v = s2 - cblas_ddot((int)n, ks + b * n, 1, ks + b * n, 1);
+        if (mt > 0) {
+          /* The trend's own uncertainty: u^T G^-1 u (universal kriging). */
+          double *u = U + b * mt;
+          cblas_dtrsv(CblasColMajor, CblasLower, CblasNoTrans, CblasNonUnit, mt, g->G, mt, u, 1);
+          v += cblas_ddot(mt, u, 1, u, 1);
+        }
         v = v > 0.0 ? v : 0.0;
         var[b0 + b] = (v + (with_noise ? n2 : 0.0)) * g->ystd * g->ystd;
       }
@@ -727,5 +733,59 @@ int kv_gp_predict(const kv_gp *g, long m, const double *Xs, double *mean, double
   }
   free(ks);
   free(zs);
+  free(xs);
+  free(U);
   return KV_OK;
+}
+
+int kv_gp_loo(const kv_gp *g, double *mean, double *var) {
+  if (!g->factored) {
+    return KV_ERROR(KV_ERR_INVALID, "gp: not fitted (no hyperparameters set)");
+  }
+  long n = g->n;
+  int mt = g->m;
+  double *Ki = malloc((size_t)n * (size_t)n * sizeof *Ki);
+  double *W = malloc(((size_t)n * (size_t)mt + 1) * sizeof *W);
+  if (!Ki || !W) {
+    free(Ki);
+    free(W);
+    return KV_ERROR(KV_ERR_NOMEM, "gp: out of memory for leave-one-out (%ld points)", n);
+  }
+  memcpy(Ki, g->L, (size_t)n * (size_t)n * sizeof *Ki);
+  lapack_int info = LAPACKE_dpotri_work(LAPACK_COL_MAJOR, 'L', (lapack_int)n, Ki, (lapack_int)n);
+  if (info == 0 && mt > 0) {
+    /* W = Lg^-1 (K^-1 F)^T (mt x n): column i's squared norm is (K^-1 F G^-1 F^T K^-1)_ii. */
+    for (long i = 0; i < n; i++) {
+      for (int j = 0; j < mt; j++) {
+        W[i * mt + j] = g->KiF[i + j * n];
+      }
+    }
+    cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, mt, (int)n, 1.0,
+                g->G, mt, W, mt);
+  }
+  for (long i = 0; info == 0 && i < n; i++) {
+    double a = Ki[i + i * n];
+    if (mt > 0) {
+      a -= cblas_ddot(mt, W + i * mt, 1, W + i * mt, 1);
+    }
+    double r = g->alpha[i] / a;
+    mean[i] = (g->y[i] - r) * g->ystd + g->ymean;
+    if (var) {
+      var[i] = g->ystd * g->ystd / a;
+    }
+  }
+  free(Ki);
+  free(W);
+  if (info != 0) {
+    return KV_ERROR(KV_ERR_NUMERIC, "gp: inverting the kernel matrix failed (%d)", (int)info);
+  }
+  return KV_OK;
+}
+
+int kv_gp_ntrend(const kv_gp *g) {
+  return g->m;
+}
+
+const double *kv_gp_beta(const kv_gp *g) {
+  return g->m ? g->beta : NULL;
 }

@@ -40,10 +40,28 @@ typedef struct {
   int restarts; /* extra optimiser starts from random points in the bounds         */
   unsigned long seed;
   int max_iter; /* per start                                                       */
+  /* Universal kriging: the mean is a polynomial of this degree + 1 in the (scaled) inputs
+   * (0: none, the standardised output has mean zero; 1 constant; 2 linear; 3 quadratic), its
+   * coefficients estimated by generalised least squares at every theta (profile likelihood). */
+  int trend;
+  /* MAP instead of ML-II: lognormal priors on each length scale (median prior_length, log-sd
+   * prior_length_sd, in the units of the scaled inputs) and on the noise variance (median
+   * prior_noise, log-sd prior_noise_sd, in standardised output units), so that neither can
+   * collapse on a few noisy points. */
+  int prior;
+  double prior_length, prior_length_sd, prior_noise, prior_noise_sd;
+  /* Inputs that enter as log(x) (inputs spanning decades): 1 per input, the first 64. */
+  unsigned char log_input[64];
+  char log_names[512]; /* surrogate.log_inputs as given (names), resolved by kv_gp_log_inputs */
 } kv_gp_options;
 
+/* Resolve o->log_names against the d input names into o->log_input. An unknown name is a
+ * configuration error of surrogate.log_inputs naming it and the inputs. */
+int kv_gp_log_inputs(kv_gp_options *o, int d, char *const *names);
+
 /* The defaults above: matern52, normalize, alpha 1e-10, noise fitted, bounds length
- * [1e-3, 1e3], signal [1e-5, 1e5], noise [1e-10, 10], 2 restarts, seed 1, 200 iterations. */
+ * [1e-3, 1e3], signal [1e-5, 1e5], noise [1e-10, 10], 2 restarts, seed 1, 200 iterations; no
+ * trend, no prior (its parameters 0.5, 1.5 and 1e-3, 3), no log inputs. */
 void kv_gp_options_default(kv_gp_options *o);
 
 typedef struct kv_gp kv_gp;
@@ -90,6 +108,16 @@ long kv_gp_evals(const kv_gp *g);
  * not NULL; latent-only when with_noise is 0. Batched. */
 int kv_gp_predict(const kv_gp *g, long m, const double *Xs, double *mean, double *var,
                   int with_noise);
+
+/* The leave-one-out predictions of the n training points (data units: mean, and the variance of
+ * an observation, var may be NULL) at the current hyperparameters, in closed form (Dubrule 1983;
+ * Rasmussen & Williams 5.4.2), trend coefficients re-estimated without the point as a refit
+ * would. Allocates an n x n work matrix. */
+int kv_gp_loo(const kv_gp *g, double *mean, double *var);
+
+/* The trend coefficients (NULL without a trend; kv_gp_ntrend of them). */
+int kv_gp_ntrend(const kv_gp *g);
+const double *kv_gp_beta(const kv_gp *g);
 
 /* The hyperparameters in the units of the data: length scales (d, input units), signal and noise
  * variances (output units squared). */

@@ -27,6 +27,16 @@ const kv_config_key kv_gp_keys[] = {
      "extra optimiser starts from seeded random points within the bounds"},
     {"surrogate.seed", KV_CFG_INT, "1", NULL, 0, 4294967295.0, "seed of the restarts"},
     {"surrogate.max_iter", KV_CFG_INT, "200", NULL, 1, 100000, "optimiser iterations per start"},
+    {"surrogate.trend", KV_CFG_ENUM, "none", "none|constant|linear|quadratic", KV_CFG_NORANGE,
+     "mean of the GP (universal kriging: coefficients by generalised least squares)"},
+    {"surrogate.prior", KV_CFG_ENUM, "none", "none|lognormal", KV_CFG_NORANGE,
+     "hyperparameter prior (MAP): lognormal on the length scales and the noise variance"},
+    {"surrogate.prior_length", KV_CFG_DOUBLE_LIST, "0.5, 1.5", NULL, 1e-6, 1e6,
+     "median length scale (inputs scaled to the unit box) and log-sd of its prior"},
+    {"surrogate.prior_noise", KV_CFG_DOUBLE_LIST, "1e-3, 3", NULL, 1e-12, 1e6,
+     "median noise variance (fraction of the output variance) and log-sd of its prior"},
+    {"surrogate.log_inputs", KV_CFG_STRING, "", NULL, KV_CFG_NORANGE,
+     "inputs that enter as their logarithm (comma-separated names; inputs spanning decades)"},
     {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
 };
 
@@ -100,6 +110,27 @@ int kv_gp_options_from_config(const kv_config *cfg, kv_gp_options *o) {
     }
     o->fit_noise = 0;
   }
+  int trend, prior, cnt = 0;
+  double pl[2], pn[2];
+  const char *logs;
+  KV_CHECK(kv_config_get_enum(cfg, "surrogate.trend", "none|constant|linear|quadratic", &trend));
+  KV_CHECK(kv_config_get_enum(cfg, "surrogate.prior", "none|lognormal", &prior));
+  KV_CHECK(kv_config_get_double_list(cfg, "surrogate.prior_length", pl, 2, &cnt));
+  if (cnt != 2) {
+    return kv_config_errorf(cfg, "surrogate.prior_length", "expected the median and the log-sd");
+  }
+  KV_CHECK(kv_config_get_double_list(cfg, "surrogate.prior_noise", pn, 2, &cnt));
+  if (cnt != 2) {
+    return kv_config_errorf(cfg, "surrogate.prior_noise", "expected the median and the log-sd");
+  }
+  KV_CHECK(kv_config_get_string(cfg, "surrogate.log_inputs", &logs));
+  o->trend = trend;
+  o->prior = prior;
+  o->prior_length = pl[0];
+  o->prior_length_sd = pl[1];
+  o->prior_noise = pn[0];
+  o->prior_noise_sd = pn[1];
+  snprintf(o->log_names, sizeof o->log_names, "%s", logs);
   return parse_bounds(cfg, o);
 }
 
@@ -141,6 +172,21 @@ int kv_gp_save(const kv_gp *g, kv_h5_store *h, const char *grp) {
   for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
     KV_CHECK(kv_h5_store_put_number(h, grp, nums[i].k, nums[i].v));
   }
+  /* The options that shape predictions (trend, log inputs) and how it was fitted (prior). */
+  double logs[64];
+  for (int k = 0; k < d && k < 64; k++) {
+    logs[k] = o->log_input[k];
+  }
+  long dl = d < 64 ? d : 64;
+  snprintf(name, sizeof name, "%s/log_inputs", grp);
+  KV_CHECK(kv_h5_store_put(h, name, 1, &dl, logs));
+  KV_CHECK(kv_h5_store_put_number(h, grp, "trend", o->trend));
+  KV_CHECK(kv_h5_store_put_number(h, grp, "prior", o->prior));
+  if (kv_gp_ntrend(g) > 0) {
+    long m = kv_gp_ntrend(g);
+    snprintf(name, sizeof name, "%s/beta", grp);
+    KV_CHECK(kv_h5_store_put(h, name, 1, &m, kv_gp_beta(g)));
+  }
   return KV_OK;
 }
 
@@ -173,6 +219,21 @@ int kv_gp_load(kv_h5_store *h, const char *path, const char *grp, kv_gp **out) {
   o.alpha = num[1];
   o.fit_noise = num[2] != 0.0;
   o.noise = num[3];
+  /* Files of earlier versions have no trend or log inputs: the defaults (none) are theirs. */
+  double trend = 0.0;
+  if (kv_h5_store_get_number(h, grp, "trend", &trend) == KV_OK && trend >= 0 && trend <= 3) {
+    o.trend = (int)trend;
+  }
+  kv_error_clear();
+  snprintf(name, sizeof name, "%s/log_inputs", grp);
+  if (kv_h5_store_has(h, name)) {
+    kv_h5_array lg = {0};
+    KV_TRY(kv_h5_store_get(h, name, &lg));
+    for (long k = 0; k < lg.count && k < 64; k++) {
+      o.log_input[k] = lg.data[k] != 0.0;
+    }
+    kv_h5_array_free(&lg);
+  }
   KV_TRY(kv_gp_create(X.dims[0], (int)X.dims[1], X.data, y.data, &o, out));
   rc = kv_gp_set_theta(*out, th.data);
   if (rc != KV_OK) {
@@ -201,5 +262,20 @@ void kv_gp_describe(const kv_gp *g, char *const *names, const char *what, FILE *
     fprintf(f, " %s=%.6g", names[k], len[k]);
   }
   fprintf(f, "\n  signal variance %.6g, noise variance %.6g\n", sig, noi);
+  const kv_gp_options *o = kv_gp_opts(g);
+  if (kv_gp_ntrend(g) > 0) {
+    static const char *const trends[] = {"none", "constant", "linear", "quadratic"};
+    fprintf(f, "  trend: %s (%d terms, universal kriging)\n", trends[o->trend], kv_gp_ntrend(g));
+  }
+  if (o->prior) {
+    fprintf(f, "  MAP with lognormal priors: length %g (log-sd %g), noise %g (log-sd %g)\n",
+            o->prior_length, o->prior_length_sd, o->prior_noise, o->prior_noise_sd);
+  }
+  for (int k = 0; k < d && k < 64; k++) {
+    if (o->log_input[k]) {
+      fprintf(f, "  input %s enters as log(%s) (its length scale is in log units)\n", names[k],
+              names[k]);
+    }
+  }
   free(len);
 }

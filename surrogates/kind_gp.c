@@ -1,36 +1,61 @@
-/* Kind "gp": one Gaussian process on a scalar output (surrogates/gp.h). Model file: group "/gp"
- * (kv_gp_save). */
+/* Kind "gp": one Gaussian process on a scalar output (surrogates/gp.h: ARD kernels, ML-II or MAP
+ * hyperparameters, a universal-kriging trend, log-warped inputs), optionally on a transformed
+ * output (surrogates/transform.h: log or Box-Cox, with the mean, variance and intervals
+ * back-transformed). Leave-one-out in closed form. Model file: group "/gp" (kv_gp_save) and, with
+ * a transform, "/transform" (attributes kind, lambda; dataset y: the untransformed outputs). */
+#include <gsl/gsl_cdf.h>
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/log.h"
 #include "core/status.h"
 #include "surrogates/gp.h"
 #include "surrogates/surrogate_impl.h"
+#include "surrogates/transform.h"
+
+typedef struct {
+  kv_gp_options gp;
+  int transform;
+} gp_params;
 
 typedef struct {
   kv_surrogate base;
   kv_gp *gp;
+  kv_transform tr;
+  long n;
+  double *y; /* the outputs in data units when transformed (else the GP's own)          */
 } gp_model;
 
 extern const kv_surrogate_type kv_surrogate_gp;
 
+static const kv_config_key gp_kind_keys[] = {
+    {"surrogate.transform", KV_CFG_ENUM, "none", KV_TRANSFORM_CHOICES, KV_CFG_NORANGE,
+     "output transform for skewed positive outputs: the GP learns log(y) or Box-Cox(y)"},
+    {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
+};
+
 static int params_create(const kv_config *cfg, void **params) {
-  kv_gp_options *o = malloc(sizeof *o);
-  if (!o) {
+  gp_params *p = malloc(sizeof *p);
+  if (!p) {
     return KV_ERROR(KV_ERR_NOMEM, "out of memory");
   }
-  int rc = kv_gp_options_from_config(cfg, o);
+  int rc = kv_gp_options_from_config(cfg, &p->gp);
+  if (rc == KV_OK) {
+    rc = kv_config_get_enum(cfg, "surrogate.transform", KV_TRANSFORM_CHOICES, &p->transform);
+  }
   if (rc != KV_OK) {
-    free(o);
+    free(p);
     return rc;
   }
-  *params = o;
+  *params = p;
   return KV_OK;
 }
 
 static void gp_free(kv_surrogate *s) {
   gp_model *g = (gp_model *)s;
   kv_gp_free(g->gp);
+  free(g->y);
   kv_surrogate_header_free(s);
   free(g);
 }
@@ -43,17 +68,36 @@ static int gp_new(int d, char *const *names, const char *output, gp_model **out)
 }
 
 static int gp_fit(const kv_dataset *ds, const void *params, kv_surrogate **out) {
-  kv_gp_options o;
+  gp_params p;
   if (params) {
-    o = *(const kv_gp_options *)params;
+    p = *(const gp_params *)params;
   } else {
-    kv_gp_options_default(&o);
+    kv_gp_options_default(&p.gp);
+    p.transform = KV_TRANSFORM_NONE;
   }
+  KV_CHECK(kv_gp_log_inputs(&p.gp, ds->d, ds->names));
   gp_model *g = NULL;
   KV_CHECK(gp_new(ds->d, ds->names, ds->yname, &g));
-  kv_info("fitting a GP (%s kernel) on %ld points with %d inputs", kv_kernel_name(o.kernel), ds->n,
-          ds->d);
-  int rc = kv_gp_train(ds->n, ds->d, ds->X, ds->y, &o, &g->gp);
+  long n = ds->n;
+  double *z = malloc(((size_t)n + 1) * sizeof *z);
+  int rc =
+      z ? kv_transform_fit(p.transform, n, ds->y, &g->tr) : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  if (rc == KV_OK) {
+    kv_transform_apply(&g->tr, n, ds->y, z);
+    kv_info("fitting a GP (%s kernel%s%s) on %ld points with %d inputs",
+            kv_kernel_name(p.gp.kernel), p.transform ? ", output transform " : "",
+            p.transform ? kv_transform_name(p.transform) : "", n, ds->d);
+    rc = kv_gp_train(n, ds->d, ds->X, z, &p.gp, &g->gp);
+  }
+  if (rc == KV_OK && p.transform != KV_TRANSFORM_NONE) {
+    g->n = n;
+    g->y = malloc((size_t)n * sizeof *g->y);
+    rc = g->y ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+    if (rc == KV_OK) {
+      memcpy(g->y, ds->y, (size_t)n * sizeof *g->y);
+    }
+  }
+  free(z);
   if (rc != KV_OK) {
     gp_free(&g->base);
     return rc;
@@ -62,18 +106,105 @@ static int gp_fit(const kv_dataset *ds, const void *params, kv_surrogate **out) 
   return KV_OK;
 }
 
+/* Gaussian moments of the transformed output (n values in place) back to data units. */
+static void back(const gp_model *g, long n, double *mean, double *var) {
+  for (long i = 0; g->tr.kind != KV_TRANSFORM_NONE && i < n; i++) {
+    double m, v;
+    kv_transform_moments(&g->tr, mean[i], var ? var[i] : 0.0, &m, &v);
+    mean[i] = m;
+    if (var) {
+      var[i] = v;
+    }
+  }
+}
+
 static int gp_predict(const kv_surrogate *s, const double *X, long n, double *mean, double *var) {
-  return kv_gp_predict(((const gp_model *)s)->gp, n, X, mean, var, 1);
+  const gp_model *g = (const gp_model *)s;
+  if (g->tr.kind == KV_TRANSFORM_NONE) {
+    return kv_gp_predict(g->gp, n, X, mean, var, 1);
+  }
+  double *v = var ? var : malloc(((size_t)n + 1) * sizeof *v);
+  if (!v) {
+    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
+  /* The mean of a transformed output needs the variance even when it is not asked for. */
+  int rc = kv_gp_predict(g->gp, n, X, mean, v, 1);
+  if (rc == KV_OK) {
+    back(g, n, mean, v);
+  }
+  if (v != var) {
+    free(v);
+  }
+  return rc;
+}
+
+static int gp_interval(const kv_surrogate *s, const double *X, long n, double level, double *lo,
+                       double *hi) {
+  const gp_model *g = (const gp_model *)s;
+  KV_CHECK(kv_gp_predict(g->gp, n, X, lo, hi, 1));
+  double q = gsl_cdf_ugaussian_Pinv(0.5 + 0.5 * level);
+  for (long i = 0; i < n; i++) {
+    double mu = lo[i], sd = sqrt(fmax(hi[i], 0.0));
+    lo[i] = kv_transform_inverse(&g->tr, mu - q * sd);
+    hi[i] = kv_transform_inverse(&g->tr, mu + q * sd);
+  }
+  return KV_OK;
+}
+
+static int gp_loo(const kv_surrogate *s, double *mean, double *var) {
+  const gp_model *g = (const gp_model *)s;
+  long n = kv_gp_size(g->gp);
+  double *v = var ? var : malloc(((size_t)n + 1) * sizeof *v);
+  if (!v) {
+    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
+  int rc = kv_gp_loo(g->gp, mean, v);
+  if (rc == KV_OK) {
+    back(g, n, mean, v);
+  }
+  if (v != var) {
+    free(v);
+  }
+  return rc;
 }
 
 static int gp_save(const kv_surrogate *s, kv_h5_store *h) {
-  return kv_gp_save(((const gp_model *)s)->gp, h, "/gp");
+  const gp_model *g = (const gp_model *)s;
+  KV_CHECK(kv_gp_save(g->gp, h, "/gp"));
+  if (g->tr.kind != KV_TRANSFORM_NONE) {
+    KV_CHECK(kv_h5_store_put(h, "/transform/y", 1, &g->n, g->y));
+    KV_CHECK(kv_h5_store_put_text(h, "/transform", "kind", kv_transform_name(g->tr.kind)));
+    KV_CHECK(kv_h5_store_put_number(h, "/transform", "lambda", g->tr.lambda));
+  }
+  return KV_OK;
 }
 
 static int gp_load(kv_h5_store *h, const char *path, kv_surrogate **out) {
   gp_model *g = NULL;
   KV_CHECK(gp_new(0, NULL, "", &g));
   int rc = kv_gp_load(h, path, "/gp", &g->gp);
+  if (rc == KV_OK && kv_h5_store_has(h, "/transform/y")) {
+    char *kind = NULL;
+    kv_h5_array y = {0};
+    rc = kv_h5_store_get_text(h, "/transform", "kind", &kind);
+    if (rc == KV_OK) {
+      rc = kv_h5_store_get_number(h, "/transform", "lambda", &g->tr.lambda);
+    }
+    if (rc == KV_OK) {
+      rc = kv_h5_store_get(h, "/transform/y", &y);
+    }
+    g->tr.kind = kind && strcmp(kind, "log") == 0      ? KV_TRANSFORM_LOG
+                 : kind && strcmp(kind, "boxcox") == 0 ? KV_TRANSFORM_BOXCOX
+                                                       : -1;
+    if (rc == KV_OK && (g->tr.kind < 0 || y.count != kv_gp_size(g->gp))) {
+      rc = KV_ERROR(KV_ERR_FORMAT,
+                    "'%s': /transform is not a log or boxcox transform of %ld outputs", path,
+                    kv_gp_size(g->gp));
+    }
+    g->y = y.data;
+    g->n = y.count;
+    free(kind);
+  }
   if (rc != KV_OK) {
     gp_free(&g->base);
     return rc;
@@ -89,21 +220,31 @@ static int gp_describe(const kv_surrogate *s, FILE *f) {
                     kv_gp_dim(g->gp));
   }
   kv_gp_describe(g->gp, s->inputs, "gp", f);
+  if (g->tr.kind == KV_TRANSFORM_LOG) {
+    fprintf(f, "  output transform: log (the GP's variances and LML are those of log %s)\n",
+            s->output);
+  } else if (g->tr.kind == KV_TRANSFORM_BOXCOX) {
+    fprintf(f,
+            "  output transform: Box-Cox, lambda %.6g (the GP's variances and LML are of the "
+            "transformed output)\n",
+            g->tr.lambda);
+  }
   return KV_OK;
 }
 
 static int gp_training_y(const kv_surrogate *s, const double **y, long *n) {
   const gp_model *g = (const gp_model *)s;
-  *y = kv_gp_y_raw(g->gp);
+  *y = g->y ? g->y : kv_gp_y_raw(g->gp);
   *n = kv_gp_size(g->gp);
   return KV_OK;
 }
 
 const kv_surrogate_type kv_surrogate_gp = {
     .name = "gp",
-    .summary = "a Gaussian process on one scalar output (ARD kernel, ML-II hyperparameters)",
+    .summary =
+        "a Gaussian process on one scalar output (ARD kernel, ML-II or MAP, trend, transform)",
     .data = KV_DATA_SCALAR,
-    .keys = {kv_gp_keys, NULL, NULL},
+    .keys = {kv_gp_keys, gp_kind_keys, NULL},
     .params_create = params_create,
     .fit = gp_fit,
     .predict = gp_predict,
@@ -112,4 +253,6 @@ const kv_surrogate_type kv_surrogate_gp = {
     .describe = gp_describe,
     .free = gp_free,
     .training_y = gp_training_y,
+    .loo = gp_loo,
+    .interval = gp_interval,
 };

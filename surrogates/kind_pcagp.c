@@ -141,6 +141,7 @@ static int pcagp_fit(const kv_dataset *ds, const void *params, kv_surrogate **ou
     p.modes = 0;
     p.floor = 1e-6;
   }
+  KV_CHECK(kv_gp_log_inputs(&p.gp, ds->d, ds->names));
   pcagp_model *m = NULL;
   KV_CHECK(pcagp_new(ds->d, ds->names, ds->yname, &m));
   long n = ds->n, P = ds->npts;

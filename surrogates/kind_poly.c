@@ -131,8 +131,8 @@ static void column_range(const kv_dataset *ds, double *lo, double *hi) {
 /* Fit one degree: the basis, its design and the least-squares fit (ridge by CV or given). */
 static int fit_degree(const kv_dataset *ds, const poly_params *p, int deg, const double *lo,
                       const double *hi, kv_polybasis *b, kv_lsq **l, double *lambda) {
-  KV_CHECK(kv_polybasis_create(ds->d, deg, p->interaction, p->ndegrees ? p->degrees : NULL, lo,
-                               hi, b));
+  KV_CHECK(
+      kv_polybasis_create(ds->d, deg, p->interaction, p->ndegrees ? p->degrees : NULL, lo, hi, b));
   int T = b->nterms;
   double *Phi = malloc((size_t)ds->n * (size_t)T * sizeof *Phi);
   double *R = calloc((size_t)T * (size_t)T, sizeof *R);
@@ -351,7 +351,8 @@ static int poly_training_y(const kv_surrogate *s, const double **y, long *n) {
 
 const kv_surrogate_type kv_surrogate_poly = {
     .name = "poly",
-    .summary = "a polynomial response surface (least squares; degree and ridge by cross-validation)",
+    .summary =
+        "a polynomial response surface (least squares; degree and ridge by cross-validation)",
     .data = KV_DATA_SCALAR,
     .keys = {poly_keys, NULL, NULL},
     .params_create = params_create,

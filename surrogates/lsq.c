@@ -15,10 +15,10 @@
 struct kv_lsq {
   long n;
   int p;
-  double *coef;   /* p                                                     */
-  double *R;      /* p x p upper triangular, column-major                  */
-  double *loo;    /* n: leave-one-out predictions (NULL after a load)      */
-  double *loov;   /* n: their variances                                    */
+  double *coef; /* p                                                     */
+  double *R;    /* p x p upper triangular, column-major                  */
+  double *loo;  /* n: leave-one-out predictions (NULL after a load)      */
+  double *loov; /* n: their variances                                    */
   double s2, dof, loo_mse;
 };
 

@@ -88,7 +88,8 @@ void kv_polybasis_free(kv_polybasis *b) {
 
 void kv_polybasis_eval(const kv_polybasis *b, long m, const double *X, double *Phi) {
   int d = b->d, deg = b->degree;
-  /* P_k(u_j) for k <= degree, by the three-term recurrence (k+1) P_{k+1} = (2k+1) u P_k - k P_{k-1}. */
+  /* P_k(u_j) for k <= degree, by the three-term recurrence (k+1) P_{k+1} = (2k+1) u P_k - k
+   * P_{k-1}. */
   double stack[64 * 9];
   double *P = (size_t)d * ((size_t)deg + 1) <= sizeof stack / sizeof stack[0]
                   ? stack

@@ -11,8 +11,9 @@ extern const kv_surrogate_type kv_surrogate_pattern;
 extern const kv_surrogate_type kv_surrogate_pod;
 extern const kv_surrogate_type kv_surrogate_poly;
 
-static const kv_surrogate_type *const g_kinds[] = {&kv_surrogate_gp, &kv_surrogate_pcagp,
-                                                   &kv_surrogate_pattern, &kv_surrogate_pod, &kv_surrogate_poly, NULL};
+static const kv_surrogate_type *const g_kinds[] = {&kv_surrogate_gp,      &kv_surrogate_pcagp,
+                                                   &kv_surrogate_pattern, &kv_surrogate_pod,
+                                                   &kv_surrogate_poly,    NULL};
 
 const char kv_surrogate_choices[] = "gp|pcagp|pattern|pod|poly";
 
