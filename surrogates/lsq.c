@@ -131,8 +131,11 @@ int kv_lsq_fit(long n, int p, const double *Phi, const double *y, int q, const d
     press += (r / one) * (r / one);
   }
   l->dof = dof;
-  l->s2 = rss / fmax((double)n - dof, 1.0);
   l->loo_mse = press / (double)n;
+  /* RSS / (n - dof) is the unbiased noise variance while the fit leaves residual degrees of
+   * freedom; a fit that nearly interpolates has none, and the leave-one-out error is the honest
+   * scale of its errors. */
+  l->s2 = (double)n - dof >= fmax(1.0, 0.1 * (double)n) ? rss / ((double)n - dof) : l->loo_mse;
   for (long i = 0; i < n; i++) {
     /* The variance of the point's residual left out: s2 / (1 - h_i). */
     l->loov[i] = l->s2 / fmax(1.0 - l->loov[i], 1e-12);
