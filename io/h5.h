@@ -189,6 +189,11 @@ int kv_h5_store_get_number(kv_h5_store *s, const char *obj, const char *name, do
 /* 1 if the dataset or group name exists, else 0 (never an error). */
 int kv_h5_store_has(kv_h5_store *s, const char *name);
 
+/* Put every later name and object of the store under group prefix ("/expert_0"; NULL or "":
+ * none), so that a part written by code that names absolute paths can sit beside another of
+ * its kind (the experts of a mixture). */
+void kv_h5_store_set_prefix(kv_h5_store *s, const char *prefix);
+
 /* Read the text attribute `name` of the file's root group into buf (size n). KV_ERR_FORMAT when
  * absent or not text. Not collective. */
 int kv_h5_read_root_text(const char *path, const char *name, char *buf, size_t n);

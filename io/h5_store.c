@@ -133,7 +133,21 @@ struct kv_h5_store {
   hid_t file;
   int writing;
   char path[4096], tmp[4200];
+  char prefix[256]; /* prepended to every name (kv_h5_store_set_prefix)        */
 };
+
+/* name under the store's prefix ("/" is the prefix itself). */
+static const char *prefixed(const kv_h5_store *s, const char *name, char *buf, size_t n) {
+  if (!s->prefix[0]) {
+    return name;
+  }
+  snprintf(buf, n, "%s%s", s->prefix, strcmp(name, "/") == 0 ? "" : name);
+  return buf;
+}
+
+void kv_h5_store_set_prefix(kv_h5_store *s, const char *prefix) {
+  snprintf(s->prefix, sizeof s->prefix, "%s", prefix && strcmp(prefix, "/") != 0 ? prefix : "");
+}
 
 int kv_h5_store_create(const char *path, kv_h5_store **out) {
   kv_h5_quiet();
@@ -215,6 +229,8 @@ static int store_groups(hid_t file, const char *name) {
 }
 
 int kv_h5_store_put(kv_h5_store *s, const char *name, int rank, const long *dims, const double *v) {
+  char full_[1024];
+  name = prefixed(s, name, full_, sizeof full_);
   KV_CHECK(store_groups(s->file, name));
   hsize_t hd[8];
   for (int i = 0; i < rank; i++) {
@@ -231,10 +247,14 @@ int kv_h5_store_put(kv_h5_store *s, const char *name, int rank, const long *dims
 }
 
 int kv_h5_store_get(kv_h5_store *s, const char *name, kv_h5_array *out) {
+  char full_[1024];
+  name = prefixed(s, name, full_, sizeof full_);
   return kv_h5_read_array(s->path, name, out);
 }
 
 int kv_h5_store_has(kv_h5_store *s, const char *name) {
+  char full_[1024];
+  name = prefixed(s, name, full_, sizeof full_);
   return H5Lexists(s->file, name, H5P_DEFAULT) > 0;
 }
 
@@ -250,6 +270,8 @@ static hid_t store_obj(kv_h5_store *s, const char *obj) {
 }
 
 int kv_h5_store_put_text(kv_h5_store *s, const char *obj, const char *name, const char *v) {
+  char full_[1024];
+  obj = prefixed(s, obj, full_, sizeof full_);
   hid_t o = store_obj(s, obj);
   if (o < 0) {
     return KV_ERROR(KV_ERR_IO, "hdf5: no object '%s' in '%s'", obj, s->path);
@@ -260,6 +282,8 @@ int kv_h5_store_put_text(kv_h5_store *s, const char *obj, const char *name, cons
 }
 
 int kv_h5_store_put_number(kv_h5_store *s, const char *obj, const char *name, double v) {
+  char full_[1024];
+  obj = prefixed(s, obj, full_, sizeof full_);
   hid_t o = store_obj(s, obj);
   if (o < 0) {
     return KV_ERROR(KV_ERR_IO, "hdf5: no object '%s' in '%s'", obj, s->path);
@@ -276,6 +300,8 @@ int kv_h5_store_put_number(kv_h5_store *s, const char *obj, const char *name, do
 }
 
 int kv_h5_store_get_text(kv_h5_store *s, const char *obj, const char *name, char **out) {
+  char full_[1024];
+  obj = prefixed(s, obj, full_, sizeof full_);
   *out = NULL;
   hid_t o = H5Lexists(s->file, obj, H5P_DEFAULT) > 0 || strcmp(obj, "/") == 0
                 ? H5Oopen(s->file, obj, H5P_DEFAULT)
@@ -289,6 +315,8 @@ int kv_h5_store_get_text(kv_h5_store *s, const char *obj, const char *name, char
 }
 
 int kv_h5_store_get_number(kv_h5_store *s, const char *obj, const char *name, double *out) {
+  char full_[1024];
+  obj = prefixed(s, obj, full_, sizeof full_);
   hid_t o = H5Lexists(s->file, obj, H5P_DEFAULT) > 0 || strcmp(obj, "/") == 0
                 ? H5Oopen(s->file, obj, H5P_DEFAULT)
                 : -1;

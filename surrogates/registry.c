@@ -12,12 +12,14 @@ extern const kv_surrogate_type kv_surrogate_pod;
 extern const kv_surrogate_type kv_surrogate_poly;
 extern const kv_surrogate_type kv_surrogate_rbf;
 extern const kv_surrogate_type kv_surrogate_spline;
+extern const kv_surrogate_type kv_surrogate_moe;
 
 static const kv_surrogate_type *const g_kinds[] = {
-    &kv_surrogate_gp,   &kv_surrogate_pcagp, &kv_surrogate_pattern, &kv_surrogate_pod,
-    &kv_surrogate_poly, &kv_surrogate_rbf,   &kv_surrogate_spline,  NULL};
+    &kv_surrogate_gp,     &kv_surrogate_pcagp, &kv_surrogate_pattern,
+    &kv_surrogate_pod,    &kv_surrogate_poly,  &kv_surrogate_rbf,
+    &kv_surrogate_spline, &kv_surrogate_moe,   NULL};
 
-const char kv_surrogate_choices[] = "gp|pcagp|pattern|pod|poly|rbf|spline";
+const char kv_surrogate_choices[] = "gp|pcagp|pattern|pod|poly|rbf|spline|moe";
 
 const kv_surrogate_type *kv_surrogate_type_find(const char *name) {
   for (int i = 0; name && g_kinds[i]; i++) {

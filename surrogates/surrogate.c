@@ -282,6 +282,65 @@ cleanup:;
   return rc != KV_OK ? rc : rc2;
 }
 
+/* The inputs as one comma-separated text. */
+static void join_inputs(const kv_surrogate *s, char *ins, size_t n) {
+  ins[0] = '\0';
+  for (int i = 0; i < s->ninputs; i++) {
+    size_t len = strlen(ins);
+    snprintf(ins + len, n - len, "%s%s", i ? "," : "", s->inputs[i]);
+  }
+}
+
+int kv_surrogate_save_part(const kv_surrogate *s, kv_h5_store *h, const char *grp) {
+  char ins[4096];
+  join_inputs(s, ins, sizeof ins);
+  kv_h5_store_set_prefix(h, grp);
+  int rc = KV_OK;
+  KV_TRY(kv_h5_store_put_text(h, "/", "kind", s->type->name));
+  KV_TRY(kv_h5_store_put_text(h, "/", "inputs", ins));
+  KV_TRY(kv_h5_store_put_text(h, "/", "output", s->output));
+  KV_TRY(s->type->save(s, h));
+cleanup:
+  kv_h5_store_set_prefix(h, NULL);
+  return rc;
+}
+
+int kv_surrogate_load_part(kv_h5_store *h, const char *path, const char *grp, kv_surrogate **out) {
+  *out = NULL;
+  char *kind = NULL, *ins = NULL, *output = NULL;
+  kv_surrogate *s = NULL;
+  kv_h5_store_set_prefix(h, grp);
+  int rc = KV_OK;
+  KV_TRY(kv_h5_store_get_text(h, "/", "kind", &kind));
+  KV_TRY(kv_h5_store_get_text(h, "/", "inputs", &ins));
+  KV_TRY(kv_h5_store_get_text(h, "/", "output", &output));
+  const kv_surrogate_type *t = kv_surrogate_type_find(kind);
+  if (!t) {
+    rc = KV_ERROR(KV_ERR_FORMAT, "'%s': %s has unknown kind '%s'", path, grp, kind);
+    goto cleanup;
+  }
+  KV_TRY(t->load(h, path, &s));
+  kv_surrogate_header_free(s);
+  char *names[256];
+  int ni = 0;
+  char *save = NULL;
+  for (char *tok = strtok_r(ins, ",", &save); tok && ni < 256; tok = strtok_r(NULL, ",", &save)) {
+    names[ni++] = tok;
+  }
+  KV_TRY(kv_surrogate_header_init(s, t, ni, names, output));
+cleanup:
+  kv_h5_store_set_prefix(h, NULL);
+  free(kind);
+  free(ins);
+  free(output);
+  if (rc != KV_OK) {
+    kv_surrogate_free(s);
+    return rc;
+  }
+  *out = s;
+  return KV_OK;
+}
+
 int kv_surrogate_load(const char *path, kv_surrogate **out) {
   *out = NULL;
   kv_h5_store *h;

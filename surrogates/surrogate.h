@@ -134,6 +134,12 @@ int kv_surrogate_load(const char *path, kv_surrogate **out);
 /* Free; NULL is a no-op. */
 void kv_surrogate_free(kv_surrogate *s);
 
+/* A surrogate as one part (group grp, e.g. "/expert_0") of another's model file, and back: for
+ * kinds made of others (moe). The part holds the kind, inputs and output as attributes of grp.
+ * Not collective. */
+int kv_surrogate_save_part(const kv_surrogate *s, kv_h5_store *h, const char *grp);
+int kv_surrogate_load_part(kv_h5_store *h, const char *path, const char *grp, kv_surrogate **out);
+
 /* ------------------------------------------------------------------ use */
 
 /* Predict m points (m x ninputs, row-major): mean and var (may be NULL), each m x noutputs.
