@@ -13,13 +13,15 @@ extern const kv_surrogate_type kv_surrogate_poly;
 extern const kv_surrogate_type kv_surrogate_rbf;
 extern const kv_surrogate_type kv_surrogate_spline;
 extern const kv_surrogate_type kv_surrogate_moe;
+extern const kv_surrogate_type kv_surrogate_auto;
 
-static const kv_surrogate_type *const g_kinds[] = {
-    &kv_surrogate_gp,     &kv_surrogate_pcagp, &kv_surrogate_pattern,
-    &kv_surrogate_pod,    &kv_surrogate_poly,  &kv_surrogate_rbf,
-    &kv_surrogate_spline, &kv_surrogate_moe,   NULL};
+static const kv_surrogate_type *const g_kinds[] = {&kv_surrogate_gp,      &kv_surrogate_pcagp,
+                                                   &kv_surrogate_pattern, &kv_surrogate_pod,
+                                                   &kv_surrogate_poly,    &kv_surrogate_rbf,
+                                                   &kv_surrogate_spline,  &kv_surrogate_moe,
+                                                   &kv_surrogate_auto,    NULL};
 
-const char kv_surrogate_choices[] = "gp|pcagp|pattern|pod|poly|rbf|spline|moe";
+const char kv_surrogate_choices[] = "gp|pcagp|pattern|pod|poly|rbf|spline|moe|auto";
 
 const kv_surrogate_type *kv_surrogate_type_find(const char *name) {
   for (int i = 0; name && g_kinds[i]; i++) {

@@ -139,4 +139,85 @@ true_mean = np.exp(mt + sig ** 2 / 2)
 rel = np.median(np.abs(p[:, 0] - true_mean) / true_mean) if p is not None else np.inf
 check(rel < 0.1, f"log-GP: the back-transformed mean follows E[y] = exp(mu + s^2/2) "
       f"(median rel error {rel:.3f})")
+
+# ---- rbf: thin-plate interpolation equals SciPy's RBFInterpolator on the same scaled points ----
+from scipy.interpolate import RBFInterpolator  # noqa: E402
+
+n = 40
+X = rng.uniform(0, 3, (n, 2))
+y = np.sin(X[:, 0]) * np.cos(X[:, 1])
+data = csv("rs_rbf.csv", X, y, ["a", "b"])
+rc, out, _, model = fit("rs_rbf", data, "a, b", "kind = rbf\nrbf_kernel = thin_plate\nsmoothing = 0")
+lo, hi = X.min(0), X.max(0)
+T = rng.uniform(0, 3, (300, 2))
+p = predict(model, T, ["a", "b"])
+ref = RBFInterpolator((X - lo) / (hi - lo), y, kernel="thin_plate_spline", degree=1)((T - lo) / (hi - lo))
+err = np.max(np.abs(p[:, 0] - ref)) if p is not None else np.inf
+check(rc == 0 and err < 1e-8, f"rbf thin-plate interpolation equals scipy RBFInterpolator "
+      f"(max |diff| {err:.2e})")
+
+# ---- spline: a surface in its own space is recovered; more than 5 inputs refused ----
+n = 80
+X = rng.uniform(0, 1, (n, 2))
+y = 1 + X[:, 0] ** 2 - X[:, 0] * X[:, 1] ** 2 + 0.5 * X[:, 1]
+data = csv("rs_spl.csv", X, y, ["a", "b"])
+rc, out, _, model = fit("rs_spl", data, "a, b", "kind = spline")
+T = X.min(0) + rng.uniform(0, 1, (500, 2)) * (X.max(0) - X.min(0))
+p = predict(model, T, ["a", "b"])
+ref = 1 + T[:, 0] ** 2 - T[:, 0] * T[:, 1] ** 2 + 0.5 * T[:, 1]
+err = np.max(np.abs(p[:, 0] - ref)) if p is not None else np.inf
+check(rc == 0 and err < 1e-3, f"spline recovers a cubic surface from 80 points (max error {err:.2e})")
+X6 = rng.uniform(0, 1, (50, 6))
+data = csv("rs_spl6.csv", X6, X6.sum(1), [f"x{j}" for j in range(6)])
+rc, _, err6, _ = fit("rs_spl6", data, ", ".join(f"x{j}" for j in range(6)), "kind = spline")
+check(rc != 0 and "at most 5" in err6, "spline refuses 6 inputs: " + (err6.strip().splitlines() or [""])[-1])
+
+# ---- moe: more clusters than points refused; a mixture predicts a two-regime function ----
+n = 160
+X = rng.uniform(-1, 1, (n, 1))
+y = np.where(X[:, 0] < 0, -1.0 + 0.2 * X[:, 0], 2.0 + np.sin(4 * X[:, 0]))
+data = csv("rs_moe.csv", X, y, ["a"])
+small = csv("rs_moe_small.csv", X[:10], y[:10], ["a"])
+rc, out, err, model = fit("rs_moe", small, "a", "kind = moe\nclusters = 12")
+check(rc == 2 and "surrogate.clusters" in err and "10 points" in err,
+      "moe: 12 clusters of 10 points refused: " + (err.strip().splitlines() or [""])[-1])
+rc, out, err, model = fit("rs_moe", data, "a", "kind = moe\nclusters = 2\nexperts = poly, gp")
+T = np.linspace(-0.95, 0.95, 200)[:, None]
+p = predict(model, T, ["a"])
+ref = np.where(T[:, 0] < 0, -1.0 + 0.2 * T[:, 0], 2.0 + np.sin(4 * T[:, 0]))
+far = np.abs(T[:, 0]) > 0.1
+err = np.median(np.abs(p[far, 0] - ref[far])) if p is not None else np.inf
+check(rc == 0 and "moe: 2 experts" in out and err < 0.02,
+      f"moe with 2 clusters follows both regimes away from the jump (median error {err:.3g})")
+rc, _, err, _ = fit("rs_moe_bad", data, "a", "kind = moe\nexperts = poly, pod")
+check(rc == 2 and "surrogate.experts" in err, "moe: an expert that cannot be one is refused: " +
+      (err.strip().splitlines() or [""])[-1])
+
+# ---- auto: picks the generating model ----
+n = 60
+X = rng.uniform(0, 2, (n, 3))
+y = 1 + 2 * X[:, 0] - X[:, 1] * X[:, 2] + 0.5 * X[:, 0] ** 2 + 0.01 * rng.normal(size=n)
+data = csv("rs_auto_poly.csv", X, y, ["a", "b", "c"])
+rc, out, _, model = fit("rs_auto_poly", data, "a, b, c", "kind = auto")
+with h5py.File(model) as f:
+    kind = f.attrs["kind"].decode() if isinstance(f.attrs["kind"], bytes) else f.attrs["kind"]
+    board = f.attrs.get("leaderboard", b"")
+board = board.decode() if isinstance(board, bytes) else board
+check(rc == 0 and kind == "poly" and "rank" in board,
+      f"auto on data from a quadratic (+1 % noise) keeps poly (kept {kind}; leaderboard stored)")
+n = 60
+X = rng.uniform(0, 1, (n, 2))
+y = np.sin(6 * X[:, 0]) * np.exp(-X[:, 1]) + np.cos(5 * X[:, 1])
+data = csv("rs_auto_gp.csv", X, y, ["a", "b"])
+rc, out, _, model = fit("rs_auto_gp", data, "a, b", "kind = auto")
+with h5py.File(model) as f:
+    kind = f.attrs["kind"]
+kind = kind.decode() if isinstance(kind, bytes) else kind
+check(rc == 0 and kind == "gp", f"auto on a smooth non-polynomial function keeps a GP (kept {kind})")
+rc, _, err, _ = fit("rs_auto_bad", data, "a, b", "kind = auto\ncandidates = gp, pcagp")
+check(rc == 2 and "surrogate.candidates" in err and "pcagp" in err,
+      "auto refuses a candidate that is not a scalar kind: " + (err.strip().splitlines() or [""])[-1])
+rc, _, err, _ = fit("rs_auto_bad2", data, "a, b", "kind = auto\ncandidates = gp(degree=2)")
+check(rc == 2 and "degree is not a key of kind gp" in err,
+      "auto refuses another kind's setting in a candidate: " + (err.strip().splitlines() or [""])[-1])
 finish()

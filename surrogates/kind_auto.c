@@ -1,0 +1,345 @@
+/* Kind "auto": cross-validated selection among candidate surrogates, as SMT and Dakota users
+ * compare kinds before trusting one. Every candidate of surrogate.candidates (a kind, optionally
+ * with its own settings: "gp(trend=linear, prior=lognormal)") is cross-validated on the same
+ * seeded folds (surrogates/cv.h), the candidates are ranked by surrogate.select_by, and the
+ * winner is fitted on all the data. The model written is the winner's (its kind in the file),
+ * with the leaderboard and its cross-validation scores. Candidates that cannot be fitted to the
+ * data (a Box-Cox transform of negative outputs, tensor splines in 8 inputs) are listed as not
+ * applicable and skipped.
+ *
+ * Under MPI the (candidate, fold) fits are dealt round-robin over the ranks and the held-out
+ * predictions summed, so every rank ranks the same numbers and fits the same winner: the result
+ * does not depend on the number of ranks. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/status.h"
+#include "surrogates/cv.h"
+#include "surrogates/surrogate_impl.h"
+
+extern const kv_surrogate_type kv_surrogate_auto;
+
+enum { AUTO_MAX = 24 };
+
+static const char auto_default[] =
+    "gp, gp(trend=linear, prior=lognormal), gp(transform=log), poly, rbf, spline, moe";
+static const char *const metric_names[] = {"mae", "rmse", "q2", "max_error"};
+#define AUTO_METRICS "mae|rmse|q2|max_error"
+
+typedef struct {
+  int nc;
+  char label[AUTO_MAX][1024];
+  const kv_surrogate_type *t[AUTO_MAX];
+  void *p[AUTO_MAX];
+  int metric;
+  kv_cv_params cv;
+} auto_params;
+
+static const kv_config_key auto_keys[] = {
+    {"surrogate.candidates", KV_CFG_STRING, auto_default, NULL, KV_CFG_NORANGE,
+     "the kinds compared, each optionally with settings: kind(key=value, ...)"},
+    {"surrogate.select_by", KV_CFG_ENUM, "mae", AUTO_METRICS, KV_CFG_NORANGE,
+     "the cross-validation score the winner is chosen by"},
+    {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
+};
+
+static void params_free(void *v) {
+  auto_params *p = v;
+  for (int i = 0; p && i < p->nc; i++) {
+    kv_surrogate_params_free(p->t[i], p->p[i]);
+  }
+  free(p);
+}
+
+/* The next candidate of list at *pos: its text up to a comma outside parentheses. */
+static int next_candidate(const char *list, size_t *pos, char *out, size_t n) {
+  size_t i = *pos, o = 0;
+  int depth = 0;
+  while (list[i] == ' ' || list[i] == ',') {
+    i++;
+  }
+  if (!list[i]) {
+    return 0;
+  }
+  for (; list[i] && (depth > 0 || list[i] != ','); i++) {
+    depth += list[i] == '(' ? 1 : list[i] == ')' ? -1 : 0;
+    if (o + 1 < n) {
+      out[o++] = list[i];
+    }
+  }
+  while (o > 0 && out[o - 1] == ' ') {
+    o--;
+  }
+  out[o] = '\0';
+  *pos = i;
+  return 1;
+}
+
+/* 1 when key is one of kind t's own. */
+static int own_key(const kv_surrogate_type *t, const char *key) {
+  const kv_config_key *mine[4] = {t->keys[0], t->keys[1], t->keys[2], NULL};
+  return kv_config_key_find(mine, key) != NULL;
+}
+
+/* One candidate's parameters: the configuration with its kind and its own settings. */
+static int candidate(const kv_config *cfg, const char *spec, auto_params *p) {
+  char name[64] = "", args[1024] = "";
+  if (sscanf(spec, "%63[a-z0-9_] ( %1023[^)] )", name, args) < 1) {
+    return kv_config_errorf(cfg, "surrogate.candidates",
+                            "'%s': expected kind or kind(key=value, ...)", spec);
+  }
+  const kv_surrogate_type *t = kv_surrogate_type_find(name);
+  if (!t || t->selects == 2 || !(t->data & KV_DATA_SCALAR) || !t->predict ||
+      t == &kv_surrogate_auto) {
+    return kv_config_errorf(cfg, "surrogate.candidates",
+                            "'%s' is not a kind auto can select (scalar kinds that predict)", name);
+  }
+  if (p->nc == AUTO_MAX) {
+    return kv_config_errorf(cfg, "surrogate.candidates", "at most %d candidates", AUTO_MAX);
+  }
+  kv_config *c = NULL;
+  KV_CHECK(kv_config_clone(cfg, &c));
+  int rc = kv_config_set(c, "surrogate.kind", name);
+  char *save = NULL;
+  for (char *kv = strtok_r(args, ",", &save); rc == KV_OK && kv; kv = strtok_r(NULL, ",", &save)) {
+    char key[64], val[256], full[80];
+    if (sscanf(kv, " %63[a-z0-9_] = %255[^ ]", key, val) != 2) {
+      rc = kv_config_errorf(cfg, "surrogate.candidates", "'%s': expected key=value in '%s'", kv,
+                            spec);
+      break;
+    }
+    snprintf(full, sizeof full, "surrogate.%s", key);
+    if (!own_key(t, full)) {
+      rc = kv_config_errorf(cfg, "surrogate.candidates", "'%s': %s is not a key of kind %s", spec,
+                            key, name);
+      break;
+    }
+    rc = kv_config_set_tagged(c, full, val, "surrogate.candidates");
+  }
+  if (rc == KV_OK) {
+    rc = kv_surrogate_params_create(t, c, &p->p[p->nc]);
+  }
+  kv_config_free(c);
+  if (rc == KV_OK) {
+    p->t[p->nc] = t;
+    snprintf(p->label[p->nc], sizeof p->label[0], "%s", spec);
+    p->nc++;
+  }
+  return rc;
+}
+
+static int params_create(const kv_config *cfg, void **params) {
+  auto_params *p = calloc(1, sizeof *p);
+  if (!p) {
+    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
+  const char *list = NULL;
+  int rc = kv_config_get_string(cfg, "surrogate.candidates", &list);
+  if (rc == KV_OK) {
+    rc = kv_config_get_enum(cfg, "surrogate.select_by", AUTO_METRICS, &p->metric);
+  }
+  if (rc == KV_OK) {
+    rc = kv_cv_params_from_config(cfg, &p->cv);
+  }
+  char spec[1024];
+  size_t pos = 0;
+  while (rc == KV_OK && next_candidate(list, &pos, spec, sizeof spec)) {
+    rc = candidate(cfg, spec, p);
+  }
+  if (rc == KV_OK && p->nc == 0) {
+    rc = kv_config_errorf(cfg, "surrogate.candidates", "expected at least one kind");
+  }
+  if (rc != KV_OK) {
+    params_free(p);
+    return rc;
+  }
+  *params = p;
+  return KV_OK;
+}
+
+/* Smaller is better for every metric once q2 is negated. */
+static double badness(const kv_cv_scores *s, int metric) {
+  double v = metric == 0 ? s->mae : metric == 1 ? s->rmse : metric == 2 ? -s->q2 : s->max_abs;
+  return isfinite(v) ? v : INFINITY;
+}
+
+static int auto_fit_parallel(MPI_Comm comm, const kv_dataset *ds, const void *params,
+                             kv_surrogate **out) {
+  *out = NULL;
+  auto_params *def = NULL;
+  if (!params) {
+    /* Without a configuration: the default candidates with every kind's defaults. */
+    def = calloc(1, sizeof *def);
+    if (!def) {
+      return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+    }
+    kv_cv_params_default(&def->cv);
+    const char *names[] = {"gp", "poly", "rbf"};
+    for (int i = 0; i < 3; i++) {
+      def->t[def->nc] = kv_surrogate_type_find(names[i]);
+      snprintf(def->label[def->nc], sizeof def->label[0], "%s", names[i]);
+      def->nc++;
+    }
+    params = def;
+  }
+  const auto_params *p = params;
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  long n = ds->n;
+  int C = p->nc;
+  size_t nn = (size_t)n;
+  int *fold = malloc((nn + 1) * sizeof *fold);
+  double *pred = calloc(3 * nn * (size_t)C + 1, sizeof *pred);
+  double *fail = calloc(2 * (size_t)C + 1, sizeof *fail);
+  int rc = fold && pred && fail ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "auto: out of memory");
+  int k = rc == KV_OK ? kv_cv_assign(n, &p->cv, fold) : 0;
+  if (rc == KV_OK && k < 1) {
+    rc = KV_ERROR(KV_ERR_CONFIG, "surrogate.cv_folds: %d folds of %ld points", p->cv.folds, n);
+  }
+  double *secs = fail + C;
+  /* Task t = (candidate t / k, fold t % k) on rank t mod size. */
+  for (long t = rank; rc == KV_OK && t < (long)C * k; t += size) {
+    int c = (int)(t / k), f = (int)(t % k);
+    if (fail[c] != 0.0) {
+      continue;
+    }
+    double *mean = pred + 3 * nn * c, t0 = MPI_Wtime();
+    int frc = kv_cv_fold(p->t[c], p->p[c], ds, fold, f, mean, mean + nn, mean + 2 * nn);
+    secs[c] += MPI_Wtime() - t0;
+    if (frc == KV_ERR_NOMEM) {
+      rc = frc;
+    } else if (frc != KV_OK) {
+      kv_debug("auto: %s does not fit fold %d: %s", p->label[c], f, kv_error_message());
+      kv_error_clear();
+      fail[c] = 1.0;
+    }
+  }
+  rc = kv_status_agree(comm, rc);
+  if (rc == KV_OK && size > 1) {
+    MPI_Allreduce(MPI_IN_PLACE, pred, (int)(3 * nn * (size_t)C), MPI_DOUBLE, MPI_SUM, comm);
+    MPI_Allreduce(MPI_IN_PLACE, fail, 2 * C, MPI_DOUBLE, MPI_SUM, comm);
+  }
+  kv_cv_scores sc[AUTO_MAX];
+  int order[AUTO_MAX], ok = 0;
+  for (int c = 0; rc == KV_OK && c < C; c++) {
+    double *mean = pred + 3 * nn * c;
+    kv_cv_score(ds, mean, mean + nn, mean + 2 * nn, &sc[c]);
+    snprintf(sc[c].method, sizeof sc[c].method, "%s", p->cv.folds == KV_CV_LOO ? "loo" : "kfold");
+    sc[c].folds = k;
+    if (fail[c] == 0.0) {
+      order[ok++] = c;
+    }
+  }
+  /* Rank by the metric (stable: ties keep the listed order). */
+  for (int i = 1; i < ok; i++) {
+    for (int j = i;
+         j > 0 && badness(&sc[order[j]], p->metric) < badness(&sc[order[j - 1]], p->metric); j--) {
+      int tmp = order[j];
+      order[j] = order[j - 1];
+      order[j - 1] = tmp;
+    }
+  }
+  if (rc == KV_OK && ok == 0) {
+    rc = KV_ERROR(KV_ERR_NUMERIC,
+                  "auto: no candidate could be fitted to the data (%ld points, %d "
+                  "inputs)",
+                  n, ds->d);
+  }
+  char *board = NULL;
+  if (rc == KV_OK) {
+    size_t cap = 256 + (size_t)C * 256, len = 0;
+    board = malloc(cap);
+    if (!board) {
+      rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
+    } else {
+      len += (size_t)snprintf(board + len, cap - len,
+                              "auto: %d candidates, %d-fold cross-validation, ranked by %s\n"
+                              "  %-4s %-42s %12s %12s %9s %12s %6s %8s\n",
+                              C, k, metric_names[p->metric], "rank", "candidate", "MAE", "RMSE",
+                              "Q2", "max error", "cov95", "fit s");
+      for (int i = 0; i < ok; i++) {
+        const kv_cv_scores *s = &sc[order[i]];
+        len += (size_t)snprintf(
+            board + len, cap - len, "  %-4d %-42s %12.5g %12.5g %9.5f %12.5g %6.3f %8.2f\n", i + 1,
+            p->label[order[i]], s->mae, s->rmse, s->q2, s->max_abs, s->coverage95, secs[order[i]]);
+      }
+      for (int c = 0; c < C; c++) {
+        if (fail[c] != 0.0) {
+          len += (size_t)snprintf(board + len, cap - len,
+                                  "  %-4s %-42s not applicable to these data\n", "-", p->label[c]);
+        }
+      }
+    }
+  }
+  kv_surrogate *s = NULL;
+  if (rc == KV_OK) {
+    int w = order[0];
+    kv_info("auto: %s wins (%s %.6g); fitting it on all %ld points", p->label[w],
+            metric_names[p->metric], p->metric == 2 ? sc[w].q2 : badness(&sc[w], p->metric), n);
+    /* Every rank fits the winner the same way: each holds the same model afterwards. */
+    rc = kv_surrogate_fit(p->t[w], ds, p->p[w], NULL, &s);
+    rc = kv_status_agree(comm, rc);
+    if (rc == KV_OK) {
+      kv_surrogate_set_cv(s, &sc[w]);
+      rc = kv_surrogate_set_leaderboard(s, board);
+    }
+  }
+  free(board);
+  free(fold);
+  free(pred);
+  free(fail);
+  free(def);
+  if (rc != KV_OK) {
+    kv_surrogate_free(s);
+    return rc;
+  }
+  *out = s;
+  return KV_OK;
+}
+
+static int auto_fit(const kv_dataset *ds, const void *params, kv_surrogate **out) {
+  return auto_fit_parallel(MPI_COMM_SELF, ds, params, out);
+}
+
+/* A selection is never a model of its own: these are never called on an "auto" handle. */
+static int auto_save(const kv_surrogate *s, kv_h5_store *h) {
+  (void)s;
+  (void)h;
+  return KV_ERROR(KV_ERR_INVALID, "auto: a selection is saved as its winner");
+}
+
+static int auto_load(kv_h5_store *h, const char *path, kv_surrogate **out) {
+  (void)h;
+  *out = NULL;
+  return KV_ERROR(KV_ERR_FORMAT, "'%s': kind auto is not a model (a file holds the winner)", path);
+}
+
+static int auto_describe(const kv_surrogate *s, FILE *f) {
+  (void)s;
+  (void)f;
+  return KV_OK;
+}
+
+static void auto_free(kv_surrogate *s) {
+  kv_surrogate_header_free(s);
+  free(s);
+}
+
+const kv_surrogate_type kv_surrogate_auto = {
+    .name = "auto",
+    .summary = "cross-validates the candidate kinds, keeps the best (its kind in the file)",
+    .data = KV_DATA_SCALAR,
+    .keys = {auto_keys, NULL, NULL},
+    .params_create = params_create,
+    .params_free = params_free,
+    .fit = auto_fit,
+    .save = auto_save,
+    .load = auto_load,
+    .describe = auto_describe,
+    .free = auto_free,
+    .fit_parallel = auto_fit_parallel,
+    .selects = 1,
+};
