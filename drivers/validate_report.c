@@ -44,6 +44,17 @@ int kv_validate_write_report(const kv_validation *v, const char *what, const cha
   fprintf(f, "\n\n");
   kv_validation_print(v, f);
   fprintf(f, "\n%s\n", v->nfailed ? "**Some tolerances are exceeded.**" : "Every tolerance holds.");
+  if (v->have[KV_M_COVERAGE95]) {
+    /* How honest the uncertainty is: with a handful of cases a few points either way are noise,
+     * but a 95 % interval that holds the truth far less (or always) says the variance is off. */
+    double c = v->value[KV_M_COVERAGE95];
+    fprintf(f, "\nUncertainty: the 95 %% intervals hold %.1f %% of the held-out truths; %s\n",
+            100.0 * c,
+            c < 0.8     ? "**the surrogate is overconfident** (its variances are too small: do not "
+                          "trust its error bars; more training cases or another kind may help)."
+            : c > 0.995 ? "the intervals are wider than they need to be (conservative)."
+                        : "the reported uncertainty is about right.");
+  }
   if (maps && maps[0]) {
     fprintf(f, "\n%s", maps);
   }

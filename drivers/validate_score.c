@@ -161,7 +161,21 @@ int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
         kv_validation_add(v, KV_M_R2, m.r2, 1.0 / n);
       }
     }
-    kv_validation_add(v, KV_M_COVERAGE95, kv_metric_coverage95(n * P, mean, sd, truth), 1);
+    double cov = kv_metric_coverage95(n * P, mean, sd, truth);
+    if (!field) {
+      /* The kind's own 95 % interval (back-transformed for transformed outputs). */
+      double *lo = malloc(2 * (size_t)n * sizeof *lo);
+      if (lo && kv_surrogate_interval(s, n, X, 0.95, lo, lo + n) == KV_OK) {
+        long in = 0;
+        for (long i = 0; i < n; i++) {
+          in += truth[i] >= lo[i] && truth[i] <= lo[n + i];
+        }
+        cov = (double)in / (double)n;
+      }
+      kv_error_clear();
+      free(lo);
+    }
+    kv_validation_add(v, KV_M_COVERAGE95, cov, 1);
     kv_validation_add(v, KV_M_SPEEDUP, solver_wall / fmax(tsur, 1e-9), 1);
     v->ncases = n;
   }

@@ -1,10 +1,15 @@
 /* Kind "pcagp": a whole field as the mean plus a few POD/PCA modes (numerics/pod: TSQR, the same
  * decomposition as the reduced-order models), one GP per retained mode learning its coefficient.
- * A prediction is mean + sum_k a_k(x) phi_k with pointwise variance sum_k phi_k^2 sigma_k^2(x)
- * (the modes' latent GP variances: the truncated modes' part of the error is not in it).
+ * A prediction is mean + sum_k a_k(x) phi_k with pointwise variance
+ *   sum_k phi_k^2 s_k^2(x) + r(point)
+ * where s_k^2 is each mode's GP predictive variance with its fitted noise, and r what the
+ * truncated modes leave out: the variance over the training fields, per point, of the part of
+ * each field the kept modes do not reproduce (n / (n - k - 1) times its mean square, the dof the
+ * mean and the modes took).
  *
- * Model file: "/pca" (mean, modes (k x points), eigenvalues = sigma^2 of the centred fields;
- * attribute energy), "/field" (the layout, io/layout.h), one GP group "/mode_NNNN" per mode. */
+ * Model file: "/pca" (mean, modes (k x points), eigenvalues = sigma^2 of the centred fields,
+ * residual_variance (points); attribute energy), "/field" (the layout, io/layout.h), one GP group
+ * "/mode_NNNN" per mode. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -32,6 +37,7 @@ typedef struct {
   long npts;
   int nmodes;
   double *mean, *modes, *eig; /* npts; nmodes x npts; nmodes                          */
+  double *resvar;             /* npts: variance the truncated modes leave (may be NULL) */
   double energy;              /* fraction of the variance the modes keep              */
   kv_gp **gp;                 /* nmodes                                               */
 } pcagp_model;
@@ -75,6 +81,7 @@ static void pcagp_free(kv_surrogate *s) {
   free(m->mean);
   free(m->modes);
   free(m->eig);
+  free(m->resvar);
   kv_layout_free(&m->layout);
   kv_surrogate_header_free(s);
   free(m);
@@ -131,6 +138,28 @@ static int pca(pcagp_model *m, double *Y, long n, const pcagp_params *p, double 
   return rc;
 }
 
+/* r per point: the mean square of Y minus its projection on the kept modes, scaled by the
+ * degrees of freedom the mean and the modes used. */
+static int residual_variance(pcagp_model *m, const double *Y, long n, const double *coef) {
+  long P = m->npts;
+  m->resvar = calloc((size_t)P + 1, sizeof *m->resvar);
+  if (!m->resvar) {
+    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
+  double dof = (double)n - m->nmodes - 1.0;
+  double scale = dof >= 1.0 ? 1.0 / dof : 1.0 / (double)n;
+  for (long i = 0; i < n; i++) {
+    for (long q = 0; q < P; q++) {
+      double r = Y[i * P + q];
+      for (int k = 0; k < m->nmodes; k++) {
+        r -= coef[(size_t)k * n + i] * m->modes[(size_t)k * P + q];
+      }
+      m->resvar[q] += r * r * scale;
+    }
+  }
+  return KV_OK;
+}
+
 static int pcagp_fit(const kv_dataset *ds, const void *params, kv_surrogate **out) {
   pcagp_params p;
   if (params) {
@@ -166,6 +195,9 @@ static int pcagp_fit(const kv_dataset *ds, const void *params, kv_surrogate **ou
     rc = pca(m, Y, n, &p, &coef);
   }
   if (rc == KV_OK) {
+    rc = residual_variance(m, Y, n, coef);
+  }
+  if (rc == KV_OK) {
     kv_info("pca: %d mode%s keep %.6f of the variance of %ld fields of %ld points", m->nmodes,
             m->nmodes == 1 ? "" : "s", m->energy, n, P);
     m->gp = calloc((size_t)m->nmodes + 1, sizeof *m->gp);
@@ -199,13 +231,15 @@ static int pcagp_predict(const kv_surrogate *s, const double *X, long n, double 
   double *av = a + n;
   for (long i = 0; i < n; i++) {
     memcpy(mean + i * m->npts, m->mean, (size_t)m->npts * sizeof *mean);
-    if (var) {
+    if (var && m->resvar) {
+      memcpy(var + i * m->npts, m->resvar, (size_t)m->npts * sizeof *var);
+    } else if (var) {
       memset(var + i * m->npts, 0, (size_t)m->npts * sizeof *var);
     }
   }
   int rc = KV_OK;
   for (int k = 0; k < m->nmodes && rc == KV_OK; k++) {
-    rc = kv_gp_predict(m->gp[k], n, X, a, av, 0);
+    rc = kv_gp_predict(m->gp[k], n, X, a, av, 1);
     const double *phi = m->modes + (size_t)k * (size_t)m->npts;
     for (long i = 0; rc == KV_OK && i < n; i++) {
       double *mu = mean + i * m->npts, *v = var ? var + i * m->npts : NULL;
@@ -228,6 +262,9 @@ static int pcagp_save(const kv_surrogate *s, kv_h5_store *h) {
   KV_CHECK(kv_h5_store_put(h, "/pca/modes", 2, dims, m->modes));
   KV_CHECK(kv_h5_store_put(h, "/pca/eigenvalues", 1, &k, m->eig));
   KV_CHECK(kv_h5_store_put_number(h, "/pca", "energy", m->energy));
+  if (m->resvar) {
+    KV_CHECK(kv_h5_store_put(h, "/pca/residual_variance", 1, &m->npts, m->resvar));
+  }
   KV_CHECK(kv_layout_save(&m->layout, h));
   for (int j = 0; j < m->nmodes; j++) {
     char grp[32];
@@ -254,6 +291,15 @@ static int pcagp_load(kv_h5_store *h, const char *path, kv_surrogate **out) {
   if (mo.rank != 2 || mo.dims[0] != m->nmodes || mo.dims[1] != m->npts) {
     rc = KV_ERROR(KV_ERR_FORMAT, "'%s': /pca/modes has the wrong shape", path);
     goto cleanup;
+  }
+  if (kv_h5_store_has(h, "/pca/residual_variance")) {
+    kv_h5_array rv = {0};
+    KV_TRY(kv_h5_store_get(h, "/pca/residual_variance", &rv));
+    m->resvar = rv.data;
+    if (rv.count != m->npts) {
+      rc = KV_ERROR(KV_ERR_FORMAT, "'%s': /pca/residual_variance has the wrong size", path);
+      goto cleanup;
+    }
   }
   KV_TRY(kv_layout_load(h, &m->layout));
   if (kv_layout_points(&m->layout) != m->npts) {

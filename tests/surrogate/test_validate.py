@@ -78,6 +78,8 @@ check(abs(mets["rel_l2"] - rel) < 1e-12 * rel and abs(mets["rmse"] - rmse) < 1e-
       f"metrics attributes = NumPy on the stored truth and prediction (mean over cases: rel_l2 "
       f"{rel:.3g}, rmse {rmse:.3g}, coverage95 {cov:.3g}); speed-up {mets['speedup']:.3g}")
 md = open(f"{D}/heat/validation.md").read()
+check("Uncertainty: the 95 % intervals hold" in md,
+      "validation.md comments on the coverage of the 95 % intervals")
 check("| rel_l2 |" in md and "validation_error.png" in md and
       all(is_png(f"{D}/heat/validation_{k}.png") for k in ("truth", "prediction", "error")),
       "validation.md has the table and the truth / prediction / error maps (PNG)")
