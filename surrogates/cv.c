@@ -164,6 +164,42 @@ void kv_cv_score(const kv_dataset *ds, const double *mean, const double *lo, con
   out->coverage95 = (double)inside / N;
 }
 
+int kv_cv_warm_params(MPI_Comm comm, int root, const kv_surrogate_type *t, const void *params,
+                      const kv_surrogate *fitted, void **wp) {
+  *wp = NULL;
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  double state[KV_WARM_MAX + 1];
+  int n = 0;
+  if (rank == root && fitted && t->warm_state && t->warm_params &&
+      t->warm_state(fitted, state, &n) != KV_OK) {
+    n = 0;
+    kv_error_clear();
+  }
+  MPI_Bcast(&n, 1, MPI_INT, root, comm);
+  if (n <= 0 || n > KV_WARM_MAX) {
+    return KV_OK;
+  }
+  MPI_Bcast(state, n, MPI_DOUBLE, root, comm);
+  int rc = t->warm_params(params, state, n, wp);
+  if (rc != KV_OK && rc != KV_ERR_NOMEM) {
+    kv_error_clear(); /* no warm start: the refits start cold */
+    *wp = NULL;
+    rc = KV_OK;
+  }
+  return rc;
+}
+
+/* Leave-one-out in closed form: asked for, the kind has it, and rank 0 holds the fit. */
+static int closed_form(MPI_Comm comm, const kv_cv_params *p, const kv_surrogate_type *t,
+                       const kv_surrogate *fitted, long P) {
+  int rank, yes;
+  MPI_Comm_rank(comm, &rank);
+  yes = rank == 0 && p->folds == KV_CV_LOO && fitted && t->loo && P == 1;
+  MPI_Bcast(&yes, 1, MPI_INT, 0, comm);
+  return yes;
+}
+
 int kv_cv_run(MPI_Comm comm, const kv_surrogate_type *t, const void *params, const kv_dataset *ds,
               const kv_cv_params *p, const kv_surrogate *fitted, kv_cv_scores *out) {
   memset(out, 0, sizeof *out);
@@ -185,20 +221,29 @@ int kv_cv_run(MPI_Comm comm, const kv_surrogate_type *t, const void *params, con
   out->folds = k;
   if (k < 0) {
     rc = KV_ERROR(KV_ERR_CONFIG, "surrogate.cv_folds: %d folds of %ld points", p->folds, n);
-  } else if (p->folds == KV_CV_LOO && fitted && t->loo && P == 1) {
-    /* Closed form: the same on every rank without communication. */
-    rc = t->loo(fitted, mean, lo);
-    double z = gsl_cdf_ugaussian_Pinv(0.975);
-    for (long i = 0; rc == KV_OK && i < n; i++) {
-      double sd = sqrt(fmax(lo[i], 0.0));
-      lo[i] = mean[i] - z * sd;
-      hi[i] = mean[i] + z * sd;
+  } else if (closed_form(comm, p, t, fitted, P)) {
+    /* Closed form on rank 0 (which holds the fit), shared with the others. */
+    if (rank == 0) {
+      rc = t->loo(fitted, mean, lo);
+      double z = gsl_cdf_ugaussian_Pinv(0.975);
+      for (long i = 0; rc == KV_OK && i < n; i++) {
+        double sd = sqrt(fmax(lo[i], 0.0));
+        lo[i] = mean[i] - z * sd;
+        hi[i] = mean[i] + z * sd;
+      }
+    }
+    rc = kv_status_agree(comm, rc);
+    if (rc == KV_OK && size > 1) {
+      MPI_Bcast(mean, (int)(3 * np), MPI_DOUBLE, 0, comm);
     }
     snprintf(out->method, sizeof out->method, "loo");
   } else {
+    void *wp = NULL;
+    rc = kv_cv_warm_params(comm, 0, t, params, fitted, &wp);
     for (int f = rank; rc == KV_OK && f < k; f += size) {
-      rc = kv_cv_fold(t, params, ds, fold, f, mean, lo, hi);
+      rc = kv_cv_fold(t, wp ? wp : params, ds, fold, f, mean, lo, hi);
     }
+    kv_surrogate_params_free(t, wp);
     rc = kv_status_agree(comm, rc);
     if (rc == KV_OK && size > 1) {
       MPI_Allreduce(MPI_IN_PLACE, mean, (int)(3 * np), MPI_DOUBLE, MPI_SUM, comm);

@@ -46,8 +46,15 @@ int kv_cv_fold(const kv_surrogate_type *t, const void *params, const kv_dataset 
 void kv_cv_score(const kv_dataset *ds, const double *mean, const double *lo, const double *hi,
                  kv_cv_scores *out);
 
-/* Cross-validate kind t with params on ds: the folds over comm's ranks, or the closed form of
- * fitted (may be NULL) for leave-one-out. out is the same on every rank. Collective. */
+/* Parameters for refits of kind t on folds: warm-started from fitted, which lives on rank root
+ * of comm (NULL elsewhere), through the kind's warm_state/warm_params; *wp NULL when the kind
+ * has none (use params). Free with kv_surrogate_params_free. Collective. */
+int kv_cv_warm_params(MPI_Comm comm, int root, const kv_surrogate_type *t, const void *params,
+                      const kv_surrogate *fitted, void **wp);
+
+/* Cross-validate kind t with params on ds: the folds over comm's ranks (warm-started from fitted
+ * when rank 0 has it), or the closed form of fitted for leave-one-out. out is the same on every
+ * rank. Collective. */
 int kv_cv_run(MPI_Comm comm, const kv_surrogate_type *t, const void *params, const kv_dataset *ds,
               const kv_cv_params *p, const kv_surrogate *fitted, kv_cv_scores *out);
 

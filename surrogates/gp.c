@@ -628,7 +628,13 @@ int kv_gp_fit(kv_gp *g) {
   double fbest = INFINITY;
   g->evals = 0;
   for (int s = 0; s <= g->o.restarts; s++) {
-    if (s == 0) {
+    if (s == 0 && g->o.has_start) {
+      /* A warm start (the hyperparameters of a fit on related data). */
+      memcpy(x, g->o.start, (size_t)p * sizeof *x);
+      if (!g->o.fit_noise) {
+        x[d + 1] = lo[d + 1];
+      }
+    } else if (s == 0) {
       for (int k = 0; k < d; k++) {
         x[k] = 0.0; /* length 1 */
       }

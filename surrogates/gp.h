@@ -53,6 +53,10 @@ typedef struct {
   /* Inputs that enter as log(x) (inputs spanning decades): 1 per input, the first 64. */
   unsigned char log_input[64];
   char log_names[512]; /* surrogate.log_inputs as given (names), resolved by kv_gp_log_inputs */
+  /* A warm start: the first start from these hyperparameters (log values, d + 2 of them) instead
+   * of the default point (cross-validation refits start where the fit on all data ended). */
+  int has_start;
+  double start[66];
 } kv_gp_options;
 
 /* Resolve o->log_names against the d input names into o->log_input. An unknown name is a

@@ -24,7 +24,8 @@ extern const kv_surrogate_type kv_surrogate_auto;
 enum { AUTO_MAX = 24 };
 
 static const char auto_default[] =
-    "gp, gp(trend=linear, prior=lognormal), gp(transform=log), poly, rbf, spline, moe";
+    "gp, gp(trend=linear, prior=lognormal), gp(transform=log), poly, rbf, spline, "
+    "moe(min_clusters=2)";
 static const char *const metric_names[] = {"mae", "rmse", "q2", "max_error"};
 #define AUTO_METRICS "mae|rmse|q2|max_error"
 
@@ -165,6 +166,38 @@ static double badness(const kv_cv_scores *s, int metric) {
   return isfinite(v) ? v : INFINITY;
 }
 
+/* The leaderboard text of the ok candidates in order, then those not applicable. */
+static char *leaderboard(const auto_params *p, int k, const kv_cv_scores *sc, const int *order,
+                         int ok, const double *fail, const double *secs) {
+  int C = p->nc;
+  size_t cap = 512 + (size_t)C * 1300, len = 0;
+  char *board = malloc(cap);
+  if (!board) {
+    return NULL;
+  }
+  len += (size_t)snprintf(board + len, cap - len,
+                          "auto: %d candidates, %d-fold cross-validation, ranked by %s\n"
+                          "  %-4s %-42s %12s %12s %9s %12s %6s %8s\n",
+                          C, k, metric_names[p->metric], "rank", "candidate", "MAE", "RMSE", "Q2",
+                          "max error", "cov95", "fit s");
+  for (int i = 0; i < ok; i++) {
+    const kv_cv_scores *s = &sc[order[i]];
+    len += (size_t)snprintf(
+        board + len, cap - len, "  %-4d %-42.42s %12.5g %12.5g %9.5f %12.5g %6.3f %8.2f\n", i + 1,
+        p->label[order[i]], s->mae, s->rmse, s->q2, s->max_abs, s->coverage95, secs[order[i]]);
+  }
+  for (int c = 0; c < C; c++) {
+    if (fail[c] != 0.0) {
+      len += (size_t)snprintf(board + len, cap - len,
+                              "  %-4s %-42.42s not applicable to these data\n", "-", p->label[c]);
+    }
+  }
+  return board;
+}
+
+/* Three phases, each shared over the ranks: every candidate fitted on all the data (candidate c
+ * on rank c mod size), then its folds warm-started from that fit ((candidate, fold) pairs dealt
+ * round-robin), then the winner, which its rank already holds (the others fit it alike). */
 static int auto_fit_parallel(MPI_Comm comm, const kv_dataset *ds, const void *params,
                              kv_surrogate **out) {
   *out = NULL;
@@ -194,29 +227,57 @@ static int auto_fit_parallel(MPI_Comm comm, const kv_dataset *ds, const void *pa
   int *fold = malloc((nn + 1) * sizeof *fold);
   double *pred = calloc(3 * nn * (size_t)C + 1, sizeof *pred);
   double *fail = calloc(2 * (size_t)C + 1, sizeof *fail);
+  kv_surrogate *full[AUTO_MAX] = {0};
+  void *warm[AUTO_MAX] = {0};
   int rc = fold && pred && fail ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "auto: out of memory");
   int k = rc == KV_OK ? kv_cv_assign(n, &p->cv, fold) : 0;
   if (rc == KV_OK && k < 1) {
     rc = KV_ERROR(KV_ERR_CONFIG, "surrogate.cv_folds: %d folds of %ld points", p->cv.folds, n);
   }
   double *secs = fail + C;
-  /* Task t = (candidate t / k, fold t % k) on rank t mod size. */
+  kv_log_level was =
+      kv_log_set_level(kv_log_get_level() < KV_LOG_WARN ? kv_log_get_level() : KV_LOG_WARN);
+  /* 1: each candidate on all the data. */
+  for (int c = rank; rc == KV_OK && c < C; c += size) {
+    double t0 = MPI_Wtime();
+    int frc = kv_surrogate_fit(p->t[c], ds, p->p[c], NULL, &full[c]);
+    secs[c] += MPI_Wtime() - t0;
+    if (frc == KV_ERR_NOMEM) {
+      rc = frc;
+    } else if (frc != KV_OK) {
+      kv_debug("auto: %s does not fit: %s", p->label[c], kv_error_message());
+      kv_error_clear();
+      fail[c] = 1.0;
+    }
+  }
+  rc = kv_status_agree(comm, rc);
+  if (rc == KV_OK && size > 1) {
+    MPI_Allreduce(MPI_IN_PLACE, fail, C, MPI_DOUBLE, MPI_SUM, comm);
+  }
+  /* 2: the folds, warm-started from the fits of phase 1 (their owners broadcast the state). */
+  for (int c = 0; rc == KV_OK && c < C; c++) {
+    if (fail[c] == 0.0) {
+      rc = kv_cv_warm_params(comm, c % size, p->t[c], p->p[c], full[c], &warm[c]);
+    }
+  }
   for (long t = rank; rc == KV_OK && t < (long)C * k; t += size) {
     int c = (int)(t / k), f = (int)(t % k);
     if (fail[c] != 0.0) {
       continue;
     }
     double *mean = pred + 3 * nn * c, t0 = MPI_Wtime();
-    int frc = kv_cv_fold(p->t[c], p->p[c], ds, fold, f, mean, mean + nn, mean + 2 * nn);
+    int frc = kv_cv_fold(p->t[c], warm[c] ? warm[c] : p->p[c], ds, fold, f, mean, mean + nn,
+                         mean + 2 * nn);
     secs[c] += MPI_Wtime() - t0;
     if (frc == KV_ERR_NOMEM) {
       rc = frc;
     } else if (frc != KV_OK) {
       kv_debug("auto: %s does not fit fold %d: %s", p->label[c], f, kv_error_message());
       kv_error_clear();
-      fail[c] = 1.0;
+      fail[c] = 2.0;
     }
   }
+  kv_log_set_level(was);
   rc = kv_status_agree(comm, rc);
   if (rc == KV_OK && size > 1) {
     MPI_Allreduce(MPI_IN_PLACE, pred, (int)(3 * nn * (size_t)C), MPI_DOUBLE, MPI_SUM, comm);
@@ -244,48 +305,34 @@ static int auto_fit_parallel(MPI_Comm comm, const kv_dataset *ds, const void *pa
   }
   if (rc == KV_OK && ok == 0) {
     rc = KV_ERROR(KV_ERR_NUMERIC,
-                  "auto: no candidate could be fitted to the data (%ld points, %d "
-                  "inputs)",
-                  n, ds->d);
+                  "auto: no candidate could be fitted to the data (%ld points, %d inputs)", n,
+                  ds->d);
   }
-  char *board = NULL;
-  if (rc == KV_OK) {
-    size_t cap = 256 + (size_t)C * 256, len = 0;
-    board = malloc(cap);
-    if (!board) {
-      rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
-    } else {
-      len += (size_t)snprintf(board + len, cap - len,
-                              "auto: %d candidates, %d-fold cross-validation, ranked by %s\n"
-                              "  %-4s %-42s %12s %12s %9s %12s %6s %8s\n",
-                              C, k, metric_names[p->metric], "rank", "candidate", "MAE", "RMSE",
-                              "Q2", "max error", "cov95", "fit s");
-      for (int i = 0; i < ok; i++) {
-        const kv_cv_scores *s = &sc[order[i]];
-        len += (size_t)snprintf(
-            board + len, cap - len, "  %-4d %-42s %12.5g %12.5g %9.5f %12.5g %6.3f %8.2f\n", i + 1,
-            p->label[order[i]], s->mae, s->rmse, s->q2, s->max_abs, s->coverage95, secs[order[i]]);
-      }
-      for (int c = 0; c < C; c++) {
-        if (fail[c] != 0.0) {
-          len += (size_t)snprintf(board + len, cap - len,
-                                  "  %-4s %-42s not applicable to these data\n", "-", p->label[c]);
-        }
-      }
-    }
+  char *board = rc == KV_OK ? leaderboard(p, k, sc, order, ok, fail, secs) : NULL;
+  if (rc == KV_OK && !board) {
+    rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
   }
   kv_surrogate *s = NULL;
   if (rc == KV_OK) {
     int w = order[0];
-    kv_info("auto: %s wins (%s %.6g); fitting it on all %ld points", p->label[w],
-            metric_names[p->metric], p->metric == 2 ? sc[w].q2 : badness(&sc[w], p->metric), n);
-    /* Every rank fits the winner the same way: each holds the same model afterwards. */
-    rc = kv_surrogate_fit(p->t[w], ds, p->p[w], NULL, &s);
+    kv_info("auto: %s wins (%s %.6g)", p->label[w], metric_names[p->metric],
+            p->metric == 2 ? sc[w].q2 : badness(&sc[w], p->metric));
+    /* 3: the winner: its rank has it; the others fit it the same way. */
+    if (full[w]) {
+      s = full[w];
+      full[w] = NULL;
+    } else {
+      rc = kv_surrogate_fit(p->t[w], ds, p->p[w], NULL, &s);
+    }
     rc = kv_status_agree(comm, rc);
     if (rc == KV_OK) {
       kv_surrogate_set_cv(s, &sc[w]);
       rc = kv_surrogate_set_leaderboard(s, board);
     }
+  }
+  for (int c = 0; c < C; c++) {
+    kv_surrogate_free(full[c]);
+    kv_surrogate_params_free(p->t[c], warm[c]);
   }
   free(board);
   free(fold);

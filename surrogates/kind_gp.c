@@ -239,6 +239,38 @@ static int gp_training_y(const kv_surrogate *s, const double **y, long *n) {
   return KV_OK;
 }
 
+static int gp_warm_state(const kv_surrogate *s, double *state, int *n) {
+  const gp_model *g = (const gp_model *)s;
+  *n = kv_gp_ntheta(g->gp);
+  if (*n > KV_WARM_MAX) {
+    *n = 0;
+    return KV_OK;
+  }
+  memcpy(state, kv_gp_theta(g->gp), (size_t)*n * sizeof *state);
+  return KV_OK;
+}
+
+/* One start, from the hyperparameters of the fit on all the data. */
+static int gp_warm_params(const void *params, const double *state, int n, void **out) {
+  gp_params *p = malloc(sizeof *p);
+  if (!p) {
+    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
+  if (params) {
+    *p = *(const gp_params *)params;
+  } else {
+    kv_gp_options_default(&p->gp);
+    p->transform = KV_TRANSFORM_NONE;
+  }
+  if (n > 0 && n <= 66) {
+    p->gp.restarts = 0;
+    p->gp.has_start = 1;
+    memcpy(p->gp.start, state, (size_t)n * sizeof *state);
+  }
+  *out = p;
+  return KV_OK;
+}
+
 const kv_surrogate_type kv_surrogate_gp = {
     .name = "gp",
     .summary =
@@ -255,4 +287,6 @@ const kv_surrogate_type kv_surrogate_gp = {
     .training_y = gp_training_y,
     .loo = gp_loo,
     .interval = gp_interval,
+    .warm_state = gp_warm_state,
+    .warm_params = gp_warm_params,
 };

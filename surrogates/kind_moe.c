@@ -28,11 +28,12 @@ enum { MOE_MAX_EXPERTS = 8, MOE_MAX_K = 16, MOE_MAX_D = 32, MOE_EM_ITERS = 200 }
 #define MOE_REG_COVAR 1e-6
 
 typedef struct {
-  int clusters, max_clusters, hard;
+  int clusters, min_clusters, max_clusters, hard;
   unsigned long seed;
   int ne;
   const kv_surrogate_type *et[MOE_MAX_EXPERTS];
   void *ep[MOE_MAX_EXPERTS];
+  int borrowed; /* ep belong to another params (warm refits)                         */
 } moe_params;
 
 typedef struct {
@@ -49,6 +50,9 @@ typedef struct {
 static const kv_config_key moe_keys[] = {
     {"surrogate.clusters", KV_CFG_INT, "0", NULL, 0, MOE_MAX_K,
      "number of experts (0: chosen by leave-one-out from 1 to max_clusters)"},
+    {"surrogate.min_clusters", KV_CFG_INT, "1", NULL, 1, MOE_MAX_K,
+     "the fewest clusters tried when clusters = 0 (auto's candidate: 2, one expert being the "
+     "other candidates)"},
     {"surrogate.max_clusters", KV_CFG_INT, "3", NULL, 1, MOE_MAX_K,
      "the most clusters tried when clusters = 0"},
     {"surrogate.experts", KV_CFG_STRING, "poly, rbf, gp", NULL, KV_CFG_NORANGE,
@@ -62,7 +66,7 @@ static const kv_config_key moe_keys[] = {
 
 static void params_free(void *v) {
   moe_params *p = v;
-  for (int i = 0; p && i < p->ne; i++) {
+  for (int i = 0; p && !p->borrowed && i < p->ne; i++) {
     kv_surrogate_params_free(p->et[i], p->ep[i]);
   }
   free(p);
@@ -91,12 +95,19 @@ static int params_create(const kv_config *cfg, void **params) {
   if (!p) {
     return KV_ERROR(KV_ERR_NOMEM, "out of memory");
   }
-  long k = 0, kmax = 3, seed = 1;
+  long k = 0, kmin = 1, kmax = 3, seed = 1;
   int hard = 0;
   const char *list = NULL;
   int rc = kv_config_get_int(cfg, "surrogate.clusters", 0, MOE_MAX_K, &k);
   if (rc == KV_OK) {
     rc = kv_config_get_int(cfg, "surrogate.max_clusters", 1, MOE_MAX_K, &kmax);
+  }
+  if (rc == KV_OK) {
+    rc = kv_config_get_int(cfg, "surrogate.min_clusters", 1, MOE_MAX_K, &kmin);
+  }
+  if (rc == KV_OK && kmin > kmax) {
+    rc = kv_config_errorf(cfg, "surrogate.min_clusters", "expected at most max_clusters (%ld)",
+                          kmax);
   }
   if (rc == KV_OK) {
     rc = kv_config_get_enum(cfg, "surrogate.gating", "smooth|hard", &hard);
@@ -119,6 +130,7 @@ static int params_create(const kv_config *cfg, void **params) {
   }
   p->clusters = (int)k;
   p->max_clusters = (int)kmax;
+  p->min_clusters = (int)kmin;
   p->hard = hard;
   p->seed = (unsigned long)seed;
   if (rc != KV_OK) {
@@ -497,6 +509,7 @@ static int moe_fit(const kv_dataset *ds, const void *params, kv_surrogate **out)
   moe_params def;
   if (!p) {
     memset(&def, 0, sizeof def);
+    def.min_clusters = 1;
     def.max_clusters = 2;
     def.seed = 1;
     def.ne = 0;
@@ -538,7 +551,8 @@ static int moe_fit(const kv_dataset *ds, const void *params, kv_surrogate **out)
   if (rc == KV_OK) {
     memcpy(m->y, ds->y, (size_t)n * sizeof *m->y);
   }
-  int klo = p->clusters ? p->clusters : 1, khi = p->clusters ? p->clusters : p->max_clusters;
+  int klo = p->clusters ? p->clusters : p->min_clusters,
+      khi = p->clusters ? p->clusters : p->max_clusters;
   double best = INFINITY;
   for (int K = klo; rc == KV_OK && K <= khi; K++) {
     moe_model trial = *m;
@@ -703,6 +717,50 @@ static int moe_training_y(const kv_surrogate *s, const double **y, long *n) {
   return KV_OK;
 }
 
+/* The number of clusters and the registry index of each expert's kind. */
+static int moe_warm_state(const kv_surrogate *s, double *state, int *n) {
+  const moe_model *m = (const moe_model *)s;
+  state[0] = m->K;
+  for (int k = 0; k < m->K; k++) {
+    state[1 + k] = -1;
+    for (int i = 0; kv_surrogate_type_at(i); i++) {
+      if (kv_surrogate_type_at(i) == kv_surrogate_type_get(m->expert[k])) {
+        state[1 + k] = i;
+      }
+    }
+  }
+  *n = 1 + m->K;
+  return KV_OK;
+}
+
+/* Refits: the same number of clusters, experts of the kinds the fit on all the data chose. */
+static int moe_warm_params(const void *params, const double *state, int n, void **out) {
+  if (!params || n < 1) {
+    return KV_ERROR(KV_ERR_UNSUPPORTED, "moe: warm refits need the parameters");
+  }
+  moe_params *p = malloc(sizeof *p);
+  if (!p) {
+    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
+  *p = *(const moe_params *)params;
+  p->borrowed = 1;
+  p->clusters = (int)state[0];
+  int ne = 0;
+  for (int e = 0; e < p->ne; e++) {
+    int used = 0;
+    for (int k = 1; k < n; k++) {
+      used |= state[k] >= 0 && kv_surrogate_type_at((int)state[k]) == p->et[e];
+    }
+    if (used) {
+      p->et[ne] = p->et[e];
+      p->ep[ne++] = p->ep[e];
+    }
+  }
+  p->ne = ne ? ne : p->ne;
+  *out = p;
+  return KV_OK;
+}
+
 const kv_surrogate_type kv_surrogate_moe = {
     .name = "moe",
     .summary = "a mixture of experts: Gaussian-mixture clusters, an expert kind per cluster by CV",
@@ -717,5 +775,7 @@ const kv_surrogate_type kv_surrogate_moe = {
     .describe = moe_describe,
     .free = moe_free,
     .training_y = moe_training_y,
+    .warm_state = moe_warm_state,
+    .warm_params = moe_warm_params,
     .selects = 1,
 };

@@ -510,6 +510,26 @@ static int rbf_training_y(const kv_surrogate *s, const double **y, long *n) {
   return KV_OK;
 }
 
+static int rbf_warm_state(const kv_surrogate *s, double *state, int *n) {
+  state[0] = ((const rbf_model *)s)->kernel;
+  *n = 1;
+  return KV_OK;
+}
+
+/* Refits try the kernel the fit on all the data chose (the smoothing is chosen again: cheap). */
+static int rbf_warm_params(const void *params, const double *state, int n, void **out) {
+  rbf_params *p = malloc(sizeof *p);
+  if (!p) {
+    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
+  *p = params ? *(const rbf_params *)params : (rbf_params){-1, -1.0};
+  if (n == 1 && state[0] >= 0 && state[0] < RBF_NKERNELS) {
+    p->kernel = (int)state[0];
+  }
+  *out = p;
+  return KV_OK;
+}
+
 const kv_surrogate_type kv_surrogate_rbf = {
     .name = "rbf",
     .summary = "radial basis functions with a linear tail (kernel and smoothing by leave-one-out)",
@@ -524,4 +544,6 @@ const kv_surrogate_type kv_surrogate_rbf = {
     .free = rbf_free,
     .training_y = rbf_training_y,
     .loo = rbf_loo,
+    .warm_state = rbf_warm_state,
+    .warm_params = rbf_warm_params,
 };

@@ -382,6 +382,26 @@ static int spline_training_y(const kv_surrogate *s, const double **y, long *n) {
   return KV_OK;
 }
 
+static int spline_warm_state(const kv_surrogate *s, double *state, int *n) {
+  state[0] = ((const spline_model *)s)->nb[0];
+  *n = 1;
+  return KV_OK;
+}
+
+/* Refits use the basis size the fit on all the data chose. */
+static int spline_warm_params(const void *params, const double *state, int n, void **out) {
+  spline_params *p = malloc(sizeof *p);
+  if (!p) {
+    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
+  *p = params ? *(const spline_params *)params : (spline_params){600, 0, -1.0};
+  if (n == 1 && state[0] >= 3 && state[0] <= 200) {
+    p->knots = (int)state[0];
+  }
+  *out = p;
+  return KV_OK;
+}
+
 const kv_surrogate_type kv_surrogate_spline = {
     .name = "spline",
     .summary = "tensor-product B-splines with a smoothing penalty, up to 5 inputs (SMT's RMTB)",
@@ -396,4 +416,6 @@ const kv_surrogate_type kv_surrogate_spline = {
     .free = spline_free,
     .training_y = spline_training_y,
     .loo = spline_loo,
+    .warm_state = spline_warm_state,
+    .warm_params = spline_warm_params,
 };

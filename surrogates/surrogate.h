@@ -67,9 +67,17 @@ typedef struct kv_surrogate_type {
   /* Optional: a collective fit that shares its work over comm's ranks (candidates, folds,
    * modes) and gives every rank the same surrogate as a fit on one rank would. */
   int (*fit_parallel)(MPI_Comm comm, const kv_dataset *ds, const void *params, kv_surrogate **out);
+  /* Optional: warm starts for refits on subsets of the same data (cross-validation folds): a
+   * few numbers of the fitted s (at most KV_WARM_MAX into state, *n of them; GP: its
+   * hyperparameters, rbf: its kernel), and the parameters of such refits made from params and
+   * them (malloc'd like params_create's; freed by params_free). Not collective. */
+  int (*warm_state)(const kv_surrogate *s, double *state, int *n);
+  int (*warm_params)(const void *params, const double *state, int n, void **out);
   /* 1: the kind selects among the others (auto): its keys are theirs too. */
   int selects;
 } kv_surrogate_type;
+
+#define KV_WARM_MAX 72
 
 /* Cross-validation scores of a fitted surrogate (surrogates/cv.h computes them). */
 typedef struct {
