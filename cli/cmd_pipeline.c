@@ -31,6 +31,7 @@ int kv_cmd_pipeline(MPI_Comm comm, int argc, char **argv) {
   const kv_validation *v = &r.validation;
   if (rc == KV_OK && rank == 0) {
     printf("pipeline %s: %ld cases in %s, model %s\n", path, r.ncases, r.dir, r.model);
+    fputs(r.fitted, stdout);
     printf("validation on %ld held-out case%s:\n", v->ncases, v->ncases == 1 ? "" : "s");
     kv_validation_print(v, stdout);
     printf("report: %s/validation.md\n", v->dir);

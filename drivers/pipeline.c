@@ -7,6 +7,7 @@
 #include "core/status.h"
 #include "drivers/fit.h"
 #include "drivers/sweep.h"
+#include "surrogates/cv.h"
 
 int kv_pipeline(MPI_Comm comm, const kv_config *cfg, kv_pipeline_result *res) {
   memset(res, 0, sizeof *res);
@@ -35,8 +36,22 @@ int kv_pipeline(MPI_Comm comm, const kv_config *cfg, kv_pipeline_result *res) {
     if (rank == 0) {
       kv_info("pipeline 2/3: fit");
     }
-    rc = kv_fit(comm, cfg, NULL, res->model, sizeof res->model);
+    kv_surrogate *fitted = NULL;
+    rc = kv_fit(comm, cfg, &fitted, res->model, sizeof res->model);
     rc = kv_status_agree(comm, rc);
+    if (rc == KV_OK && rank == 0 && fitted) {
+      FILE *f = fmemopen(res->fitted, sizeof res->fitted - 1, "w");
+      if (f) {
+        if (kv_surrogate_leaderboard(fitted)) {
+          fputs(kv_surrogate_leaderboard(fitted), f);
+        }
+        if (kv_surrogate_cv(fitted)) {
+          kv_cv_print(kv_surrogate_cv(fitted), "cross-validation", f);
+        }
+        fclose(f);
+      }
+    }
+    kv_surrogate_free(fitted);
     MPI_Bcast(res->model, (int)sizeof res->model, MPI_CHAR, 0, comm);
   }
   if (rc == KV_OK) {

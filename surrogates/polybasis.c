@@ -80,6 +80,9 @@ int kv_polybasis_create(int d, int degree, int interaction, const int *per_input
 }
 
 void kv_polybasis_free(kv_polybasis *b) {
+  if (!b) {
+    return;
+  }
   free(b->pow);
   free(b->off);
   free(b->scale);

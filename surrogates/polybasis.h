@@ -24,7 +24,7 @@ typedef struct {
 int kv_polybasis_create(int d, int degree, int interaction, const int *per_input, const double *lo,
                         const double *hi, kv_polybasis *b);
 
-/* Free what create allocated (a zeroed basis is a no-op). */
+/* Free what create allocated (NULL or a zeroed basis is a no-op). */
 void kv_polybasis_free(kv_polybasis *b);
 
 /* The number of terms of total degree <= degree in d inputs, C(d + degree, d) (no limits). */

@@ -243,7 +243,9 @@ int main(int argc, char **argv) {
     if (rc == KV_OK) {
       rc = kv_surrogate_load(p1, &l);
     }
-    CHECK(rc == KV_OK && strcmp(kv_surrogate_kind(l), t->name) == 0 &&
+    /* A selecting kind (auto) writes its winner: the kind is the fitted model's. */
+    CHECK(rc == KV_OK && strcmp(kv_surrogate_kind(l), kv_surrogate_kind(s)) == 0 &&
+              (t->selects || strcmp(kv_surrogate_kind(s), t->name) == 0) &&
               kv_surrogate_ninputs(l) == kv_surrogate_ninputs(s) &&
               strcmp(kv_surrogate_output(l), kv_surrogate_output(s)) == 0 &&
               kv_surrogate_noutputs(l) == kv_surrogate_noutputs(s) &&
@@ -251,7 +253,7 @@ int main(int argc, char **argv) {
           "%s: save + load keep the kind, %d inputs, output '%s', %ld outputs per point and the "
           "configuration",
           t->name, kv_surrogate_ninputs(s), kv_surrogate_output(s), kv_surrogate_noutputs(s));
-    if (rc == KV_OK && t->predict) {
+    if (rc == KV_OK && kv_surrogate_type_get(s)->predict) {
       long n;
       double *X = test_inputs(t, &n);
       long no = kv_surrogate_noutputs(s);
