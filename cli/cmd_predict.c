@@ -22,7 +22,8 @@ static const char help[] =
     "MODEL.h5 shows them: CSV columns or config keys such as heat.kappa).\n"
     "  gp     name=value ...: prints 'mean std' (std of an observation: latent + noise);\n"
     "         --input CSV (columns matched by header name, extra columns ignored) --output CSV\n"
-    "         writes columns mean,std, one row per input row\n"
+    "         writes columns mean,std,lo95,hi95 (the central 95 % interval: back-transformed\n"
+    "         for transformed outputs), one row per input row\n"
     "  pcagp  name=value ... --output FIELD.h5 writes the predicted field (<var>) and its\n"
     "         pointwise standard deviation (<var>_std) in the solver's layout\n"
     "  pattern ebm.scenario=NAME [run.year_start=Y0 run.year_end=Y1] --output FIELD.h5: the\n"
@@ -30,16 +31,26 @@ static const char help[] =
     "Each kind predicts as the data it learnt from: scalar kinds like gp, field kinds like\n"
     "pcagp, scenario kinds like pattern (kelvin fit --help lists the kinds).\n";
 
-static int write_csv(const char *path, long m, const double *mean, const double *var) {
+/* mean, std and the central 95 % interval of every point (the kind's own: back-transformed for
+ * transformed outputs). */
+static int write_csv(const kv_surrogate *s, const char *path, long m, const double *X,
+                     const double *mean, const double *var) {
+  double *lo = malloc((2 * (size_t)m + 1) * sizeof *lo);
+  if (!lo) {
+    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
+  int rc = kv_surrogate_interval(s, m, X, 0.95, lo, lo + m);
   char tmp[4200];
-  FILE *f = kv_textfile_begin(path, tmp, sizeof tmp);
+  FILE *f = rc == KV_OK ? kv_textfile_begin(path, tmp, sizeof tmp) : NULL;
   if (!f) {
-    return KV_ERR_IO;
+    free(lo);
+    return rc != KV_OK ? rc : KV_ERR_IO;
   }
-  fputs("mean,std\n", f);
+  fputs("mean,std,lo95,hi95\n", f);
   for (long i = 0; i < m; i++) {
-    fprintf(f, "%.17g,%.17g\n", mean[i], sqrt(var[i]));
+    fprintf(f, "%.17g,%.17g,%.17g,%.17g\n", mean[i], sqrt(var[i]), lo[i], lo[m + i]);
   }
+  free(lo);
   return kv_textfile_commit(f, tmp, path);
 }
 
@@ -213,7 +224,7 @@ static int predict_root(int argc, char **argv) {
     KV_TRY(kv_layout_write_field(L, 1, NULL, mean, var, output, kv_surrogate_config(s)));
     printf("wrote %s (%s and %s_std, %ld points)\n", output, L->var, L->var, no);
   } else if (output) {
-    KV_TRY(write_csv(output, m, mean, var));
+    KV_TRY(write_csv(s, output, m, X, mean, var));
     printf("wrote %s (%ld predictions)\n", output, m);
   } else {
     printf("%.10g %.10g\n", mean[0], sqrt(var[0]));

@@ -160,7 +160,51 @@ static int residual_variance(pcagp_model *m, const double *Y, long n, const doub
   return KV_OK;
 }
 
-static int pcagp_fit(const kv_dataset *ds, const void *params, kv_surrogate **out) {
+/* The modes' GPs: mode k optimised on rank k mod size, its hyperparameters broadcast, and the
+ * others set to them, so every rank holds the same GPs as one rank fitting them all would. */
+static int train_modes(MPI_Comm comm, pcagp_model *m, const kv_dataset *ds, const double *coef,
+                       const kv_gp_options *o) {
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  long n = ds->n;
+  int rc = KV_OK;
+  for (int k = 0; k < m->nmodes; k++) {
+    const double *ck = coef + (size_t)k * (size_t)n;
+    if (k % size == rank) {
+      rc = kv_gp_train(n, ds->d, ds->X, ck, o, &m->gp[k]);
+      if (rc == KV_OK) {
+        kv_info("mode %d: LML %.6g", k, kv_gp_lml_data(m->gp[k]));
+      }
+    } else {
+      rc = kv_gp_create(n, ds->d, ds->X, ck, o, &m->gp[k]);
+    }
+    if (rc != KV_OK) {
+      break;
+    }
+  }
+  rc = kv_status_agree(comm, rc);
+  for (int k = 0; rc == KV_OK && size > 1 && k < m->nmodes; k++) {
+    double theta[66];
+    int p = ds->d + 2, owner = k % size;
+    if (p > 66) {
+      rc = KV_ERROR(KV_ERR_INVALID, "pcagp: at most 64 inputs");
+      break;
+    }
+    if (rank == owner) {
+      memcpy(theta, kv_gp_theta(m->gp[k]), (size_t)p * sizeof *theta);
+    }
+    MPI_Bcast(theta, p, MPI_DOUBLE, owner, comm);
+    if (rank != owner) {
+      rc = kv_gp_set_theta(m->gp[k], theta);
+    }
+    rc = kv_status_agree(comm, rc);
+  }
+  return rc;
+}
+
+static int pcagp_fit_comm(MPI_Comm comm, const kv_dataset *ds, const void *params,
+                          kv_surrogate **out) {
   pcagp_params p;
   if (params) {
     p = *(const pcagp_params *)params;
@@ -205,11 +249,9 @@ static int pcagp_fit(const kv_dataset *ds, const void *params, kv_surrogate **ou
       rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
     }
   }
-  for (int k = 0; rc == KV_OK && k < m->nmodes; k++) {
-    rc = kv_gp_train(n, ds->d, ds->X, coef + (size_t)k * (size_t)n, &p.gp, &m->gp[k]);
-    if (rc == KV_OK) {
-      kv_info("mode %d: LML %.6g", k, kv_gp_lml_data(m->gp[k]));
-    }
+  rc = kv_status_agree(comm, rc);
+  if (rc == KV_OK) {
+    rc = train_modes(comm, m, ds, coef, &p.gp);
   }
   free(Y);
   free(coef);
@@ -219,6 +261,10 @@ static int pcagp_fit(const kv_dataset *ds, const void *params, kv_surrogate **ou
   }
   *out = &m->base;
   return KV_OK;
+}
+
+static int pcagp_fit(const kv_dataset *ds, const void *params, kv_surrogate **out) {
+  return pcagp_fit_comm(MPI_COMM_SELF, ds, params, out);
 }
 
 static int pcagp_predict(const kv_surrogate *s, const double *X, long n, double *mean,
@@ -363,4 +409,5 @@ const kv_surrogate_type kv_surrogate_pcagp = {
     .free = pcagp_free,
     .noutputs = pcagp_noutputs,
     .layout = pcagp_layout,
+    .fit_parallel = pcagp_fit_comm,
 };

@@ -203,12 +203,16 @@ static int spline_fit(const kv_dataset *ds, const void *params, kv_surrogate **o
                     p.max_terms, d);
   }
   int sizes[3] = {top < 4 ? top : 4, (4 + top) / 2, top}, rc = KV_OK;
+  if (p.knots > 0) {
+    sizes[0] = sizes[1] = sizes[2] = 0; /* the one size given: tried as the last */
+    sizes[2] = p.knots;
+  }
   m->y = malloc((size_t)n * sizeof *m->y);
   if (!m->y) {
     rc = KV_ERROR(KV_ERR_NOMEM, "spline: out of memory");
   }
   for (int c = 0; rc == KV_OK && c < 3; c++) {
-    if ((c > 0 && sizes[c] <= sizes[c - 1]) || (p.knots > 0 && c < 2)) {
+    if (sizes[c] < 3 || (c > 0 && sizes[c] <= sizes[c - 1])) {
       continue;
     }
     spline_model trial = *m;
