@@ -83,6 +83,16 @@ void kv_dataset_free(kv_dataset *ds) {
   memset(ds, 0, sizeof *ds);
 }
 
+void kv_dataset_column_range(const kv_dataset *ds, int j, double *lo, double *hi) {
+  *lo = ds->n ? ds->X[j] : 0.0;
+  *hi = *lo;
+  for (long i = 1; i < ds->n; i++) {
+    double v = ds->X[i * ds->d + j];
+    *lo = v < *lo ? v : *lo;
+    *hi = v > *hi ? v : *hi;
+  }
+}
+
 int kv_dataset_subset(const kv_dataset *ds, const long *rows, long m, kv_dataset *out) {
   memset(out, 0, sizeof *out);
   out->kind = ds->kind;
@@ -118,11 +128,7 @@ int kv_dataset_subset(const kv_dataset *ds, const long *rows, long m, kv_dataset
     }
   }
   for (int k = 0; k < d; k++) {
-    out->lo[k] = out->hi[k] = m ? out->X[k] : 0.0;
-    for (long i = 1; i < m; i++) {
-      out->lo[k] = out->X[i * d + k] < out->lo[k] ? out->X[i * d + k] : out->lo[k];
-      out->hi[k] = out->X[i * d + k] > out->hi[k] ? out->X[i * d + k] : out->hi[k];
-    }
+    kv_dataset_column_range(out, k, &out->lo[k], &out->hi[k]);
   }
   if (P) {
     int rc = kv_layout_copy(&out->layout, &ds->layout);

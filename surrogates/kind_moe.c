@@ -537,11 +537,8 @@ static int moe_fit(const kv_dataset *ds, const void *params, kv_surrogate **out)
   double *U = malloc((size_t)n * d * sizeof *U);
   int rc = m->off && m->scale && m->y && U ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "moe: out of memory");
   for (int j = 0; rc == KV_OK && j < d; j++) {
-    double lo = ds->X[j], hi = ds->X[j];
-    for (long i = 1; i < n; i++) {
-      lo = fmin(lo, ds->X[i * d + j]);
-      hi = fmax(hi, ds->X[i * d + j]);
-    }
+    double lo, hi;
+    kv_dataset_column_range(ds, j, &lo, &hi);
     m->off[j] = lo;
     m->scale[j] = hi > lo ? hi - lo : 1.0;
     for (long i = 0; i < n; i++) {

@@ -59,22 +59,6 @@ static void params_default(poly_params *p) {
   p->ridge = -1.0;
 }
 
-/* A ridge value: "cv" or a number >= 0 (shared with the other least-squares kinds). */
-static int ridge_from_config(const kv_config *cfg, const char *key, double *out) {
-  const char *v;
-  KV_CHECK(kv_config_get_string(cfg, key, &v));
-  char *end;
-  if (strcmp(v, "cv") == 0) {
-    *out = -1.0;
-    return KV_OK;
-  }
-  *out = strtod(v, &end);
-  if (end == v || *end || !(*out >= 0.0) || !isfinite(*out)) {
-    return kv_config_errorf(cfg, key, "expected cv or a penalty >= 0");
-  }
-  return KV_OK;
-}
-
 static int params_create(const kv_config *cfg, void **params) {
   poly_params *p = malloc(sizeof *p);
   if (!p) {
@@ -87,7 +71,7 @@ static int params_create(const kv_config *cfg, void **params) {
     rc = kv_config_get_int(cfg, "surrogate.max_degree", 1, 30, &maxdeg);
   }
   if (rc == KV_OK) {
-    rc = ridge_from_config(cfg, "surrogate.ridge", &p->ridge);
+    rc = kv_lsq_penalty_from_config(cfg, "surrogate.ridge", &p->ridge);
   }
   if (rc == KV_OK) {
     rc = kv_config_get_bool(cfg, "surrogate.interaction_only", &p->interaction);
@@ -115,17 +99,6 @@ static void poly_free(kv_surrogate *s) {
   free(m->y);
   kv_surrogate_header_free(s);
   free(m);
-}
-
-/* The range of each input column (the map of the basis). */
-static void column_range(const kv_dataset *ds, double *lo, double *hi) {
-  for (int j = 0; j < ds->d; j++) {
-    lo[j] = hi[j] = ds->X[j];
-    for (long i = 1; i < ds->n; i++) {
-      lo[j] = fmin(lo[j], ds->X[i * ds->d + j]);
-      hi[j] = fmax(hi[j], ds->X[i * ds->d + j]);
-    }
-  }
 }
 
 /* Fit one degree: the basis, its design and the least-squares fit (ridge by CV or given). */
@@ -173,7 +146,9 @@ static int poly_fit(const kv_dataset *ds, const void *params, kv_surrogate **out
     return KV_ERROR(KV_ERR_NOMEM, "out of memory");
   }
   double *hi = lo + d;
-  column_range(ds, lo, hi);
+  for (int j = 0; j < d; j++) {
+    kv_dataset_column_range(ds, j, &lo[j], &hi[j]);
+  }
   int dlo = p.degree ? p.degree : 1, dhi = p.degree ? p.degree : p.max_degree;
   if (p.degree) {
     long terms = kv_polybasis_count(d, p.degree);

@@ -21,6 +21,7 @@
 
 #include "core/log.h"
 #include "core/status.h"
+#include "surrogates/lsq.h"
 #include "surrogates/polybasis.h"
 #include "surrogates/surrogate_impl.h"
 
@@ -63,20 +64,11 @@ static int params_create(const kv_config *cfg, void **params) {
     return KV_ERROR(KV_ERR_NOMEM, "out of memory");
   }
   int k = 0;
-  const char *sm = NULL;
   int rc = kv_config_get_enum(cfg, "surrogate.rbf_kernel", RBF_CHOICES, &k);
   if (rc == KV_OK) {
-    rc = kv_config_get_string(cfg, "surrogate.smoothing", &sm);
+    rc = kv_lsq_penalty_from_config(cfg, "surrogate.smoothing", &p->smoothing);
   }
   p->kernel = k - 1;
-  p->smoothing = -1.0;
-  if (rc == KV_OK && strcmp(sm, "cv") != 0) {
-    char *end;
-    p->smoothing = strtod(sm, &end);
-    if (end == sm || *end || !(p->smoothing >= 0.0) || !isfinite(p->smoothing)) {
-      rc = kv_config_errorf(cfg, "surrogate.smoothing", "expected cv or a number >= 0");
-    }
-  }
   if (rc != KV_OK) {
     free(p);
     return rc;
@@ -244,11 +236,7 @@ static int rbf_fit(const kv_dataset *ds, const void *params, kv_surrogate **out)
   memcpy(m->y, ds->y, (size_t)n * sizeof *m->y);
   double lo[64], hi[64], zero[64], one[64];
   for (int j = 0; j < d && j < 64; j++) {
-    lo[j] = hi[j] = ds->X[j];
-    for (long i = 1; i < n; i++) {
-      lo[j] = fmin(lo[j], ds->X[i * d + j]);
-      hi[j] = fmax(hi[j], ds->X[i * d + j]);
-    }
+    kv_dataset_column_range(ds, j, &lo[j], &hi[j]);
     m->off[j] = lo[j];
     m->scale[j] = hi[j] > lo[j] ? hi[j] - lo[j] : 1.0;
     zero[j] = 0.0;

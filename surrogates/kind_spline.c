@@ -59,24 +59,15 @@ static int params_create(const kv_config *cfg, void **params) {
     return KV_ERROR(KV_ERR_NOMEM, "out of memory");
   }
   long mt = 600, kn = 0;
-  const char *sm = NULL;
   int rc = kv_config_get_int(cfg, "surrogate.max_terms", 16, 20000, &mt);
   if (rc == KV_OK) {
     rc = kv_config_get_int(cfg, "surrogate.knots", 0, 200, &kn);
   }
   if (rc == KV_OK) {
-    rc = kv_config_get_string(cfg, "surrogate.spline_smoothing", &sm);
+    rc = kv_lsq_penalty_from_config(cfg, "surrogate.spline_smoothing", &p->smoothing);
   }
   p->max_terms = (int)mt;
   p->knots = (int)kn;
-  p->smoothing = -1.0;
-  if (rc == KV_OK && strcmp(sm, "cv") != 0) {
-    char *end;
-    p->smoothing = strtod(sm, &end);
-    if (end == sm || *end || !(p->smoothing >= 0.0) || !isfinite(p->smoothing)) {
-      rc = kv_config_errorf(cfg, "surrogate.spline_smoothing", "expected cv or a number >= 0");
-    }
-  }
   if (rc != KV_OK) {
     free(p);
     return rc;
@@ -221,11 +212,7 @@ static int spline_fit(const kv_dataset *ds, const void *params, kv_surrogate **o
     for (int k = 0; k < d; k++) {
       trial.order[k] = sizes[c] >= 4 ? 4 : 3;
       trial.nb[k] = sizes[c];
-      trial.lo[k] = trial.hi[k] = ds->X[k];
-      for (long i = 1; i < n; i++) {
-        trial.lo[k] = fmin(trial.lo[k], ds->X[i * d + k]);
-        trial.hi[k] = fmax(trial.hi[k], ds->X[i * d + k]);
-      }
+      kv_dataset_column_range(ds, k, &trial.lo[k], &trial.hi[k]);
       if (!(trial.hi[k] > trial.lo[k])) {
         trial.hi[k] = trial.lo[k] + 1.0;
       }

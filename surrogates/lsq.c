@@ -22,6 +22,21 @@ struct kv_lsq {
   double s2, dof, loo_mse;
 };
 
+int kv_lsq_penalty_from_config(const kv_config *cfg, const char *key, double *out) {
+  const char *v;
+  KV_CHECK(kv_config_get_string(cfg, key, &v));
+  if (strcmp(v, "cv") == 0) {
+    *out = -1.0;
+    return KV_OK;
+  }
+  char *end;
+  *out = strtod(v, &end);
+  if (end == v || *end || !(*out >= 0.0) || !isfinite(*out)) {
+    return kv_config_errorf(cfg, key, "expected cv (chosen by cross-validation) or a number >= 0");
+  }
+  return KV_OK;
+}
+
 void kv_lsq_free(kv_lsq *l) {
   if (!l) {
     return;

@@ -20,6 +20,7 @@
 #ifndef KV_LSQ_H
 #define KV_LSQ_H
 
+#include "io/config.h"
 #include "io/h5.h"
 
 typedef struct kv_lsq kv_lsq;
@@ -36,6 +37,10 @@ int kv_lsq_fit(long n, int p, const double *Phi, const double *y, int q, const d
  * lambda when lambda >= 0. *chosen gets it. */
 int kv_lsq_fit_cv(long n, int p, const double *Phi, const double *y, int q, const double *R,
                   double lambda, kv_lsq **out, double *chosen);
+
+/* A penalty key of a validated configuration: "cv" (*out = -1: chosen by cross-validation) or
+ * a number >= 0; anything else is a configuration error naming the key. Not collective. */
+int kv_lsq_penalty_from_config(const kv_config *cfg, const char *key, double *out);
 
 /* Free; NULL is a no-op. */
 void kv_lsq_free(kv_lsq *l);
