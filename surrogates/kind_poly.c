@@ -42,8 +42,8 @@ typedef struct {
 static const kv_config_key poly_keys[] = {
     {"surrogate.degree", KV_CFG_INT, "0", NULL, 0, 30,
      "total degree of the polynomial (0: chosen by cross-validation from 1 to max_degree)"},
-    {"surrogate.max_degree", KV_CFG_INT, "4", NULL, 1, 30,
-     "the largest degree cross-validation tries"},
+    {"surrogate.max_degree", KV_CFG_INT, "8", NULL, 1, 30,
+     "the largest degree cross-validation tries (degrees with as many terms as points are not)"},
     {"surrogate.ridge", KV_CFG_STRING, "cv", NULL, KV_CFG_NORANGE,
      "ridge penalty on the non-constant terms: cv (chosen by leave-one-out) or a number >= 0"},
     {"surrogate.interaction_only", KV_CFG_BOOL, "false", NULL, KV_CFG_NORANGE,
@@ -55,7 +55,7 @@ static const kv_config_key poly_keys[] = {
 
 static void params_default(poly_params *p) {
   memset(p, 0, sizeof *p);
-  p->max_degree = 4;
+  p->max_degree = 8;
   p->ridge = -1.0;
 }
 
@@ -65,7 +65,7 @@ static int params_create(const kv_config *cfg, void **params) {
     return KV_ERROR(KV_ERR_NOMEM, "out of memory");
   }
   params_default(p);
-  long deg = 0, maxdeg = 4, lim[POLY_MAX_INPUTS];
+  long deg = 0, maxdeg = 8, lim[POLY_MAX_INPUTS];
   int rc = kv_config_get_int(cfg, "surrogate.degree", 0, 30, &deg);
   if (rc == KV_OK) {
     rc = kv_config_get_int(cfg, "surrogate.max_degree", 1, 30, &maxdeg);
@@ -324,6 +324,31 @@ static int poly_training_y(const kv_surrogate *s, const double **y, long *n) {
   return KV_OK;
 }
 
+static int poly_warm_state(const kv_surrogate *s, double *state, int *n) {
+  state[0] = ((const poly_model *)s)->basis.degree;
+  *n = 1;
+  return KV_OK;
+}
+
+/* Refits try degrees up to the one the fit on all the data chose (a fold may have too few points
+ * for it; the ridge is chosen again: cheap). */
+static int poly_warm_params(const void *params, const double *state, int n, void **out) {
+  poly_params *p = malloc(sizeof *p);
+  if (!p) {
+    return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
+  if (params) {
+    *p = *(const poly_params *)params;
+  } else {
+    params_default(p);
+  }
+  if (n == 1 && state[0] >= 1 && state[0] <= 30 && !p->degree) {
+    p->max_degree = (int)state[0];
+  }
+  *out = p;
+  return KV_OK;
+}
+
 const kv_surrogate_type kv_surrogate_poly = {
     .name = "poly",
     .summary =
@@ -339,4 +364,6 @@ const kv_surrogate_type kv_surrogate_poly = {
     .free = poly_free,
     .training_y = poly_training_y,
     .loo = poly_loo,
+    .warm_state = poly_warm_state,
+    .warm_params = poly_warm_params,
 };
