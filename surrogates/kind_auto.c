@@ -24,8 +24,8 @@ extern const kv_surrogate_type kv_surrogate_auto;
 enum { AUTO_MAX = 24 };
 
 static const char auto_default[] =
-    "gp, gp(trend=linear, prior=lognormal), gp(transform=log), poly, rbf, spline, "
-    "moe(min_clusters=2)";
+    "gp, gp(prior=lognormal), gp(trend=linear, prior=lognormal), gp(transform=log), poly, rbf, "
+    "spline, moe(min_clusters=2, restarts=0)";
 static const char *const metric_names[] = {"mae", "rmse", "q2", "max_error"};
 #define AUTO_METRICS "mae|rmse|q2|max_error"
 
@@ -78,10 +78,19 @@ static int next_candidate(const char *list, size_t *pos, char *out, size_t n) {
   return 1;
 }
 
-/* 1 when key is one of kind t's own. */
+/* 1 when key is one of kind t's own (a mixture's: or of the kinds its experts can be). */
 static int own_key(const kv_surrogate_type *t, const char *key) {
   const kv_config_key *mine[4] = {t->keys[0], t->keys[1], t->keys[2], NULL};
-  return kv_config_key_find(mine, key) != NULL;
+  if (kv_config_key_find(mine, key)) {
+    return 1;
+  }
+  for (int i = 0; t->selects && kv_surrogate_type_at(i); i++) {
+    const kv_surrogate_type *o = kv_surrogate_type_at(i);
+    if (o != t && !o->selects && (o->data & t->data) && own_key(o, key)) {
+      return 1;
+    }
+  }
+  return 0;
 }
 
 /* One candidate's parameters: the configuration with its kind and its own settings. */

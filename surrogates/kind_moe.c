@@ -78,7 +78,8 @@ static int expert_kinds(const char *list, moe_params *p, char *bad, size_t nbad)
   snprintf(buf, sizeof buf, "%s", list);
   char *save = NULL;
   p->ne = 0;
-  for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+  /* Separated by commas or spaces, or '+' (inside an auto candidate: moe(experts=poly+rbf)). */
+  for (char *tok = strtok_r(buf, ", +", &save); tok; tok = strtok_r(NULL, ", +", &save)) {
     const kv_surrogate_type *t = kv_surrogate_type_find(tok);
     if (!t || !(t->data & KV_DATA_SCALAR) || !t->predict || t->selects ||
         p->ne == MOE_MAX_EXPERTS) {
