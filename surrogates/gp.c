@@ -46,9 +46,9 @@ void kv_gp_options_default(kv_gp_options *o) {
   o->trend = 0;
   o->prior = 0;
   o->prior_length = 0.5;
-  o->prior_length_sd = 1.5;
-  o->prior_noise = 1e-3;
-  o->prior_noise_sd = 3.0;
+  o->prior_length_sd = 1.0;
+  o->prior_noise = 1e-2;
+  o->prior_noise_sd = 2.0;
 }
 
 int kv_gp_log_inputs(kv_gp_options *o, int d, char *const *names) {

@@ -65,7 +65,7 @@ int kv_gp_log_inputs(kv_gp_options *o, int d, char *const *names);
 
 /* The defaults above: matern52, normalize, alpha 1e-10, noise fitted, bounds length
  * [1e-3, 1e3], signal [1e-5, 1e5], noise [1e-10, 10], 2 restarts, seed 1, 200 iterations; no
- * trend, no prior (its parameters 0.5, 1.5 and 1e-3, 3), no log inputs. */
+ * trend, no prior (its parameters 0.5, 1 and 1e-2, 2), no log inputs. */
 void kv_gp_options_default(kv_gp_options *o);
 
 typedef struct kv_gp kv_gp;

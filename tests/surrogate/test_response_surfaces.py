@@ -116,6 +116,24 @@ check(es < 1e-5, f"gp trend = linear: sd equals OpenTURNS' conditional sd with t
       f"uncertainty (max rel diff {es:.2e})")
 check("leave-one-out, 25 points" in out, "cv_folds = loo uses the GP's closed form")
 
+# ---- MAP: a tight prior holds the hyperparameters at its medians ----
+n = 30
+X = rng.uniform(0, 4, (n, 2))
+y = np.sin(X[:, 0]) + 0.1 * X[:, 1] + 0.05 * rng.normal(size=n)
+data = csv("rs_map.csv", X, y, ["a", "b"])
+rc, out, _, model = fit("rs_map", data, "a, b", "kind = gp\nprior = lognormal\n"
+                        "prior_length = 0.3, 0.001\nprior_noise = 0.02, 0.001\ncv_folds = 0")
+with h5py.File(model) as f:
+    th = f["gp/theta"][...]
+check(rc == 0 and np.allclose(np.exp(th[:2]), 0.3, rtol=0.01) and abs(np.exp(th[3]) / 0.02 - 1) < 0.01,
+      f"gp prior = lognormal: a tight prior holds the length scales and the noise at its medians "
+      f"(lengths {np.exp(th[:2])}, noise {np.exp(th[3]):.4g}, unit-box / standardised units)")
+rc, out, _, model = fit("rs_ml", data, "a, b", "kind = gp\ncv_folds = 0")
+with h5py.File(model) as f:
+    th_ml = f["gp/theta"][...]
+check(rc == 0 and not np.allclose(np.exp(th_ml[:2]), 0.3, rtol=0.1),
+      f"without the prior the same data give other length scales ({np.exp(th_ml[:2])})")
+
 # ---- log-GP: back-transformed intervals hold their coverage on lognormal data ----
 n = 120
 X = rng.uniform(0, 1, (n, 2))
