@@ -42,7 +42,7 @@ typedef struct {
 static const kv_config_key poly_keys[] = {
     {"surrogate.degree", KV_CFG_INT, "0", NULL, 0, 30,
      "total degree of the polynomial (0: chosen by cross-validation from 1 to max_degree)"},
-    {"surrogate.max_degree", KV_CFG_INT, "8", NULL, 1, 30,
+    {"surrogate.max_degree", KV_CFG_INT, "20", NULL, 1, 30,
      "the largest degree cross-validation tries (degrees with as many terms as points are not)"},
     {"surrogate.ridge", KV_CFG_STRING, "cv", NULL, KV_CFG_NORANGE,
      "ridge penalty on the non-constant terms: cv (chosen by leave-one-out) or a number >= 0"},
@@ -55,7 +55,7 @@ static const kv_config_key poly_keys[] = {
 
 static void params_default(poly_params *p) {
   memset(p, 0, sizeof *p);
-  p->max_degree = 8;
+  p->max_degree = 20;
   p->ridge = -1.0;
 }
 
@@ -65,7 +65,7 @@ static int params_create(const kv_config *cfg, void **params) {
     return KV_ERROR(KV_ERR_NOMEM, "out of memory");
   }
   params_default(p);
-  long deg = 0, maxdeg = 8, lim[POLY_MAX_INPUTS];
+  long deg = 0, maxdeg = 20, lim[POLY_MAX_INPUTS];
   int rc = kv_config_get_int(cfg, "surrogate.degree", 0, 30, &deg);
   if (rc == KV_OK) {
     rc = kv_config_get_int(cfg, "surrogate.max_degree", 1, 30, &maxdeg);
@@ -163,8 +163,10 @@ static int poly_fit(const kv_dataset *ds, const void *params, kv_surrogate **out
   kv_surrogate *s = NULL;
   int rc = kv_surrogate_alloc(&kv_surrogate_poly, sizeof(poly_model), d, ds->names, ds->yname, &s);
   poly_model *m = (poly_model *)s;
-  int last_terms = 0;
-  for (int deg = dlo; rc == KV_OK && deg <= dhi; deg++) {
+  int last_terms = 0, worse = 0;
+  /* Degrees upward until one has as many terms as points, or three in a row do not improve the
+   * leave-one-out error (odd and even degrees may alternate on symmetric functions). */
+  for (int deg = dlo; rc == KV_OK && deg <= dhi && worse < 3; deg++) {
     kv_polybasis b;
     kv_lsq *l = NULL;
     double lam = 0.0;
@@ -197,9 +199,11 @@ static int poly_fit(const kv_dataset *ds, const void *params, kv_surrogate **out
       m->basis = b;
       m->lsq = l;
       m->lambda = lam;
+      worse = 0;
     } else {
       kv_polybasis_free(&b);
       kv_lsq_free(l);
+      worse++;
     }
   }
   free(lo);
