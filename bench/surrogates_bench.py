@@ -24,7 +24,7 @@ OUT = os.environ.get("OUT", "tests/out/bench/surrogates")
 SIZES = [int(s) for s in os.environ.get("SIZES", "50,200,1000").split(",")]
 FUNCS = os.environ.get("FUNCS", "branin,ishigami,otl,borehole,wing,friedman1").split(",")
 NOISE = [float(s) for s in os.environ.get("NOISE", "0,0.05").split(",")]
-PEERS = os.environ.get("PEERS", "sk_gp,sk_poly,xgb,ot_krig,ot_chaos").split(",")
+PEERS = [p for p in os.environ.get("PEERS", "sk_gp,sk_poly,xgb,ot_krig,ot_chaos").split(",") if p]
 HINDSIGHT = os.environ.get("HINDSIGHT", "1") == "1"
 NTEST = 10000
 os.makedirs(OUT, exist_ok=True)

@@ -45,6 +45,8 @@ typedef struct {
   kv_surrogate *expert[MOE_MAX_K];
   long n;
   double *y;
+  double *loo;    /* n: the mixture's leave-one-out predictions (NULL after a load)       */
+  double loo_mse; /* their mean squared error                                          */
 } moe_model;
 
 static const kv_config_key moe_keys[] = {
@@ -153,6 +155,7 @@ static void moe_free(kv_surrogate *s) {
   free(m->off);
   free(m->scale);
   free(m->y);
+  free(m->loo);
   kv_surrogate_header_free(s);
   free(m);
 }
@@ -468,7 +471,11 @@ static int fit_k(const kv_dataset *ds, const moe_params *p, int K, const double 
     /* Each point: its own expert's leave-one-out value, the others' predictions, gated. */
     gating(m, n, U, G);
     double mse = 0.0;
-    for (long i = 0; i < n; i++) {
+    m->loo = malloc((size_t)n * sizeof *m->loo);
+    if (!m->loo) {
+      rc = KV_ERROR(KV_ERR_NOMEM, "moe: out of memory");
+    }
+    for (long i = 0; rc == KV_OK && i < n; i++) {
       double v = 0.0;
       for (int k = 0; rc == KV_OK && k < K; k++) {
         double mk = loo[i];
@@ -478,8 +485,10 @@ static int fit_k(const kv_dataset *ds, const moe_params *p, int K, const double 
         v += G[i * K + k] * mk;
       }
       mse += (v - ds->y[i]) * (v - ds->y[i]) / (double)n;
+      m->loo[i] = v;
     }
     *score = mse;
+    m->loo_mse = mse;
   }
 cleanup:
   free(Z);
@@ -501,7 +510,8 @@ static void clear_mixture(moe_model *m) {
   free(m->mu);
   free(m->cov);
   free(m->chol);
-  m->mu = m->cov = m->chol = NULL;
+  free(m->loo);
+  m->mu = m->cov = m->chol = m->loo = NULL;
   m->K = 0;
 }
 
@@ -555,7 +565,7 @@ static int moe_fit(const kv_dataset *ds, const void *params, kv_surrogate **out)
   for (int K = klo; rc == KV_OK && K <= khi; K++) {
     moe_model trial = *m;
     memset(trial.expert, 0, sizeof trial.expert);
-    trial.mu = trial.cov = trial.chol = NULL;
+    trial.mu = trial.cov = trial.chol = trial.loo = NULL;
     double score = INFINITY;
     int krc = fit_k(ds, p, K, U, &trial, &score);
     kv_debug("moe: %d cluster%s: LOO RMSE %.6g", K, K > 1 ? "s" : "", sqrt(score));
@@ -708,6 +718,22 @@ static int moe_describe(const kv_surrogate *s, FILE *f) {
   return KV_OK;
 }
 
+/* Each training point by its own expert's closed-form leave-one-out value and the other
+ * experts' predictions, gated (the clustering held fixed); variance: their mean squared error. */
+static int moe_loo(const kv_surrogate *s, double *mean, double *var) {
+  const moe_model *m = (const moe_model *)s;
+  if (!m->loo) {
+    return KV_ERROR(KV_ERR_UNSUPPORTED, "moe: a loaded model keeps no leave-one-out values");
+  }
+  for (long i = 0; i < m->n; i++) {
+    mean[i] = m->loo[i];
+    if (var) {
+      var[i] = m->loo_mse;
+    }
+  }
+  return KV_OK;
+}
+
 static int moe_training_y(const kv_surrogate *s, const double **y, long *n) {
   const moe_model *m = (const moe_model *)s;
   *y = m->y;
@@ -773,6 +799,7 @@ const kv_surrogate_type kv_surrogate_moe = {
     .describe = moe_describe,
     .free = moe_free,
     .training_y = moe_training_y,
+    .loo = moe_loo,
     .warm_state = moe_warm_state,
     .warm_params = moe_warm_params,
     .selects = 1,

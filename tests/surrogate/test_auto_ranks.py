@@ -4,6 +4,7 @@
 model, bit for bit (BLAS and OpenMP on one thread each, so that no thread count differs between
 the runs)."""
 import os
+import shutil
 import subprocess
 
 import h5py
@@ -83,6 +84,7 @@ kind = pcagp
 restarts = 0
 energy = 0.999999
 """)
+shutil.rmtree(os.path.join(OUT, "ranks_sweep"), ignore_errors=True)
 p = subprocess.run(MPIRUN + ["-n", "2", KELVIN, "-q", "sweep", sweep], stdout=subprocess.PIPE,
                    stderr=subprocess.STDOUT, text=True, env=env)
 ref = None
