@@ -7,9 +7,10 @@
  * data (a Box-Cox transform of negative outputs, tensor splines in 8 inputs) are listed as not
  * applicable and skipped.
  *
- * With cv_folds = loo the kinds with a closed form (gp, poly, rbf, spline) are scored by it,
- * from their fit on all the data (no refits: fast, and no pessimism against models that need all
- * the points, at the price of hyperparameters held fixed); the others by n refits.
+ * With select_cv = loo (the default) the kinds with a closed form (gp, poly, rbf, spline) are
+ * scored by it, from their fit on all the data (no refits: fast, and no pessimism against models
+ * that need all the points, at the price of hyperparameters held fixed); the others (moe, whose
+ * clusters see every point) by cv_folds-fold refits.
  *
  * Under MPI the (candidate, fold) fits are dealt round-robin over the ranks and the held-out
  * predictions summed, so every rank ranks the same numbers and fits the same winner: the result
@@ -40,6 +41,7 @@ typedef struct {
   void *p[AUTO_MAX];
   int metric;
   kv_cv_params cv;
+  kv_cv_params kfold; /* for kinds without a closed form when cv is leave-one-out           */
 } auto_params;
 
 static const kv_config_key auto_keys[] = {
@@ -164,6 +166,10 @@ static int params_create(const kv_config *cfg, void **params) {
   if (rc == KV_OK) {
     rc = kv_config_get_enum(cfg, "surrogate.select_cv", "loo|kfold", &how);
   }
+  p->kfold = p->cv;
+  if (p->kfold.folds < 2) {
+    p->kfold.folds = 5;
+  }
   if (rc == KV_OK && how == 0) {
     p->cv.folds = KV_CV_LOO;
   }
@@ -198,9 +204,10 @@ static char *leaderboard(const auto_params *p, int k, const kv_cv_scores *sc, co
   if (!board) {
     return NULL;
   }
-  char how[64];
+  char how[96];
   if (p->cv.folds == KV_CV_LOO) {
-    snprintf(how, sizeof how, "leave-one-out (closed forms)");
+    snprintf(how, sizeof how, "leave-one-out (closed forms; %d-fold for kinds without)",
+             p->kfold.folds);
   } else {
     snprintf(how, sizeof how, "%d-fold cross-validation", k);
   }
@@ -260,6 +267,12 @@ static int auto_fit_parallel(MPI_Comm comm, const kv_dataset *ds, const void *pa
   void *warm[AUTO_MAX] = {0};
   int rc = fold && pred && fail ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "auto: out of memory");
   int k = rc == KV_OK ? kv_cv_assign(n, &p->cv, fold) : 0;
+  /* Kinds without a closed form, when the others are scored by leave-one-out: k-fold. */
+  int *kfold = malloc((nn + 1) * sizeof *kfold);
+  int kk = kfold && rc == KV_OK ? kv_cv_assign(n, &p->kfold, kfold) : 0;
+  if (rc == KV_OK && !kfold) {
+    rc = KV_ERROR(KV_ERR_NOMEM, "auto: out of memory");
+  }
   if (rc == KV_OK && k < 1) {
     rc = KV_ERROR(KV_ERR_CONFIG, "surrogate.cv_folds: %d folds of %ld points", p->cv.folds, n);
   }
@@ -307,14 +320,20 @@ static int auto_fit_parallel(MPI_Comm comm, const kv_dataset *ds, const void *pa
       }
     }
   }
-  for (long t = rank; rc == KV_OK && t < (long)C * k; t += size) {
-    int c = (int)(t / k), f = (int)(t % k);
+  /* Refits: (candidate, fold) pairs over the ranks; under leave-one-out only the kinds without a
+   * closed form, on the k-fold assignment. */
+  int loo = p->cv.folds == KV_CV_LOO, kr = loo ? (kk > 0 ? kk : 1) : k;
+  for (long t = rank; rc == KV_OK && t < (long)C * kr; t += size) {
+    int c = (int)(t / kr), f = (int)(t % kr);
+    if (loo && kk < 1 && !closed[c]) {
+      fail[c] = 2.0; /* fewer points than folds: cannot be scored */
+    }
     if (fail[c] != 0.0 || closed[c]) {
       continue;
     }
     double *mean = pred + 3 * nn * c, t0 = MPI_Wtime();
-    int frc = kv_cv_fold(p->t[c], warm[c] ? warm[c] : p->p[c], ds, fold, f, mean, mean + nn,
-                         mean + 2 * nn);
+    int frc = kv_cv_fold(p->t[c], warm[c] ? warm[c] : p->p[c], ds, loo ? kfold : fold, f, mean,
+                         mean + nn, mean + 2 * nn);
     secs[c] += MPI_Wtime() - t0;
     if (frc == KV_ERR_NOMEM) {
       rc = frc;
@@ -383,6 +402,7 @@ static int auto_fit_parallel(MPI_Comm comm, const kv_dataset *ds, const void *pa
   }
   free(board);
   free(fold);
+  free(kfold);
   free(pred);
   free(fail);
   free(def);

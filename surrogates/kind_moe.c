@@ -718,22 +718,6 @@ static int moe_describe(const kv_surrogate *s, FILE *f) {
   return KV_OK;
 }
 
-/* Each training point by its own expert's closed-form leave-one-out value and the other
- * experts' predictions, gated (the clustering held fixed); variance: their mean squared error. */
-static int moe_loo(const kv_surrogate *s, double *mean, double *var) {
-  const moe_model *m = (const moe_model *)s;
-  if (!m->loo) {
-    return KV_ERROR(KV_ERR_UNSUPPORTED, "moe: a loaded model keeps no leave-one-out values");
-  }
-  for (long i = 0; i < m->n; i++) {
-    mean[i] = m->loo[i];
-    if (var) {
-      var[i] = m->loo_mse;
-    }
-  }
-  return KV_OK;
-}
-
 static int moe_training_y(const kv_surrogate *s, const double **y, long *n) {
   const moe_model *m = (const moe_model *)s;
   *y = m->y;
@@ -799,7 +783,6 @@ const kv_surrogate_type kv_surrogate_moe = {
     .describe = moe_describe,
     .free = moe_free,
     .training_y = moe_training_y,
-    .loo = moe_loo,
     .warm_state = moe_warm_state,
     .warm_params = moe_warm_params,
     .selects = 1,
