@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/comm.h"
 #include "core/status.h"
 #include "drivers/fit.h"
 #include "io/config.h"
@@ -50,7 +51,7 @@ static int report(const kv_surrogate *s, const char *path) {
 
 int kv_cmd_fit(MPI_Comm comm, int argc, char **argv) {
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  rank = kv_comm_rank(comm);
   for (int i = 1; i < argc; i++) {
     if (kv_cli_is_help(argv[i])) {
       if (rank == 0) {

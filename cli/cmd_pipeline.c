@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/comm.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "drivers/pipeline.h"
@@ -18,7 +19,7 @@ static const char help[] =
 
 int kv_cmd_pipeline(MPI_Comm comm, int argc, char **argv) {
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  rank = kv_comm_rank(comm);
   const char *path;
   kv_config *cfg;
   int done;

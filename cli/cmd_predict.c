@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/comm.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "drivers/predict.h"
@@ -17,6 +18,7 @@
 static const char help[] =
     "usage: kelvin predict MODEL.h5 name=value ... [--output FIELD.h5]\n"
     "       kelvin predict MODEL.h5 --input points.csv --output pred.csv\n"
+    "       kelvin predict MODEL.h5 --stdin    (for outer loops: optimisers, Dakota, scripts)\n"
     "\n"
     "Evaluate a surrogate made by kelvin fit. Inputs are named as in the model (kelvin info\n"
     "MODEL.h5 shows them: CSV columns or config keys such as heat.kappa).\n"
@@ -28,30 +30,40 @@ static const char help[] =
     "         pointwise standard deviation (<var>_std) in the solver's layout\n"
     "  pattern ebm.scenario=NAME [run.year_start=Y0 run.year_end=Y1] --output FIELD.h5: the\n"
     "         anomaly of every year of a scenario\n"
+    "  --stdin  a scalar model reads one point per line from standard input (the inputs' values\n"
+    "         in the model's order, separated by spaces or commas, or as name=value pairs;\n"
+    "         blank lines and # comments skipped) and writes one 'mean std' line per point,\n"
+    "         flushed at once, until end of input\n"
     "Each kind predicts as the data it learnt from: scalar kinds like gp, field kinds like\n"
     "pcagp, scenario kinds like pattern (kelvin fit --help lists the kinds).\n";
 
-/* mean, std and the central 95 % interval of every point (the kind's own: back-transformed for
- * transformed outputs). */
+/* mean, std, the central 95 % interval of every point (the kind's own: back-transformed for
+ * transformed outputs) and whether the point lies outside the training box. */
 static int write_csv(const kv_surrogate *s, const char *path, long m, const double *X,
                      const double *mean, const double *var) {
   double *lo = malloc((2 * (size_t)m + 1) * sizeof *lo);
-  if (!lo) {
+  char *out = malloc((size_t)m + 1);
+  if (!lo || !out) {
+    free(lo);
+    free(out);
     return KV_ERROR(KV_ERR_NOMEM, "out of memory");
   }
+  kv_surrogate_outside(s, m, X, out);
   int rc = kv_surrogate_interval(s, m, X, 0.95, lo, lo + m);
   char tmp[4200];
   FILE *f = rc == KV_OK ? kv_textfile_begin(path, tmp, sizeof tmp) : NULL;
-  if (!f) {
-    free(lo);
-    return rc != KV_OK ? rc : KV_ERR_IO;
-  }
-  fputs("mean,std,lo95,hi95\n", f);
-  for (long i = 0; i < m; i++) {
-    fprintf(f, "%.17g,%.17g,%.17g,%.17g\n", mean[i], sqrt(var[i]), lo[i], lo[m + i]);
+  if (f) {
+    fputs("mean,std,lo95,hi95,outside\n", f);
+    for (long i = 0; i < m; i++) {
+      fprintf(f, "%.17g,%.17g,%.17g,%.17g,%d\n", mean[i], sqrt(var[i]), lo[i], lo[m + i], out[i]);
+    }
+    rc = kv_textfile_commit(f, tmp, path);
+  } else if (rc == KV_OK) {
+    rc = KV_ERR_IO;
   }
   free(lo);
-  return kv_textfile_commit(f, tmp, path);
+  free(out);
+  return rc;
 }
 
 /* A scenario surrogate: SCENARIO_KEY=NAME [run.year_start=Y0 run.year_end=Y1] --output FILE,
@@ -149,10 +161,149 @@ static int inputs_from_csv(const kv_surrogate *s, const char *input, kv_table *t
   return KV_OK;
 }
 
+/* One point of a --stdin line: d numbers in the model's input order (spaces or commas), or
+ * name=value pairs naming every input. Returns KV_OK, or KV_ERR_USAGE naming the line. */
+static int parse_point(const kv_surrogate *s, char *line, long lineno, double *x, char *given) {
+  int d = kv_surrogate_ninputs(s), n = 0;
+  memset(given, 0, (size_t)d);
+  for (char *tok = strtok(line, " \t,\r\n"); tok; tok = strtok(NULL, " \t,\r\n")) {
+    char *eq = strchr(tok, '='), *end;
+    int k = n;
+    if (eq) {
+      *eq = 0;
+      k = kv_surrogate_input_index(s, tok);
+      if (k < 0) {
+        char list[1024];
+        kv_surrogate_input_list(s, list, sizeof list);
+        return KV_ERROR(KV_ERR_USAGE,
+                        "predict --stdin: line %ld: '%s' is not an input (the "
+                        "model's inputs: %s)",
+                        lineno, tok, list);
+      }
+      tok = eq + 1;
+    } else if (n >= d) {
+      return KV_ERROR(KV_ERR_USAGE, "predict --stdin: line %ld: more than %d values", lineno, d);
+    }
+    double v = strtod(tok, &end);
+    if (*end || end == tok || !isfinite(v)) {
+      return KV_ERROR(KV_ERR_USAGE, "predict --stdin: line %ld: '%s' is not a number", lineno, tok);
+    }
+    x[k] = v;
+    given[k] = 1;
+    n++;
+  }
+  for (int k = 0; k < d; k++) {
+    if (!given[k]) {
+      return KV_ERROR(KV_ERR_USAGE,
+                      "predict --stdin: line %ld: no value for %s (%d inputs per "
+                      "line, in the order of kelvin info)",
+                      lineno, kv_surrogate_input(s, k), d);
+    }
+  }
+  return KV_OK;
+}
+
+/* --stdin: one point per line in, one 'mean std' line out, flushed so that a caller waiting on
+ * the answer (an optimiser through a pipe) gets it at once. */
+static int predict_stream(const kv_surrogate *s, FILE *in) {
+  int d = kv_surrogate_ninputs(s), rc = KV_OK;
+  double *x = malloc(((size_t)d + 1) * sizeof *x);
+  char *given = malloc((size_t)d + 1), *line = NULL;
+  size_t cap = 0;
+  long lineno = 0, points = 0, outside = 0;
+  if (!x || !given) {
+    rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  }
+  while (rc == KV_OK && getline(&line, &cap, in) >= 0) {
+    lineno++;
+    char *p = line + strspn(line, " \t\r\n");
+    if (!*p || *p == '#') {
+      continue;
+    }
+    double mean, var;
+    rc = parse_point(s, p, lineno, x, given);
+    if (rc == KV_OK) {
+      rc = kv_surrogate_predict(s, 1, x, &mean, &var);
+    }
+    if (rc == KV_OK) {
+      int out = kv_surrogate_outside(s, 1, x, NULL);
+      outside += out > 0;
+      printf(out > 0 ? "%.10g %.10g outside\n" : "%.10g %.10g\n", mean, sqrt(var));
+      fflush(stdout);
+      points++;
+    }
+  }
+  if (outside) {
+    kv_warn("predict --stdin: %ld of %ld points lie outside the training box (marked 'outside'): "
+            "the surrogate extrapolates there",
+            outside, points);
+  }
+  free(line);
+  free(x);
+  free(given);
+  return rc;
+}
+
+/* A warning naming how many points (and which input, for the first) lie outside the training
+ * box: the surrogate extrapolates there and its error is not what validation measured. */
+static void warn_outside(const kv_surrogate *s, const char *model, long m, const double *X) {
+  int n = kv_surrogate_outside(s, m, X, NULL), d = kv_surrogate_ninputs(s);
+  const double *box = kv_surrogate_box(s);
+  for (long i = 0; n && i < m; i++) {
+    for (int k = 0; k < d && kv_surrogate_outside(s, 1, X + i * d, NULL); k++) {
+      double v = X[i * d + k];
+      if (v < box[k] || v > box[d + k]) {
+        kv_warn("predict: %d of %ld point%s outside the training box of %s (first: %s = %g, "
+                "trained on %g..%g): the surrogate extrapolates; flagged 'outside' in the output",
+                n, m, m == 1 ? "" : "s", model, kv_surrogate_input(s, k), v, box[k], box[d + k]);
+        return;
+      }
+    }
+  }
+}
+
+/* A field prediction that says what it is: the model's configuration with the inputs set to the
+ * values predicted at (so that someone finding the file later reads those, not the training base
+ * case), and root attributes naming the inputs, the model file and the training box. */
+static int write_field(const kv_surrogate *s, const char *model, const kv_field_layout *L,
+                       const double *X, const double *mean, const double *var, const char *output) {
+  kv_config *cfg = NULL;
+  char *text = NULL, at[2048] = "", box[8] = "no";
+  const char *stored = kv_surrogate_config(s);
+  int d = kv_surrogate_ninputs(s), rc = kv_config_parse_string(stored ? stored : "", model, &cfg);
+  for (int k = 0; rc == KV_OK && k < d; k++) {
+    char v[64];
+    snprintf(v, sizeof v, "%.17g", X[k]);
+    size_t len = strlen(at);
+    snprintf(at + len, sizeof at - len, "%s%s = %s", k ? ", " : "", kv_surrogate_input(s, k), v);
+    /* Inputs that are configuration keys (a sweep's varied keys) replace the base case's. */
+    if (strchr(kv_surrogate_input(s, k), '.')) {
+      rc = kv_config_set(cfg, kv_surrogate_input(s, k), v);
+    }
+  }
+  if (rc == KV_OK) {
+    rc = kv_config_to_text(cfg, &text);
+  }
+  if (kv_surrogate_outside(s, 1, X, NULL)) {
+    snprintf(box, sizeof box, "yes");
+  }
+  kv_layout_meta meta = {
+      NULL, 3, {"predicted_at", "source_model", "outside_training_box"}, {at, model, box}};
+  if (rc == KV_OK) {
+    rc = kv_layout_write_field(L, 1, NULL, mean, var, output, text, &meta);
+  }
+  free(text);
+  kv_config_free(cfg);
+  return rc;
+}
+
 static int predict_root(int argc, char **argv) {
   const char *model = NULL, *input = NULL, *output = NULL;
+  int stream = 0;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--input") == 0 || strcmp(argv[i], "--output") == 0) {
+    if (strcmp(argv[i], "--stdin") == 0) {
+      stream = 1;
+    } else if (strcmp(argv[i], "--input") == 0 || strcmp(argv[i], "--output") == 0) {
       if (i + 1 >= argc) {
         return KV_ERROR(KV_ERR_USAGE, "predict: %s expects a file", argv[i]);
       }
@@ -186,6 +337,17 @@ static int predict_root(int argc, char **argv) {
                   model, type->name, type->summary);
     goto cleanup;
   }
+  if (stream) {
+    if (L || input || output || (type->data & KV_DATA_SCENARIOS)) {
+      rc = KV_ERROR(KV_ERR_USAGE,
+                    "predict: --stdin goes with a scalar model, without --input "
+                    "or --output (%s is a %s model)",
+                    model, type->name);
+    } else {
+      rc = predict_stream(s, stdin);
+    }
+    goto cleanup;
+  }
   if (type->data & KV_DATA_SCENARIOS) {
     rc = predict_scenario(s, argc, argv, output);
     goto cleanup;
@@ -212,23 +374,26 @@ static int predict_root(int argc, char **argv) {
     rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
     goto cleanup;
   }
-  double t0 = MPI_Wtime();
+  double t0 = kv_comm_wtime();
   KV_TRY(kv_surrogate_predict(s, m, X, mean, var));
-  kv_info("predicted %ld point%s with their std in %.4f s", m, m == 1 ? "" : "s", MPI_Wtime() - t0);
+  kv_info("predicted %ld point%s with their std in %.4f s", m, m == 1 ? "" : "s",
+          kv_comm_wtime() - t0);
   if (L) {
     if (!output) {
       rc = KV_ERROR(KV_ERR_USAGE, "predict: a %s model predicts a field: give --output FIELD.h5",
                     type->name);
       goto cleanup;
     }
-    KV_TRY(kv_layout_write_field(L, 1, NULL, mean, var, output, kv_surrogate_config(s)));
+    KV_TRY(write_field(s, model, L, X, mean, var, output));
     printf("wrote %s (%s and %s_std, %ld points)\n", output, L->var, L->var, no);
   } else if (output) {
     KV_TRY(write_csv(s, output, m, X, mean, var));
     printf("wrote %s (%ld predictions)\n", output, m);
   } else {
-    printf("%.10g %.10g\n", mean[0], sqrt(var[0]));
+    printf(kv_surrogate_outside(s, 1, X, NULL) ? "%.10g %.10g outside\n" : "%.10g %.10g\n", mean[0],
+           sqrt(var[0]));
   }
+  warn_outside(s, model, m, X);
 cleanup:
   kv_table_free(&t);
   free(X);

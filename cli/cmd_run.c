@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/comm.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "drivers/run.h"
@@ -26,7 +27,7 @@ static const char help[] =
 
 int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  rank = kv_comm_rank(comm);
   const char *path = NULL;
   kv_run_options opts = {NULL, 0};
   for (int i = 1; i < argc; i++) {

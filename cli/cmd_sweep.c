@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/comm.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "drivers/sweep.h"
@@ -253,7 +254,7 @@ static void print_summary(const kv_sweep *s, const kv_sweep_summary *sm, const c
 
 int kv_cmd_sweep(MPI_Comm comm, int argc, char **argv) {
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  rank = kv_comm_rank(comm);
   for (int i = 1; i < argc; i++) {
     if (kv_cli_is_help(argv[i])) {
       if (rank == 0) {

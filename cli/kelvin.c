@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/comm.h"
 #include "core/interrupt.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "core/suggest.h"
 #include "core/version.h"
 #include "drivers/fit.h"
 #include "io/config.h"
@@ -40,6 +42,19 @@ static const char usage[] =
     "\n"
     "exit status: 0 ok, 1 check failed, 2 usage or input error, 3 runtime or numerical failure\n";
 
+typedef struct {
+  const char *name;
+  int (*fn)(MPI_Comm, int, char **);
+} kv_cli_command;
+
+static const kv_cli_command commands[] = {
+    {"run", kv_cmd_run},         {"sweep", kv_cmd_sweep},       {"fit", kv_cmd_fit},
+    {"predict", kv_cmd_predict}, {"pipeline", kv_cmd_pipeline}, {"validate", kv_cmd_validate},
+    {"plot", kv_cmd_plot},       {"info", kv_cmd_info},         {"compare", kv_cmd_compare},
+};
+
+static const char *const global_options[] = {"--verbose", "--quiet", "--version", "--help", NULL};
+
 int kv_cli_is_help(const char *s) {
   return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0;
 }
@@ -47,7 +62,7 @@ int kv_cli_is_help(const char *s) {
 int kv_cli_surrogate_config(MPI_Comm comm, int argc, char **argv, const char *help, kv_config **cfg,
                             const char **path, int *done) {
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  rank = kv_comm_rank(comm);
   *cfg = NULL;
   *path = NULL;
   *done = 0;
@@ -90,7 +105,7 @@ int kv_cli_surrogate_config(MPI_Comm comm, int argc, char **argv, const char *he
 
 int kv_cli_serial(MPI_Comm comm, int argc, char **argv, const char *help, int (*fn)(int, char **)) {
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  rank = kv_comm_rank(comm);
   for (int i = 1; i < argc; i++) {
     if (kv_cli_is_help(argv[i])) {
       if (rank == 0) {
@@ -104,22 +119,51 @@ int kv_cli_serial(MPI_Comm comm, int argc, char **argv, const char *help, int (*
 
 int kv_cli_on_root(MPI_Comm comm, int (*fn)(int, char **), int argc, char **argv) {
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  rank = kv_comm_rank(comm);
   int rc = rank == 0 ? fn(argc, argv) : KV_OK;
-  MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
+  kv_comm_bcast(&rc, 1, MPI_INT, 0, comm);
   return rc;
 }
 
+/* Commands that run in parallel start MPI always; the others (serial by nature, or fit on one
+ * rank) only when a launcher started the process: a singleton MPI_Init costs ~0.4 s, more than
+ * the command itself. Work that needs MPI later starts it on demand (kv_comm_start). */
+static int wants_mpi(const char *cmd) {
+  static const char *parallel[] = {"run", "sweep", "validate", "pipeline"};
+  for (size_t k = 0; cmd && k < sizeof parallel / sizeof *parallel; k++) {
+    if (!strcmp(cmd, parallel[k])) {
+      return 1;
+    }
+  }
+  return kv_comm_launched();
+}
+
+static int finish(int code) {
+  kv_comm_finish();
+  return code;
+}
+
 int main(int argc, char **argv) {
+  /* Global options may come before or after the command: find the command first. */
+  const char *cmd = NULL;
+  for (int k = 1; k < argc && !cmd; k++) {
+    if (argv[k][0] != '-') {
+      cmd = argv[k];
+    }
+  }
   kv_h5_mpi_defaults(); /* before MPI_Init: it sets MPI-IO parameters */
-  MPI_Init(&argc, &argv);
-  int rank, size;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (wants_mpi(cmd)) {
+    MPI_Init(&argc, &argv);
+  }
+  int rank = kv_comm_rank(MPI_COMM_WORLD), size = kv_comm_size(MPI_COMM_WORLD);
   kv_log_level level = KV_LOG_INFO;
-  /* Global options come before the command. */
-  int i = 1;
-  for (; i < argc && argv[i][0] == '-'; i++) {
+  char hint[128];
+  int sub_argc = 0;
+  char **sub_argv = malloc(((size_t)argc + 1) * sizeof *sub_argv);
+  if (!sub_argv) {
+    return finish(3);
+  }
+  for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
       level = KV_LOG_DEBUG;
     } else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
@@ -128,55 +172,52 @@ int main(int argc, char **argv) {
       if (rank == 0) {
         printf("kelvin %s\n", KV_VERSION);
       }
-      MPI_Finalize();
-      return 0;
-    } else if (kv_cli_is_help(argv[i])) {
+      free(sub_argv);
+      return finish(0);
+    } else if (!sub_argc && kv_cli_is_help(argv[i])) {
       if (rank == 0) {
         fputs(usage, stdout);
       }
-      MPI_Finalize();
-      return 0;
-    } else {
+      free(sub_argv);
+      return finish(0);
+    } else if (!sub_argc && argv[i][0] == '-') {
       if (rank == 0) {
-        fprintf(stderr, "kelvin: unknown option '%s'\n%s", argv[i], usage);
+        fprintf(stderr, "kelvin: unknown option '%s'%s\n%s", argv[i],
+                kv_suggest_hint(argv[i], global_options, hint, sizeof hint), usage);
       }
-      MPI_Finalize();
-      return 2;
+      free(sub_argv);
+      return finish(2);
+    } else {
+      sub_argv[sub_argc++] = argv[i];
     }
   }
+  sub_argv[sub_argc] = NULL;
   kv_log_init(level, rank, size);
   kv_interrupt_install();
-  if (i >= argc) {
+  if (!sub_argc) {
     if (rank == 0) {
       fputs(usage, stderr);
     }
-    MPI_Finalize();
-    return 2;
+    free(sub_argv);
+    return finish(2);
   }
-  const char *cmd = argv[i];
-  int sub_argc = argc - i;
-  char **sub_argv = argv + i;
-  int rc;
-  if (strcmp(cmd, "run") == 0) {
-    rc = kv_cmd_run(MPI_COMM_WORLD, sub_argc, sub_argv);
-  } else if (strcmp(cmd, "sweep") == 0) {
-    rc = kv_cmd_sweep(MPI_COMM_WORLD, sub_argc, sub_argv);
-  } else if (strcmp(cmd, "fit") == 0) {
-    rc = kv_cmd_fit(MPI_COMM_WORLD, sub_argc, sub_argv);
-  } else if (strcmp(cmd, "predict") == 0) {
-    rc = kv_cmd_predict(MPI_COMM_WORLD, sub_argc, sub_argv);
-  } else if (strcmp(cmd, "pipeline") == 0) {
-    rc = kv_cmd_pipeline(MPI_COMM_WORLD, sub_argc, sub_argv);
-  } else if (strcmp(cmd, "validate") == 0) {
-    rc = kv_cmd_validate(MPI_COMM_WORLD, sub_argc, sub_argv);
-  } else if (strcmp(cmd, "plot") == 0) {
-    rc = kv_cmd_plot(MPI_COMM_WORLD, sub_argc, sub_argv);
-  } else if (strcmp(cmd, "info") == 0) {
-    rc = kv_cmd_info(MPI_COMM_WORLD, sub_argc, sub_argv);
-  } else if (strcmp(cmd, "compare") == 0) {
-    rc = kv_cmd_compare(MPI_COMM_WORLD, sub_argc, sub_argv);
+  int rc = KV_ERR_USAGE;
+  const kv_cli_command *c = NULL;
+  for (size_t k = 0; k < sizeof commands / sizeof *commands; k++) {
+    if (!strcmp(commands[k].name, cmd)) {
+      c = &commands[k];
+    }
+  }
+  if (c) {
+    rc = c->fn(MPI_COMM_WORLD, sub_argc, sub_argv);
   } else {
-    rc = KV_ERROR(KV_ERR_USAGE, "unknown command '%s' (try kelvin --help)", cmd);
+    const char *names[sizeof commands / sizeof *commands + 1];
+    for (size_t k = 0; k < sizeof commands / sizeof *commands; k++) {
+      names[k] = commands[k].name;
+    }
+    names[sizeof commands / sizeof *commands] = NULL;
+    rc = KV_ERROR(KV_ERR_USAGE, "unknown command '%s'%s (try kelvin --help)", cmd,
+                  kv_suggest_hint(cmd, names, hint, sizeof hint));
   }
   if (rc != KV_OK && rc != KV_ERR_MISMATCH && rank == 0) {
     fprintf(stderr, "kelvin: error: %s\n", kv_error_message());
@@ -184,6 +225,6 @@ int main(int argc, char **argv) {
       fprintf(stderr, "kelvin: (%s, raised at %s)\n", kv_strerror(rc), kv_error_where());
     }
   }
-  MPI_Finalize();
-  return kv_exit_status(rc);
+  free(sub_argv);
+  return finish(kv_exit_status(rc));
 }

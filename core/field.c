@@ -1,4 +1,5 @@
 #include "core/field.h"
+#include "core/comm.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -246,7 +247,7 @@ static int deterministic_sum(const kv_field *f, int squares, double *out) {
   }
   MPI_Comm comm = kv_grid_comm(f->grid);
   int size;
-  MPI_Comm_size(comm, &size);
+  size = kv_comm_size(comm);
   double *all = malloc(2 * (size_t)size * sizeof *all);
   if (!all) {
     return KV_ERROR(KV_ERR_NOMEM, "field: out of memory for a reduction");
@@ -307,7 +308,7 @@ int kv_field_reduce(const kv_field *f, kv_reduce_op op, double *out) {
       break;
     }
   }
-  if (MPI_Allreduce(&acc, out, 1, MPI_DOUBLE, mop, kv_grid_comm(f->grid)) != MPI_SUCCESS) {
+  if (kv_comm_allreduce(&acc, out, 1, MPI_DOUBLE, mop, kv_grid_comm(f->grid)) != MPI_SUCCESS) {
     return KV_ERROR(KV_ERR_MPI, "field: reduction failed");
   }
   return KV_OK;
@@ -346,7 +347,7 @@ int kv_field_has_nonfinite(const kv_field *f, int *out) {
   KV_FOR_INTERIOR(f, p) {
     bad |= !isfinite(f->data[p]);
   }
-  if (MPI_Allreduce(&bad, out, 1, MPI_INT, MPI_MAX, kv_grid_comm(f->grid)) != MPI_SUCCESS) {
+  if (kv_comm_allreduce(&bad, out, 1, MPI_INT, MPI_MAX, kv_grid_comm(f->grid)) != MPI_SUCCESS) {
     return KV_ERROR(KV_ERR_MPI, "field: reduction failed");
   }
   return KV_OK;

@@ -1,4 +1,5 @@
 #include "core/grid.h"
+#include "core/comm.h"
 
 #include <stdlib.h>
 
@@ -50,8 +51,10 @@ int kv_grid_create(MPI_Comm comm, const kv_grid_params *p, kv_grid **out) {
   if (p->ndims < 1 || p->ndims > KV_MAXDIM) {
     return KV_ERROR(KV_ERR_INVALID, "grid: ndims must be 1..3, got %d", p->ndims);
   }
-  int size;
-  MPI_Comm_size(comm, &size);
+  /* A decomposed grid needs MPI (Cartesian communicator, halos): a serial command that reaches
+   * here starts it. */
+  KV_CHECK(kv_comm_start());
+  int size = kv_comm_size(comm);
   kv_grid *g = calloc(1, sizeof *g);
   if (!g) {
     return KV_ERROR(KV_ERR_NOMEM, "grid: out of memory");
@@ -104,7 +107,7 @@ int kv_grid_create(MPI_Comm comm, const kv_grid_params *p, kv_grid **out) {
     return KV_ERROR(KV_ERR_MPI, "grid: MPI_Cart_create failed");
   }
   int rank;
-  MPI_Comm_rank(g->comm, &rank);
+  rank = kv_comm_rank(g->comm);
   int coords[KV_MAXDIM] = {0, 0, 0};
   MPI_Cart_coords(g->comm, rank, p->ndims, coords);
   for (int d = 0; d < KV_MAXDIM; d++) {
@@ -130,7 +133,7 @@ int kv_grid_coarsen(const kv_grid *fine, kv_grid **out) {
           fine->n[d] % 2 == 0;
   }
   int all;
-  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, fine->comm);
+  kv_comm_allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, fine->comm);
   if (!all) {
     return KV_ERROR(KV_ERR_UNSUPPORTED, "grid: cannot coarsen (odd block sizes or offsets)");
   }

@@ -1,4 +1,5 @@
 #include "core/interrupt.h"
+#include "core/comm.h"
 
 #include <signal.h>
 #include <string.h>
@@ -24,6 +25,6 @@ int kv_interrupt_signal(void) {
 
 int kv_interrupt_agree(MPI_Comm comm) {
   int mine = (int)g_signal, any = 0;
-  MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm);
+  kv_comm_allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm);
   return any;
 }

@@ -1,4 +1,5 @@
 #include "core/progress.h"
+#include "core/comm.h"
 
 #include <mpi.h>
 #include <stdio.h>
@@ -12,7 +13,7 @@ void kv_progress_start(kv_progress *p, const char *label, long total, int active
   p->total = total > 0 ? total : 1;
   p->active = active && kv_log_get_level() >= KV_LOG_INFO;
   p->tty = isatty(STDERR_FILENO);
-  p->t_start = p->t_last_print = MPI_Wtime();
+  p->t_start = p->t_last_print = kv_comm_wtime();
   p->log_every = 30.0;
   p->quiet_until = 2.0;
   snprintf(p->label, sizeof p->label, "%s", label);
@@ -33,7 +34,7 @@ void kv_progress_update(kv_progress *p, long done) {
     return;
   }
   p->last_done = done;
-  double now = MPI_Wtime();
+  double now = kv_comm_wtime();
   double frac = (double)done / (double)p->total;
   int decile = (int)(frac * 10.0);
   double el = now - p->t_start;

@@ -1,4 +1,5 @@
 #include "core/status.h"
+#include "core/comm.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -75,19 +76,19 @@ void kv_error_clear(void) {
 
 int kv_status_agree(MPI_Comm comm, int status) {
   int size, rank;
-  MPI_Comm_size(comm, &size);
+  size = kv_comm_size(comm);
   if (size == 1) {
     return status;
   }
-  MPI_Comm_rank(comm, &rank);
+  rank = kv_comm_rank(comm);
   int out[2];
   /* MPI_2INT with MPI_MAXLOC picks the max value and the smallest index among ties. */
   int loc_in[2] = {status, rank};
-  MPI_Allreduce(loc_in, out, 1, MPI_2INT, MPI_MAXLOC, comm);
+  kv_comm_allreduce(loc_in, out, 1, MPI_2INT, MPI_MAXLOC, comm);
   if (out[0] == KV_OK) {
     return KV_OK;
   }
-  MPI_Bcast(g_message, KV_MSG_MAX, MPI_CHAR, out[1], comm);
-  MPI_Bcast(g_where, (int)sizeof g_where, MPI_CHAR, out[1], comm);
+  kv_comm_bcast(g_message, KV_MSG_MAX, MPI_CHAR, out[1], comm);
+  kv_comm_bcast(g_where, (int)sizeof g_where, MPI_CHAR, out[1], comm);
   return out[0];
 }

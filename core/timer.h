@@ -1,8 +1,11 @@
-/* kelvin — wall-clock timers (MPI_Wtime based). Plain struct, no allocation. */
+/* kelvin — wall-clock timers (a monotonic clock, the same with or without MPI). Plain struct, no
+ * allocation. */
 #ifndef KV_TIMER_H
 #define KV_TIMER_H
 
-#include <mpi.h>
+#include "core/comm.h"
+
+#include "core/comm.h"
 
 typedef struct {
   double start; /* time of the last kv_timer_start                   */
@@ -19,12 +22,12 @@ static inline void kv_timer_reset(kv_timer *t) {
 
 /* Start an interval. */
 static inline void kv_timer_start(kv_timer *t) {
-  t->start = MPI_Wtime();
+  t->start = kv_comm_wtime();
 }
 
 /* Stop, accumulate, return the seconds of this interval. */
 static inline double kv_timer_stop(kv_timer *t) {
-  double dt = MPI_Wtime() - t->start;
+  double dt = kv_comm_wtime() - t->start;
   t->total += dt;
   t->count++;
   return dt;
@@ -32,7 +35,7 @@ static inline double kv_timer_stop(kv_timer *t) {
 
 /* Seconds since the last start, without stopping. */
 static inline double kv_timer_elapsed(const kv_timer *t) {
-  return MPI_Wtime() - t->start;
+  return kv_comm_wtime() - t->start;
 }
 
 #endif

@@ -1,4 +1,5 @@
 #include "drivers/fit.h"
+#include "core/comm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,7 +243,7 @@ static int cross_validate(MPI_Comm comm, const kv_config *cfg, const kv_surrogat
   kv_cv_params cp;
   KV_CHECK(kv_cv_params_from_config(cfg, &cp));
   int flags = have ? (kv_surrogate_cv(s) != NULL) : 0;
-  MPI_Bcast(&flags, 1, MPI_INT, 0, comm);
+  kv_comm_bcast(&flags, 1, MPI_INT, 0, comm);
   if (cp.folds == 0 || flags || !t->predict || !(ds->kind & (KV_DATA_SCALAR | KV_DATA_FIELD))) {
     return KV_OK;
   }
@@ -280,7 +281,7 @@ int kv_fit(MPI_Comm comm, const kv_config *cfg, kv_surrogate **out, char *model_
     *out = NULL;
   }
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  rank = kv_comm_rank(comm);
   const kv_surrogate_type *t;
   KV_CHECK(kv_surrogate_type_of(cfg, &t));
   char data[4096];

@@ -1,4 +1,5 @@
 #include "drivers/pipeline.h"
+#include "core/comm.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 int kv_pipeline(MPI_Comm comm, const kv_config *cfg, kv_pipeline_result *res) {
   memset(res, 0, sizeof *res);
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  rank = kv_comm_rank(comm);
   kv_sweep *s = NULL;
   int rc = kv_sweep_create(cfg, &s);
   rc = kv_status_agree(comm, rc);
@@ -52,7 +53,7 @@ int kv_pipeline(MPI_Comm comm, const kv_config *cfg, kv_pipeline_result *res) {
       }
     }
     kv_surrogate_free(fitted);
-    MPI_Bcast(res->model, (int)sizeof res->model, MPI_CHAR, 0, comm);
+    kv_comm_bcast(res->model, (int)sizeof res->model, MPI_CHAR, 0, comm);
   }
   if (rc == KV_OK) {
     if (rank == 0) {

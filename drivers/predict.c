@@ -55,8 +55,16 @@ int kv_predict_scenario(const kv_surrogate *s, const char *scenario, long y0, lo
   for (long t = 0; rc == KV_OK && t < n; t++) {
     times[t] = L->time + 365.0 * (double)(y0 + t - t1);
   }
+  /* What is predicted is an anomaly, not a temperature: say so, and from what. */
+  char lname[400], ref[64], at[1200];
+  snprintf(lname, sizeof lname, "%s anomaly from the control climate (%d-%d mean)", L->long_name,
+           KV_CONTROL_YEAR_FIRST, KV_CONTROL_YEAR_LAST);
+  snprintf(ref, sizeof ref, "%d-%d", KV_CONTROL_YEAR_FIRST, KV_CONTROL_YEAR_LAST);
+  snprintf(at, sizeof at, "scenario %s, years %ld-%ld", scenario, y0, y1);
+  kv_layout_meta meta = {
+      lname, 3, {"reference_period", "predicted_at", "quantity"}, {ref, at, "anomaly"}};
   if (rc == KV_OK) {
-    rc = kv_layout_write_field(L, n, times, mean, NULL, output, kv_surrogate_config(s));
+    rc = kv_layout_write_field(L, n, times, mean, NULL, output, kv_surrogate_config(s), &meta);
   }
   free(f);
   free(X);

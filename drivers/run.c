@@ -1,4 +1,5 @@
 #include "drivers/run.h"
+#include "core/comm.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -68,7 +69,7 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
   }
   memset(res, 0, sizeof *res);
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  rank = kv_comm_rank(comm);
   const char *name, *output;
   long every, chk_every;
   int overwrite;
@@ -115,7 +116,7 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
     const long *n = kv_grid_global_n(info.grid);
     const int *pr = kv_grid_procs(info.grid);
     int nd = kv_grid_ndims(info.grid), size;
-    MPI_Comm_size(comm, &size);
+    size = kv_comm_size(comm);
     char cells[96] = "", procs[64] = "";
     for (int d = 0; d < nd; d++) {
       size_t lc = strlen(cells), lp = strlen(procs);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/comm.h"
 #include "core/interrupt.h"
 #include "core/log.h"
 #include "core/status.h"
@@ -145,7 +146,7 @@ static void hms(double s, char *buf, size_t n) {
 static void report(const farm *f, const kv_case_record *recs, long idx) {
   kv_sweep_summary sm;
   count(recs, f->n, &sm);
-  double el = MPI_Wtime() - f->t0;
+  double el = kv_comm_wtime() - f->t0;
   long now = sm.done + sm.failed - f->ran_before;
   char e[32], eta[32] = "--:--";
   hms(el, e, sizeof e);
@@ -247,7 +248,7 @@ static int survey(const farm *f, const kv_sweep_options *o, kv_case_record *recs
 
 /* Run one case on the group; fills rec. Returns KV_ERR_INTERRUPTED if a signal stopped it. */
 static int run_case(MPI_Comm g, const kv_sweep *s, long c, kv_case_record *rec) {
-  double t0 = MPI_Wtime();
+  double t0 = kv_comm_wtime();
   kv_config *cc = NULL;
   int rc = kv_sweep_case_config(s, c, &cc);
   if (rc == KV_OK) {
@@ -259,7 +260,7 @@ static int run_case(MPI_Comm g, const kv_sweep *s, long c, kv_case_record *rec) 
   }
   kv_config_free(cc);
   memset(rec, 0, sizeof *rec);
-  rec->wall = MPI_Wtime() - t0;
+  rec->wall = kv_comm_wtime() - t0;
   if (rc == KV_OK) {
     rec->status = KV_CASE_DONE;
     /* Leftovers of an earlier, stopped attempt are superseded now. */
@@ -267,7 +268,7 @@ static int run_case(MPI_Comm g, const kv_sweep *s, long c, kv_case_record *rec) 
     kv_sweep_case_path(s, c, path, sizeof path);
     size_t len = strlen(path) - 3;
     int grank;
-    MPI_Comm_rank(g, &grank);
+    grank = kv_comm_rank(g);
     if (grank == 0) {
       snprintf(old, sizeof old, "%.*s.interrupted.h5", (int)len, path);
       remove(old);
@@ -286,8 +287,8 @@ static int run_case(MPI_Comm g, const kv_sweep *s, long c, kv_case_record *rec) 
 int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
                  kv_sweep_summary *sum) {
   int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
+  rank = kv_comm_rank(comm);
+  size = kv_comm_size(comm);
   kv_sweep_options defaults = {0, 0, 0};
   if (!o) {
     o = &defaults;
@@ -303,7 +304,7 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
   }
   farm f;
   int rc = farm_init(&f, s, o->slice, o->nslices);
-  f.t0 = MPI_Wtime();
+  f.t0 = kv_comm_wtime();
   f.tty = isatty(STDERR_FILENO);
   kv_case_record *recs = calloc((size_t)f.n + 1, sizeof *recs);
   if (rc == KV_OK && !recs) {
@@ -321,7 +322,7 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
     farm_free(&f);
     return rc;
   }
-  MPI_Bcast(recs, (int)(f.n * (long)sizeof *recs), MPI_BYTE, 0, comm);
+  kv_comm_bcast(recs, (int)(f.n * (long)sizeof *recs), MPI_BYTE, 0, comm);
   long *todo = malloc(((size_t)f.n + 1) * sizeof *todo), ntodo = 0;
   for (long i = 0; todo && i < f.n; i++) {
     if (recs[i].status != KV_CASE_DONE) {
@@ -352,16 +353,16 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
     memcpy(table, recs, (size_t)f.n * sizeof *recs);
     MPI_Win_unlock(0, wrec);
   }
-  MPI_Barrier(comm);
+  kv_comm_barrier(comm);
 
   MPI_Comm g;
   MPI_Comm_split(comm, rank / rpc, rank, &g);
   int grank;
-  MPI_Comm_rank(g, &grank);
+  grank = kv_comm_rank(g);
   int interrupted = 0, io_rc = KV_OK;
   char io_msg[1024] = "";
   kv_case_record *snap = malloc(((size_t)f.n + 1) * sizeof *snap);
-  double last_h5 = MPI_Wtime();
+  double last_h5 = kv_comm_wtime();
   for (;;) {
     long next[2] = {0, 0}; /* index, stop */
     if (kv_interrupt_agree(g)) {
@@ -373,7 +374,7 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
       MPI_Fetch_and_op(&one, &next[0], MPI_LONG, 0, 0, MPI_SUM, wcnt);
       MPI_Win_unlock(0, wcnt);
     }
-    MPI_Bcast(next, 2, MPI_LONG, 0, g);
+    kv_comm_bcast(next, 2, MPI_LONG, 0, g);
     if (next[0] >= ntodo) {
       break;
     }
@@ -389,7 +390,7 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
               (int)((size_t)f.n * sizeof *snap), MPI_BYTE, wrec);
       MPI_Win_flush(0, wrec);
       /* Written under the lock, so a later table never loses to an earlier one on disk. */
-      double tnow = MPI_Wtime();
+      double tnow = kv_comm_wtime();
       int with_h5 = tnow - last_h5 >= 1.0;
       int wr = write_manifest(&f, f.stem, snap, with_h5);
       if (with_h5) {
@@ -409,7 +410,7 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
       break;
     }
   }
-  MPI_Barrier(comm);
+  kv_comm_barrier(comm);
   if (f.tty && rank == 0 && ntodo > 0) {
     fputc('\n', stderr);
   }
@@ -423,11 +424,11 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
       snprintf(io_msg, sizeof io_msg, "%s", kv_error_message());
     }
   }
-  MPI_Bcast(recs, (int)(f.n * (long)sizeof *recs), MPI_BYTE, 0, comm);
+  kv_comm_bcast(recs, (int)(f.n * (long)sizeof *recs), MPI_BYTE, 0, comm);
   count(recs, f.n, sum);
-  sum->wall = MPI_Wtime() - f.t0;
+  sum->wall = kv_comm_wtime() - f.t0;
   int flags[2] = {interrupted || kv_interrupt_signal() != 0, io_rc != KV_OK}, any[2];
-  MPI_Allreduce(flags, any, 2, MPI_INT, MPI_MAX, comm);
+  kv_comm_allreduce(flags, any, 2, MPI_INT, MPI_MAX, comm);
   MPI_Comm_free(&g);
   MPI_Win_free(&wrec);
   MPI_Win_free(&wcnt);
@@ -451,7 +452,7 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
 
 int kv_sweep_collect(MPI_Comm comm, const kv_sweep *s, kv_sweep_summary *sum) {
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  rank = kv_comm_rank(comm);
   memset(sum, 0, sizeof *sum);
   farm f;
   int rc = farm_init(&f, s, 0, 0);
@@ -500,7 +501,7 @@ int kv_sweep_collect(MPI_Comm comm, const kv_sweep *s, kv_sweep_summary *sum) {
     }
   }
   rc = kv_status_agree(comm, rc);
-  MPI_Bcast(sum, (int)sizeof *sum, MPI_BYTE, 0, comm);
+  kv_comm_bcast(sum, (int)sizeof *sum, MPI_BYTE, 0, comm);
   free(recs);
   free(seen);
   farm_free(&f);

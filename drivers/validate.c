@@ -1,3 +1,4 @@
+#include "core/comm.h"
 #include "drivers/validate_impl.h"
 
 #include <math.h>
@@ -283,7 +284,7 @@ static int run_cases(MPI_Comm comm, const kv_sweep *s, const char *what) {
 int kv_validate(MPI_Comm comm, const kv_config *cfg, kv_validation *out) {
   memset(out, 0, sizeof *out);
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  rank = kv_comm_rank(comm);
   const kv_surrogate_type *t;
   kv_validate_params vp;
   KV_CHECK(kv_surrogate_type_of(cfg, &t));
@@ -355,7 +356,7 @@ int kv_validate(MPI_Comm comm, const kv_config *cfg, kv_validation *out) {
       rc = score(cfg, &vp, hs, model, out);
     }
     rc = kv_status_agree(comm, rc);
-    MPI_Bcast(out, (int)sizeof *out, MPI_BYTE, 0, comm);
+    kv_comm_bcast(out, (int)sizeof *out, MPI_BYTE, 0, comm);
   }
   kv_sweep_free(train);
   kv_sweep_free(hs);

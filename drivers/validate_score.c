@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/comm.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "drivers/fit.h"
@@ -90,11 +91,11 @@ int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
       }
     }
   }
-  double t0 = MPI_Wtime();
+  double t0 = kv_comm_wtime();
   if (rc == KV_OK) {
     rc = kv_surrogate_predict(s, n, X, mean, var);
   }
-  double tsur = (MPI_Wtime() - t0) / (double)n;
+  double tsur = (kv_comm_wtime() - t0) / (double)n;
   if (rc == KV_OK && climate) {
     for (long c = 0; c < n; c++) {
       climate &= nbase[c] > 0;
@@ -464,12 +465,12 @@ int kv_validate_score_scenarios(const kv_config *cfg, const kv_validate_params *
       g[t] = kv_metric_wmean(np, T + t * np, w);
       gall[(size_t)k * nt + t] = g[t];
     }
-    double ts = MPI_Wtime();
+    double ts = kv_comm_wtime();
     rc = scenario_inputs(cfg, scen[k], y0, nt, g, X);
     if (rc == KV_OK) {
       rc = kv_surrogate_predict(s, nt, X, Pr, NULL);
     }
-    tsur += MPI_Wtime() - ts;
+    tsur += kv_comm_wtime() - ts;
     if (rc == KV_OK) {
       const double *tw = T + t0 * np, *pw = Pr + t0 * np;
       kv_nrmse nr;

@@ -1,4 +1,5 @@
 #include "io/config.h"
+#include "core/comm.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -206,7 +207,7 @@ int kv_config_parse_string(const char *text, const char *name, kv_config **out) 
 int kv_config_load(MPI_Comm comm, const char *path, kv_config **out) {
   *out = NULL;
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  rank = kv_comm_rank(comm);
   long len = 0;
   char *text = NULL;
   int rc = KV_OK;
@@ -237,17 +238,17 @@ int kv_config_load(MPI_Comm comm, const char *path, kv_config **out) {
     free(text);
     return rc;
   }
-  MPI_Bcast(&len, 1, MPI_LONG, 0, comm);
+  kv_comm_bcast(&len, 1, MPI_LONG, 0, comm);
   if (rank != 0) {
     text = malloc((size_t)len + 1);
   }
   int ok = text != NULL, all_ok;
-  MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm);
+  kv_comm_allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm);
   if (!all_ok) {
     free(text);
     return KV_ERROR(KV_ERR_NOMEM, "config: out of memory");
   }
-  MPI_Bcast(text, (int)len + 1, MPI_CHAR, 0, comm);
+  kv_comm_bcast(text, (int)len + 1, MPI_CHAR, 0, comm);
   rc = kv_config_parse_string(text, path, out);
   free(text);
   return rc; /* same text everywhere: every rank reaches the same verdict */

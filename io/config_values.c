@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "core/status.h"
+#include "core/suggest.h"
 #include "io/config_impl.h"
 #include "io/table.h"
 /* Values: parsing and checking against the key tables, validation, typed getters. */
@@ -259,28 +260,6 @@ static int check_value(const kv_config *cfg, const kv_config_key *k, const char 
 
 /* ---------------------------------------------------------------- validation */
 
-static int edit_distance(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b);
-  if (la > 63 || lb > 63) {
-    return 99;
-  }
-  int d[64][64];
-  for (size_t i = 0; i <= la; i++) {
-    d[i][0] = (int)i;
-  }
-  for (size_t j = 0; j <= lb; j++) {
-    d[0][j] = (int)j;
-  }
-  for (size_t i = 1; i <= la; i++) {
-    for (size_t j = 1; j <= lb; j++) {
-      int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-      int u = d[i - 1][j] + 1, l = d[i][j - 1] + 1;
-      d[i][j] = c < u ? (c < l ? c : l) : (u < l ? u : l);
-    }
-  }
-  return d[la][lb];
-}
-
 const kv_config_key *kv_config_key_find(const kv_config_key *const *tables, const char *key) {
   for (int t = 0; tables[t]; t++) {
     for (const kv_config_key *k = tables[t]; k->key; k++) {
@@ -336,7 +315,7 @@ int kv_config_validate(kv_config *cfg, const kv_config_key *const *tables) {
     int bestd = 4;
     for (int t = 0; tables[t]; t++) {
       for (const kv_config_key *q = tables[t]; q->key; q++) {
-        int dd = edit_distance(q->key, e->key);
+        int dd = kv_suggest_distance(q->key, e->key);
         if (dd < bestd) {
           bestd = dd;
           best = q->key;

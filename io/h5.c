@@ -1,4 +1,5 @@
 #include "io/h5.h"
+#include "core/comm.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -126,6 +127,9 @@ int kv_h5_mkdir_p(const char *path) {
 }
 
 hid_t kv_h5_fapl_mpio(MPI_Comm comm) {
+  if (kv_comm_start() != KV_OK) { /* MPI-IO needs MPI, even for a serial command */
+    return H5I_INVALID_HID;
+  }
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (fapl < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0 ||
       H5Pset_all_coll_metadata_ops(fapl, 1) < 0 || H5Pset_coll_metadata_write(fapl, 1) < 0) {
@@ -314,7 +318,7 @@ int kv_h5_writer_create(const kv_grid *g, const kv_h5_writer_params *p, kv_h5_wr
   }
   w->g = g;
   w->comm = comm;
-  MPI_Comm_rank(comm, &w->rank);
+  w->rank = kv_comm_rank(comm);
   w->file = w->dxpl = w->dtime = H5I_INVALID_HID;
   snprintf(w->path, sizeof w->path, "%s", p->path);
   snprintf(w->tmp, sizeof w->tmp, "%s.part", p->path);
@@ -599,10 +603,10 @@ void kv_h5_writer_free(kv_h5_writer *w) {
   if (w->file >= 0) {
     H5Fclose(w->file);
   }
-  MPI_Barrier(w->comm);
+  kv_comm_barrier(w->comm);
   if (w->rank == 0) {
     remove(w->tmp);
   }
-  MPI_Barrier(w->comm); /* nobody returns before the file is gone */
+  kv_comm_barrier(w->comm); /* nobody returns before the file is gone */
   free(w);
 }

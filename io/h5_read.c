@@ -1,3 +1,4 @@
+#include "core/comm.h"
 #include "io/h5.h"
 
 #include <errno.h>
@@ -169,7 +170,7 @@ static int read_field_local(const char *path, const char *dset, long record, kv_
 int kv_h5_read_field(const char *path, const char *dset, long record, kv_field *f) {
   MPI_Comm comm = kv_grid_comm(kv_field_grid(f));
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  rank = kv_comm_rank(comm);
   /* One rank checks that the library survives the file's structure before all ranks open it. */
   KV_CHECK(kv_status_agree(comm, rank == 0 ? kv_h5_probe(path, 0) : KV_OK));
   return kv_status_agree(comm, read_field_local(path, dset, record, f));

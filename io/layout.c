@@ -194,7 +194,7 @@ int kv_layout_load(kv_h5_store *h, kv_field_layout *L) {
 
 int kv_layout_write_field(const kv_field_layout *L, long nrec, const double *times,
                           const double *mean, const double *var, const char *path,
-                          const char *config) {
+                          const char *config, const kv_layout_meta *meta) {
   long npts = kv_layout_points(L);
   kv_grid_params gp;
   kv_grid_params_default(&gp);
@@ -225,9 +225,13 @@ int kv_layout_write_field(const kv_field_layout *L, long nrec, const double *tim
                             axes,
                             L->calendar[0] ? L->calendar : NULL};
   KV_TRY(kv_h5_writer_create(g, &wp, &w));
-  char sname[80], slong[300];
+  for (int a = 0; meta && a < meta->nattrs; a++) {
+    KV_TRY(kv_h5_writer_attr_text(w, meta->attr_name[a], meta->attr_value[a]));
+  }
+  const char *lname = meta && meta->long_name ? meta->long_name : L->long_name;
+  char sname[80], slong[600];
   snprintf(sname, sizeof sname, "%s_std", L->var);
-  snprintf(slong, sizeof slong, "standard deviation of the prediction of %s", L->long_name);
+  snprintf(slong, sizeof slong, "standard deviation of the prediction of %s", lname);
   for (long r = 0; r < nrec; r++) {
     {
       const long *st = kv_field_stride(fm);
@@ -245,7 +249,7 @@ int kv_layout_write_field(const kv_field_layout *L, long nrec, const double *tim
       }
     }
     kv_output_list l = {0};
-    KV_TRY(kv_output_add_field(&l, L->var, L->units, L->long_name, fm));
+    KV_TRY(kv_output_add_field(&l, L->var, L->units, lname, fm));
     if (var) {
       KV_TRY(kv_output_add_field(&l, sname, L->units, slong, fs));
     }

@@ -43,12 +43,23 @@ void kv_layout_weights(const kv_field_layout *L, double *w);
 int kv_layout_save(const kv_field_layout *L, kv_h5_store *h);
 int kv_layout_load(kv_h5_store *h, kv_field_layout *L);
 
+/* What a written field file says about itself beyond the layout: the mean's long_name (NULL: the
+ * layout's), a CF comment, and root text attributes (provenance: the inputs it was predicted at,
+ * the model file, whether they lie outside the training box). */
+#define KV_LAYOUT_ATTRS 8
+typedef struct {
+  const char *long_name;
+  int nattrs;
+  const char *attr_name[KV_LAYOUT_ATTRS], *attr_value[KV_LAYOUT_ATTRS];
+} kv_layout_meta;
+
 /* Write nrec field records (nrec x npts mean and variance; var may be NULL) as a field file in
  * the layout: variable <var> (mean) and, with var, <var>_std, with the coordinates and one time
- * record per row at times[] (NULL: the layout's time stamp), atomically. Not collective (a
+ * record per row at times[] (NULL: the layout's time stamp), atomically; config is the stored
+ * configuration text, meta (may be NULL) the file's own description. Not collective (a
  * one-process grid). */
 int kv_layout_write_field(const kv_field_layout *L, long nrec, const double *times,
                           const double *mean, const double *var, const char *path,
-                          const char *config);
+                          const char *config, const kv_layout_meta *meta);
 
 #endif

@@ -1,4 +1,5 @@
 #include "numerics/deim.h"
+#include "core/comm.h"
 
 #include <cblas.h>
 #include <lapacke.h>
@@ -36,7 +37,8 @@ int kv_deim_gather_rows(MPI_Comm comm, long nloc, const long *gidx, const double
       }
     }
   }
-  if (MPI_Allreduce(MPI_IN_PLACE, out, (int)(nc * k), MPI_DOUBLE, MPI_SUM, comm) != MPI_SUCCESS) {
+  if (kv_comm_allreduce(MPI_IN_PLACE, out, (int)(nc * k), MPI_DOUBLE, MPI_SUM, comm) !=
+      MPI_SUCCESS) {
     return KV_ERROR(KV_ERR_MPI, "deim: reduction failed");
   }
   return KV_OK;
@@ -85,9 +87,9 @@ static int deim_points(MPI_Comm comm, long n, const long *gidx, const double *U,
       }
     }
     double gbest;
-    MPI_Allreduce(&best, &gbest, 1, MPI_DOUBLE, MPI_MAX, comm);
+    kv_comm_allreduce(&best, &gbest, 1, MPI_DOUBLE, MPI_MAX, comm);
     long mine = best == gbest && n > 0 ? bcell : INT64_MAX, cell;
-    MPI_Allreduce(&mine, &cell, 1, MPI_LONG, MPI_MIN, comm);
+    kv_comm_allreduce(&mine, &cell, 1, MPI_LONG, MPI_MIN, comm);
     P[l] = cell;
     rc = kv_deim_gather_rows(comm, n, gidx, U, kf, &P[l], 1, row);
     for (int j = 0; rc == KV_OK && j < kf; j++) {

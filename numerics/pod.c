@@ -1,4 +1,5 @@
 #include "numerics/pod.h"
+#include "core/comm.h"
 
 #include <cblas.h>
 #include <lapacke.h>
@@ -72,7 +73,7 @@ static int reorthonormalize(kv_pod *p) {
     cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, k, (int)p->nloc, 1.0, p->U,
                 (int)p->nloc, p->U, (int)p->nloc, 0.0, G, k);
   }
-  int rc = MPI_Allreduce(MPI_IN_PLACE, G, k * k, MPI_DOUBLE, MPI_SUM, p->comm) == MPI_SUCCESS
+  int rc = kv_comm_allreduce(MPI_IN_PLACE, G, k * k, MPI_DOUBLE, MPI_SUM, p->comm) == MPI_SUCCESS
                ? KV_OK
                : KV_ERROR(KV_ERR_MPI, "pod: reduction failed");
   if (rc == KV_OK && LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', k, G, k) != 0) {
@@ -108,8 +109,8 @@ int kv_pod_compute(MPI_Comm comm, long nloc, int m, const double *S, const kv_po
     return KV_ERROR(KV_ERR_INVALID, "pod: no snapshots");
   }
   int size, rank;
-  MPI_Comm_size(comm, &size);
-  MPI_Comm_rank(comm, &rank);
+  size = kv_comm_size(comm);
+  rank = kv_comm_rank(comm);
   /* TSQR: S_i = Q_i R_i on each rank, the R_i stacked on every rank, B = [R_1; ...] = U_B
    * Sigma W^T, modes U_i = Q_i U_B,i. Unlike the Gram matrix this does not square the condition
    * number: singular values down to round-off times sigma_max come out accurately. */
@@ -227,7 +228,7 @@ int kv_pod_project(const kv_pod *p, const double *x, double *a) {
   } else {
     memset(a, 0, (size_t)k * sizeof *a);
   }
-  if (MPI_Allreduce(MPI_IN_PLACE, a, k, MPI_DOUBLE, MPI_SUM, p->comm) != MPI_SUCCESS) {
+  if (kv_comm_allreduce(MPI_IN_PLACE, a, k, MPI_DOUBLE, MPI_SUM, p->comm) != MPI_SUCCESS) {
     return KV_ERROR(KV_ERR_MPI, "pod: reduction failed");
   }
   return KV_OK;
@@ -235,7 +236,7 @@ int kv_pod_project(const kv_pod *p, const double *x, double *a) {
 
 static double dist_norm(MPI_Comm comm, long n, const double *x) {
   double s = n > 0 ? cblas_ddot((int)n, x, 1, x, 1) : 0.0;
-  MPI_Allreduce(MPI_IN_PLACE, &s, 1, MPI_DOUBLE, MPI_SUM, comm);
+  kv_comm_allreduce(MPI_IN_PLACE, &s, 1, MPI_DOUBLE, MPI_SUM, comm);
   return sqrt(s);
 }
 
@@ -353,8 +354,8 @@ int kv_pod_add(kv_pod *p, const double *snap, const kv_pod_options *opt) {
 
 int kv_pod_save(const kv_pod *p, const char *path) {
   int rank, size;
-  MPI_Comm_rank(p->comm, &rank);
-  MPI_Comm_size(p->comm, &size);
+  rank = kv_comm_rank(p->comm);
+  size = kv_comm_size(p->comm);
   int nl = (int)p->nloc, *counts = NULL, *displs = NULL;
   long n = 0;
   if (rank == 0) {
@@ -404,8 +405,8 @@ int kv_pod_save(const kv_pod *p, const char *path) {
 int kv_pod_load(MPI_Comm comm, const char *path, long nloc, kv_pod **out) {
   *out = NULL;
   int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
+  rank = kv_comm_rank(comm);
+  size = kv_comm_size(comm);
   int nl = (int)nloc, *counts = NULL, *displs = NULL;
   long n = 0, hdr[2] = {0, 0};
   kv_h5_array modes = {0}, sigma = {0};
@@ -438,7 +439,7 @@ int kv_pod_load(MPI_Comm comm, const char *path, long nloc, kv_pod **out) {
   rc = kv_status_agree(comm, rc);
   kv_pod *p = NULL;
   if (rc == KV_OK) {
-    MPI_Bcast(hdr, 2, MPI_LONG, 0, comm);
+    kv_comm_bcast(hdr, 2, MPI_LONG, 0, comm);
     rc = pod_new(comm, nloc, &p);
   }
   if (rc == KV_OK) {
@@ -448,7 +449,7 @@ int kv_pod_load(MPI_Comm comm, const char *path, long nloc, kv_pod **out) {
     if (rank == 0) {
       memcpy(p->sigma, sigma.data, (size_t)p->k * sizeof *p->sigma);
     }
-    MPI_Bcast(p->sigma, p->k, MPI_DOUBLE, 0, comm);
+    kv_comm_bcast(p->sigma, p->k, MPI_DOUBLE, 0, comm);
     for (int j = 0; j < p->k; j++) {
       MPI_Scatterv(rank == 0 ? modes.data + (size_t)j * n : NULL, counts, displs, MPI_DOUBLE,
                    p->U + (size_t)j * nloc, nl, MPI_DOUBLE, 0, comm);

@@ -1,4 +1,5 @@
 #include "surrogates/cv.h"
+#include "core/comm.h"
 
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_randist.h>
@@ -168,7 +169,7 @@ int kv_cv_warm_params(MPI_Comm comm, int root, const kv_surrogate_type *t, const
                       const kv_surrogate *fitted, void **wp) {
   *wp = NULL;
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  rank = kv_comm_rank(comm);
   double state[KV_WARM_MAX + 1];
   int n = 0;
   if (rank == root && fitted && t->warm_state && t->warm_params &&
@@ -176,11 +177,11 @@ int kv_cv_warm_params(MPI_Comm comm, int root, const kv_surrogate_type *t, const
     n = 0;
     kv_error_clear();
   }
-  MPI_Bcast(&n, 1, MPI_INT, root, comm);
+  kv_comm_bcast(&n, 1, MPI_INT, root, comm);
   if (n <= 0 || n > KV_WARM_MAX) {
     return KV_OK;
   }
-  MPI_Bcast(state, n, MPI_DOUBLE, root, comm);
+  kv_comm_bcast(state, n, MPI_DOUBLE, root, comm);
   int rc = t->warm_params(params, state, n, wp);
   if (rc != KV_OK && rc != KV_ERR_NOMEM) {
     kv_error_clear(); /* no warm start: the refits start cold */
@@ -194,9 +195,9 @@ int kv_cv_warm_params(MPI_Comm comm, int root, const kv_surrogate_type *t, const
 static int closed_form(MPI_Comm comm, const kv_cv_params *p, const kv_surrogate_type *t,
                        const kv_surrogate *fitted, long P) {
   int rank, yes;
-  MPI_Comm_rank(comm, &rank);
+  rank = kv_comm_rank(comm);
   yes = rank == 0 && p->folds == KV_CV_LOO && fitted && t->loo && P == 1;
-  MPI_Bcast(&yes, 1, MPI_INT, 0, comm);
+  kv_comm_bcast(&yes, 1, MPI_INT, 0, comm);
   return yes;
 }
 
@@ -204,8 +205,8 @@ int kv_cv_run(MPI_Comm comm, const kv_surrogate_type *t, const void *params, con
               const kv_cv_params *p, const kv_surrogate *fitted, kv_cv_scores *out) {
   memset(out, 0, sizeof *out);
   int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
+  rank = kv_comm_rank(comm);
+  size = kv_comm_size(comm);
   long n = ds->n, P = ds->kind & KV_DATA_FIELD ? ds->npts : 1;
   size_t np = (size_t)n * (size_t)P;
   double *mean = calloc(3 * np + 1, sizeof *mean);
@@ -234,7 +235,7 @@ int kv_cv_run(MPI_Comm comm, const kv_surrogate_type *t, const void *params, con
     }
     rc = kv_status_agree(comm, rc);
     if (rc == KV_OK && size > 1) {
-      MPI_Bcast(mean, (int)(3 * np), MPI_DOUBLE, 0, comm);
+      kv_comm_bcast(mean, (int)(3 * np), MPI_DOUBLE, 0, comm);
     }
     snprintf(out->method, sizeof out->method, "loo");
   } else {
@@ -246,7 +247,7 @@ int kv_cv_run(MPI_Comm comm, const kv_surrogate_type *t, const void *params, con
     kv_surrogate_params_free(t, wp);
     rc = kv_status_agree(comm, rc);
     if (rc == KV_OK && size > 1) {
-      MPI_Allreduce(MPI_IN_PLACE, mean, (int)(3 * np), MPI_DOUBLE, MPI_SUM, comm);
+      kv_comm_allreduce(MPI_IN_PLACE, mean, (int)(3 * np), MPI_DOUBLE, MPI_SUM, comm);
     }
   }
   if (rc == KV_OK) {

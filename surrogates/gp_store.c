@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/comm.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "surrogates/gp.h"
@@ -137,10 +138,10 @@ int kv_gp_options_from_config(const kv_config *cfg, kv_gp_options *o) {
 int kv_gp_train(long n, int d, const double *X, const double *y, const kv_gp_options *o,
                 kv_gp **out) {
   KV_CHECK(kv_gp_create(n, d, X, y, o, out));
-  double t0 = MPI_Wtime();
+  double t0 = kv_comm_wtime();
   int rc = kv_gp_fit(*out);
   kv_info("optimised %d hyperparameters in %.3f s (%ld LML evaluations, %d start%s)", d + 2,
-          MPI_Wtime() - t0, kv_gp_evals(*out), o->restarts + 1, o->restarts ? "s" : "");
+          kv_comm_wtime() - t0, kv_gp_evals(*out), o->restarts + 1, o->restarts ? "s" : "");
   if (rc != KV_OK) {
     kv_gp_free(*out);
     *out = NULL;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/comm.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "surrogates/cv.h"
@@ -255,8 +256,8 @@ static int auto_fit_parallel(MPI_Comm comm, const kv_dataset *ds, const void *pa
   }
   const auto_params *p = params;
   int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
+  rank = kv_comm_rank(comm);
+  size = kv_comm_size(comm);
   long n = ds->n;
   int C = p->nc;
   size_t nn = (size_t)n;
@@ -281,9 +282,9 @@ static int auto_fit_parallel(MPI_Comm comm, const kv_dataset *ds, const void *pa
       kv_log_set_level(kv_log_get_level() < KV_LOG_WARN ? kv_log_get_level() : KV_LOG_WARN);
   /* 1: each candidate on all the data. */
   for (int c = rank; rc == KV_OK && c < C; c += size) {
-    double t0 = MPI_Wtime();
+    double t0 = kv_comm_wtime();
     int frc = kv_surrogate_fit(p->t[c], ds, p->p[c], NULL, &full[c]);
-    secs[c] += MPI_Wtime() - t0;
+    secs[c] += kv_comm_wtime() - t0;
     if (frc == KV_ERR_NOMEM) {
       rc = frc;
     } else if (frc != KV_OK) {
@@ -294,7 +295,7 @@ static int auto_fit_parallel(MPI_Comm comm, const kv_dataset *ds, const void *pa
   }
   rc = kv_status_agree(comm, rc);
   if (rc == KV_OK && size > 1) {
-    MPI_Allreduce(MPI_IN_PLACE, fail, C, MPI_DOUBLE, MPI_SUM, comm);
+    kv_comm_allreduce(MPI_IN_PLACE, fail, C, MPI_DOUBLE, MPI_SUM, comm);
   }
   /* 2: the folds, warm-started from the fits of phase 1 (their owners broadcast the state). */
   for (int c = 0; rc == KV_OK && c < C; c++) {
@@ -331,10 +332,10 @@ static int auto_fit_parallel(MPI_Comm comm, const kv_dataset *ds, const void *pa
     if (fail[c] != 0.0 || closed[c]) {
       continue;
     }
-    double *mean = pred + 3 * nn * c, t0 = MPI_Wtime();
+    double *mean = pred + 3 * nn * c, t0 = kv_comm_wtime();
     int frc = kv_cv_fold(p->t[c], warm[c] ? warm[c] : p->p[c], ds, loo ? kfold : fold, f, mean,
                          mean + nn, mean + 2 * nn);
-    secs[c] += MPI_Wtime() - t0;
+    secs[c] += kv_comm_wtime() - t0;
     if (frc == KV_ERR_NOMEM) {
       rc = frc;
     } else if (frc != KV_OK) {
@@ -346,8 +347,8 @@ static int auto_fit_parallel(MPI_Comm comm, const kv_dataset *ds, const void *pa
   kv_log_set_level(was);
   rc = kv_status_agree(comm, rc);
   if (rc == KV_OK && size > 1) {
-    MPI_Allreduce(MPI_IN_PLACE, pred, (int)(3 * nn * (size_t)C), MPI_DOUBLE, MPI_SUM, comm);
-    MPI_Allreduce(MPI_IN_PLACE, fail, 2 * C, MPI_DOUBLE, MPI_SUM, comm);
+    kv_comm_allreduce(MPI_IN_PLACE, pred, (int)(3 * nn * (size_t)C), MPI_DOUBLE, MPI_SUM, comm);
+    kv_comm_allreduce(MPI_IN_PLACE, fail, 2 * C, MPI_DOUBLE, MPI_SUM, comm);
   }
   kv_cv_scores sc[AUTO_MAX];
   int order[AUTO_MAX], ok = 0;

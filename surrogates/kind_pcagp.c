@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/comm.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "numerics/pod.h"
@@ -165,8 +166,8 @@ static int residual_variance(pcagp_model *m, const double *Y, long n, const doub
 static int train_modes(MPI_Comm comm, pcagp_model *m, const kv_dataset *ds, const double *coef,
                        const kv_gp_options *o) {
   int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
+  rank = kv_comm_rank(comm);
+  size = kv_comm_size(comm);
   long n = ds->n;
   int rc = KV_OK;
   for (int k = 0; k < m->nmodes; k++) {
@@ -194,7 +195,7 @@ static int train_modes(MPI_Comm comm, pcagp_model *m, const kv_dataset *ds, cons
     if (rank == owner) {
       memcpy(theta, kv_gp_theta(m->gp[k]), (size_t)p * sizeof *theta);
     }
-    MPI_Bcast(theta, p, MPI_DOUBLE, owner, comm);
+    kv_comm_bcast(theta, p, MPI_DOUBLE, owner, comm);
     if (rank != owner) {
       rc = kv_gp_set_theta(m->gp[k], theta);
     }

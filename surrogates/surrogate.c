@@ -145,6 +145,8 @@ void kv_surrogate_header_free(kv_surrogate *s) {
   free(s->inputs);
   free(s->config);
   free(s->leaderboard);
+  free(s->box);
+  s->box = NULL;
   s->inputs = NULL;
   s->config = NULL;
   s->leaderboard = NULL;
@@ -169,6 +171,42 @@ void kv_surrogate_params_free(const kv_surrogate_type *t, void *params) {
   }
 }
 
+/* The training box of a kind that learns from inputs: what predictions outside of are flagged. */
+static int set_box(kv_surrogate *s, const kv_dataset *ds) {
+  free(s->box);
+  s->box = NULL;
+  if (!ds->lo || !ds->hi || ds->d != s->ninputs || ds->d < 1) {
+    return KV_OK;
+  }
+  if (!(s->box = malloc(2 * (size_t)ds->d * sizeof *s->box))) {
+    return KV_ERR_NOMEM;
+  }
+  memcpy(s->box, ds->lo, (size_t)ds->d * sizeof *s->box);
+  memcpy(s->box + ds->d, ds->hi, (size_t)ds->d * sizeof *s->box);
+  return KV_OK;
+}
+
+int kv_surrogate_outside(const kv_surrogate *s, long m, const double *X, char *flags) {
+  int d = s->ninputs, count = 0;
+  for (long i = 0; i < m; i++) {
+    int out = 0;
+    for (int k = 0; s->box && k < d; k++) {
+      /* A relative slack so that a point typed with fewer digits than it was stored is in. */
+      double lo = s->box[k], hi = s->box[d + k], tol = 1e-9 * (fabs(lo) + fabs(hi) + 1e-300);
+      out |= X[i * d + k] < lo - tol || X[i * d + k] > hi + tol;
+    }
+    if (flags) {
+      flags[i] = (char)out;
+    }
+    count += out;
+  }
+  return count;
+}
+
+const double *kv_surrogate_box(const kv_surrogate *s) {
+  return s->box;
+}
+
 int kv_surrogate_fit(const kv_surrogate_type *t, const kv_dataset *ds, const void *params,
                      const char *config, kv_surrogate **out) {
   *out = NULL;
@@ -177,7 +215,7 @@ int kv_surrogate_fit(const kv_surrogate_type *t, const kv_dataset *ds, const voi
   }
   kv_surrogate *s = NULL;
   KV_CHECK(t->fit(ds, params, &s));
-  if (config && !(s->config = strdup(config))) {
+  if ((config && !(s->config = strdup(config))) || set_box(s, ds) != KV_OK) {
     kv_surrogate_free(s);
     return KV_ERROR(KV_ERR_NOMEM, "surrogate: out of memory");
   }
@@ -196,7 +234,7 @@ int kv_surrogate_fit_comm(MPI_Comm comm, const kv_surrogate_type *t, const kv_da
   }
   kv_surrogate *s = NULL;
   KV_CHECK(t->fit_parallel(comm, ds, params, &s));
-  if (config && !s->config && !(s->config = strdup(config))) {
+  if ((config && !s->config && !(s->config = strdup(config))) || set_box(s, ds) != KV_OK) {
     kv_surrogate_free(s);
     return KV_ERROR(KV_ERR_NOMEM, "surrogate: out of memory");
   }
@@ -275,6 +313,12 @@ int kv_surrogate_save(const kv_surrogate *s, const char *path) {
   KV_TRY(kv_h5_store_put_text(h, "/", "inputs", ins));
   KV_TRY(kv_h5_store_put_text(h, "/", "output", s->output));
   KV_TRY(kv_h5_store_put_text(h, "/", "config", s->config ? s->config : ""));
+  if (s->box) {
+    long dims[2] = {2, s->ninputs};
+    KV_TRY(kv_h5_store_put(h, "/training_box", 2, dims, s->box));
+    KV_TRY(kv_h5_store_put_text(h, "/training_box", "long_name",
+                                "minimum (row 0) and maximum (row 1) of each training input"));
+  }
   KV_TRY(s->type->save(s, h));
   KV_TRY(save_cv(s, h));
 cleanup:;
@@ -390,6 +434,18 @@ int kv_surrogate_load(const char *path, kv_surrogate **out) {
   s->config = config;
   config = NULL;
   load_cv(h, s);
+  if (kv_h5_store_has(h, "/training_box")) {
+    kv_h5_array a = {0};
+    KV_TRY(kv_h5_store_get(h, "/training_box", &a));
+    if (a.count == 2 * (long)s->ninputs) {
+      s->box = a.data;
+    } else {
+      free(a.data);
+      rc = KV_ERROR(KV_ERR_FORMAT, "'%s': /training_box has %ld values for %d inputs", path,
+                    a.count, s->ninputs);
+      goto cleanup;
+    }
+  }
 cleanup:;
   int rc2 = kv_h5_store_close(h, 0);
   if (rc == KV_OK) {

@@ -14,6 +14,7 @@ struct kv_surrogate {
   int has_cv;
   kv_cv_scores cv;   /* cross-validation scores (has_cv)                          */
   char *leaderboard; /* a selection's candidates and scores (may be NULL)         */
+  double *box;       /* 2 x ninputs: the training inputs' min then max (may be NULL) */
 };
 
 /* A kind's new handle: size bytes (its struct, which starts with kv_surrogate), zeroed, with the

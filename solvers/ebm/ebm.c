@@ -1,4 +1,5 @@
 #include "solvers/ebm/ebm.h"
+#include "core/comm.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -133,7 +134,7 @@ static int setup_surface(ebm *m, const kv_config *cfg) {
       bad |= !(m->C_r[k] >= 0.0 && m->C_r[k] <= 1.0);
     }
     int any;
-    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, m->comm);
+    kv_comm_allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, m->comm);
     if (any) {
       return KV_ERROR(KV_ERR_CONFIG,
                       "ebm.land_mask: %s:%s has values outside [0, 1] (expected the "
@@ -217,7 +218,7 @@ static int ebm_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
   kv_ebm_params p;
   KV_CHECK(kv_status_agree(comm, kv_ebm_params_from_config(cfg, &p)));
   int size;
-  MPI_Comm_size(comm, &size);
+  size = kv_comm_size(comm);
   if (p.nlat < size) {
     KV_CHECK(kv_status_agree(comm, kv_config_errorf(cfg, "ebm.nlat",
                                                     "expected at least one "
@@ -262,7 +263,7 @@ static int ebm_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
   gp.procs[1] = size;
   KV_TRY(kv_grid_create(comm, &gp, &m->grid));
   m->comm = kv_grid_comm(m->grid);
-  MPI_Comm_rank(m->comm, &m->rank);
+  m->rank = kv_comm_rank(m->comm);
   m->size = size;
   m->j0 = (int)kv_grid_offset(m->grid)[1];
   m->nj = (int)kv_grid_local_n(m->grid)[1];
@@ -439,7 +440,7 @@ static int ebm_step(kv_model *base, double *t) {
    * all-reduce would cost more than a step of a small grid. */
   if (m->step % 8 == 0 || m->step % p->spy == 0 || m->step == m->nsteps) {
     int any;
-    MPI_Allreduce(&m->bad, &any, 1, MPI_INT, MPI_MAX, m->comm);
+    kv_comm_allreduce(&m->bad, &any, 1, MPI_INT, MPI_MAX, m->comm);
     if (any) {
       return KV_ERROR(KV_ERR_NUMERIC, "ebm: the state became non-finite by step %ld (year %ld)",
                       m->step, year);
@@ -504,7 +505,7 @@ static int ebm_outputs(kv_model *base, kv_output_list *out) {
     m->ice_n = ice_edge(m, m->zonal, 1);
     m->ice_s = ice_edge(m, m->zonal, 0);
     double toa;
-    MPI_Allreduce(&m->toa_acc, &toa, 1, MPI_DOUBLE, MPI_SUM, m->comm);
+    kv_comm_allreduce(&m->toa_acc, &toa, 1, MPI_DOUBLE, MPI_SUM, m->comm);
     m->toa = toa * inv;
     long year = p->year_start + (m->step - 1) / p->spy;
     m->year_mid = (double)(year - 1850) * DAYS_PER_YEAR + 0.5 * DAYS_PER_YEAR;
@@ -554,7 +555,7 @@ static int ebm_checkpoint(kv_model *base, kv_output_list *out) {
   kv_ebm_rows_to_field(m, m->Ts, 1.0, 0.0, m->f_aux);
   kv_ebm_rows_to_field(m, m->tas_acc, 1.0, 0.0, m->f_aux2);
   double toa;
-  MPI_Allreduce(&m->toa_acc, &toa, 1, MPI_DOUBLE, MPI_SUM, m->comm);
+  kv_comm_allreduce(&m->toa_acc, &toa, 1, MPI_DOUBLE, MPI_SUM, m->comm);
   out->has_time = 1;
   out->time = m->t;
   KV_CHECK(kv_output_add_field(out, "T", "degC", "instantaneous surface temperature", m->f_out));
@@ -609,7 +610,7 @@ static int ebm_restart(kv_model *base, const char *path) {
     }
   }
   KV_CHECK(kv_status_agree(m->comm, rc));
-  MPI_Bcast(v, 5, MPI_DOUBLE, 0, m->comm);
+  kv_comm_bcast(v, 5, MPI_DOUBLE, 0, m->comm);
   double s = (v[0] - m->t0_days) / m->dt_days;
   long step = lround(s);
   if (!(fabs(s - (double)step) <= 1e-6) || step < 0) {

@@ -1,4 +1,5 @@
 #include "solvers/ebm/sphere.h"
+#include "core/comm.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -203,8 +204,8 @@ int kv_sphere_transpose_create(MPI_Comm comm, int nlat, int nlon, int my_j0, int
                                kv_sphere_transpose *t) {
   memset(t, 0, sizeof *t);
   t->comm = comm;
-  MPI_Comm_size(comm, &t->size);
-  MPI_Comm_rank(comm, &t->rank);
+  t->size = kv_comm_size(comm);
+  t->rank = kv_comm_rank(comm);
   t->nlat = nlat;
   t->nlon = nlon;
   t->maxf = maxf;

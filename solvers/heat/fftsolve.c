@@ -1,4 +1,5 @@
 #include "solvers/heat/fftsolve.h"
+#include "core/comm.h"
 
 #include <fftw3-mpi.h>
 #include <math.h>
@@ -325,7 +326,7 @@ static int setup(kv_fftsolve *s, const kv_fftsolve_params *p) {
     nrecv += b;
   }
   int same = memcmp(s->bbox + 6 * s->rank, s->sbox + 6 * s->rank, 6 * sizeof(long)) == 0;
-  MPI_Allreduce(&same, &s->aligned, 1, MPI_INT, MPI_MIN, s->comm);
+  kv_comm_allreduce(&same, &s->aligned, 1, MPI_INT, MPI_MIN, s->comm);
   long nbuf = nsend > nrecv ? nsend : nrecv;
   s->sendbuf = malloc((size_t)(nbuf > 0 ? nbuf : 1) * sizeof(double));
   s->recvbuf = malloc((size_t)(nbuf > 0 ? nbuf : 1) * sizeof(double));
@@ -383,8 +384,8 @@ int kv_fftsolve_create(const kv_grid *g, const kv_fftsolve_params *p, kv_fftsolv
   s->g = g;
   s->comm = comm;
   s->nd = kv_grid_ndims(g);
-  MPI_Comm_rank(comm, &s->rank);
-  MPI_Comm_size(comm, &s->size);
+  s->rank = kv_comm_rank(comm);
+  s->size = kv_comm_size(comm);
   rc = kv_status_agree(comm, setup(s, p));
   if (rc != KV_OK) {
     kv_fftsolve_free(s);

@@ -1,4 +1,5 @@
 #include "solvers/heat/heat.h"
+#include "core/comm.h"
 
 #include <fftw3.h>
 #include <math.h>
@@ -164,7 +165,7 @@ static int heat_setup(kv_heat *h, MPI_Comm comm) {
     gp.periodic[d] = h->p.bc[d][0] == KV_BC_PERIODIC;
   }
   int size;
-  MPI_Comm_size(comm, &size);
+  size = kv_comm_size(comm);
   if (h->p.scheme != KV_HEAT_EXPLICIT && h->p.solver == KV_HEAT_SOLVER_FFT && h->p.dims >= 2 &&
       h->p.n[h->p.dims - 1] >= size) {
     /* Slabs along the slowest axis, as FFTW-MPI distributes: when the sizes divide evenly the
@@ -392,7 +393,7 @@ static int step_picard(kv_heat *h, int *bad) {
         }
       }
     }
-    MPI_Allreduce(loc, glob, 2, MPI_DOUBLE, MPI_SUM, kv_grid_comm(h->grid));
+    kv_comm_allreduce(loc, glob, 2, MPI_DOUBLE, MPI_SUM, kv_grid_comm(h->grid));
     change = sqrt(glob[0] / (glob[1] > 0.0 ? glob[1] : 1.0));
     h->nl_iters = it;
     if (!isfinite(change)) {
@@ -439,7 +440,7 @@ int kv_heat_step(kv_heat *h, double *t) {
   h->t = (double)h->step * h->dt;
   *t = h->t;
   int any;
-  if (MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, kv_grid_comm(h->grid)) != MPI_SUCCESS) {
+  if (kv_comm_allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, kv_grid_comm(h->grid)) != MPI_SUCCESS) {
     return KV_ERROR(KV_ERR_MPI, "heat: reduction failed");
   }
   if (any) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/comm.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "io/h5.h"
@@ -235,7 +236,7 @@ int kv_heat_kappa_update(kv_heat *h, const kv_field *T) {
     }
   }
   double in[2] = {(double)bad, kmax}, out[2];
-  MPI_Allreduce(in, out, 2, MPI_DOUBLE, MPI_MAX, kv_grid_comm(h->grid));
+  kv_comm_allreduce(in, out, 2, MPI_DOUBLE, MPI_MAX, kv_grid_comm(h->grid));
   if (out[0] > 0.0) {
     return kv_status_agree(kv_grid_comm(h->grid),
                            bad ? KV_ERROR(KV_ERR_NUMERIC,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/comm.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "io/h5.h"
@@ -164,7 +165,7 @@ static int m_residual_at(kv_model *m, long step, const long *cells, int n, const
     }
     f[i] = acc + (q ? q[p] : 0.0);
   }
-  if (MPI_Allreduce(MPI_IN_PLACE, f, n, MPI_DOUBLE, MPI_SUM, kv_grid_comm(h->grid)) !=
+  if (kv_comm_allreduce(MPI_IN_PLACE, f, n, MPI_DOUBLE, MPI_SUM, kv_grid_comm(h->grid)) !=
       MPI_SUCCESS) {
     return KV_ERROR(KV_ERR_MPI, "heat: reduction failed");
   }
@@ -252,7 +253,7 @@ static int m_restart(kv_model *m, const char *path) {
   kv_heat *h = (kv_heat *)m;
   MPI_Comm comm = kv_grid_comm(h->grid);
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  rank = kv_comm_rank(comm);
   /* Only a file of the same model continues this one. */
   int rc = KV_OK;
   if (rank == 0) {
@@ -283,7 +284,7 @@ static int m_restart(kv_model *m, const char *path) {
     }
   }
   KV_CHECK(kv_status_agree(comm, rc));
-  MPI_Bcast(&t, 1, MPI_DOUBLE, 0, comm);
+  kv_comm_bcast(&t, 1, MPI_DOUBLE, 0, comm);
   /* Resume on this run's time grid, so that the steps after the restart are the same steps. */
   double s = t / h->dt;
   long step = lround(s);

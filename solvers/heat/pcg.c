@@ -1,4 +1,5 @@
 #include "solvers/heat/pcg.h"
+#include "core/comm.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -55,7 +56,7 @@ static double dot(MPI_Comm comm, const kv_grid *g, const kv_field *a, const kv_f
   FOR_INTERIOR(g, a, p) {
     s += x[p] * y[p];
   }
-  MPI_Allreduce(&s, &t, 1, MPI_DOUBLE, MPI_SUM, comm);
+  kv_comm_allreduce(&s, &t, 1, MPI_DOUBLE, MPI_SUM, comm);
   return t;
 }
 

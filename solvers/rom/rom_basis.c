@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/comm.h"
 #include "core/status.h"
 #include "io/h5.h"
 #include "solvers/rom/rom_impl.h"
@@ -15,7 +16,7 @@
  * on rank 0, broadcast in blocks of modes, each rank keeping its rows. Collective. */
 int kv_rom_read_modes(kv_rom *r, const char *path, const char *name, int k, double *U) {
   int rank;
-  MPI_Comm_rank(r->comm, &rank);
+  rank = kv_comm_rank(r->comm);
   kv_h5_array a = {0};
   int rc = KV_OK;
   if (rank == 0) {
@@ -36,7 +37,7 @@ int kv_rom_read_modes(kv_rom *r, const char *path, const char *name, int k, doub
   for (int j0 = 0; rc == KV_OK && j0 < k; j0 += bs) {
     int nb = k - j0 < bs ? k - j0 : bs;
     double *blk = rank == 0 ? a.data + (size_t)j0 * r->N : buf;
-    MPI_Bcast(blk, (int)((long)nb * r->N), MPI_DOUBLE, 0, r->comm);
+    kv_comm_bcast(blk, (int)((long)nb * r->N), MPI_DOUBLE, 0, r->comm);
     for (int j = 0; j < nb; j++) {
       for (long i = 0; i < r->nloc; i++) {
         U[(size_t)(j0 + j) * r->nloc + i] = blk[(size_t)j * r->N + r->gidx[i]];
@@ -54,7 +55,7 @@ int kv_rom_load_basis(kv_rom *r, const kv_config *cfg) {
   const char *path = r->prm.basis;
   long use_modes = r->prm.modes;
   int rank;
-  MPI_Comm_rank(r->comm, &rank);
+  rank = kv_comm_rank(r->comm);
   const long *n = kv_grid_global_n(r->grid);
   int nd = kv_grid_ndims(r->grid);
   long hdr[3] = {0, 0, 0}; /* k, kf, has u_ref */
@@ -127,7 +128,7 @@ int kv_rom_load_basis(kv_rom *r, const kv_config *cfg) {
     }
   }
   KV_CHECK(kv_status_agree(r->comm, rc));
-  MPI_Bcast(hdr, 3, MPI_LONG, 0, r->comm);
+  kv_comm_bcast(hdr, 3, MPI_LONG, 0, r->comm);
   int k = (int)hdr[0], kf = (int)hdr[1];
   if (use_modes > 0 && use_modes < k) {
     k = (int)use_modes;
@@ -154,7 +155,7 @@ int kv_rom_load_basis(kv_rom *r, const kv_config *cfg) {
     if (rank == 0) {
       memcpy(s, sig.data, (size_t)k * sizeof *s);
     }
-    MPI_Bcast(s, k, MPI_DOUBLE, 0, r->comm);
+    kv_comm_bcast(s, k, MPI_DOUBLE, 0, r->comm);
     rc = kv_pod_wrap(r->comm, r->nloc, k, U, s, &r->V);
   }
   if (rc == KV_OK && !r->linear) {
@@ -163,7 +164,7 @@ int kv_rom_load_basis(kv_rom *r, const kv_config *cfg) {
       if (rank == 0) {
         memcpy(s, sigf.data, (size_t)kf * sizeof *s);
       }
-      MPI_Bcast(s, kf, MPI_DOUBLE, 0, r->comm);
+      kv_comm_bcast(s, kf, MPI_DOUBLE, 0, r->comm);
       rc = kv_pod_wrap(r->comm, r->nloc, kf, U, s, &r->W);
     }
     if (rc == KV_OK && hdr[2] && !r->li) {
@@ -191,8 +192,8 @@ static void basis_path(const char *chk, long updates, char *buf, size_t n) {
 /* The modes of p in global cell order into a (k, grid...) dataset of s (rank 0). Collective. */
 static int put_modes(kv_rom *r, kv_h5_store *s, const char *name, const kv_pod *p) {
   int rank, size;
-  MPI_Comm_rank(r->comm, &rank);
-  MPI_Comm_size(r->comm, &size);
+  rank = kv_comm_rank(r->comm);
+  size = kv_comm_size(r->comm);
   int k = kv_pod_nmodes(p), nl = (int)r->nloc;
   int *cnt = rank == 0 ? malloc((size_t)size * sizeof *cnt) : NULL;
   int *dsp = rank == 0 ? malloc((size_t)size * sizeof *dsp) : NULL;
@@ -248,7 +249,7 @@ static int save_bases(kv_rom *r) {
   char path[4300];
   basis_path(r->chk, r->updates, path, sizeof path);
   int rank;
-  MPI_Comm_rank(r->comm, &rank);
+  rank = kv_comm_rank(r->comm);
   kv_h5_store *s = NULL;
   int rc = rank == 0 ? kv_h5_store_create(path, &s) : KV_OK;
   rc = kv_status_agree(r->comm, rc);
@@ -278,7 +279,7 @@ int kv_rom_checkpoint(kv_model *m, kv_output_list *out) {
   if (r->updates > 0 && r->saved[1] != r->updates) {
     KV_CHECK(save_bases(r));
     int rank;
-    MPI_Comm_rank(r->comm, &rank);
+    rank = kv_comm_rank(r->comm);
     if (rank == 0 && r->saved[0] > 0 && r->saved[0] != r->updates && r->saved[0] != r->saved[1]) {
       char old[4300];
       basis_path(r->chk, r->saved[0], old, sizeof old);
@@ -307,7 +308,7 @@ int kv_rom_checkpoint(kv_model *m, kv_output_list *out) {
 /* Replace the bases by those of a file written by save_bases. Collective. */
 static int load_saved_bases(kv_rom *r, const char *path) {
   int rank;
-  MPI_Comm_rank(r->comm, &rank);
+  rank = kv_comm_rank(r->comm);
   long hdr[2] = {0, 0};
   kv_h5_array sg[2] = {{0}, {0}};
   int rc = KV_OK;
@@ -331,7 +332,7 @@ static int load_saved_bases(kv_rom *r, const char *path) {
                     "read: %s",
                     why);
   }
-  MPI_Bcast(hdr, 2, MPI_LONG, 0, r->comm);
+  kv_comm_bcast(hdr, 2, MPI_LONG, 0, r->comm);
   kv_pod *np[2] = {NULL, NULL};
   for (int b = 0; b < (r->W ? 2 : 1) && rc == KV_OK; b++) {
     int k = (int)hdr[b];
@@ -345,7 +346,7 @@ static int load_saved_bases(kv_rom *r, const char *path) {
       if (rank == 0) {
         memcpy(sv, sg[b].data, (size_t)k * sizeof *sv);
       }
-      MPI_Bcast(sv, k, MPI_DOUBLE, 0, r->comm);
+      kv_comm_bcast(sv, k, MPI_DOUBLE, 0, r->comm);
       rc = kv_pod_wrap(r->comm, r->nloc, k, U, sv, &np[b]);
     }
     free(U);
@@ -377,7 +378,7 @@ static int load_saved_bases(kv_rom *r, const char *path) {
 int kv_rom_restart(kv_model *m, const char *path) {
   kv_rom *r = (kv_rom *)m;
   int rank;
-  MPI_Comm_rank(r->comm, &rank);
+  rank = kv_comm_rank(r->comm);
   double v[3] = {0.0, 0.0, 0.0}; /* is a ROM checkpoint, step, updates; nsum below */
   double nsum = 0.0;
   int rc = KV_OK;
@@ -412,7 +413,7 @@ int kv_rom_restart(kv_model *m, const char *path) {
   }
   KV_CHECK(kv_status_agree(r->comm, rc));
   double b[4] = {v[0], v[1], v[2], nsum};
-  MPI_Bcast(b, 4, MPI_DOUBLE, 0, r->comm);
+  kv_comm_bcast(b, 4, MPI_DOUBLE, 0, r->comm);
   if (!b[0]) {
     if (r->means) {
       return KV_ERROR(KV_ERR_UNSUPPORTED,

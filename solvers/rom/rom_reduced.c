@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/comm.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "numerics/deim.h"
@@ -32,7 +33,7 @@ int kv_rom_jacobian_apply(kv_model *m, long step, MPI_Comm comm, long nloc, cons
     mx[0] = fmax(mx[0], fabs(uref[i]));
     mx[1] = fmax(mx[1], fabs(v[i]));
   }
-  MPI_Allreduce(MPI_IN_PLACE, mx, 2, MPI_DOUBLE, MPI_MAX, comm);
+  kv_comm_allreduce(MPI_IN_PLACE, mx, 2, MPI_DOUBLE, MPI_MAX, comm);
   if (mx[1] == 0.0) {
     memset(out, 0, (size_t)nloc * sizeof *out);
     return KV_OK;
@@ -83,7 +84,7 @@ static int assemble_li(kv_rom *r) {
                 kv_pod_modes(r->V), (int)r->nloc, GV, (int)r->nloc, 0.0, G, k);
   }
   if (rc == KV_OK) {
-    MPI_Allreduce(MPI_IN_PLACE, G, k * k, MPI_DOUBLE, MPI_SUM, r->comm);
+    kv_comm_allreduce(MPI_IN_PLACE, G, k * k, MPI_DOUBLE, MPI_SUM, r->comm);
   }
   if (rc == KV_OK) {
     free(r->Gr);
@@ -170,7 +171,7 @@ static int setup_reduced(kv_rom *r) {
     }
     free(GW);
     if (rc == KV_OK) {
-      MPI_Allreduce(MPI_IN_PLACE, VW, k * kf, MPI_DOUBLE, MPI_SUM, r->comm);
+      kv_comm_allreduce(MPI_IN_PLACE, VW, k * kf, MPI_DOUBLE, MPI_SUM, r->comm);
     }
     if (rc == KV_OK) {
       rc = kv_deim_gather_rows(r->comm, r->nloc, r->gidx, kv_pod_modes(r->W), kf, r->P, kf,
@@ -261,8 +262,8 @@ int kv_rom_assemble_linear(kv_rom *r) {
   }
   rc = kv_status_agree(r->comm, rc);
   if (rc == KV_OK) {
-    MPI_Allreduce(MPI_IN_PLACE, Al, k * k, MPI_DOUBLE, MPI_SUM, r->comm);
-    MPI_Allreduce(MPI_IN_PLACE, cv, k, MPI_DOUBLE, MPI_SUM, r->comm);
+    kv_comm_allreduce(MPI_IN_PLACE, Al, k * k, MPI_DOUBLE, MPI_SUM, r->comm);
+    kv_comm_allreduce(MPI_IN_PLACE, cv, k, MPI_DOUBLE, MPI_SUM, r->comm);
     free(r->A);
     free(r->c);
     r->A = Al; /* column-major: column j = V^T A v_j */
@@ -307,7 +308,7 @@ static int assemble_split(kv_rom *r) {
                 LV, (int)r->nloc, 0.0, Lr, k);
   }
   if (rc == KV_OK) {
-    MPI_Allreduce(MPI_IN_PLACE, Lr, k * k, MPI_DOUBLE, MPI_SUM, r->comm);
+    kv_comm_allreduce(MPI_IN_PLACE, Lr, k * k, MPI_DOUBLE, MPI_SUM, r->comm);
   }
   if (rc == KV_OK) {
     rc = kv_deim_gather_rows(r->comm, r->nloc, r->gidx, LV, k, r->P, kf,
@@ -624,7 +625,7 @@ static int full_update_inner(kv_rom *r) {
   kv_pod_options_default(&po);
   po.add_tol = r->prm.add_tol;
   po.max_modes = r->max_modes;
-  double w0 = MPI_Wtime();
+  double w0 = kv_comm_wtime();
   if (r->means && r->nloc > 0) {
     /* The record's running sum survives the basis change through the full space. */
     cblas_dgemv(CblasColMajor, CblasNoTrans, (int)r->nloc, r->k, 1.0, kv_pod_modes(r->V),
@@ -637,7 +638,7 @@ static int full_update_inner(kv_rom *r) {
   const kv_field *u1;
   KV_CHECK(ft->state(r->full, &u1));
   kv_field_pack(u1, r->uloc);
-  double w1 = MPI_Wtime();
+  double w1 = kv_comm_wtime();
   int before = r->k;
   if (r->max_modes <= 0 || r->k < r->max_modes) {
     KV_CHECK(kv_pod_add(r->V, r->uloc, &po));
@@ -685,7 +686,7 @@ static int full_update_inner(kv_rom *r) {
     KV_CHECK(kv_pod_project(r->V, r->sloc, r->a_sum));
   }
   r->updates++;
-  double w2 = MPI_Wtime();
+  double w2 = kv_comm_wtime();
   kv_info("rom: step %ld: indicator %.3g > tolerance %g: full step (%.0f ms), basis %d -> %d modes "
           "(%.0f ms)",
           r->step + 1, r->eta, r->tol, 1e3 * (w1 - w0), before, r->k, 1e3 * (w2 - w1));
@@ -722,7 +723,7 @@ static int check_step(kv_rom *r) {
   }
   free(v);
   KV_CHECK(rc);
-  MPI_Allreduce(MPI_IN_PLACE, nrm, 2, MPI_DOUBLE, MPI_SUM, r->comm);
+  kv_comm_allreduce(MPI_IN_PLACE, nrm, 2, MPI_DOUBLE, MPI_SUM, r->comm);
   r->chk_err = nrm[1] > 0.0 ? sqrt(nrm[0] / nrm[1]) : (nrm[0] > 0.0 ? INFINITY : 0.0);
   r->chk_eta = r->eta;
   return KV_OK;

@@ -1,0 +1,148 @@
+/* kelvin — MPI that starts only when needed (see comm.h). */
+#include "core/comm.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/status.h"
+
+/* Once seen running, MPI runs until kv_comm_finish: collectives on hot paths (a CG's dot
+ * products) then ask a flag, not the library. */
+static int g_active;
+
+int kv_comm_active(void) {
+  if (g_active) {
+    return 1;
+  }
+  int init = 0, fin = 0;
+  MPI_Initialized(&init);
+  MPI_Finalized(&fin);
+  g_active = init && !fin;
+  return g_active;
+}
+
+int kv_comm_finish(void) {
+  int rc = KV_OK;
+  if (kv_comm_active() && MPI_Finalize() != MPI_SUCCESS) {
+    rc = KV_ERROR(KV_ERR_MPI, "MPI_Finalize failed");
+  }
+  g_active = 0;
+  return rc;
+}
+
+int kv_comm_launched(void) {
+  const char *force = getenv("KELVIN_MPI");
+  if (force && !strcmp(force, "always")) {
+    return 1;
+  }
+  if (force && !strcmp(force, "never")) {
+    return 0;
+  }
+  /* What each launcher exports to the processes it starts: Open MPI's mpirun/orterun, PMIx
+   * (srun --mpi=pmix, prterun), PMI-1/2 (srun --mpi=pmi2, MPICH), MPICH's hydra. */
+  static const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE",
+                               "HYDRA_CONTROL_FD"};
+  for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+    if (getenv(vars[i])) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int kv_comm_start(void) {
+  int init = 0, fin = 0;
+  MPI_Initialized(&init);
+  MPI_Finalized(&fin);
+  if (fin) {
+    return KV_ERROR(KV_ERR_MPI, "MPI is needed but was already finalised");
+  }
+  if (!init && MPI_Init(NULL, NULL) != MPI_SUCCESS) {
+    return KV_ERROR(KV_ERR_MPI, "MPI_Init failed");
+  }
+  return KV_OK;
+}
+
+int kv_comm_rank(MPI_Comm comm) {
+  int r = 0;
+  if (kv_comm_active()) {
+    MPI_Comm_rank(comm, &r);
+  }
+  return r;
+}
+
+int kv_comm_size(MPI_Comm comm) {
+  int s = 1;
+  if (kv_comm_active()) {
+    MPI_Comm_size(comm, &s);
+  }
+  return s;
+}
+
+int kv_comm_bcast(void *buf, int count, MPI_Datatype type, int root, MPI_Comm comm) {
+  if (!kv_comm_active()) {
+    return KV_OK;
+  }
+  return MPI_Bcast(buf, count, type, root, comm) == MPI_SUCCESS
+             ? KV_OK
+             : KV_ERROR(KV_ERR_MPI, "MPI_Bcast failed");
+}
+
+/* Sizes of the predefined types, without MPI_Type_size (which needs MPI running). */
+static size_t type_size(MPI_Datatype t) {
+  if (t == MPI_INT) {
+    return sizeof(int);
+  }
+  if (t == MPI_LONG) {
+    return sizeof(long);
+  }
+  if (t == MPI_DOUBLE) {
+    return sizeof(double);
+  }
+  if (t == MPI_CHAR || t == MPI_BYTE) {
+    return 1;
+  }
+  if (t == MPI_2INT) {
+    return 2 * sizeof(int);
+  }
+  if (t == MPI_DOUBLE_INT) {
+    return sizeof(struct {
+      double v;
+      int i;
+    });
+  }
+  return 0;
+}
+
+int kv_comm_allreduce(const void *in, void *out, int count, MPI_Datatype type, MPI_Op op,
+                      MPI_Comm comm) {
+  if (kv_comm_active()) {
+    return MPI_Allreduce(in, out, count, type, op, comm) == MPI_SUCCESS
+               ? KV_OK
+               : KV_ERROR(KV_ERR_MPI, "MPI_Allreduce failed");
+  }
+  if (in == MPI_IN_PLACE || count <= 0) {
+    return KV_OK;
+  }
+  size_t sz = type_size(type);
+  if (!sz) {
+    return KV_ERROR(KV_ERR_INVALID, "kv_comm_allreduce: a type without a serial size");
+  }
+  memmove(out, in, sz * (size_t)count);
+  return KV_OK;
+}
+
+int kv_comm_barrier(MPI_Comm comm) {
+  if (kv_comm_active() && MPI_Barrier(comm) != MPI_SUCCESS) {
+    return KV_ERROR(KV_ERR_MPI, "MPI_Barrier failed");
+  }
+  return KV_OK;
+}
+
+double kv_comm_wtime(void) {
+  /* One clock whether or not MPI runs: a timer may start before a lazy MPI start and stop after. */
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

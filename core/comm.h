@@ -1,0 +1,49 @@
+/* kelvin — MPI that starts only when needed.
+ *
+ * Serial commands (predict, info, plot, compare, fit on one rank, --help, --version) run without
+ * MPI_Init unless a launcher (mpirun, srun) started them: Open MPI's singleton start-up costs
+ * ~0.4 s, which swamps a 1 ms prediction called from an outer loop. The library's collectives on
+ * the paths those commands share with parallel ones go through these wrappers: while MPI is not
+ * running, every communicator is one process of rank 0 and the collective is the identity. Work
+ * that truly needs MPI (a Cartesian grid, MPI-IO) calls kv_comm_start first, which starts MPI on
+ * demand; main finalises it if it was started. */
+#ifndef KV_COMM_H
+#define KV_COMM_H
+
+#include <mpi.h>
+
+/* 1 when MPI is initialised and not yet finalised. Not collective; callable at any time. */
+int kv_comm_active(void);
+
+/* 1 when the process was started by an MPI launcher (Open MPI's mpirun, a PMI/PMIx launcher
+ * such as srun, MPICH's hydra), judged from the environment; KELVIN_MPI=always|never overrides.
+ * Not collective. */
+int kv_comm_launched(void);
+
+/* Start MPI now if it is not running (MPI_Init with no arguments). Returns KV_OK, or KV_ERR_MPI
+ * if MPI was already finalised. Not collective while MPI is not running (a serial process is its
+ * own world). */
+int kv_comm_start(void);
+
+/* Finalise MPI if it runs (main only, at the very end). Returns KV_OK or KV_ERR_MPI. Collective
+ * over the world when MPI runs. */
+int kv_comm_finish(void);
+
+/* Rank and size of comm; 0 and 1 while MPI is not running. Not collective. */
+int kv_comm_rank(MPI_Comm comm);
+int kv_comm_size(MPI_Comm comm);
+
+/* MPI_Bcast / MPI_Allreduce / MPI_Barrier, or their one-process identity while MPI is not
+ * running (allreduce copies in to out unless in == MPI_IN_PLACE; types: the predefined MPI_INT,
+ * MPI_LONG, MPI_DOUBLE, MPI_CHAR, MPI_BYTE, MPI_2INT, MPI_DOUBLE_INT). Collective over comm.
+ * Return KV_OK or KV_ERR_MPI. */
+int kv_comm_bcast(void *buf, int count, MPI_Datatype type, int root, MPI_Comm comm);
+int kv_comm_allreduce(const void *in, void *out, int count, MPI_Datatype type, MPI_Op op,
+                      MPI_Comm comm);
+int kv_comm_barrier(MPI_Comm comm);
+
+/* Wall-clock seconds from a monotonic clock (the same clock before and after MPI starts). Not
+ * collective. */
+double kv_comm_wtime(void);
+
+#endif
