@@ -5,7 +5,9 @@
 #   make test       install missing packages, build, run every test; ends "N passed, N failed"
 #   make check-mpi  only the MPI tests (1, 2 and 4 ranks)
 #   make bench      benchmarks (bench/*.sh), figures to compare with bench/RESULTS.md
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   bin, lib (static + shared), include/kelvin, kelvin.pc, share/kelvin,
+#                                    man page, bash completion; make uninstall PREFIX=... removes them
+#   make OPTFLAGS="-O3 -march=x86-64-v2"   a binary that runs on any node of a mixed cluster
 #   make deps       install missing Debian packages only
 #   make clean
 
@@ -16,7 +18,7 @@ OPTFLAGS ?= -O3 -march=native
 CFLAGS  ?= $(OPTFLAGS)
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -I. -D_POSIX_C_SOURCE=200809L
-ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -MMD -MP $(CPPFLAGS) $(PKG_CFLAGS)
+ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(PIC) -MMD -MP $(CPPFLAGS) $(PKG_CFLAGS)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # GSL's own CBLAS is left out on purpose: OpenBLAS provides the CBLAS symbols, fast.
 LDLIBS  += -fopenmp -lhdf5_hl $(shell pkg-config --libs hdf5-openmpi inih fftw3 lapacke openblas libpng 2>/dev/null) \
@@ -29,9 +31,16 @@ BUILD   = build
 LIB_SRC = $(wildcard core/*.c io/*.c numerics/*.c solvers/*.c solvers/*/*.c surrogates/*.c drivers/*.c)
 CLI_SRC = $(wildcard cli/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+# The library's objects serve the static and the shared library alike.
+$(LIB_OBJ): PIC = -fPIC
+VERSION := $(shell sed -n 's/.*KV_VERSION "\(.*\)"/\1/p' core/version.h)
+SONAME   = libkelvin.so.0
+LIBDIR  ?= $(PREFIX)/lib
+# The public C interface (DESIGN: model, surrogate, gp, pod, h5 field I/O, status) and what those
+# headers include; installed under include/kelvin/ with their includes made <kelvin/...>.
+PUBLIC_H = core/status.h core/version.h core/field.h core/grid.h io/config.h io/dataset.h io/h5.h \
+           io/layout.h numerics/pod.h solvers/model.h surrogates/gp.h surrogates/surrogate.h
 
-# Named EBM scenarios (ebm.scenario = ssp245) are looked up here unless ebm.scenario_dir is set.
-$(BUILD)/solvers/ebm/ebm_params.o: CPPFLAGS += -DKV_SCENARIO_DIR='"$(CURDIR)/configs/scenarios"'
 # The GP kernel loops run on every core (OpenMP, from GCC); BLAS calls stay outside them.
 $(BUILD)/surrogates/gp.o: CFLAGS += -fopenmp
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -40,9 +49,9 @@ MPI_SRC  = $(wildcard tests/mpi/test_*.c)
 TEST_BIN = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%) $(MPI_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN = $(BUILD)/bench/stream
 
-.PHONY: all run test test-slurm check-mpi bench install clean deps tests
+.PHONY: all run test test-slurm check-mpi bench install uninstall clean deps tests
 
-all: bin/kelvin tests $(BENCH_BIN)
+all: bin/kelvin $(BUILD)/$(SONAME) tests $(BENCH_BIN)
 
 tests: $(TEST_BIN)
 
@@ -55,6 +64,9 @@ $(BUILD)/libkelvin.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	$(AR) rcs $@ $^
+
+$(BUILD)/$(SONAME): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 bin/kelvin: $(CLI_OBJ) $(BUILD)/libkelvin.a
 	@mkdir -p bin
@@ -93,9 +105,30 @@ bench: all
 	$(MPI_TEST_ENV) bash bench/ebm.sh
 	$(MPI_TEST_ENV) bash bench/sweep.sh
 
-install: bin/kelvin
-	install -d $(DESTDIR)$(PREFIX)/bin
+install: bin/kelvin $(BUILD)/libkelvin.a $(BUILD)/$(SONAME)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include/kelvin \
+	  $(DESTDIR)$(PREFIX)/share/kelvin/configs/scenarios $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 755 bin/kelvin $(DESTDIR)$(PREFIX)/bin/kelvin
+	install -m 644 $(BUILD)/libkelvin.a $(DESTDIR)$(LIBDIR)/libkelvin.a
+	install -m 755 $(BUILD)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libkelvin.so
+	for h in $(PUBLIC_H); do install -d $(DESTDIR)$(PREFIX)/include/kelvin/$$(dirname $$h); \
+	  sed 's|^#include "\(.*\)"|#include <kelvin/\1>|' $$h > $(DESTDIR)$(PREFIX)/include/kelvin/$$h; done
+	install -m 644 share/kelvin.h $(DESTDIR)$(PREFIX)/include/kelvin/kelvin.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	  share/kelvin.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/kelvin.pc
+	install -m 644 configs/*.ini $(DESTDIR)$(PREFIX)/share/kelvin/configs/
+	install -m 644 configs/scenarios/*.csv $(DESTDIR)$(PREFIX)/share/kelvin/configs/scenarios/
+	install -m 644 examples/*.c $(DESTDIR)$(PREFIX)/share/kelvin/
+	install -m 644 share/kelvin.1 $(DESTDIR)$(PREFIX)/share/man/man1/kelvin.1
+	install -m 644 share/kelvin.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/kelvin
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/kelvin $(DESTDIR)$(LIBDIR)/libkelvin.a $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	  $(DESTDIR)$(LIBDIR)/libkelvin.so $(DESTDIR)$(LIBDIR)/pkgconfig/kelvin.pc \
+	  $(DESTDIR)$(PREFIX)/share/man/man1/kelvin.1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions/kelvin
+	rm -rf $(DESTDIR)$(PREFIX)/include/kelvin $(DESTDIR)$(PREFIX)/share/kelvin
 
 clean:
 	rm -rf $(BUILD) bin tests/out

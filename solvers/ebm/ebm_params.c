@@ -7,11 +7,9 @@
 
 #include "core/log.h"
 #include "core/status.h"
+#include "io/datadir.h"
 #include "solvers/ebm/ebm_impl.h"
 
-#ifndef KV_SCENARIO_DIR
-#define KV_SCENARIO_DIR "configs/scenarios"
-#endif
 
 const kv_config_key kv_ebm_keys[] = {
     {"ebm.nlat", KV_CFG_INT, "96", NULL, 3, 100000, "latitude rows, pole to pole"},
@@ -52,7 +50,8 @@ const kv_config_key kv_ebm_keys[] = {
      "none (no time-dependent forcing), historical, ssp126, ssp245, ssp370, ssp585 (files in "
      "configs/scenarios/) or a path to such a CSV; scenarios continue from historical"},
     {"ebm.scenario_dir", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
-     "where named scenarios are looked up (default: the configs/scenarios of the build)"},
+     "where named scenarios are looked up (default: $KELVIN_DATA_DIR/configs/scenarios, else "
+     "PREFIX/share/kelvin/configs/scenarios beside the installed kelvin, else the source tree's)"},
     {"ebm.co2_ref", KV_CFG_DOUBLE, "284.3", NULL, 0.0, INFINITY,
      "reference CO2 (ppm): F_co2 = 5.35 ln(CO2 / co2_ref) W m-2"},
     {"ebm.aerosol_scale", KV_CFG_DOUBLE, "0.9", NULL, KV_CFG_NORANGE,
@@ -159,7 +158,8 @@ int kv_ebm_params_from_config(const kv_config *cfg, kv_ebm_params *p) {
     return kv_config_errorf(cfg, "run.year_end", "expected a year >= run.year_start = %ld",
                             p->year_start);
   }
-  const char *spec = "none", *dir = KV_SCENARIO_DIR;
+  char defdir[4200];
+  const char *spec = "none", *dir = kv_datadir_scenarios(defdir, sizeof defdir);
   KV_CHECK(kv_config_get_string(cfg, "ebm.scenario", &spec));
   if (kv_config_has(cfg, "ebm.scenario_dir")) {
     KV_CHECK(kv_config_get_string(cfg, "ebm.scenario_dir", &dir));
@@ -173,7 +173,8 @@ int kv_ebm_params_from_config(const kv_config *cfg, kv_ebm_params *p) {
 
 int kv_ebm_global_forcing(const kv_config *cfg, const char *scenario, int year0, int n,
                           double *total, double *co2, double *aer) {
-  const char *spec = scenario, *dir = KV_SCENARIO_DIR;
+  char defdir[4200];
+  const char *spec = scenario, *dir = kv_datadir_scenarios(defdir, sizeof defdir);
   double co2_ref = 284.3, scale = 0.9, extra = 0.0;
   if (!spec) {
     KV_CHECK(kv_config_get_string(cfg, "ebm.scenario", &spec));

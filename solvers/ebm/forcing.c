@@ -171,7 +171,8 @@ int kv_forcing_scenario_load(const char *spec, const char *dir, kv_forcing_scena
       snprintf(msg, sizeof msg, "%s", kv_error_message());
       return KV_ERROR(KV_ERR_CONFIG,
                       "unknown scenario '%s' (%s); the scenarios are the files "
-                      "<name>.csv in %s",
+                      "<name>.csv in %s (set ebm.scenario_dir, or KELVIN_DATA_DIR to the "
+                      "directory holding configs/scenarios, e.g. PREFIX/share/kelvin)",
                       spec, msg, dir);
     }
     return rc;
