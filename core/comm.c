@@ -133,6 +133,76 @@ int kv_comm_allreduce(const void *in, void *out, int count, MPI_Datatype type, M
   return KV_OK;
 }
 
+/* One process: a gather, scatter or their v-variants move n elements from in to out (+ offset). */
+static int serial_copy(const void *in, int n, MPI_Datatype type, void *out, int offset) {
+  size_t sz = type_size(type);
+  if (!sz) {
+    return KV_ERROR(KV_ERR_INVALID, "kv_comm: a type without a serial size");
+  }
+  if (in && out && n > 0) {
+    memmove((char *)out + sz * (size_t)offset, in, sz * (size_t)n);
+  }
+  return KV_OK;
+}
+
+static int mpi_ok(int err, const char *what) {
+  return err == MPI_SUCCESS ? KV_OK : KV_ERROR(KV_ERR_MPI, "%s failed", what);
+}
+
+int kv_comm_allgather(const void *in, int n, MPI_Datatype type, void *out, MPI_Comm comm) {
+  if (kv_comm_active()) {
+    return mpi_ok(MPI_Allgather(in, n, type, out, n, type, comm), "MPI_Allgather");
+  }
+  return serial_copy(in, n, type, out, 0);
+}
+
+int kv_comm_allgatherv(const void *in, int n, MPI_Datatype type, void *out, const int *counts,
+                       const int *displs, MPI_Comm comm) {
+  if (kv_comm_active()) {
+    return mpi_ok(MPI_Allgatherv(in, n, type, out, counts, displs, type, comm), "MPI_Allgatherv");
+  }
+  return serial_copy(in, n, type, out, displs[0]);
+}
+
+int kv_comm_gather(const void *in, int n, MPI_Datatype type, void *out, int root, MPI_Comm comm) {
+  if (kv_comm_active()) {
+    return mpi_ok(MPI_Gather(in, n, type, out, n, type, root, comm), "MPI_Gather");
+  }
+  return serial_copy(in, n, type, out, 0);
+}
+
+int kv_comm_gatherv(const void *in, int n, MPI_Datatype type, void *out, const int *counts,
+                    const int *displs, int root, MPI_Comm comm) {
+  if (kv_comm_active()) {
+    return mpi_ok(MPI_Gatherv(in, n, type, out, counts, displs, type, root, comm), "MPI_Gatherv");
+  }
+  return serial_copy(in, n, type, out, displs ? displs[0] : 0);
+}
+
+int kv_comm_scatterv(const void *in, const int *counts, const int *displs, MPI_Datatype type,
+                     void *out, int n, int root, MPI_Comm comm) {
+  if (kv_comm_active()) {
+    return mpi_ok(MPI_Scatterv(in, counts, displs, type, out, n, type, root, comm), "MPI_Scatterv");
+  }
+  return in ? serial_copy((const char *)in + type_size(type) * (size_t)displs[0], n, type, out, 0)
+            : KV_OK;
+}
+
+int kv_comm_dup(MPI_Comm comm, MPI_Comm *out) {
+  if (!kv_comm_active()) {
+    *out = MPI_COMM_SELF; /* one process: the same group, and predefined, so never freed */
+    return KV_OK;
+  }
+  return mpi_ok(MPI_Comm_dup(comm, out), "MPI_Comm_dup");
+}
+
+void kv_comm_free(MPI_Comm *comm) {
+  if (*comm != MPI_COMM_NULL && *comm != MPI_COMM_SELF && kv_comm_active()) {
+    MPI_Comm_free(comm);
+  }
+  *comm = MPI_COMM_NULL;
+}
+
 int kv_comm_barrier(MPI_Comm comm) {
   if (kv_comm_active() && MPI_Barrier(comm) != MPI_SUCCESS) {
     return KV_ERROR(KV_ERR_MPI, "MPI_Barrier failed");

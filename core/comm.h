@@ -26,7 +26,7 @@ int kv_comm_launched(void);
 int kv_comm_start(void);
 
 /* Finalise MPI if it runs (main only, at the very end). Returns KV_OK or KV_ERR_MPI. Collective
- * over the world when MPI runs. */
+ * over every process when MPI runs. */
 int kv_comm_finish(void);
 
 /* Rank and size of comm; 0 and 1 while MPI is not running. Not collective. */
@@ -41,6 +41,24 @@ int kv_comm_bcast(void *buf, int count, MPI_Datatype type, int root, MPI_Comm co
 int kv_comm_allreduce(const void *in, void *out, int count, MPI_Datatype type, MPI_Op op,
                       MPI_Comm comm);
 int kv_comm_barrier(MPI_Comm comm);
+
+/* MPI_Comm_dup, or MPI_COMM_SELF while MPI is not running (a one-process group either way).
+ * Collective. kv_comm_free frees what kv_comm_dup made (never a predefined communicator) and
+ * sets *comm to MPI_COMM_NULL; MPI_COMM_NULL is a no-op. */
+int kv_comm_dup(MPI_Comm comm, MPI_Comm *out);
+void kv_comm_free(MPI_Comm *comm);
+
+/* MPI_Allgather(v) / MPI_Gather(v) / MPI_Scatterv with the same type on both sides, or the
+ * one-process copy while MPI is not running (n elements between in and out at displs[0]).
+ * Collective over comm. Return KV_OK or KV_ERR_MPI. */
+int kv_comm_allgather(const void *in, int n, MPI_Datatype type, void *out, MPI_Comm comm);
+int kv_comm_allgatherv(const void *in, int n, MPI_Datatype type, void *out, const int *counts,
+                       const int *displs, MPI_Comm comm);
+int kv_comm_gather(const void *in, int n, MPI_Datatype type, void *out, int root, MPI_Comm comm);
+int kv_comm_gatherv(const void *in, int n, MPI_Datatype type, void *out, const int *counts,
+                    const int *displs, int root, MPI_Comm comm);
+int kv_comm_scatterv(const void *in, const int *counts, const int *displs, MPI_Datatype type,
+                     void *out, int n, int root, MPI_Comm comm);
 
 /* Wall-clock seconds from a monotonic clock (the same clock before and after MPI starts). Not
  * collective. */

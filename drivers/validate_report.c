@@ -58,7 +58,9 @@ int kv_validate_write_report(const kv_validation *v, const char *what, const cha
   if (maps && maps[0]) {
     fprintf(f, "\n%s", maps);
   }
-  fprintf(f, "\nData: `validation.h5` (`/truth`, `/prediction`, `/std`, `/inputs`, `/metrics`).\n");
+  fprintf(f, "\nData: `validation.h5`, a CF netCDF-4 file (`xarray.open_dataset`): `<var>_truth`, "
+             "`<var>_prediction`, `<var>_std` over (case, ...), the inputs as coordinates of "
+             "`case`, each metric a variable with units.\n");
   return kv_textfile_commit(f, tmp, path);
 }
 
@@ -96,26 +98,80 @@ int kv_validate_write_maps(const kv_validation *v, const kv_field_layout *L, con
   return rc;
 }
 
-int kv_validate_store_coords(kv_h5_store *h, const kv_field_layout *L) {
-  for (int k = 0; k < L->ndims; k++) {
+int kv_validate_store_coords(kv_h5_store *h, const kv_field_layout *L, long ncases,
+                             const char *case_long_name) {
+  KV_CHECK(kv_h5_store_coord(h, "/case", ncases, NULL, NULL, NULL, case_long_name));
+  for (int k = 0; L && k < L->ndims; k++) {
     char name[64];
     snprintf(name, sizeof name, "/%s", L->axis_name[k]);
-    KV_CHECK(kv_h5_store_put(h, name, 1, &L->n[k], L->coord[k]));
-    KV_CHECK(kv_h5_store_put_text(h, name, "units", L->axis_units[k]));
+    KV_CHECK(kv_h5_store_coord(h, name, L->n[k], L->coord[k], L->axis_units[k], L->axis_std[k],
+                               L->axis_long[k]));
+    if (L->axis_letter[k][0]) {
+      KV_CHECK(kv_h5_store_put_text(h, name, "axis", L->axis_letter[k]));
+    }
   }
   return KV_OK;
 }
 
-int kv_validate_store_metrics(kv_h5_store *h, const kv_validation *v) {
+int kv_validate_store_var(kv_h5_store *h, const char *name, long ncases, const kv_field_layout *L,
+                          const char *lead, long nlead, const double *v, const char *units,
+                          const char *long_name, const char *coordinates) {
+  long dims[5] = {ncases};
+  const char *names[5] = {"case"};
+  int r = 1;
+  if (lead) {
+    names[r] = lead;
+    dims[r++] = nlead;
+  }
+  for (int k = L ? L->ndims - 1 : -1; k >= 0; k--) { /* row-major: the last axis is x / lon */
+    names[r] = L->axis_name[k];
+    dims[r++] = L->n[k];
+  }
+  KV_CHECK(kv_h5_store_put_dims(h, name, r, dims, v, names));
+  if (units && *units) {
+    KV_CHECK(kv_h5_store_put_text(h, name, "units", units));
+  }
+  if (long_name && *long_name) {
+    KV_CHECK(kv_h5_store_put_text(h, name, "long_name", long_name));
+  }
+  if (coordinates && *coordinates) {
+    KV_CHECK(kv_h5_store_put_text(h, name, "coordinates", coordinates));
+  }
+  return KV_OK;
+}
+
+int kv_validate_store_metrics(kv_h5_store *h, const kv_validation *v, const char *units) {
+  /* The relative metrics are numbers; the others are in the output's units; speed-up a ratio. */
+  static const char *const what[KV_M_COUNT] = {
+      [KV_M_RMSE] = "root-mean-square error",
+      [KV_M_MAE] = "mean absolute error",
+      [KV_M_MAX_ABS] = "largest absolute error",
+      [KV_M_REL_L2] = "relative L2 error",
+      [KV_M_R2] = "coefficient of determination",
+      [KV_M_NRMSE_SPATIAL] = "ClimateBench spatial NRMSE",
+      [KV_M_NRMSE_GLOBAL] = "ClimateBench global NRMSE",
+      [KV_M_NRMSE_TOTAL] = "ClimateBench total NRMSE",
+      [KV_M_COVERAGE95] = "fraction of held-out values inside the 95 % interval",
+      [KV_M_MSLL] = "mean standardised log loss",
+      [KV_M_SPEEDUP] = "surrogate speed-up over the full solver",
+  };
   double one = 0.0;
   long n1 = 1;
   KV_CHECK(kv_h5_store_put(h, "/metrics", 0, &n1, &one));
   KV_CHECK(kv_h5_store_put_text(h, "/metrics", "long_name",
-                                "validation metrics (one attribute each; mean over cases)"));
+                                "validation metrics (one attribute each; mean over cases; also "
+                                "root variables with units)"));
   for (int m = 0; m < KV_M_COUNT; m++) {
-    if (v->have[m]) {
-      KV_CHECK(kv_h5_store_put_number(h, "/metrics", kv_metric_names[m], v->value[m]));
+    if (!v->have[m]) {
+      continue;
     }
+    char name[64];
+    int absolute = m == KV_M_RMSE || m == KV_M_MAE || m == KV_M_MAX_ABS;
+    snprintf(name, sizeof name, "/%s", kv_metric_names[m]);
+    KV_CHECK(kv_h5_store_put_number(h, "/metrics", kv_metric_names[m], v->value[m]));
+    KV_CHECK(kv_h5_store_put_dims(h, name, 0, NULL, &v->value[m], NULL));
+    KV_CHECK(kv_h5_store_put_text(h, name, "units", absolute && units && *units ? units : "1"));
+    KV_CHECK(kv_h5_store_put_text(h, name, "long_name", what[m] ? what[m] : kv_metric_names[m]));
   }
   return KV_OK;
 }

@@ -180,34 +180,32 @@ int kv_validate_score_rom(const kv_sweep *hs, const kv_sweep *rs, const char *va
     rc = kv_h5_store_create(path, &h);
   }
   if (rc == KV_OK) {
-    long d2[4] = {n, 0, 0, 0}, d1 = n;
-    for (int k = 0; k < L.ndims; k++) {
-      d2[1 + k] = L.n[L.ndims - 1 - k];
-    }
-    rc = kv_h5_store_put(h, "/truth", L.ndims + 1, d2, tlast);
+    char tn[80], pn[80], ln[200];
+    snprintf(tn, sizeof tn, "/%s_truth", var);
+    snprintf(pn, sizeof pn, "/%s_prediction", var);
+    rc = kv_validate_store_coords(h, &L, n, "held-out case");
+    snprintf(ln, sizeof ln, "%s: final record, full solver", var);
     if (rc == KV_OK) {
-      rc = kv_h5_store_put(h, "/prediction", L.ndims + 1, d2, plast);
+      rc = kv_validate_store_var(h, tn, n, &L, NULL, 0, tlast, L.units, ln, NULL);
     }
+    snprintf(ln, sizeof ln, "%s: final record, ROM", var);
     if (rc == KV_OK) {
-      rc = kv_h5_store_put(h, "/case_rel_l2", 1, &d1, cerr);
-    }
-    if (rc == KV_OK) {
-      rc = kv_h5_store_put(h, "/case_full_steps", 1, &d1, cupd);
+      rc = kv_validate_store_var(h, pn, n, &L, NULL, 0, plast, L.units, ln, NULL);
     }
     if (rc == KV_OK) {
-      rc = kv_h5_store_put(h, "/case_indicator_max", 1, &d1, cind);
+      rc = kv_validate_store_var(h, "/case_rel_l2", n, NULL, NULL, 0, cerr, "1",
+                                 "relative L2 error of the case (all records)", NULL);
     }
     if (rc == KV_OK) {
-      rc = kv_h5_store_put_text(h, "/truth", "long_name", "final record, full solver");
+      rc = kv_validate_store_var(h, "/case_full_steps", n, NULL, NULL, 0, cupd, "1",
+                                 "full-solver steps the adaptive ROM took", NULL);
     }
     if (rc == KV_OK) {
-      rc = kv_h5_store_put_text(h, "/prediction", "long_name", "final record, ROM");
+      rc = kv_validate_store_var(h, "/case_indicator_max", n, NULL, NULL, 0, cind, "1",
+                                 "largest error indicator of the case", NULL);
     }
     if (rc == KV_OK) {
-      rc = kv_validate_store_coords(h, &L);
-    }
-    if (rc == KV_OK) {
-      rc = kv_validate_store_metrics(h, v);
+      rc = kv_validate_store_metrics(h, v, L.units);
     }
     if (rc == KV_OK) {
       rc = kv_h5_store_put_number(h, "/metrics", "indicator_error_correlation", corr);

@@ -188,42 +188,52 @@ int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
   if (rc == KV_OK) {
     rc = kv_h5_store_create(path, &h);
   }
+  const char *units = field ? L->units : "";
   if (rc == KV_OK) {
-    long dims[4] = {n, 1, 1, 1}, di[2] = {n, d};
-    int rank = 1;
-    if (field) {
-      rank = 1 + L->ndims;
-      for (int k = 0; k < L->ndims; k++) {
-        dims[1 + k] = L->n[L->ndims - 1 - k];
-      }
-    }
-    const char *grp[3] = {"truth", "prediction", "std"};
-    const double *dat[3] = {truth, mean, sd};
-    for (int k = 0; k < 3 && rc == KV_OK; k++) {
-      char name[340];
-      snprintf(name, sizeof name, "/%s/%s", grp[k], var_);
-      rc = kv_h5_store_put(h, name, rank, dims, dat[k]);
-    }
-    char names[2048] = "";
-    for (int k = 0; k < d; k++) {
+    rc = kv_validate_store_coords(h, field ? L : NULL, n, "held-out case");
+  }
+  if (rc == KV_OK) {
+    /* The inputs: a matrix (case, input), and each one a CF auxiliary coordinate of case, so
+     * that xarray shows every case's inputs beside its fields. */
+    long di[2] = {n, d};
+    char names[2048] = "", coords[2048] = "";
+    double *col = malloc(((size_t)n + 1) * sizeof *col);
+    rc = col ? kv_h5_store_put_dims(h, "/inputs", 2, di, X, (const char *[]){"case", "input"})
+             : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+    for (int k = 0; rc == KV_OK && k < d; k++) {
+      const char *in = kv_surrogate_input(s, k);
       strncat(names, k ? "," : "", sizeof names - strlen(names) - 1);
-      strncat(names, kv_surrogate_input(s, k), sizeof names - strlen(names) - 1);
+      strncat(names, in, sizeof names - strlen(names) - 1);
+      char vname[300];
+      snprintf(vname, sizeof vname, "/%s", in);
+      if (strchr(in, '/') || kv_h5_store_has(h, vname)) {
+        continue; /* not a netCDF name, or taken by a coordinate */
+      }
+      for (long c = 0; c < n; c++) {
+        col[c] = X[c * d + k];
+      }
+      rc = kv_validate_store_var(h, vname, n, NULL, NULL, 0, col, NULL, "input of the surrogate",
+                                 NULL);
+      strncat(coords, coords[0] ? " " : "", sizeof coords - strlen(coords) - 1);
+      strncat(coords, in, sizeof coords - strlen(coords) - 1);
     }
-    if (rc == KV_OK) {
-      rc = kv_h5_store_put(h, "/inputs", 2, di, X);
-    }
+    free(col);
     if (rc == KV_OK) {
       rc = kv_h5_store_put_text(h, "/inputs", "names", names);
     }
-    if (rc == KV_OK && field) {
-      rc = kv_validate_store_coords(h, L);
-    }
-    if (rc == KV_OK && climate) {
-      char name[340];
-      snprintf(name, sizeof name, "/truth/%s", var_);
-      rc = kv_h5_store_put_text(h, name, "long_name",
-                                "anomaly of the final record from the "
-                                "run's own 1850-1900 mean (the control climate)");
+    const char *suffix[3] = {"truth", "prediction", "std"};
+    const double *dat[3] = {truth, mean, sd};
+    for (int k = 0; k < 3 && rc == KV_OK; k++) {
+      char name[340], lname[600];
+      snprintf(name, sizeof name, "/%s_%s", var_, suffix[k]);
+      snprintf(lname, sizeof lname, "%s: %s", var_,
+               k == 0   ? (climate ? "full solver, anomaly of the final record from the run's own "
+                                     "1850-1900 mean (the control climate)"
+                                   : "full solver")
+               : k == 1 ? "surrogate prediction"
+                        : "standard deviation of the surrogate prediction");
+      rc = kv_validate_store_var(h, name, n, field ? L : NULL, NULL, 0, dat[k], units, lname,
+                                 coords);
     }
   }
   snprintf(what, whn,
@@ -231,7 +241,7 @@ int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
            "hypercube points.",
            kv_surrogate_kind(s), var_, n);
   if (rc == KV_OK) {
-    rc = kv_validate_store_metrics(h, v);
+    rc = kv_validate_store_metrics(h, v, units);
   }
   if (h) {
     int rc2 = kv_h5_store_close(h, rc == KV_OK);
@@ -506,19 +516,14 @@ int kv_validate_score_scenarios(const kv_config *cfg, const kv_validate_params *
     rc = kv_h5_store_create(path, &h);
   }
   if (rc == KV_OK) {
-    long dims[4] = {ns, nw, L->n[1], L->n[0]};
     double *years = malloc(((size_t)nw + 1) * sizeof *years);
     for (long t = 0; years && t < nw; t++) {
       years[t] = (double)(w0 + t);
     }
-    snprintf(name, sizeof name, "/truth/%s", L->var);
-    rc = years ? kv_h5_store_put(h, name, 4, dims, allT) : KV_ERROR(KV_ERR_NOMEM, "out of memory");
-    snprintf(name, sizeof name, "/prediction/%s", L->var);
+    rc = years ? kv_validate_store_coords(h, L, ns, "held-out scenario (see scenario)")
+               : KV_ERROR(KV_ERR_NOMEM, "out of memory");
     if (rc == KV_OK) {
-      rc = kv_h5_store_put(h, name, 4, dims, allP);
-    }
-    if (rc == KV_OK) {
-      rc = kv_h5_store_put(h, "/year", 1, &nw, years);
+      rc = kv_h5_store_coord(h, "/year", nw, years, "1", NULL, "calendar year");
     }
     free(years);
     char list[2048] = "";
@@ -532,22 +537,30 @@ int kv_validate_score_scenarios(const kv_config *cfg, const kv_validate_params *
       ids[k] = k;
     }
     if (rc == KV_OK) {
-      rc = kv_h5_store_put(h, "/inputs", 1, &nsl, ids);
+      rc = kv_h5_store_put_dims(h, "/inputs", 1, &nsl, ids, (const char *[]){"case"});
     }
     if (rc == KV_OK) {
       rc = kv_h5_store_put_text(h, "/inputs", "scenarios", list);
     }
-    snprintf(name, sizeof name, "/truth/%s", L->var);
     if (rc == KV_OK) {
-      rc = kv_h5_store_put_text(h, name, "long_name",
-                                "ensemble-mean anomaly from the control "
-                                "climate (the surrogate's reference)");
+      rc = kv_h5_store_put_text(h, "/", "scenarios", list);
+    }
+    char lname[400];
+    snprintf(name, sizeof name, "/%s_truth", L->var);
+    snprintf(lname, sizeof lname,
+             "%s: full solver, ensemble-mean anomaly from the control climate "
+             "(the surrogate's reference)",
+             L->var);
+    if (rc == KV_OK) {
+      rc = kv_validate_store_var(h, name, ns, L, "year", nw, allT, L->units, lname, NULL);
+    }
+    snprintf(name, sizeof name, "/%s_prediction", L->var);
+    snprintf(lname, sizeof lname, "%s: surrogate prediction of the anomaly", L->var);
+    if (rc == KV_OK) {
+      rc = kv_validate_store_var(h, name, ns, L, "year", nw, allP, L->units, lname, NULL);
     }
     if (rc == KV_OK) {
-      rc = kv_validate_store_coords(h, L);
-    }
-    if (rc == KV_OK) {
-      rc = kv_validate_store_metrics(h, v);
+      rc = kv_validate_store_metrics(h, v, L->units);
     }
   }
   snprintf(what, whn,

@@ -203,7 +203,7 @@ static int write_coords(kv_h5_writer *w, const char *units, const kv_h5_axis *ax
     H5Sclose(s);
     if (rc == KV_OK && ax) {
       rc = kv_h5_attr_text(ds, "units", ax[d].units);
-      if (rc == KV_OK) {
+      if (rc == KV_OK && ax[d].standard_name && ax[d].standard_name[0]) {
         rc = kv_h5_attr_text(ds, "standard_name", ax[d].standard_name);
       }
       if (rc == KV_OK) {

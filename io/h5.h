@@ -169,8 +169,22 @@ int kv_h5_store_open(const char *path, kv_h5_store **out);
 int kv_h5_store_close(kv_h5_store *s, int publish);
 
 /* Write a float64 dataset name (groups created as needed) of rank dims (rank 0: a scalar), from
- * v (row-major). KV_ERR_IO naming the file and dataset on failure. */
+ * v (row-major). Each axis gets a netCDF dimension of its own ("<name>_dim<k>", no coordinate
+ * values), so netCDF tools see named dimensions, never phony ones. KV_ERR_IO naming the file and
+ * dataset on failure. */
 int kv_h5_store_put(kv_h5_store *s, const char *name, int rank, const long *dims, const double *v);
+
+/* kv_h5_store_put with named dimensions: axis k is the root dimension dimnames[k] (a coordinate
+ * made by kv_h5_store_coord, or a plain netCDF dimension created on first use; NULL entries: the
+ * axis's own). KV_ERR_FORMAT when a named dimension exists with another length. */
+int kv_h5_store_put_dims(kv_h5_store *s, const char *name, int rank, const long *dims,
+                         const double *v, const char *const *dimnames);
+
+/* A coordinate variable name (a 1-D dimension scale, netCDF's coordinate of dimension name):
+ * values (NULL: 0, 1, ..., n - 1) with CF units, standard_name and long_name (each may be NULL).
+ * KV_ERR_IO on failure. */
+int kv_h5_store_coord(kv_h5_store *s, const char *name, long n, const double *values,
+                      const char *units, const char *standard_name, const char *long_name);
 
 /* Read dataset name whole into *out (caller frees with kv_h5_array_free). KV_ERR_FORMAT naming
  * the file and dataset when it is missing or not numeric. */

@@ -18,6 +18,9 @@ int kv_h5_mkdir_p(const char *path);
 /* A file-access property list for MPI-IO on comm (negative on failure). */
 hid_t kv_h5_fapl_mpio(MPI_Comm comm);
 
+/* 1 if dataset d is a netCDF dimension without coordinate values (a marker, not data). */
+int kv_h5_is_pure_dim(hid_t d);
+
 /* Create the groups of a slash-separated dataset name. */
 int kv_h5_ensure_groups(hid_t file, const char *name);
 

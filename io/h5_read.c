@@ -183,6 +183,16 @@ typedef struct {
   size_t len, cap;
 } names_t;
 
+int kv_h5_is_pure_dim(hid_t d) {
+  if (H5DSis_scale(d) <= 0) {
+    return 0;
+  }
+  char *mark = kv_h5_read_text_attr(d, "NAME");
+  int yes = mark && !strncmp(mark, "This is a netCDF dimension but not a netCDF variable", 52);
+  free(mark);
+  return yes;
+}
+
 static herr_t list_cb(hid_t g, const char *name, const H5L_info_t *info, void *data) {
   (void)info;
   names_t *nm = data;
@@ -196,9 +206,10 @@ static herr_t list_cb(hid_t g, const char *name, const H5L_info_t *info, void *d
   }
   hid_t t = H5Dget_type(d);
   H5T_class_t c = H5Tget_class(t);
+  int dim_only = kv_h5_is_pure_dim(d);
   H5Tclose(t);
   H5Dclose(d);
-  if (c != H5T_FLOAT && c != H5T_INTEGER) {
+  if ((c != H5T_FLOAT && c != H5T_INTEGER) || dim_only) {
     return 0;
   }
   size_t l = strlen(name);
@@ -308,9 +319,12 @@ static herr_t attr_print_cb(hid_t loc, const char *name, const H5A_info_t *ai, v
 static herr_t scale_name_cb(hid_t did, unsigned dim, hid_t dsid, void *data) {
   (void)did;
   (void)dim;
-  char *buf = data;
-  if (H5DSget_scale_name(dsid, buf, 64) <= 0) {
+  char *buf = data, path[512];
+  /* The scale's link name: a netCDF dimension without coordinates keeps a marker in its NAME. */
+  if (H5Iget_name(dsid, path, sizeof path) <= 0) {
     buf[0] = '\0';
+  } else {
+    snprintf(buf, 64, "%.63s", strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
   }
   return 1; /* first scale only */
 }
@@ -332,6 +346,10 @@ static herr_t describe_cb(hid_t g, const char *name, const H5L_info_t *info, voi
   hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
   if (d < 0) {
     fprintf(fp, "  /%s: unreadable\n", name);
+    return 0;
+  }
+  if (kv_h5_is_pure_dim(d)) {
+    H5Dclose(d);
     return 0;
   }
   hid_t t = H5Dget_type(d), s = H5Dget_space(d);

@@ -228,7 +228,51 @@ static int store_groups(hid_t file, const char *name) {
   return KV_OK;
 }
 
-int kv_h5_store_put(kv_h5_store *s, const char *name, int rank, const long *dims, const double *v) {
+/* netCDF-4's mark of a dimension that has no coordinate variable (what netCDF-C and h5netcdf
+ * write and read back as a plain dimension, so that no tool invents phony_dim_N). */
+#define NC_PURE_DIM "This is a netCDF dimension but not a netCDF variable."
+
+/* The dimension scale at path (created as a pure netCDF dimension of length n when absent).
+ * KV_ERR_FORMAT when it exists with another length. */
+static int store_dim(kv_h5_store *s, const char *path, hsize_t n, hid_t *out) {
+  *out = H5I_INVALID_HID;
+  if (H5Lexists(s->file, path, H5P_DEFAULT) > 0) {
+    hid_t d = H5Dopen2(s->file, path, H5P_DEFAULT);
+    hid_t sp = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
+    hsize_t len = 0;
+    int ok = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1 &&
+             H5Sget_simple_extent_dims(sp, &len, NULL) == 1 && len == n && H5DSis_scale(d) > 0;
+    if (sp >= 0) {
+      H5Sclose(sp);
+    }
+    if (!ok) {
+      if (d >= 0) {
+        H5Dclose(d);
+      }
+      return KV_ERROR(KV_ERR_FORMAT, "hdf5: '%s' in '%s' is not a dimension of length %llu", path,
+                      s->path, (unsigned long long)n);
+    }
+    *out = d;
+    return KV_OK;
+  }
+  KV_CHECK(store_groups(s->file, path));
+  hid_t sp = H5Screate_simple(1, &n, NULL);
+  hid_t d = H5Dcreate2(s->file, path, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  char mark[128];
+  snprintf(mark, sizeof mark, "%s%10llu", NC_PURE_DIM, (unsigned long long)n);
+  H5Sclose(sp);
+  if (d < 0 || H5DSset_scale(d, mark) < 0) {
+    if (d >= 0) {
+      H5Dclose(d);
+    }
+    return KV_ERROR(KV_ERR_IO, "hdf5: cannot create the dimension '%s' in '%s'", path, s->path);
+  }
+  *out = d;
+  return KV_OK;
+}
+
+int kv_h5_store_put_dims(kv_h5_store *s, const char *name, int rank, const long *dims,
+                         const double *v, const char *const *dimnames) {
   char full_[1024];
   name = prefixed(s, name, full_, sizeof full_);
   KV_CHECK(store_groups(s->file, name));
@@ -239,11 +283,78 @@ int kv_h5_store_put(kv_h5_store *s, const char *name, int rank, const long *dims
   hid_t sp = rank > 0 ? H5Screate_simple(rank, hd, NULL) : H5Screate(H5S_SCALAR);
   hid_t d = H5Dcreate2(s->file, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   herr_t e = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+  H5Sclose(sp);
+  int rc = e < 0 ? KV_ERROR(KV_ERR_IO, "hdf5: cannot write '%s' in '%s'", name, s->path) : KV_OK;
+  /* Every axis gets a named dimension: the one asked for (at the root, under the prefix), or its
+   * own "<name>_dim<k>" beside the dataset. */
+  for (int k = 0; rc == KV_OK && k < rank; k++) {
+    char own[1100], buf[1400];
+    const char *dpath = own;
+    if (dimnames && dimnames[k]) {
+      snprintf(own, sizeof own, "/%.1000s", dimnames[k]);
+      dpath = prefixed(s, own, buf, sizeof buf);
+    } else {
+      snprintf(own, sizeof own, "%.1000s_dim%d", name, k);
+    }
+    hid_t dim;
+    rc = store_dim(s, dpath, hd[k], &dim);
+    if (rc == KV_OK) {
+      if (H5DSattach_scale(d, dim, (unsigned)k) < 0) {
+        rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot attach '%s' to '%s' in '%s'", dpath, name, s->path);
+      }
+      H5Dclose(dim);
+    }
+  }
+  if (d >= 0) {
+    H5Dclose(d);
+  }
+  return rc;
+}
+
+int kv_h5_store_put(kv_h5_store *s, const char *name, int rank, const long *dims, const double *v) {
+  return kv_h5_store_put_dims(s, name, rank, dims, v, NULL);
+}
+
+int kv_h5_store_coord(kv_h5_store *s, const char *name, long n, const double *values,
+                      const char *units, const char *standard_name, const char *long_name) {
+  char full_[1024];
+  const char *path = prefixed(s, name, full_, sizeof full_);
+  KV_CHECK(store_groups(s->file, path));
+  hsize_t hn = (hsize_t)n;
+  double *idx = NULL;
+  if (!values) { /* an index coordinate 0, 1, ..., n - 1 */
+    idx = malloc(((size_t)n + 1) * sizeof *idx);
+    if (!idx) {
+      return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+    }
+    for (long i = 0; i < n; i++) {
+      idx[i] = (double)i;
+    }
+    values = idx;
+  }
+  hid_t sp = H5Screate_simple(1, &hn, NULL);
+  hid_t d = H5Dcreate2(s->file, path, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+  int rc =
+      d >= 0 && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) >= 0 &&
+              H5DSset_scale(d, base) >= 0
+          ? KV_OK
+          : KV_ERROR(KV_ERR_IO, "hdf5: cannot write the coordinate '%s' in '%s'", path, s->path);
+  if (rc == KV_OK && units && *units) {
+    rc = kv_h5_attr_text(d, "units", units);
+  }
+  if (rc == KV_OK && standard_name && *standard_name) {
+    rc = kv_h5_attr_text(d, "standard_name", standard_name);
+  }
+  if (rc == KV_OK && long_name && *long_name) {
+    rc = kv_h5_attr_text(d, "long_name", long_name);
+  }
   if (d >= 0) {
     H5Dclose(d);
   }
   H5Sclose(sp);
-  return e < 0 ? KV_ERROR(KV_ERR_IO, "hdf5: cannot write '%s' in '%s'", name, s->path) : KV_OK;
+  free(idx);
+  return rc;
 }
 
 int kv_h5_store_get(kv_h5_store *s, const char *name, kv_h5_array *out) {

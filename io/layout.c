@@ -147,7 +147,9 @@ int kv_layout_save(const kv_field_layout *L, kv_h5_store *h) {
     KV_CHECK(kv_h5_store_put(h, name, 1, &L->n[k], L->coord[k]));
     KV_CHECK(kv_h5_store_put_text(h, name, "name", L->axis_name[k]));
     KV_CHECK(kv_h5_store_put_text(h, name, "units", L->axis_units[k]));
-    KV_CHECK(kv_h5_store_put_text(h, name, "standard_name", L->axis_std[k]));
+    if (L->axis_std[k][0]) {
+      KV_CHECK(kv_h5_store_put_text(h, name, "standard_name", L->axis_std[k]));
+    }
     KV_CHECK(kv_h5_store_put_text(h, name, "long_name", L->axis_long[k]));
     KV_CHECK(kv_h5_store_put_text(h, name, "axis", L->axis_letter[k]));
   }
@@ -185,7 +187,8 @@ int kv_layout_load(kv_h5_store *h, kv_field_layout *L) {
     L->coord[k] = a.data;
     KV_CHECK(copy_text(h, name, "name", L->axis_name[k], sizeof L->axis_name[k]));
     KV_CHECK(copy_text(h, name, "units", L->axis_units[k], sizeof L->axis_units[k]));
-    KV_CHECK(copy_text(h, name, "standard_name", L->axis_std[k], sizeof L->axis_std[k]));
+    read_text_or_empty(h, name, "standard_name", L->axis_std[k], sizeof L->axis_std[k]);
+    kv_error_clear();
     KV_CHECK(copy_text(h, name, "long_name", L->axis_long[k], sizeof L->axis_long[k]));
     KV_CHECK(copy_text(h, name, "axis", L->axis_letter[k], sizeof L->axis_letter[k]));
   }

@@ -22,9 +22,7 @@ void kv_pod_free(kv_pod *p) {
   if (!p) {
     return;
   }
-  if (p->comm != MPI_COMM_NULL) {
-    MPI_Comm_free(&p->comm);
-  }
+  kv_comm_free(&p->comm);
   free(p->U);
   free(p->sigma);
   free(p);
@@ -49,7 +47,7 @@ static int pod_new(MPI_Comm comm, long nloc, kv_pod **out) {
     return KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
   }
   p->comm = MPI_COMM_NULL;
-  if (MPI_Comm_dup(comm, &p->comm) != MPI_SUCCESS) {
+  if (kv_comm_dup(comm, &p->comm) != KV_OK) {
     free(p);
     return KV_ERROR(KV_ERR_MPI, "pod: cannot duplicate the communicator");
   }
@@ -137,7 +135,7 @@ int kv_pod_compute(MPI_Comm comm, long nloc, int m, const double *S, const kv_po
   rc = kv_status_agree(comm, rc);
   int total = 0;
   if (rc == KV_OK) {
-    MPI_Allgather(&ri, 1, MPI_INT, cnt, 1, MPI_INT, comm);
+    kv_comm_allgather(&ri, 1, MPI_INT, cnt, comm);
     for (int r = 0; r < size; r++) {
       dsp[r] = total;
       total += cnt[r];
@@ -156,8 +154,8 @@ int kv_pod_compute(MPI_Comm comm, long nloc, int m, const double *S, const kv_po
   rc = kv_status_agree(comm, rc);
   /* Stack column by column: B(dsp[r] + i, j) = R_r(i, j). */
   for (int j = 0; rc == KV_OK && j < m; j++) {
-    if (MPI_Allgatherv(R + (size_t)j * ri, ri, MPI_DOUBLE, B + (size_t)j * total, cnt, dsp,
-                       MPI_DOUBLE, comm) != MPI_SUCCESS) {
+    if (kv_comm_allgatherv(R + (size_t)j * ri, ri, MPI_DOUBLE, B + (size_t)j * total, cnt, dsp,
+                           comm) != KV_OK) {
       rc = KV_ERROR(KV_ERR_MPI, "pod: gathering the R factors failed");
     }
   }
@@ -362,7 +360,7 @@ int kv_pod_save(const kv_pod *p, const char *path) {
     counts = malloc((size_t)size * sizeof *counts);
     displs = malloc((size_t)size * sizeof *displs);
   }
-  MPI_Gather(&nl, 1, MPI_INT, counts, 1, MPI_INT, 0, p->comm);
+  kv_comm_gather(&nl, 1, MPI_INT, counts, 0, p->comm);
   if (rank == 0) {
     for (int r = 0; r < size; r++) {
       displs[r] = (int)n;
@@ -371,8 +369,8 @@ int kv_pod_save(const kv_pod *p, const char *path) {
   }
   double *all = rank == 0 ? malloc(((size_t)n * (size_t)p->k + 1) * sizeof *all) : NULL;
   for (int j = 0; j < p->k; j++) {
-    MPI_Gatherv(p->U + (size_t)j * p->nloc, nl, MPI_DOUBLE, rank == 0 ? all + (size_t)j * n : NULL,
-                counts, displs, MPI_DOUBLE, 0, p->comm);
+    kv_comm_gatherv(p->U + (size_t)j * p->nloc, nl, MPI_DOUBLE,
+                    rank == 0 ? all + (size_t)j * n : NULL, counts, displs, 0, p->comm);
   }
   int rc = KV_OK;
   if (rank == 0) {
@@ -415,7 +413,7 @@ int kv_pod_load(MPI_Comm comm, const char *path, long nloc, kv_pod **out) {
     counts = malloc((size_t)size * sizeof *counts);
     displs = malloc((size_t)size * sizeof *displs);
   }
-  MPI_Gather(&nl, 1, MPI_INT, counts, 1, MPI_INT, 0, comm);
+  kv_comm_gather(&nl, 1, MPI_INT, counts, 0, comm);
   if (rank == 0) {
     for (int r = 0; r < size; r++) {
       displs[r] = (int)n;
@@ -451,8 +449,8 @@ int kv_pod_load(MPI_Comm comm, const char *path, long nloc, kv_pod **out) {
     }
     kv_comm_bcast(p->sigma, p->k, MPI_DOUBLE, 0, comm);
     for (int j = 0; j < p->k; j++) {
-      MPI_Scatterv(rank == 0 ? modes.data + (size_t)j * n : NULL, counts, displs, MPI_DOUBLE,
-                   p->U + (size_t)j * nloc, nl, MPI_DOUBLE, 0, comm);
+      kv_comm_scatterv(rank == 0 ? modes.data + (size_t)j * n : NULL, counts, displs, MPI_DOUBLE,
+                       p->U + (size_t)j * nloc, nl, 0, comm);
     }
   }
   kv_h5_array_free(&modes);

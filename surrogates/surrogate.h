@@ -184,7 +184,6 @@ int kv_surrogate_set_leaderboard(kv_surrogate *s, const char *text);
 int kv_surrogate_interval(const kv_surrogate *s, long m, const double *X, double level, double *lo,
                           double *hi);
 
-/* The inputs as "a, b" for messages (at most n bytes). */
 /* How many of the m points X (m x ninputs) lie outside the training box (each input's range in
  * the training data); flags (m, may be NULL) gets 1 for those. 0 for models without a box
  * (files of older versions, kinds without inputs). Not collective. */
@@ -193,6 +192,7 @@ int kv_surrogate_outside(const kv_surrogate *s, long m, const double *X, char *f
 /* The training box, 2 x ninputs (minima then maxima), or NULL. Borrowed. */
 const double *kv_surrogate_box(const kv_surrogate *s);
 
+/* The inputs as "a, b" for messages (at most n bytes). */
 void kv_surrogate_input_list(const kv_surrogate *s, char *buf, size_t n);
 
 #endif

@@ -10,7 +10,6 @@
 #include "io/datadir.h"
 #include "solvers/ebm/ebm_impl.h"
 
-
 const kv_config_key kv_ebm_keys[] = {
     {"ebm.nlat", KV_CFG_INT, "96", NULL, 3, 100000, "latitude rows, pole to pole"},
     {"ebm.nlon", KV_CFG_INT, "144", NULL, 1, 100000,

@@ -57,7 +57,7 @@ rc3, out, err = sh(["validate", heat, "validate.tolerance.rel_l2=0.05"], 2)
 check(rc == 0 and rc2 == 0 and rc3 == 0 and "rel_l2" in out and "<= 0.05: ok" in out,
       "pcagp: sweep, fit, validate on 5 held-out LHS points; within tolerance: exit 0")
 with h5py.File(f"{D}/heat/validation.h5", "r") as f:
-    T, P, S = f["truth/T"][...], f["prediction/T"][...], f["std/T"][...]
+    T, P, S = f["T_truth"][...], f["T_prediction"][...], f["T_std"][...]
     X = f["inputs"][...]
     names = f["inputs"].attrs["names"]
     names = names.decode() if isinstance(names, bytes) else names
@@ -68,7 +68,7 @@ truth_ok = len(rows) == 5 and T.shape == (5, 12, 16) and all(
     for i, r in enumerate(rows))
 check(truth_ok and names == "heat.kappa,heat.bc_value" and np.allclose(
       X, [[float(r["heat.kappa"]), float(r["heat.bc_value"])] for r in rows], rtol=0, atol=0),
-      "validation.h5: /truth/T (case, y, x) equals the held-out runs' final fields, /inputs their "
+      "validation.h5: /T_truth (case, y, x) equals the held-out runs' final fields, /inputs their "
       "varied values")
 rel = np.mean([np.linalg.norm(P[i] - T[i]) / np.linalg.norm(T[i]) for i in range(5)])
 rmse = np.mean([np.sqrt(np.mean((P[i] - T[i]) ** 2)) for i in range(5)])
@@ -96,10 +96,10 @@ sh(["fit", heat, "surrogate.kind=gp", "surrogate.qoi=T_max", f"surrogate.model={
 rc, out, _ = sh(["validate", heat, "surrogate.kind=gp", "surrogate.qoi=T_max",
                  f"surrogate.model={D}/gp.h5", f"validate.dir={D}/vgp", "validate.tolerance.r2=0.99"])
 with h5py.File(f"{D}/vgp/validation.h5", "r") as f:
-    t, p = f["truth/T_max"][...], f["prediction/T_max"][...]
+    t, p = f["T_max_truth"][...], f["T_max_prediction"][...]
     r2 = f["metrics"].attrs["r2"]
 with h5py.File(f"{D}/vgp/validation.h5", "r") as f:
-    sd = f["std/T_max"][...]
+    sd = f["T_max_std"][...]
     msll = f["metrics"].attrs["msll"]
 with h5py.File(f"{D}/gp.h5", "r") as f:
     ytr = f["gp/y"][...]
@@ -147,7 +147,7 @@ rc3, out, _ = sh(["validate", ens, "validate.tolerance.nrmse_total=0.5"], 2)
 check(rc == 0 and rc2 == 0 and rc3 == 0 and "nrmse_total" in out,
       "pattern: ensemble, fit, validate on held-out ssp245 (3 new members): exit 0")
 with h5py.File(f"{D}/ens/validation.h5", "r") as f:
-    T, P, yr = f["truth/tas"][...], f["prediction/tas"][...], f["year"][...]
+    T, P, yr = f["tas_truth"][...], f["tas_prediction"][...], f["year"][...]
     lat = f["lat"][...]
     mets = dict(f["metrics"].attrs)
 with h5py.File(f"{D}/ens/model_pattern.h5", "r") as f:
@@ -157,7 +157,7 @@ em = np.mean([h5py.File(f"{D}/ens/holdout/{r['output']}", "r")["tas"][230:251] f
              axis=0) - ctl
 check(T.shape == (1, 21, 12, 8) and np.array_equal(yr, np.arange(2080, 2101)) and
       np.max(np.abs(T[0] - em)) < 1e-12 and len({r["ebm.seed"] for r in hold}) == 3,
-      "validation.h5: /truth/tas (scenario, year, lat, lon) = the 3-member ensemble mean anomaly "
+      "validation.h5: /tas_truth (case = scenario, year, lat, lon) = the 3-member ensemble mean anomaly "
       "over 2080-2100; /year")
 w = np.cos(np.deg2rad(lat))[:, None] * np.ones((1, 8))
 w = w / w.sum()
@@ -217,7 +217,7 @@ samples = 3
 """)
 rc, out, err = sh(["pipeline", cgp], 2)
 with h5py.File(f"{D}/cgp/validation.h5", "r") as f:
-    T, P = f["truth/tas"][...], f["prediction/tas"][...]
+    T, P = f["tas_truth"][...], f["tas_prediction"][...]
     lat = f["lat"][...]
     mets = dict(f["metrics"].attrs)
 hold = list(csv.DictReader(open(f"{D}/cgp/holdout/manifest.csv")))
