@@ -30,6 +30,13 @@ int kv_cmd_pipeline(MPI_Comm comm, int argc, char **argv);
 /* 1 if s is "-h" or "--help". */
 int kv_cli_is_help(const char *s);
 
+/* The command line that started this command, to repeat in a hint: the launcher (mpirun -n N or
+ * srun -n N when comm has several ranks), the program as invoked and argv (the command and its
+ * arguments, key=value overrides included), shell-quoted where needed, without the option drop
+ * and its argument (NULL: none). Written into buf (size n), returned. Not collective. */
+const char *kv_cli_again(MPI_Comm comm, int argc, char **argv, const char *drop, char *buf,
+                         size_t n);
+
 /* The usual "CMD CONFIG [section.key=value ...]": print help and return 1 in *done when asked,
  * refuse other options, load CONFIG, apply the overrides and check it against the surrogate,
  * validate, sweep, run and model keys (kv_fit_validate). Collective; *cfg is the caller's. */

@@ -55,6 +55,46 @@ static const kv_cli_command commands[] = {
 
 static const char *const global_options[] = {"--verbose", "--quiet", "--version", "--help", NULL};
 
+/* How the user started kelvin (argv[0]), for the commands that hints print. */
+static const char *g_program = "kelvin";
+
+/* Append word to buf, single-quoted for the shell when it holds anything but safe characters. */
+static void append_word(char *buf, size_t n, const char *w) {
+  size_t len = strlen(buf);
+  int plain = *w != '\0';
+  for (const char *c = w; *c; c++) {
+    plain &= (strchr("-_./=:,+@%", *c) || (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') ||
+              (*c >= 'A' && *c <= 'Z'));
+  }
+  len +=
+      (size_t)snprintf(buf + len, len < n ? n - len : 0, "%s%s", len ? " " : "", plain ? w : "'");
+  if (!plain) {
+    for (const char *c = w; *c && len + 5 < n; c++) {
+      len += (size_t)snprintf(buf + len, n - len, *c == '\'' ? "'\\''" : "%c", *c);
+    }
+    snprintf(buf + len, len < n ? n - len : 0, "'");
+  }
+}
+
+const char *kv_cli_again(MPI_Comm comm, int argc, char **argv, const char *drop, char *buf,
+                         size_t n) {
+  buf[0] = '\0';
+  int size = kv_comm_size(comm);
+  if (size > 1) {
+    int srun = getenv("SLURM_JOB_ID") && !getenv("OMPI_COMM_WORLD_SIZE");
+    snprintf(buf, n, "%s -n %d", srun ? "srun" : "mpirun", size);
+  }
+  append_word(buf, n, g_program);
+  for (int i = 0; i < argc; i++) {
+    if (drop && !strcmp(argv[i], drop)) {
+      i++; /* and its argument */
+      continue;
+    }
+    append_word(buf, n, argv[i]);
+  }
+  return buf;
+}
+
 int kv_cli_is_help(const char *s) {
   return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0;
 }
@@ -144,6 +184,7 @@ static int finish(int code) {
 }
 
 int main(int argc, char **argv) {
+  g_program = argv[0];
   /* Global options may come before or after the command: find the command first. */
   const char *cmd = NULL;
   for (int k = 1; k < argc && !cmd; k++) {

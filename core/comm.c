@@ -197,6 +197,9 @@ int kv_comm_dup(MPI_Comm comm, MPI_Comm *out) {
 }
 
 void kv_comm_free(MPI_Comm *comm) {
+  if (!comm) {
+    return;
+  }
   if (*comm != MPI_COMM_NULL && *comm != MPI_COMM_SELF && kv_comm_active()) {
     MPI_Comm_free(comm);
   }

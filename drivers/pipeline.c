@@ -23,7 +23,7 @@ int kv_pipeline(MPI_Comm comm, const kv_config *cfg, kv_pipeline_result *res) {
     if (rank == 0) {
       kv_info("pipeline 1/3: sweep of %ld cases into %s", res->ncases, res->dir);
     }
-    kv_sweep_options o = {1, 0, 0};
+    kv_sweep_options o = {1, 0, 0, NULL};
     kv_sweep_summary sum;
     rc = kv_sweep_run(comm, s, &o, &sum);
     if (rc == KV_OK && sum.failed) {

@@ -183,10 +183,13 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
     w = NULL;
     if (rc == KV_OK) {
       snprintf(res->output, sizeof res->output, "%s", kept);
+      char cmd[4096];
+      snprintf(cmd, sizeof cmd, "%s%s", opts && opts->again ? "" : "kelvin run ",
+               opts && opts->again ? opts->again : kv_config_source(cfg));
       rc = KV_ERROR(KV_ERR_INTERRUPTED,
                     "%s (t = %g); the records so far are in %s and the state in "
-                    "%s; continue with: kelvin run %s --restart %s",
-                    why, t, kept, chk_path, kv_config_source(cfg), chk_path);
+                    "%s; continue with: %s --restart %s",
+                    why, t, kept, chk_path, cmd, chk_path);
     }
     goto cleanup;
   }

@@ -31,6 +31,8 @@ int kv_run_validate(kv_config *cfg);
 typedef struct {
   const char *restart; /* continue from the last record of this file (NULL: start afresh) */
   int quiet;           /* no progress bar and no info lines (a sweep reports per case)   */
+  const char *again;   /* the command line that started the run, for the "continue with"
+                          hint of an interrupted run (NULL: kelvin run CONFIG)            */
 } kv_run_options;
 
 /* Run one solve. Collective over comm. opts and res may be NULL. With run.checkpoint_every = K,

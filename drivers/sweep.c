@@ -32,6 +32,29 @@ const kv_config_key kv_sweep_keys[] = {
      "ensemble: comma-separated scenarios (the model's scenario key), each run sweep.members "
      "times"},
     {"sweep.ranks_per_case", KV_CFG_INT, "1", NULL, 1, 1000000, "MPI ranks that run one case"},
+    /* How kelvin sweep --emit-slurm writes the job array (command-line options win). */
+    {"slurm.account", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE, "sbatch --account"},
+    {"slurm.qos", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE, "sbatch --qos"},
+    {"slurm.mem", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE, "sbatch --mem (e.g. 4G)"},
+    {"slurm.constraint", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE, "sbatch --constraint"},
+    {"slurm.mail_type", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "sbatch --mail-type (e.g. END,FAIL)"},
+    {"slurm.mail_user", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE, "sbatch --mail-user"},
+    {"slurm.partition", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE, "sbatch --partition"},
+    {"slurm.time", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "time limit per array task, any sbatch form (M, M:S, H:M:S, D-H, D-H:M, D-H:M:S)"},
+    {"slurm.nodes", KV_CFG_INT, NULL, NULL, 1, 1000000, "sbatch --nodes per array task"},
+    {"slurm.cpus_per_task", KV_CFG_INT, NULL, NULL, 1, 100000,
+     "sbatch --cpus-per-task (threads of each rank: OMP_NUM_THREADS)"},
+    {"slurm.array", KV_CFG_INT, NULL, NULL, 1, 1000000, "array tasks (slices of the sweep)"},
+    {"slurm.throttle", KV_CFG_INT, NULL, NULL, 1, 1000000,
+     "at most this many array tasks at once (--array=0-K%N)"},
+    {"slurm.setup", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "shell lines run before kelvin in every job, e.g. module load openmpi; source env.sh"},
+    {"slurm.sbatch", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "more sbatch options, as on its command line (e.g. --exclusive --gres=gpu:1)"},
+    {"slurm.signal_seconds", KV_CFG_INT, "120", NULL, 0, 86400,
+     "SIGTERM this long before the time limit (--signal=B:TERM@s): the case in progress is saved"},
     {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
 };
 
@@ -665,6 +688,7 @@ int kv_sweep_create(const kv_config *cfg, kv_sweep **out) {
     s->base = full;
     full = NULL;
     kv_config_remove_section(s->base, "sweep");
+    kv_config_remove_section(s->base, "slurm");
   }
   /* Every case's configuration is checked now, so a bad value fails before any case runs. */
   for (long c = 0; rc == KV_OK && c < s->ncases; c++) {

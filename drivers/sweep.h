@@ -56,6 +56,8 @@ void kv_sweep_print(const kv_sweep *s, void *stream);
 typedef struct {
   int resume;         /* skip cases whose output is complete and valid; re-run the rest       */
   int slice, nslices; /* run only cases c with c % nslices == slice (nslices 0: all cases)    */
+  const char *again;  /* the command line that started the sweep (its overrides included), for
+                         the "continue with" hints (NULL: kelvin sweep CONFIG)               */
 } kv_sweep_options;
 
 typedef struct {

@@ -207,8 +207,8 @@ static int survey(const farm *f, const kv_sweep_options *o, kv_case_record *recs
     if (found) {
       return KV_ERROR(KV_ERR_USAGE,
                       "'%s' exists: %s holds results of an earlier sweep; continue "
-                      "it with --resume (or remove the directory to start afresh)",
-                      found, kv_sweep_dir(s));
+                      "it with%s%s --resume (or remove the directory to start afresh)",
+                      found, kv_sweep_dir(s), o->again ? ": " : "", o->again ? o->again : "");
     }
     return KV_OK;
   }
@@ -252,7 +252,7 @@ static int run_case(MPI_Comm g, const kv_sweep *s, long c, kv_case_record *rec) 
   kv_config *cc = NULL;
   int rc = kv_sweep_case_config(s, c, &cc);
   if (rc == KV_OK) {
-    kv_run_options ro = {NULL, 1};
+    kv_run_options ro = {NULL, 1, NULL};
     kv_log_level lvl = kv_log_get_level();
     kv_log_set_level(lvl >= KV_LOG_DEBUG ? lvl : KV_LOG_WARN);
     rc = kv_run(g, cc, &ro, NULL);
@@ -289,7 +289,7 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
   int rank, size;
   rank = kv_comm_rank(comm);
   size = kv_comm_size(comm);
-  kv_sweep_options defaults = {0, 0, 0};
+  kv_sweep_options defaults = {0, 0, 0, NULL};
   if (!o) {
     o = &defaults;
   }
@@ -442,10 +442,14 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
     return kv_status_agree(comm, rc);
   }
   if (any[0]) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s%s", o->again ? "" : "kelvin sweep ",
+             o->again ? o->again : kv_sweep_source(s));
     return KV_ERROR(KV_ERR_INTERRUPTED,
                     "sweep interrupted: %ld done, %ld failed, %ld pending; "
-                    "continue with: kelvin sweep %s --resume",
-                    sum->done, sum->failed, sum->pending, kv_sweep_source(s));
+                    "continue with: %s%s",
+                    sum->done, sum->failed, sum->pending, cmd,
+                    strstr(cmd, " --resume") ? "" : " --resume");
   }
   return KV_OK;
 }

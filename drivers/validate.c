@@ -271,7 +271,7 @@ static int rom_config(const kv_validate_params *vp, const kv_config *h, const ch
 
 /* Run a sweep's cases (resuming); a failed case is an error. Collective. */
 static int run_cases(MPI_Comm comm, const kv_sweep *s, const char *what) {
-  kv_sweep_options o = {1, 0, 0};
+  kv_sweep_options o = {1, 0, 0, NULL};
   kv_sweep_summary sum;
   int rc = kv_sweep_run(comm, s, &o, &sum);
   if (rc == KV_OK && sum.failed > 0) {

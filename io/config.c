@@ -455,3 +455,34 @@ void kv_config_print_reference(const kv_config_key *const *tables, void *stream)
     }
   }
 }
+
+int kv_config_diff(const kv_config *a, const kv_config *b, const char *const *ignore, char *buf,
+                   size_t n) {
+  int count = 0;
+  size_t len = 0;
+  buf[0] = '\0';
+  for (int pass = 0; pass < 2; pass++) {
+    const kv_config *x = pass ? b : a, *y = pass ? a : b;
+    for (int i = 0; i < x->n; i++) {
+      const char *key = x->e[i].key;
+      int skip = 0;
+      for (int k = 0; ignore && ignore[k] && !skip; k++) {
+        skip = strcmp(key, ignore[k]) == 0;
+      }
+      entry *o = kv_config_find(y, key);
+      if (skip || (pass && o)) { /* the second pass only adds keys a lacks */
+        continue;
+      }
+      if (!o || strcmp(o->value, x->e[i].value) != 0) {
+        count++;
+        const char *va = pass ? "(absent)" : x->e[i].value;
+        const char *vb = pass ? x->e[i].value : (o ? o->value : "(absent)");
+        if (len < n) {
+          len += (size_t)snprintf(buf + len, n - len, "%s%s = %s here, %s in the file",
+                                  count > 1 ? "; " : "", key, vb, va);
+        }
+      }
+    }
+  }
+  return count;
+}

@@ -122,6 +122,13 @@ int kv_config_to_text(const kv_config *cfg, char **out);
 /* Name of the source (file path) given at load/parse time. Borrowed. */
 const char *kv_config_source(const kv_config *cfg);
 
+/* Compare two configurations key by key (values as text), except the keys in ignore
+ * (NULL-terminated, may be NULL). Returns how many keys differ or exist in one only, and lists
+ * them in buf (size n) as "key = <b's value> here, <a's value> in the file; ...". Not
+ * collective. */
+int kv_config_diff(const kv_config *a, const kv_config *b, const char *const *ignore, char *buf,
+                   size_t n);
+
 /* Print a reference of the keys in the tables (key, type, default, doc) to a stream. */
 void kv_config_print_reference(const kv_config_key *const *tables, void *stream);
 

@@ -134,10 +134,16 @@ static int read_field_local(const char *path, const char *dset, long record, kv_
       if (nd == 3) {
         snprintf(want, sizeof want, "(%ld, %ld, %ld)", n[2], n[1], n[0]);
       }
+      char have[128] = "(";
+      for (int a = 0; a < rank && a < 8; a++) {
+        size_t l = strlen(have);
+        snprintf(have + l, sizeof have - l, "%s%llu", a ? ", " : "", (unsigned long long)dims[a]);
+      }
+      strncat(have, ")", sizeof have - strlen(have) - 1);
       rc = KV_ERROR(KV_ERR_FORMAT,
-                    "'%s:%s' has shape that does not match the grid %s "
+                    "'%s:%s' has shape %s, which does not match this run's grid %s "
                     "(optionally with a leading time dimension)",
-                    path, dset, want);
+                    path, dset, have, want);
     } else if (lead == 1 && dims[0] == 0) {
       rc = KV_ERROR(KV_ERR_FORMAT, "'%s:%s' has no time records", path, dset);
     } else {

@@ -2,6 +2,7 @@
 Crank-Nicolson/FFT, 1 and 2 ranks); restart from a checkpoint file; a run killed with SIGKILL
 resumes from its last checkpoint to the same result; bad restarts are refused."""
 import os
+import re
 import signal
 import subprocess
 import time
@@ -114,13 +115,13 @@ overwrite = true
 [heat]
 dims = 2
 n = 64, 64
-kappa = 0.8
+kappa = 0.5
 initial = gaussian(0.6, 0.4, 0.1, 20)
 """)
 for f in ("rs_term.h5", "rs_term.interrupted.h5", "rs_term.checkpoint.h5"):
     if os.path.exists(os.path.join(OUT, f)):
         os.remove(os.path.join(OUT, f))
-p = subprocess.Popen([KELVIN, "-q", "run", tm_cfg], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+p = subprocess.Popen([KELVIN, "-q", "run", tm_cfg, "heat.kappa=0.8"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                      text=True)
 # Signal once it is stepping: its output exists under the .part name from then on.
 part = os.path.join(OUT, "rs_term.h5.part")
@@ -132,7 +133,7 @@ p.send_signal(signal.SIGTERM)
 out, _ = p.communicate()
 chk = os.path.join(OUT, "rs_term.checkpoint.h5")
 ok = check(p.returncode == 3 and "interrupted by signal 15 at step" in out and
-           "continue with: kelvin run" in out and os.path.exists(chk) and
+           re.search(r"continue with: \S*kelvin run", out) is not None and os.path.exists(chk) and
            os.path.exists(os.path.join(OUT, "rs_term.interrupted.h5")) and
            not os.path.exists(os.path.join(OUT, "rs_term.h5")),
            "SIGTERM stops the run cleanly (exit 3): records in rs_term.interrupted.h5, state in "
@@ -142,13 +143,32 @@ if ok:
         status = f.attrs["status"]
         status = status.decode() if isinstance(status, bytes) else status
     check(status.startswith("interrupted by signal 15"), f"its status attribute says so: {status}")
-    rc, _ = run(tm_cfg, "--restart", chk)
+    # The printed command, copied and run verbatim (it repeats the override heat.kappa=0.8).
+    hint = re.search(r"continue with: (.*)$", out, re.M)
+    hint = hint.group(1).strip() if hint else ""
+    check("heat.kappa=0.8" in hint and f"--restart {chk}" in hint,
+          f"the hint repeats the whole command with its overrides: {hint}")
+    q = subprocess.run(["bash", "-c", hint], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+    rc = q.returncode
     ref = os.path.join(OUT, "rs_term_ref.h5")
-    rc2, _ = run(tm_cfg, f"run.output={ref}")
-    if check(rc == 0 and rc2 == 0, "the printed restart command completes the run"):
+    rc2, _ = run(tm_cfg, f"run.output={ref}", "heat.kappa=0.8")
+    if check(rc == 0 and rc2 == 0, "the printed restart command, run verbatim, completes the run"):
         A, _, _ = records(ref)
         B, _, _ = records(os.path.join(OUT, "rs_term.h5"))
         check(np.array_equal(A[-1], B[-1]), "and ends bit for bit where an uninterrupted run ends")
+
+    # Self-contained: the checkpoint's own configuration, without CONFIG.
+    alone = os.path.join(OUT, "rs_term_alone.h5")
+    rc3, log3 = run("--restart", chk, f"run.output={alone}")
+    if check(rc3 == 0, "kelvin run --restart FILE alone restarts with the file's configuration"):
+        A, _, _ = records(ref)
+        B, _, _ = records(alone)
+        check(np.array_equal(A[-1], B[-1]), "and ends bit for bit where the uninterrupted run ends")
+    rc4, log4 = run(tm_cfg, "heat.kappa=0.3", "--restart", chk, expect=2)
+    check(rc4 == 2 and "heat.kappa = 0.3 here, 0.8 in the file" in log4,
+          "a restart whose configuration conflicts with the file's is refused, naming the key: "
+          + log4.strip().splitlines()[-1][:200])
 
 # Refusals.
 bad_cfg, _ = cfg("rs_bad", "explicit", 0.02)
@@ -158,6 +178,15 @@ check(rc == 2 and "not a multiple of this run's dt" in log, "a restart off the t
       + log.strip().splitlines()[-1][:160])
 rc, log = run(bad_cfg, "run.t_end=0.005", "--restart", half, expect=2)
 check(rc == 2 and "nothing to do" in log, "a restart at or after run.t_end is refused")
+grid_cfg, _ = cfg("rs_grid", "explicit", 0.02)
+bare = os.path.join(OUT, "rs_bare.h5")  # a state file from elsewhere: no stored configuration
+with h5py.File(half, "r") as src, h5py.File(bare, "w") as dst:
+    for k in ("T", "time", "x", "y"):
+        dst[k] = src[k][...]
+    dst.attrs["model"] = "heat"
+rc, log = run(grid_cfg, "heat.n=24,20", "--restart", bare, expect=2)
+check(rc == 2 and "has shape (" in log and "grid (20, 24)" in log,
+      "a restart on another grid names both shapes: " + log.strip().splitlines()[-1][:200])
 rc, log = run(bad_cfg, "--restart", os.path.join(OUT, "nothing.h5"), expect=2)
 check(rc == 2 and "nothing.h5" in log, "a missing restart file is named")
 

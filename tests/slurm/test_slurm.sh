@@ -102,20 +102,43 @@ method = sobol
 samples = 8
 seed = 4
 vary = heat.kappa:0.2:1.0, heat.bc_value:0:1
+[slurm]
+setup = echo "kelvin-setup-ran on \$(hostname)"
+mail_type = NONE
 CONF
 JOB=$T/job.sh
-if "$KELVIN" -q sweep "$CFG" --emit-slurm "$JOB" --array 3 --ranks-per-task 2 --time 00:05:00 \
-  --partition kelvintest >/dev/null; then
+# Options a real cluster needs, forwarded: an account and a comment (--sbatch), a day-long
+# limit in D-H:M:S form, a throttle, nodes and CPUs per task, the [slurm] preamble.
+if "$KELVIN" -q sweep "$CFG" --emit-slurm "$JOB" --array 3 --ranks-per-task 2 --time 1-00:00:00 \
+  --partition kelvintest --throttle 2 --nodes 1 --cpus-per-task 1 \
+  --sbatch "--account=proj1 --comment=kelvin-test" >/dev/null; then
   ok "--emit-slurm wrote $JOB"
 else
   fail "--emit-slurm failed"
   exit 1
 fi
+for want in "--array=0-2%2" "--time=1-00:00:00" "--account=proj1" "--comment=kelvin-test" \
+  "--signal=B:TERM@" "--requeue" "--open-mode=append" "--cpus-per-task=1" "--nodes=1" \
+  "--mail-type=NONE"; do
+  grep -q -- "^#SBATCH $want" "$JOB" || fail "the script lacks #SBATCH $want"
+done
+grep -q "OMP_NUM_THREADS=" "$JOB" && ok "the script sets every #SBATCH option asked for and OMP_NUM_THREADS" ||
+  fail "no OMP_NUM_THREADS in $JOB"
 if timeout 300 sbatch --wait "$JOB" >"$T/sbatch.out" 2>&1; then
-  ok "sbatch --wait: the 3 array tasks (2 MPI ranks each) ran and exited 0"
+  ok "sbatch accepts the script; --wait: the 3 array tasks (2 MPI ranks each) ran and exited 0"
 else
   fail "sbatch --wait failed: $(cat "$T/sbatch.out")"
 fi
+jid=$(grep -o '[0-9]\+' "$T/sbatch.out" | head -n 1)
+info=$(scontrol show job "$jid" 2>/dev/null)
+if grep -q "Account=proj1" <<<"$info" && grep -q "Comment=kelvin-test" <<<"$info" &&
+  grep -q "TimeLimit=1-00:00:00" <<<"$info" && grep -q "Requeue=1" <<<"$info"; then
+  ok "Slurm recorded the forwarded options (account, comment, 1-00:00:00 limit, requeue)"
+else
+  fail "scontrol show job $jid: $(head -c 600 <<<"$info")"
+fi
+grep -q "kelvin-setup-ran" "$T"/runs/slurm/slurm-*_0.out 2>/dev/null &&
+  ok "slurm.setup ran before kelvin in every task" || fail "slurm.setup did not run"
 n_out=$(ls "$T"/runs/slurm/slurm-*_*.out 2>/dev/null | wc -l)
 [ "$n_out" = 3 ] && ok "one Slurm log per array task" || fail "expected 3 task logs, found $n_out"
 if "$KELVIN" -q sweep "$CFG" --collect >"$T/collect.out" 2>&1 &&
@@ -151,5 +174,24 @@ if timeout 300 sbatch --wait "$JOB" >"$T/sbatch2.out" 2>&1 &&
   fi
 else
   fail "resubmission failed: $(cat "$T/sbatch2.out" "$T/collect2.out" 2>/dev/null)"
+fi
+# The array and a dependent collect job, submitted by kelvin (afterany), with a key=value override
+# that both jobs must carry.
+CH=$T/chain.sh
+if "$KELVIN" -q sweep "$CFG" sweep.dir="$T/runs/chain" --emit-slurm "$CH" --array 2 --time 10:00 \
+  --collect-job --submit >"$T/submit.out" 2>&1 && grep -q "submitted the collect job" "$T/submit.out"; then
+  ok "--collect-job --submit: the array and its collect job submitted ($(tr '\n' ' ' <"$T/submit.out"))"
+  for _ in $(seq 1 300); do
+    [ -z "$(squeue -h 2>/dev/null)" ] && break
+    sleep 1
+  done
+  rows=$(grep -c ',done,' "$T/runs/chain/manifest.csv" 2>/dev/null)
+  if [ "$rows" = 8 ] && ls "$T"/runs/chain/slurm-collect-*.out >/dev/null 2>&1; then
+    ok "the collect job ran after the array (afterany) and merged 8 of 8 cases"
+  else
+    fail "chain: manifest.csv has ${rows:-no} done rows; $(cat "$T"/runs/chain/slurm-collect-*.out 2>/dev/null | tail -n 3)"
+  fi
+else
+  fail "--submit: $(cat "$T/submit.out")"
 fi
 exit "$FAILED"

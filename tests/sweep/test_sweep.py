@@ -6,6 +6,7 @@ import csv
 import io
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -321,11 +322,18 @@ nd = sum(r["status"] == "done" for r in m)
 check(p.returncode == 3 and "--resume" in err and 0 < nd < 8 and
       all(r["status"] in ("done", "pending") for r in m),
       f"SIGTERM: clean stop (exit 3), manifest has {nd} done and the rest pending, says --resume")
-rc, out, err = sh(["sweep", slow, f"sweep.dir={d}", "--resume"])
+# The printed hint, copied and run verbatim: it must carry the sweep.dir override, or it would
+# resume another sweep.
+hint = re.search(r"continue with: (.*)$", err, re.M)
+hint = hint.group(1).strip() if hint else ""
+check(f"sweep.dir={d}" in hint and hint.endswith("--resume"),
+      f"the hint repeats the whole command, overrides included: {hint}")
+q = subprocess.run(["bash", "-c", hint], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+rc = q.returncode
 check(rc == 0 and all(same_files(f"{sref}/case_{c:04d}.h5", f"{d}/case_{c:04d}.h5")
                       for c in range(8)) and
       not [f for f in os.listdir(d) if "interrupted" in f],
-      "SIGTERM + --resume: identical files, the interrupted leftovers removed")
+      "SIGTERM + the printed hint run verbatim: identical files, the interrupted leftovers removed")
 
 # ------------------------------------------------------------------ slices, Slurm script
 d = f"{D}/sliced"
