@@ -118,6 +118,10 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
   }
   if (path) {
     rc = kv_config_load(comm, path, &cfg);
+    if (rc != KV_OK) {
+      kv_config_free(stored);
+      return rc;
+    }
   } else {
     cfg = stored;
     stored = NULL;

@@ -67,8 +67,8 @@ int main(int argc, char **argv) {
   for (int i = 0; i < M; i++) {
     double err = fabs(mean[i] - f(Xs[2 * i], Xs[2 * i + 1]));
     worst = err > worst ? err : worst;
-    printf("x = (%.2f, %.2f)  mean %.6f  std %.2e  true %.6f\n", Xs[2 * i], Xs[2 * i + 1],
-           mean[i], sqrt(var[i]), f(Xs[2 * i], Xs[2 * i + 1]));
+    printf("x = (%.2f, %.2f)  mean %.6f  std %.2e  true %.6f\n", Xs[2 * i], Xs[2 * i + 1], mean[i],
+           sqrt(var[i]), f(Xs[2 * i], Xs[2 * i + 1]));
   }
   printf("largest error %.2e (kelvin %s)\n", worst, KV_VERSION);
   kv_gp_free(g);
