@@ -130,8 +130,8 @@ static int compare_root(int argc, char **argv) {
       }
       vars[nvars++] = argv[++i][0] == '/' ? argv[i] + 1 : argv[i];
     } else if (argv[i][0] == '-') {
-      return KV_ERROR(KV_ERR_USAGE, "compare: unknown option '%s' (see kelvin compare --help)",
-                      argv[i]);
+      static const char *const known[] = {"--rtol", "--atol", "--var", "--help", NULL};
+      return kv_cli_unknown_option("compare", argv[i], known);
     } else if (nfiles < 2) {
       files[nfiles++] = argv[i];
     } else {

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/cli.h"
 #include "core/status.h"
@@ -78,10 +79,9 @@ static int plot_root(int argc, char **argv) {
         return KV_ERROR(KV_ERR_USAGE, "plot: --size expects WxH (e.g. 800x500)");
       }
     } else if (a[0] == '-') {
-      return KV_ERROR(KV_ERR_USAGE,
-                      "plot: unknown or incomplete option '%s' (see kelvin plot "
-                      "--help)",
-                      a);
+      static const char *const known[] = {"-o",     "--output", "--step", "--z",
+                                          "--diff", "--size",   "--help", NULL};
+      return kv_cli_unknown_option("plot", a, known);
     } else if (!file) {
       file = a;
     } else if (!var) {
@@ -92,6 +92,11 @@ static int plot_root(int argc, char **argv) {
   }
   if (!file || !var || !out) {
     return KV_ERROR(KV_ERR_USAGE, "plot: expected FILE VAR -o OUT.png (see kelvin plot --help)");
+  }
+  /* The image is a PNG: a PNG under another name would mislead every viewer. */
+  size_t lo = strlen(out);
+  if (lo < 4 || strcasecmp(out + lo - 4, ".png") != 0) {
+    return KV_ERROR(KV_ERR_USAGE, "plot: -o %s: kelvin writes PNG images; name the file .png", out);
   }
   field f, g;
   int rc = read_field(file, var, &f);

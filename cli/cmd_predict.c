@@ -151,8 +151,10 @@ static int inputs_from_csv(const kv_surrogate *s, const char *input, kv_table *t
   for (int k = 0; k < d; k++) {
     int c = kv_table_column(t, kv_surrogate_input(s, k));
     if (c < 0) {
-      return KV_ERROR(KV_ERR_FORMAT, "%s: no column '%s' (the model's inputs are given by name)",
-                      input, kv_surrogate_input(s, k));
+      char hint[128];
+      return KV_ERROR(KV_ERR_FORMAT, "%s: no column '%s'%s (the model's inputs are given by name)",
+                      input, kv_surrogate_input(s, k),
+                      kv_table_suggest(t, kv_surrogate_input(s, k), hint, sizeof hint));
     }
     for (long i = 0; i < *m; i++) {
       (*X)[i * d + k] = t->v[i * t->ncols + c];
@@ -313,8 +315,8 @@ static int predict_root(int argc, char **argv) {
         output = argv[++i];
       }
     } else if (argv[i][0] == '-') {
-      return KV_ERROR(KV_ERR_USAGE, "predict: unknown option '%s' (see kelvin predict --help)",
-                      argv[i]);
+      static const char *const known[] = {"--input", "--output", "--stdin", "--help", NULL};
+      return kv_cli_unknown_option("predict", argv[i], known);
     } else if (!strchr(argv[i], '=') && !model) {
       model = argv[i];
     }

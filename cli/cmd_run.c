@@ -54,7 +54,7 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
   int rank;
   rank = kv_comm_rank(comm);
   const char *path = NULL;
-  kv_run_options opts = {NULL, 0, NULL};
+  kv_run_options opts = {NULL, 0, NULL, NULL};
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--restart") == 0) {
       if (i + 1 >= argc) {
@@ -94,7 +94,8 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
       return KV_OK;
     }
     if (argv[i][0] == '-') {
-      return KV_ERROR(KV_ERR_USAGE, "run: unknown option '%s' (see kelvin run --help)", argv[i]);
+      static const char *const known[] = {"--restart", "--keys", "--help", NULL};
+      return kv_cli_unknown_option("run", argv[i], known);
     }
     if (!strchr(argv[i], '=') && !path) {
       path = argv[i];

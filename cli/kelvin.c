@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "core/comm.h"
+#include "core/history.h"
 #include "core/interrupt.h"
 #include "core/log.h"
 #include "core/status.h"
@@ -95,6 +96,12 @@ const char *kv_cli_again(MPI_Comm comm, int argc, char **argv, const char *drop,
   return buf;
 }
 
+int kv_cli_unknown_option(const char *cmd, const char *opt, const char *const *known) {
+  char hint[128];
+  return KV_ERROR(KV_ERR_USAGE, "%s: unknown option '%s'%s (see kelvin %s --help)", cmd, opt,
+                  kv_suggest_hint(opt, known, hint, sizeof hint), cmd);
+}
+
 int kv_cli_is_help(const char *s) {
   return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0;
 }
@@ -115,8 +122,8 @@ int kv_cli_surrogate_config(MPI_Comm comm, int argc, char **argv, const char *he
       return KV_OK;
     }
     if (argv[i][0] == '-') {
-      return KV_ERROR(KV_ERR_USAGE, "%s: unknown option '%s' (see kelvin %s --help)", argv[0],
-                      argv[i], argv[0]);
+      static const char *const known[] = {"--help", NULL};
+      return kv_cli_unknown_option(argv[0], argv[i], known);
     }
     if (!strchr(argv[i], '=') && !*path) {
       *path = argv[i];
@@ -235,6 +242,10 @@ int main(int argc, char **argv) {
   sub_argv[sub_argc] = NULL;
   kv_log_init(level, rank, size);
   kv_interrupt_install();
+  {
+    char line[4096];
+    kv_history_set(kv_cli_again(MPI_COMM_WORLD, sub_argc, sub_argv, NULL, line, sizeof line));
+  }
   if (!sub_argc) {
     if (rank == 0) {
       fputs(usage, stderr);

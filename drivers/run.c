@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/history.h"
 #include "core/interrupt.h"
 #include "core/log.h"
 #include "core/progress.h"
@@ -34,10 +35,26 @@ static int append_record(kv_h5_writer *w, kv_model *m, double t, long step, doub
   return kv_h5_writer_append(w, t, &l);
 }
 
+/* A sweep case's number and varied values as scalar variables (text values as attributes). */
+static int write_case(kv_h5_writer *w, const kv_run_case *c) {
+  KV_CHECK(kv_h5_writer_put_scalar(w, "case", "1", "sweep case number", (double)c->id));
+  for (int v = 0; v < c->n; v++) {
+    char *end;
+    double x = strtod(c->value[v], &end);
+    if (end != c->value[v] && !*end && !strchr(c->key[v], '/')) {
+      KV_CHECK(kv_h5_writer_put_scalar(w, c->key[v], NULL, "varied configuration key", x));
+    } else {
+      KV_CHECK(kv_h5_writer_attr_text(w, c->key[v], c->value[v]));
+    }
+  }
+  return KV_OK;
+}
+
 /* Write the current state as a one-record file, atomically replacing the previous checkpoint. */
 static int write_checkpoint(const kv_model_info *info, kv_model *m, const char *path,
                             const char *model, const char *text, double t, long step, double wall) {
   kv_h5_writer *cw = NULL;
+  /* Full precision, uncompressed: a restart must continue bit for bit. */
   kv_h5_writer_params cp = {path,
                             1,
                             model,
@@ -46,7 +63,11 @@ static int write_checkpoint(const kv_model_info *info, kv_model *m, const char *
                             info->coord_units,
                             info->time_units,
                             info->axes,
-                            info->calendar};
+                            info->calendar,
+                            0.0,
+                            NULL,
+                            0,
+                            0};
   KV_CHECK(kv_h5_writer_create(info->grid, &cp, &cw));
   int rc = append_record(cw, m, t, step, wall, info->cfl, 1);
   if (rc == KV_OK) {
@@ -86,6 +107,14 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
   if (rc == KV_OK) {
     rc = kv_config_get_int(cfg, "run.checkpoint_every", 0, 1000000000000000L, &chk_every);
   }
+  long deflate = 0;
+  int f32 = 0;
+  if (rc == KV_OK) {
+    rc = kv_config_get_int(cfg, "run.compress", 0, 9, &deflate);
+  }
+  if (rc == KV_OK) {
+    rc = kv_config_get_enum(cfg, "run.precision", "float64|float32", &f32);
+  }
   KV_CHECK(kv_status_agree(comm, rc));
   const kv_model_type *type;
   KV_CHECK(kv_model_type_of(cfg, &type));
@@ -106,12 +135,26 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
   char chk_path[4200];
   kv_model_checkpoint_path(output, chk_path, sizeof chk_path);
   KV_TRY(kv_status_agree(comm, kv_config_to_text(cfg, &text)));
-  kv_h5_writer_params wp = {output,           overwrite,       name,      info.title,   text,
-                            info.coord_units, info.time_units, info.axes, info.calendar};
+  /* CF history: a restart continues the history of the file it starts from. */
+  char old[8192] = "", history[12288];
+  if (opts && opts->restart && kv_h5_read_root_text(opts->restart, "history", old, sizeof old)) {
+    kv_error_clear();
+    old[0] = '\0';
+  }
+  kv_history_line(old, history, sizeof history);
+  double period = info.record_means && info.record_every > 0
+                      ? info.dt * (double)info.record_every
+                      : 0.0; /* records that are means over record_every steps */
+  kv_h5_writer_params wp = {output,           overwrite,       name,      info.title,    text,
+                            info.coord_units, info.time_units, info.axes, info.calendar, period,
+                            history,          (int)deflate,    f32};
   if (info.record_every > 0) {
     every = info.record_every;
   }
   KV_TRY(kv_h5_writer_create(info.grid, &wp, &w));
+  if (opts && opts->sweep_case) {
+    KV_TRY(write_case(w, opts->sweep_case));
+  }
   {
     const long *n = kv_grid_global_n(info.grid);
     const int *pr = kv_grid_procs(info.grid);
@@ -123,9 +166,17 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
       snprintf(cells + lc, sizeof cells - lc, "%s%ld", d ? " x " : "", n[d]);
       snprintf(procs + lp, sizeof procs - lp, "%s%d", d ? " x " : "", pr[d]);
     }
-    kv_info("%s: %dD grid %s cells on %d rank%s (%s), dt = %.6g (cfl %.3g), %ld steps to t = %g",
-            name, nd, cells, size, size > 1 ? "s" : "", procs, info.dt, info.cfl,
-            info.nsteps - info.step0, info.t0 + info.dt * (double)(info.nsteps - info.step0));
+    /* In the model's own time units ("s", "days since 1850-01-01"); a CFL number only where the
+     * scheme has one. */
+    char unit[32] = "", cfl[48] = "";
+    const char *tu = info.time_units ? info.time_units : "";
+    snprintf(unit, sizeof unit, "%.*s", (int)strcspn(tu, " "), tu);
+    if (info.cfl > 0) {
+      snprintf(cfl, sizeof cfl, " (cfl %.3g)", info.cfl);
+    }
+    kv_info("%s: %dD grid %s cells on %d rank%s (%s), dt = %.6g %s%s, %ld steps to t = %g %s", name,
+            nd, cells, size, size > 1 ? "s" : "", procs, info.dt, unit, cfl,
+            info.nsteps - info.step0, info.t0 + info.dt * (double)(info.nsteps - info.step0), tu);
     if (info.step0 > 0) {
       kv_info("restarting from %s at step %ld, t = %g", opts->restart, info.step0, info.t0);
     }

@@ -28,11 +28,22 @@ typedef struct {
 int kv_run_validate(kv_config *cfg);
 
 /* Options that are not part of the configuration. */
+/* A sweep case: its number and varied keys, stored in its output as scalar variables (a numeric
+ * value) or root attributes (a text value, e.g. a scenario name), so that xarray can concatenate
+ * the case files along "case" without the manifest. */
+#define KV_RUN_CASE_VARS 64
+typedef struct {
+  long id;
+  int n;
+  const char *key[KV_RUN_CASE_VARS], *value[KV_RUN_CASE_VARS];
+} kv_run_case;
+
 typedef struct {
   const char *restart; /* continue from the last record of this file (NULL: start afresh) */
   int quiet;           /* no progress bar and no info lines (a sweep reports per case)   */
   const char *again;   /* the command line that started the run, for the "continue with"
                           hint of an interrupted run (NULL: kelvin run CONFIG)            */
+  const kv_run_case *sweep_case; /* the sweep case this run is (NULL: none)                */
 } kv_run_options;
 
 /* Run one solve. Collective over comm. opts and res may be NULL. With run.checkpoint_every = K,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "core/suggest.h"
 #include "drivers/run.h"
 #include "io/manifest.h"
 #include "io/table.h"
@@ -176,10 +177,20 @@ static int check_var(const kv_config *cfg, const char *opt, const char *key) {
     return kv_config_errorf(cfg, opt, "%s cannot be varied (the sweep sets it)", key);
   }
   if (!kv_config_key_find(tables, key)) {
+    const char *keys[512];
+    int n = 0;
+    for (int t = 0; tables[t]; t++) {
+      for (const kv_config_key *k = tables[t]; k->key && n < 511; k++) {
+        keys[n++] = k->key;
+      }
+    }
+    keys[n] = NULL;
+    char hint[160];
     return kv_config_errorf(cfg, opt,
-                            "unknown key %s: not a key of [run] or [%s] (kelvin run "
+                            "unknown key %s%s: not a key of [run] or [%s] (kelvin run "
                             "--keys lists them)",
-                            key, type ? type->name : "?");
+                            key, kv_suggest_hint(key, keys, hint, sizeof hint),
+                            type ? type->name : "?");
   }
   return KV_OK;
 }

@@ -32,6 +32,7 @@ typedef struct {
   double t0;
   long ran_before; /* done + failed when this run started    */
   int tty;
+  char *reported; /* rank 0: the cases it has reported        */
 } farm;
 
 static int mkdir_p(const char *path) {
@@ -59,6 +60,7 @@ static void farm_free(farm *f) {
   }
   free(f->outputs);
   free(f->ids);
+  free(f->reported);
 }
 
 static int farm_init(farm *f, const kv_sweep *s, int slice, int nslices) {
@@ -169,6 +171,17 @@ static void report(const farm *f, const kv_case_record *recs, long idx) {
   }
 }
 
+/* Rank 0 reports every case finished since it last looked: one stream of progress, in order of
+ * what rank 0 has seen (the other groups write their records into its table). */
+static void report_new(farm *f, const kv_case_record *recs) {
+  for (long i = 0; f->reported && i < f->n; i++) {
+    if (!f->reported[i] && recs[i].status != KV_CASE_PENDING) {
+      report(f, recs, i);
+      f->reported[i] = 1;
+    }
+  }
+}
+
 /* Whether case c's file exists (*exists) and is complete and written by this case's
  * configuration (*complete; when not, kv_error_message() says why). */
 static int case_status(const kv_sweep *s, long c, int *exists, int *complete) {
@@ -252,7 +265,12 @@ static int run_case(MPI_Comm g, const kv_sweep *s, long c, kv_case_record *rec) 
   kv_config *cc = NULL;
   int rc = kv_sweep_case_config(s, c, &cc);
   if (rc == KV_OK) {
-    kv_run_options ro = {NULL, 1, NULL};
+    kv_run_case info = {c, 0, {0}, {0}};
+    for (int v = 0; v < kv_sweep_nvars(s) && v < KV_RUN_CASE_VARS; v++) {
+      info.key[info.n] = kv_sweep_var(s, v);
+      info.value[info.n++] = kv_sweep_value(s, c, v);
+    }
+    kv_run_options ro = {NULL, 1, NULL, &info};
     kv_log_level lvl = kv_log_get_level();
     kv_log_set_level(lvl >= KV_LOG_DEBUG ? lvl : KV_LOG_WARN);
     rc = kv_run(g, cc, &ro, NULL);
@@ -332,9 +350,16 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
   count(recs, f.n, sum);
   f.ran_before = sum->done + sum->failed;
   if (rank == 0) {
-    kv_info("sweep %s: %ld case%s (%s), %ld to run on %d rank%s in groups of %d; manifest %s.csv",
+    kv_info("sweep %s: %ld case%s (%s), %ld to run on %d rank%s in groups of %d; manifest %s.csv%s",
             kv_sweep_dir(s), f.n, f.n == 1 ? "" : "s", kv_sweep_method(s), ntodo, size,
-            size == 1 ? "" : "s", rpc, f.stem);
+            size == 1 ? "" : "s", rpc, f.stem,
+            size > 1 ? " (progress is printed by rank 0: a case another group finishes shows "
+                       "when rank 0 next updates the manifest)"
+                     : "");
+    f.reported = malloc((size_t)f.n + 1);
+    for (long i = 0; f.reported && i < f.n; i++) {
+      f.reported[i] = recs[i].status == KV_CASE_DONE; /* done before this run */
+    }
   }
 
   /* Windows on rank 0: the next index into todo, and the table of records. */
@@ -401,8 +426,8 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
         io_rc = wr;
         snprintf(io_msg, sizeof io_msg, "%s", kv_error_message());
       }
-      if (crc != KV_ERR_INTERRUPTED) {
-        report(&f, snap, idx);
+      if (crc != KV_ERR_INTERRUPTED && rank == 0) {
+        report_new(&f, snap);
       }
     }
     if (crc == KV_ERR_INTERRUPTED) {
@@ -418,6 +443,9 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
     MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, wrec);
     memcpy(recs, table, (size_t)f.n * sizeof *recs);
     MPI_Win_unlock(0, wrec);
+    if (!interrupted) {
+      report_new(&f, recs);
+    }
     int wr = write_manifest(&f, f.stem, recs, 1);
     if (wr != KV_OK && io_rc == KV_OK) {
       io_rc = wr;

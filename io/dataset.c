@@ -282,14 +282,17 @@ int kv_dataset_read_csv(const kv_dataset_params *p, kv_dataset *ds) {
   for (int k = 0; rc == KV_OK && k < ds->d; k++) {
     cols[k] = kv_table_column(&t, ds->names[k]);
     if (cols[k] < 0) {
-      char have[1024];
+      char have[1024], hint[128];
       name_list(t.names, t.ncols, have, sizeof have);
-      rc = KV_ERROR(KV_ERR_FORMAT, "%s: no column '%s' (surrogate.inputs); the header has: %s",
-                    p->data, ds->names[k], have);
+      rc = KV_ERROR(KV_ERR_FORMAT, "%s: no column '%s'%s (surrogate.inputs); the header has: %s",
+                    p->data, ds->names[k], kv_table_suggest(&t, ds->names[k], hint, sizeof hint),
+                    have);
     }
   }
   if (rc == KV_OK && (yc = kv_table_column(&t, p->output)) < 0) {
-    rc = KV_ERROR(KV_ERR_FORMAT, "%s: no column '%s' (surrogate.output)", p->data, p->output);
+    char hint[128];
+    rc = KV_ERROR(KV_ERR_FORMAT, "%s: no column '%s'%s (surrogate.output)", p->data, p->output,
+                  kv_table_suggest(&t, p->output, hint, sizeof hint));
   }
   snprintf(ds->yname, sizeof ds->yname, "%s", p->output);
   for (long i = 0; rc == KV_OK && i < t.nrows; i++) {

@@ -27,6 +27,7 @@ typedef struct {
   char name[128];
   hid_t d;
   int is_field;
+  hid_t alias; /* a group's series also at the root ("diagnostics_cfl"), or invalid */
 } var;
 
 struct kv_h5_writer {
@@ -36,8 +37,10 @@ struct kv_h5_writer {
   char path[PATH_MAX];
   char tmp[PATH_MAX + 8];
   hid_t file, dxpl;
-  hid_t dtime;
+  hid_t dtime, dbnds; /* time, and time_bnds when records are means (else invalid) */
   hid_t dcoord[KV_MAXDIM];
+  double time_mean;     /* the period a record averages over (0: instantaneous)     */
+  int deflate, float32; /* storage of fields and series                              */
   long nrec;
   int nvars;
   var vars[MAXVARS];
@@ -54,12 +57,31 @@ void kv_h5_quiet(void) {
 
 /* ---------------------------------------------------------------- output lists */
 
+int kv_output_describe(kv_output_list *l, const char *name, const char *standard_name,
+                       const char *cell_methods) {
+  for (int i = 0; i < l->nfields; i++) {
+    if (!strcmp(l->fields[i].name, name)) {
+      l->fields[i].standard_name = standard_name;
+      l->fields[i].cell_methods = cell_methods;
+      return KV_OK;
+    }
+  }
+  for (int i = 0; i < l->nscalars; i++) {
+    if (!strcmp(l->scalars[i].name, name)) {
+      l->scalars[i].standard_name = standard_name;
+      l->scalars[i].cell_methods = cell_methods;
+      return KV_OK;
+    }
+  }
+  return KV_ERROR(KV_ERR_INVALID, "output list: no variable %s", name);
+}
+
 int kv_output_add_field(kv_output_list *l, const char *name, const char *units,
                         const char *long_name, const kv_field *f) {
   if (l->nfields == KV_OUTPUT_MAX) {
     return KV_ERROR(KV_ERR_INVALID, "output list full (%d fields)", KV_OUTPUT_MAX);
   }
-  l->fields[l->nfields++] = (kv_output_field){name, units, long_name, f};
+  l->fields[l->nfields++] = (kv_output_field){name, units, long_name, f, NULL, NULL};
   return KV_OK;
 }
 
@@ -68,7 +90,7 @@ int kv_output_add_scalar(kv_output_list *l, const char *name, const char *units,
   if (l->nscalars == KV_OUTPUT_MAX) {
     return KV_ERROR(KV_ERR_INVALID, "output list full (%d scalars)", KV_OUTPUT_MAX);
   }
-  l->scalars[l->nscalars++] = (kv_output_scalar){name, units, long_name, value, 0};
+  l->scalars[l->nscalars++] = (kv_output_scalar){name, units, long_name, value, 0, NULL, NULL};
   return KV_OK;
 }
 
@@ -171,6 +193,84 @@ int kv_h5_ensure_groups(hid_t file, const char *name) {
 
 /* ---------------------------------------------------------------- writer */
 
+static int is_f32(hid_t d);
+
+/* CF's "bnds" dimension (2: a cell's lower and upper edge), created once per file: a netCDF
+ * dimension without coordinate values. */
+static int bnds_dim(kv_h5_writer *w, hid_t *out) {
+  if (H5Lexists(w->file, "bnds", H5P_DEFAULT) > 0) {
+    *out = H5Dopen2(w->file, "bnds", H5P_DEFAULT);
+    return *out >= 0 ? KV_OK : KV_ERROR(KV_ERR_IO, "hdf5: cannot open the bnds dimension");
+  }
+  hsize_t two = 2;
+  hid_t sp = H5Screate_simple(1, &two, NULL);
+  *out = H5Dcreate2(w->file, "bnds", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Sclose(sp);
+  if (*out < 0 ||
+      H5DSset_scale(*out, "This is a netCDF dimension but not a netCDF variable.         "
+                          "2") < 0) {
+    return KV_ERROR(KV_ERR_IO, "hdf5: cannot create the bnds dimension");
+  }
+  return KV_OK;
+}
+
+/* <name>_bnds (n, 2): the edges of the cells around the centres (midpoints; the outer edges half
+ * a spacing out, latitudes kept within the poles), and the coordinate's "bounds" attribute. */
+static int write_bounds(kv_h5_writer *w, hid_t coord, const char *name, long n,
+                        const double *values, int axis, int latitude) {
+  double *x = malloc((size_t)n * sizeof *x), *b = malloc(2 * (size_t)n * sizeof *b);
+  int rc = x && b ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "hdf5: out of memory");
+  for (long i = 0; rc == KV_OK && i < n; i++) {
+    x[i] = values ? values[i] : kv_grid_coord(w->g, axis, i);
+  }
+  for (long i = 0; rc == KV_OK && i < n; i++) {
+    double lo = i > 0 ? 0.5 * (x[i - 1] + x[i]) : (n > 1 ? x[0] - 0.5 * (x[1] - x[0]) : x[0] - 0.5);
+    double hi = i + 1 < n ? 0.5 * (x[i] + x[i + 1])
+                          : (n > 1 ? x[n - 1] + 0.5 * (x[n - 1] - x[n - 2]) : x[0] + 0.5);
+    if (latitude) {
+      lo = lo < -90 ? -90 : (lo > 90 ? 90 : lo);
+      hi = hi < -90 ? -90 : (hi > 90 ? 90 : hi);
+    }
+    b[2 * i] = lo;
+    b[2 * i + 1] = hi;
+  }
+  char bname[160];
+  snprintf(bname, sizeof bname, "%s_bnds", name);
+  hid_t dim = H5I_INVALID_HID, ds = H5I_INVALID_HID, sp = H5I_INVALID_HID, ms = H5I_INVALID_HID;
+  if (rc == KV_OK) {
+    rc = bnds_dim(w, &dim);
+  }
+  if (rc == KV_OK) {
+    hsize_t dims[2] = {(hsize_t)n, 2};
+    sp = H5Screate_simple(2, dims, NULL);
+    ms = H5Screate_simple(2, dims, NULL);
+    ds = H5Dcreate2(w->file, bname, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int sel = ms >= 0 && (w->rank == 0 || (H5Sselect_none(ms) >= 0 && H5Sselect_none(sp) >= 0));
+    if (ds < 0 || !sel || H5Dwrite(ds, H5T_NATIVE_DOUBLE, ms, sp, w->dxpl, b) < 0 ||
+        H5DSattach_scale(ds, coord, 0) < 0 || H5DSattach_scale(ds, dim, 1) < 0) {
+      rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot write %s", bname);
+    }
+  }
+  if (rc == KV_OK) {
+    rc = kv_h5_attr_text(coord, "bounds", bname);
+  }
+  if (ds >= 0) {
+    H5Dclose(ds);
+  }
+  if (dim >= 0) {
+    H5Dclose(dim);
+  }
+  if (sp >= 0) {
+    H5Sclose(sp);
+  }
+  if (ms >= 0) {
+    H5Sclose(ms);
+  }
+  free(x);
+  free(b);
+  return rc;
+}
+
 static int write_coords(kv_h5_writer *w, const char *units, const kv_h5_axis *ax) {
   int nd = kv_grid_ndims(w->g);
   const long *n = kv_grid_global_n(w->g);
@@ -225,6 +325,8 @@ static int write_coords(kv_h5_writer *w, const char *units, const kv_h5_axis *ax
     }
     w->dcoord[d] = ds;
     KV_CHECK(rc);
+    KV_CHECK(write_bounds(w, ds, name, n[d], ax ? ax[d].values : NULL, d,
+                          ax && ax[d].units && !strcmp(ax[d].units, "degrees_north")));
   }
   return KV_OK;
 }
@@ -252,7 +354,53 @@ static int write_time_axis(kv_h5_writer *w, const char *units, const char *calen
   if (calendar) {
     KV_CHECK(kv_h5_attr_text(w->dtime, "calendar", calendar));
   }
-  return kv_h5_attr_text(w->dtime, "axis", "T");
+  KV_CHECK(kv_h5_attr_text(w->dtime, "axis", "T"));
+  if (w->time_mean <= 0) {
+    return KV_OK;
+  }
+  /* Records that are means: CF's time_bnds says over which period. */
+  hid_t bdim;
+  KV_CHECK(bnds_dim(w, &bdim));
+  hsize_t dims2[2] = {0, 2}, maxd2[2] = {H5S_UNLIMITED, 2}, chunk2[2] = {KV_H5_SERIES_CHUNK, 2};
+  hid_t sp = H5Screate_simple(2, dims2, maxd2), pl2 = H5Pcreate(H5P_DATASET_CREATE);
+  w->dbnds = H5I_INVALID_HID;
+  if (sp >= 0 && pl2 >= 0 && H5Pset_chunk(pl2, 2, chunk2) >= 0) {
+    w->dbnds = H5Dcreate2(w->file, "time_bnds", H5T_IEEE_F64LE, sp, H5P_DEFAULT, pl2, H5P_DEFAULT);
+  }
+  H5Sclose(sp);
+  H5Pclose(pl2);
+  int rc = w->dbnds >= 0 && H5DSattach_scale(w->dbnds, w->dtime, 0) >= 0 &&
+                   H5DSattach_scale(w->dbnds, bdim, 1) >= 0
+               ? KV_OK
+               : KV_ERROR(KV_ERR_IO, "hdf5: cannot create time_bnds");
+  H5Dclose(bdim);
+  KV_CHECK(rc);
+  return kv_h5_attr_text(w->dtime, "bounds", "time_bnds");
+}
+
+/* Record r of time_bnds: the averaging period around the record's stamp t. */
+static int write_time_bounds(kv_h5_writer *w, long r, double t) {
+  hsize_t dims[2] = {(hsize_t)r + 1, 2};
+  if (H5Dset_extent(w->dbnds, dims) < 0) {
+    return KV_ERROR(KV_ERR_IO, "hdf5: cannot extend time_bnds");
+  }
+  /* The stamp is the middle of the period (annual means at mid-year). */
+  double b[2] = {t - 0.5 * w->time_mean, t + 0.5 * w->time_mean};
+  hid_t fs = H5Dget_space(w->dbnds);
+  hsize_t start[2] = {(hsize_t)r, 0}, count[2] = {1, 2};
+  hid_t ms = H5Screate_simple(2, count, NULL);
+  herr_t e = fs < 0 || ms < 0 ? -1 : 0;
+  if (e >= 0 && w->rank == 0) {
+    e = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+  } else if (e >= 0) {
+    e = H5Sselect_none(fs) < 0 || H5Sselect_none(ms) < 0 ? -1 : 0;
+  }
+  if (e >= 0) {
+    e = H5Dwrite(w->dbnds, H5T_NATIVE_DOUBLE, ms, fs, w->dxpl, b);
+  }
+  H5Sclose(ms);
+  H5Sclose(fs);
+  return e < 0 ? KV_ERROR(KV_ERR_IO, "hdf5: cannot write time_bnds") : KV_OK;
 }
 
 static void iso_now(char *buf, size_t n) {
@@ -295,6 +443,9 @@ static int writer_open(kv_h5_writer *w, const kv_h5_writer_params *p) {
   KV_CHECK(kv_h5_attr_text(w->file, "model", p->model ? p->model : "unknown"));
   KV_CHECK(kv_h5_attr_text(w->file, "created", now));
   KV_CHECK(kv_h5_attr_text(w->file, "config", p->config_text ? p->config_text : ""));
+  if (p->history && *p->history) {
+    KV_CHECK(kv_h5_attr_text(w->file, "history", p->history));
+  }
   KV_CHECK(kv_h5_attr_text(w->file, "status", "running"));
   KV_CHECK(write_coords(w, p->coord_units ? p->coord_units : "m", p->axes));
   return write_time_axis(w, p->time_units ? p->time_units : "s", p->calendar);
@@ -319,7 +470,10 @@ int kv_h5_writer_create(const kv_grid *g, const kv_h5_writer_params *p, kv_h5_wr
   w->g = g;
   w->comm = comm;
   w->rank = kv_comm_rank(comm);
-  w->file = w->dxpl = w->dtime = H5I_INVALID_HID;
+  w->file = w->dxpl = w->dtime = w->dbnds = H5I_INVALID_HID;
+  w->time_mean = p->time_mean;
+  w->deflate = p->deflate;
+  w->float32 = p->float32;
   snprintf(w->path, sizeof w->path, "%s", p->path);
   snprintf(w->tmp, sizeof w->tmp, "%s.part", p->path);
   if (w->rank == 0) {
@@ -346,7 +500,8 @@ int kv_h5_writer_create(const kv_grid *g, const kv_h5_writer_params *p, kv_h5_wr
 }
 
 static int attach_and_describe(kv_h5_writer *w, hid_t d, int is_field, const char *units,
-                               const char *long_name) {
+                               const char *long_name, const char *standard_name,
+                               const char *cell_methods) {
   int nd = kv_grid_ndims(w->g);
   if (H5DSattach_scale(d, w->dtime, 0) < 0) {
     return KV_ERROR(KV_ERR_IO, "hdf5: cannot attach the time axis");
@@ -365,11 +520,44 @@ static int attach_and_describe(kv_h5_writer *w, hid_t d, int is_field, const cha
   if (long_name) {
     KV_CHECK(kv_h5_attr_text(d, "long_name", long_name));
   }
+  if (standard_name && *standard_name) {
+    KV_CHECK(kv_h5_attr_text(d, "standard_name", standard_name));
+  }
+  if (cell_methods && *cell_methods) {
+    KV_CHECK(kv_h5_attr_text(d, "cell_methods", cell_methods));
+  }
   return KV_OK;
 }
 
+/* Create one record variable (time first) at path name. */
+static hid_t create_dataset(kv_h5_writer *w, const char *name, int rank, const hsize_t *chunk,
+                            const hsize_t *dims, const hsize_t *maxd) {
+  hid_t s = H5Screate_simple(rank, dims, maxd);
+  hid_t pl = H5Pcreate(H5P_DATASET_CREATE), d = H5I_INVALID_HID;
+  int ok = s >= 0 && pl >= 0 && H5Pset_chunk(pl, rank, chunk) >= 0 &&
+           H5Pset_fill_time(pl, H5D_FILL_TIME_NEVER) >= 0 &&
+           H5Pset_attr_creation_order(pl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0;
+  /* run.compress: shuffle then deflate, as netCDF-4 writes them (parallel HDF5 compresses with
+   * collective writes). */
+  if (ok && w->deflate > 0) {
+    ok = H5Pset_shuffle(pl) >= 0 && H5Pset_deflate(pl, (unsigned)w->deflate) >= 0;
+  }
+  if (ok) {
+    d = H5Dcreate2(w->file, name, w->float32 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE, s, H5P_DEFAULT, pl,
+                   H5P_DEFAULT);
+  }
+  if (pl >= 0) {
+    H5Pclose(pl);
+  }
+  if (s >= 0) {
+    H5Sclose(s);
+  }
+  return d;
+}
+
 static int create_var(kv_h5_writer *w, const char *name, int is_field, const char *units,
-                      const char *long_name, int is_volatile) {
+                      const char *long_name, int is_volatile, const char *standard_name,
+                      const char *cell_methods) {
   if (w->nvars == MAXVARS) {
     return KV_ERROR(KV_ERR_INVALID, "hdf5: too many variables");
   }
@@ -400,19 +588,7 @@ static int create_var(kv_h5_writer *w, const char *name, int is_field, const cha
       }
     }
   }
-  hid_t s = H5Screate_simple(rank, dims, maxd);
-  hid_t pl = H5Pcreate(H5P_DATASET_CREATE), d = H5I_INVALID_HID;
-  if (s >= 0 && pl >= 0 && H5Pset_chunk(pl, rank, chunk) >= 0 &&
-      H5Pset_fill_time(pl, H5D_FILL_TIME_NEVER) >= 0 &&
-      H5Pset_attr_creation_order(pl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0) {
-    d = H5Dcreate2(w->file, name, H5T_IEEE_F64LE, s, H5P_DEFAULT, pl, H5P_DEFAULT);
-  }
-  if (pl >= 0) {
-    H5Pclose(pl);
-  }
-  if (s >= 0) {
-    H5Sclose(s);
-  }
+  hid_t d = create_dataset(w, name, rank, chunk, dims, maxd);
   if (d < 0) {
     return KV_ERROR(KV_ERR_IO, "hdf5: cannot create dataset %s", name);
   }
@@ -420,8 +596,29 @@ static int create_var(kv_h5_writer *w, const char *name, int is_field, const cha
   snprintf(v->name, sizeof v->name, "%s", name);
   v->d = d;
   v->is_field = is_field;
-  KV_CHECK(attach_and_describe(w, d, is_field, units, long_name));
-  return is_volatile ? kv_h5_attr_text(d, "kelvin_volatile", "true") : KV_OK;
+  v->alias = H5I_INVALID_HID;
+  KV_CHECK(attach_and_describe(w, d, is_field, units, long_name, standard_name, cell_methods));
+  if (is_volatile) {
+    KV_CHECK(kv_h5_attr_text(d, "kelvin_volatile", "true"));
+  }
+  /* A series in a group ("diagnostics/cfl") is also a root variable ("diagnostics_cfl"), for the
+   * tools that read no groups (netCDF-3 converters, older CDO/NCO, many plotting tools). */
+  if (!is_field && strchr(name, '/')) {
+    char flat[128];
+    snprintf(flat, sizeof flat, "%s", name);
+    for (char *c = flat; *c; c++) {
+      *c = *c == '/' ? '_' : *c;
+    }
+    v->alias = create_dataset(w, flat, rank, chunk, dims, maxd);
+    if (v->alias < 0) {
+      return KV_ERROR(KV_ERR_IO, "hdf5: cannot create dataset %s", flat);
+    }
+    KV_CHECK(attach_and_describe(w, v->alias, 0, units, long_name, standard_name, cell_methods));
+    if (is_volatile) {
+      KV_CHECK(kv_h5_attr_text(v->alias, "kelvin_volatile", "true"));
+    }
+  }
+  return KV_OK;
 }
 
 /* Grow the leading (time) dimension of d to nrec records. Collective. */
@@ -447,7 +644,9 @@ static int write_series_value(kv_h5_writer *w, hid_t d, long r, double v) {
     e = H5Sselect_none(fs) < 0 || H5Sselect_none(ms) < 0 ? -1 : 0;
   }
   if (e >= 0) {
-    e = H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, w->dxpl, &v);
+    float vf = (float)v;
+    e = is_f32(d) ? H5Dwrite(d, H5T_NATIVE_FLOAT, ms, fs, w->dxpl, &vf)
+                  : H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, w->dxpl, &v);
   }
   H5Sclose(ms);
   H5Sclose(fs);
@@ -491,11 +690,55 @@ int kv_h5_select_block(hid_t d, const kv_field *f, int lead, long record, hid_t 
   return KV_OK;
 }
 
+/* 1 if dataset d is stored as float32 (run.precision): its values are converted here, as the
+ * parallel filters (run.compress) need collective writes, which HDF5 gives up on when it has to
+ * convert types itself. */
+static int is_f32(hid_t d) {
+  hid_t t = H5Dget_type(d);
+  int yes = t >= 0 && H5Tget_class(t) == H5T_FLOAT && H5Tget_size(t) == 4;
+  if (t >= 0) {
+    H5Tclose(t);
+  }
+  return yes;
+}
+
 static int write_field_record(kv_h5_writer *w, hid_t d, long r, const kv_field *f) {
   KV_CHECK(extend(d, r + 1));
   hid_t fs, ms;
   KV_CHECK(kv_h5_select_block(d, f, 1, r, &fs, &ms));
-  herr_t e = H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, w->dxpl, kv_field_data_const(f));
+  herr_t e;
+  if (is_f32(d)) {
+    /* The interior block as float, contiguous in memory. */
+    const kv_grid *g = kv_field_grid(f);
+    int nd = kv_grid_ndims(g);
+    const long *nl = kv_grid_local_n(g);
+    const long *st = kv_field_stride(f);
+    const int *gh = kv_field_ghost(f);
+    const double *src = kv_field_data_const(f);
+    size_t cnt = 1;
+    hsize_t md[3];
+    for (int a = 0; a < nd; a++) {
+      cnt *= (size_t)nl[a];
+      md[nd - 1 - a] = (hsize_t)nl[a];
+    }
+    float *buf = malloc((cnt + 1) * sizeof *buf);
+    hid_t cms = H5Screate_simple(nd, md, NULL);
+    size_t p = 0;
+    for (long k = 0; buf && k < (nd > 2 ? nl[2] : 1); k++) {
+      for (long j = 0; j < (nd > 1 ? nl[1] : 1); j++) {
+        for (long i = 0; i < nl[0]; i++) {
+          buf[p++] = (float)src[kv_field_index(st, gh, i, j, k)];
+        }
+      }
+    }
+    e = buf && cms >= 0 ? H5Dwrite(d, H5T_NATIVE_FLOAT, cms, fs, w->dxpl, buf) : -1;
+    if (cms >= 0) {
+      H5Sclose(cms);
+    }
+    free(buf);
+  } else {
+    e = H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, w->dxpl, kv_field_data_const(f));
+  }
   H5Sclose(ms);
   H5Sclose(fs);
   return e < 0 ? KV_ERROR(KV_ERR_IO, "hdf5: cannot write a field record") : KV_OK;
@@ -504,22 +747,32 @@ static int write_field_record(kv_h5_writer *w, hid_t d, long r, const kv_field *
 static int do_append(kv_h5_writer *w, double t, const kv_output_list *l) {
   if (w->nrec == 0) {
     for (int i = 0; i < l->nfields; i++) {
-      KV_CHECK(create_var(w, l->fields[i].name, 1, l->fields[i].units, l->fields[i].long_name, 0));
+      const kv_output_field *o = &l->fields[i];
+      KV_CHECK(
+          create_var(w, o->name, 1, o->units, o->long_name, 0, o->standard_name, o->cell_methods));
     }
     for (int i = 0; i < l->nscalars; i++) {
-      KV_CHECK(create_var(w, l->scalars[i].name, 0, l->scalars[i].units, l->scalars[i].long_name,
-                          l->scalars[i].is_volatile));
+      const kv_output_scalar *o = &l->scalars[i];
+      KV_CHECK(create_var(w, o->name, 0, o->units, o->long_name, o->is_volatile, o->standard_name,
+                          o->cell_methods));
     }
   } else if (w->nvars != l->nfields + l->nscalars) {
     return KV_ERROR(KV_ERR_INVALID, "hdf5: the output list changed between records");
   }
   long r = w->nrec;
   KV_CHECK(write_series_value(w, w->dtime, r, t));
+  if (w->dbnds >= 0) {
+    KV_CHECK(write_time_bounds(w, r, t));
+  }
   for (int i = 0; i < l->nfields; i++) {
     KV_CHECK(write_field_record(w, w->vars[i].d, r, l->fields[i].field));
   }
   for (int i = 0; i < l->nscalars; i++) {
-    KV_CHECK(write_series_value(w, w->vars[l->nfields + i].d, r, l->scalars[i].value));
+    const var *v = &w->vars[l->nfields + i];
+    KV_CHECK(write_series_value(w, v->d, r, l->scalars[i].value));
+    if (v->alias >= 0) {
+      KV_CHECK(write_series_value(w, v->alias, r, l->scalars[i].value));
+    }
   }
   w->nrec++;
   return KV_OK;
@@ -533,6 +786,38 @@ long kv_h5_writer_records(const kv_h5_writer *w) {
   return w->nrec;
 }
 
+int kv_h5_writer_put_scalar(kv_h5_writer *w, const char *name, const char *units,
+                            const char *long_name, double v) {
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t d =
+      sp >= 0 ? H5Dcreate2(w->file, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
+              : H5I_INVALID_HID;
+  int rc = d >= 0 ? KV_OK : KV_ERROR(KV_ERR_IO, "hdf5: cannot create %s", name);
+  if (rc == KV_OK) {
+    /* Rank 0 writes; the others take part with empty selections. */
+    hid_t ms = H5Screate(H5S_SCALAR), fs = H5Dget_space(d);
+    int sel = w->rank == 0 || (H5Sselect_none(ms) >= 0 && H5Sselect_none(fs) >= 0);
+    if (!sel || H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, w->dxpl, &v) < 0) {
+      rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot write %s", name);
+    }
+    H5Sclose(ms);
+    H5Sclose(fs);
+  }
+  if (rc == KV_OK && units && *units) {
+    rc = kv_h5_attr_text(d, "units", units);
+  }
+  if (rc == KV_OK && long_name && *long_name) {
+    rc = kv_h5_attr_text(d, "long_name", long_name);
+  }
+  if (d >= 0) {
+    H5Dclose(d);
+  }
+  if (sp >= 0) {
+    H5Sclose(sp);
+  }
+  return kv_status_agree(w->comm, rc);
+}
+
 int kv_h5_writer_attr_double(kv_h5_writer *w, const char *name, double v) {
   return kv_status_agree(w->comm, kv_h5_attr_double(w->file, name, v));
 }
@@ -544,6 +829,9 @@ int kv_h5_writer_attr_text(kv_h5_writer *w, const char *name, const char *v) {
 static void close_handles(kv_h5_writer *w) {
   for (int i = 0; i < w->nvars; i++) {
     H5Dclose(w->vars[i].d);
+    if (w->vars[i].alias >= 0) {
+      H5Dclose(w->vars[i].alias);
+    }
   }
   w->nvars = 0;
   for (int d = 0; d < KV_MAXDIM; d++) {
@@ -555,6 +843,10 @@ static void close_handles(kv_h5_writer *w) {
   if (w->dtime >= 0) {
     H5Dclose(w->dtime);
   }
+  if (w->dbnds >= 0) {
+    H5Dclose(w->dbnds);
+  }
+  w->dbnds = H5I_INVALID_HID;
   if (w->dxpl >= 0) {
     H5Pclose(w->dxpl);
   }

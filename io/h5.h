@@ -27,6 +27,8 @@ typedef struct {
   const char *units; /* CF units, e.g. "K"                                       */
   const char *long_name;
   const kv_field *field;
+  const char *standard_name; /* CF standard name, or NULL                       */
+  const char *cell_methods;  /* CF cell_methods ("area: mean"), or NULL         */
 } kv_output_field;
 
 typedef struct {
@@ -35,6 +37,7 @@ typedef struct {
   const char *long_name;
   double value;
   int is_volatile; /* differs between identical runs (wall time): compare skips it */
+  const char *standard_name, *cell_methods; /* as for fields                     */
 } kv_output_scalar;
 
 typedef struct {
@@ -50,6 +53,11 @@ int kv_output_add_field(kv_output_list *l, const char *name, const char *units,
                         const char *long_name, const kv_field *f);
 int kv_output_add_scalar(kv_output_list *l, const char *name, const char *units,
                          const char *long_name, double value);
+
+/* Give the field or scalar name of a list its CF standard_name and cell_methods (either may be
+ * NULL; borrowed constants). KV_ERR_INVALID when the list has no such name. */
+int kv_output_describe(kv_output_list *l, const char *name, const char *standard_name,
+                       const char *cell_methods);
 
 typedef struct kv_h5_writer kv_h5_writer;
 
@@ -73,6 +81,12 @@ typedef struct {
   const char *time_units;  /* units of time (e.g. "s")                                  */
   const kv_h5_axis *axes;  /* one per grid axis, x first; NULL: x, y, z cell centres    */
   const char *calendar;    /* CF calendar attribute of time (e.g. "noleap"); NULL: none */
+  double time_mean;        /* > 0: records are means over this long a period centred on
+                              their time stamps: time_bnds (the variables that are means
+                              say "time: mean" in their cell_methods)                     */
+  const char *history;     /* CF history (one line per command that made the file); NULL */
+  int deflate;             /* 1..9: deflate (gzip) level with the shuffle filter; 0: none */
+  int float32;             /* store fields and series as float32 (computed in float64)  */
 } kv_h5_writer_params;
 
 /* Create "<path>.part" collectively on the grid's communicator, write root attributes and the
@@ -87,6 +101,12 @@ int kv_h5_writer_append(kv_h5_writer *w, double t, const kv_output_list *l);
 
 /* Number of time records written so far. */
 long kv_h5_writer_records(const kv_h5_writer *w);
+
+/* A scalar (0-d) variable name = v with units and long_name, e.g. a sweep case's varied
+ * parameter, so that xarray concatenates case files along a new dimension without a manifest.
+ * Collective. */
+int kv_h5_writer_put_scalar(kv_h5_writer *w, const char *name, const char *units,
+                            const char *long_name, double v);
 
 /* Set a root attribute (number or text). Collective. */
 int kv_h5_writer_attr_double(kv_h5_writer *w, const char *name, double v);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/status.h"
+#include "core/suggest.h"
 #include "core/version.h"
 #include "io/h5_impl.h"
 
@@ -43,10 +44,31 @@ int kv_h5_open_ro(const char *path, hid_t fapl, hid_t *file) {
   return KV_OK;
 }
 
+typedef struct {
+  char *buf;
+  size_t len, cap;
+} names_t;
+static herr_t list_cb(hid_t g, const char *name, const H5L_info_t *info, void *data);
+
 int kv_h5_open_numeric(hid_t file, const char *path, const char *dset, hid_t *d, int *rank,
                        hsize_t *dims) {
   if (H5Lexists(file, dset, H5P_DEFAULT) <= 0) {
-    return KV_ERROR(KV_ERR_FORMAT, "'%s' has no dataset '%s'", path, dset);
+    /* The closest name the file has ("did you mean"). */
+    names_t nm = {calloc(1, 1), 0, 1};
+    const char *list[257];
+    int n = 0;
+    char hint[160] = "";
+    if (nm.buf && H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, list_cb, &nm) >= 0) {
+      for (char *save = NULL, *t = strtok_r(nm.buf, "\n", &save); t && n < 256;
+           t = strtok_r(NULL, "\n", &save)) {
+        list[n++] = t;
+      }
+    }
+    list[n] = NULL;
+    kv_suggest_hint(dset[0] == '/' ? dset + 1 : dset, list, hint, sizeof hint);
+    free(nm.buf);
+    return KV_ERROR(KV_ERR_FORMAT, "'%s' has no dataset '%s'%s (kelvin info %s lists them)", path,
+                    dset, hint, path);
   }
   *d = H5Dopen2(file, dset, H5P_DEFAULT);
   if (*d < 0) {
@@ -183,11 +205,6 @@ int kv_h5_read_field(const char *path, const char *dset, long record, kv_field *
 }
 
 /* ---------------------------------------------------------------- listing and description */
-
-typedef struct {
-  char *buf;
-  size_t len, cap;
-} names_t;
 
 int kv_h5_is_pure_dim(hid_t d) {
   if (H5DSis_scale(d) <= 0) {

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/history.h"
 #include "core/status.h"
 #include "core/version.h"
 #include "io/h5_impl.h"
@@ -62,6 +63,10 @@ int kv_h5_write_table(const char *path, const char *title, const char *dim, cons
   int rc = kv_h5_attr_text(file, "Conventions", "CF-1.8");
   if (rc == KV_OK) {
     rc = kv_h5_attr_text(file, "title", title);
+    char history[4200];
+    if (rc == KV_OK && kv_history_line(NULL, history, sizeof history)[0]) {
+      rc = kv_h5_attr_text(file, "history", history);
+    }
   }
   if (rc == KV_OK) {
     rc = kv_h5_attr_text(file, "kelvin_version", KV_VERSION);
@@ -167,6 +172,16 @@ int kv_h5_store_create(const char *path, kv_h5_store **out) {
     return KV_ERROR(KV_ERR_IO, "cannot create '%s'", path);
   }
   s->writing = 1;
+  /* CF history: the command that made the file. */
+  char history[4200];
+  if (kv_history_line(NULL, history, sizeof history)[0] &&
+      kv_h5_attr_text(s->file, "history", history) != KV_OK) {
+    H5Fclose(s->file);
+    remove(s->tmp);
+    int rc = KV_ERROR(KV_ERR_IO, "cannot write to '%s'", s->tmp);
+    free(s);
+    return rc;
+  }
   *out = s;
   return KV_OK;
 }

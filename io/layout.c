@@ -8,6 +8,7 @@
 
 #include "core/field.h"
 #include "core/grid.h"
+#include "core/history.h"
 #include "core/status.h"
 
 void kv_layout_free(kv_field_layout *L) {
@@ -218,6 +219,7 @@ int kv_layout_write_field(const kv_field_layout *L, long nrec, const double *tim
     axes[k] = (kv_h5_axis){L->axis_name[k], L->axis_units[k],  L->axis_std[k],
                            L->axis_long[k], L->axis_letter[k], L->coord[k]};
   }
+  char history[4200];
   kv_h5_writer_params wp = {path,
                             1,
                             "surrogate",
@@ -226,7 +228,11 @@ int kv_layout_write_field(const kv_field_layout *L, long nrec, const double *tim
                             L->axis_units[0],
                             L->time_units,
                             axes,
-                            L->calendar[0] ? L->calendar : NULL};
+                            L->calendar[0] ? L->calendar : NULL,
+                            0.0,
+                            kv_history_line(NULL, history, sizeof history),
+                            0,
+                            0};
   KV_TRY(kv_h5_writer_create(g, &wp, &w));
   for (int a = 0; meta && a < meta->nattrs; a++) {
     KV_TRY(kv_h5_writer_attr_text(w, meta->attr_name[a], meta->attr_value[a]));

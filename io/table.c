@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "core/suggest.h"
 
 char *kv_table_trim(char *s) {
   while (isspace((unsigned char)*s)) {
@@ -178,4 +179,18 @@ int kv_table_split_line(char *line, char **f, int max) {
     p = next;
   }
   return n;
+}
+
+const char *kv_table_suggest(const kv_table *t, const char *name, char *buf, size_t n) {
+  const char **list = malloc(((size_t)t->ncols + 1) * sizeof *list);
+  buf[0] = '\0';
+  if (list) {
+    for (int c = 0; c < t->ncols; c++) {
+      list[c] = t->names[c];
+    }
+    list[t->ncols] = NULL;
+    kv_suggest_hint(name, list, buf, n);
+    free(list);
+  }
+  return buf;
 }

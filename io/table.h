@@ -5,6 +5,8 @@
 #ifndef KV_TABLE_H
 #define KV_TABLE_H
 
+#include <stddef.h>
+
 typedef struct {
   int ncols;
   long nrows;
@@ -29,5 +31,8 @@ char *kv_table_trim(char *s);
  * "" inside quotes is a quote); a line break ends an unquoted field. Returns the count. The one
  * CSV splitter of kelvin (tables, manifests, sweep case lists). */
 int kv_table_split_line(char *line, char **fields, int max);
+
+/* " (did you mean X?)" for the column of t closest to name, or "", into buf (size n). */
+const char *kv_table_suggest(const kv_table *t, const char *name, char *buf, size_t n);
 
 #endif

@@ -37,6 +37,10 @@ const kv_config_key kv_model_run_keys[] = {
      "replace an existing output file"},
     {"run.checkpoint_every", KV_CFG_INT, "0", NULL, 0, INFINITY,
      "write the state to <output stem>.checkpoint.h5 every this many steps (0: never)"},
+    {"run.compress", KV_CFG_INT, "0", NULL, 0, 9,
+     "deflate level of the output's fields and series, with the shuffle filter (0: none)"},
+    {"run.precision", KV_CFG_ENUM, "float64", "float64|float32", KV_CFG_NORANGE,
+     "storage of the output's fields and series (computed in float64 either way)"},
     {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
 };
 

@@ -541,6 +541,13 @@ static int ebm_outputs(kv_model *base, kv_output_list *out) {
                                 "global heat content sum(C T area) at the end of the year, T in "
                                 "deg C",
                                 m->heat));
+  /* CF: tas is near-surface air temperature (as CMIP's tas), averaged over the record's year
+   * (time_bnds) and, for the global mean, over the area. */
+  KV_CHECK(kv_output_describe(out, "tas", "air_temperature", "time: mean"));
+  KV_CHECK(kv_output_describe(out, "tas_global", "air_temperature", "area: mean time: mean"));
+  KV_CHECK(kv_output_describe(out, "diagnostics/ice_edge_north", NULL, "time: mean"));
+  KV_CHECK(kv_output_describe(out, "diagnostics/ice_edge_south", NULL, "time: mean"));
+  KV_CHECK(kv_output_describe(out, "diagnostics/toa_imbalance", NULL, "area: mean time: mean"));
   return KV_OK;
 }
 

@@ -243,7 +243,8 @@ static int m_info(const kv_model *m, kv_model_info *out) {
                                        "kelvin heat equation (finite volumes, Crank-Nicolson)"};
   out->title = titles[h->p.scheme];
   out->coord_units = "m";
-  out->time_units = "s";
+  /* CF time needs a reference: the run starts at the epoch (t = 0 s is 1970-01-01 00:00:00). */
+  out->time_units = "seconds since 1970-01-01 00:00:00";
   out->theta = h->theta;
   out->linear = !h->nonlinear;
   return KV_OK;

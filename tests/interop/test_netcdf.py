@@ -125,4 +125,76 @@ check(rc == 0 and "outside the training box" in err and "heat.kappa = 3" in err,
 if rc == 0:
     q = xr.open_dataset(f"{D}/pred_out.h5", engine="h5netcdf")
     check(q.attrs.get("outside_training_box") == "yes", "and the file is flagged")
+# ---- CF metadata
+ebm = write_config("netcdf_ebm", f"""[run]
+model = ebm
+output = {D}/ebm.h5
+year_start = 1850
+year_end = 1853
+steps_per_year = 10
+[ebm]
+nlat = 12
+nlon = 24
+scenario = ssp245
+""")
+rc, _, err = sh(["run", ebm])
+e = opens(f"{D}/ebm.h5", "an ebm run output") if rc == 0 else None
+check(rc == 0, f"a small ebm run (exit {rc}) {err[-200:]}")
+if e is not None:
+    ok = all(e[c].attrs.get("bounds") == f"{c}_bnds" and e[f"{c}_bnds"].dims == (c, "bnds")
+             for c in ("lat", "lon"))
+    lb = e["lat_bnds"].values
+    ok &= bool(lb.min() >= -90 and lb.max() <= 90 and np.all(lb[:, 0] < lb[:, 1]))
+    check(ok, "lat_bnds / lon_bnds (cell edges, within the poles) named by the coordinates' bounds")
+    raw = xr.open_dataset(f"{D}/ebm.h5", engine="h5netcdf", decode_times=False)
+    tb = raw["time_bnds"].values
+    check(raw["time"].attrs.get("bounds") == "time_bnds" and
+          np.allclose(tb[:, 1] - tb[:, 0], 365.0) and
+          np.allclose(0.5 * (tb[:, 0] + tb[:, 1]), raw["time"].values),
+          "time_bnds: each annual-mean record covers its 365-day year")
+    check(e["tas"].attrs.get("standard_name") == "air_temperature" and
+          e["tas"].attrs.get("cell_methods") == "time: mean" and
+          "area: mean" in e["tas_global"].attrs.get("cell_methods", ""),
+          "tas: standard_name air_temperature, cell_methods 'time: mean'; tas_global 'area: mean'")
+    check("diagnostics_toa_imbalance" in e and
+          np.array_equal(e["diagnostics_toa_imbalance"].values,
+                         xr.open_dataset(f"{D}/ebm.h5", engine="h5netcdf",
+                                         group="diagnostics")["toa_imbalance"].values),
+          "diagnostics are also root variables, for tools that read no groups")
+    h = e.attrs.get("history", "")
+    check(" run " in h and "netcdf_ebm.ini" in h and h[:4].isdigit(),
+          f"history names the command that made the file: {h[:90]}")
+for f, what in ((f"{D}/model.h5", "model file"), (f"{D}/validate/validation.h5", "validation.h5"),
+                (f"{D}/pred.h5", "prediction"), (f"{D}/sweep/manifest.h5", "manifest")):
+    try:
+        hist = xr.open_dataset(f, engine="h5netcdf").attrs.get("history", "")
+    except Exception:  # noqa: BLE001
+        hist = ""
+    check("kelvin" in hist and any(c in hist for c in (" fit ", " predict ", " pipeline ",
+                                                       " sweep ", " validate ")),
+          f"the {what} records its history: {hist[:80]}")
+
+rc, _, err = sh(["run", ebm, f"run.output={D}/ebm32.h5", "run.compress=4",
+                 "run.precision=float32"], 2)
+if check(rc == 0, f"run.compress = 4, run.precision = float32 on 2 ranks (exit {rc}) {err[-200:]}"):
+    import h5py
+    with h5py.File(f"{D}/ebm32.h5") as f32, h5py.File(f"{D}/ebm.h5") as f64:
+        t32, t64 = f32["tas"], f64["tas"]
+        check(t32.dtype == np.float32 and t32.compression == "gzip" and t32.shuffle,
+              "tas stored as float32 with shuffle + deflate")
+        check(np.allclose(t32[...], t64[...], rtol=1e-6, atol=0),
+              "and equal to the float64 run within float32 rounding")
+
+# ---- a sweep's case files concatenate along "case" by their own variables
+# (xr.open_mfdataset does the same given dask, which Debian's python3-xarray leaves optional.)
+files = sorted(f"{D}/sweep/{f}" for f in os.listdir(f"{D}/sweep") if f.startswith("case_"))
+ds = xr.concat([xr.open_dataset(f, engine="h5netcdf") for f in files], dim="case",
+               data_vars="minimal", coords="minimal", compat="override")
+import csv
+rows = list(csv.DictReader(open(f"{D}/sweep/manifest.csv")))
+check(ds["T"].dims[0] == "case" and ds.sizes["case"] == len(rows) and
+      np.allclose(ds["heat.kappa"].values, [float(r["heat.kappa"]) for r in rows]) and
+      list(ds["case"].values) == [int(r["case"]) for r in rows],
+      "xr.concat(case files, dim='case'): T over case with each case's number and kappa, "
+      "no manifest join")
 finish()

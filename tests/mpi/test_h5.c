@@ -65,7 +65,8 @@ int main(int argc, char **argv) {
     remove(path);
   }
   MPI_Barrier(MPI_COMM_WORLD);
-  kv_h5_writer_params wp = {path, 0, "test", "unit test", "[run]\nx = 1\n", "m", "s", NULL, NULL};
+  kv_h5_writer_params wp = {
+      path, 0, "test", "unit test", "[run]\nx = 1\n", "m", "s", NULL, NULL, 0.0, NULL, 0, 0};
   kv_h5_writer *w = NULL;
   int rc = kv_h5_writer_create(g, &wp, &w);
   CHECK(rc == KV_OK, "writer creates missing directories (%s)", kv_error_message());
