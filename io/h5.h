@@ -146,6 +146,17 @@ int kv_h5_read_array(const char *path, const char *dset, kv_h5_array *out);
  * the shape does not match the grid. Collective over the field's grid. */
 int kv_h5_read_field(const char *path, const char *dset, long record, kv_field *f);
 
+/* kv_h5_read_field for an external input (a land mask, a conductivity, an initial state), its
+ * cells matched by coordinates, not by position: where the dataset has coordinate variables
+ * (dimension scales), each grid cell takes the file cell at its coordinate, so a descending
+ * latitude (ERA5, many CMIP files) or longitudes in -180..180 are read right, and a file on
+ * another grid is refused naming both ranges; without coordinates the shape alone must match.
+ * axes: the grid's named axes, x first (NULL: its cell centres x, y, z). want_units (NULL: not
+ * checked): exact conversions are made ("%" to "1", K and degC), other units refused naming
+ * both. Collective. */
+int kv_h5_read_field_matched(const char *path, const char *dset, long record, kv_field *f,
+                             const kv_h5_axis *axes, const char *want_units);
+
 /* One column of a table: numbers (num) or texts (text), exactly one of them non-NULL. */
 typedef struct {
   const char *name;

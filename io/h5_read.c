@@ -5,6 +5,7 @@
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,19 @@ int kv_h5_open_ro(const char *path, hid_t fapl, hid_t *file) {
     return KV_ERROR(KV_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
   }
   if (H5Fis_hdf5(path) <= 0) {
+    /* netCDF-3 (classic, 64-bit offset, CDF-5) starts with "CDF" and a version byte. */
+    unsigned char magic[4] = {0};
+    FILE *fp = fopen(path, "rb");
+    size_t got = fp ? fread(magic, 1, 4, fp) : 0;
+    if (fp) {
+      fclose(fp);
+    }
+    if (got == 4 && !memcmp(magic, "CDF", 3) && (magic[3] == 1 || magic[3] == 2 || magic[3] == 5)) {
+      return KV_ERROR(KV_ERR_FORMAT,
+                      "'%s' is a netCDF-3 file (classic format); kelvin reads netCDF-4/HDF5: "
+                      "convert it with nccopy -k nc4 %s OUT.nc",
+                      path, path);
+    }
     return KV_ERROR(KV_ERR_FORMAT, "'%s' is not an HDF5 file (or is corrupt)", path);
   }
   *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
@@ -195,6 +209,220 @@ static int read_field_local(const char *path, const char *dset, long record, kv_
   return rc;
 }
 
+static herr_t scale_name_cb_path(hid_t did, unsigned dim, hid_t dsid, void *data);
+
+/* The file coordinate of one grid axis: the values of the dimension scale attached to file
+ * dimension dim of d (NULL when none), and its units. */
+static double *scale_values(hid_t d, unsigned dim, long n, char *units, size_t un) {
+  units[0] = '\0';
+  if (H5DSget_num_scales(d, dim) <= 0) {
+    return NULL;
+  }
+  char path[512] = "";
+  /* The first scale's path, then the scale opened by it. */
+  H5DSiterate_scales(d, dim, NULL, scale_name_cb_path, path);
+  if (!path[0]) {
+    return NULL;
+  }
+  hid_t file = H5Iget_file_id(d);
+  hid_t sd = H5Dopen2(file, path, H5P_DEFAULT);
+  H5Fclose(file);
+  if (sd < 0) {
+    return NULL;
+  }
+  hid_t sp = H5Dget_space(sd);
+  hsize_t len = 0;
+  double *v = NULL;
+  char *mark = kv_h5_read_text_attr(sd, "NAME");
+  int pure = mark && !strncmp(mark, "This is a netCDF dimension", 26);
+  free(mark);
+  if (!pure && H5Sget_simple_extent_ndims(sp) == 1 && H5Sget_simple_extent_dims(sp, &len, NULL) &&
+      (long)len == n && (v = malloc((size_t)n * sizeof *v)) &&
+      H5Dread(sd, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
+    free(v);
+    v = NULL;
+  }
+  char *u = kv_h5_read_text_attr(sd, "units");
+  if (u) {
+    snprintf(units, un, "%s", u);
+    free(u);
+  }
+  H5Sclose(sp);
+  H5Dclose(sd);
+  return v;
+}
+
+/* Where each grid cell of one axis is in the file: map[i] = file index of grid coordinate g[i],
+ * found by its value (a descending latitude is reversed, a longitude in -180..180 rotated to
+ * 0..360 or the other way). KV_ERR_FORMAT naming both coordinates when a cell has no match. */
+static int match_axis(const char *path, const char *dset, const char *name, const double *c,
+                      const double *g, long n, int periodic, long *map) {
+  double dx = n > 1 ? fabs(g[1] - g[0]) : 1.0, tol = 1e-3 * dx;
+  for (long i = 0; i < n; i++) {
+    long best = -1;
+    double bd = INFINITY;
+    for (long j = 0; j < n; j++) {
+      double d = c[j] - g[i];
+      if (periodic) {
+        d = fmod(d, 360.0);
+        d = d > 180.0 ? d - 360.0 : (d < -180.0 ? d + 360.0 : d);
+      }
+      if (fabs(d) < bd) {
+        bd = fabs(d);
+        best = j;
+      }
+    }
+    if (bd > tol) {
+      return KV_ERROR(KV_ERR_FORMAT,
+                      "'%s:%s': its %s coordinate (%g .. %g) does not hold this grid's %s = %g "
+                      "(the grid's %s runs %g .. %g in %ld cells); regrid the file to the run's "
+                      "grid",
+                      path, dset, name, c[0], c[n - 1], name, g[i], name, g[0], g[n - 1], n);
+    }
+    map[i] = best;
+  }
+  return KV_OK;
+}
+
+int kv_h5_read_field_matched(const char *path, const char *dset, long record, kv_field *f,
+                             const kv_h5_axis *axes, const char *want_units) {
+  const kv_grid *g = kv_field_grid(f);
+  MPI_Comm comm = kv_grid_comm(g);
+  int rank = kv_comm_rank(comm), nd = kv_grid_ndims(g);
+  const long *n = kv_grid_global_n(g), *nl = kv_grid_local_n(g), *off = kv_grid_offset(g);
+  KV_CHECK(kv_status_agree(comm, rank == 0 ? kv_h5_probe(path, 0) : KV_OK));
+  /* Every rank reads the whole record (an input field: small) and takes its block through the
+   * coordinate maps. */
+  hid_t file = H5I_INVALID_HID, d = H5I_INVALID_HID;
+  int rc = kv_h5_open_ro(path, H5P_DEFAULT, &file), drank = 0;
+  hsize_t dims[8];
+  if (rc == KV_OK) {
+    rc = kv_h5_open_numeric(file, path, dset, &d, &drank, dims);
+  }
+  int lead = drank - nd;
+  if (rc == KV_OK) {
+    int ok = lead == 0 || lead == 1;
+    for (int a = 0; ok && a < nd; a++) {
+      ok = dims[lead + nd - 1 - a] == (hsize_t)n[a];
+    }
+    if (!ok) {
+      char have[128] = "(", want[96] = "(";
+      for (int a = 0; a < drank && a < 8; a++) {
+        size_t l = strlen(have);
+        snprintf(have + l, sizeof have - l, "%s%llu", a ? ", " : "", (unsigned long long)dims[a]);
+      }
+      for (int a = nd - 1; a >= 0; a--) {
+        size_t l = strlen(want);
+        snprintf(want + l, sizeof want - l, "%ld%s", n[a], a ? ", " : ")");
+      }
+      strncat(have, ")", sizeof have - strlen(have) - 1);
+      rc = KV_ERROR(KV_ERR_FORMAT,
+                    "'%s:%s' has shape %s, which does not match this run's grid %s "
+                    "(optionally with a leading time dimension)",
+                    path, dset, have, want);
+    } else if (lead == 1 && dims[0] == 0) {
+      rc = KV_ERROR(KV_ERR_FORMAT, "'%s:%s' has no time records", path, dset);
+    }
+  }
+  long *map[3] = {NULL, NULL, NULL};
+  double *all = NULL, scale = 1.0, shift = 0.0;
+  size_t cnt = 1;
+  for (int a = 0; rc == KV_OK && a < nd; a++) {
+    cnt *= (size_t)n[a];
+    map[a] = malloc((size_t)n[a] * sizeof *map[a]);
+    double *gv = malloc((size_t)n[a] * sizeof *gv);
+    char cu[64];
+    double *c = scale_values(d, (unsigned)(lead + nd - 1 - a), n[a], cu, sizeof cu);
+    if (!map[a] || !gv) {
+      rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
+    }
+    for (long i = 0; rc == KV_OK && i < n[a]; i++) {
+      gv[i] = axes ? axes[a].values[i] : kv_grid_coord(g, a, i);
+      map[a][i] = i;
+    }
+    if (rc == KV_OK && c) {
+      const char *gu = axes ? axes[a].units : NULL;
+      int periodic = gu && !strcmp(gu, "degrees_east");
+      if (gu && cu[0] && strncmp(cu, gu, 7) != 0 && strcmp(cu, gu) != 0) {
+        rc = KV_ERROR(KV_ERR_FORMAT, "'%s:%s': axis %d is in %s, this grid's %s is in %s", path,
+                      dset, a, cu, axes[a].name, gu);
+      } else {
+        rc = match_axis(path, dset, axes ? axes[a].name : "x", c, gv, n[a], periodic, map[a]);
+      }
+    }
+    free(c);
+    free(gv);
+  }
+  /* Units: converted where the conversion is exact (percent to fraction, K and degC), else
+   * refused; a file without units is taken as given. */
+  char *u = d >= 0 ? kv_h5_read_text_attr(d, "units") : NULL;
+  if (rc == KV_OK && want_units && u && strcmp(u, want_units) != 0) {
+    if (!strcmp(want_units, "1") && (!strcmp(u, "%") || !strcmp(u, "percent"))) {
+      scale = 0.01;
+    } else if (!strcmp(want_units, "K") && (!strcmp(u, "degC") || !strcmp(u, "Celsius"))) {
+      shift = 273.15;
+    } else if (!strcmp(want_units, "degC") && !strcmp(u, "K")) {
+      shift = -273.15;
+    } else if (!(!strcmp(want_units, "1") && (!strcmp(u, "") || !strcmp(u, "fraction")))) {
+      rc = KV_ERROR(KV_ERR_FORMAT, "'%s:%s' is in units '%s'; expected '%s'", path, dset, u,
+                    want_units);
+    }
+  }
+  free(u);
+  if (rc == KV_OK) {
+    all = malloc((cnt + 1) * sizeof *all);
+    hid_t fs = H5Dget_space(d);
+    hsize_t start[4] = {0, 0, 0, 0}, count[4];
+    for (int k = 0; k < drank; k++) {
+      count[k] = dims[k];
+    }
+    if (lead == 1) {
+      start[0] = record < 0 ? dims[0] - 1 : (hsize_t)record;
+      count[0] = 1;
+      if (record >= (long)dims[0]) {
+        rc = KV_ERROR(KV_ERR_FORMAT, "'%s:%s' has %ld records; record %ld requested", path, dset,
+                      (long)dims[0], record);
+      }
+    }
+    hsize_t mc = (hsize_t)cnt;
+    hid_t ms = H5Screate_simple(1, &mc, NULL);
+    if (rc == KV_OK &&
+        (!all || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+         H5Dread(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, all) < 0)) {
+      rc = KV_ERROR(KV_ERR_FORMAT, "'%s': cannot read '%s' (truncated or corrupt file?)", path,
+                    dset);
+    }
+    H5Sclose(ms);
+    H5Sclose(fs);
+  }
+  if (rc == KV_OK) {
+    double *out = kv_field_data(f);
+    const long *st = kv_field_stride(f);
+    const int *gh = kv_field_ghost(f);
+    long n0 = n[0], n1 = nd > 1 ? n[1] : 1;
+    for (long k = 0; k < (nd > 2 ? nl[2] : 1); k++) {
+      for (long j = 0; j < (nd > 1 ? nl[1] : 1); j++) {
+        for (long i = 0; i < nl[0]; i++) {
+          long fi = map[0][off[0] + i], fj = nd > 1 ? map[1][off[1] + j] : 0,
+               fk = nd > 2 ? map[2][off[2] + k] : 0;
+          out[kv_field_index(st, gh, i, j, k)] = scale * all[(fk * n1 + fj) * n0 + fi] + shift;
+        }
+      }
+    }
+  }
+  for (int a = 0; a < 3; a++) {
+    free(map[a]);
+  }
+  free(all);
+  if (d >= 0) {
+    H5Dclose(d);
+  }
+  if (file >= 0) {
+    H5Fclose(file);
+  }
+  return kv_status_agree(comm, rc);
+}
+
 int kv_h5_read_field(const char *path, const char *dset, long record, kv_field *f) {
   MPI_Comm comm = kv_grid_comm(kv_field_grid(f));
   int rank;
@@ -350,6 +578,16 @@ static herr_t scale_name_cb(hid_t did, unsigned dim, hid_t dsid, void *data) {
     snprintf(buf, 64, "%.63s", strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
   }
   return 1; /* first scale only */
+}
+
+static herr_t scale_name_cb_path(hid_t did, unsigned dim, hid_t dsid, void *data) {
+  (void)did;
+  (void)dim;
+  char *buf = data;
+  if (H5Iget_name(dsid, buf, 512) <= 0) {
+    buf[0] = '\0';
+  }
+  return 1;
 }
 
 static herr_t describe_cb(hid_t g, const char *name, const H5L_info_t *info, void *data) {

@@ -34,9 +34,12 @@ static void insolation_table(ebm *m) {
   }
 }
 
-/* Read a (lat, lon) dataset into the rows layout. Collective. */
-static int read_rows(ebm *m, const kv_config_func *f, double *rows) {
-  KV_CHECK(kv_h5_read_field(f->path, f->dataset, -1, m->f_aux));
+/* Read a (lat, lon) dataset into the rows layout, matched by its coordinates and converted to
+ * units. Collective. */
+static int read_rows(ebm *m, const kv_config_func *f, const char *units, double *rows) {
+  kv_h5_axis axes[2] = {{"lon", "degrees_east", "longitude", "", "X", m->lon_deg},
+                        {"lat", "degrees_north", "latitude", "", "Y", m->lat_deg}};
+  KV_CHECK(kv_h5_read_field_matched(f->path, f->dataset, -1, m->f_aux, axes, units));
   const double *d = kv_field_data_const(m->f_aux);
   const long *st = kv_field_stride(m->f_aux);
   const int *gh = kv_field_ghost(m->f_aux);
@@ -50,8 +53,8 @@ static int read_rows(ebm *m, const kv_config_func *f, double *rows) {
 
 /* read_rows for a config key's file: a failure names the key. */
 static int read_rows_key(ebm *m, const kv_config *cfg, const char *key, const kv_config_func *f,
-                         double *rows) {
-  int rc = read_rows(m, f, rows);
+                         const char *units, double *rows) {
+  int rc = read_rows(m, f, units, rows);
   if (rc != KV_OK) {
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", kv_error_message());
@@ -128,7 +131,7 @@ static int setup_surface(ebm *m, const kv_config *cfg) {
   KV_CHECK(rc);
   if (strcmp(p->land.name, "file") == 0) {
     /* f_aux receives it; values must be fractions. */
-    KV_CHECK(read_rows_key(m, cfg, "ebm.land_mask", &p->land, m->C_r));
+    KV_CHECK(read_rows_key(m, cfg, "ebm.land_mask", &p->land, "1", m->C_r));
     int bad = 0;
     for (size_t k = 0; k < (size_t)nlon * m->nj; k++) {
       bad |= !(m->C_r[k] >= 0.0 && m->C_r[k] <= 1.0);
@@ -138,7 +141,8 @@ static int setup_surface(ebm *m, const kv_config *cfg) {
     if (any) {
       return KV_ERROR(KV_ERR_CONFIG,
                       "ebm.land_mask: %s:%s has values outside [0, 1] (expected the "
-                      "land fraction of each cell)",
+                      "land fraction of each cell; a percentage needs the dataset attribute "
+                      "units = \"%%\", or divide it by 100)",
                       p->land.path, p->land.dataset);
     }
   }
@@ -298,7 +302,7 @@ static int ebm_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
                                  p.noise_std, p.noise_corr_km * 1000.0 / EARTH_RADIUS, tau_steps)));
   }
   if (strcmp(p.T_init.name, "file") == 0) {
-    KV_TRY(read_rows_key(m, cfg, "ebm.T_init", &p.T_init, m->T));
+    KV_TRY(read_rows_key(m, cfg, "ebm.T_init", &p.T_init, "K", m->T));
     for (size_t k = 0; k < (size_t)p.nlon * m->nj; k++) {
       m->T[k] -= KELVIN;
     }
@@ -643,11 +647,11 @@ static int ebm_restart(kv_model *base, const char *path) {
   memset(&f, 0, sizeof f);
   snprintf(f.path, sizeof f.path, "%s", path);
   snprintf(f.dataset, sizeof f.dataset, "T");
-  KV_CHECK(read_rows(m, &f, m->T));
+  KV_CHECK(read_rows(m, &f, NULL, m->T));
   snprintf(f.dataset, sizeof f.dataset, "tas_sum");
-  KV_CHECK(read_rows(m, &f, m->tas_acc));
+  KV_CHECK(read_rows(m, &f, NULL, m->tas_acc));
   snprintf(f.dataset, sizeof f.dataset, "xi");
-  KV_CHECK(read_rows(m, &f, m->Ts));
+  KV_CHECK(read_rows(m, &f, NULL, m->Ts));
   const double *rin[] = {m->Ts};
   double *cout[] = {m->xi_c};
   KV_CHECK(kv_sphere_transpose_to_cols(&m->tr, 1, rin, cout));

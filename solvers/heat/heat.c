@@ -47,7 +47,7 @@ static double profile_value(const double *x, void *vctx) {
 /* Set field from a profile (analytic or file). Collective (file reads are). */
 static int set_profile(kv_field *f, const kv_config_func *prof, const double *len, int dims) {
   if (strcmp(prof->name, "file") == 0) {
-    return kv_h5_read_field(prof->path, prof->dataset, -1, f);
+    return kv_h5_read_field_matched(prof->path, prof->dataset, -1, f, NULL, NULL);
   }
   profile_ctx c = {prof, len, dims};
   kv_field_set_fn(f, profile_value, &c);
@@ -195,7 +195,7 @@ static int heat_setup(kv_heat *h, MPI_Comm comm) {
     KV_CHECK(kv_heat_kappa_update(h, h->T));
   } else if (h->kappa) {
     const kv_config_func *kf = &h->p.kappa_field;
-    KV_CHECK(kv_h5_read_field(kf->path, kf->dataset, -1, h->kappa));
+    KV_CHECK(kv_h5_read_field_matched(kf->path, kf->dataset, -1, h->kappa, NULL, NULL));
     if (h->p.kappa_scale != 1.0) {
       double *k = kv_field_data(h->kappa);
       const long *m = kv_field_extent(h->kappa);
