@@ -47,7 +47,7 @@ CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 MPI_SRC  = $(wildcard tests/mpi/test_*.c)
 TEST_BIN = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%) $(MPI_SRC:tests/%.c=$(BUILD)/tests/%)
-BENCH_BIN = $(BUILD)/bench/stream
+BENCH_BIN = $(BUILD)/bench/stream $(BUILD)/bench/empty
 
 .PHONY: all run test test-slurm check-mpi bench install uninstall clean deps tests
 
@@ -75,6 +75,10 @@ bin/kelvin: $(CLI_OBJ) $(BUILD)/libkelvin.a
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libkelvin.a tests/unit/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libkelvin.a $(LDLIBS)
+
+$(BUILD)/bench/empty: bench/empty.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< -Wl,--no-as-needed $(LDLIBS)
 
 $(BUILD)/bench/stream: bench/stream.c
 	@mkdir -p $(dir $@)
@@ -104,6 +108,7 @@ bench: all
 	$(MPI_TEST_ENV) bash bench/heat_implicit.sh
 	$(MPI_TEST_ENV) bash bench/ebm.sh
 	$(MPI_TEST_ENV) bash bench/sweep.sh
+	$(MPI_TEST_ENV) bash bench/startup.sh
 
 install: bin/kelvin $(BUILD)/libkelvin.a $(BUILD)/$(SONAME)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include/kelvin \

@@ -21,7 +21,6 @@
 #define MAXVARS (2 * KV_OUTPUT_MAX)
 /* Keep one chunk (one time record of a field) under this many bytes; HDF5 allows < 4 GiB. */
 #define KV_H5_MAX_CHUNK_BYTES (512L * 1024 * 1024)
-#define KV_H5_SERIES_CHUNK 256
 
 typedef struct {
   char name[128];
@@ -195,82 +194,6 @@ int kv_h5_ensure_groups(hid_t file, const char *name) {
 
 static int is_f32(hid_t d);
 
-/* CF's "bnds" dimension (2: a cell's lower and upper edge), created once per file: a netCDF
- * dimension without coordinate values. */
-static int bnds_dim(kv_h5_writer *w, hid_t *out) {
-  if (H5Lexists(w->file, "bnds", H5P_DEFAULT) > 0) {
-    *out = H5Dopen2(w->file, "bnds", H5P_DEFAULT);
-    return *out >= 0 ? KV_OK : KV_ERROR(KV_ERR_IO, "hdf5: cannot open the bnds dimension");
-  }
-  hsize_t two = 2;
-  hid_t sp = H5Screate_simple(1, &two, NULL);
-  *out = H5Dcreate2(w->file, "bnds", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  H5Sclose(sp);
-  if (*out < 0 ||
-      H5DSset_scale(*out, "This is a netCDF dimension but not a netCDF variable.         "
-                          "2") < 0) {
-    return KV_ERROR(KV_ERR_IO, "hdf5: cannot create the bnds dimension");
-  }
-  return KV_OK;
-}
-
-/* <name>_bnds (n, 2): the edges of the cells around the centres (midpoints; the outer edges half
- * a spacing out, latitudes kept within the poles), and the coordinate's "bounds" attribute. */
-static int write_bounds(kv_h5_writer *w, hid_t coord, const char *name, long n,
-                        const double *values, int axis, int latitude) {
-  double *x = malloc((size_t)n * sizeof *x), *b = malloc(2 * (size_t)n * sizeof *b);
-  int rc = x && b ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "hdf5: out of memory");
-  for (long i = 0; rc == KV_OK && i < n; i++) {
-    x[i] = values ? values[i] : kv_grid_coord(w->g, axis, i);
-  }
-  for (long i = 0; rc == KV_OK && i < n; i++) {
-    double lo = i > 0 ? 0.5 * (x[i - 1] + x[i]) : (n > 1 ? x[0] - 0.5 * (x[1] - x[0]) : x[0] - 0.5);
-    double hi = i + 1 < n ? 0.5 * (x[i] + x[i + 1])
-                          : (n > 1 ? x[n - 1] + 0.5 * (x[n - 1] - x[n - 2]) : x[0] + 0.5);
-    if (latitude) {
-      lo = lo < -90 ? -90 : (lo > 90 ? 90 : lo);
-      hi = hi < -90 ? -90 : (hi > 90 ? 90 : hi);
-    }
-    b[2 * i] = lo;
-    b[2 * i + 1] = hi;
-  }
-  char bname[160];
-  snprintf(bname, sizeof bname, "%s_bnds", name);
-  hid_t dim = H5I_INVALID_HID, ds = H5I_INVALID_HID, sp = H5I_INVALID_HID, ms = H5I_INVALID_HID;
-  if (rc == KV_OK) {
-    rc = bnds_dim(w, &dim);
-  }
-  if (rc == KV_OK) {
-    hsize_t dims[2] = {(hsize_t)n, 2};
-    sp = H5Screate_simple(2, dims, NULL);
-    ms = H5Screate_simple(2, dims, NULL);
-    ds = H5Dcreate2(w->file, bname, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int sel = ms >= 0 && (w->rank == 0 || (H5Sselect_none(ms) >= 0 && H5Sselect_none(sp) >= 0));
-    if (ds < 0 || !sel || H5Dwrite(ds, H5T_NATIVE_DOUBLE, ms, sp, w->dxpl, b) < 0 ||
-        H5DSattach_scale(ds, coord, 0) < 0 || H5DSattach_scale(ds, dim, 1) < 0) {
-      rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot write %s", bname);
-    }
-  }
-  if (rc == KV_OK) {
-    rc = kv_h5_attr_text(coord, "bounds", bname);
-  }
-  if (ds >= 0) {
-    H5Dclose(ds);
-  }
-  if (dim >= 0) {
-    H5Dclose(dim);
-  }
-  if (sp >= 0) {
-    H5Sclose(sp);
-  }
-  if (ms >= 0) {
-    H5Sclose(ms);
-  }
-  free(x);
-  free(b);
-  return rc;
-}
-
 static int write_coords(kv_h5_writer *w, const char *units, const kv_h5_axis *ax) {
   int nd = kv_grid_ndims(w->g);
   const long *n = kv_grid_global_n(w->g);
@@ -325,8 +248,15 @@ static int write_coords(kv_h5_writer *w, const char *units, const kv_h5_axis *ax
     }
     w->dcoord[d] = ds;
     KV_CHECK(rc);
-    KV_CHECK(write_bounds(w, ds, name, n[d], ax ? ax[d].values : NULL, d,
-                          ax && ax[d].units && !strcmp(ax[d].units, "degrees_north")));
+    double *xv = malloc((size_t)n[d] * sizeof *xv);
+    for (long i = 0; xv && i < n[d]; i++) {
+      xv[i] = ax ? ax[d].values[i] : kv_grid_coord(w->g, d, i);
+    }
+    rc = xv ? kv_h5_cf_bounds(w->file, w->dxpl, w->rank, ds, name, n[d], xv,
+                              ax && ax[d].units && !strcmp(ax[d].units, "degrees_north"))
+            : KV_ERROR(KV_ERR_NOMEM, "hdf5: out of memory");
+    free(xv);
+    KV_CHECK(rc);
   }
   return KV_OK;
 }
@@ -358,49 +288,7 @@ static int write_time_axis(kv_h5_writer *w, const char *units, const char *calen
   if (w->time_mean <= 0) {
     return KV_OK;
   }
-  /* Records that are means: CF's time_bnds says over which period. */
-  hid_t bdim;
-  KV_CHECK(bnds_dim(w, &bdim));
-  hsize_t dims2[2] = {0, 2}, maxd2[2] = {H5S_UNLIMITED, 2}, chunk2[2] = {KV_H5_SERIES_CHUNK, 2};
-  hid_t sp = H5Screate_simple(2, dims2, maxd2), pl2 = H5Pcreate(H5P_DATASET_CREATE);
-  w->dbnds = H5I_INVALID_HID;
-  if (sp >= 0 && pl2 >= 0 && H5Pset_chunk(pl2, 2, chunk2) >= 0) {
-    w->dbnds = H5Dcreate2(w->file, "time_bnds", H5T_IEEE_F64LE, sp, H5P_DEFAULT, pl2, H5P_DEFAULT);
-  }
-  H5Sclose(sp);
-  H5Pclose(pl2);
-  int rc = w->dbnds >= 0 && H5DSattach_scale(w->dbnds, w->dtime, 0) >= 0 &&
-                   H5DSattach_scale(w->dbnds, bdim, 1) >= 0
-               ? KV_OK
-               : KV_ERROR(KV_ERR_IO, "hdf5: cannot create time_bnds");
-  H5Dclose(bdim);
-  KV_CHECK(rc);
-  return kv_h5_attr_text(w->dtime, "bounds", "time_bnds");
-}
-
-/* Record r of time_bnds: the averaging period around the record's stamp t. */
-static int write_time_bounds(kv_h5_writer *w, long r, double t) {
-  hsize_t dims[2] = {(hsize_t)r + 1, 2};
-  if (H5Dset_extent(w->dbnds, dims) < 0) {
-    return KV_ERROR(KV_ERR_IO, "hdf5: cannot extend time_bnds");
-  }
-  /* The stamp is the middle of the period (annual means at mid-year). */
-  double b[2] = {t - 0.5 * w->time_mean, t + 0.5 * w->time_mean};
-  hid_t fs = H5Dget_space(w->dbnds);
-  hsize_t start[2] = {(hsize_t)r, 0}, count[2] = {1, 2};
-  hid_t ms = H5Screate_simple(2, count, NULL);
-  herr_t e = fs < 0 || ms < 0 ? -1 : 0;
-  if (e >= 0 && w->rank == 0) {
-    e = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-  } else if (e >= 0) {
-    e = H5Sselect_none(fs) < 0 || H5Sselect_none(ms) < 0 ? -1 : 0;
-  }
-  if (e >= 0) {
-    e = H5Dwrite(w->dbnds, H5T_NATIVE_DOUBLE, ms, fs, w->dxpl, b);
-  }
-  H5Sclose(ms);
-  H5Sclose(fs);
-  return e < 0 ? KV_ERROR(KV_ERR_IO, "hdf5: cannot write time_bnds") : KV_OK;
+  return kv_h5_cf_time_bounds(w->file, w->dtime, &w->dbnds);
 }
 
 static void iso_now(char *buf, size_t n) {
@@ -762,7 +650,7 @@ static int do_append(kv_h5_writer *w, double t, const kv_output_list *l) {
   long r = w->nrec;
   KV_CHECK(write_series_value(w, w->dtime, r, t));
   if (w->dbnds >= 0) {
-    KV_CHECK(write_time_bounds(w, r, t));
+    KV_CHECK(kv_h5_cf_time_bounds_write(w->dbnds, w->dxpl, w->rank, r, t, w->time_mean));
   }
   for (int i = 0; i < l->nfields; i++) {
     KV_CHECK(write_field_record(w, w->vars[i].d, r, l->fields[i].field));

@@ -18,6 +18,19 @@ int kv_h5_mkdir_p(const char *path);
 /* A file-access property list for MPI-IO on comm (negative on failure). */
 hid_t kv_h5_fapl_mpio(MPI_Comm comm);
 
+/* Records per chunk of a time series. */
+#define KV_H5_SERIES_CHUNK 256
+
+/* h5_cf.c. <name>_bnds (n, 2) beside coordinate coord (values x): the cell edges (midpoints, the
+ * outer ones half a spacing out, latitudes within the poles), and coord's "bounds" attribute.
+ * Collective (rank 0 writes). */
+int kv_h5_cf_bounds(hid_t file, hid_t dxpl, int rank, hid_t coord, const char *name, long n,
+                    const double *x, int latitude);
+/* Create time_bnds (time, bnds) for records that are means, attached to dtime. Collective. */
+int kv_h5_cf_time_bounds(hid_t file, hid_t dtime, hid_t *out);
+/* Record r of time_bnds: [t - period/2, t + period/2]. Collective (rank 0 writes). */
+int kv_h5_cf_time_bounds_write(hid_t dbnds, hid_t dxpl, int rank, long r, double t, double period);
+
 /* 1 if dataset d is a netCDF dimension without coordinate values (a marker, not data). */
 int kv_h5_is_pure_dim(hid_t d);
 

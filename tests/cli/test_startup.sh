@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Serial commands start without MPI: with Open MPI made unable to initialise (an unknown pml),
+# kelvin --version, --help, fit, predict (one point, a table, a stream), info, plot and compare
+# still work, while run (which starts MPI) and KELVIN_MPI=always fail -- so the probe is real.
+# predict --stdin answers one line per point; global options may follow the command.
+set -u
+: "${KELVIN:=bin/kelvin}" "${OUT:=tests/out}" "${PY:=/usr/bin/python3}"
+dir="$OUT/startup"
+rm -rf "$dir"
+mkdir -p "$dir"
+fail=0
+ok() { echo "ok - $*"; }
+bad() { echo "FAIL - $*"; fail=1; }
+
+$PY - "$dir" <<'PY'
+import sys, numpy as np
+rng = np.random.default_rng(3)
+X = rng.uniform(0, 1, (40, 2))
+np.savetxt(f"{sys.argv[1]}/d.csv", np.c_[X, np.sin(3 * X[:, 0]) + X[:, 1] ** 2], delimiter=",",
+           header="a,b,y", comments="")
+np.savetxt(f"{sys.argv[1]}/in.csv", X[:5], delimiter=",", header="a,b", comments="")
+PY
+printf '[surrogate]\ndata = %s/d.csv\ninputs = a, b\noutput = y\nkind = gp\nmodel = %s/gp.h5\ncv_folds = 0\n' \
+  "$dir" "$dir" >"$dir/gp.ini"
+printf '[run]\noutput = %s/h.h5\nt_end = 0.01\n[heat]\ndims = 1\nn = 16\n' "$dir" >"$dir/h.ini"
+"$KELVIN" -q run "$dir/h.ini" >/dev/null 2>&1 || bad "the heat run for the probes failed"
+
+export OMPI_MCA_pml=kelvin_no_such_pml # MPI_Init fails with this
+try() {
+  local what=$1
+  shift
+  if "$@" >"$dir/out.txt" 2>&1; then ok "without MPI: $what"; else bad "$what: $(tail -n 3 "$dir/out.txt")"; fi
+}
+try "kelvin --version" "$KELVIN" --version
+try "kelvin --help" "$KELVIN" --help
+try "kelvin fit (one rank)" "$KELVIN" -q fit "$dir/gp.ini"
+try "kelvin predict one point" "$KELVIN" predict "$dir/gp.h5" a=0.3 b=0.4
+try "kelvin predict --input/--output CSV" "$KELVIN" predict "$dir/gp.h5" --input "$dir/in.csv" --output "$dir/p.csv"
+try "kelvin info" "$KELVIN" info "$dir/gp.h5"
+try "kelvin compare" "$KELVIN" compare "$dir/h.h5" "$dir/h.h5"
+try "kelvin plot" "$KELVIN" plot "$dir/h.h5" T -o "$dir/h.png"
+if "$KELVIN" -q run "$dir/h.ini" run.overwrite=true >/dev/null 2>&1; then
+  bad "kelvin run succeeded although MPI cannot start: the probe proves nothing"
+else
+  ok "the probe is real: kelvin run (which starts MPI) fails with it"
+fi
+if KELVIN_MPI=always "$KELVIN" --version >/dev/null 2>&1; then
+  bad "KELVIN_MPI=always did not start MPI"
+else
+  ok "KELVIN_MPI=always starts MPI even for --version"
+fi
+unset OMPI_MCA_pml
+
+# --stdin: one 'mean std' line per point, flushed; comments and blank lines skipped; by name too.
+out=$(printf '0.3 0.4\n# a comment\n\n0.1,0.9\nb=0.4 a=0.3\n' | "$KELVIN" predict "$dir/gp.h5" --stdin 2>/dev/null)
+one=$("$KELVIN" predict "$dir/gp.h5" a=0.3 b=0.4 2>/dev/null)
+if [ "$(wc -l <<<"$out")" = 3 ] && [ "$(sed -n 1p <<<"$out")" = "$one" ] && [ "$(sed -n 3p <<<"$out")" = "$one" ]; then
+  ok "predict --stdin: 3 points in, 3 'mean std' lines out, equal to the one-point command"
+else
+  bad "predict --stdin gave: $out (one point: $one)"
+fi
+# An outer loop talks to it through a pipe, one point at a time: the answer must come before
+# the next question (flushed per line).
+ans=$($PY - "$KELVIN" "$dir/gp.h5" <<'PY'
+import subprocess, sys
+p = subprocess.Popen([sys.argv[1], "predict", sys.argv[2], "--stdin"], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+got = []
+for x in ("0.2 0.2", "0.5 0.5", "0.8 0.1"):
+    p.stdin.write(x + "\n"); p.stdin.flush()
+    got.append(p.stdout.readline().strip())
+p.stdin.close(); p.wait()
+print(sum(len(g.split()) >= 2 for g in got), p.returncode)
+PY
+)
+[ "$ans" = "3 0" ] && ok "predict --stdin answers each line before the next is sent (a pipe dialogue)" ||
+  bad "pipe dialogue: $ans"
+err=$(printf '0.3 0.4\n0.3\n' | "$KELVIN" predict "$dir/gp.h5" --stdin 2>&1 >/dev/null)
+rc=$?
+grep -q "line 2: no value for b" <<<"$err" && [ $rc = 2 ] && ok "a short line is refused naming its line and the input (exit 2)" ||
+  bad "short line: rc $rc, $err"
+out=$(printf '5 0.4\n' | "$KELVIN" predict "$dir/gp.h5" --stdin 2>&1)
+grep -q "outside$" <<<"$(head -n 1 <<<"$out")" && grep -q "outside the training box" <<<"$out" &&
+  ok "a point outside the training box is flagged 'outside' and warned about" || bad "outside: $out"
+head -n 1 "$dir/p.csv" | grep -q "mean,std,lo95,hi95,outside" && ok "predict --output CSV has an outside column" ||
+  bad "CSV header: $(head -n 1 "$dir/p.csv")"
+# Global options after the command.
+if "$KELVIN" predict "$dir/gp.h5" a=0.3 b=0.4 --quiet >/dev/null 2>"$dir/q.txt" && [ ! -s "$dir/q.txt" ]; then
+  ok "global options may follow the command (predict ... --quiet)"
+else
+  bad "--quiet after the command: $(cat "$dir/q.txt")"
+fi
+exit $fail
