@@ -201,6 +201,7 @@ int main(int argc, char **argv) {
   }
   kv_h5_mpi_defaults(); /* before MPI_Init: it sets MPI-IO parameters */
   if (wants_mpi(cmd)) {
+    kv_comm_singleton_env();
     MPI_Init(&argc, &argv);
   }
   int rank = kv_comm_rank(MPI_COMM_WORLD), size = kv_comm_size(MPI_COMM_WORLD);

@@ -51,12 +51,27 @@ int kv_comm_launched(void) {
   return 0;
 }
 
+void kv_comm_singleton_env(void) {
+  if (kv_comm_launched()) {
+    return;
+  }
+  /* One process started without a launcher: Open MPI's singleton start-up forks a daemon
+   * (orted) and probes every transport, ~0.4 s. A lone process needs neither: isolated
+   * singleton, the self transport. A user's own setting of any of these wins. */
+  setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
+  setenv("OMPI_MCA_pml", "ob1", 0);
+  setenv("OMPI_MCA_btl", "self", 0);
+}
+
 int kv_comm_start(void) {
   int init = 0, fin = 0;
   MPI_Initialized(&init);
   MPI_Finalized(&fin);
   if (fin) {
     return KV_ERROR(KV_ERR_MPI, "MPI is needed but was already finalised");
+  }
+  if (!init) {
+    kv_comm_singleton_env();
   }
   if (!init && MPI_Init(NULL, NULL) != MPI_SUCCESS) {
     return KV_ERROR(KV_ERR_MPI, "MPI_Init failed");

@@ -20,6 +20,11 @@ int kv_comm_active(void);
  * Not collective. */
 int kv_comm_launched(void);
 
+/* Before MPI_Init in a process no launcher started: the environment that makes Open MPI's
+ * singleton start in ~50 ms instead of ~0.4 s (no daemon, only the self transport); settings the
+ * user made are kept. Not collective. */
+void kv_comm_singleton_env(void);
+
 /* Start MPI now if it is not running (MPI_Init with no arguments). Returns KV_OK, or KV_ERR_MPI
  * if MPI was already finalised. Not collective while MPI is not running (a serial process is its
  * own world). */
