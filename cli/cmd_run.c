@@ -29,7 +29,8 @@ static const char help[] =
     "                  configuration stored in FILE is used (overrides such as run.t_end=2\n"
     "                  apply on top); with CONFIG, a configuration that differs from FILE's in\n"
     "                  anything but the run's end, output or checkpoints is refused\n"
-    "  --keys          print every configuration key with its type, default and meaning\n";
+    "  --keys          print every configuration key with its type, default and meaning\n"
+    "                  (--keys --markdown: as the rows of README's reference table)\n";
 
 /* The resolved configuration stored in a run's output or checkpoint (its "config" attribute). */
 static int restart_config(const char *file, kv_config **out) {
@@ -70,6 +71,8 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
       return KV_OK;
     }
     if (strcmp(argv[i], "--keys") == 0) {
+      /* --keys --markdown: the rows of the README's configuration reference. */
+      int markdown = i + 1 < argc && strcmp(argv[i + 1], "--markdown") == 0;
       /* Every registered model's and surrogate kind's keys (a key shared by several kinds is
        * listed once, with the first kind's default). */
       const kv_config_key *tables[64];
@@ -89,12 +92,12 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
       tables[t++] = kv_validate_keys;
       tables[t] = NULL;
       if (rank == 0) {
-        kv_config_print_reference(tables, stdout);
+        kv_config_print_reference(tables, stdout, markdown);
       }
       return KV_OK;
     }
     if (argv[i][0] == '-') {
-      static const char *const known[] = {"--restart", "--keys", "--help", NULL};
+      static const char *const known[] = {"--restart", "--keys", "--markdown", "--help", NULL};
       return kv_cli_unknown_option("run", argv[i], known);
     }
     if (!strchr(argv[i], '=') && !path) {

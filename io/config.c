@@ -431,7 +431,7 @@ const char *kv_config_source(const kv_config *cfg) {
   return cfg->source;
 }
 
-void kv_config_print_reference(const kv_config_key *const *tables, void *stream) {
+void kv_config_print_reference(const kv_config_key *const *tables, void *stream, int markdown) {
   static const char *const tn[] = {"string", "integer",  "number",      "bool",
                                    "enum",   "int list", "number list", "function"};
   FILE *fp = stream;
@@ -446,9 +446,26 @@ void kv_config_print_reference(const kv_config_key *const *tables, void *stream)
       if (seen) {
         continue; /* listed by an earlier table (a key several kinds share) */
       }
+      int with_choices = k->type == KV_CFG_ENUM || (k->type == KV_CFG_FUNC && k->choices);
+      if (markdown) { /* a row of the README's table; '|' inside a cell is escaped */
+        fprintf(fp, "| `%s` | %s | %s%s%s | ", k->key, tn[k->type], k->def ? "`" : "",
+                k->def ? k->def : "required or unset", k->def ? "`" : "");
+        for (const char *c = k->doc ? k->doc : ""; *c; c++) {
+          fputs(*c == '|' ? "\\|" : (char[]){*c, 0}, fp);
+        }
+        if (with_choices) {
+          fputs(" (", fp);
+          for (const char *c = k->choices; *c; c++) {
+            fputs(*c == '|' ? ", " : (char[]){*c, 0}, fp);
+          }
+          fputc(')', fp);
+        }
+        fputs(" |\n", fp);
+        continue;
+      }
       fprintf(fp, "%-22s %-11s default %-14s %s", k->key, tn[k->type], k->def ? k->def : "(none)",
               k->doc ? k->doc : "");
-      if (k->type == KV_CFG_ENUM || (k->type == KV_CFG_FUNC && k->choices)) {
+      if (with_choices) {
         fprintf(fp, " [%s]", k->choices);
       }
       fputc('\n', fp);

@@ -129,7 +129,8 @@ const char *kv_config_source(const kv_config *cfg);
 int kv_config_diff(const kv_config *a, const kv_config *b, const char *const *ignore, char *buf,
                    size_t n);
 
-/* Print a reference of the keys in the tables (key, type, default, doc) to a stream. */
-void kv_config_print_reference(const kv_config_key *const *tables, void *stream);
+/* Print a reference of the keys in the tables (key, type, default, doc) to a stream: aligned
+ * text, or (markdown) the rows of a table "| key | type | default | meaning |". */
+void kv_config_print_reference(const kv_config_key *const *tables, void *stream, int markdown);
 
 #endif
