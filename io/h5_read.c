@@ -139,6 +139,33 @@ int kv_h5_read_array(const char *path, const char *dset, kv_h5_array *out) {
   return rc;
 }
 
+/* KV_ERR_FORMAT naming both shapes unless the dataset (rank drank, dims) is the grid's (nd axes
+ * of n cells, x first), optionally after a leading time dimension. */
+static int check_shape(const char *path, const char *dset, int drank, const hsize_t *dims, int nd,
+                       const long *n) {
+  int lead = drank - nd, ok = lead == 0 || lead == 1;
+  for (int a = 0; ok && a < nd; a++) {
+    ok = dims[lead + nd - 1 - a] == (hsize_t)n[a];
+  }
+  if (ok) {
+    return KV_OK;
+  }
+  char have[128] = "(", want[96] = "(";
+  for (int a = 0; a < drank && a < 8; a++) {
+    size_t l = strlen(have);
+    snprintf(have + l, sizeof have - l, "%s%llu", a ? ", " : "", (unsigned long long)dims[a]);
+  }
+  strncat(have, ")", sizeof have - strlen(have) - 1);
+  for (int a = nd - 1; a >= 0; a--) {
+    size_t l = strlen(want);
+    snprintf(want + l, sizeof want - l, "%ld%s", n[a], a ? ", " : ")");
+  }
+  return KV_ERROR(KV_ERR_FORMAT,
+                  "'%s:%s' has shape %s, which does not match this run's grid %s (optionally "
+                  "with a leading time dimension)",
+                  path, dset, have, want);
+}
+
 static int read_field_local(const char *path, const char *dset, long record, kv_field *f) {
   const kv_grid *g = kv_field_grid(f);
   int nd = kv_grid_ndims(g);
@@ -153,36 +180,10 @@ static int read_field_local(const char *path, const char *dset, long record, kv_
   rc = kv_h5_open_numeric(file, path, dset, &d, &rank, dims);
   if (rc == KV_OK) {
     int lead = rank - nd;
-    int ok = lead == 0 || lead == 1;
-    for (int a = 0; ok && a < nd; a++) {
-      ok = dims[lead + nd - 1 - a] == (hsize_t)n[a];
-    }
-    if (!ok) {
-      char want[64];
-      snprintf(want, sizeof want,
-               nd == 1   ? "(%ld)"
-               : nd == 2 ? "(%ld, %ld)"
-                         : "(%ld, %ld, %ld)",
-               n[nd - 1], nd > 1 ? n[nd - 2] : 0, nd > 2 ? n[0] : 0);
-      if (nd == 2) {
-        snprintf(want, sizeof want, "(%ld, %ld)", n[1], n[0]);
-      }
-      if (nd == 3) {
-        snprintf(want, sizeof want, "(%ld, %ld, %ld)", n[2], n[1], n[0]);
-      }
-      char have[128] = "(";
-      for (int a = 0; a < rank && a < 8; a++) {
-        size_t l = strlen(have);
-        snprintf(have + l, sizeof have - l, "%s%llu", a ? ", " : "", (unsigned long long)dims[a]);
-      }
-      strncat(have, ")", sizeof have - strlen(have) - 1);
-      rc = KV_ERROR(KV_ERR_FORMAT,
-                    "'%s:%s' has shape %s, which does not match this run's grid %s "
-                    "(optionally with a leading time dimension)",
-                    path, dset, have, want);
-    } else if (lead == 1 && dims[0] == 0) {
+    rc = check_shape(path, dset, rank, dims, nd, n);
+    if (rc == KV_OK && lead == 1 && dims[0] == 0) {
       rc = KV_ERROR(KV_ERR_FORMAT, "'%s:%s' has no time records", path, dset);
-    } else {
+    } else if (rc == KV_OK) {
       long r = record < 0 ? (long)dims[0] - 1 : record;
       if (lead == 1 && r >= (long)dims[0]) {
         rc = KV_ERROR(KV_ERR_FORMAT, "'%s:%s' has %ld records; record %ld requested", path, dset,
@@ -301,26 +302,8 @@ int kv_h5_read_field_matched(const char *path, const char *dset, long record, kv
   }
   int lead = drank - nd;
   if (rc == KV_OK) {
-    int ok = lead == 0 || lead == 1;
-    for (int a = 0; ok && a < nd; a++) {
-      ok = dims[lead + nd - 1 - a] == (hsize_t)n[a];
-    }
-    if (!ok) {
-      char have[128] = "(", want[96] = "(";
-      for (int a = 0; a < drank && a < 8; a++) {
-        size_t l = strlen(have);
-        snprintf(have + l, sizeof have - l, "%s%llu", a ? ", " : "", (unsigned long long)dims[a]);
-      }
-      for (int a = nd - 1; a >= 0; a--) {
-        size_t l = strlen(want);
-        snprintf(want + l, sizeof want - l, "%ld%s", n[a], a ? ", " : ")");
-      }
-      strncat(have, ")", sizeof have - strlen(have) - 1);
-      rc = KV_ERROR(KV_ERR_FORMAT,
-                    "'%s:%s' has shape %s, which does not match this run's grid %s "
-                    "(optionally with a leading time dimension)",
-                    path, dset, have, want);
-    } else if (lead == 1 && dims[0] == 0) {
+    rc = check_shape(path, dset, drank, dims, nd, n);
+    if (rc == KV_OK && lead == 1 && dims[0] == 0) {
       rc = KV_ERROR(KV_ERR_FORMAT, "'%s:%s' has no time records", path, dset);
     }
   }
