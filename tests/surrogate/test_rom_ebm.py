@@ -173,7 +173,8 @@ check(rc == 0 and n == 51 - 5 and d < 1e-9 and same_upd,
       f"({upd_chk} -> {int(ub[-1])}), tas within {d:.1e} K")
 rc, text = run(cr_ := cfg("rom_ebm_badrestart", model="rom",
                           tail=f"\n[rom]\nmodel = ebm\nbasis = {trunc}\n")[0],
-               "--restart", rfull, expect=None)
+               # the configuration of the file itself (a conflicting one is refused first)
+               "ebm.forcing=-8", "rom.tolerance=0.03", "--restart", rfull, expect=None)
 check(rc != 0 and "not a ROM checkpoint" in text,
       f"an ebm ROM output (annual means) is refused as a restart: "
       f"{text.strip().splitlines()[-1] if text.strip() else ''}")

@@ -362,7 +362,11 @@ check(rc == 0 and "#SBATCH --array=0-2" in text and "#SBATCH --ntasks=2" in text
 check(subprocess.run(["bash", "-n", job]).returncode == 0 and os.access(job, os.X_OK),
       "the Slurm script is valid bash and executable")
 bad_time = sh(["sweep", farm, "--emit-slurm", job, "--time", "10 min"])
-check(bad_time[0] == 2 and "HH:MM:SS" in bad_time[2], "--time is checked")
+check(bad_time[0] == 2 and "D-H:M:S" in bad_time[2], "--time is checked: " +
+      bad_time[2].strip()[-120:])
+ok_time = sh(["sweep", farm, "--emit-slurm", job + ".day.sh", "--time", "1-12:00:00"])
+check(ok_time[0] == 0 and "#SBATCH --time=1-12:00:00" in open(job + ".day.sh").read(),
+      "--time takes sbatch's D-H:M:S form")
 # Run the array tasks by hand, the way Slurm would, twice (a resubmission after a time-out).
 env = dict(os.environ, SLURM_NTASKS="1")
 ok = True
