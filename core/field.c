@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/status.h"
 
 struct kv_field {
@@ -55,9 +56,10 @@ int kv_field_create(const kv_grid *g, kv_field **out) {
   f->stride[0] = 1;
   f->stride[1] = f->m[0];
   f->stride[2] = f->m[0] * f->m[1];
-  /* 64-byte alignment keeps rows friendly to vector loads and streaming stores. */
+  /* 64-byte alignment keeps rows friendly to vector loads and streaming stores; large fields
+   * come on huge pages (2 MiB aligned), cheap to touch first and to the TLB. */
   size_t bytes = ((size_t)f->count * sizeof(double) + 63) / 64 * 64;
-  f->data = aligned_alloc(64, bytes);
+  f->data = kv_alloc_large(bytes);
   if (!f->data) {
     long count = f->count;
     free(f);

@@ -130,6 +130,8 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
   if (opts && opts->restart) {
     KV_TRY(kv_model_restart(m, opts->restart));
   }
+  /* Deferred set-up (plans) before the step timing starts. */
+  KV_TRY(kv_model_prepare(m));
   kv_model_info info;
   KV_TRY(kv_model_info_get(m, &info));
   char chk_path[4200];

@@ -141,6 +141,11 @@ void kv_h5_array_free(kv_h5_array *a);
  * such numeric dataset. Not collective (opens the file on the calling rank only). */
 int kv_h5_read_array(const char *path, const char *dset, kv_h5_array *out);
 
+/* Read the first count values of dataset dset (row-major; count a whole number of its leading
+ * rows) straight into dst, without a buffer of its own: for large arrays read once (a ROM's
+ * basis). KV_ERR_FORMAT naming the file and dataset when it holds fewer. Not collective. */
+int kv_h5_read_into(const char *path, const char *dset, long count, double *dst);
+
 /* Read into distributed field f the dataset dset of path: either (z,y,x)-shaped like the grid or
  * with a leading time dimension, in which case record `record` is read (-1: the last). Fails when
  * the shape does not match the grid. Collective over the field's grid. */

@@ -105,6 +105,53 @@ int kv_h5_open_numeric(hid_t file, const char *path, const char *dset, hid_t *d,
   return KV_OK;
 }
 
+int kv_h5_read_into(const char *path, const char *dset, long count, double *dst) {
+  hid_t file, d = H5I_INVALID_HID;
+  KV_CHECK(kv_h5_open_ro(path, H5P_DEFAULT, &file));
+  hsize_t dims[8];
+  int rank = 0;
+  int rc = kv_h5_open_numeric(file, path, dset, &d, &rank, dims);
+  long have = 1;
+  for (int i = 0; rc == KV_OK && i < rank; i++) {
+    have *= (long)dims[i];
+  }
+  if (rc == KV_OK && have < count) {
+    rc = KV_ERROR(KV_ERR_FORMAT, "'%s': /%s holds %ld values, %ld expected", path, dset, have,
+                  count);
+  }
+  /* The first count values, in the dataset's row-major order. */
+  hsize_t mc = (hsize_t)count;
+  hid_t ms = H5Screate_simple(1, &mc, NULL), fs = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
+  if (rc == KV_OK && count > 0) {
+    hsize_t start[8] = {0}, cnt[8];
+    int ok = 1;
+    if (have != count) { /* a leading block of whole rows */
+      long row = have / (long)dims[0];
+      ok = count % row == 0;
+      cnt[0] = (hsize_t)(count / row);
+      for (int i = 1; i < rank; i++) {
+        cnt[i] = dims[i];
+      }
+      ok = ok && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL) >= 0;
+    }
+    if (!ok || H5Dread(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, dst) < 0) {
+      rc = KV_ERROR(KV_ERR_FORMAT, "'%s': cannot read dataset '%s' (truncated or corrupt file?)",
+                    path, dset);
+    }
+  }
+  if (ms >= 0) {
+    H5Sclose(ms);
+  }
+  if (fs >= 0) {
+    H5Sclose(fs);
+  }
+  if (d >= 0) {
+    H5Dclose(d);
+  }
+  H5Fclose(file);
+  return rc;
+}
+
 int kv_h5_read_array(const char *path, const char *dset, kv_h5_array *out) {
   memset(out, 0, sizeof *out);
   hid_t file, d = H5I_INVALID_HID;
@@ -650,16 +697,31 @@ static int probe_child(const char *path, int data) {
     fclose(null);
   }
   char *names = NULL;
-  if (kv_h5_list_datasets(path, &names) == KV_OK && data) {
+  hid_t file = H5I_INVALID_HID;
+  if (kv_h5_list_datasets(path, &names) == KV_OK && data &&
+      kv_h5_open_ro(path, H5P_DEFAULT, &file) == KV_OK) {
     for (char *p = names; *p;) {
       char *nl = strchr(p, '\n');
       *nl = '\0';
+      /* Only chunked data goes through an index (a B-tree) that a corruption can turn into a
+       * crash; a contiguous or compact dataset is one bounded read that fails cleanly, and
+       * reading a large basis twice would double a ROM's start-up. */
+      hid_t d = H5Dopen2(file, p, H5P_DEFAULT);
+      hid_t pl = d >= 0 ? H5Dget_create_plist(d) : H5I_INVALID_HID;
+      H5D_layout_t lay = pl >= 0 ? H5Pget_layout(pl) : H5D_CHUNKED;
+      if (pl >= 0) {
+        H5Pclose(pl);
+      }
+      if (d >= 0) {
+        H5Dclose(d);
+      }
       kv_h5_array a;
-      if (kv_h5_read_array(path, p, &a) == KV_OK) {
+      if (lay != H5D_CONTIGUOUS && lay != H5D_COMPACT && kv_h5_read_array(path, p, &a) == KV_OK) {
         kv_h5_array_free(&a);
       }
       p = nl + 1;
     }
+    H5Fclose(file);
   }
   free(names);
   return rc;

@@ -465,6 +465,31 @@ int kv_pod_load(MPI_Comm comm, const char *path, long nloc, kv_pod **out) {
   return KV_OK;
 }
 
+int kv_pod_adopt(MPI_Comm comm, long nloc, int k, double *U, const double *sigma, kv_pod **out) {
+  *out = NULL;
+  kv_pod *p = NULL;
+  int rc = pod_new(comm, nloc, &p);
+  if (rc == KV_OK) {
+    p->k = k;
+    p->U = U; /* taken over: a large basis is not copied */
+    U = NULL;
+    p->sigma = malloc(((size_t)k + 1) * sizeof *p->sigma);
+    if (!p->sigma) {
+      rc = KV_ERROR(KV_ERR_NOMEM, "pod: out of memory");
+    } else {
+      memcpy(p->sigma, sigma, (size_t)k * sizeof *sigma);
+    }
+  }
+  free(U);
+  rc = kv_status_agree(comm, rc);
+  if (rc != KV_OK) {
+    kv_pod_free(p);
+    return rc;
+  }
+  *out = p;
+  return KV_OK;
+}
+
 int kv_pod_wrap(MPI_Comm comm, long nloc, int k, const double *U, const double *sigma,
                 kv_pod **out) {
   *out = NULL;

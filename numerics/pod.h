@@ -44,6 +44,10 @@ int kv_pod_compute(MPI_Comm comm, long nloc, int m, const double *S, const kv_po
  * o->max_modes. o NULL: defaults. Collective; the result is agreed across ranks. */
 int kv_pod_add(kv_pod *p, const double *snapshot, const kv_pod_options *o);
 
+/* kv_pod_wrap without the copy: the POD takes over U (malloc'd, nloc x k), freed with it (also
+ * on failure). Collective. */
+int kv_pod_adopt(MPI_Comm comm, long nloc, int k, double *U, const double *sigma, kv_pod **out);
+
 /* A POD from given orthonormal modes (nloc x k local rows, column-major) and singular values,
  * both copied: a stored basis to go on updating. Collective. */
 int kv_pod_wrap(MPI_Comm comm, long nloc, int k, const double *U, const double *sigma,

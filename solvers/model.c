@@ -112,6 +112,10 @@ int kv_model_create(const kv_model_type *type, MPI_Comm comm, const kv_config *c
   return type->create(comm, cfg, out);
 }
 
+int kv_model_prepare(kv_model *m) {
+  return m->type->prepare ? m->type->prepare(m) : KV_OK;
+}
+
 int kv_model_step(kv_model *m, double *t) {
   return m->type->step(m, t);
 }

@@ -57,6 +57,11 @@ typedef struct kv_model_type {
    * stencil, ...), never stepped: it may skip what only stepping needs (linear solvers, plans).
    * Collective. */
   int (*create_hooks)(MPI_Comm comm, const kv_config *cfg, kv_model **out);
+  /* Optional (NULL: nothing to do). Set up what stepping needs and creation deferred (solver
+   * plans), so that the driver's step timing excludes it; a model steps correctly without it
+   * (it prepares on its first step), and one created only to be lifted into never pays it.
+   * Collective. */
+  int (*prepare)(kv_model *m);
   /* Advance one step; *t receives the new time. Collective. Returns KV_ERR_NUMERIC when the
    * state became non-finite (agreed across ranks). */
   int (*step)(kv_model *m, double *t);
@@ -152,6 +157,7 @@ const char *kv_model_names(void);
 
 /* Convenience wrappers over the function table. */
 int kv_model_create(const kv_model_type *type, MPI_Comm comm, const kv_config *cfg, kv_model **out);
+int kv_model_prepare(kv_model *m); /* the prepare op, or nothing without one */
 int kv_model_step(kv_model *m, double *t);
 int kv_model_outputs(kv_model *m, kv_output_list *out);
 int kv_model_checkpoint(kv_model *m, kv_output_list *out);

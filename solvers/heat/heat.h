@@ -84,6 +84,10 @@ int kv_heat_params_from_config(const kv_config *cfg, kv_heat_params *p);
  * run.dt exceeds the stability limit (the limit is in the message). Collective. */
 int kv_heat_create(MPI_Comm comm, const kv_heat_params *p, kv_heat **out);
 
+/* Set up what stepping needs and creation deferred (the FFT solver's plan); kv_heat_step does it
+ * on the first step otherwise. Idempotent. Collective. */
+int kv_heat_prepare(kv_heat *h);
+
 /* One step of the configured scheme. Collective. KV_ERR_NUMERIC (agreed) when T becomes non-finite.
  */
 int kv_heat_step(kv_heat *h, double *t);

@@ -26,9 +26,11 @@ struct kv_heat {
   kv_field *q;      /* the source q itself (ROM hooks), NULL if none   */
   kv_field *work;   /* ROM hooks: scratch, created on first use         */
   kv_fftsolve *fft; /* implicit schemes, heat.solver = fft              */
-  kv_pcg *pcg;      /* implicit schemes, heat.solver = pcg              */
-  kv_field *xs;     /* pcg: the iterate                                 */
-  long iters;       /* pcg: iterations and relative residual of the last step */
+  int fft_pending;  /* the FFT solver is planned when stepping starts (kv_heat_prepare) */
+  kv_fftsolve_params fftp;
+  kv_pcg *pcg;  /* implicit schemes, heat.solver = pcg              */
+  kv_field *xs; /* pcg: the iterate                                 */
+  long iters;   /* pcg: iterations and relative residual of the last step */
   double relres;
   int nonlinear;                          /* kappa depends on T                               */
   long nl_iters;                          /* Picard iterations of the last step               */

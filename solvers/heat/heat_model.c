@@ -202,6 +202,10 @@ static int m_create_hooks(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
   return KV_OK;
 }
 
+static int m_prepare(kv_model *m) {
+  return kv_heat_prepare((kv_heat *)m);
+}
+
 static int m_step(kv_model *m, double *t) {
   return kv_heat_step((kv_heat *)m, t);
 }
@@ -316,6 +320,7 @@ const kv_model_type kv_heat_type = {
     .keys = kv_heat_keys,
     .create = m_create,
     .create_hooks = m_create_hooks,
+    .prepare = m_prepare,
     .step = m_step,
     .state = m_state,
     .outputs = m_outputs,

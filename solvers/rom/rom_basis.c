@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/comm.h"
 #include "core/status.h"
 #include "io/h5.h"
@@ -17,6 +18,14 @@
 int kv_rom_read_modes(kv_rom *r, const char *path, const char *name, int k, double *U) {
   int rank;
   rank = kv_comm_rank(r->comm);
+  /* One rank holding the whole grid in file order: the modes go straight into U. */
+  int whole = kv_comm_size(r->comm) == 1 && r->nloc == r->N;
+  for (long i = 0; whole && i < r->nloc; i++) {
+    whole = r->gidx[i] == i;
+  }
+  if (whole) {
+    return kv_h5_read_into(path, name, (long)k * r->N, U);
+  }
   kv_h5_array a = {0};
   int rc = KV_OK;
   if (rank == 0) {
@@ -63,10 +72,7 @@ int kv_rom_load_basis(kv_rom *r, const kv_config *cfg) {
   kv_h5_array sig = {0}, sigf = {0};
   if (rank == 0) {
     kv_h5_store *s = NULL;
-    rc = kv_h5_probe(path, 0);
-    if (rc == KV_OK) {
-      rc = kv_h5_store_open(path, &s);
-    }
+    rc = kv_h5_store_open(path, &s); /* which probes the file first */
     if (rc != KV_OK) {
       char why[512];
       snprintf(why, sizeof why, "%s", kv_error_message());
@@ -144,7 +150,9 @@ int kv_rom_load_basis(kv_rom *r, const kv_config *cfg) {
                           path);
   }
   KV_CHECK(kv_status_agree(r->comm, rc));
-  double *U = malloc(((size_t)r->nloc * (size_t)(k > kf ? k : kf) + 1) * sizeof *U),
+  /* Each basis is read straight into the array its POD then owns: a 512^2 basis is 35 MB,
+   * and every copy of it is a ROM's start-up. */
+  double *U = kv_alloc_large(((size_t)r->nloc * (size_t)k + 1) * sizeof *U),
          *s = malloc(((size_t)(k > kf ? k : kf) + 1) * sizeof *s);
   rc = U && s ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
   rc = kv_status_agree(r->comm, rc);
@@ -156,16 +164,22 @@ int kv_rom_load_basis(kv_rom *r, const kv_config *cfg) {
       memcpy(s, sig.data, (size_t)k * sizeof *s);
     }
     kv_comm_bcast(s, k, MPI_DOUBLE, 0, r->comm);
-    rc = kv_pod_wrap(r->comm, r->nloc, k, U, s, &r->V);
+    rc = kv_pod_adopt(r->comm, r->nloc, k, U, s, &r->V);
+    U = NULL;
   }
   if (rc == KV_OK && !r->linear) {
-    rc = kv_rom_read_modes(r, path, "rom/deim_modes", kf, U);
+    U = kv_alloc_large(((size_t)r->nloc * (size_t)kf + 1) * sizeof *U);
+    rc = kv_status_agree(r->comm, U ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory"));
+    if (rc == KV_OK) {
+      rc = kv_rom_read_modes(r, path, "rom/deim_modes", kf, U);
+    }
     if (rc == KV_OK) {
       if (rank == 0) {
         memcpy(s, sigf.data, (size_t)kf * sizeof *s);
       }
       kv_comm_bcast(s, kf, MPI_DOUBLE, 0, r->comm);
-      rc = kv_pod_wrap(r->comm, r->nloc, kf, U, s, &r->W);
+      rc = kv_pod_adopt(r->comm, r->nloc, kf, U, s, &r->W);
+      U = NULL;
     }
     if (rc == KV_OK && hdr[2] && !r->li) {
       r->uref = malloc(((size_t)r->nloc + 1) * sizeof *r->uref);
