@@ -72,6 +72,23 @@ e=$(err "$dir/lin_full.h5" "$dir/lin_rom.h5")
 printf '%-34s %10s\n' "" "stepping s"
 printf '%-34s %10.4f\n' "full solver (FFT, 1 rank)" "$ft" "ROM (non-adaptive)" "$rt"
 echo "ROM speed-up (online): $(awk -v a="$ft" -v b="$rt" 'BEGIN { printf "%.0f", a / b }')x; largest relative L2 error over 101 records: ${e%% *}"
+# Whole processes (start-up, set-up and output included), as a user runs them: the median of 3.
+whole() {
+  local ts=() t0
+  for _ in 1 2 3; do
+    t0=$(now)
+    "$@" >/dev/null 2>&1
+    ts+=("$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }')")
+  done
+  printf '%s\n' "${ts[@]}" | sort -n | sed -n 2p
+}
+for oe in 10 1000; do
+  fw=$(whole $K run "$dir/lin.ini" heat.kappa_scale=1.3 heat.source_scale=0.8 run.output_every=$oe)
+  rw=$(whole $K run "$dir/lin_rom.ini" heat.kappa_scale=1.3 heat.source_scale=0.8 run.output_every=$oe)
+  cw=$(whole $K run "$dir/lin_rom.ini" heat.kappa_scale=1.3 heat.source_scale=0.8 run.output_every=$oe \
+    rom.output=coefficients "run.output=$dir/lin_coef.h5")
+  echo "whole processes, run.output_every = $oe: full $fw s, ROM (fields) $rw s = $(awk -v a="$fw" -v b="$rw" 'BEGIN { printf "%.1f", a / b }')x, ROM (rom.output = coefficients) $cw s = $(awk -v a="$fw" -v b="$cw" 'BEGIN { printf "%.1f", a / b }')x (target >= 20x)"
+done
 
 NLN=${NLN:-192}
 NLSTEPS=${NLSTEPS:-400}

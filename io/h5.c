@@ -27,6 +27,7 @@ typedef struct {
   hid_t d;
   int is_field;
   hid_t alias; /* a group's series also at the root ("diagnostics_cfl"), or invalid */
+  int veclen;  /* > 0: a (time, veclen) vector variable                          */
 } var;
 
 struct kv_h5_writer {
@@ -55,6 +56,15 @@ void kv_h5_quiet(void) {
 }
 
 /* ---------------------------------------------------------------- output lists */
+
+int kv_output_add_vector(kv_output_list *l, const char *name, const char *units,
+                         const char *long_name, const char *dim, int n, const double *v) {
+  if (l->nvectors == KV_OUTPUT_VECTORS) {
+    return KV_ERROR(KV_ERR_INVALID, "output list full (%d vectors)", KV_OUTPUT_VECTORS);
+  }
+  l->vectors[l->nvectors++] = (kv_output_vector){name, units, long_name, dim, n, v};
+  return KV_OK;
+}
 
 int kv_output_describe(kv_output_list *l, const char *name, const char *standard_name,
                        const char *cell_methods) {
@@ -485,6 +495,7 @@ static int create_var(kv_h5_writer *w, const char *name, int is_field, const cha
   v->d = d;
   v->is_field = is_field;
   v->alias = H5I_INVALID_HID;
+  v->veclen = 0;
   KV_CHECK(attach_and_describe(w, d, is_field, units, long_name, standard_name, cell_methods));
   if (is_volatile) {
     KV_CHECK(kv_h5_attr_text(d, "kelvin_volatile", "true"));
@@ -507,6 +518,65 @@ static int create_var(kv_h5_writer *w, const char *name, int is_field, const cha
     }
   }
   return KV_OK;
+}
+
+/* A (time, n) vector variable, its second dimension the netCDF dimension dim. Collective. */
+static int create_vector(kv_h5_writer *w, const kv_output_vector *o) {
+  if (w->nvars == MAXVARS) {
+    return KV_ERROR(KV_ERR_INVALID, "hdf5: too many variables");
+  }
+  KV_CHECK(kv_h5_ensure_groups(w->file, o->name));
+  hsize_t dims[2] = {0, (hsize_t)o->n}, maxd[2] = {H5S_UNLIMITED, (hsize_t)o->n},
+          chunk[2] = {64, (hsize_t)o->n};
+  int f32 = w->float32; /* coefficients stay float64 whatever run.precision says */
+  w->float32 = 0;
+  hid_t d = create_dataset(w, o->name, 2, chunk, dims, maxd), dim = H5I_INVALID_HID;
+  w->float32 = f32;
+  int rc = d >= 0 ? kv_h5_cf_dim(w->file, o->dim, o->n, &dim)
+                  : KV_ERROR(KV_ERR_IO, "hdf5: cannot create dataset %s", o->name);
+  if (rc == KV_OK && (H5DSattach_scale(d, w->dtime, 0) < 0 || H5DSattach_scale(d, dim, 1) < 0)) {
+    rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot attach the dimensions of %s", o->name);
+  }
+  if (dim >= 0) {
+    H5Dclose(dim);
+  }
+  if (d < 0) {
+    return rc;
+  }
+  var *v = &w->vars[w->nvars++];
+  snprintf(v->name, sizeof v->name, "%s", o->name);
+  v->d = d;
+  v->is_field = 0;
+  v->alias = H5I_INVALID_HID;
+  v->veclen = o->n;
+  KV_CHECK(rc);
+  if (o->units && *o->units) {
+    KV_CHECK(kv_h5_attr_text(d, "units", o->units));
+  }
+  return o->long_name ? kv_h5_attr_text(d, "long_name", o->long_name) : KV_OK;
+}
+
+/* Row r of a vector variable, from rank 0 (the others take part with empty selections). */
+static int write_vector_row(kv_h5_writer *w, const var *v, long r, const double *x) {
+  hsize_t dims[2] = {(hsize_t)r + 1, (hsize_t)v->veclen};
+  if (H5Dset_extent(v->d, dims) < 0) {
+    return KV_ERROR(KV_ERR_IO, "hdf5: cannot extend %s", v->name);
+  }
+  hid_t fs = H5Dget_space(v->d);
+  hsize_t start[2] = {(hsize_t)r, 0}, count[2] = {1, (hsize_t)v->veclen};
+  hid_t ms = H5Screate_simple(2, count, NULL);
+  herr_t e = fs < 0 || ms < 0 ? -1 : 0;
+  if (e >= 0 && w->rank == 0) {
+    e = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+  } else if (e >= 0) {
+    e = H5Sselect_none(fs) < 0 || H5Sselect_none(ms) < 0 ? -1 : 0;
+  }
+  if (e >= 0) {
+    e = H5Dwrite(v->d, H5T_NATIVE_DOUBLE, ms, fs, w->dxpl, x);
+  }
+  H5Sclose(ms);
+  H5Sclose(fs);
+  return e < 0 ? KV_ERROR(KV_ERR_IO, "hdf5: cannot write %s", v->name) : KV_OK;
 }
 
 /* Grow the leading (time) dimension of d to nrec records. Collective. */
@@ -644,7 +714,10 @@ static int do_append(kv_h5_writer *w, double t, const kv_output_list *l) {
       KV_CHECK(create_var(w, o->name, 0, o->units, o->long_name, o->is_volatile, o->standard_name,
                           o->cell_methods));
     }
-  } else if (w->nvars != l->nfields + l->nscalars) {
+    for (int i = 0; i < l->nvectors; i++) {
+      KV_CHECK(create_vector(w, &l->vectors[i]));
+    }
+  } else if (w->nvars != l->nfields + l->nscalars + l->nvectors) {
     return KV_ERROR(KV_ERR_INVALID, "hdf5: the output list changed between records");
   }
   long r = w->nrec;
@@ -661,6 +734,9 @@ static int do_append(kv_h5_writer *w, double t, const kv_output_list *l) {
     if (v->alias >= 0) {
       KV_CHECK(write_series_value(w, v->alias, r, l->scalars[i].value));
     }
+  }
+  for (int i = 0; i < l->nvectors; i++) {
+    KV_CHECK(write_vector_row(w, &w->vars[l->nfields + l->nscalars + i], r, l->vectors[i].v));
   }
   w->nrec++;
   return KV_OK;

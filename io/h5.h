@@ -40,12 +40,23 @@ typedef struct {
   const char *standard_name, *cell_methods; /* as for fields                     */
 } kv_output_scalar;
 
+/* A small vector per record (a ROM's reduced coefficients): written on rank 0 as (time, dim). */
+typedef struct {
+  const char *name, *units, *long_name;
+  const char *dim; /* its dimension's name, e.g. "mode" */
+  int n;
+  const double *v; /* n values, borrowed for the call (the same on every rank) */
+} kv_output_vector;
+
+#define KV_OUTPUT_VECTORS 4
+
 typedef struct {
   int has_time; /* 1: the record's time stamp is `time`, not the model time  */
   double time;
-  int nfields, nscalars;
+  int nfields, nscalars, nvectors;
   kv_output_field fields[KV_OUTPUT_MAX];
   kv_output_scalar scalars[KV_OUTPUT_MAX];
+  kv_output_vector vectors[KV_OUTPUT_VECTORS];
 } kv_output_list;
 
 /* Append a field or a scalar to a list; KV_ERR_INVALID when full. */
@@ -53,6 +64,10 @@ int kv_output_add_field(kv_output_list *l, const char *name, const char *units,
                         const char *long_name, const kv_field *f);
 int kv_output_add_scalar(kv_output_list *l, const char *name, const char *units,
                          const char *long_name, double value);
+
+/* Append a vector of n values (the same length at every record); KV_ERR_INVALID when full. */
+int kv_output_add_vector(kv_output_list *l, const char *name, const char *units,
+                         const char *long_name, const char *dim, int n, const double *v);
 
 /* Give the field or scalar name of a list its CF standard_name and cell_methods (either may be
  * NULL; borrowed constants). KV_ERR_INVALID when the list has no such name. */

@@ -10,23 +10,27 @@
 #include "io/h5.h"
 #include "io/h5_impl.h"
 
-/* CF's "bnds" dimension (2: a cell's lower and upper edge), created once per file: a netCDF
- * dimension without coordinate values. Collective (dataset creation under MPI-IO). */
-static int bnds_dim(hid_t file, hid_t *out) {
-  if (H5Lexists(file, "bnds", H5P_DEFAULT) > 0) {
-    *out = H5Dopen2(file, "bnds", H5P_DEFAULT);
-    return *out >= 0 ? KV_OK : KV_ERROR(KV_ERR_IO, "hdf5: cannot open the bnds dimension");
+int kv_h5_cf_dim(hid_t file, const char *name, long n, hid_t *out) {
+  if (H5Lexists(file, name, H5P_DEFAULT) > 0) {
+    *out = H5Dopen2(file, name, H5P_DEFAULT);
+    return *out >= 0 ? KV_OK : KV_ERROR(KV_ERR_IO, "hdf5: cannot open the dimension %s", name);
   }
-  hsize_t two = 2;
-  hid_t sp = H5Screate_simple(1, &two, NULL);
-  *out = H5Dcreate2(file, "bnds", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hsize_t len = (hsize_t)n;
+  hid_t sp = H5Screate_simple(1, &len, NULL);
+  *out = H5Dcreate2(file, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   H5Sclose(sp);
   char mark[96];
-  snprintf(mark, sizeof mark, "%s%10d", "This is a netCDF dimension but not a netCDF variable.", 2);
+  snprintf(mark, sizeof mark, "%s%10ld", "This is a netCDF dimension but not a netCDF variable.",
+           n);
   if (*out < 0 || H5DSset_scale(*out, mark) < 0) {
-    return KV_ERROR(KV_ERR_IO, "hdf5: cannot create the bnds dimension");
+    return KV_ERROR(KV_ERR_IO, "hdf5: cannot create the dimension %s", name);
   }
   return KV_OK;
+}
+
+/* CF's "bnds" dimension (2: a cell's lower and upper edge), created once per file. */
+static int bnds_dim(hid_t file, hid_t *out) {
+  return kv_h5_cf_dim(file, "bnds", 2, out);
 }
 
 int kv_h5_cf_bounds(hid_t file, hid_t dxpl, int rank, hid_t coord, const char *name, long n,

@@ -121,7 +121,7 @@ int kv_model_step(kv_model *m, double *t) {
 }
 
 int kv_model_outputs(kv_model *m, kv_output_list *out) {
-  out->nfields = out->nscalars = out->has_time = 0;
+  out->nfields = out->nscalars = out->nvectors = out->has_time = 0;
   return m->type->outputs(m, out);
 }
 
@@ -129,7 +129,7 @@ int kv_model_checkpoint(kv_model *m, kv_output_list *out) {
   if (!m->type->checkpoint) {
     return kv_model_outputs(m, out);
   }
-  out->nfields = out->nscalars = out->has_time = 0;
+  out->nfields = out->nscalars = out->nvectors = out->has_time = 0;
   return m->type->checkpoint(m, out);
 }
 

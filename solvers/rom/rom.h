@@ -45,6 +45,8 @@ typedef struct {
   int indicator_points;  /* rom.indicator_points                                           */
   unsigned long seed;    /* rom.seed: of the indicator cells                                */
   long check_every;      /* rom.check_every: also the full step every n-th step (0: never)  */
+  int coefficients;      /* rom.output = coefficients: records hold the reduced coefficients,
+                            not the lifted fields                                         */
   int newton_maxit;      /* rom.newton_maxit: reduced Newton iterations per step (50)       */
   double newton_rtol;    /* rom.newton_rtol: converged when |da| <= newton_rtol |a| (1e-11) */
   double newton_stall;   /* accept a stall (|da| halving no more) below this |da|/|a| (1e-8):

@@ -25,6 +25,7 @@ typedef struct {
   double *Gr; /* li: V^T G V, k x k column-major                               */
   int means;  /* records are means: a_sum / nsum of the reduced states        */
   double *a_sum;
+  double *a_out; /* rom.output = coefficients: the record's mean coefficients              */
   long nsum;
   double t_origin; /* time of step 0                                              */
   double *A, *c;   /* linear: V^T A V and V^T F(0) at this run's parameters       */

@@ -31,6 +31,10 @@ const kv_config_key kv_rom_keys[] = {
      "every this many steps also take the full solver's step from the same state and record the "
      "ROM step's true error beside its indicator (rom/local_error, rom/checked_indicator): how "
      "well the indicator tracks the error; one full step each (0: never)"},
+    {"rom.output", KV_CFG_ENUM, "fields", "fields|coefficients", KV_CFG_NORANGE,
+     "what each record holds: the lifted fields (the full model's output), or only the reduced "
+     "coefficients rom/coefficients (time, mode) -- the field of a record is then the basis "
+     "modes (rom.basis, /rom/modes) times them; rom.adaptive = false only (the basis is fixed)"},
     {"rom.newton_maxit", KV_CFG_INT, "50", NULL, 1, 100000,
      "nonlinear ROMs: reduced Newton iterations per step at most (beyond: not converged; the "
      "adaptive ROM then takes a full step)"},
@@ -96,6 +100,12 @@ int kv_rom_params_from_config(const kv_config *cfg, kv_rom_params *p) {
   KV_CHECK(kv_config_get_int(cfg, "rom.seed", 0, 4294967295L, &seed));
   KV_CHECK(kv_config_get_int(cfg, "rom.check_every", 0, 1000000000L, &p->check_every));
   KV_CHECK(kv_config_get_int(cfg, "rom.newton_maxit", 1, 100000, &maxit));
+  KV_CHECK(kv_config_get_enum(cfg, "rom.output", "fields|coefficients", &p->coefficients));
+  if (p->coefficients && p->adaptive) {
+    return kv_config_errorf(cfg, "rom.output",
+                            "coefficients need a fixed basis: set rom.adaptive = false (an "
+                            "adaptive ROM's basis changes with its updates)");
+  }
   KV_CHECK(kv_config_get_double(cfg, "rom.newton_rtol", 0.0, 1.0, &p->newton_rtol));
   snprintf(p->basis, sizeof p->basis, "%s", basis);
   snprintf(p->model, sizeof p->model, "%s", model);
@@ -125,6 +135,7 @@ static void rom_free(kv_model *m) {
   free(r->M);
   free(r->Gr);
   free(r->a_sum);
+  free(r->a_out);
   free(r->sloc);
   free(r->P);
   free(r->D);
@@ -253,6 +264,25 @@ static int rom_state(const kv_model *m, const kv_field **out) {
 
 static int rom_outputs(kv_model *m, kv_output_list *out) {
   kv_rom *r = (kv_rom *)m;
+  if (r->prm.coefficients) {
+    /* Only the reduced state: lifting and writing a 512^2 field per record would cost more
+     * than the whole reduced run. */
+    const double *a = r->a;
+    if (r->means && r->nsum > 0) {
+      cblas_dscal(r->k, 1.0 / (double)r->nsum, r->a_sum, 1);
+      memcpy(r->a_out, r->a_sum, (size_t)r->k * sizeof *r->a_out);
+      memset(r->a_sum, 0, (size_t)r->k * sizeof *r->a_sum);
+      r->nsum = 0;
+      a = r->a_out;
+    }
+    KV_CHECK(kv_output_add_vector(out, "rom/coefficients", "1",
+                                  "reduced coefficients: the record's field is sum_j "
+                                  "coefficients[j] modes[j] (rom.basis /rom/modes)",
+                                  "mode", r->k, a));
+    KV_CHECK(kv_output_add_scalar(out, "rom/modes", "1", "modes of the basis", (double)r->k));
+    r->eta_max = 0.0;
+    return KV_OK;
+  }
   if (r->means && r->nsum > 0) {
     /* The mean of the lifted states is the lift of the mean. */
     cblas_dscal(r->k, 1.0 / (double)r->nsum, r->a_sum, 1);

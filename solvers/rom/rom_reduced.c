@@ -120,6 +120,10 @@ static int setup_reduced(kv_rom *r) {
   if (tmp) {
     r->a_sum = tmp;
   }
+  tmp = realloc(r->a_out, ((size_t)k + 1) * sizeof *r->a_out);
+  if (tmp) {
+    r->a_out = tmp;
+  }
   tmp = realloc(r->FP, ((size_t)kf + 1) * sizeof *r->FP);
   if (tmp) {
     r->FP = tmp;
@@ -136,8 +140,8 @@ static int setup_reduced(kv_rom *r) {
   if (tmp) {
     r->Jw = tmp;
   }
-  if (!r->sten || !r->VS || !r->D || !r->a || !r->a0 || !r->a_sum || !r->FP || !r->vals || !r->fv ||
-      !r->Jw) {
+  if (!r->sten || !r->VS || !r->D || !r->a || !r->a0 || !r->a_sum || !r->a_out || !r->FP ||
+      !r->vals || !r->fv || !r->Jw) {
     return KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
   }
   for (long c = 0; c < nc; c++) {

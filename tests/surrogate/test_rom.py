@@ -93,6 +93,25 @@ with h5py.File(f"{OUT}/rom_lin_m10.h5", "r") as f:
     check(f["T"].shape == (51, 24, 24) and f["T"].dims[1][0].name.endswith("y"),
           "T keeps the heat layout (time, y, x) with its coordinates")
 
+# rom.output = coefficients: the records hold only the reduced coefficients; the basis modes times
+# them give the fields the default output writes.
+rc, _ = run(f"{OUT}/rom_lin_m10.ini", "rom.output=coefficients",
+            f"run.output={OUT}/rom_lin_m10_coef.h5")
+if check(rc == 0, "rom.output = coefficients runs"):
+    with h5py.File(f"{OUT}/rom_lin_m10_coef.h5", "r") as f, h5py.File(basis, "r") as b, \
+            h5py.File(f"{OUT}/rom_lin_m10.h5", "r") as g:
+        c = f["rom/coefficients"][...]
+        lifted = np.tensordot(c, b["rom/modes"][:c.shape[1]], axes=(1, 0))
+        T = g["T"][...]
+        check(c.shape == (51, 10) and "T" not in f and
+              np.abs(lifted - T).max() <= 1e-12 * np.abs(T).max(),
+              f"coefficients (51 records x 10 modes, no fields) x the basis modes = the fields of "
+              f"the default output (max diff {np.abs(lifted - T).max():.1e})")
+rc, out = run(f"{OUT}/rom_lin_m10.ini", "rom.output=coefficients", "rom.adaptive=true",
+              f"run.output={OUT}/rom_lin_m10_coef2.h5", expect=2)
+check(rc == 2 and "rom.adaptive = false" in out, "coefficients of an adaptive ROM are refused: "
+      + out.strip().splitlines()[-1][-120:])
+
 # Affine in kappa and source scales: a sweep over both trains the basis; the ROM at the training
 # points (all modes) is exact, between them accurate.
 sweep = cfg("rom_affine", tail=f"""
