@@ -157,6 +157,33 @@ int kv_layout_save(const kv_field_layout *L, kv_h5_store *h) {
   return KV_OK;
 }
 
+int kv_layout_put_maps(kv_h5_store *h, const kv_field_layout *L, const char *name, const char *lead,
+                       long nlead, const double *v, const char *units, const char *long_name) {
+  long dims[5];
+  const char *names[5];
+  int r = 0;
+  if (lead) {
+    names[r] = lead;
+    dims[r++] = nlead;
+  }
+  /* The layout's axes as root coordinate variables (once per file), last axis fastest. */
+  for (int k = L->ndims - 1; k >= 0; k--) {
+    char cname[64];
+    snprintf(cname, sizeof cname, "/%s", L->axis_name[k]);
+    if (!kv_h5_store_has(h, cname)) {
+      KV_CHECK(kv_h5_store_coord(h, cname, L->n[k], L->coord[k], L->axis_units[k], L->axis_std[k],
+                                 L->axis_long[k]));
+    }
+    names[r] = L->axis_name[k];
+    dims[r++] = L->n[k];
+  }
+  KV_CHECK(kv_h5_store_put_dims(h, name, r, dims, v, names));
+  if (units && *units) {
+    KV_CHECK(kv_h5_store_put_text(h, name, "units", units));
+  }
+  return long_name ? kv_h5_store_put_text(h, name, "long_name", long_name) : KV_OK;
+}
+
 static int copy_text(kv_h5_store *h, const char *obj, const char *name, char *buf, size_t n) {
   char *v = NULL;
   KV_CHECK(kv_h5_store_get_text(h, obj, name, &v));

@@ -41,6 +41,14 @@ void kv_layout_weights(const kv_field_layout *L, double *w);
 /* Save the layout as "/field" (attributes) and "/field/axis_K" (coordinates) of a model store,
  * and load it back (L the caller's). Not collective. */
 int kv_layout_save(const kv_field_layout *L, kv_h5_store *h);
+
+/* Maps on the layout in a model store, as a netCDF viewer wants them: dataset name of shape
+ * ([nlead,] [nz,] ny, nx) over the dimensions (lead, ..., y, x) or (lead, lat, lon), the layout's
+ * axes written once as root coordinate variables; v holds nlead x points values (row-major,
+ * x fastest, as the layout's fields). lead may be NULL (one map); units and long_name may be
+ * NULL. Not collective. */
+int kv_layout_put_maps(kv_h5_store *h, const kv_field_layout *L, const char *name, const char *lead,
+                       long nlead, const double *v, const char *units, const char *long_name);
 int kv_layout_load(kv_h5_store *h, kv_field_layout *L);
 
 /* What a written field file says about itself beyond the layout: the mean's long_name (NULL: the

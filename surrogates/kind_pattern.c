@@ -500,8 +500,12 @@ static int pattern_save(const kv_surrogate *s, kv_h5_store *h) {
   const pattern_model *m = (const pattern_model *)s;
   long dims[2] = {m->nmaps, m->npts};
   const pattern_info *p = &m->info;
-  KV_CHECK(kv_h5_store_put(h, "/pattern/control", 1, &m->npts, m->control));
-  KV_CHECK(kv_h5_store_put(h, "/pattern/coefficients", 2, dims, m->coef));
+  (void)dims;
+  /* Maps on the field's own coordinates (lat, lon): xarray and ncview show them as maps. */
+  KV_CHECK(kv_layout_put_maps(h, &m->layout, "/pattern/control", NULL, 0, m->control,
+                              m->layout.units, "the control climate (1850-1900 mean)"));
+  KV_CHECK(kv_layout_put_maps(h, &m->layout, "/pattern/coefficients", "map", m->nmaps, m->coef,
+                              NULL, "intercept, then one map per predictor (inputs)"));
   KV_CHECK(kv_h5_store_put_text(h, "/pattern", "coefficients_rows",
                                 "intercept, then one map per predictor (inputs)"));
   const struct {
@@ -534,8 +538,9 @@ static int pattern_load(kv_h5_store *h, const char *path, kv_surrogate **out) {
   m->npts = a.count;
   KV_TRY(kv_h5_store_get(h, "/pattern/coefficients", &c));
   m->coef = c.data;
-  m->nmaps = c.rank == 2 ? (int)c.dims[0] : 0;
-  if (c.rank != 2 || c.dims[1] != m->npts || m->nmaps < 2 || m->nmaps > 4) {
+  /* (map, points) in files of earlier versions, (map, lat, lon) since. */
+  m->nmaps = c.rank >= 2 ? (int)c.dims[0] : 0;
+  if (c.rank < 2 || c.count != (long)m->nmaps * m->npts || m->nmaps < 2 || m->nmaps > 4) {
     rc = KV_ERROR(KV_ERR_FORMAT, "'%s': /pattern/coefficients has the wrong shape", path);
     goto cleanup;
   }

@@ -305,12 +305,17 @@ static int pcagp_predict(const kv_surrogate *s, const double *X, long n, double 
 static int pcagp_save(const kv_surrogate *s, kv_h5_store *h) {
   const pcagp_model *m = (const pcagp_model *)s;
   long k = m->nmodes, dims[2] = {m->nmodes, m->npts};
-  KV_CHECK(kv_h5_store_put(h, "/pca/mean", 1, &m->npts, m->mean));
-  KV_CHECK(kv_h5_store_put(h, "/pca/modes", 2, dims, m->modes));
+  (void)dims;
+  /* Maps on the field's own coordinates: xarray and ncview show the modes as maps. */
+  KV_CHECK(kv_layout_put_maps(h, &m->layout, "/pca/mean", NULL, 0, m->mean, m->layout.units,
+                              "mean of the training fields"));
+  KV_CHECK(kv_layout_put_maps(h, &m->layout, "/pca/modes", "mode", m->nmodes, m->modes, "1",
+                              "principal components (orthonormal)"));
   KV_CHECK(kv_h5_store_put(h, "/pca/eigenvalues", 1, &k, m->eig));
   KV_CHECK(kv_h5_store_put_number(h, "/pca", "energy", m->energy));
   if (m->resvar) {
-    KV_CHECK(kv_h5_store_put(h, "/pca/residual_variance", 1, &m->npts, m->resvar));
+    KV_CHECK(kv_layout_put_maps(h, &m->layout, "/pca/residual_variance", NULL, 0, m->resvar, NULL,
+                                "variance of the modes left out, per point"));
   }
   KV_CHECK(kv_layout_save(&m->layout, h));
   for (int j = 0; j < m->nmodes; j++) {
@@ -335,7 +340,8 @@ static int pcagp_load(kv_h5_store *h, const char *path, kv_surrogate **out) {
   m->eig = e.data;
   m->nmodes = (int)e.count;
   KV_TRY(kv_h5_store_get_number(h, "/pca", "energy", &m->energy));
-  if (mo.rank != 2 || mo.dims[0] != m->nmodes || mo.dims[1] != m->npts) {
+  /* (mode, points) in files of earlier versions, (mode, [z,] y, x) since. */
+  if (mo.rank < 2 || mo.dims[0] != m->nmodes || mo.count != (long)m->nmodes * m->npts) {
     rc = KV_ERROR(KV_ERR_FORMAT, "'%s': /pca/modes has the wrong shape", path);
     goto cleanup;
   }

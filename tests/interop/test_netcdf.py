@@ -100,6 +100,11 @@ if v is not None:
         check(0.2 <= kap <= 1.0, f"validation.h5: case 0's kappa {kap:.3f} is read by coordinate")
 
 mdl = opens(f"{D}/model.h5", "a pcagp model file")
+if mdl is not None:
+    pca = xr.open_dataset(f"{D}/model.h5", engine="h5netcdf", group="pca")
+    check(pca["modes"].dims == ("mode", "y", "x") and "x" in mdl.coords and "y" in mdl.coords,
+          f"the model file's PCA modes are maps over (mode, y, x) with the x, y coordinates "
+          f"({pca['modes'].dims})")
 
 rc, out, err = sh(["predict", f"{D}/model.h5", "heat.kappa=0.37", "heat.bc_value=0.5",
                    "--output", f"{D}/pred.h5"])

@@ -218,10 +218,13 @@ if rc != 0:
 with open(f"{D}/heat/manifest.csv") as fh:
     rows = list(csv.DictReader(fh))
 with h5py.File(model, "r") as fh:
-    mean, modes = fh["pca/mean"][...], fh["pca/modes"][...]
+    mean, modes = fh["pca/mean"][...].ravel(), fh["pca/modes"][...]
+    modes_are_maps = modes.ndim == 3 and fh["pca/modes"].dims[2][0].name.endswith("x")
+    modes = modes.reshape(modes.shape[0], -1)
     energy = fh["pca"].attrs["energy"]
-check(abs(np.linalg.norm(modes @ modes.T - np.eye(len(modes)))) < 1e-10 and energy >= 0.9999,
-      f"pca: {len(modes)} orthonormal modes keep {energy:.6f} >= surrogate.energy of the variance")
+check(modes_are_maps and abs(np.linalg.norm(modes @ modes.T - np.eye(len(modes)))) < 1e-10 and
+      energy >= 0.9999,
+      f"pca: {len(modes)} orthonormal modes (maps over y, x) keep {energy:.6f} >= surrogate.energy of the variance")
 worst = 0.0
 for r in rows[:8]:
     pred = f"{D}/train_pred.h5"

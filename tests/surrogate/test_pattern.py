@@ -90,10 +90,14 @@ for preds, cols in (("tas_global", [0, 1]), ("tas_global, aerosol_forcing", [0, 
     rc, out = sh(["fit", cfg, f"surrogate.predictors={preds}", f"surrogate.model={model}"])
     coef = np.linalg.lstsq(A[:, cols], B, rcond=None)[0]
     with h5py.File(model, "r") as fh:
+        # Stored as maps (map, lat, lon) on their coordinates; flattened here like B's columns.
         got = fh["pattern/coefficients"][...]
-        ctl = fh["pattern/control"][...]
+        maps_ok = got.ndim == 3 and fh["pattern/coefficients"].dims[1][0].name.endswith("lat")
+        got = got.reshape(got.shape[0], -1)
+        ctl = fh["pattern/control"][...].ravel()
     err = np.max(np.abs(got - coef)) / np.max(np.abs(coef))
-    check(rc == 0 and got.shape == coef.shape and err < 1e-10 and np.max(np.abs(ctl - base)) < 1e-10,
+    check(rc == 0 and maps_ok and got.shape == coef.shape and err < 1e-10 and
+          np.max(np.abs(ctl - base)) < 1e-10,
           f"predictors {preds}: coefficient maps = NumPy least squares on the ensemble-mean "
           f"anomalies (max rel. diff {err:.1e}), control climate = the 1860-1900 mean")
 rc, out = sh(["predict", f"{D}/model_2.h5", "ebm.scenario=ssp245", "--output", f"{D}/p245.h5"])
@@ -101,6 +105,7 @@ with h5py.File(f"{D}/model_2.h5", "r") as fh:
     a = fh["pattern"].attrs
     q1, q2, d1, d2, c, fref = (float(a[k]) for k in ("q1", "q2", "d1", "d2", "c", "F_ref"))
     coef = fh["pattern/coefficients"][...]
+    coef = coef.reshape(coef.shape[0], -1)
 fc, fa = forcing("ssp245", 221)
 F = fc + fa - fref
 r1 = np.zeros(221)
