@@ -1,11 +1,28 @@
 /* kelvin — MPI that starts only when needed (see comm.h). */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "core/comm.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/status.h"
+
+/* The per-process session directory of an isolated singleton (see below), removed at finish. */
+static char g_session[4096];
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  remove(path);
+  return 0;
+}
 
 /* Once seen running, MPI runs until kv_comm_finish: collectives on hot paths (a CG's dot
  * products) then ask a flag, not the library. */
@@ -28,6 +45,10 @@ int kv_comm_finish(void) {
     rc = KV_ERROR(KV_ERR_MPI, "MPI_Finalize failed");
   }
   g_active = 0;
+  if (g_session[0]) { /* what Open MPI left of the private session directory */
+    nftw(g_session, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    g_session[0] = '\0';
+  }
   return rc;
 }
 
@@ -54,6 +75,19 @@ int kv_comm_launched(void) {
 void kv_comm_singleton_env(void) {
   if (kv_comm_launched()) {
     return;
+  }
+  /* Isolated singletons all take the same job id, so on one machine they would share Open MPI's
+   * session directory (and one's MPI_Finalize would delete the files of another still running:
+   * seen with two Slurm array tasks on a node). Each gets its own, unless the user chose one. */
+  if (!getenv("OMPI_MCA_orte_tmpdir_base")) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g_session, sizeof g_session, "%s/kelvin-mpi.%ld", tmp && *tmp ? tmp : "/tmp",
+             (long)getpid());
+    if (mkdir(g_session, 0700) == 0) {
+      setenv("OMPI_MCA_orte_tmpdir_base", g_session, 1);
+    } else {
+      g_session[0] = '\0';
+    }
   }
   /* One process started without a launcher: Open MPI's singleton start-up forks a daemon
    * (orted) and probes every transport, ~0.4 s. A lone process needs neither: isolated

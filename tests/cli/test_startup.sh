@@ -90,4 +90,28 @@ if "$KELVIN" predict "$dir/gp.h5" a=0.3 b=0.4 --quiet >/dev/null 2>"$dir/q.txt" 
 else
   bad "--quiet after the command: $(cat "$dir/q.txt")"
 fi
+# Processes started alone get Open MPI's isolated singleton; several at once on one machine (Slurm
+# array tasks on a node, an optimiser's parallel evaluations) must not share its session files:
+# a sweep opening a file per case while short runs start and finish beside it.
+printf '[run]\nt_end = 0.005\noutput_every = 5\n[heat]\ndims = 2\nn = 32, 24\n[sweep]\nmethod = lhs\nsamples = 40\nvary = heat.kappa:0.2:1.0\ndir = %s/csweep\n' \
+  "$dir" >"$dir/csweep.ini"
+printf '[run]\noutput = %s/c.h5\nt_end = 0.005\noverwrite = true\n[heat]\ndims = 1\nn = 16\n' "$dir" >"$dir/c.ini"
+before=$(ls -d "${TMPDIR:-/tmp}"/kelvin-mpi.* 2>/dev/null | wc -l)
+"$KELVIN" -q sweep "$dir/csweep.ini" >"$dir/csweep.log" 2>&1 &
+sp=$!
+okc=0
+for i in $(seq 1 12); do
+  "$KELVIN" -q run "$dir/c.ini" "run.output=$dir/c$i.h5" >"$dir/c$i.log" 2>&1 && okc=$((okc + 1))
+done
+wait "$sp"
+src=$?
+if [ "$okc" = 12 ] && [ "$src" = 0 ] && grep -q "40 done, 0 failed" "$dir/csweep.log" 2>/dev/null ||
+  { [ "$src" = 0 ] && [ "$(grep -c ',done,' "$dir/csweep/manifest.csv")" = 40 ] && [ "$okc" = 12 ]; }; then
+  ok "a sweep of 40 cases and 12 short runs started alone at the same time all finish"
+else
+  bad "concurrent singletons: sweep exit $src ($(grep -c ',done,' "$dir/csweep/manifest.csv" 2>/dev/null) done), $okc of 12 runs; $(grep -h -i 'error\|fail' "$dir"/c*.log "$dir/csweep.log" | head -n 3)"
+fi
+after=$(ls -d "${TMPDIR:-/tmp}"/kelvin-mpi.* 2>/dev/null | wc -l)
+[ "$after" -le "$before" ] && ok "each one's private Open MPI session directory is removed at exit" ||
+  bad "session directories left behind: $(ls -d "${TMPDIR:-/tmp}"/kelvin-mpi.* | head -n 3)"
 exit $fail
