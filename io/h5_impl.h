@@ -22,7 +22,9 @@ hid_t kv_h5_fapl_mpio(MPI_Comm comm);
 #define KV_H5_SERIES_CHUNK 256
 
 /* h5_cf.c. The netCDF dimension name of length n without coordinate values (created once per
- * file, else opened). Collective (dataset creation under MPI-IO). */
+ * file, else opened): the netCDF-4 mark "This is a netCDF dimension but not a netCDF variable",
+ * so that netCDF-C and h5netcdf read a named dimension (never phony_dim_N). Collective when the
+ * file is open with MPI-IO. */
 int kv_h5_cf_dim(hid_t file, const char *name, long n, hid_t *out);
 /* h5_cf.c. <name>_bnds (n, 2) beside coordinate coord (values x): the cell edges (midpoints, the
  * outer ones half a spacing out, latitudes within the poles), and coord's "bounds" attribute.

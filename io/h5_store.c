@@ -243,10 +243,6 @@ static int store_groups(hid_t file, const char *name) {
   return KV_OK;
 }
 
-/* netCDF-4's mark of a dimension that has no coordinate variable (what netCDF-C and h5netcdf
- * write and read back as a plain dimension, so that no tool invents phony_dim_N). */
-#define NC_PURE_DIM "This is a netCDF dimension but not a netCDF variable."
-
 /* The dimension scale at path (created as a pure netCDF dimension of length n when absent).
  * KV_ERR_FORMAT when it exists with another length. */
 static int store_dim(kv_h5_store *s, const char *path, hsize_t n, hid_t *out) {
@@ -271,19 +267,7 @@ static int store_dim(kv_h5_store *s, const char *path, hsize_t n, hid_t *out) {
     return KV_OK;
   }
   KV_CHECK(store_groups(s->file, path));
-  hid_t sp = H5Screate_simple(1, &n, NULL);
-  hid_t d = H5Dcreate2(s->file, path, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  char mark[128];
-  snprintf(mark, sizeof mark, "%s%10llu", NC_PURE_DIM, (unsigned long long)n);
-  H5Sclose(sp);
-  if (d < 0 || H5DSset_scale(d, mark) < 0) {
-    if (d >= 0) {
-      H5Dclose(d);
-    }
-    return KV_ERROR(KV_ERR_IO, "hdf5: cannot create the dimension '%s' in '%s'", path, s->path);
-  }
-  *out = d;
-  return KV_OK;
+  return kv_h5_cf_dim(s->file, path, (long)n, out);
 }
 
 int kv_h5_store_put_dims(kv_h5_store *s, const char *name, int rank, const long *dims,
