@@ -173,8 +173,10 @@ static int header(FILE *f, const kv_config *cfg, const kv_slurm_opts *o, const c
     }
   }
   const char *extra = key_string(cfg, "slurm.sbatch");
-  if (extra) {
-    KV_CHECK(sbatch_lines(f, extra, "slurm.sbatch"));
+  if (extra && sbatch_lines(f, extra, "slurm.sbatch") != KV_OK) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", kv_error_message());
+    return kv_config_errorf(cfg, "slurm.sbatch", "%s", why);
   }
   if (o->sbatch) {
     KV_CHECK(sbatch_lines(f, o->sbatch, "--sbatch"));
@@ -226,7 +228,14 @@ int kv_slurm_emit(const kv_sweep *s, const kv_config *cfg, const kv_slurm_opts *
   const char *partition = o->partition ? o->partition : key_string(cfg, "slurm.partition");
   const char *setup = key_string(cfg, "slurm.setup");
   tlimit = tlimit ? tlimit : "01:00:00";
-  KV_CHECK(kv_slurm_time(tlimit, &limit));
+  if (kv_slurm_time(tlimit, &limit) != KV_OK) {
+    if (o->time) {
+      return KV_ERR_USAGE; /* the command line's --time, named by the message */
+    }
+    char why[512];
+    snprintf(why, sizeof why, "%s", kv_error_message());
+    return kv_config_errorf(cfg, "slurm.time", "%s", why);
+  }
   if (array > nc) {
     kv_warn("sweep: %ld array tasks for %ld cases: clamped to %ld (a task without a case would "
             "only queue)",
