@@ -172,11 +172,12 @@ int kv_cli_on_root(MPI_Comm comm, int (*fn)(int, char **), int argc, char **argv
   return rc;
 }
 
-/* Commands that run in parallel start MPI always; the others (serial by nature, or fit on one
- * rank) only when a launcher started the process: a singleton MPI_Init costs ~0.4 s, more than
- * the command itself. Work that needs MPI later starts it on demand (kv_comm_start). */
+/* The task farms (sweep, validate, pipeline) start MPI always; the other commands only when a
+ * launcher started the process: MPI_Init costs more than a prediction or a small run. Work
+ * that needs MPI later (a model's decomposed grid, FFTW-MPI, MPI-IO) starts it on demand
+ * (kv_comm_start); a heat run on one process needs none. */
 static int wants_mpi(const char *cmd) {
-  static const char *parallel[] = {"run", "sweep", "validate", "pipeline"};
+  static const char *parallel[] = {"sweep", "validate", "pipeline"};
   for (size_t k = 0; cmd && k < sizeof parallel / sizeof *parallel; k++) {
     if (!strcmp(cmd, parallel[k])) {
       return 1;

@@ -71,7 +71,7 @@ int kv_field_create(const kv_grid *g, kv_field **out) {
       f->send_t[d][s] = f->recv_t[d][s] = MPI_DATATYPE_NULL;
     }
   }
-  for (int d = 0; d < nd; d++) {
+  for (int d = 0; d < nd && !kv_grid_is_serial(g); d++) {
     int rc = KV_OK;
     if (rc == KV_OK) {
       rc = make_face_type(f, d, f->ghost[d], &f->send_t[d][0]);
@@ -131,7 +131,36 @@ const int *kv_field_ghost(const kv_field *f) {
   return f->ghost;
 }
 
+/* A grid without MPI: a periodic axis wraps onto itself (the first interior layer to the high
+ * ghost, the last to the low one); other ghosts are the boundary conditions' business, as the
+ * exchange with MPI_PROC_NULL leaves them. */
+static void serial_halo(kv_field *f) {
+  const int *per = kv_grid_periodic(f->grid);
+  const long *nl = kv_grid_local_n(f->grid);
+  int nd = kv_grid_ndims(f->grid);
+  for (int d = 0; d < nd; d++) {
+    if (!per[d]) {
+      continue;
+    }
+    /* The two other axes' interior ranges. */
+    int a = (d + 1) % 3, b = (d + 2) % 3;
+    long g = f->ghost[d], st = f->stride[d];
+    for (long j = 0; j < nl[b]; j++) {
+      for (long i = 0; i < nl[a]; i++) {
+        long base = (i + f->ghost[a]) * f->stride[a] + (j + f->ghost[b]) * f->stride[b];
+        f->data[base + (g + nl[d]) * st] = f->data[base + g * st];
+        f->data[base + (g - 1) * st] = f->data[base + (g + nl[d] - 1) * st];
+      }
+    }
+  }
+}
+
 int kv_field_halo_begin(kv_field *f) {
+  if (kv_grid_is_serial(f->grid)) {
+    serial_halo(f);
+    f->nreq = 0;
+    return KV_OK;
+  }
   MPI_Comm comm = kv_grid_comm(f->grid);
   int nd = kv_grid_ndims(f->grid);
   f->nreq = 0;
@@ -254,7 +283,7 @@ static int deterministic_sum(const kv_field *f, int squares, double *out) {
   if (!all) {
     return KV_ERROR(KV_ERR_NOMEM, "field: out of memory for a reduction");
   }
-  if (MPI_Allgather(acc, 2, MPI_DOUBLE, all, 2, MPI_DOUBLE, comm) != MPI_SUCCESS) {
+  if (kv_comm_allgather(acc, 2, MPI_DOUBLE, all, comm) != KV_OK) {
     free(all);
     return KV_ERROR(KV_ERR_MPI, "field: reduction failed");
   }

@@ -17,6 +17,7 @@ struct kv_grid {
   int coords[KV_MAXDIM];
   int nbr[KV_MAXDIM][2];
   MPI_Comm comm;
+  int serial; /* one block, no MPI (kv_grid_params.serial)               */
 };
 
 void kv_grid_params_default(kv_grid_params *p) {
@@ -52,8 +53,11 @@ int kv_grid_create(MPI_Comm comm, const kv_grid_params *p, kv_grid **out) {
     return KV_ERROR(KV_ERR_INVALID, "grid: ndims must be 1..3, got %d", p->ndims);
   }
   /* A decomposed grid needs MPI (Cartesian communicator, halos): a serial command that reaches
-   * here starts it. */
-  KV_CHECK(kv_comm_start());
+   * here starts it, unless the caller runs on one process without it. */
+  int serial = p->serial && !kv_comm_active() && !kv_comm_launched();
+  if (!serial) {
+    KV_CHECK(kv_comm_start());
+  }
   int size = kv_comm_size(comm);
   kv_grid *g = calloc(1, sizeof *g);
   if (!g) {
@@ -71,6 +75,18 @@ int kv_grid_create(MPI_Comm comm, const kv_grid_params *p, kv_grid **out) {
       return KV_ERROR(KV_ERR_INVALID, "grid: axis %d needs n >= 1 and length > 0", d);
     }
     g->h[d] = g->len[d] / (double)g->n[d];
+  }
+  if (serial) { /* one block; a periodic axis is its own neighbour */
+    g->serial = 1;
+    g->comm = MPI_COMM_SELF;
+    for (int d = 0; d < KV_MAXDIM; d++) {
+      g->nloc[d] = g->n[d];
+      g->off[d] = 0;
+      g->coords[d] = 0;
+      g->nbr[d][0] = g->nbr[d][1] = d < p->ndims && g->periodic[d] ? 0 : MPI_PROC_NULL;
+    }
+    *out = g;
+    return KV_OK;
   }
   int dims[KV_MAXDIM] = {0, 0, 0};
   int user = 0;
@@ -143,7 +159,9 @@ int kv_grid_coarsen(const kv_grid *fine, kv_grid **out) {
   }
   *g = *fine;
   /* Same Cartesian topology, its own communicator (the coarse grid is freed separately). */
-  if (MPI_Comm_dup(fine->comm, &g->comm) != MPI_SUCCESS) {
+  if (fine->serial) {
+    g->comm = MPI_COMM_SELF;
+  } else if (MPI_Comm_dup(fine->comm, &g->comm) != MPI_SUCCESS) {
     free(g);
     return KV_ERROR(KV_ERR_MPI, "grid: cannot coarsen (MPI_Comm_dup failed)");
   }
@@ -161,10 +179,14 @@ void kv_grid_free(kv_grid *g) {
   if (!g) {
     return;
   }
-  if (g->comm != MPI_COMM_NULL) {
+  if (!g->serial && g->comm != MPI_COMM_NULL) {
     MPI_Comm_free(&g->comm);
   }
   free(g);
+}
+
+int kv_grid_is_serial(const kv_grid *g) {
+  return g->serial;
 }
 
 int kv_grid_ndims(const kv_grid *g) {

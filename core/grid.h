@@ -22,6 +22,10 @@ typedef struct {
   double length[KV_MAXDIM]; /* box length per axis (unused axes: 1)                   */
   int periodic[KV_MAXDIM];  /* 1 where the axis wraps around                          */
   int procs[KV_MAXDIM];     /* ranks per axis; 0 lets MPI_Dims_create choose          */
+  int serial;               /* the caller's code runs on one process without MPI: when MPI
+                               is not running and no launcher started us, the grid is one
+                               block without a communicator (halos by local copies) and MPI
+                               is not started for it                                    */
 } kv_grid_params;
 
 /* Defaults: 1D, 1 cell of length 1, not periodic, automatic process grid. */
@@ -50,7 +54,10 @@ const double *kv_grid_spacing(const kv_grid *g); /* cell size per axis          
 const double *kv_grid_length(const kv_grid *g);
 const int *kv_grid_periodic(const kv_grid *g);
 const int *kv_grid_procs(const kv_grid *g); /* ranks per axis                           */
-MPI_Comm kv_grid_comm(const kv_grid *g);    /* the Cartesian communicator (borrowed)    */
+MPI_Comm kv_grid_comm(const kv_grid *g);
+/* 1 for a grid made without MPI (params.serial): its communicator is MPI_COMM_SELF, its halos
+ * local copies. */
+int kv_grid_is_serial(const kv_grid *g); /* the Cartesian communicator (borrowed)    */
 
 /* Neighbour rank along axis on side 0 (low) or 1 (high); MPI_PROC_NULL at a physical boundary. */
 int kv_grid_neighbor(const kv_grid *g, int axis, int side);

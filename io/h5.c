@@ -110,10 +110,10 @@ int kv_h5_mkdir_p(const char *path) {
 }
 
 hid_t kv_h5_fapl_mpio(MPI_Comm comm) {
-  if (kv_comm_start() != KV_OK) { /* MPI-IO needs MPI, even for a serial command */
-    return H5I_INVALID_HID;
-  }
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (!kv_comm_active()) { /* one process without MPI (a serial grid): plain POSIX I/O */
+    return fapl;
+  }
   if (fapl < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0 ||
       H5Pset_all_coll_metadata_ops(fapl, 1) < 0 || H5Pset_coll_metadata_write(fapl, 1) < 0) {
     if (fapl >= 0) {
@@ -280,7 +280,7 @@ static int writer_open(kv_h5_writer *w, const kv_h5_writer_params *p) {
     return KV_ERROR(KV_ERR_IO, "cannot create output file '%s'", w->tmp);
   }
   w->dxpl = H5Pcreate(H5P_DATASET_XFER);
-  if (w->dxpl < 0 || H5Pset_dxpl_mpio(w->dxpl, H5FD_MPIO_COLLECTIVE) < 0) {
+  if (w->dxpl < 0 || (kv_comm_active() && H5Pset_dxpl_mpio(w->dxpl, H5FD_MPIO_COLLECTIVE) < 0)) {
     return KV_ERROR(KV_ERR_IO, "hdf5: cannot set up collective writes of '%s'", w->tmp);
   }
   char now[64];

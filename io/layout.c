@@ -234,6 +234,7 @@ int kv_layout_write_field(const kv_field_layout *L, long nrec, const double *tim
     gp.n[k] = L->n[k];
     gp.procs[k] = 1;
   }
+  gp.serial = 1; /* a prediction file: one process, no MPI needed */
   kv_grid *g = NULL;
   kv_field *fm = NULL, *fs = NULL;
   kv_h5_writer *w = NULL;

@@ -376,6 +376,7 @@ static int setup(kv_fftsolve *s, const kv_fftsolve_params *p) {
 
 int kv_fftsolve_create(const kv_grid *g, const kv_fftsolve_params *p, kv_fftsolve **out) {
   *out = NULL;
+  KV_CHECK(kv_comm_start()); /* FFTW-MPI needs MPI, even on one process */
   MPI_Comm comm = kv_grid_comm(g);
   kv_fftsolve *s = calloc(1, sizeof *s);
   int rc = s ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "fft solver: out of memory");

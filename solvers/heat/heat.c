@@ -176,6 +176,9 @@ static int heat_setup(kv_heat *h, MPI_Comm comm) {
     gp.length[d] = h->p.length[d];
     gp.periodic[d] = h->p.bc[d][0] == KV_BC_PERIODIC;
   }
+  /* Every MPI call of the solver is in the grid, the fields and the FFT solver (which starts MPI
+   * when it is planned): one process runs without MPI. */
+  gp.serial = 1;
   int size;
   size = kv_comm_size(comm);
   if (h->p.scheme != KV_HEAT_EXPLICIT && h->p.solver == KV_HEAT_SOLVER_FFT && h->p.dims >= 2 &&

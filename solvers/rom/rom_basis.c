@@ -219,16 +219,16 @@ static int put_modes(kv_rom *r, kv_h5_store *s, const char *name, const kv_pod *
                : KV_ERROR(KV_ERR_NOMEM, "rom: out of memory");
   rc = kv_status_agree(r->comm, rc);
   if (rc == KV_OK) {
-    MPI_Gather(&nl, 1, MPI_INT, cnt, 1, MPI_INT, 0, r->comm);
+    kv_comm_gather(&nl, 1, MPI_INT, cnt, 0, r->comm);
     if (rank == 0) {
       for (int q = 0, o = 0; q < size; q++, o += cnt[q - 1]) {
         dsp[q] = o;
       }
     }
-    MPI_Gatherv(r->gidx, nl, MPI_LONG, gi, cnt, dsp, MPI_LONG, 0, r->comm);
+    kv_comm_gatherv(r->gidx, nl, MPI_LONG, gi, cnt, dsp, 0, r->comm);
     for (int j = 0; j < k; j++) {
-      MPI_Gatherv(kv_pod_modes(p) + (size_t)j * r->nloc, nl, MPI_DOUBLE, col, cnt, dsp, MPI_DOUBLE,
-                  0, r->comm);
+      kv_comm_gatherv(kv_pod_modes(p) + (size_t)j * r->nloc, nl, MPI_DOUBLE, col, cnt, dsp, 0,
+                      r->comm);
       if (rank == 0) {
         for (long i = 0; i < r->N; i++) {
           all[(size_t)j * r->N + gi[i]] = col[i];

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/comm.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "numerics/deim.h"
@@ -157,7 +158,7 @@ static void rom_free(kv_model *m) {
   free(r->uloc);
   free(r->floc);
   if (r->comm != MPI_COMM_NULL) {
-    MPI_Comm_free(&r->comm);
+    kv_comm_free(&r->comm);
   }
   free(r);
 }
@@ -183,7 +184,7 @@ static int rom_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
   r->check_every = prm.check_every;
   r->chk_err = r->chk_eta = NAN;
   snprintf(r->chk, sizeof r->chk, "%s", prm.checkpoint);
-  MPI_Comm_dup(comm, &r->comm);
+  KV_TRY(kv_comm_dup(comm, &r->comm));
   KV_TRY(kv_model_create(ft, comm, cfg, &r->full));
   KV_TRY(kv_model_info_get(r->full, &r->finfo));
   if (!ft->residual || !ft->residual_at || !ft->stencil || !ft->set_state ||

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Serial commands start without MPI: with Open MPI made unable to initialise (an unknown pml),
-# kelvin --version, --help, fit, predict (one point, a table, a stream), info, plot and compare
-# still work, while run (which starts MPI) and KELVIN_MPI=always fail -- so the probe is real.
+# kelvin --version, --help, fit, predict (one point, a table, a stream), info, plot, compare and a
+# heat run on one process still work (the run equal to one with MPI), while an ebm run (its grid
+# starts MPI) and KELVIN_MPI=always fail -- so the probe is real.
 # predict --stdin answers one line per point; global options may follow the command.
 set -u
 : "${KELVIN:=bin/kelvin}" "${OUT:=tests/out}" "${PY:=/usr/bin/python3}"
@@ -23,7 +24,7 @@ PY
 printf '[surrogate]\ndata = %s/d.csv\ninputs = a, b\noutput = y\nkind = gp\nmodel = %s/gp.h5\ncv_folds = 0\n' \
   "$dir" "$dir" >"$dir/gp.ini"
 printf '[run]\noutput = %s/h.h5\nt_end = 0.01\n[heat]\ndims = 1\nn = 16\n' "$dir" >"$dir/h.ini"
-"$KELVIN" -q run "$dir/h.ini" >/dev/null 2>&1 || bad "the heat run for the probes failed"
+KELVIN_MPI=always "$KELVIN" -q run "$dir/h.ini" >/dev/null 2>&1 || bad "the heat run for the probes failed"
 
 export OMPI_MCA_pml=kelvin_no_such_pml # MPI_Init fails with this
 try() {
@@ -39,10 +40,13 @@ try "kelvin predict --input/--output CSV" "$KELVIN" predict "$dir/gp.h5" --input
 try "kelvin info" "$KELVIN" info "$dir/gp.h5"
 try "kelvin compare" "$KELVIN" compare "$dir/h.h5" "$dir/h.h5"
 try "kelvin plot" "$KELVIN" plot "$dir/h.h5" T -o "$dir/h.png"
-if "$KELVIN" -q run "$dir/h.ini" run.overwrite=true >/dev/null 2>&1; then
-  bad "kelvin run succeeded although MPI cannot start: the probe proves nothing"
+try "kelvin run of a heat case on one process" "$KELVIN" -q run "$dir/h.ini" run.overwrite=true \
+  "run.output=$dir/h_nompi.h5"
+printf '[run]\nmodel = ebm\noutput = %s/e.h5\nyear_end = 1851\n[ebm]\nnlat = 8\nnlon = 1\n' "$dir" >"$dir/e.ini"
+if "$KELVIN" -q run "$dir/e.ini" >/dev/null 2>&1; then
+  bad "an ebm run (whose grid starts MPI) succeeded although MPI cannot start: the probe proves nothing"
 else
-  ok "the probe is real: kelvin run (which starts MPI) fails with it"
+  ok "the probe is real: an ebm run, which starts MPI for its grid, fails with it"
 fi
 if KELVIN_MPI=always "$KELVIN" --version >/dev/null 2>&1; then
   bad "KELVIN_MPI=always did not start MPI"
@@ -50,6 +54,11 @@ else
   ok "KELVIN_MPI=always starts MPI even for --version"
 fi
 unset OMPI_MCA_pml
+if "$KELVIN" compare "$dir/h.h5" "$dir/h_nompi.h5" --rtol 0 --atol 0 >/dev/null 2>&1; then
+  ok "the heat run without MPI equals the one with it, bit for bit"
+else
+  bad "heat with and without MPI differ: $("$KELVIN" compare "$dir/h.h5" "$dir/h_nompi.h5" --rtol 0 --atol 0 | tail -n 3)"
+fi
 
 # --stdin: one 'mean std' line per point, flushed; comments and blank lines skipped; by name too.
 out=$(printf '0.3 0.4\n# a comment\n\n0.1,0.9\nb=0.4 a=0.3\n' | "$KELVIN" predict "$dir/gp.h5" --stdin 2>/dev/null)
