@@ -5,8 +5,9 @@
  * ~0.4 s, which swamps a 1 ms prediction called from an outer loop. The library's collectives on
  * the paths those commands share with parallel ones go through these wrappers: while MPI is not
  * running, every communicator is one process of rank 0 and the collective is the identity. Work
- * that truly needs MPI (a Cartesian grid, MPI-IO) calls kv_comm_start first, which starts MPI on
- * demand; main finalises it if it was started. */
+ * that truly needs MPI (a decomposed grid, FFTW-MPI) calls kv_comm_start first, which starts MPI
+ * on demand; a grid made with kv_grid_params.serial stays without it on one process (and its
+ * files are then written with POSIX HDF5). main finalises MPI if it was started. */
 #ifndef KV_COMM_H
 #define KV_COMM_H
 
