@@ -2,6 +2,7 @@
 #include "core/comm.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,10 +49,16 @@ int kv_field_create(const kv_grid *g, kv_field **out) {
   const long *nloc = kv_grid_local_n(g);
   int nd = kv_grid_ndims(g);
   f->count = 1;
+  int overflow = 0;
   for (int d = 0; d < KV_MAXDIM; d++) {
     f->ghost[d] = d < nd ? 1 : 0;
     f->m[d] = nloc[d] + 2 * f->ghost[d];
-    f->count *= f->m[d];
+    overflow |= __builtin_mul_overflow(f->count, f->m[d], &f->count);
+  }
+  if (overflow || f->count > (long)(SIZE_MAX / sizeof(double) / 2)) {
+    free(f);
+    return KV_ERROR(KV_ERR_NOMEM, "field: %ld x %ld x %ld cells per rank cannot be allocated",
+                    nloc[0], nloc[1], nloc[2]);
   }
   f->stride[0] = 1;
   f->stride[1] = f->m[0];

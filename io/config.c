@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "core/status.h"
 #include "io/config_impl.h"
@@ -211,7 +212,16 @@ int kv_config_load(MPI_Comm comm, const char *path, kv_config **out) {
   long len = 0;
   char *text = NULL;
   int rc = KV_OK;
-  if (rank == 0) {
+  /* A configuration is a regular file: a directory would read as garbage sizes, a FIFO or a
+   * device would block every command; both are refused by name before opening. */
+  struct stat st;
+  if (rank == 0 && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    rc = KV_ERROR(KV_ERR_IO, "cannot read config file '%s': %s, not a regular file", path,
+                  S_ISDIR(st.st_mode)    ? "a directory"
+                  : S_ISFIFO(st.st_mode) ? "a FIFO"
+                                         : "a device");
+  }
+  if (rank == 0 && rc == KV_OK) {
     FILE *fp = fopen(path, "rb");
     if (!fp) {
       rc = KV_ERROR(KV_ERR_IO, "cannot read config file '%s': %s", path, strerror(errno));

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -727,6 +728,13 @@ static int probe_child(const char *path, int data) {
   return rc;
 }
 
+static volatile sig_atomic_t g_probe_expired;
+
+static void probe_alarm(int sig) {
+  (void)sig;
+  g_probe_expired = 1;
+}
+
 int kv_h5_probe(const char *path, int data) {
   fflush(NULL);
   pid_t pid = fork();
@@ -737,11 +745,54 @@ int kv_h5_probe(const char *path, int data) {
     /* No MPI, no atexit handlers: only HDF5 reads, then _exit. */
     _exit(probe_child(path, data) == KV_OK ? 0 : 2);
   }
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0) {
-    if (errno != EINTR) {
-      return KV_OK;
+  /* Bounded: a damaged file can make the HDF5 library loop forever (a zeroed global heap). The
+   * limit grows with the file (the probe reads its chunked data); KELVIN_PROBE_TIMEOUT (seconds)
+   * sets it. */
+  struct stat fst;
+  double limit = 60.0 + (stat(path, &fst) == 0 ? (double)fst.st_size / 50e6 : 0.0);
+  const char *env = getenv("KELVIN_PROBE_TIMEOUT");
+  if (env && atof(env) > 0.0) {
+    limit = atof(env);
+  }
+  /* A blocking wait that a timer interrupts (SIGALRM without SA_RESTART): no polling, so the
+   * common probe of a few milliseconds costs nothing more. */
+  struct sigaction sa, old_sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = probe_alarm;
+  sigemptyset(&sa.sa_mask);
+  /* Repeating after the limit, so that a signal landing just before the wait blocks is followed
+   * by another that interrupts it. */
+  struct itimerval tv = {{0, 100000}, {(time_t)limit, (suseconds_t)((limit - floor(limit)) * 1e6)}},
+                   old_tv;
+  if (tv.it_value.tv_sec == 0 && tv.it_value.tv_usec == 0) {
+    tv.it_value.tv_usec = 1;
+  }
+  g_probe_expired = 0;
+  sigaction(SIGALRM, &sa, &old_sa);
+  setitimer(ITIMER_REAL, &tv, &old_tv);
+  int st = 0, killed = 0;
+  for (;;) {
+    if (g_probe_expired && !killed) {
+      kill(pid, SIGKILL);
+      killed = 1;
     }
+    pid_t w = waitpid(pid, &st, 0);
+    if (w == pid || (w < 0 && errno != EINTR)) {
+      break;
+    }
+  }
+  struct itimerval off = {{0, 0}, {0, 0}};
+  setitimer(ITIMER_REAL, &off, NULL);
+  sigaction(SIGALRM, &old_sa, NULL);
+  if (old_tv.it_value.tv_sec || old_tv.it_value.tv_usec) {
+    setitimer(ITIMER_REAL, &old_tv, NULL);
+  }
+  if (killed) {
+    return KV_ERROR(KV_ERR_FORMAT,
+                    "'%s' is corrupt or unreadable: reading it did not finish in %.3g s (a "
+                    "damaged file can make the HDF5 library loop forever; the probe process was "
+                    "stopped, kelvin itself is safe)",
+                    path, limit);
   }
   if (WIFSIGNALED(st)) {
     return KV_ERROR(KV_ERR_FORMAT,

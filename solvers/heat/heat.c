@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/status.h"
@@ -287,8 +288,34 @@ static int heat_setup(kv_heat *h, MPI_Comm comm) {
   return KV_OK;
 }
 
+/* The grid fits this machine: at least the state and the next state (2 fields of 8 bytes per
+ * cell with ghosts) per rank, checked before any allocation and before a product of sizes could
+ * overflow; only what certainly cannot run is refused. */
+static int check_size(MPI_Comm comm, const kv_heat_params *p) {
+  double cells = 1.0;
+  char list[128] = "";
+  for (int d = 0; d < p->dims; d++) {
+    cells *= (double)(p->n[d] + 2); /* with ghosts */
+    size_t l = strlen(list);
+    snprintf(list + l, sizeof list - l, "%s%ld", d ? ", " : "", p->n[d]);
+  }
+  int size = kv_comm_size(comm);
+  double need = 2.0 * 8.0 * cells / size;
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  double have = pages > 0 && page > 0 ? (double)pages * (double)page : INFINITY;
+  if (need > have || cells > 4.0e18) {
+    return KV_ERROR(
+        KV_ERR_CONFIG,
+        "heat.n = %s: %.3g cells need at least %.3g GB per rank on %d rank%s (the state "
+        "and the next state); this machine has %.3g GB: use fewer cells or more ranks",
+        list, cells, need / 1e9, size, size == 1 ? "" : "s", have / 1e9);
+  }
+  return KV_OK;
+}
+
 int kv_heat_create(MPI_Comm comm, const kv_heat_params *p, kv_heat **out) {
   *out = NULL;
+  KV_CHECK(kv_status_agree(comm, check_size(comm, p)));
   kv_heat *h = calloc(1, sizeof *h);
   int rc = h ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "heat: out of memory");
   rc = kv_status_agree(comm, rc);

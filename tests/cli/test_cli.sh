@@ -45,7 +45,17 @@ expect 0 "ebm.noise_corr_km" "kelvin run --keys lists the ebm keys" -- "$KELVIN"
 expect 2 "unknown command 'frobnicate'" "unknown command" -- "$KELVIN" frobnicate
 expect 2 "missing CONFIG" "run without a config" -- "$KELVIN" run
 expect 2 "cannot read config file 'nope.ini'" "missing config file" -- "$KELVIN" run nope.ini
+mkfifo "$dir/fifo.ini"
+expect 2 "a FIFO, not a regular file" "a FIFO as config is refused at once (not read forever)" -- \
+  timeout 20 "$KELVIN" run "$dir/fifo.ini"
+expect 2 "'$dir': a directory, not a regular file" "a directory as config is named as such" -- \
+  "$KELVIN" run "$dir"
 expect 0 "wrote .*base.h5" "a good run" -- "$KELVIN" run "$dir/base.ini"
+expect 2 "heat.n = 3000002, 3000002, 1: .* need at least .* GB per rank" \
+  "a grid no machine holds is refused by heat.n before any allocation" -- \
+  "$KELVIN" run "$dir/base.ini" heat.dims=3 heat.n=3000002,3000002,1 "run.output=$dir/huge.h5"
+expect 2 "did not finish in" "a file whose reading does not end is stopped by the bounded probe" -- \
+  env KELVIN_PROBE_TIMEOUT=0.000001 "$KELVIN" info "$dir/base.h5"
 expect 2 "exists; set run.overwrite = true" "an existing output is not overwritten" -- "$KELVIN" run "$dir/base.ini"
 expect 0 "wrote" "run.overwrite=true on the command line replaces it" -- "$KELVIN" run "$dir/base.ini" run.overwrite=true
 expect 2 "base.ini:9: heat.initial = 'sine\(1, 1\)'|command line: heat.kappa = 'x'" "a bad override names the command line" -- "$KELVIN" run "$dir/base.ini" heat.kappa=x
