@@ -8,10 +8,12 @@
  * manifest updates of the groups (the manifest on disk always reflects the newest table).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/comm.h"
@@ -32,7 +34,8 @@ typedef struct {
   double t0;
   long ran_before; /* done + failed when this run started    */
   int tty;
-  char *reported; /* rank 0: the cases it has reported        */
+  char *reported;           /* rank 0: the cases it has reported        */
+  int lock_dir, lock_slice; /* rank 0: the lock files held (-1: none)   */
 } farm;
 
 static int mkdir_p(const char *path) {
@@ -61,10 +64,18 @@ static void farm_free(farm *f) {
   free(f->outputs);
   free(f->ids);
   free(f->reported);
+  if (f->lock_slice >= 0) {
+    close(f->lock_slice); /* closing releases the lock */
+  }
+  if (f->lock_dir >= 0) {
+    close(f->lock_dir);
+  }
+  f->lock_dir = f->lock_slice = -1;
 }
 
 static int farm_init(farm *f, const kv_sweep *s, int slice, int nslices) {
   memset(f, 0, sizeof *f);
+  f->lock_dir = f->lock_slice = -1;
   f->s = s;
   long nc = kv_sweep_ncases(s);
   f->ids = malloc((size_t)nc * sizeof *f->ids);
@@ -169,6 +180,67 @@ static void report(const farm *f, const kv_case_record *recs, long idx) {
                "ETA %s)",
                f->ids[idx], r->wall, sm.done, sm.total, sm.failed, e, eta);
   }
+}
+
+/* One writer per sweep directory. A POSIX record lock (fcntl) on a lock file in it: held while
+ * the process lives, released by the kernel when it dies (so a lock left by a killed sweep is
+ * taken over by the next), and honoured on NFS. A whole-directory run takes it exclusively; a
+ * Slurm slice takes it shared plus its own slice's lock exclusively, so that the slices of an
+ * array run side by side but never beside a whole run or a second copy of themselves. The lock
+ * file names its holder for the refusal. Rank 0 only. */
+static int take_lock(const char *dir, const char *name, int exclusive, int *fd_out) {
+  char path[4300];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return KV_ERROR(KV_ERR_IO, "sweep: cannot open the lock file '%s': %s", path, strerror(errno));
+  }
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = exclusive ? F_WRLCK : F_RDLCK;
+  fl.l_whence = SEEK_SET;
+  if (fcntl(fd, F_SETLK, &fl) < 0) {
+    char holder[256] = "";
+    struct flock q = fl;
+    ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+    holder[n > 0 ? n : 0] = '\0';
+    holder[strcspn(holder, "\n")] = '\0';
+    int pid = fcntl(fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK ? (int)q.l_pid : 0;
+    close(fd);
+    if (!holder[0]) {
+      snprintf(holder, sizeof holder, "%s", "the slices of a Slurm array (--slice)");
+    }
+    return KV_ERROR(KV_ERR_USAGE,
+                    "sweep: %s is in use by another kelvin sweep (%s%s%.0d): two writers would "
+                    "run each other's cases and spoil the manifest; wait for it to end or stop "
+                    "it (a lock left by a process that died is released with it: %s)",
+                    dir, holder, pid ? ", lock pid " : "", pid, path);
+  }
+  if (exclusive) {
+    char host[128] = "?", when[64];
+    gethostname(host, sizeof host - 1);
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", localtime(&now));
+    char text[400];
+    int len = snprintf(text, sizeof text, "host %s pid %ld since %s\n", host, (long)getpid(), when);
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)len, 0) != len) {
+      /* the holder's description is only for messages: the lock itself stands */
+    }
+  }
+  *fd_out = fd;
+  return KV_OK;
+}
+
+static int lock_farm(farm *f, const kv_sweep_options *o) {
+  const char *dir = kv_sweep_dir(f->s);
+  KV_CHECK(mkdir_p(dir));
+  KV_CHECK(take_lock(dir, ".kelvin-sweep.lock", o->nslices == 0, &f->lock_dir));
+  if (o->nslices > 0) {
+    char name[96];
+    snprintf(name, sizeof name, ".kelvin-sweep.slice-%d-of-%d.lock", o->slice, o->nslices);
+    KV_CHECK(take_lock(dir, name, 1, &f->lock_slice));
+  }
+  return KV_OK;
 }
 
 /* Rank 0 reports every case finished since it last looked: one stream of progress, in order of
@@ -327,6 +399,9 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
   kv_case_record *recs = calloc((size_t)f.n + 1, sizeof *recs);
   if (rc == KV_OK && !recs) {
     rc = KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
+  }
+  if (rc == KV_OK && rank == 0) {
+    rc = lock_farm(&f, o);
   }
   if (rc == KV_OK && rank == 0) {
     rc = survey(&f, o, recs);
