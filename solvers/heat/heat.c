@@ -45,10 +45,22 @@ static double profile_value(const double *x, void *vctx) {
   return a * exp(-0.5 * r2 / (s * s));
 }
 
+/* A field from file.h5:/dataset (key names the configuration key in messages). Collective. */
+static int read_keyed(kv_field *f, const char *key, const kv_config_func *fn) {
+  int rc = kv_h5_read_field_matched(fn->path, fn->dataset, -1, f, NULL, NULL);
+  if (rc != KV_OK) {
+    char why[1024];
+    snprintf(why, sizeof why, "%s", kv_error_message());
+    rc = KV_ERROR(rc, "%s = %s:%s: %s", key, fn->path, fn->dataset, why);
+  }
+  return rc;
+}
+
 /* Set field from a profile (analytic or file). Collective (file reads are). */
-static int set_profile(kv_field *f, const kv_config_func *prof, const double *len, int dims) {
+static int set_profile(kv_field *f, const char *key, const kv_config_func *prof, const double *len,
+                       int dims) {
   if (strcmp(prof->name, "file") == 0) {
-    return kv_h5_read_field_matched(prof->path, prof->dataset, -1, f, NULL, NULL);
+    return read_keyed(f, key, prof);
   }
   profile_ctx c = {prof, len, dims};
   kv_field_set_fn(f, profile_value, &c);
@@ -205,13 +217,13 @@ static int heat_setup(kv_heat *h, MPI_Comm comm) {
   }
   KV_CHECK(kv_status_agree(comm, rc));
   /* Initial state, conductivity and source (file reads are collective and agreed). */
-  KV_CHECK(set_profile(h->T, &h->p.initial, h->p.length, h->p.dims));
+  KV_CHECK(set_profile(h->T, "heat.initial", &h->p.initial, h->p.length, h->p.dims));
   h->kappa_max = h->p.kappa;
   if (h->nonlinear) {
     KV_CHECK(kv_heat_kappa_update(h, h->T));
   } else if (h->kappa) {
     const kv_config_func *kf = &h->p.kappa_field;
-    KV_CHECK(kv_h5_read_field_matched(kf->path, kf->dataset, -1, h->kappa, NULL, NULL));
+    KV_CHECK(read_keyed(h->kappa, "heat.kappa", kf));
     if (h->p.kappa_scale != 1.0) {
       double *k = kv_field_data(h->kappa);
       const long *m = kv_field_extent(h->kappa);
@@ -232,7 +244,7 @@ static int heat_setup(kv_heat *h, MPI_Comm comm) {
     kv_heat_fill_boundary(h, h->kappa, 1);
   }
   if (h->dq) {
-    KV_CHECK(set_profile(h->dq, &h->p.source, h->p.length, h->p.dims));
+    KV_CHECK(set_profile(h->dq, "heat.source", &h->p.source, h->p.length, h->p.dims));
     double *q = kv_field_data(h->dq);
     const long *m = kv_field_extent(h->dq);
     for (long i = 0; i < m[0] * m[1] * m[2]; i++) {

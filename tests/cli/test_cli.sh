@@ -56,6 +56,8 @@ expect 2 "heat.n = 3000002, 3000002, 1: .* need at least .* GB per rank" \
   "$KELVIN" run "$dir/base.ini" heat.dims=3 heat.n=3000002,3000002,1 "run.output=$dir/huge.h5"
 expect 2 "did not finish in" "a file whose reading does not end is stopped by the bounded probe" -- \
   env KELVIN_PROBE_TIMEOUT=0.000001 "$KELVIN" info "$dir/base.h5"
+expect 2 "heat.kappa = $dir/nosuch.h5:/k: cannot read" "a missing kappa file is named with its key" -- \
+  "$KELVIN" run "$dir/base.ini" "heat.kappa=$dir/nosuch.h5:/k" "run.output=$dir/nk.h5"
 expect 2 "exists; set run.overwrite = true" "an existing output is not overwritten" -- "$KELVIN" run "$dir/base.ini"
 expect 0 "wrote" "run.overwrite=true on the command line replaces it" -- "$KELVIN" run "$dir/base.ini" run.overwrite=true
 expect 2 "base.ini:9: heat.initial = 'sine\(1, 1\)'|command line: heat.kappa = 'x'" "a bad override names the command line" -- "$KELVIN" run "$dir/base.ini" heat.kappa=x
