@@ -200,6 +200,20 @@ int main(int argc, char **argv) {
       cmd = argv[k];
     }
   }
+  /* kelvin's own environment variables: a value it would ignore is a mistake to name. */
+  const char *mpi_env = getenv("KELVIN_MPI"), *probe_env = getenv("KELVIN_PROBE_TIMEOUT");
+  if (mpi_env && *mpi_env && strcmp(mpi_env, "always") != 0 && strcmp(mpi_env, "never") != 0) {
+    fprintf(stderr, "kelvin: error: KELVIN_MPI = '%s': expected always or never (or unset)\n",
+            mpi_env);
+    return 2;
+  }
+  if (probe_env && *probe_env && !(strtod(probe_env, NULL) > 0.0)) {
+    fprintf(stderr,
+            "kelvin: error: KELVIN_PROBE_TIMEOUT = '%s': expected a positive number of "
+            "seconds\n",
+            probe_env);
+    return 2;
+  }
   kv_h5_mpi_defaults(); /* before MPI_Init: it sets MPI-IO parameters */
   if (wants_mpi(cmd)) {
     kv_comm_singleton_env();

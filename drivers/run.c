@@ -176,9 +176,20 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
     if (info.cfl > 0) {
       snprintf(cfl, sizeof cfl, " (cfl %.3g)", info.cfl);
     }
-    kv_info("%s: %dD grid %s cells on %d rank%s (%s), dt = %.6g %s%s, %ld steps to t = %g %s", name,
-            nd, cells, size, size > 1 ? "s" : "", procs, info.dt, unit, cfl,
-            info.nsteps - info.step0, info.t0 + info.dt * (double)(info.nsteps - info.step0), tu);
+    /* A calendar model's end as the year it completes ("days since 1850" of a run that starts
+     * before 1850 would read as a large negative time). */
+    double t_end = info.t0 + info.dt * (double)(info.nsteps - info.step0);
+    int ref = 0;
+    char end[160];
+    if (info.calendar && !strcmp(info.calendar, "noleap") &&
+        sscanf(tu, "days since %d", &ref) == 1) {
+      snprintf(end, sizeof end, "the end of year %ld", (long)floor(ref + t_end / 365.0 + 1e-9) - 1);
+    } else {
+      snprintf(end, sizeof end, "t = %g %s", t_end, tu);
+    }
+    kv_info("%s: %dD grid %s cells on %d rank%s (%s), dt = %.6g %s%s, %ld steps to %s", name, nd,
+            cells, size, size > 1 ? "s" : "", procs, info.dt, unit, cfl, info.nsteps - info.step0,
+            end);
     if (info.step0 > 0) {
       kv_info("restarting from %s at step %ld, t = %g", opts->restart, info.step0, info.t0);
     }

@@ -15,7 +15,8 @@ int kv_h5_attr_double(hid_t obj, const char *name, double v);
 /* Create the directories of a file path (mkdir -p of its dirname). */
 int kv_h5_mkdir_p(const char *path);
 
-/* A file-access property list for MPI-IO on comm (negative on failure). */
+/* A file-access property list for MPI-IO on comm, or plain POSIX I/O while MPI is not running (a
+ * serial grid); negative on failure. */
 hid_t kv_h5_fapl_mpio(MPI_Comm comm);
 
 /* Records per chunk of a time series. */

@@ -58,6 +58,17 @@ expect 2 "did not finish in" "a file whose reading does not end is stopped by th
   env KELVIN_PROBE_TIMEOUT=0.000001 "$KELVIN" info "$dir/base.h5"
 expect 2 "heat.kappa = $dir/nosuch.h5:/k: cannot read" "a missing kappa file is named with its key" -- \
   "$KELVIN" run "$dir/base.ini" "heat.kappa=$dir/nosuch.h5:/k" "run.output=$dir/nk.h5"
+expect 2 "KELVIN_MPI = 'sometimes': expected always or never" "a bad KELVIN_MPI is named" -- \
+  env KELVIN_MPI=sometimes "$KELVIN" --version
+expect 2 "KELVIN_PROBE_TIMEOUT = 'abc': expected a positive number" "a bad KELVIN_PROBE_TIMEOUT is named" -- \
+  env KELVIN_PROBE_TIMEOUT=abc "$KELVIN" --version
+printf '[run]\nmodel = ebm\noutput = %s/e1200.h5\nyear_start = 1200\nyear_end = 1201\n[ebm]\nnlat = 8\nnlon = 1\n' "$dir" >"$dir/e1200.ini"
+out=$("$KELVIN" run "$dir/e1200.ini" 2>&1)
+if grep -q "steps to the end of year 1201" <<<"$out" && ! grep -q "cfl 0\|t = -" <<<"$out"; then
+  ok "the ebm start line says the year it runs to (no cfl 0, no negative day count)"
+else
+  bad "ebm start line: $(head -n 1 <<<"$out")"
+fi
 expect 2 "exists; set run.overwrite = true" "an existing output is not overwritten" -- "$KELVIN" run "$dir/base.ini"
 expect 0 "wrote" "run.overwrite=true on the command line replaces it" -- "$KELVIN" run "$dir/base.ini" run.overwrite=true
 expect 2 "base.ini:9: heat.initial = 'sine\(1, 1\)'|command line: heat.kappa = 'x'" "a bad override names the command line" -- "$KELVIN" run "$dir/base.ini" heat.kappa=x
