@@ -74,7 +74,7 @@ const kv_config_key kv_heat_keys[] = {
     {"heat.mg_alpha", KV_CFG_DOUBLE, "0", NULL, 0.0, 1.95,
      "mg: scale of the coarse-grid correction, 1..1.95 (over-correction for the piecewise-constant "
      "transfer); 0 = by dimension: 1.25 in 1D, 1.5 in 2D, 1.0 in 3D (measured best)"},
-    {"heat.fft_planner", KV_CFG_ENUM, "measure", "estimate|measure|patient", KV_CFG_NORANGE,
+    {"heat.fft_planner", KV_CFG_ENUM, "estimate", "estimate|measure|patient", KV_CFG_NORANGE,
      "FFTW planner effort (plans are made once per run)"},
     {"heat.fft_wisdom", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "FFTW wisdom file: read before planning if present, written after"},
