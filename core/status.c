@@ -53,10 +53,13 @@ int kv_exit_status(int code) {
 }
 
 int kv_error_raise(int code, const char *file, int line, const char *fmt, ...) {
+  /* Through a copy: a message may quote the previous one (kv_error_message() as an argument). */
+  char buf[sizeof g_message];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(g_message, sizeof g_message, fmt, ap);
+  vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
+  memcpy(g_message, buf, sizeof buf);
   snprintf(g_where, sizeof g_where, "%s:%d", file, line);
   return code;
 }

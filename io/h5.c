@@ -134,9 +134,8 @@ int kv_h5_ensure_groups(hid_t file, const char *name) {
     }
     *p = '\0';
     if (H5Lexists(file, buf, H5P_DEFAULT) <= 0) {
-      hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE), gr = H5I_INVALID_HID;
-      if (gcpl >= 0 &&
-          H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0) {
+      hid_t gcpl = kv_h5_gcpl(), gr = H5I_INVALID_HID;
+      if (gcpl >= 0) {
         gr = H5Gcreate2(file, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
       }
       if (gcpl >= 0) {
@@ -165,9 +164,13 @@ static int write_coords(kv_h5_writer *w, const char *units, const kv_h5_axis *ax
   }
   for (int d = 0; d < nd; d++) {
     hsize_t dim = (hsize_t)n[d];
-    hid_t s = H5Screate_simple(1, &dim, NULL);
+    hid_t s = H5Screate_simple(1, &dim, NULL), pl = kv_h5_dcpl_checked(1, &dim, sizeof(double));
     const char *name = ax ? ax[d].name : names[d];
-    hid_t ds = H5Dcreate2(w->file, name, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t ds = pl < 0 ? H5I_INVALID_HID
+                      : H5Dcreate2(w->file, name, H5T_IEEE_F64LE, s, H5P_DEFAULT, pl, H5P_DEFAULT);
+    if (pl >= 0) {
+      H5Pclose(pl);
+    }
     double *x = malloc((size_t)n[d] * sizeof *x);
     int rc =
         (ds < 0 || !x) ? KV_ERROR(KV_ERR_IO, "hdf5: cannot create coordinate %s", name) : KV_OK;
@@ -175,14 +178,10 @@ static int write_coords(kv_h5_writer *w, const char *units, const kv_h5_axis *ax
       for (long i = 0; i < n[d]; i++) {
         x[i] = ax ? ax[d].values[i] : kv_grid_coord(w->g, d, i);
       }
-      hid_t ms = H5Screate_simple(1, &dim, NULL);
-      /* Rank 0 writes; the others take part in the collective write with empty selections. */
-      int sel = ms >= 0 && (w->rank == 0 || (H5Sselect_none(ms) >= 0 && H5Sselect_none(s) >= 0));
-      if (!sel || H5Dwrite(ds, H5T_NATIVE_DOUBLE, ms, s, w->dxpl, x) < 0 ||
+      if (kv_h5_write_whole(ds, H5T_NATIVE_DOUBLE, w->dxpl, w->rank, x) < 0 ||
           H5DSset_scale(ds, name) < 0) {
         rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot write coordinate %s", name);
       }
-      H5Sclose(ms);
     }
     free(x);
     H5Sclose(s);
@@ -228,7 +227,8 @@ static int write_time_axis(kv_h5_writer *w, const char *units, const char *calen
   hid_t s = H5Screate_simple(1, &dim, &maxd);
   hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
   w->dtime = H5I_INVALID_HID;
-  if (s >= 0 && pl >= 0 && H5Pset_chunk(pl, 1, &chunk) >= 0) {
+  if (s >= 0 && pl >= 0 && H5Pset_chunk(pl, 1, &chunk) >= 0 && H5Pset_fletcher32(pl) >= 0 &&
+      kv_h5_compact_meta(pl) == KV_OK) {
     w->dtime = H5Dcreate2(w->file, "time", H5T_IEEE_F64LE, s, H5P_DEFAULT, pl, H5P_DEFAULT);
   }
   if (pl >= 0) {
@@ -265,7 +265,8 @@ static int writer_open(kv_h5_writer *w, const kv_h5_writer_params *p) {
   hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
   /* netCDF-4 expects creation order to be tracked; it also lets ncdump list in our order. */
   w->file = H5I_INVALID_HID;
-  if (fapl >= 0 && fcpl >= 0 &&
+  if (fapl >= 0 && fcpl >= 0 && kv_h5_fapl_checksums(fapl) == KV_OK &&
+      kv_h5_compact_meta(fcpl) == KV_OK &&
       H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0 &&
       H5Pset_attr_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0) {
     w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, fcpl, fapl);
@@ -290,6 +291,7 @@ static int writer_open(kv_h5_writer *w, const kv_h5_writer_params *p) {
   KV_CHECK(kv_h5_attr_text(w->file, "institution", "kelvin"));
   KV_CHECK(kv_h5_attr_text(w->file, "source", "kelvin " KV_VERSION));
   KV_CHECK(kv_h5_attr_text(w->file, "kelvin_version", KV_VERSION));
+  KV_CHECK(kv_h5_mark_checksums(w->file));
   KV_CHECK(kv_h5_attr_text(w->file, "model", p->model ? p->model : "unknown"));
   KV_CHECK(kv_h5_attr_text(w->file, "created", now));
   KV_CHECK(kv_h5_attr_text(w->file, "config", p->config_text ? p->config_text : ""));
@@ -384,14 +386,16 @@ static hid_t create_dataset(kv_h5_writer *w, const char *name, int rank, const h
                             const hsize_t *dims, const hsize_t *maxd) {
   hid_t s = H5Screate_simple(rank, dims, maxd);
   hid_t pl = H5Pcreate(H5P_DATASET_CREATE), d = H5I_INVALID_HID;
-  int ok = s >= 0 && pl >= 0 && H5Pset_chunk(pl, rank, chunk) >= 0 &&
-           H5Pset_fill_time(pl, H5D_FILL_TIME_NEVER) >= 0 &&
+  int ok = s >= 0 && pl >= 0 && kv_h5_compact_meta(pl) == KV_OK &&
+           H5Pset_chunk(pl, rank, chunk) >= 0 && H5Pset_fill_time(pl, H5D_FILL_TIME_NEVER) >= 0 &&
            H5Pset_attr_creation_order(pl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0;
   /* run.compress: shuffle then deflate, as netCDF-4 writes them (parallel HDF5 compresses with
    * collective writes). */
   if (ok && w->deflate > 0) {
     ok = H5Pset_shuffle(pl) >= 0 && H5Pset_deflate(pl, (unsigned)w->deflate) >= 0;
   }
+  /* Every chunk verified on reading (after decompression, as HDF5 orders the filters). */
+  ok = ok && H5Pset_fletcher32(pl) >= 0;
   if (ok) {
     d = H5Dcreate2(w->file, name, w->float32 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE, s, H5P_DEFAULT, pl,
                    H5P_DEFAULT);
@@ -695,6 +699,15 @@ static int do_append(kv_h5_writer *w, double t, const kv_output_list *l) {
 }
 
 int kv_h5_writer_append(kv_h5_writer *w, double t, const kv_output_list *l) {
+  /* A full disk is found before the collective writes, on every rank alike. */
+  double bytes = 16.0 * (1 + l->nscalars);
+  for (int i = 0; i < l->nfields; i++) {
+    bytes += (double)kv_grid_global_count(w->g) * (w->float32 ? 4 : 8);
+  }
+  for (int i = 0; i < l->nvectors; i++) {
+    bytes += 8.0 * l->vectors[i].n;
+  }
+  KV_CHECK(kv_status_agree(w->comm, w->rank == 0 ? kv_h5_room(w->path, bytes) : KV_OK));
   return kv_status_agree(w->comm, do_append(w, t, l));
 }
 
@@ -704,20 +717,16 @@ long kv_h5_writer_records(const kv_h5_writer *w) {
 
 int kv_h5_writer_put_scalar(kv_h5_writer *w, const char *name, const char *units,
                             const char *long_name, double v) {
-  hid_t sp = H5Screate(H5S_SCALAR);
-  hid_t d =
-      sp >= 0 ? H5Dcreate2(w->file, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
-              : H5I_INVALID_HID;
+  hid_t sp = H5Screate(H5S_SCALAR), pl = kv_h5_dcpl_checked(0, NULL, sizeof v);
+  hid_t d = sp >= 0 && pl >= 0
+                ? H5Dcreate2(w->file, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, pl, H5P_DEFAULT)
+                : H5I_INVALID_HID;
+  if (pl >= 0) {
+    H5Pclose(pl);
+  }
   int rc = d >= 0 ? KV_OK : KV_ERROR(KV_ERR_IO, "hdf5: cannot create %s", name);
-  if (rc == KV_OK) {
-    /* Rank 0 writes; the others take part with empty selections. */
-    hid_t ms = H5Screate(H5S_SCALAR), fs = H5Dget_space(d);
-    int sel = w->rank == 0 || (H5Sselect_none(ms) >= 0 && H5Sselect_none(fs) >= 0);
-    if (!sel || H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, w->dxpl, &v) < 0) {
-      rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot write %s", name);
-    }
-    H5Sclose(ms);
-    H5Sclose(fs);
+  if (rc == KV_OK && kv_h5_write_whole(d, H5T_NATIVE_DOUBLE, w->dxpl, w->rank, &v) < 0) {
+    rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot write %s", name);
   }
   if (rc == KV_OK && units && *units) {
     rc = kv_h5_attr_text(d, "units", units);
@@ -773,11 +782,12 @@ int kv_h5_writer_close(kv_h5_writer *w, const char *status, const char *suffix, 
                        size_t n) {
   int rc = kv_h5_attr_text(w->file, "status", status ? status : "complete");
   close_handles(w);
-  if (H5Fclose(w->file) < 0 && rc == KV_OK) {
-    rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot close '%s'", w->tmp);
-  }
-  w->file = H5I_INVALID_HID;
   rc = kv_status_agree(w->comm, rc);
+  int rc2 = kv_h5_close_file(w->file, rc == KV_OK, w->comm);
+  w->file = H5I_INVALID_HID;
+  if (rc == KV_OK && rc2 != KV_OK) {
+    rc = KV_ERROR(rc2, "cannot finish writing '%s': %s", w->tmp, kv_error_message());
+  }
   char final[PATH_MAX + 16];
   if (status) {
     size_t len = strlen(w->path);
@@ -809,7 +819,7 @@ void kv_h5_writer_free(kv_h5_writer *w) {
   }
   close_handles(w);
   if (w->file >= 0) {
-    H5Fclose(w->file);
+    kv_h5_close_file(w->file, 0, w->comm); /* its space given back: it is removed below */
   }
   kv_comm_barrier(w->comm);
   if (w->rank == 0) {

@@ -271,8 +271,17 @@ int kv_h5_list_datasets(const char *path, char **names);
  * attributes (and, with data = 1, every numeric dataset) are read in a forked child process. The
  * HDF5 library validates little of what it reads, and some corruptions (a damaged global heap, a
  * broken chunk index) make it crash; the child's death is reported here as KV_ERR_FORMAT instead.
- * Ordinary read errors are left to the real reads. Not collective; call before serial reads. */
+ * Files with kelvin's checksums have checksummed chunk indexes, so data = 1 reads no data of
+ * theirs; data = 2 walks the whole file as kv_h5_verify does. Ordinary read errors are left to
+ * the real reads. Not collective; call before serial reads. */
 int kv_h5_probe(const char *path, int data);
+
+/* Verify every checksum of a file kelvin wrote (kelvin info --verify): after the probe, every
+ * attribute and every value of every dataset is read, so that the HDF5 library checks each
+ * metadata checksum and each Fletcher32 chunk. Counts the datasets and attributes read;
+ * *checksummed = 0 for a file written before kelvin stored checksums (readable, unverifiable).
+ * KV_ERR_FORMAT naming the file and the first damaged object. Not collective. */
+int kv_h5_verify(const char *path, long *datasets, long *attributes, int *checksummed);
 
 /* Print a human-readable description of a file (datasets, shapes, dims, units, attributes, stored
  * config) to stream. Not collective. */

@@ -51,18 +51,20 @@ int kv_h5_cf_bounds(hid_t file, hid_t dxpl, int rank, hid_t coord, const char *n
   }
   char bname[160];
   snprintf(bname, sizeof bname, "%s_bnds", name);
-  hid_t dim = H5I_INVALID_HID, ds = H5I_INVALID_HID, sp = H5I_INVALID_HID, ms = H5I_INVALID_HID;
+  hid_t dim = H5I_INVALID_HID, ds = H5I_INVALID_HID, sp = H5I_INVALID_HID;
   if (rc == KV_OK) {
     rc = bnds_dim(file, &dim);
   }
   if (rc == KV_OK) {
     hsize_t dims[2] = {(hsize_t)n, 2};
     sp = H5Screate_simple(2, dims, NULL);
-    ms = H5Screate_simple(2, dims, NULL);
-    ds = H5Dcreate2(file, bname, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    /* Rank 0 writes; the others take part with empty selections. */
-    int sel = ms >= 0 && (rank == 0 || (H5Sselect_none(ms) >= 0 && H5Sselect_none(sp) >= 0));
-    if (ds < 0 || !sel || H5Dwrite(ds, H5T_NATIVE_DOUBLE, ms, sp, dxpl, b) < 0 ||
+    hid_t pl = kv_h5_dcpl_checked(2, dims, sizeof(double));
+    ds = pl < 0 ? H5I_INVALID_HID
+                : H5Dcreate2(file, bname, H5T_IEEE_F64LE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    if (pl >= 0) {
+      H5Pclose(pl);
+    }
+    if (ds < 0 || kv_h5_write_whole(ds, H5T_NATIVE_DOUBLE, dxpl, rank, b) < 0 ||
         H5DSattach_scale(ds, coord, 0) < 0 || H5DSattach_scale(ds, dim, 1) < 0) {
       rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot write %s", bname);
     }
@@ -79,9 +81,6 @@ int kv_h5_cf_bounds(hid_t file, hid_t dxpl, int rank, hid_t coord, const char *n
   if (sp >= 0) {
     H5Sclose(sp);
   }
-  if (ms >= 0) {
-    H5Sclose(ms);
-  }
   free(b);
   return rc;
 }
@@ -92,7 +91,7 @@ int kv_h5_cf_time_bounds(hid_t file, hid_t dtime, hid_t *out) {
   KV_CHECK(bnds_dim(file, &bdim));
   hsize_t dims[2] = {0, 2}, maxd[2] = {H5S_UNLIMITED, 2}, chunk[2] = {KV_H5_SERIES_CHUNK, 2};
   hid_t sp = H5Screate_simple(2, dims, maxd), pl = H5Pcreate(H5P_DATASET_CREATE);
-  if (sp >= 0 && pl >= 0 && H5Pset_chunk(pl, 2, chunk) >= 0) {
+  if (sp >= 0 && pl >= 0 && H5Pset_chunk(pl, 2, chunk) >= 0 && H5Pset_fletcher32(pl) >= 0) {
     *out = H5Dcreate2(file, "time_bnds", H5T_IEEE_F64LE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
   }
   if (sp >= 0) {

@@ -57,4 +57,47 @@ int kv_h5_select_block(hid_t d, const kv_field *f, int lead, long record, hid_t 
 /* A text attribute (fixed or variable length) as a malloc'd string, or NULL. */
 char *kv_h5_read_text_attr(hid_t obj, const char *name);
 
+/* h5_check.c. Select the HDF5 1.10 file format on a file-access list: every piece of metadata
+ * (superblock, object headers with their attributes and compact data, chunk indexes) then
+ * carries a checksum the library verifies on each read. Not collective. */
+int kv_h5_fapl_checksums(hid_t fapl);
+/* h5_check.c. Keep the attributes (and, for group and file creation lists, the links) of the
+ * objects made with ocpl in their checksummed object header instead of an unchecksummed heap. */
+int kv_h5_compact_meta(hid_t ocpl);
+/* h5_check.c. A group-creation list: creation order tracked (netCDF-4), compact links and
+ * attributes. The caller closes it; negative on failure. */
+hid_t kv_h5_gcpl(void);
+/* h5_check.c. A dataset-creation list for a fixed-size dataset (rank dims, elem bytes per value)
+ * whose data are verified on reading: up to 8 KiB compact (inside the checksummed object
+ * header), larger chunked by whole leading rows with the Fletcher32 filter; empty datasets get
+ * the default layout. The caller closes it; negative on failure. */
+hid_t kv_h5_dcpl_checked(int rank, const hsize_t *dims, size_t elem);
+/* h5_check.c. Write the whole of a fixed-size dataset: every rank when it is compact (metadata
+ * every rank changes alike), else rank 0 with the others taking part with empty selections.
+ * Collective when the file is open with MPI-IO; negative on failure. */
+herr_t kv_h5_write_whole(hid_t d, hid_t memtype, hid_t dxpl, int rank, const void *v);
+/* h5_check.c. Mark a file as checksummed (the root attribute kelvin_checksums). */
+int kv_h5_mark_checksums(hid_t file);
+/* h5_check.c. 1 if the file carries the checksum mark. */
+int kv_h5_has_checksums(hid_t file);
+/* h5_check.c. Warn (rank 0) that a kelvin file without the mark cannot be verified. */
+void kv_h5_notice_unchecked(hid_t file, const char *path);
+/* h5_check.c. 1 if the HDF5 error stack of the last failed call reports a checksum mismatch. */
+int kv_h5_damaged(void);
+/* h5_check.c. Close a file being written. keep = 1: flush it, agree across comm (MPI_COMM_NULL:
+ * this process alone) and close; when the flush failed anywhere (a full disk), or keep = 0 (the
+ * file will be removed), its space is given back first (truncated to nothing) so that the close,
+ * which HDF5 cannot survive failing, has room. Collective over comm; KV_ERR_IO when the file is
+ * not complete. */
+int kv_h5_close_file(hid_t file, int keep, MPI_Comm comm);
+/* h5_check.c. KV_ERR_IO (naming path) unless the file system holding path has room for bytes
+ * more (and HDF5's metadata beside them). Checked before a collective write, which HDF5 cannot
+ * leave cleanly on one rank alone. Not collective (rank 0 calls it; agree after). */
+int kv_h5_room(const char *path, double bytes);
+/* h5_check.c. kv_h5_verify without the probe (what the probe process itself runs). */
+int kv_h5_verify_walk(const char *path, long *datasets, long *attributes, int *checksummed);
+/* h5_check.c. After a failed read of object obj in path: KV_ERR_FORMAT saying the file is
+ * damaged (a checksum mismatch) or truncated/corrupt, naming both. */
+int kv_h5_read_failed(const char *path, const char *obj);
+
 #endif

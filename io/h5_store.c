@@ -21,6 +21,22 @@
 /* Tables (manifests), the completeness check of case files, and model stores. */
 /* ---------------------------------------------------------------- tables and completeness */
 
+/* A new file (truncating) in the checksummed format; negative on failure. */
+static hid_t checked_create(const char *path) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), fcpl = H5Pcreate(H5P_FILE_CREATE);
+  hid_t f = fapl >= 0 && fcpl >= 0 && kv_h5_fapl_checksums(fapl) == KV_OK &&
+                    kv_h5_compact_meta(fcpl) == KV_OK
+                ? H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl)
+                : H5I_INVALID_HID;
+  if (fapl >= 0) {
+    H5Pclose(fapl);
+  }
+  if (fcpl >= 0) {
+    H5Pclose(fcpl);
+  }
+  return f;
+}
+
 static int table_column(hid_t file, hid_t dscale, const kv_h5_column *c, long nrows) {
   hsize_t n = (hsize_t)nrows;
   hid_t sp = H5Screate_simple(1, &n, NULL);
@@ -29,7 +45,12 @@ static int table_column(hid_t file, hid_t dscale, const kv_h5_column *c, long nr
     H5Tset_size(t, H5T_VARIABLE);
     H5Tset_cset(t, H5T_CSET_UTF8);
   }
-  hid_t d = H5Dcreate2(file, c->name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t pl = kv_h5_dcpl_checked(1, &n, H5Tget_size(t));
+  hid_t d =
+      pl < 0 ? H5I_INVALID_HID : H5Dcreate2(file, c->name, t, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  if (pl >= 0) {
+    H5Pclose(pl);
+  }
   herr_t e = d < 0 ? -1
                    : H5Dwrite(d, c->num ? H5T_NATIVE_DOUBLE : t, H5S_ALL, H5S_ALL, H5P_DEFAULT,
                               c->num ? (const void *)c->num : (const void *)c->text);
@@ -56,7 +77,7 @@ int kv_h5_write_table(const char *path, const char *title, const char *dim, cons
   kv_h5_quiet();
   char tmp[4200];
   snprintf(tmp, sizeof tmp, "%s.part", path);
-  hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t file = checked_create(tmp);
   if (file < 0) {
     return KV_ERROR(KV_ERR_IO, "cannot create '%s'", tmp);
   }
@@ -71,9 +92,16 @@ int kv_h5_write_table(const char *path, const char *title, const char *dim, cons
   if (rc == KV_OK) {
     rc = kv_h5_attr_text(file, "kelvin_version", KV_VERSION);
   }
+  if (rc == KV_OK) {
+    rc = kv_h5_mark_checksums(file);
+  }
   hsize_t n = (hsize_t)nrows;
-  hid_t sp = H5Screate_simple(1, &n, NULL);
-  hid_t ds = H5Dcreate2(file, dim, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t sp = H5Screate_simple(1, &n, NULL), pl = kv_h5_dcpl_checked(1, &n, 8);
+  hid_t ds = pl < 0 ? H5I_INVALID_HID
+                    : H5Dcreate2(file, dim, H5T_STD_I64LE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  if (pl >= 0) {
+    H5Pclose(pl);
+  }
   if (rc == KV_OK &&
       (ds < 0 || H5Dwrite(ds, H5T_NATIVE_LONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, ids) < 0 ||
        H5DSset_scale(ds, dim) < 0)) {
@@ -86,8 +114,9 @@ int kv_h5_write_table(const char *path, const char *title, const char *dim, cons
     H5Dclose(ds);
   }
   H5Sclose(sp);
-  if (H5Fclose(file) < 0 && rc == KV_OK) {
-    rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot close '%s'", tmp);
+  int rc2 = kv_h5_close_file(file, rc == KV_OK, MPI_COMM_NULL);
+  if (rc == KV_OK && rc2 != KV_OK) {
+    rc = KV_ERROR(rc2, "cannot write '%s': %s", path, kv_error_message());
   }
   if (rc == KV_OK && rename(tmp, path) != 0) {
     rc = KV_ERROR(KV_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
@@ -166,7 +195,7 @@ int kv_h5_store_create(const char *path, kv_h5_store **out) {
     free(s);
     return KV_ERROR(KV_ERR_IO, "cannot create the directory of '%s': %s", path, strerror(errno));
   }
-  s->file = H5Fcreate(s->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  s->file = checked_create(s->tmp);
   if (s->file < 0) {
     free(s);
     return KV_ERROR(KV_ERR_IO, "cannot create '%s'", path);
@@ -174,8 +203,10 @@ int kv_h5_store_create(const char *path, kv_h5_store **out) {
   s->writing = 1;
   /* CF history: the command that made the file. */
   char history[4200];
-  if (kv_history_line(NULL, history, sizeof history)[0] &&
-      kv_h5_attr_text(s->file, "history", history) != KV_OK) {
+  if (kv_h5_mark_checksums(s->file) != KV_OK ||
+      kv_h5_attr_text(s->file, "kelvin_version", KV_VERSION) != KV_OK ||
+      (kv_history_line(NULL, history, sizeof history)[0] &&
+       kv_h5_attr_text(s->file, "history", history) != KV_OK)) {
     H5Fclose(s->file);
     remove(s->tmp);
     int rc = KV_ERROR(KV_ERR_IO, "cannot write to '%s'", s->tmp);
@@ -198,6 +229,7 @@ int kv_h5_store_open(const char *path, kv_h5_store **out) {
     free(s);
     return rc;
   }
+  kv_h5_notice_unchecked(s->file, path);
   *out = s;
   return KV_OK;
 }
@@ -207,7 +239,12 @@ int kv_h5_store_close(kv_h5_store *s, int publish) {
     return KV_OK;
   }
   int rc = KV_OK;
-  if (H5Fclose(s->file) < 0) {
+  if (s->writing) {
+    rc = kv_h5_close_file(s->file, publish, MPI_COMM_NULL);
+    if (rc != KV_OK && publish) {
+      rc = KV_ERROR(rc, "cannot write '%s': %s", s->path, kv_error_message());
+    }
+  } else if (H5Fclose(s->file) < 0) {
     rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot close '%s'", s->path);
   }
   if (s->writing) {
@@ -232,7 +269,11 @@ static int store_groups(hid_t file, const char *name) {
     }
     *p = '\0';
     if (H5Lexists(file, buf, H5P_DEFAULT) <= 0) {
-      hid_t g = H5Gcreate2(file, buf, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      hid_t gcpl = kv_h5_gcpl();
+      hid_t g = gcpl < 0 ? H5I_INVALID_HID : H5Gcreate2(file, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+      if (gcpl >= 0) {
+        H5Pclose(gcpl);
+      }
       if (g < 0) {
         return KV_ERROR(KV_ERR_IO, "hdf5: cannot create group '%s'", buf);
       }
@@ -280,7 +321,12 @@ int kv_h5_store_put_dims(kv_h5_store *s, const char *name, int rank, const long 
     hd[i] = (hsize_t)dims[i];
   }
   hid_t sp = rank > 0 ? H5Screate_simple(rank, hd, NULL) : H5Screate(H5S_SCALAR);
-  hid_t d = H5Dcreate2(s->file, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t pl = kv_h5_dcpl_checked(rank, hd, sizeof(double));
+  hid_t d = pl < 0 ? H5I_INVALID_HID
+                   : H5Dcreate2(s->file, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  if (pl >= 0) {
+    H5Pclose(pl);
+  }
   herr_t e = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
   H5Sclose(sp);
   int rc = e < 0 ? KV_ERROR(KV_ERR_IO, "hdf5: cannot write '%s' in '%s'", name, s->path) : KV_OK;
@@ -331,8 +377,12 @@ int kv_h5_store_coord(kv_h5_store *s, const char *name, long n, const double *va
     }
     values = idx;
   }
-  hid_t sp = H5Screate_simple(1, &hn, NULL);
-  hid_t d = H5Dcreate2(s->file, path, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t sp = H5Screate_simple(1, &hn, NULL), pl = kv_h5_dcpl_checked(1, &hn, sizeof(double));
+  hid_t d = pl < 0 ? H5I_INVALID_HID
+                   : H5Dcreate2(s->file, path, H5T_IEEE_F64LE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  if (pl >= 0) {
+    H5Pclose(pl);
+  }
   const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
   int rc =
       d >= 0 && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) >= 0 &&
@@ -371,7 +421,11 @@ int kv_h5_store_has(kv_h5_store *s, const char *name) {
 static hid_t store_obj(kv_h5_store *s, const char *obj) {
   if (strcmp(obj, "/") != 0 && store_groups(s->file, obj) == KV_OK &&
       H5Lexists(s->file, obj, H5P_DEFAULT) <= 0 && s->writing) {
-    hid_t g = H5Gcreate2(s->file, obj, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t gcpl = kv_h5_gcpl();
+    hid_t g = gcpl < 0 ? H5I_INVALID_HID : H5Gcreate2(s->file, obj, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    if (gcpl >= 0) {
+      H5Pclose(gcpl);
+    }
     if (g >= 0) {
       H5Gclose(g);
     }
@@ -420,6 +474,9 @@ int kv_h5_store_get_text(kv_h5_store *s, const char *obj, const char *name, char
     *out = kv_h5_read_text_attr(o, name);
     H5Oclose(o);
   }
+  if (!*out && kv_h5_damaged()) {
+    return kv_h5_read_failed(s->path, obj);
+  }
   return *out ? KV_OK
               : KV_ERROR(KV_ERR_FORMAT, "'%s': %s has no text attribute '%s'", s->path, obj, name);
 }
@@ -446,6 +503,9 @@ int kv_h5_store_get_number(kv_h5_store *s, const char *obj, const char *name, do
   }
   if (o >= 0) {
     H5Oclose(o);
+  }
+  if (e < 0 && kv_h5_damaged()) {
+    return kv_h5_read_failed(s->path, obj);
   }
   return e < 0
              ? KV_ERROR(KV_ERR_FORMAT, "'%s': %s has no numeric attribute '%s'", s->path, obj, name)
