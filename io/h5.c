@@ -111,7 +111,9 @@ int kv_h5_mkdir_p(const char *path) {
 
 hid_t kv_h5_fapl_mpio(MPI_Comm comm) {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  if (!kv_comm_active()) { /* one process without MPI (a serial grid): plain POSIX I/O */
+  if (!kv_comm_active() || kv_comm_size(comm) == 1) {
+    /* One process (a serial grid, a one-rank case): plain POSIX I/O, which also lets a file on
+     * a full disk be closed cleanly (kv_h5_close_file). */
     return fapl;
   }
   if (fapl < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0 ||
@@ -278,10 +280,11 @@ static int writer_open(kv_h5_writer *w, const kv_h5_writer_params *p) {
     H5Pclose(fapl);
   }
   if (w->file < 0) {
-    return KV_ERROR(KV_ERR_IO, "cannot create output file '%s'", w->tmp);
+    return KV_ERROR(KV_ERR_IO, "cannot create output file '%s'%s", w->tmp, kv_h5_os_reason());
   }
   w->dxpl = H5Pcreate(H5P_DATASET_XFER);
-  if (w->dxpl < 0 || (kv_comm_active() && H5Pset_dxpl_mpio(w->dxpl, H5FD_MPIO_COLLECTIVE) < 0)) {
+  int mpio = kv_comm_active() && kv_comm_size(w->comm) > 1; /* as kv_h5_fapl_mpio chose */
+  if (w->dxpl < 0 || (mpio && H5Pset_dxpl_mpio(w->dxpl, H5FD_MPIO_COLLECTIVE) < 0)) {
     return KV_ERROR(KV_ERR_IO, "hdf5: cannot set up collective writes of '%s'", w->tmp);
   }
   char now[64];
@@ -396,9 +399,17 @@ static hid_t create_dataset(kv_h5_writer *w, const char *name, int rank, const h
   }
   /* Every chunk verified on reading (after decompression, as HDF5 orders the filters). */
   ok = ok && H5Pset_fletcher32(pl) >= 0;
+  /* No chunk cache: a record goes to the disk when it is written, so that the free space
+   * checked before each record (kv_h5_room) is the space really left. */
+  hid_t dapl = ok ? H5Pcreate(H5P_DATASET_ACCESS) : H5I_INVALID_HID;
+  ok = ok && dapl >= 0 &&
+       H5Pset_chunk_cache(dapl, H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT) >= 0;
   if (ok) {
     d = H5Dcreate2(w->file, name, w->float32 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE, s, H5P_DEFAULT, pl,
-                   H5P_DEFAULT);
+                   dapl);
+  }
+  if (dapl >= 0) {
+    H5Pclose(dapl);
   }
   if (pl >= 0) {
     H5Pclose(pl);
@@ -708,7 +719,11 @@ int kv_h5_writer_append(kv_h5_writer *w, double t, const kv_output_list *l) {
     bytes += 8.0 * l->vectors[i].n;
   }
   KV_CHECK(kv_status_agree(w->comm, w->rank == 0 ? kv_h5_room(w->path, bytes) : KV_OK));
-  return kv_status_agree(w->comm, do_append(w, t, l));
+  int rc = do_append(w, t, l);
+  if (rc != KV_OK) {
+    rc = KV_ERROR(rc, "'%s': %s%s", w->path, kv_error_message(), kv_h5_os_reason());
+  }
+  return kv_status_agree(w->comm, rc);
 }
 
 long kv_h5_writer_records(const kv_h5_writer *w) {

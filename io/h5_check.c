@@ -12,10 +12,14 @@
  * notice. Variable-length strings (manifest text columns, dimension lists) live in HDF5's global
  * heap, which has no checksum: nothing numeric that kelvin trusts is stored there, and a damaged
  * heap is contained by the bounded probe (h5_read.c). */
+#define _GNU_SOURCE /* memfd_create */
+#include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -162,6 +166,30 @@ int kv_h5_damaged(void) {
   int found = 0;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, damage_cb, &found);
   return found;
+}
+
+static herr_t os_cb(unsigned n, const H5E_error2_t *err, void *data) {
+  (void)n;
+  const char *m = err->desc ? strstr(err->desc, "error message = '") : NULL;
+  char *out = data;
+  if (m && !out[0]) {
+    m += strlen("error message = '");
+    size_t l = strcspn(m, "'");
+    snprintf(out, 128, "%.*s", (int)(l < 120 ? l : 120), m);
+  }
+  return 0;
+}
+
+const char *kv_h5_os_reason(void) {
+  static char buf[160];
+  char msg[128] = "";
+  int e = errno; /* the last system call's, when HDF5's stack does not quote it */
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, os_cb, msg);
+  if (!msg[0] && (e == ENOSPC || e == EDQUOT || e == EIO || e == EROFS)) {
+    snprintf(msg, sizeof msg, "%s", strerror(e));
+  }
+  snprintf(buf, sizeof buf, "%s%s", msg[0] ? ": " : "", msg);
+  return buf;
 }
 
 int kv_h5_read_failed(const char *path, const char *obj) {
@@ -358,12 +386,18 @@ int kv_h5_verify(const char *path, long *datasets, long *attributes, int *checks
 
 int kv_h5_close_file(hid_t file, int keep, MPI_Comm comm) {
   /* HDF5 1.10 cannot recover from a close whose final flush fails (a full disk): the file stays
-   * half-closed and the library crashes tidying up at exit. So flush first, agree on it, and if
-   * anything failed, give the file's space back before closing: the file is discarded anyway,
-   * and the close then has room for its last metadata writes. */
+   * half-closed and the library crashes tidying up at exit. So the close goes ahead only with
+   * room for the metadata it will write (the cache's size bounds it; data are written as they
+   * come, see the writers' chunk caches); otherwise, as for a file to discard, the file's space
+   * is given back first and the close writes into nothing. */
   int rc = KV_OK;
-  if (keep && H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) {
-    rc = KV_ERROR(KV_ERR_IO, "hdf5: cannot write the file's metadata (is the disk full?)");
+  if (keep) {
+    size_t meta = 0;
+    char name[4200] = "";
+    if (H5Fget_mdc_size(file, NULL, NULL, &meta, NULL) >= 0 &&
+        H5Fget_name(file, name, sizeof name) > 0) {
+      rc = kv_h5_room(name, (double)meta);
+    }
   }
   rc = comm == MPI_COMM_NULL ? rc : kv_status_agree(comm, rc);
   if (rc != KV_OK || !keep) {
@@ -373,8 +407,15 @@ int kv_h5_close_file(hid_t file, int keep, MPI_Comm comm) {
     if (drv == H5FD_MPIO && H5Fget_vfd_handle(file, fapl, &h) >= 0 && h) {
       MPI_File_set_size(*(MPI_File *)h, 0); /* collective, as this path is */
     } else if (drv == H5FD_SEC2 && H5Fget_vfd_handle(file, fapl, &h) >= 0 && h) {
-      if (ftruncate(*(int *)h, 0) != 0) {
-        /* nothing more to give back: the close below reports what it can */
+      /* Give the space back, then let the close write into an anonymous memory file: its
+       * metadata may need more room than the file held, and the file is discarded anyway (a
+       * memory file, unlike /dev/null, can be truncated as the close does). */
+      int fd = *(int *)h, null = memfd_create("kelvin-discarded", 0);
+      if (ftruncate(fd, 0) != 0 || null < 0 || dup2(null, fd) < 0) {
+        /* the close below reports what it can */
+      }
+      if (null >= 0) {
+        close(null);
       }
     }
     if (fapl >= 0) {
@@ -407,8 +448,8 @@ int kv_h5_room(const char *path, double bytes) {
   double need = bytes + 256.0 * 1024;
   if (avail < need) {
     return KV_ERROR(KV_ERR_IO,
-                    "cannot write '%s': the disk is full (%.3g MB free where the next record "
-                    "needs %.3g MB); kelvin stopped before writing it, so nothing is half-written",
+                    "cannot write '%s': the disk is full (%.3g MB free where %.3g MB are needed); "
+                    "kelvin stopped before writing, so nothing is half-written",
                     path, avail / 1e6, need / 1e6);
   }
   return KV_OK;

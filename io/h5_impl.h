@@ -96,6 +96,9 @@ int kv_h5_close_file(hid_t file, int keep, MPI_Comm comm);
 int kv_h5_room(const char *path, double bytes);
 /* h5_check.c. kv_h5_verify without the probe (what the probe process itself runs). */
 int kv_h5_verify_walk(const char *path, long *datasets, long *attributes, int *checksummed);
+/* h5_check.c. The operating system's reason on HDF5's error stack after a failed call, as
+ * ": No space left on device" (to append to a message), or "". Borrowed until the next call. */
+const char *kv_h5_os_reason(void);
 /* h5_check.c. After a failed read of object obj in path: KV_ERR_FORMAT saying the file is
  * damaged (a checksum mismatch) or truncated/corrupt, naming both. */
 int kv_h5_read_failed(const char *path, const char *obj);

@@ -79,7 +79,9 @@ int kv_h5_write_table(const char *path, const char *title, const char *dim, cons
   snprintf(tmp, sizeof tmp, "%s.part", path);
   hid_t file = checked_create(tmp);
   if (file < 0) {
-    return KV_ERROR(KV_ERR_IO, "cannot create '%s'", tmp);
+    int rc = KV_ERROR(KV_ERR_IO, "cannot create '%s'%s", path, kv_h5_os_reason());
+    remove(tmp);
+    return rc;
   }
   int rc = kv_h5_attr_text(file, "Conventions", "CF-1.8");
   if (rc == KV_OK) {
@@ -197,8 +199,10 @@ int kv_h5_store_create(const char *path, kv_h5_store **out) {
   }
   s->file = checked_create(s->tmp);
   if (s->file < 0) {
+    int rc = KV_ERROR(KV_ERR_IO, "cannot create '%s'%s", path, kv_h5_os_reason());
+    remove(s->tmp);
     free(s);
-    return KV_ERROR(KV_ERR_IO, "cannot create '%s'", path);
+    return rc;
   }
   s->writing = 1;
   /* CF history: the command that made the file. */
