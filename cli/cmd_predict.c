@@ -51,7 +51,9 @@ static int write_csv(const kv_surrogate *s, const char *path, long m, const doub
   kv_surrogate_outside(s, m, X, out);
   int rc = kv_surrogate_interval(s, m, X, 0.95, lo, lo + m);
   char tmp[4200];
-  FILE *f = rc == KV_OK ? kv_textfile_begin(path, tmp, sizeof tmp) : NULL;
+  FILE *f = rc == KV_OK
+                ? kv_textfile_begin(path, "mean,std", "the predictions file", tmp, sizeof tmp)
+                : NULL;
   if (f) {
     fputs("mean,std,lo95,hi95,outside\n", f);
     for (long i = 0; i < m; i++) {

@@ -5,10 +5,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -113,6 +115,32 @@ static const char *key_string(const kv_config *cfg, const char *key) {
   return NULL;
 }
 
+/* 1 if v would change the job script's shape: a control character (a newline starts a new shell
+ * line, even inside a comment) or, in an #SBATCH value, a blank (sbatch splits on it). */
+static int unsafe(const char *v, int sbatch) {
+  for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
+    if (*c < 0x20 || *c == 0x7f || (sbatch && *c == ' ')) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Check a value that goes into the script: from the config (key, named with file and line) or
+ * the command line (opt). */
+static int script_value(const kv_config *cfg, const char *key, const char *opt, const char *v,
+                        int sbatch) {
+  if (!v || !unsafe(v, sbatch)) {
+    return KV_OK;
+  }
+  const char *why = sbatch ? "a control character or a blank (each #SBATCH value is one word)"
+                           : "a control character (a newline would become a line of the script)";
+  if (!opt && cfg) {
+    return kv_config_errorf(cfg, key, "'%s' holds %s", v, why);
+  }
+  return KV_ERROR(KV_ERR_USAGE, "%s: '%s' holds %s", opt ? opt : key, v, why);
+}
+
 static long key_long(const kv_config *cfg, const char *key, long def) {
   long v = def;
   if (kv_config_has(cfg, key) && kv_config_get_int(cfg, key, 0, LONG_MAX, &v) != KV_OK) {
@@ -125,6 +153,12 @@ static long key_long(const kv_config *cfg, const char *key, long def) {
 static int sbatch_lines(FILE *f, const char *opts, const char *where) {
   char buf[2048];
   snprintf(buf, sizeof buf, "%s", opts);
+  if (unsafe(opts, 0)) {
+    return KV_ERROR(KV_ERR_USAGE,
+                    "%s: '%s' holds a control character (a newline would become a "
+                    "line of the script)",
+                    where, opts);
+  }
   for (char *save = NULL, *w = strtok_r(buf, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
     if (w[0] != '-') {
       return KV_ERROR(KV_ERR_USAGE,
@@ -168,6 +202,7 @@ static int header(FILE *f, const kv_config *cfg, const kv_slurm_opts *o, const c
   }
   for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
     const char *v = key_string(cfg, keys[k][0]);
+    KV_CHECK(script_value(cfg, keys[k][0], NULL, v, 1));
     if (v) {
       fprintf(f, "#SBATCH %s=%s\n", keys[k][1], v);
     }
@@ -184,23 +219,46 @@ static int header(FILE *f, const kv_config *cfg, const kv_slurm_opts *o, const c
   return KV_OK;
 }
 
-/* Run a command, its first output line into out (size n). */
-static int run_capture(const char *cmd, char *out, size_t n) {
-  FILE *p = popen(cmd, "r");
-  if (!p) {
-    return KV_ERROR(KV_ERR_IO, "cannot run '%s': %s", cmd, strerror(errno));
+/* Run a program (argv[0] found on PATH, no shell), its first output line into out (size n). */
+static int run_capture(char *const argv[], char *out, size_t n) {
+  int fd[2];
+  if (pipe(fd) != 0) {
+    return KV_ERROR(KV_ERR_IO, "cannot run %s: %s", argv[0], strerror(errno));
   }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fd[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&fa, fd[0]);
+  posix_spawn_file_actions_addclose(&fa, fd[1]);
+  pid_t pid;
+  extern char **environ;
+  int e = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(fd[1]);
+  if (e != 0) {
+    close(fd[0]);
+    return KV_ERROR(KV_ERR_IO, "cannot run %s: %s", argv[0], strerror(e));
+  }
+  FILE *p = fdopen(fd[0], "r");
   out[0] = '\0';
-  if (!fgets(out, (int)n, p)) {
+  if (!p || !fgets(out, (int)n, p)) {
     out[0] = '\0';
   }
   char sink[256];
-  while (fgets(sink, sizeof sink, p)) {
+  while (p && fgets(sink, sizeof sink, p)) {
   }
-  int st = pclose(p);
+  if (p) {
+    fclose(p);
+  } else {
+    close(fd[0]);
+  }
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
   out[strcspn(out, "\r\n")] = '\0';
-  if (st != 0 || !out[0]) {
-    return KV_ERROR(KV_ERR_IO, "'%s' failed (status %d)%s%s", cmd, st, out[0] ? ": " : "", out);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !out[0]) {
+    return KV_ERROR(KV_ERR_IO, "%s %s failed (status %d)%s%s", argv[0], argv[1] ? argv[1] : "",
+                    WIFEXITED(st) ? WEXITSTATUS(st) : -1, out[0] ? ": " : "", out);
   }
   return KV_OK;
 }
@@ -235,6 +293,18 @@ int kv_slurm_emit(const kv_sweep *s, const kv_config *cfg, const kv_slurm_opts *
     char why[512];
     snprintf(why, sizeof why, "%s", kv_error_message());
     return kv_config_errorf(cfg, "slurm.time", "%s", why);
+  }
+  /* Every value the script quotes, names in a comment or puts on an #SBATCH line. */
+  KV_CHECK(script_value(cfg, "slurm.partition", o->partition ? "--partition" : NULL, partition, 1));
+  KV_CHECK(script_value(NULL, "the working directory", NULL, cwd, 0));
+  KV_CHECK(script_value(NULL, "the kelvin binary's path", NULL, exe, 0));
+  KV_CHECK(script_value(NULL, "the configuration's path", NULL, conf, 0));
+  KV_CHECK(script_value(cfg, "sweep.dir", NULL, kv_sweep_dir(s), 1));
+  KV_CHECK(script_value(NULL, "--emit-slurm", "--emit-slurm", o->file, 0));
+  for (int i = 1; i < argc; i++) {
+    if (kv_slurm_is_override(argc, argv, i)) {
+      KV_CHECK(script_value(NULL, argv[i], argv[i], argv[i], 0));
+    }
   }
   if (array > nc) {
     kv_warn("sweep: %ld array tasks for %ld cases: clamped to %ld (a task without a case would "
@@ -283,7 +353,7 @@ int kv_slurm_emit(const kv_sweep *s, const kv_config *cfg, const kv_slurm_opts *
   char when[64];
   strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", localtime(&now));
   char tmp[PATH_MAX + 16];
-  FILE *f = kv_textfile_begin(o->file, tmp, sizeof tmp);
+  FILE *f = kv_textfile_begin(o->file, "kelvin", "the job script", tmp, sizeof tmp);
   if (!f) {
     return KV_ERR_IO;
   }
@@ -358,7 +428,7 @@ int kv_slurm_emit(const kv_sweep *s, const kv_config *cfg, const kv_slurm_opts *
 
   if (want_collect) {
     char ctmp[PATH_MAX + 64];
-    FILE *g = kv_textfile_begin(collect, ctmp, sizeof ctmp);
+    FILE *g = kv_textfile_begin(collect, "kelvin", "the collect job script", ctmp, sizeof ctmp);
     if (!g) {
       return KV_ERR_IO;
     }
@@ -404,15 +474,16 @@ int kv_slurm_emit(const kv_sweep *s, const kv_config *cfg, const kv_slurm_opts *
     }
     return KV_OK;
   }
-  char cmd[2 * PATH_MAX + 128] = "sbatch --parsable", jid[256], jid2[256];
-  append_quoted(cmd, sizeof cmd, o->file);
-  KV_CHECK(run_capture(cmd, jid, sizeof jid));
+  char jid[256], jid2[256], dep[300], file[PATH_MAX];
+  snprintf(file, sizeof file, "%s", o->file);
+  char *const array_cmd[] = {"sbatch", "--parsable", file, NULL};
+  KV_CHECK(run_capture(array_cmd, jid, sizeof jid));
   jid[strcspn(jid, ";")] = '\0'; /* "id;cluster" on federated clusters */
   printf("submitted the array: job %s\n", jid);
   if (want_collect) {
-    snprintf(cmd, sizeof cmd, "sbatch --parsable --dependency=afterany:%s", jid);
-    append_quoted(cmd, sizeof cmd, collect);
-    KV_CHECK(run_capture(cmd, jid2, sizeof jid2));
+    snprintf(dep, sizeof dep, "--dependency=afterany:%s", jid);
+    char *const collect_cmd[] = {"sbatch", "--parsable", dep, collect, NULL};
+    KV_CHECK(run_capture(collect_cmd, jid2, sizeof jid2));
     jid2[strcspn(jid2, ";")] = '\0';
     printf("submitted the collect job: job %s (after %s)\n", jid2, jid);
   }

@@ -56,7 +56,7 @@ static int write_checkpoint(const kv_model_info *info, kv_model *m, const char *
   kv_h5_writer *cw = NULL;
   /* Full precision, uncompressed: a restart must continue bit for bit. */
   kv_h5_writer_params cp = {path,
-                            1,
+                            2, /* replaces the last checkpoint, never a file kelvin did not write */
                             model,
                             "kelvin checkpoint",
                             text,

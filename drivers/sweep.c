@@ -574,6 +574,25 @@ static void stem_of(const char *path, char *buf, size_t n) {
   snprintf(buf, n, "%.*s", (int)len, b);
 }
 
+/* Keys naming a file a case writes besides its output. */
+static const char *const written_paths[] = {"heat.fft_wisdom", NULL};
+
+/* A varied value of a key in written_paths: a relative name that stays inside the sweep
+ * directory, where it is put (into out, size n). */
+static int inside_dir(const kv_sweep *s, long c, const char *key, const char *v, char *out,
+                      size_t n) {
+  int up = v[0] == '/' || !strcmp(v, "..") || !strncmp(v, "../", 3) || strstr(v, "/../") ||
+           (strlen(v) >= 3 && !strcmp(v + strlen(v) - 3, "/.."));
+  if (up || !v[0]) {
+    return KV_ERROR(KV_ERR_CONFIG,
+                    "sweep case %ld: %s = '%s': a file a case writes must be a relative name "
+                    "inside the sweep directory %s (no '..', not absolute)",
+                    c, key, v, s->dir);
+  }
+  snprintf(out, n, "%s/%s", s->dir, v);
+  return KV_OK;
+}
+
 static int case_config(const kv_sweep *s, long c, int check, kv_config **out) {
   kv_config *cc = NULL;
   KV_CHECK(kv_config_clone(s->base, &cc));
@@ -581,7 +600,16 @@ static int case_config(const kv_sweep *s, long c, int check, kv_config **out) {
   snprintf(tag, sizeof tag, "sweep case %ld", c);
   int rc = KV_OK;
   for (int v = 0; v < s->nvars && rc == KV_OK; v++) {
-    rc = kv_config_set_tagged(cc, s->vars[v], kv_sweep_value(s, c, v), tag);
+    const char *val = kv_sweep_value(s, c, v);
+    for (int k = 0; written_paths[k] && rc == KV_OK; k++) {
+      if (!strcmp(s->vars[v], written_paths[k])) {
+        rc = inside_dir(s, c, s->vars[v], val, path, sizeof path);
+        val = path;
+      }
+    }
+    if (rc == KV_OK) {
+      rc = kv_config_set_tagged(cc, s->vars[v], val, tag);
+    }
   }
   kv_sweep_case_path(s, c, path, sizeof path);
   if (rc == KV_OK) {
@@ -667,10 +695,10 @@ int kv_sweep_create(const kv_config *cfg, kv_sweep **out) {
     } else {
       stem_of(s->source, name, sizeof name);
     }
-    if (!name[0] || strchr(name, '/')) {
+    if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
       rc = kv_config_errorf(full, "sweep.name",
-                            "expected a plain name (no '/'); use sweep.dir "
-                            "for a path");
+                            "expected a plain name (no '/', not '.' or '..': the sweep would "
+                            "write into runs/ itself or above it); use sweep.dir for a path");
     }
     if ((v = kv_config_value(full, "sweep.dir"))) {
       snprintf(s->dir, sizeof s->dir, "%s", v);

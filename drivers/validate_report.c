@@ -31,7 +31,8 @@ void kv_validation_print(const kv_validation *v, void *stream) {
 int kv_validate_write_report(const kv_validation *v, const char *what, const char *maps) {
   char path[4200], tmp[4300];
   snprintf(path, sizeof path, "%s/validation.md", v->dir);
-  FILE *f = kv_textfile_begin(path, tmp, sizeof tmp);
+  FILE *f =
+      kv_textfile_begin(path, "# kelvin validation", "the validation report", tmp, sizeof tmp);
   if (!f) {
     return KV_ERR_IO;
   }

@@ -17,6 +17,7 @@
 #include "core/status.h"
 #include "core/version.h"
 #include "io/h5_impl.h"
+#include "io/safefile.h"
 
 #define MAXVARS (2 * KV_OUTPUT_MAX)
 /* Keep one chunk (one time record of a field) under this many bytes; HDF5 allows < 4 GiB. */
@@ -271,7 +272,7 @@ static int writer_open(kv_h5_writer *w, const kv_h5_writer_params *p) {
       kv_h5_compact_meta(fcpl) == KV_OK &&
       H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0 &&
       H5Pset_attr_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0) {
-    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    w->file = H5Fcreate(w->tmp, H5F_ACC_EXCL, fcpl, fapl); /* never through a planted link */
   }
   if (fcpl >= 0) {
     H5Pclose(fcpl);
@@ -338,8 +339,12 @@ int kv_h5_writer_create(const kv_grid *g, const kv_h5_writer_params *p, kv_h5_wr
                     "output '%s' exists; set run.overwrite = true to replace it, or choose "
                     "another run.output",
                     w->path);
+    } else if (p->overwrite == 2 && kv_h5_replaceable(w->path, "the output") != KV_OK) {
+      rc = KV_ERR_EXISTS;
     } else if (kv_h5_mkdir_p(w->path) != 0) {
       rc = KV_ERROR(KV_ERR_IO, "cannot create the directory of '%s': %s", w->path, strerror(errno));
+    } else if (kv_safefile_clear(w->tmp) != KV_OK) {
+      rc = KV_ERR_IO;
     }
   }
   rc = kv_status_agree(comm, rc);

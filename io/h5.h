@@ -88,7 +88,7 @@ typedef struct {
 
 typedef struct {
   const char *path;        /* final file name                                           */
-  int overwrite;           /* replace an existing file at path                          */
+  int overwrite;           /* 1: replace any file at path; 2: only one kelvin wrote      */
   const char *model;       /* root attribute "model"                                    */
   const char *title;       /* root attribute "title"                                    */
   const char *config_text; /* resolved configuration, stored verbatim                   */

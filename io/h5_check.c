@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 #include "core/status.h"
 #include "io/h5.h"
 #include "io/h5_impl.h"
+#include "io/safefile.h"
 
 #define MARK "kelvin_checksums"
 #define MARK_VALUE "hdf5 metadata checksums + fletcher32 data"
@@ -451,6 +453,33 @@ int kv_h5_room(const char *path, double bytes) {
                     "cannot write '%s': the disk is full (%.3g MB free where %.3g MB are needed); "
                     "kelvin stopped before writing, so nothing is half-written",
                     path, avail / 1e6, need / 1e6);
+  }
+  return KV_OK;
+}
+
+int kv_h5_replaceable(const char *path, const char *what) {
+  KV_CHECK(kv_safefile_replaceable(path, NULL, what));
+  struct stat st;
+  if (stat(path, &st) != 0 || st.st_size == 0) {
+    return KV_OK;
+  }
+  int own = 0;
+  if (H5Fis_hdf5(path) > 0 && kv_h5_probe(path, 0) == KV_OK) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f >= 0) {
+      char *h = kv_h5_read_text_attr(f, "history");
+      own = H5Aexists(f, "kelvin_version") > 0 || H5Aexists(f, MARK) > 0 ||
+            (h && strstr(h, "kelvin"));
+      free(h);
+      H5Fclose(f);
+    }
+  }
+  kv_error_clear();
+  if (!own) {
+    return KV_ERROR(KV_ERR_EXISTS,
+                    "%s '%s' exists and is not a file kelvin wrote: kelvin does not replace it; "
+                    "remove it or choose another name",
+                    what, path);
   }
   return KV_OK;
 }

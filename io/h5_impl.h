@@ -94,6 +94,11 @@ int kv_h5_close_file(hid_t file, int keep, MPI_Comm comm);
  * more (and HDF5's metadata beside them). Checked before a collective write, which HDF5 cannot
  * leave cleanly on one rank alone. Not collective (rank 0 calls it; agree after). */
 int kv_h5_room(const char *path, double bytes);
+/* h5_check.c. KV_OK when path is absent, empty or an HDF5 file kelvin wrote (a root attribute
+ * kelvin_version or kelvin_checksums, or a history naming kelvin), so that it may be replaced;
+ * KV_ERR_EXISTS naming path and its role `what` otherwise (links, directories and other files
+ * are never replaced). Not collective. */
+int kv_h5_replaceable(const char *path, const char *what);
 /* h5_check.c. kv_h5_verify without the probe (what the probe process itself runs). */
 int kv_h5_verify_walk(const char *path, long *datasets, long *attributes, int *checksummed);
 /* h5_check.c. The operating system's reason on HDF5's error stack after a failed call, as

@@ -17,16 +17,21 @@
 #include "core/status.h"
 #include "core/version.h"
 #include "io/h5_impl.h"
+#include "io/safefile.h"
 
 /* Tables (manifests), the completeness check of case files, and model stores. */
 /* ---------------------------------------------------------------- tables and completeness */
 
-/* A new file (truncating) in the checksummed format; negative on failure. */
+/* A new file in the checksummed format, created afresh (a stale temporary, or a link planted in
+ * its place, removed first); negative on failure. */
 static hid_t checked_create(const char *path) {
+  if (kv_safefile_clear(path) != KV_OK) {
+    return H5I_INVALID_HID;
+  }
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), fcpl = H5Pcreate(H5P_FILE_CREATE);
   hid_t f = fapl >= 0 && fcpl >= 0 && kv_h5_fapl_checksums(fapl) == KV_OK &&
                     kv_h5_compact_meta(fcpl) == KV_OK
-                ? H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl)
+                ? H5Fcreate(path, H5F_ACC_EXCL, fcpl, fapl)
                 : H5I_INVALID_HID;
   if (fapl >= 0) {
     H5Pclose(fapl);
@@ -77,6 +82,7 @@ int kv_h5_write_table(const char *path, const char *title, const char *dim, cons
   kv_h5_quiet();
   char tmp[4200];
   snprintf(tmp, sizeof tmp, "%s.part", path);
+  KV_CHECK(kv_h5_replaceable(path, "the table"));
   hid_t file = checked_create(tmp);
   if (file < 0) {
     int rc = KV_ERROR(KV_ERR_IO, "cannot create '%s'%s", path, kv_h5_os_reason());
@@ -193,6 +199,11 @@ int kv_h5_store_create(const char *path, kv_h5_store **out) {
   }
   snprintf(s->path, sizeof s->path, "%s", path);
   snprintf(s->tmp, sizeof s->tmp, "%s.part", path);
+  int own = kv_h5_replaceable(path, "the output");
+  if (own != KV_OK) {
+    free(s);
+    return own;
+  }
   if (kv_h5_mkdir_p(path) != 0) {
     free(s);
     return KV_ERROR(KV_ERR_IO, "cannot create the directory of '%s': %s", path, strerror(errno));

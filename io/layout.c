@@ -249,7 +249,7 @@ int kv_layout_write_field(const kv_field_layout *L, long nrec, const double *tim
   }
   char history[4200];
   kv_h5_writer_params wp = {path,
-                            1,
+                            2, /* replaces only a file kelvin wrote */
                             "surrogate",
                             "kelvin surrogate prediction",
                             config,

@@ -35,7 +35,7 @@ static void csv_put(FILE *f, const char *s) {
 
 static int write_csv(const char *path, const kv_manifest *m) {
   char tmp[4400];
-  FILE *f = kv_textfile_begin(path, tmp, sizeof tmp);
+  FILE *f = kv_textfile_begin(path, ",status,wall_time_s,", "the sweep manifest", tmp, sizeof tmp);
   if (!f) {
     return KV_ERR_IO;
   }

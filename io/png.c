@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "io/safefile.h"
 
 /* 5 x 7 glyphs for ASCII 32..126, one byte per row, bit 4 the leftmost column. */
 static const uint8_t font[95][7] = {
@@ -215,10 +216,11 @@ void kv_png_colormap_diverging(double u, uint8_t c[3]) {
 
 int kv_png_write(const kv_png_image *img, const char *path) {
   char tmp[4200];
+  KV_CHECK(kv_safefile_replaceable(path, "kelvin", "the picture"));
   snprintf(tmp, sizeof tmp, "%s.part", path);
-  FILE *f = fopen(tmp, "wb");
+  FILE *f = kv_safefile_create(tmp, "wb");
   if (!f) {
-    return KV_ERROR(KV_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    return KV_ERR_IO;
   }
   png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
   png_infop info = p ? png_create_info_struct(p) : NULL;
@@ -237,6 +239,13 @@ int kv_png_write(const kv_png_image *img, const char *path) {
   png_init_io(p, f);
   png_set_IHDR(p, info, (png_uint_32)img->w, (png_uint_32)img->h, 8, PNG_COLOR_TYPE_RGB,
                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  /* The mark by which a later run knows the file as its own (io/safefile.h). */
+  png_text txt;
+  memset(&txt, 0, sizeof txt);
+  txt.compression = PNG_TEXT_COMPRESSION_NONE;
+  txt.key = (png_charp) "Software";
+  txt.text = (png_charp) "kelvin";
+  png_set_text(p, info, &txt, 1);
   png_write_info(p, info);
   for (int y = 0; y < img->h; y++) {
     png_write_row(p, img->rgb + (size_t)y * (size_t)img->w * 3);

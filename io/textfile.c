@@ -4,14 +4,14 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "io/safefile.h"
 
-FILE *kv_textfile_begin(const char *path, char *tmp, size_t n) {
-  snprintf(tmp, n, "%s.part", path);
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    KV_ERROR(KV_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+FILE *kv_textfile_begin(const char *path, const char *mark, const char *what, char *tmp, size_t n) {
+  if (kv_safefile_replaceable(path, mark, what) != KV_OK) {
+    return NULL;
   }
-  return f;
+  snprintf(tmp, n, "%s.part", path);
+  return kv_safefile_create(tmp, "w");
 }
 
 int kv_textfile_commit(FILE *f, const char *tmp, const char *path) {

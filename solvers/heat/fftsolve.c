@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "core/status.h"
+#include "io/safefile.h"
 
 #define KV_PI 3.14159265358979323846
 
@@ -224,13 +225,17 @@ static int setup(kv_fftsolve *s, const kv_fftsolve_params *p) {
   for (int i = 0; i < s->nd; i++) {
     kinds(ak[2 - (s->sd + i)], &kf[i], &kb[i]);
   }
+  int keep_file = 0; /* a file that is not wisdom is not ours to replace */
   if (p->wisdom) {
     /* An absent file is the first run: plan afresh and write it below. */
     FILE *probe = s->rank == 0 ? fopen(p->wisdom, "r") : NULL;
     if (probe) {
       fclose(probe);
       if (!fftw_import_wisdom_from_filename(p->wisdom)) {
-        kv_warn("heat.fft_wisdom: '%s' is not FFTW wisdom; planning afresh", p->wisdom);
+        kv_warn("heat.fft_wisdom: '%s' is not FFTW wisdom; planning afresh and leaving the file "
+                "as it is",
+                p->wisdom);
+        keep_file = 1;
       }
     }
     fftw_mpi_broadcast_wisdom(s->comm);
@@ -276,12 +281,25 @@ static int setup(kv_fftsolve *s, const kv_fftsolve_params *p) {
   }
   if (p->wisdom) {
     fftw_mpi_gather_wisdom(s->comm);
-    if (s->rank == 0) {
+    if (s->rank == 0 && !keep_file) {
       char tmp[4096];
       snprintf(tmp, sizeof tmp, "%s.part", p->wisdom);
-      if (!fftw_export_wisdom_to_filename(tmp) || rename(tmp, p->wisdom) != 0) {
-        remove(tmp);
-        kv_warn("heat.fft_wisdom: cannot write '%s'; the plans were not saved", p->wisdom);
+      /* Only over wisdom (a file that was FFTW's), through a temporary created afresh. */
+      FILE *f = kv_safefile_replaceable(p->wisdom, "(fftw-3", "heat.fft_wisdom") == KV_OK
+                    ? kv_safefile_create(tmp, "w")
+                    : NULL;
+      int ok = f != NULL;
+      if (f) {
+        fftw_export_wisdom_to_file(f);
+        ok = !ferror(f);
+        ok &= fclose(f) == 0;
+      }
+      if (!ok || rename(tmp, p->wisdom) != 0) {
+        if (f) {
+          remove(tmp);
+        }
+        kv_warn("heat.fft_wisdom: %s; the plans were not saved",
+                f ? "cannot write the file" : kv_error_message());
       }
     }
   }
