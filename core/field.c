@@ -70,7 +70,8 @@ int kv_field_create(const kv_grid *g, kv_field **out) {
   if (!f->data) {
     long count = f->count;
     free(f);
-    return KV_ERROR(KV_ERR_NOMEM, "field: cannot allocate %ld doubles", count);
+    return KV_ERROR(KV_ERR_NOMEM, "cannot allocate a field of %ld doubles (%.3g GB)", count,
+                    (double)count * 8e-9);
   }
   memset(f->data, 0, bytes);
   for (int d = 0; d < KV_MAXDIM; d++) {

@@ -7,6 +7,13 @@
 static volatile sig_atomic_t g_signal = 0;
 
 static void on_signal(int sig) {
+  if (g_signal) {
+    /* A second signal while the first waits for a step boundary (a long set-up, a plan): the
+     * user insists, so end now the way the signal would have. */
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return;
+  }
   g_signal = sig;
 }
 

@@ -132,6 +132,15 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
   }
   /* Deferred set-up (plans) before the step timing starts. */
   KV_TRY(kv_model_prepare(m));
+  /* A SIGINT/SIGTERM during the set-up: stop before the first record (nothing to keep). */
+  int early = kv_interrupt_agree(comm);
+  if (early) {
+    rc = KV_ERROR(KV_ERR_INTERRUPTED,
+                  "stopped by signal %d during the set-up, before the first "
+                  "step; nothing was written",
+                  early);
+    goto cleanup;
+  }
   kv_model_info info;
   KV_TRY(kv_model_info_get(m, &info));
   char chk_path[4200];

@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L /* strndup */
 #include "drivers/sweep.h"
 
 #include <ctype.h>
@@ -25,10 +26,10 @@ const kv_config_key kv_sweep_keys[] = {
      "grid: key=v1|v2|..., ...; lhs/sobol: key:lo:hi[:log], ..."},
     {"sweep.cases", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "list: CSV file, a header of config keys and one row per case"},
-    {"sweep.samples", KV_CFG_INT, NULL, NULL, 1, 100000000, "lhs/sobol: number of cases"},
+    {"sweep.samples", KV_CFG_INT, NULL, NULL, 1, 1000000, "lhs/sobol: number of cases"},
     {"sweep.seed", KV_CFG_INT, "1", NULL, 0, 4294967295.0,
      "lhs/sobol: design seed; ensemble: seed of member 0 (member m gets seed + m)"},
-    {"sweep.members", KV_CFG_INT, "1", NULL, 1, 100000000, "ensemble: members per scenario"},
+    {"sweep.members", KV_CFG_INT, "1", NULL, 1, 1000000, "ensemble: members per scenario"},
     {"sweep.scenarios", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "ensemble: comma-separated scenarios (the model's scenario key), each run sweep.members "
      "times"},
@@ -60,6 +61,9 @@ const kv_config_key kv_sweep_keys[] = {
 };
 
 enum { M_GRID, M_LIST, M_LHS, M_SOBOL, M_ENSEMBLE };
+/* Cases in one sweep at most: each is checked, listed in the manifest and has a file. */
+#define KV_SWEEP_MAX_CASES 1000000
+
 static const char *const method_names[] = {"grid", "list", "lhs", "sobol", "ensemble"};
 
 struct kv_sweep {
@@ -71,19 +75,12 @@ struct kv_sweep {
   int nvars;
   char **vars;
   long ncases;
-  char **values; /* ncases x nvars                                     */
+  char **values;  /* ncases x nvars                                     */
+  long *lines;    /* list sweeps: the CSV line of each case (else NULL) */
+  char csv[1024]; /* list sweeps: the CSV file                        */
 };
 
 /* ------------------------------------------------------------------ small helpers */
-
-static char *dupn(const char *s, size_t n) {
-  char *d = malloc(n + 1);
-  if (d) {
-    memcpy(d, s, n);
-    d[n] = '\0';
-  }
-  return d;
-}
 
 static int parse_number(const char *s, double *out) {
   char *end;
@@ -134,7 +131,7 @@ static int split_entries(const char *text, const char *stop, char ***out) {
         }
         it = t;
       }
-      it[n++] = dupn(start, (size_t)(p - start));
+      it[n++] = strndup(start, (size_t)(p - start));
       if (*p == '\0') {
         break;
       }
@@ -203,7 +200,7 @@ static int add_var(kv_sweep *s, const kv_config *cfg, const char *opt, const cha
     }
   }
   char **t = realloc(s->vars, (size_t)(s->nvars + 1) * sizeof *t);
-  if (!t || !(t[s->nvars] = dupn(key, strlen(key)))) {
+  if (!t || !(t[s->nvars] = strndup(key, strlen(key)))) {
     if (t) {
       s->vars = t;
     }
@@ -218,6 +215,9 @@ static int alloc_values(kv_sweep *s, long ncases) {
   if (ncases < 1) {
     return KV_ERROR(KV_ERR_CONFIG, "sweep: the design has no cases");
   }
+  if (ncases > KV_SWEEP_MAX_CASES) { /* the grid's product is checked before it is formed */
+    return KV_ERROR(KV_ERR_CONFIG, "sweep: %ld cases; at most %d", ncases, KV_SWEEP_MAX_CASES);
+  }
   s->ncases = ncases;
   s->values = calloc((size_t)ncases * (size_t)(s->nvars ? s->nvars : 1), sizeof *s->values);
   return s->values ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory for %ld cases", ncases);
@@ -226,7 +226,7 @@ static int alloc_values(kv_sweep *s, long ncases) {
 static int set_value(kv_sweep *s, long c, int v, const char *text) {
   char **slot = &s->values[c * s->nvars + v];
   free(*slot);
-  *slot = dupn(text, strlen(text));
+  *slot = strndup(text, strlen(text));
   return *slot ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
 }
 
@@ -288,6 +288,14 @@ static int make_grid(kv_sweep *s, const kv_config *cfg) {
       }
       tok = bar ? bar + 1 : NULL;
     }
+    /* The product is checked before it can overflow. */
+    if (rc == KV_OK && (double)total * (double)count[i] > KV_SWEEP_MAX_CASES) {
+      rc = kv_config_errorf(cfg, "sweep.vary",
+                            "the grid has more than %d cases (%.3g at '%s'): a sweep holds at "
+                            "most %d",
+                            KV_SWEEP_MAX_CASES, (double)total * (double)count[i], key,
+                            KV_SWEEP_MAX_CASES);
+    }
     total *= count[i];
   }
   if (rc == KV_OK && n == 0) {
@@ -327,7 +335,7 @@ static int make_sampled(kv_sweep *s, const kv_config *cfg) {
                             method_names[s->method]);
   }
   KV_CHECK(kv_config_get_string(cfg, "sweep.vary", &vary));
-  KV_CHECK(kv_config_get_int(cfg, "sweep.samples", 1, 100000000, &samples));
+  KV_CHECK(kv_config_get_int(cfg, "sweep.samples", 1, KV_SWEEP_MAX_CASES, &samples));
   KV_CHECK(kv_config_get_int(cfg, "sweep.seed", 0, 4294967295L, &seed));
   char **items = NULL;
   int n = split_entries(vary, ":", &items);
@@ -466,7 +474,7 @@ static int make_list(kv_sweep *s, const kv_config *cfg) {
         rc = kv_config_errorf(cfg, "sweep.cases", "%s:%d: empty value for %s", path, lineno,
                               s->vars[k]);
       }
-      vals[rows * s->nvars + k] = dupn(v, strlen(v));
+      vals[rows * s->nvars + k] = strndup(v, strlen(v));
     }
     if (rc == KV_OK) {
       k = nf;
@@ -479,6 +487,13 @@ static int make_list(kv_sweep *s, const kv_config *cfg) {
                             s->nvars);
       break;
     }
+    long *nl = realloc(s->lines, (size_t)(rows + 1) * sizeof *nl);
+    if (!nl) {
+      rc = KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
+      break;
+    }
+    s->lines = nl;
+    s->lines[rows] = lineno;
     rows++;
   }
   fclose(f);
@@ -491,6 +506,7 @@ static int make_list(kv_sweep *s, const kv_config *cfg) {
   if (rc == KV_OK) {
     s->ncases = rows;
     s->values = vals;
+    snprintf(s->csv, sizeof s->csv, "%s", path);
   } else {
     free_strings(vals, rows * s->nvars);
   }
@@ -503,7 +519,7 @@ static int make_ensemble(kv_sweep *s, const kv_config *cfg) {
   case_tables(cfg, tables, &type);
   long members, seed;
   int rc = KV_OK;
-  KV_CHECK(kv_config_get_int(cfg, "sweep.members", 1, 100000000, &members));
+  KV_CHECK(kv_config_get_int(cfg, "sweep.members", 1, KV_SWEEP_MAX_CASES, &members));
   KV_CHECK(kv_config_get_int(cfg, "sweep.seed", 0, 4294967295L, &seed));
   if (!type || !type->seed_key) {
     return kv_config_errorf(cfg, "sweep.method",
@@ -519,7 +535,7 @@ static int make_ensemble(kv_sweep *s, const kv_config *cfg) {
     }
     const char *text;
     KV_CHECK(kv_config_get_string(cfg, "sweep.scenarios", &text));
-    char *buf = dupn(text, strlen(text));
+    char *buf = strndup(text, strlen(text));
     for (char *tok = buf; buf && tok;) {
       char *comma = strchr(tok, ',');
       if (comma) {
@@ -536,7 +552,7 @@ static int make_ensemble(kv_sweep *s, const kv_config *cfg) {
         break;
       }
       scen = ns;
-      scen[nscen++] = dupn(t, strlen(t));
+      scen[nscen++] = strndup(t, strlen(t));
       tok = comma ? comma + 1 : NULL;
     }
     free(buf);
@@ -741,7 +757,11 @@ int kv_sweep_create(const kv_config *cfg, kv_sweep **out) {
       const char *key = s->method == M_LIST       ? "sweep.cases"
                         : s->method == M_ENSEMBLE ? "sweep.method"
                                                   : "sweep.vary";
-      rc = kv_config_errorf(cfg, key, "%s", msg);
+      if (s->lines) { /* the CSV line that made the case */
+        rc = kv_config_errorf(cfg, key, "%s:%ld: %s", s->csv, s->lines[c], msg);
+      } else {
+        rc = kv_config_errorf(cfg, key, "%s", msg);
+      }
     }
   }
   kv_config_free(full);
@@ -760,6 +780,7 @@ void kv_sweep_free(kv_sweep *s) {
   kv_config_free(s->base);
   free_strings(s->values, s->ncases * s->nvars);
   free_strings(s->vars, s->nvars);
+  free(s->lines);
   free(s);
 }
 

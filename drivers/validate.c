@@ -10,6 +10,7 @@
 #include "core/status.h"
 #include "drivers/fit.h"
 #include "io/manifest.h"
+#include "io/safefile.h"
 #include "solvers/model.h"
 #include "solvers/rom/rom.h"
 
@@ -158,6 +159,18 @@ static int finish(const kv_config *cfg, const kv_validate_params *vp, kv_validat
   return kv_validate_write_report(v, what, maps ? maps + 1 : "");
 }
 
+/* validation.h5 and validation.md are one unit: the old report goes before the new data are
+ * written, so an interrupted validation leaves the new data without a report (or the old data
+ * alone), never a report that describes other data. Only a report kelvin wrote is removed. */
+static void retire_report(const kv_validation *v) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/validation.md", v->dir);
+  if (kv_safefile_replaceable(path, "# kelvin validation", "the validation report") == KV_OK) {
+    remove(path);
+  }
+  kv_error_clear();
+}
+
 static int score(const kv_config *cfg, const kv_validate_params *vp, const kv_sweep *hs,
                  const char *model, kv_validation *v) {
   kv_surrogate *s = NULL;
@@ -166,6 +179,7 @@ static int score(const kv_config *cfg, const kv_validate_params *vp, const kv_sw
   char *what = calloc(16384, 1);
   int rc = what ? sweep_wall(hs, &wall) : KV_ERROR(KV_ERR_NOMEM, "out of memory");
   if (rc == KV_OK) {
+    retire_report(v);
     rc = kv_surrogate_type_get(s)->data & KV_DATA_SCENARIOS
              ? kv_validate_score_scenarios(cfg, vp, hs, s, wall, v, what, 16384)
              : kv_validate_score_points(cfg, vp, hs, s, wall, v, what, 16384);
@@ -345,6 +359,7 @@ int kv_validate(MPI_Comm comm, const kv_config *cfg, kv_validation *out) {
           rc = KV_ERROR(KV_ERR_UNSUPPORTED, "validate: model %s records no state", mt->name);
         }
         if (rc == KV_OK) {
+          retire_report(out);
           rc = kv_validate_score_rom(hs, rs, mt->state_var, fw, rw, out, what, 16384);
         }
       }

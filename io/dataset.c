@@ -295,11 +295,23 @@ int kv_dataset_read_csv(const kv_dataset_params *p, kv_dataset *ds) {
                   kv_table_suggest(&t, p->output, hint, sizeof hint));
   }
   snprintf(ds->yname, sizeof ds->yname, "%s", p->output);
+  /* Finite but beyond this, the squares and products of a fit overflow to inf. */
+  const double too_large = 1e150;
   for (long i = 0; rc == KV_OK && i < t.nrows; i++) {
-    for (int k = 0; k < ds->d; k++) {
-      ds->X[i * ds->d + k] = t.v[i * t.ncols + cols[k]];
+    for (int k = 0; k <= ds->d && rc == KV_OK; k++) {
+      int c = k < ds->d ? cols[k] : yc;
+      double v = t.v[i * t.ncols + c];
+      if (fabs(v) > too_large) {
+        rc = KV_ERROR(KV_ERR_FORMAT,
+                      "%s:%ld: column '%s' = %g is too large to fit (beyond 1e150 the squares "
+                      "and products of a fit overflow); rescale the column",
+                      p->data, t.line[i], t.names[c], v);
+      } else if (k < ds->d) {
+        ds->X[i * ds->d + k] = v;
+      } else {
+        ds->y[i] = v;
+      }
     }
-    ds->y[i] = t.v[i * t.ncols + yc];
     ds->label[i] = t.line[i];
   }
   free(cols);

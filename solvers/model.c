@@ -97,7 +97,8 @@ int kv_model_config_validate(kv_config *cfg) {
   KV_CHECK(kv_model_type_of(cfg, &type));
   const kv_config_key *tables[4] = {kv_model_run_keys, NULL, NULL, NULL};
   KV_CHECK(kv_model_key_tables(type, cfg, tables + 1));
-  return kv_config_validate(cfg, tables);
+  KV_CHECK(kv_config_validate(cfg, tables));
+  return type->check ? type->check(cfg) : KV_OK;
 }
 
 void kv_model_checkpoint_path(const char *output, char *buf, size_t n) {
@@ -109,7 +110,15 @@ void kv_model_checkpoint_path(const char *output, char *buf, size_t n) {
 int kv_model_create(const kv_model_type *type, MPI_Comm comm, const kv_config *cfg,
                     kv_model **out) {
   *out = NULL;
-  return type->create(comm, cfg, out);
+  int rc = type->create(comm, cfg, out);
+  if (rc == KV_ERR_NOMEM && type->size_keys) {
+    /* The allocation that failed knows no key; the user needs the one to change. */
+    rc = KV_ERROR(KV_ERR_NOMEM,
+                  "%s: out of memory setting up the %s model (%s): use a smaller %s "
+                  "or more ranks",
+                  type->size_keys, type->name, kv_error_message(), type->size_keys);
+  }
+  return rc;
 }
 
 int kv_model_prepare(kv_model *m) {

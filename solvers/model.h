@@ -49,10 +49,15 @@ typedef struct kv_model_type {
   const char *state_var;     /* the output variable of the prognostic state (or of
                                 its record means), or NULL                       */
   const kv_config_key *keys; /* the keys of its config section                */
+  const char *size_keys;     /* the keys that set its size, for messages ("heat.n") */
   const char *wraps_key;     /* a model built on another (the ROM): the key naming
                                 it, whose section is then allowed too; else NULL */
   /* Create from a validated config on comm (collective; the model duplicates what it keeps). */
   int (*create)(MPI_Comm comm, const kv_config *cfg, kv_model **out);
+  /* Optional. Everything create refuses that needs no allocation (parameters, required keys,
+   * the number of steps), so that a sweep refuses a bad case before any case runs. Not
+   * collective; errors name file, line and key. */
+  int (*check)(const kv_config *cfg);
   /* Optional (NULL: create). The same model for its ROM hooks only (residual, linear_part,
    * stencil, ...), never stepped: it may skip what only stepping needs (linear solvers, plans).
    * Collective. */

@@ -207,6 +207,8 @@ const double *kv_surrogate_box(const kv_surrogate *s) {
   return s->box;
 }
 
+static int check_finite_fit(kv_surrogate *s, const kv_dataset *ds);
+
 int kv_surrogate_fit(const kv_surrogate_type *t, const kv_dataset *ds, const void *params,
                      const char *config, kv_surrogate **out) {
   *out = NULL;
@@ -218,6 +220,11 @@ int kv_surrogate_fit(const kv_surrogate_type *t, const kv_dataset *ds, const voi
   if ((config && !(s->config = strdup(config))) || set_box(s, ds) != KV_OK) {
     kv_surrogate_free(s);
     return KV_ERROR(KV_ERR_NOMEM, "surrogate: out of memory");
+  }
+  int rc = check_finite_fit(s, ds);
+  if (rc != KV_OK) {
+    kv_surrogate_free(s);
+    return rc;
   }
   *out = s;
   return KV_OK;
@@ -237,6 +244,11 @@ int kv_surrogate_fit_comm(MPI_Comm comm, const kv_surrogate_type *t, const kv_da
   if ((config && !s->config && !(s->config = strdup(config))) || set_box(s, ds) != KV_OK) {
     kv_surrogate_free(s);
     return KV_ERROR(KV_ERR_NOMEM, "surrogate: out of memory");
+  }
+  int rc = check_finite_fit(s, ds); /* the same model on every rank: the same answer */
+  if (rc != KV_OK) {
+    kv_surrogate_free(s);
+    return rc;
   }
   *out = s;
   return KV_OK;
@@ -470,7 +482,43 @@ int kv_surrogate_predict(const kv_surrogate *s, long m, const double *X, double 
     return KV_ERROR(KV_ERR_UNSUPPORTED, "a %s model does not predict from inputs (%s)",
                     s->type->name, s->type->summary);
   }
-  return s->type->predict(s, X, m, mean, var);
+  KV_CHECK(s->type->predict(s, X, m, mean, var));
+  /* A model whose arithmetic overflowed (data near 1e308) must not print "-nan inf". */
+  long no = kv_surrogate_noutputs(s), total = m * (no > 0 ? no : 1);
+  for (long i = 0; i < total; i++) {
+    if (!isfinite(mean[i]) || (var && !(var[i] >= 0.0 && isfinite(var[i])))) {
+      return KV_ERROR(KV_ERR_NUMERIC,
+                      "the %s model predicts a non-finite %s at point %ld (output %ld): its fit "
+                      "overflowed or the point is far outside the data",
+                      s->type->name, isfinite(mean[i]) ? "variance" : "mean", i / (no > 0 ? no : 1),
+                      i % (no > 0 ? no : 1));
+    }
+  }
+  return KV_OK;
+}
+
+/* After a fit: the model predicts finite values at (a few of) its own training points, or the
+ * fit is refused before anything is saved. */
+static int check_finite_fit(kv_surrogate *s, const kv_dataset *ds) {
+  if (!s->type->predict || !ds->X || ds->n < 1 || ds->d != s->ninputs) {
+    return KV_OK;
+  }
+  long m = ds->n < 4 ? ds->n : 4, no = kv_surrogate_noutputs(s);
+  double *mean = malloc((size_t)(m * (no > 0 ? no : 1)) * 2 * sizeof *mean);
+  if (!mean) {
+    return KV_ERROR(KV_ERR_NOMEM, "surrogate: out of memory");
+  }
+  int rc = kv_surrogate_predict(s, m, ds->X, mean, mean + m * (no > 0 ? no : 1));
+  free(mean);
+  if (rc == KV_ERR_NUMERIC) {
+    char why[600];
+    snprintf(why, sizeof why, "%s", kv_error_message());
+    rc = KV_ERROR(KV_ERR_NUMERIC,
+                  "%s fit of %s: not finite at its own training points (%s); values this large "
+                  "(near 1e308) overflow: rescale the data. Nothing was saved",
+                  s->type->name, ds->source, why);
+  }
+  return rc;
 }
 
 int kv_surrogate_describe(const kv_surrogate *s, FILE *f) {

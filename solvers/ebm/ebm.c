@@ -715,13 +715,20 @@ static void ebm_free(kv_model *base) {
   free(m);
 }
 
+static int ebm_check(const kv_config *cfg) {
+  kv_ebm_params p;
+  return kv_ebm_params_from_config(cfg, &p);
+}
+
 const kv_model_type kv_ebm_type = {
     .name = "ebm",
     .seed_key = "ebm.seed",
     .scenario_key = "ebm.scenario",
     .state_var = "tas",
     .keys = kv_ebm_keys,
+    .size_keys = "ebm.nlat, ebm.nlon",
     .create = ebm_create,
+    .check = ebm_check,
     .step = ebm_step,
     .state = ebm_state,
     .outputs = ebm_outputs,

@@ -2,6 +2,7 @@
 #include "core/comm.h"
 
 #include <fftw3-mpi.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,6 +268,11 @@ static int setup(kv_fftsolve *s, const kv_fftsolve_params *p) {
     }
   } else {
     sn = s->rank == 0 ? s->N[2] : 0;
+    if (s->N[2] > INT_MAX) {
+      return KV_ERROR(KV_ERR_UNSUPPORTED,
+                      "heat.n = %ld: a 1-D FFT line longer than 2^31 cells (FFTW's int sizes)",
+                      (long)s->N[2]);
+    }
     s->slab = fftw_alloc_real((size_t)(sn > 0 ? sn : 1));
     if (!s->slab) {
       return KV_ERROR(KV_ERR_NOMEM, "fft solver: out of memory");
@@ -332,9 +338,10 @@ static int setup(kv_fftsolve *s, const kv_fftsolve_params *p) {
   for (int r = 0; r < s->size; r++) {
     long a = intersect(s->bbox + 6 * s->rank, s->sbox + 6 * r, lo, hi);
     long b = intersect(s->sbox + 6 * s->rank, s->bbox + 6 * r, lo, hi);
-    if (a > 2147483647L || b > 2147483647L) {
+    if (a > INT_MAX || b > INT_MAX || nsend + a > INT_MAX || nrecv + b > INT_MAX) {
       return KV_ERROR(KV_ERR_UNSUPPORTED,
-                      "fft solver: more than 2^31 cells move between two ranks");
+                      "heat.n: more than 2^31 cells would move to or from one rank in the FFT "
+                      "solver's all-to-all (MPI counts are int): use more ranks");
     }
     s->cnt_b2s[r] = (int)a;
     s->dsp_b2s[r] = (int)nsend;

@@ -177,6 +177,10 @@ int kv_heat_prepare(kv_heat *h) {
     return KV_OK;
   }
   h->fft_pending = 0;
+  double cells = (double)kv_grid_global_count(h->grid);
+  if (cells >= 4e6) { /* planning may take a while: say so */
+    kv_info("heat: planning the FFT solver for %.3g cells (heat.fft_planner)", cells);
+  }
   return kv_fftsolve_create(h->grid, &h->fftp, &h->fft);
 }
 
@@ -307,7 +311,7 @@ static int check_size(MPI_Comm comm, const kv_heat_params *p) {
   double cells = 1.0;
   char list[128] = "";
   for (int d = 0; d < p->dims; d++) {
-    cells *= (double)(p->n[d] + 2); /* with ghosts */
+    cells *= (double)p->n[d] + 2.0; /* with ghosts; in doubles, which cannot overflow */
     size_t l = strlen(list);
     snprintf(list + l, sizeof list - l, "%s%ld", d ? ", " : "", p->n[d]);
   }

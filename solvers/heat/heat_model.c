@@ -310,6 +310,32 @@ static int m_restart(kv_model *m, const char *path) {
   return KV_OK;
 }
 
+static int m_check(const kv_config *cfg) {
+  kv_heat_params p;
+  KV_CHECK(kv_heat_params_from_config(cfg, &p));
+  /* As the run counts its steps (the explicit limit needs the conductivity's fields). */
+  if (p.dt > 0.0 && ceil(p.t_end / p.dt * (1.0 - 1e-12)) > 1e15) {
+    return kv_config_errorf(cfg, "run.dt", "run.t_end / dt = %g steps is too many",
+                            ceil(p.t_end / p.dt));
+  }
+  /* The explicit limit, where the conductivity is a number (a field needs its file). */
+  if (p.scheme == KV_HEAT_EXPLICIT && p.dt > 0.0 && !strcmp(p.kappa_field.name, "number")) {
+    double sum = 0.0;
+    for (int d = 0; d < p.dims; d++) {
+      double h = p.length[d] / (double)p.n[d];
+      sum += 1.0 / (h * h);
+    }
+    double limit = 1.0 / (2.0 * p.kappa * sum);
+    if (p.dt > limit) {
+      return kv_config_errorf(cfg, "run.dt",
+                              "%g exceeds the explicit stability limit %.6g (heat.kappa = %g); "
+                              "use run.dt <= %.6g, leave it unset, or heat.scheme = cn",
+                              p.dt, limit, p.kappa, limit);
+    }
+  }
+  return KV_OK;
+}
+
 static void m_free(kv_model *m) {
   kv_heat_free((kv_heat *)m);
 }
@@ -318,7 +344,9 @@ const kv_model_type kv_heat_type = {
     .name = "heat",
     .state_var = "T",
     .keys = kv_heat_keys,
+    .size_keys = "heat.n",
     .create = m_create,
+    .check = m_check,
     .create_hooks = m_create_hooks,
     .prepare = m_prepare,
     .step = m_step,

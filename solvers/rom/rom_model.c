@@ -327,6 +327,7 @@ static int rom_info(const kv_model *m, kv_model_info *out) {
 const kv_model_type kv_rom_type = {
     .name = "rom",
     .keys = kv_rom_keys,
+    .size_keys = "rom.modes (and the basis)",
     .wraps_key = "rom.model",
     .create = rom_create,
     .step = rom_step,
