@@ -2,6 +2,7 @@
 #include "core/comm.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/status.h"
 
@@ -21,6 +22,7 @@ struct kv_grid {
 };
 
 void kv_grid_params_default(kv_grid_params *p) {
+  memset(p, 0, sizeof *p); /* every field, including any added later (serial was missed once) */
   p->ndims = 1;
   for (int d = 0; d < KV_MAXDIM; d++) {
     p->n[d] = 1;

@@ -19,6 +19,7 @@ build_pkgs=(
   libpng-dev
 )
 test_pkgs=(
+  valgrind
   python3 python3-numpy python3-h5py python3-xarray python3-h5netcdf python3-cftime netcdf-bin
   python3-sklearn python3-openturns
   slurmctld slurmd slurm-client munge

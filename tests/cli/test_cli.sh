@@ -75,7 +75,7 @@ expect 2 "base.ini:9: heat.initial = 'sine\(1, 1\)'|command line: heat.kappa = '
 expect 2 "command line: heat.dims = '7': expected an integer in \[1, 3\]" "out-of-range override" -- "$KELVIN" run "$dir/base.ini" heat.dims=7
 expect 2 "expected section.key=value" "malformed override" -- "$KELVIN" run "$dir/base.ini" kappa=2
 expect 2 "unknown key heat.kapa \(did you mean heat.kappa\?\)" "misspelt key on the command line" -- "$KELVIN" run "$dir/base.ini" heat.kapa=2
-expect 2 "run.dt = 0.01 exceeds the explicit stability limit 0\.00125 .*use run.dt <= 0\.00125" "run.dt above the stability limit names the limit" -- "$KELVIN" run "$dir/base.ini" run.dt=0.01 run.overwrite=true
+expect 2 "run.dt = '0.01': 0.01 exceeds the explicit stability limit 0\.00125 .*use run.dt <= 0\.00125" "run.dt above the stability limit names the limit" -- "$KELVIN" run "$dir/base.ini" run.dt=0.01 run.overwrite=true
 expect 2 "1 cells but 2 ranks" "more ranks than cells is a clear error on every rank" -- $MPIRUN -n 2 "$KELVIN" run "$dir/base.ini" heat.dims=1 heat.n=1 "heat.initial=constant(1)" "run.output=$dir/err.h5"
 expect 2 "heat.kappa = .*nofile.h5.*|cannot read 'nofile.h5'" "a missing kappa file" -- "$KELVIN" run "$dir/base.ini" heat.kappa=nofile.h5:/kappa "run.output=$dir/err.h5"
 expect 2 "has no dataset '/nothere'" "a missing dataset in an initial-condition file" -- "$KELVIN" run "$dir/base.ini" "heat.initial=$dir/base.h5:/nothere" run.overwrite=true "run.output=$dir/ic.h5"
