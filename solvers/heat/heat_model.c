@@ -327,10 +327,16 @@ static int m_check(const kv_config *cfg) {
     }
     double limit = 1.0 / (2.0 * p.kappa * sum);
     if (p.dt > limit) {
+      char n[96] = "";
+      for (int d = 0; d < p.dims; d++) {
+        size_t l = strlen(n);
+        snprintf(n + l, sizeof n - l, "%s%ld", d ? ", " : "", p.n[d]);
+      }
       return kv_config_errorf(cfg, "run.dt",
-                              "%g exceeds the explicit stability limit %.6g (heat.kappa = %g); "
-                              "use run.dt <= %.6g, leave it unset, or heat.scheme = cn",
-                              p.dt, limit, p.kappa, limit);
+                              "%g exceeds the explicit stability limit %.6g (heat.kappa = %g, "
+                              "heat.n = %s); use run.dt <= %.6g, leave it unset, or heat.scheme "
+                              "= cn",
+                              p.dt, limit, p.kappa, n, limit);
     }
   }
   return KV_OK;

@@ -64,6 +64,8 @@ fuzz("heat", ["run", heat], "heat.n",
      ["3000002, 3000002, 1", "2147483648, 1, 1", "1, 1, 4611686018427387904",
       "65536, 65536, 2", "9223372036854775807, 2, 2", "0, 4, 4", "-5, 2, 2",
       "99999999999999999999, 2, 2"])
+fuzz("heat cn", ["run", heat, "heat.scheme=cn"], "heat.n",  # past the explicit limit: sizes
+     ["3000002, 3000002, 1", "2147483648, 1, 1", "65536, 65536, 2", "9223372036854775807, 2, 2"])
 fuzz("heat 1-D fft", ["run", heat, "heat.dims=1", "heat.scheme=cn", "heat.solver=fft"], "heat.n",
      ["4294967296", "100000000000", "9223372036854775807"])
 fuzz("heat", ["run", heat], "run.output_every", BIG)
