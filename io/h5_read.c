@@ -708,15 +708,13 @@ static int probe_child(const char *path, int data) {
   hid_t file = H5I_INVALID_HID;
   if (kv_h5_list_datasets(path, &names) == KV_OK && data &&
       kv_h5_open_ro(path, H5P_DEFAULT, &file) == KV_OK && kv_h5_has_checksums(file)) {
-    /* Checksummed chunk indexes cannot lead the library astray: the real reads are safe. */
-    H5Fclose(file);
+    H5Fclose(file); /* checksummed chunk indexes cannot lead the library astray */
   } else if (names && data && file >= 0) {
     for (char *p = names; *p;) {
       char *nl = strchr(p, '\n');
       *nl = '\0';
-      /* Only chunked data goes through an index (a B-tree) that a corruption can turn into a
-       * crash; a contiguous or compact dataset is one bounded read that fails cleanly, and
-       * reading a large basis twice would double a ROM's start-up. */
+      /* Only chunked data goes through an index (a B-tree) a corruption can turn into a crash;
+       * a contiguous or compact read fails cleanly. */
       hid_t d = H5Dopen2(file, p, H5P_DEFAULT);
       hid_t pl = d >= 0 ? H5Dget_create_plist(d) : H5I_INVALID_HID;
       H5D_layout_t lay = pl >= 0 ? H5Pget_layout(pl) : H5D_CHUNKED;
@@ -804,11 +802,13 @@ int kv_h5_probe(const char *path, int data) {
                     "stopped, kelvin itself is safe)",
                     path, limit);
   }
-  if (WIFSIGNALED(st)) {
+  /* The child ends with 0 or 2; anything else is a crash (a signal, a sanitizer's exit). */
+  if (WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 2)) {
     return KV_ERROR(KV_ERR_FORMAT,
-                    "'%s' is corrupt: the HDF5 library crashed reading it (signal %d in a probe "
+                    "'%s' is corrupt: the HDF5 library crashed reading it (%s %d in a probe "
                     "process; kelvin itself stopped safely)",
-                    path, WTERMSIG(st));
+                    path, WIFSIGNALED(st) ? "signal" : "exit status",
+                    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
   }
   return KV_OK;
 }

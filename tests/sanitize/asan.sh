@@ -14,7 +14,7 @@ export MPIRUN="mpirun --oversubscribe" OUT=$PWD/tests/out/asan
 LOGS=$OUT/logs
 rm -rf "$OUT"
 mkdir -p "$LOGS"
-export ASAN_OPTIONS="log_path=$LOGS/asan:detect_leaks=1:exitcode=99:allocator_may_return_null=1"
+export ASAN_OPTIONS="log_path=$LOGS/asan:detect_leaks=1:exitcode=99:allocator_may_return_null=1:fast_unwind_on_malloc=0"
 export UBSAN_OPTIONS="log_path=$LOGS/ubsan:print_stacktrace=1:halt_on_error=1:exitcode=98"
 export LSAN_OPTIONS="suppressions=$PWD/tests/sanitize/lsan.supp:print_suppressions=0"
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1

@@ -13,7 +13,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OURS = tuple(os.path.join(ROOT, d) + "/" for d in
-             ("core", "io", "numerics", "solvers", "surrogates", "drivers", "cli", "tests"))
+             ("core", "io", "numerics", "solvers", "surrogates", "drivers", "cli", "tests",
+              "build-asan", "build-vg"))
 RUNTIME = re.compile(r"(libasan|libubsan|liblsan|libc\.so|ld-linux|vgpreload|/sanitizer_common/|"
                      r"\b(malloc|calloc|realloc|free|strdup|strndup|memcpy|memmove|memset|"
                      r"operator new)\b)")
@@ -25,9 +26,9 @@ def owner(frames):
         if RUNTIME.search(f):
             continue
         for o in OURS:
-            if o in f or re.search(r"\((" + "|".join(
-                    ("core", "io", "numerics", "solvers", "surrogates", "drivers", "cli")) +
-                    r")/[\w/]+\.c:\d+", f):
+            if o in f or re.search(r"(^|[\s(])(" + "|".join(
+                    ("core", "io", "numerics", "solvers", "surrogates", "drivers", "cli",
+                     "tests")) + r")/[\w/]+\.[ch]:\d+", f):
                 return "kelvin"
         m = re.search(r"\((/[^)+]+\.so[.\d]*)", f) or re.search(r"in (\S+\.so[.\d]*)", f) or \
             re.search(r"(lib[\w+-]+\.so)", f)

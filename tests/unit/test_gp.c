@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "core/status.h"
+#include "io/config.h"
 #include "surrogates/gp.h"
 #include "surrogates/surrogate.h"
 #include "tests/unit/check.h"
@@ -124,8 +125,11 @@ int main(int argc, char **argv) {
   kv_gp_free(g);
   /* Save and load: the loaded model predicts exactly what the fitted one did. */
   {
-    kv_gp_options_default(&o);
-    o.restarts = 1;
+    /* The kind's own parameters, made as kelvin fit makes them (restarts = 1). */
+    kv_config *pc = NULL;
+    void *gpp = NULL;
+    kv_config_parse_string("[surrogate]\nkind = gp\nrestarts = 1\n", "test_gp", &pc);
+    kv_surrogate_params_create(kv_surrogate_type_find("gp"), pc, &gpp);
     kv_surrogate *sv = NULL, *ld = NULL;
     char *names[D] = {"a", "b", "c"};
     kv_dataset ds;
@@ -137,7 +141,9 @@ int main(int argc, char **argv) {
     ds.X = X;
     ds.y = y;
     snprintf(ds.yname, sizeof ds.yname, "y");
-    kv_surrogate_fit(kv_surrogate_type_find("gp"), &ds, &o, NULL, &sv);
+    kv_surrogate_fit(kv_surrogate_type_find("gp"), &ds, gpp, NULL, &sv);
+    kv_surrogate_params_free(kv_surrogate_type_find("gp"), gpp);
+    kv_config_free(pc);
     double xs[5 * D], ma[5], va[5], mb[5], vb[5];
     for (int i = 0; i < 5 * D; i++) {
       xs[i] = 0.37 * i - 2.0;
