@@ -21,6 +21,7 @@ _kelvin() {
     predict) opts="--input --output --stdin --help" ;;
     plot) opts="--step --diff -o --help" ;;
     compare) opts="--rtol --atol --var --help" ;;
+    info) opts="--verify --help" ;;
   esac
   if [[ $cur == -* ]]; then
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
