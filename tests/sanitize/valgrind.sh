@@ -37,9 +37,9 @@ W=$OUT/w
 mkdir -p "$W"
 vg version --version
 vg run-explicit run configs/heat2d.ini run.output="$W/e.h5" heat.n=24,20 run.t_end=0.001 \
-  run.checkpoint_every=5
+  run.dt=0.0001 run.checkpoint_every=5
 vg restart run configs/heat2d.ini run.output="$W/r.h5" heat.n=24,20 run.t_end=0.002 \
-  --restart "$W/e.h5"
+  run.dt=0.0001 --restart "$W/e.checkpoint.h5"
 vg run-pcg run configs/heat2d_implicit.ini run.output="$W/p.h5" heat.n=24,20 heat.solver=pcg \
   run.t_end=0.01
 /usr/bin/python3 - "$W" <<'PY'
