@@ -1,5 +1,6 @@
 /* kelvin — command-line entry point. The only place that knows MPI_COMM_WORLD and turns status
  * codes into exit statuses (0 ok, 1 check failed, 2 usage or input error, 3 runtime failure). */
+#include <malloc.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,6 +194,11 @@ static int finish(int code) {
 
 int main(int argc, char **argv) {
   g_program = argv[0];
+  /* HDF5's filter pipeline (Fletcher32 on every chunk) allocates a buffer per chunk written;
+   * glibc serves those from fresh mmaps, each faulted in again. Kept in the heap, writing a
+   * 512 x 512 record costs a third (bench/RESULTS.md, "Checksummed output"). */
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 128 << 20);
   /* Global options may come before or after the command: find the command first. */
   const char *cmd = NULL;
   for (int k = 1; k < argc && !cmd; k++) {

@@ -20,8 +20,8 @@
 #include "io/safefile.h"
 
 #define MAXVARS (2 * KV_OUTPUT_MAX)
-/* Keep one chunk (one time record of a field) under this many bytes; HDF5 allows < 4 GiB. */
-#define KV_H5_MAX_CHUNK_BYTES (512L * 1024 * 1024)
+/* Chunks under this: their filter buffers stay below glibc's mmap limit (reused). */
+#define KV_H5_MAX_CHUNK_BYTES (16L * 1024 * 1024)
 
 typedef struct {
   char name[128];
