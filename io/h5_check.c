@@ -34,8 +34,9 @@
 #define MARK_VALUE "hdf5 metadata checksums + fletcher32 data"
 /* Compact data share their object header's 64 KiB limit with the attributes. */
 #define COMPACT_MAX 8192
-/* Fletcher32 chunks of whole leading rows, under this many bytes each. */
-#define CHUNK_MAX (256UL * 1024 * 1024)
+/* Fletcher32 chunks of whole leading rows, under this many bytes each (their filter buffers then
+ * stay below glibc's mmap limit and are reused; kelvin.c). */
+#define CHUNK_MAX (16UL * 1024 * 1024)
 
 int kv_h5_fapl_checksums(hid_t fapl) {
   return H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_LATEST) >= 0
