@@ -35,7 +35,7 @@ static int verify_one(const char *path) {
   int rc = kv_h5_verify(path, &nd, &na, &checked);
   if (rc != KV_OK) {
     fprintf(stderr, "kelvin: error: %s\n", kv_error_message());
-    printf("%s: DAMAGED\n", path);
+    printf("%s: %s\n", path, rc == KV_ERR_IO ? "UNREADABLE" : "DAMAGED");
   } else if (!checked) {
     printf("%s: readable (%ld datasets, %ld attributes), but written without checksums: "
            "nothing to verify against\n",
@@ -107,7 +107,8 @@ static int verify_all(int argc, char **argv) {
   if (worst != KV_OK) {
     /* main prints the last error: say how many files failed rather than repeat one */
     kv_error_clear();
-    return KV_ERROR(worst, "info --verify: damage found (first in '%s'); see above",
+    return KV_ERROR(worst,
+                    "info --verify: a file is damaged or unreadable (first: '%s'); see above",
                     argv[first_bad]);
   }
   return KV_OK;
