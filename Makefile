@@ -15,15 +15,17 @@
 
 CC       = mpicc
 PREFIX  ?= /usr/local
-PKGS     = hdf5-openmpi inih gsl fftw3 lapacke openblas libpng
+PKGS     = hdf5-openmpi netcdf-mpi inih gsl fftw3 lapacke openblas libpng
 OPTFLAGS ?= -O3 -march=native
 CFLAGS  ?= $(OPTFLAGS)
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -I. -D_POSIX_C_SOURCE=200809L
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(PIC) -MMD -MP $(CPPFLAGS) $(PKG_CFLAGS)
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# Debian's netcdf-mpi.pc names /usr/include; the MPI flavour's header lives under its prefix.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+             -I$(shell pkg-config --variable=prefix netcdf-mpi 2>/dev/null)/include
 # GSL's own CBLAS is left out on purpose: OpenBLAS provides the CBLAS symbols, fast.
-LDLIBS  += -fopenmp -lhdf5_hl $(shell pkg-config --libs hdf5-openmpi inih fftw3 lapacke openblas libpng 2>/dev/null) \
+LDLIBS  += -fopenmp -lhdf5_hl $(shell pkg-config --libs hdf5-openmpi netcdf-mpi inih fftw3 lapacke openblas libpng 2>/dev/null) \
            -lgsl -lfftw3_mpi -lm
 
 # Open MPI refuses to run as root unless told; only our test targets say so, never users' shells.

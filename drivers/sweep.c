@@ -699,8 +699,10 @@ int kv_sweep_create(const kv_config *cfg, kv_sweep **out) {
     }
   }
   long rpc = 1;
-  if (rc == KV_OK) {
-    rc = kv_config_get_int(full, "sweep.ranks_per_case", 1, 1000000, &rpc);
+  const kv_model_type *mt = NULL; /* a model whose runs want several ranks sets the default */
+  if (rc == KV_OK && kv_model_type_of(full, &mt) == KV_OK) {
+    int own = mt->ranks_key && !kv_config_given(cfg, "sweep.ranks_per_case");
+    rc = kv_config_get_int(full, own ? mt->ranks_key : "sweep.ranks_per_case", 1, 1000000, &rpc);
   }
   s->ranks_per_case = (int)rpc;
   if (rc == KV_OK) {
@@ -818,33 +820,4 @@ int kv_sweep_case_config(const kv_sweep *s, long c, kv_config **out) {
     return KV_ERROR(KV_ERR_INVALID, "sweep: no case %ld (the design has %ld)", c, s->ncases);
   }
   return case_config(s, c, 1, out);
-}
-
-void kv_sweep_print(const kv_sweep *s, void *stream) {
-  FILE *f = stream;
-  fprintf(f, "case");
-  for (int v = 0; v < s->nvars; v++) {
-    fprintf(f, ",%s", s->vars[v]);
-  }
-  fputc('\n', f);
-  for (long c = 0; c < s->ncases; c++) {
-    fprintf(f, "%ld", c);
-    for (int v = 0; v < s->nvars; v++) {
-      const char *x = kv_sweep_value(s, c, v);
-      if (strpbrk(x, ",\"")) {
-        fputc(',', f);
-        fputc('"', f);
-        for (; *x; x++) {
-          if (*x == '"') {
-            fputc('"', f);
-          }
-          fputc(*x, f);
-        }
-        fputc('"', f);
-      } else {
-        fprintf(f, ",%s", x);
-      }
-    }
-    fputc('\n', f);
-  }
 }

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,10 @@
 #include "core/status.h"
 #include "drivers/run.h"
 #include "drivers/sweep.h"
+#include "io/dataset.h"
 #include "io/h5.h"
 #include "io/manifest.h"
+#include "solvers/model.h"
 
 typedef struct {
   const kv_sweep *s;
@@ -36,6 +39,9 @@ typedef struct {
   int tty;
   char *reported;           /* rank 0: the cases it has reported        */
   int lock_dir, lock_slice; /* rank 0: the lock files held (-1: none)   */
+  int nresp;                /* the model's scalar responses (columns)   */
+  char resp[KV_MANIFEST_RESP][64];
+  const char *respp[KV_MANIFEST_RESP];
 } farm;
 
 static int mkdir_p(const char *path) {
@@ -73,6 +79,43 @@ static void farm_free(farm *f) {
   f->lock_dir = f->lock_slice = -1;
 }
 
+/* The responses the model records for every case (the manifest's response columns). */
+static int farm_responses(farm *f) {
+  kv_config *cc = NULL;
+  const kv_model_type *t = NULL;
+  char buf[KV_MANIFEST_RESP * 64] = "";
+  int rc = kv_sweep_case_config(f->s, 0, &cc);
+  if (rc == KV_OK) {
+    rc = kv_model_type_of(cc, &t);
+  }
+  if (rc == KV_OK && t->responses) {
+    rc = t->responses(cc, buf, sizeof buf);
+  }
+  kv_config_free(cc);
+  char *save = NULL;
+  for (char *w = strtok_r(buf, ",", &save); rc == KV_OK && w; w = strtok_r(NULL, ",", &save)) {
+    if (f->nresp == KV_MANIFEST_RESP) {
+      return KV_ERROR(KV_ERR_CONFIG, "sweep: at most %d responses per case", KV_MANIFEST_RESP);
+    }
+    snprintf(f->resp[f->nresp], sizeof f->resp[0], "%s", w);
+    f->respp[f->nresp] = f->resp[f->nresp];
+    f->nresp++;
+  }
+  return rc;
+}
+
+/* The responses of done case c from its file (NaN where one cannot be read: a warning). */
+static void case_responses(const farm *f, long c, kv_case_record *rec) {
+  char path[4200];
+  kv_sweep_case_path(f->s, c, path, sizeof path);
+  for (int k = 0; k < f->nresp; k++) {
+    if (kv_dataset_case_qoi(path, f->resp[k], &rec->resp[k]) != KV_OK) {
+      kv_warn("case %04ld: response %s: %s", c, f->resp[k], kv_error_message());
+      rec->resp[k] = NAN;
+    }
+  }
+}
+
 static int farm_init(farm *f, const kv_sweep *s, int slice, int nslices) {
   memset(f, 0, sizeof *f);
   f->lock_dir = f->lock_slice = -1;
@@ -97,6 +140,7 @@ static int farm_init(farm *f, const kv_sweep *s, int slice, int nslices) {
     }
     f->ids[f->n++] = c;
   }
+  KV_CHECK(farm_responses(f));
   if (nslices > 0) {
     snprintf(f->stem, sizeof f->stem, "%s/manifest.slice-%d-of-%d", kv_sweep_dir(s), slice,
              nslices);
@@ -128,7 +172,8 @@ static int write_manifest(const farm *f, const char *stem, const kv_case_record 
   char title[4400];
   snprintf(title, sizeof title, "kelvin sweep manifest (%s, method %s)", kv_sweep_source(s),
            kv_sweep_method(s));
-  kv_manifest m = {nv, vars, f->n, f->ids, vals, (const char *const *)f->outputs, recs, title};
+  kv_manifest m = {nv,   vars,  f->n,     f->ids,  vals, (const char *const *)f->outputs,
+                   recs, title, f->nresp, f->respp};
   int rc = kv_manifest_write(stem, &m, with_h5);
   free(vars);
   free(vals);
@@ -305,7 +350,7 @@ static int survey(const farm *f, const kv_sweep_options *o, kv_case_record *recs
     free(seen);
     return KV_ERROR(KV_ERR_NOMEM, "sweep: out of memory");
   }
-  if (access(csv, F_OK) == 0 && kv_manifest_read(csv, nc, old, seen) != KV_OK) {
+  if (access(csv, F_OK) == 0 && kv_manifest_read(csv, nc, f->nresp, f->respp, old, seen) != KV_OK) {
     kv_warn("%s (it is rebuilt from the case files)", kv_error_message());
   }
   int rc = KV_OK;
@@ -320,7 +365,17 @@ static int survey(const farm *f, const kv_sweep_options *o, kv_case_record *recs
       if (complete) {
         recs[i].status = KV_CASE_DONE;
         recs[i].skipped = 1;
-        recs[i].wall = seen[c] && old[c].status == KV_CASE_DONE ? old[c].wall : 0.0;
+        int had = seen[c] && old[c].status == KV_CASE_DONE;
+        recs[i].wall = had ? old[c].wall : 0.0;
+        int known = had;
+        for (int k = 0; k < f->nresp; k++) {
+          known &= !isnan(old[c].resp[k]);
+        }
+        if (known) {
+          memcpy(recs[i].resp, old[c].resp, sizeof recs[i].resp);
+        } else {
+          case_responses(f, c, &recs[i]);
+        }
       } else {
         kv_warn("case %04ld: %s; running it again", c, kv_error_message());
       }
@@ -332,7 +387,8 @@ static int survey(const farm *f, const kv_sweep_options *o, kv_case_record *recs
 }
 
 /* Run one case on the group; fills rec. Returns KV_ERR_INTERRUPTED if a signal stopped it. */
-static int run_case(MPI_Comm g, const kv_sweep *s, long c, kv_case_record *rec) {
+static int run_case(MPI_Comm g, const farm *f, long c, kv_case_record *rec) {
+  const kv_sweep *s = f->s;
   double t0 = kv_comm_wtime();
   kv_config *cc = NULL;
   int rc = kv_sweep_case_config(s, c, &cc);
@@ -360,6 +416,7 @@ static int run_case(MPI_Comm g, const kv_sweep *s, long c, kv_case_record *rec) 
     int grank;
     grank = kv_comm_rank(g);
     if (grank == 0) {
+      case_responses(f, c, rec);
       snprintf(old, sizeof old, "%.*s.interrupted.h5", (int)len, path);
       remove(old);
       snprintf(old, sizeof old, "%.*s.failed.h5", (int)len, path);
@@ -480,7 +537,7 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
     }
     long idx = todo[next[0]];
     kv_case_record rec;
-    int crc = run_case(g, s, f.ids[idx], &rec);
+    int crc = run_case(g, &f, f.ids[idx], &rec);
     if (grank == 0) {
       MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, wrec);
       MPI_Put(&rec, (int)sizeof rec, MPI_BYTE, 0, (MPI_Aint)((size_t)idx * sizeof rec),
@@ -587,13 +644,14 @@ int kv_sweep_collect(MPI_Comm comm, const kv_sweep *s, kv_sweep_summary *sum) {
                 nslices);
         continue;
       }
-      rc = kv_manifest_read(p, nc, recs, seen);
+      rc = kv_manifest_read(p, nc, f.nresp, f.respp, recs, seen);
     }
     for (long c = 0; c < nc && rc == KV_OK; c++) {
       int exists, ok;
       rc = case_status(s, c, &exists, &ok);
       if (ok) {
         recs[c].status = KV_CASE_DONE;
+        case_responses(&f, c, &recs[c]);
       } else if (recs[c].status == KV_CASE_DONE) {
         kv_warn("case %04ld: the slice manifest says done but %s; counted as pending", c,
                 kv_error_message());
@@ -613,4 +671,33 @@ int kv_sweep_collect(MPI_Comm comm, const kv_sweep *s, kv_sweep_summary *sum) {
   free(seen);
   farm_free(&f);
   return rc;
+}
+
+void kv_sweep_print(const kv_sweep *s, void *stream) {
+  FILE *f = stream;
+  fprintf(f, "case");
+  for (int v = 0; v < kv_sweep_nvars(s); v++) {
+    fprintf(f, ",%s", kv_sweep_var(s, v));
+  }
+  fputc('\n', f);
+  for (long c = 0; c < kv_sweep_ncases(s); c++) {
+    fprintf(f, "%ld", c);
+    for (int v = 0; v < kv_sweep_nvars(s); v++) {
+      const char *x = kv_sweep_value(s, c, v);
+      if (strpbrk(x, ",\"")) {
+        fputc(',', f);
+        fputc('"', f);
+        for (; *x; x++) {
+          if (*x == '"') {
+            fputc('"', f);
+          }
+          fputc(*x, f);
+        }
+        fputc('"', f);
+      } else {
+        fprintf(f, ",%s", x);
+      }
+    }
+    fputc('\n', f);
+  }
 }

@@ -81,13 +81,17 @@ void kv_config_unset(kv_config *cfg, const char *key);
 /* The raw value of key, or NULL if absent. Borrowed. */
 const char *kv_config_value(const kv_config *cfg, const char *key);
 
-/* The schema entry of key in tables (NULL-terminated array), or NULL. */
+/* The schema entry of key in tables (NULL-terminated array), or NULL. An entry "section.*" matches
+ * any key of the section that no other entry names. */
 const kv_config_key *kv_config_key_find(const kv_config_key *const *tables, const char *key);
 
 /* Check every entry against the key tables (a NULL-terminated array of tables), then record the
  * defaults of the keys not given. Returns KV_ERR_CONFIG with a message naming file, line, key and
  * what was expected. Not collective (every rank holds the same text, so all agree). */
 int kv_config_validate(kv_config *cfg, const kv_config_key *const *tables);
+
+/* The key of the i-th entry (0, 1, ...; in the order given), NULL past the last. Borrowed. */
+const char *kv_config_key_at(const kv_config *cfg, int i);
 
 /* 1 if key was given (in the file, on the command line, or as a recorded default). */
 int kv_config_has(const kv_config *cfg, const char *key);

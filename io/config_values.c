@@ -268,7 +268,22 @@ const kv_config_key *kv_config_key_find(const kv_config_key *const *tables, cons
       }
     }
   }
+  /* A pattern "section.*" stands for the keys a model names itself (an external model's inputs);
+   * the model's check says which of them it has. */
+  for (int t = 0; tables[t]; t++) {
+    for (const kv_config_key *k = tables[t]; k->key; k++) {
+      size_t l = strlen(k->key);
+      if (l > 2 && strcmp(k->key + l - 2, ".*") == 0 && strncmp(k->key, key, l - 1) == 0 &&
+          key[l - 1] && !strchr(key + l - 1, '.')) {
+        return k;
+      }
+    }
+  }
   return NULL;
+}
+
+const char *kv_config_key_at(const kv_config *cfg, int i) {
+  return i >= 0 && i < cfg->n ? cfg->e[i].key : NULL;
 }
 
 static int section_known(const kv_config_key *const *tables, const char *sec, size_t len) {

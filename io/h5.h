@@ -18,7 +18,7 @@
 #include "core/field.h"
 #include "core/grid.h"
 
-#define KV_OUTPUT_MAX 16
+#define KV_OUTPUT_MAX 64
 
 /* What a model wants written at an output step: fields on its grid and scalars. Names, units and
  * long names are borrowed string constants; field pointers are borrowed for the call. */

@@ -2,6 +2,7 @@
 #include "io/manifest.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,12 @@ static int write_csv(const char *path, const kv_manifest *m) {
     fputc(',', f);
     csv_put(f, m->vars[v]);
   }
-  fputs(",status,wall_time_s,output,error\n", f);
+  fputs(",status,wall_time_s,output", f);
+  for (int k = 0; k < m->nresp; k++) {
+    fputc(',', f);
+    csv_put(f, m->resp[k]);
+  }
+  fputs(",error\n", f);
   for (long r = 0; r < m->nrows; r++) {
     const kv_case_record *rec = &m->recs[r];
     fprintf(f, "%ld", m->ids[r]);
@@ -54,6 +60,13 @@ static int write_csv(const char *path, const kv_manifest *m) {
     }
     fprintf(f, ",%s,%.3f,", kv_case_status_name(rec->status), rec->wall);
     csv_put(f, m->outputs[r]);
+    for (int k = 0; k < m->nresp; k++) {
+      if (rec->status == KV_CASE_DONE && !isnan(rec->resp[k])) {
+        fprintf(f, ",%.17g", rec->resp[k]);
+      } else {
+        fputc(',', f);
+      }
+    }
     fputc(',', f);
     csv_put(f, rec->status == KV_CASE_FAILED ? rec->error : "");
     fputc('\n', f);
@@ -71,9 +84,10 @@ int kv_manifest_write(const char *stem, const kv_manifest *m, int with_h5) {
   if (!with_h5) {
     return KV_OK;
   }
-  int ncols = m->nvars + 4;
+  int ncols = m->nvars + 4 + m->nresp;
   kv_h5_column *cols = calloc((size_t)ncols, sizeof *cols);
-  double *num = malloc(((size_t)m->nvars + 1) * ((size_t)m->nrows + 1) * sizeof *num);
+  double *num =
+      malloc(((size_t)m->nvars + 1 + (size_t)m->nresp) * ((size_t)m->nrows + 1) * sizeof *num);
   const char **text = malloc(((size_t)m->nvars + 3) * ((size_t)m->nrows + 1) * sizeof *text);
   if (!cols || !num || !text) {
     free(cols);
@@ -108,7 +122,15 @@ int kv_manifest_write(const char *stem, const kv_manifest *m, int with_h5) {
   cols[m->nvars] = (kv_h5_column){"status", NULL, "done | failed | pending", NULL, st};
   cols[m->nvars + 1] = (kv_h5_column){"wall_time", "s", "wall-clock time of the case", wall, NULL};
   cols[m->nvars + 2] = (kv_h5_column){"output", NULL, "output file of the case", NULL, out};
-  cols[m->nvars + 3] = (kv_h5_column){"error", NULL, "why the case failed", NULL, err};
+  for (int k = 0; k < m->nresp; k++) {
+    double *col = num + ((size_t)m->nvars + 1 + (size_t)k) * (size_t)m->nrows;
+    for (long r = 0; r < m->nrows; r++) {
+      col[r] = m->recs[r].status == KV_CASE_DONE ? m->recs[r].resp[k] : NAN;
+    }
+    cols[m->nvars + 3 + k] =
+        (kv_h5_column){m->resp[k], NULL, "response of the case (NaN: not done)", col, NULL};
+  }
+  cols[ncols - 1] = (kv_h5_column){"error", NULL, "why the case failed", NULL, err};
   snprintf(path, sizeof path, "%s.h5", stem);
   int rc = kv_h5_write_table(path, m->title, "case", m->ids, m->nrows, cols, ncols);
   free(cols);
@@ -229,10 +251,14 @@ int kv_manifest_status(const char *name) {
   return -1;
 }
 
-int kv_manifest_read(const char *csv_path, long ncases, kv_case_record *recs, char *found) {
+int kv_manifest_read(const char *csv_path, long ncases, int nresp, const char *const *resp,
+                     kv_case_record *recs, char *found) {
   kv_manifest_table t;
   KV_CHECK(kv_manifest_load(csv_path, &t));
-  int rc = KV_OK;
+  int rc = KV_OK, rcol[KV_MANIFEST_RESP];
+  for (int k = 0; k < nresp && k < KV_MANIFEST_RESP; k++) {
+    rcol[k] = kv_manifest_column(&t, resp[k]);
+  }
   for (long r = 0; rc == KV_OK && r < t.nrows; r++) {
     const char *cs = kv_manifest_cell(&t, r, t.icase), *ss = kv_manifest_cell(&t, r, t.istatus);
     char *end;
@@ -249,6 +275,14 @@ int kv_manifest_read(const char *csv_path, long ncases, kv_case_record *recs, ch
     recs[id].status = st;
     recs[id].wall = strtod(kv_manifest_cell(&t, r, t.iwall), NULL);
     snprintf(recs[id].error, sizeof recs[id].error, "%s", kv_manifest_cell(&t, r, t.ierror));
+    for (int k = 0; k < nresp && k < KV_MANIFEST_RESP; k++) {
+      const char *cell = rcol[k] >= 0 ? kv_manifest_cell(&t, r, rcol[k]) : "";
+      char *e;
+      recs[id].resp[k] = strtod(cell, &e);
+      if (e == cell || *e) {
+        recs[id].resp[k] = NAN;
+      }
+    }
     if (found) {
       found[id] = 1;
     }

@@ -11,6 +11,8 @@
 typedef enum { KV_CASE_PENDING = 0, KV_CASE_DONE = 1, KV_CASE_FAILED = 2 } kv_case_status;
 
 #define KV_MANIFEST_ERRLEN 480
+/* Most scalar responses a manifest records per case. */
+#define KV_MANIFEST_RESP 48
 
 /* The state of one case. Plain data (it travels through MPI windows as bytes). */
 typedef struct {
@@ -18,6 +20,7 @@ typedef struct {
   int skipped;                    /* done by an earlier run (found by --resume)       */
   double wall;                    /* seconds; 0 when not run                          */
   char error[KV_MANIFEST_ERRLEN]; /* failed: what went wrong                          */
+  double resp[KV_MANIFEST_RESP];  /* done: the responses (kv_manifest.resp order)      */
 } kv_case_record;
 
 /* A manifest to write: nrows rows; values is nrows x nvars texts (row-major). */
@@ -30,20 +33,26 @@ typedef struct {
   const char *const *outputs; /* output file names (relative to the directory)      */
   const kv_case_record *recs;
   const char *title; /* stored as an attribute of manifest.h5             */
+  int nresp;         /* scalar responses of the done cases: columns after output */
+  const char *const *resp;
 } kv_manifest;
 
 /* Name of a status ("done", "failed", "pending"). */
 const char *kv_case_status_name(int status);
 
 /* Write "<stem>.csv" and, if with_h5, "<stem>.h5" (stem: a path without extension), each
+ * with the columns case, the varied keys, status, wall_time_s, output, the responses (empty
+ * where a case is not done) and error,
  * atomically. Creating an HDF5 file costs milliseconds, so a sweep rewrites the CSV after every
  * case and the HDF5 table at most once a second and at the end. Not collective. */
 int kv_manifest_write(const char *stem, const kv_manifest *m, int with_h5);
 
-/* Read the status, wall time and error of the rows of "<stem>.csv" into recs[id] for
+/* Read the status, wall time, error and responses (the columns named resp[0..nresp-1]; NaN where
+ * absent) of the rows of "<stem>.csv" into recs[id] for
  * 0 <= id < ncases (other rows ignored); found[id] is set to 1 for each row read. A missing file
  * is KV_ERR_IO; a malformed one KV_ERR_FORMAT naming the line. Not collective. */
-int kv_manifest_read(const char *csv_path, long ncases, kv_case_record *recs, char *found);
+int kv_manifest_read(const char *csv_path, long ncases, int nresp, const char *const *resp,
+                     kv_case_record *recs, char *found);
 
 /* A manifest read back whole: its header and every row's fields as text. */
 typedef struct {

@@ -12,6 +12,7 @@ build_pkgs=(
   make gcc pkg-config
   openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev hdf5-tools
+  libnetcdf-mpi-dev
   libgsl-dev
   libfftw3-dev libfftw3-mpi-dev
   libopenblas-dev liblapacke-dev
@@ -20,7 +21,7 @@ build_pkgs=(
 )
 test_pkgs=(
   valgrind
-  python3 python3-numpy python3-h5py python3-xarray python3-h5netcdf python3-cftime netcdf-bin
+  python3 python3-numpy python3-h5py python3-xarray python3-h5netcdf python3-cftime python3-netcdf4 netcdf-bin
   python3-sklearn python3-openturns
   slurmctld slurmd slurm-client munge
 )

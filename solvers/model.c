@@ -8,18 +8,21 @@
 
 #include "core/status.h"
 #include "solvers/ebm/ebm.h"
+#include "solvers/external/external.h"
 #include "solvers/heat/heat.h"
 #include "solvers/rom/rom.h"
 
-static const kv_model_type *const g_types[] = {&kv_heat_type, &kv_ebm_type, &kv_rom_type, NULL};
+static const kv_model_type *const g_types[] = {&kv_heat_type, &kv_ebm_type, &kv_rom_type,
+                                               &kv_external_type, NULL};
 
 const char kv_model_default_name[] = "heat";
-const char kv_model_choices[] = "heat|ebm|rom";
+const char kv_model_choices[] = "heat|ebm|rom|external";
 const char kv_model_reducible_choices[] = "heat|ebm";
 
 const kv_config_key kv_model_run_keys[] = {
     {"run.model", KV_CFG_ENUM, kv_model_default_name, kv_model_choices, KV_CFG_NORANGE,
-     "which solver (rom: the reduced-order model of [rom])"},
+     "which solver (rom: the reduced-order model of [rom]; external: your own simulator, "
+     "[external])"},
     {"run.output", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "output HDF5 file (directories are created)"},
     {"run.t_end", KV_CFG_DOUBLE, NULL, NULL, 0.0, INFINITY, "heat: end time (s)"},

@@ -50,6 +50,8 @@ typedef struct kv_model_type {
                                 its record means), or NULL                       */
   const kv_config_key *keys; /* the keys of its config section                */
   const char *size_keys;     /* the keys that set its size, for messages ("heat.n") */
+  const char *ranks_key;     /* the key of the ranks one run takes (a sweep's default
+                                ranks_per_case), or NULL                         */
   const char *wraps_key;     /* a model built on another (the ROM): the key naming
                                 it, whose section is then allowed too; else NULL */
   /* Create from a validated config on comm (collective; the model duplicates what it keeps). */
@@ -115,6 +117,11 @@ typedef struct kv_model_type {
    * from a validated configuration of this model. Not collective. */
   int (*global_forcing)(const kv_config *cfg, const char *scenario, int year0, int n, double *total,
                         double *co2, double *aer);
+  /* Optional (NULL: none). The scalar responses of a run of this configuration, comma-separated
+   * into buf: each a QoI of the run's output (a series' final value, or VAR_max/_min/_mean of a
+   * field at the final record; kv_dataset_case_qoi) that sweeps record as manifest columns. Not
+   * collective. */
+  int (*responses)(const kv_config *cfg, char *buf, size_t n);
   void (*free)(kv_model *m);
 } kv_model_type;
 

@@ -720,6 +720,13 @@ static int ebm_check(const kv_config *cfg) {
   return kv_ebm_params_from_config(cfg, &p);
 }
 
+/* The last year's global mean and extremes of the annual-mean surface temperature. */
+static int ebm_responses(const kv_config *cfg, char *buf, size_t n) {
+  (void)cfg;
+  snprintf(buf, n, "tas_global,tas_max,tas_min");
+  return KV_OK;
+}
+
 const kv_model_type kv_ebm_type = {
     .name = "ebm",
     .seed_key = "ebm.seed",
@@ -742,5 +749,6 @@ const kv_model_type kv_ebm_type = {
     .solve = kv_ebm_solve,
     .implicit_at = kv_ebm_implicit_at,
     .global_forcing = kv_ebm_global_forcing,
+    .responses = ebm_responses,
     .free = ebm_free,
 };

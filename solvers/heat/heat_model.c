@@ -346,6 +346,13 @@ static void m_free(kv_model *m) {
   kv_heat_free((kv_heat *)m);
 }
 
+/* The volume mean, largest and smallest temperature at the end. */
+static int heat_responses(const kv_config *cfg, char *buf, size_t n) {
+  (void)cfg;
+  snprintf(buf, n, "T_mean,T_max,T_min");
+  return KV_OK;
+}
+
 const kv_model_type kv_heat_type = {
     .name = "heat",
     .state_var = "T",
@@ -365,5 +372,6 @@ const kv_model_type kv_heat_type = {
     .residual_at = m_residual_at,
     .set_state = m_set_state,
     .linear_part = m_linear_part,
+    .responses = heat_responses,
     .free = m_free,
 };

@@ -1,6 +1,7 @@
 /* Unit tests of io/table (numeric CSV tables and the one CSV line splitter) and of the manifest
  * reader io/manifest: quoting, comments and blank lines, every bad cell named by file, line and
  * column, and manifests written and read back (the table whole, and the case records). */
+#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,8 +73,10 @@ int main(int argc, char **argv) {
   const char *values[] = {"0.5", "plain", "2", "with, comma"};
   const char *outputs[] = {"case_0000.h5", "case_0001.h5"};
   long ids[] = {0, 1};
-  kv_case_record recs[2] = {{KV_CASE_DONE, 0, 1.25, ""}, {KV_CASE_FAILED, 0, 0.5, "it \"broke\""}};
-  kv_manifest m = {2, vars, 2, ids, values, outputs, recs, "test"};
+  kv_case_record recs[2] = {{KV_CASE_DONE, 0, 1.25, "", {0.1, -3.5}},
+                            {KV_CASE_FAILED, 0, 0.5, "it \"broke\"", {7.0, 8.0}}};
+  const char *resp[] = {"f", "g"};
+  kv_manifest m = {2, vars, 2, ids, values, outputs, recs, "test", 2, resp};
   char stem[1200], csv[1300];
   snprintf(stem, sizeof stem, "%s/test_manifest", g_dir);
   snprintf(csv, sizeof csv, "%s.csv", stem);
@@ -82,8 +85,10 @@ int main(int argc, char **argv) {
   if (rc == KV_OK) {
     rc = kv_manifest_load(csv, &mt);
   }
-  CHECK(rc == KV_OK && mt.nrows == 2 && mt.ncols == 7 && mt.icase == 0 && mt.istatus == 3 &&
-            kv_manifest_column(&mt, "label") == 2 &&
+  CHECK(rc == KV_OK && mt.nrows == 2 && mt.ncols == 9 && mt.icase == 0 && mt.istatus == 3 &&
+            kv_manifest_column(&mt, "f") == 6 && kv_manifest_column(&mt, "g") == 7 &&
+            mt.ierror == 8 && !strcmp(kv_manifest_cell(&mt, 0, 6), "0.10000000000000001") &&
+            !strcmp(kv_manifest_cell(&mt, 1, 7), "") && kv_manifest_column(&mt, "label") == 2 &&
             !strcmp(kv_manifest_cell(&mt, 1, 2), "with, comma") &&
             !strcmp(kv_manifest_cell(&mt, 1, mt.ierror), "it \"broke\"") &&
             !strcmp(kv_manifest_cell(&mt, 0, mt.ioutput), "case_0000.h5") &&
@@ -95,11 +100,13 @@ int main(int argc, char **argv) {
   kv_case_record back[3];
   char found[3] = {0, 0, 0};
   memset(back, 0, sizeof back);
-  rc = kv_manifest_read(csv, 3, back, found);
+  rc = kv_manifest_read(csv, 3, 2, resp, back, found);
   CHECK(rc == KV_OK && found[0] && found[1] && !found[2] && back[0].status == KV_CASE_DONE &&
             back[0].wall == 1.25 && back[1].status == KV_CASE_FAILED &&
-            !strcmp(back[1].error, "it \"broke\""),
-        "the case records read back (status, wall time, error)");
+            !strcmp(back[1].error, "it \"broke\"") && back[0].resp[0] == 0.1 &&
+            back[0].resp[1] == -3.5 && isnan(back[1].resp[0]),
+        "the case records read back (status, wall time, error, responses exactly; none for a "
+        "failed case)");
   p = write_file("m_bad.csv", "case,a,status,wall_time_s,output,error\n0,1,done,1,x.h5,\n1,2\n");
   rc = kv_manifest_load(p, &mt);
   CHECK(rc == KV_ERR_FORMAT && strstr(kv_error_message(), "m_bad.csv:3"),
@@ -109,7 +116,7 @@ int main(int argc, char **argv) {
   CHECK(rc == KV_ERR_FORMAT && strstr(kv_error_message(), "not a kelvin manifest"),
         "a CSV without the manifest columns is refused (%s)", kv_error_message());
   p = write_file("m_status.csv", "case,a,status,wall_time_s,output,error\n0,1,finished,1,x.h5,\n");
-  rc = kv_manifest_read(p, 1, back, NULL);
+  rc = kv_manifest_read(p, 1, 0, NULL, back, NULL);
   CHECK(rc == KV_ERR_FORMAT && strstr(kv_error_message(), "m_status.csv:2") &&
             strstr(kv_error_message(), "finished"),
         "an unknown status is named with its line (%s)", kv_error_message());
