@@ -30,7 +30,8 @@ static const char help[] =
     "ensemble) as an MPI task farm: the ranks are split into groups of sweep.ranks_per_case and\n"
     "each group takes the next case when it is free. Case c is written to\n"
     "<dir>/case_NNNN.h5; <dir>/manifest.csv and manifest.h5 record every case (varied values,\n"
-    "done|failed|pending, wall time, output, error). A failing case does not stop the others;\n"
+    "done|failed|pending, wall time, output, the model's scalar responses, error). A failing\n"
+    "case does not stop the others;\n"
     "the exit status is 1 if any failed. Ctrl-C / SIGTERM stop cleanly; continue with --resume.\n"
     "\n"
     "  --resume          skip cases whose output file is complete and was written by the same\n"
@@ -39,8 +40,9 @@ static const char help[] =
     "                    configuration; run nothing\n"
     "  --slice I/K       run only cases c with c % K == I (0 <= I < K), keeping\n"
     "                    manifest.slice-I-of-K.csv/.h5 (what each Slurm array task does)\n"
-    "  --collect         merge the slice manifests and the case files into manifest.csv/.h5;\n"
-    "                    exit 1 unless every case is done\n"
+    "  --collect         merge the slice manifests and the case files into manifest.csv/.h5,\n"
+    "                    and write results.dat (Dakota's annotated tabular format: inputs and\n"
+    "                    responses of the done cases); exit 1 unless every case is done\n"
     "  --emit-slurm FILE write an sbatch job-array script running the slices with --resume;\n"
     "                    the options below, else the config's [slurm] keys (kelvin run --keys)\n"
     "    --array K             array tasks (slices), default slurm.array or 1; at most the\n"
@@ -233,7 +235,8 @@ int kv_cmd_sweep(MPI_Comm comm, int argc, char **argv) {
     rc = kv_sweep_collect(comm, s, &sm);
     if (rc == KV_OK && rank == 0) {
       print_summary(s, &sm, "collected");
-      printf("manifest: %s/manifest.csv and manifest.h5\n", kv_sweep_dir(s));
+      printf("manifest: %s/manifest.csv and manifest.h5; Dakota tabular: results.dat\n",
+             kv_sweep_dir(s));
     }
     if (rc == KV_OK && (sm.failed || sm.pending)) {
       rc = KV_ERR_MISMATCH;

@@ -1,15 +1,18 @@
-/* Running a child program: posix_spawn into its own process group, a pidfd to wait on. */
+/* Running a child program: vfork + exec into its own process group, a pidfd to wait on. */
 #define _GNU_SOURCE /* posix_spawn_file_actions_addchdir_np, pidfd via syscall */
 #include "core/spawn.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -56,41 +59,60 @@ static void stop_group(pid_t pid, int pfd, double grace, int *st) {
   }
 }
 
+/* The child between vfork and exec: only system calls, no allocation, no stdio (it shares the
+ * parent's memory until exec). A failure is left in *err for the parent. */
+static void child(const kv_spawn_params *p, pid_t parent, volatile int *err) {
+  setpgid(0, 0);
+  /* Killed with kelvin, even by SIGKILL (what --resume finds then is cleaned up by the caller). */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) {
+    _exit(127);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigaction(SIGINT, &dfl, NULL);
+  sigaction(SIGTERM, &dfl, NULL);
+  sigaction(SIGPIPE, &dfl, NULL);
+  sigaction(SIGCHLD, &dfl, NULL);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  if (p->dir && chdir(p->dir) != 0) {
+    *err = errno;
+    _exit(127);
+  }
+  int in = open("/dev/null", O_RDONLY);
+  int out = open(p->out_path ? p->out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int er = open(p->err_path ? p->err_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (in < 0 || out < 0 || er < 0 || dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+      dup2(er, STDERR_FILENO) < 0) {
+    *err = errno;
+    _exit(127);
+  }
+  execvpe(p->argv[0], p->argv, p->envp ? p->envp : environ);
+  *err = errno;
+  _exit(127);
+}
+
 int kv_spawn_run(const kv_spawn_params *p, kv_spawn_result *r) {
   memset(r, 0, sizeof *r);
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t at;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawnattr_init(&at);
-  posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  if (p->dir) {
-    posix_spawn_file_actions_addchdir_np(&fa, p->dir);
-  }
-  /* Opened after the chdir, so relative names are in the child's directory. */
-  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, p->out_path ? p->out_path : "/dev/null",
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, p->err_path ? p->err_path : "/dev/null",
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  /* Its own process group (a timeout stops all it started); default signal handling and an
-   * empty mask, whatever kelvin set for itself. */
-  sigset_t none, dflt;
-  sigemptyset(&none);
-  sigemptyset(&dflt);
-  sigaddset(&dflt, SIGINT);
-  sigaddset(&dflt, SIGTERM);
-  sigaddset(&dflt, SIGPIPE);
-  sigaddset(&dflt, SIGCHLD);
-  posix_spawnattr_setpgroup(&at, 0);
-  posix_spawnattr_setsigmask(&at, &none);
-  posix_spawnattr_setsigdefault(&at, &dflt);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK);
-  pid_t pid;
+  /* vfork, not fork: no copy of a large MPI process's memory (and no fork warnings from MPI
+   * transports that register memory), and it lets the child ask to die with kelvin, which
+   * posix_spawn cannot. */
+  volatile int err = 0;
+  pid_t parent = getpid();
   double t0 = now();
-  int e = posix_spawnp(&pid, p->argv[0], &fa, &at, p->argv, p->envp ? p->envp : environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&at);
-  if (e != 0) {
+  pid_t pid = vfork();
+  if (pid == 0) {
+    child(p, parent, &err);
+  }
+  if (pid < 0 || err != 0) {
+    int e = pid < 0 ? errno : err;
+    if (pid > 0) {
+      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+      }
+    }
     return KV_ERROR(KV_ERR_IO, "cannot run '%s'%s%s: %s", p->argv[0], p->dir ? " in " : "",
                     p->dir ? p->dir : "", strerror(e));
   }
@@ -127,6 +149,46 @@ int kv_spawn_run(const kv_spawn_params *p, kv_spawn_result *r) {
     r->signal = WTERMSIG(st);
   }
   return KV_OK;
+}
+
+int kv_spawn_kill_within(const char *dir) {
+  char real[PATH_MAX];
+  if (!realpath(dir, real)) {
+    return 0;
+  }
+  size_t len = strlen(real);
+  DIR *d = opendir("/proc");
+  if (!d) {
+    return 0;
+  }
+  int killed = 0;
+  pid_t self = getpid();
+  uid_t uid = getuid();
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    char *end;
+    long pid = strtol(e->d_name, &end, 10);
+    if (*end || pid <= 1 || pid == self) {
+      continue;
+    }
+    char link[64], cwd[PATH_MAX];
+    struct stat st;
+    snprintf(link, sizeof link, "/proc/%ld", pid);
+    if (stat(link, &st) != 0 || st.st_uid != uid) {
+      continue;
+    }
+    snprintf(link, sizeof link, "/proc/%ld/cwd", pid);
+    ssize_t n = readlink(link, cwd, sizeof cwd - 1);
+    if (n <= 0) {
+      continue;
+    }
+    cwd[n] = '\0';
+    if (strncmp(cwd, real, len) == 0 && (cwd[len] == '\0' || cwd[len] == '/')) {
+      killed += kill((pid_t)pid, SIGKILL) == 0;
+    }
+  }
+  closedir(d);
+  return killed;
 }
 
 void kv_spawn_describe(const kv_spawn_result *r, double timeout, char *buf, size_t n) {

@@ -2,9 +2,10 @@
  *
  * The child runs in its own process group (so a timeout or an interrupt can stop it and
  * everything it started), in a given directory, with its standard output and error in files and
- * its standard input from /dev/null, through posix_spawn (no shell, no fork of a large MPI
- * process). The wait polls a pidfd, so a finished child is noticed at once (no sleep loop), and
- * checks kelvin's interrupt flag (core/interrupt.h) ten times a second.
+ * its standard input from /dev/null, through vfork + exec (no shell, no copy of a large MPI
+ * process); it is killed if kelvin dies, even by SIGKILL. The wait polls a pidfd, so a finished
+ * child is noticed at once (no sleep loop), and checks kelvin's interrupt flag
+ * (core/interrupt.h) ten times a second.
  */
 #ifndef KV_SPAWN_H
 #define KV_SPAWN_H
@@ -35,6 +36,11 @@ typedef struct {
  * Returns KV_OK when the child ran and ended, however it ended (see *r); KV_ERR_IO when it could
  * not be started (r->started = 0; the message names argv[0] and the reason). Not collective. */
 int kv_spawn_run(const kv_spawn_params *p, kv_spawn_result *r);
+
+/* Kill (SIGKILL) every process of this user whose working directory is dir or lies below it:
+ * what a killed kelvin's simulator left running in a work directory that is about to be made
+ * afresh. Returns how many were killed. Linux (/proc); elsewhere 0. Not collective. */
+int kv_spawn_kill_within(const char *dir);
 
 /* A description of how it ended, for messages: "exit status 3", "killed by signal 9 (Killed)",
  * "ran past the timeout of 5 s", ... */

@@ -10,6 +10,7 @@
 #include "drivers/sweep.h"
 #include "drivers/validate.h"
 #include "io/h5.h"
+#include "io/manifest.h"
 #include "solvers/model.h"
 #include "solvers/rom/rom.h"
 #include "surrogates/cv.h"
@@ -98,6 +99,31 @@ static int default_field(const char *file, char *var, size_t n) {
   }
   snprintf(var, n, "%s", t->state_var);
   return KV_OK;
+}
+
+/* The QoI of a scalar fit on a sweep without surrogate.qoi: the sweep's one response (the
+ * manifest's columns between output and error), else an error listing them. */
+static int default_qoi(const kv_config *cfg, const kv_surrogate_type *t, const char *dir, char *qoi,
+                       size_t n) {
+  char path[4200], list[1024] = "";
+  kv_manifest_table mt;
+  snprintf(path, sizeof path, "%s/manifest.csv", dir);
+  int count = 0;
+  if (kv_manifest_load(path, &mt) == KV_OK) {
+    for (int c = mt.ioutput + 1; c < mt.ierror; c++) {
+      size_t l = strlen(list);
+      snprintf(list + l, sizeof list - l, "%s%s", count++ ? ", " : "", mt.cols[c]);
+      snprintf(qoi, n, "%s", mt.cols[c]);
+    }
+    kv_manifest_table_free(&mt);
+  }
+  if (count == 1) {
+    return KV_OK;
+  }
+  qoi[0] = '\0';
+  return kv_config_errorf(
+      cfg, "surrogate.qoi", "a %s on sweep data needs the quantity of interest: %s%s", t->name,
+      count ? "one of the sweep's responses " : "e.g. T_mean, T_max", count ? list : "");
 }
 
 int kv_fit_scenario_forcing(const kv_config *cfg, const char *scenario, int year0, int n,
@@ -220,10 +246,7 @@ int kv_fit_dataset(const kv_config *cfg, const kv_surrogate_type *t, int max_mem
   }
   if (t->data & KV_DATA_SCALAR) {
     if (!p.qoi[0]) {
-      return kv_config_errorf(cfg, "surrogate.qoi",
-                              "a %s on sweep data needs the quantity of "
-                              "interest (e.g. T_mean, T_max)",
-                              t->name);
+      KV_CHECK(default_qoi(cfg, t, p.data, p.qoi, sizeof p.qoi));
     }
     return kv_dataset_read_qoi(ds, p.qoi);
   }

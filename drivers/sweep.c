@@ -367,7 +367,8 @@ static int make_sampled(kv_sweep *s, const kv_config *cfg) {
       break;
     }
     const kv_config_key *k = kv_config_key_find(tables, f[0]);
-    if (k->type != KV_CFG_INT && k->type != KV_CFG_DOUBLE && k->type != KV_CFG_FUNC) {
+    if (k->type != KV_CFG_INT && k->type != KV_CFG_DOUBLE && k->type != KV_CFG_FUNC &&
+        k->type != KV_CFG_VALUE) {
       rc = kv_config_errorf(cfg, "sweep.vary",
                             "%s is not a numeric key; vary it with method = "
                             "grid or list",

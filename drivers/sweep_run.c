@@ -150,6 +150,7 @@ static int farm_init(farm *f, const kv_sweep *s, int slice, int nslices) {
   return KV_OK;
 }
 
+/* with_h5: 0 the CSV, 1 the CSV and the HDF5 table, 2 Dakota's tabular results.dat instead. */
 static int write_manifest(const farm *f, const char *stem, const kv_case_record *recs,
                           int with_h5) {
   const kv_sweep *s = f->s;
@@ -174,7 +175,9 @@ static int write_manifest(const farm *f, const char *stem, const kv_case_record 
            kv_sweep_method(s));
   kv_manifest m = {nv,   vars,  f->n,     f->ids,  vals, (const char *const *)f->outputs,
                    recs, title, f->nresp, f->respp};
-  int rc = kv_manifest_write(stem, &m, with_h5);
+  char dat[4300];
+  snprintf(dat, sizeof dat, "%s/results.dat", kv_sweep_dir(s));
+  int rc = with_h5 == 2 ? kv_manifest_write_dakota(dat, &m) : kv_manifest_write(stem, &m, with_h5);
   free(vars);
   free(vals);
   return rc;
@@ -660,6 +663,9 @@ int kv_sweep_collect(MPI_Comm comm, const kv_sweep *s, kv_sweep_summary *sum) {
     }
     if (rc == KV_OK) {
       rc = write_manifest(&f, f.stem, recs, 1);
+    }
+    if (rc == KV_OK) {
+      rc = write_manifest(&f, NULL, recs, 2);
     }
     if (rc == KV_OK) {
       count(recs, nc, sum);

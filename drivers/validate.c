@@ -117,7 +117,8 @@ static int sweep_wall(const kv_sweep *s, double *wall) {
   kv_case_record *recs = calloc((size_t)n + 1, sizeof *recs);
   char path[4300];
   snprintf(path, sizeof path, "%s/manifest.csv", kv_sweep_dir(s));
-  int rc = recs ? kv_manifest_read(path, n, 0, NULL, recs, NULL) : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  int rc = recs ? kv_manifest_read(path, n, 0, NULL, recs, NULL)
+                : KV_ERROR(KV_ERR_NOMEM, "out of memory");
   *wall = 0.0;
   for (long c = 0; rc == KV_OK && c < n; c++) {
     *wall += recs[c].wall / n;

@@ -442,8 +442,8 @@ const char *kv_config_source(const kv_config *cfg) {
 }
 
 void kv_config_print_reference(const kv_config_key *const *tables, void *stream, int markdown) {
-  static const char *const tn[] = {"string", "integer",  "number",      "bool",
-                                   "enum",   "int list", "number list", "function"};
+  static const char *const tn[] = {"string",   "integer",     "number",   "bool", "enum",
+                                   "int list", "number list", "function", "value"};
   FILE *fp = stream;
   for (int t = 0; tables[t]; t++) {
     for (const kv_config_key *k = tables[t]; k->key; k++) {

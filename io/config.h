@@ -23,7 +23,8 @@ typedef enum {
   KV_CFG_ENUM,        /* one of the words in choices ("a|b|c")                            */
   KV_CFG_INT_LIST,    /* comma-separated integers, each in range                          */
   KV_CFG_DOUBLE_LIST, /* comma-separated reals, each in range                             */
-  KV_CFG_FUNC         /* function-like value "name(a,b,...)", a number, or "file.h5:/var" */
+  KV_CFG_FUNC,        /* function-like value "name(a,b,...)", a number, or "file.h5:/var" */
+  KV_CFG_VALUE        /* a number or a non-empty text (an external model's input)        */
 } kv_config_type;
 
 /* One known key. Tables end with an entry whose key is NULL. */

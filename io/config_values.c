@@ -193,6 +193,7 @@ static int check_value(const kv_config *cfg, const kv_config_key *k, const char 
   range_text(rng, sizeof rng, k->lo, k->hi);
   switch (k->type) {
   case KV_CFG_STRING:
+  case KV_CFG_VALUE:
     if (!*value) {
       return kv_config_errorf(cfg, k->key, "expected a non-empty value");
     }

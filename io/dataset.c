@@ -146,7 +146,8 @@ static int ends_with(const char *s, const char *tail) {
 }
 
 int kv_dataset_is_csv(const char *path) {
-  return ends_with(path, ".csv");
+  return ends_with(path, ".csv") || ends_with(path, ".dat") || ends_with(path, ".tsv") ||
+         ends_with(path, ".txt");
 }
 int kv_dataset_is_h5(const char *path) {
   return ends_with(path, ".h5");

@@ -100,7 +100,8 @@ int kv_dataset_subset(const kv_dataset *ds, const long *rows, long m, kv_dataset
 /* The smallest and largest value of input column j of ds (the map of a basis to its range). */
 void kv_dataset_column_range(const kv_dataset *ds, int j, double *lo, double *hi);
 
-/* 1 when path names a CSV table (".csv"), an HDF5 file (".h5"). */
+/* 1 when path names a table (".csv"; ".dat", ".tsv", ".txt": blank-separated or Dakota
+ * tabular), an HDF5 file (".h5"). */
 int kv_dataset_is_csv(const char *path);
 int kv_dataset_is_h5(const char *path);
 

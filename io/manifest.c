@@ -77,6 +77,47 @@ static int write_csv(const char *path, const kv_manifest *m) {
   return kv_textfile_commit(f, tmp, path);
 }
 
+/* A value of a blank-separated table: blanks in a text become '_'. */
+static void tab_put(FILE *f, const char *s) {
+  for (; *s; s++) {
+    fputc(*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' ? '_' : *s, f);
+  }
+}
+
+int kv_manifest_write_dakota(const char *path, const kv_manifest *m) {
+  char tmp[4400];
+  FILE *f =
+      kv_textfile_begin(path, "%eval_id interface", "the Dakota tabular results", tmp, sizeof tmp);
+  if (!f) {
+    return KV_ERR_IO;
+  }
+  fputs("%eval_id interface", f);
+  for (int v = 0; v < m->nvars; v++) {
+    fputc(' ', f);
+    tab_put(f, m->vars[v]);
+  }
+  for (int k = 0; k < m->nresp; k++) {
+    fputc(' ', f);
+    tab_put(f, m->resp[k]);
+  }
+  fputc('\n', f);
+  for (long r = 0; r < m->nrows; r++) {
+    if (m->recs[r].status != KV_CASE_DONE) {
+      continue;
+    }
+    fprintf(f, "%ld NO_ID", m->ids[r] + 1);
+    for (int v = 0; v < m->nvars; v++) {
+      fputc(' ', f);
+      tab_put(f, m->values[r * m->nvars + v]);
+    }
+    for (int k = 0; k < m->nresp; k++) {
+      fprintf(f, " %.17g", m->recs[r].resp[k]);
+    }
+    fputc('\n', f);
+  }
+  return kv_textfile_commit(f, tmp, path);
+}
+
 int kv_manifest_write(const char *stem, const kv_manifest *m, int with_h5) {
   char path[4200];
   snprintf(path, sizeof path, "%s.csv", stem);

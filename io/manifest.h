@@ -47,6 +47,12 @@ const char *kv_case_status_name(int status);
  * case and the HDF5 table at most once a second and at the end. Not collective. */
 int kv_manifest_write(const char *stem, const kv_manifest *m, int with_h5);
 
+/* Write the done cases of m as Dakota's annotated tabular file path (atomically): a header
+ * "%eval_id interface <varied keys> <responses>" and one row per done case, eval_id being the
+ * case number + 1 (as in the case's Dakota parameters file) and interface NO_ID. Text values with
+ * blanks have them replaced by '_'. Not collective. */
+int kv_manifest_write_dakota(const char *path, const kv_manifest *m);
+
 /* Read the status, wall time, error and responses (the columns named resp[0..nresp-1]; NaN where
  * absent) of the rows of "<stem>.csv" into recs[id] for
  * 0 <= id < ncases (other rows ignored); found[id] is set to 1 for each row read. A missing file

@@ -43,7 +43,11 @@ static void write_dakota(FILE *f, const kv_paramset *ps) {
   const int w = 36;
   fprintf(f, "%*d variables\n", w, ps->n);
   for (int i = 0; i < ps->n; i++) {
-    fprintf(f, "%*.15e %s\n", w, ps->values[i], ps->names[i]);
+    if (isnan(ps->values[i])) {
+      fprintf(f, "%*s %s\n", w, ps->texts[i], ps->names[i]);
+    } else {
+      fprintf(f, "%*.15e %s\n", w, ps->values[i], ps->names[i]);
+    }
   }
   fprintf(f, "%*d functions\n", w, ps->nresp);
   for (int r = 0; r < ps->nresp; r++) {
@@ -72,7 +76,12 @@ int kv_paramfile_write(const char *path, int fmt, const kv_paramset *ps) {
       kv_param_format(ps->values[i], num, sizeof num);
       fprintf(f, "%s\n    ", i ? "," : "");
       json_str(f, ps->names[i]);
-      fprintf(f, ": %s", num);
+      fputs(": ", f);
+      if (isnan(ps->values[i])) {
+        json_str(f, ps->texts[i]);
+      } else {
+        fputs(num, f);
+      }
     }
     fprintf(f, "\n  },\n  \"kelvin\": {\n    \"case\": %ld,\n    \"seed\": %ld,\n    \"workdir\": ",
             ps->case_id, ps->seed);
@@ -87,7 +96,7 @@ int kv_paramfile_write(const char *path, int fmt, const kv_paramset *ps) {
     fputs("[params]\n", f);
     for (int i = 0; i < ps->n; i++) {
       kv_param_format(ps->values[i], num, sizeof num);
-      fprintf(f, "%s = %s\n", ps->names[i], num);
+      fprintf(f, "%s = %s\n", ps->names[i], isnan(ps->values[i]) ? ps->texts[i] : num);
     }
     fprintf(f, "\n[kelvin]\ncase = %ld\nseed = %ld\nworkdir = %s\nresponses = ", ps->case_id,
             ps->seed, ps->workdir ? ps->workdir : ".");
@@ -104,11 +113,14 @@ int kv_paramfile_write(const char *path, int fmt, const kv_paramset *ps) {
 }
 
 /* The value of placeholder name, or 0 when no input, case or seed is called so. */
-static int lookup(const kv_paramset *ps, const char *name, double *x, int *integer) {
+static int lookup(const kv_paramset *ps, const char *name, double *x, int *integer,
+                  const char **text) {
   *integer = 0;
+  *text = NULL;
   for (int i = 0; i < ps->n; i++) {
     if (!strcmp(name, ps->keys[i]) || !strcmp(name, ps->names[i])) {
       *x = ps->values[i];
+      *text = isnan(*x) ? ps->texts[i] : NULL;
       return 1;
     }
   }
@@ -202,7 +214,8 @@ int kv_template_render(const char *src, const char *dst, const kv_paramset *ps) 
       }
       double x;
       int integer;
-      if (!lookup(ps, name, &x, &integer)) {
+      const char *text;
+      if (!lookup(ps, name, &x, &integer, &text)) {
         const char *dot = strchr(name, '.');
         int keyish = dot && ps->n > 0 && !strncmp(name, ps->keys[0], (size_t)(dot - name + 1));
         if (keyish) {
@@ -221,7 +234,11 @@ int kv_template_render(const char *src, const char *dst, const kv_paramset *ps) 
                       lineno, name, spec);
         continue;
       }
-      put_value(out, x, integer, spec);
+      if (text) {
+        fputs(text, out);
+      } else {
+        put_value(out, x, integer, spec);
+      }
       p = end + 1;
     }
   }

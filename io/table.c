@@ -44,6 +44,17 @@ int kv_table_column(const kv_table *t, const char *name) {
   return -1;
 }
 
+/* Split a line at runs of blanks (whitespace-separated and Dakota tabular tables). */
+static int split_blanks(char *line, char **f, int max) {
+  int n = 0;
+  char *save = NULL;
+  for (char *w = strtok_r(line, " \t\r\n", &save); w && n < max;
+       w = strtok_r(NULL, " \t\r\n", &save)) {
+    f[n++] = w;
+  }
+  return n;
+}
+
 int kv_table_read_csv(const char *path, kv_table *t) {
   memset(t, 0, sizeof *t);
   FILE *f = fopen(path, "r");
@@ -53,7 +64,7 @@ int kv_table_read_csv(const char *path, kv_table *t) {
   char *line = NULL;
   size_t cap = 0;
   long lineno = 0, rcap = 0;
-  int rc = KV_OK;
+  int rc = KV_OK, blanks = -1, skip = -1; /* blank-separated; Dakota's text column */
   char **fld = NULL;
   int maxf = 0;
   while (rc == KV_OK && getline(&line, &cap, f) >= 0) {
@@ -62,9 +73,14 @@ int kv_table_read_csv(const char *path, kv_table *t) {
     if (!*s || *s == '#') {
       continue;
     }
+    if (blanks < 0) {
+      /* Dakota's annotated tabular header starts with '%' ("%eval_id interface x1 ..."). */
+      blanks = *s == '%' || !strchr(s, ',');
+      s += *s == '%';
+    }
     int commas = 1;
     for (char *p = s; *p; p++) {
-      commas += *p == ',';
+      commas += blanks ? (*p == ' ' || *p == '\t') : *p == ',';
     }
     if (commas > maxf) {
       char **nf = realloc(fld, (size_t)commas * sizeof *nf);
@@ -75,7 +91,22 @@ int kv_table_read_csv(const char *path, kv_table *t) {
       fld = nf;
       maxf = commas;
     }
-    int n = kv_table_split_line(s, fld, maxf);
+    int n = blanks ? split_blanks(s, fld, maxf) : kv_table_split_line(s, fld, maxf);
+    if (skip >= 0 && n > skip) { /* the interface id of a Dakota table: text, not data */
+      memmove(fld + skip, fld + skip + 1, (size_t)(n - skip - 1) * sizeof *fld);
+      n--;
+    }
+    if (!t->names && blanks) {
+      for (int c = 0; c < n && skip < 0; c++) {
+        if (!strcmp(fld[c], "interface")) {
+          skip = c;
+        }
+      }
+      if (skip >= 0) {
+        memmove(fld + skip, fld + skip + 1, (size_t)(n - skip - 1) * sizeof *fld);
+        n--;
+      }
+    }
     if (!t->names) {
       t->names = calloc((size_t)n, sizeof *t->names);
       if (!t->names) {

@@ -1,6 +1,8 @@
-/* kelvin — numeric CSV tables (training data, prediction inputs): a header row of names, one
- * row of numbers per line. Every cell is checked: a missing, non-numeric or non-finite value is
- * an error naming the file, line and column.
+/* kelvin — numeric tables (training data, prediction inputs): a header row of names, one row of
+ * numbers per line; comma-separated (CSV), or separated by blanks (a whitespace table, Dakota's
+ * annotated tabular format "%eval_id interface x1 ... f ...", whose interface column is dropped).
+ * Every cell is checked: a missing, non-numeric or non-finite value is an error naming the file,
+ * line and column.
  */
 #ifndef KV_TABLE_H
 #define KV_TABLE_H
@@ -15,7 +17,8 @@ typedef struct {
   long *line;   /* the file line of each row (messages)  */
 } kv_table;
 
-/* Read path. Blank lines and lines starting with '#' are skipped. Not collective. */
+/* Read path (the separator is told by the first line: commas, else blanks; a leading '%' is
+ * Dakota's). Blank lines and lines starting with '#' are skipped. Not collective. */
 int kv_table_read_csv(const char *path, kv_table *t);
 
 /* Column index of name, or -1. */

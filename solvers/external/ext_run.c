@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,13 @@ static int remove_workdir(const char *dir) {
                     "external.workdir: '%s' exists and is not a work directory kelvin made "
                     "(no %s in it); kelvin removes only its own",
                     dir, KV_WORKDIR_MARK);
+  }
+  /* A simulator of a kelvin that was killed may still run there: it would write into the new
+   * attempt's files. */
+  int k = kv_spawn_kill_within(dir);
+  if (k > 0) {
+    kv_warn("%s: stopped %d process%s left running there by an earlier attempt", dir, k,
+            k == 1 ? "" : "es");
   }
   if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) {
     return KV_ERROR(KV_ERR_IO, "cannot remove the old work directory '%s': %s", dir,
@@ -132,6 +140,9 @@ static int substitute(const char *w, const kv_external_params *p, const kv_param
         for (int i = 0; i < ps->n; i++) {
           if (!strcmp(name, ps->names[i]) || !strcmp(name, ps->keys[i])) {
             kv_param_format(ps->values[i], val, sizeof val);
+            if (isnan(ps->values[i])) {
+              snprintf(val, sizeof val, "%s", ps->texts[i]);
+            }
             known = 1;
           }
         }
@@ -409,18 +420,20 @@ static int attempt(const kv_external_params *p, const kv_paramset *ps, kv_ext_ou
 
 int kv_ext_evaluate(const kv_external_params *p, kv_ext_outcome *o) {
   memset(o, 0, sizeof *o);
-  const char *names[KV_EXT_MAX_INPUTS], *keys[KV_EXT_MAX_INPUTS], *resp[KV_EXT_MAX_RESPONSES];
+  const char *names[KV_EXT_MAX_INPUTS], *keys[KV_EXT_MAX_INPUTS], *resp[KV_EXT_MAX_RESPONSES],
+      *texts[KV_EXT_MAX_INPUTS];
   char keybuf[KV_EXT_MAX_INPUTS][80];
   for (int i = 0; i < p->ninputs; i++) {
     names[i] = p->input[i];
+    texts[i] = p->text[i];
     snprintf(keybuf[i], sizeof keybuf[i], "external.%s", p->input[i]);
     keys[i] = keybuf[i];
   }
   for (int r = 0; r < p->nresp; r++) {
     resp[r] = p->resp[r];
   }
-  kv_paramset ps = {p->ninputs, names,      keys,    p->value,  p->nresp,
-                    resp,       p->case_id, p->seed, p->workdir};
+  kv_paramset ps = {p->ninputs, names, keys,       p->value, texts,
+                    p->nresp,   resp,  p->case_id, p->seed,  p->workdir};
   char why[1024] = "";
   int rc = KV_OK;
   for (long a = 0; a <= p->retries; a++) {

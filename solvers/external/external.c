@@ -24,8 +24,9 @@ static const kv_config_key keys[] = {
     {"external.inputs", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "the simulator's parameters, comma-separated names; each is the key external.NAME (its value "
      "for a single run; sweeps vary it)"},
-    {"external.*", KV_CFG_DOUBLE, NULL, NULL, KV_CFG_NORANGE,
-     "external.NAME: the value of input NAME (one of external.inputs)"},
+    {"external.*", KV_CFG_VALUE, NULL, NULL, KV_CFG_NORANGE,
+     "external.NAME: the value of input NAME (one of external.inputs): a number, or a text "
+     "passed as it is (a file name, a material; never through a shell)"},
     {"external.responses", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "the scalar responses the simulator returns, comma-separated (manifest columns)"},
     {"external.fields", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
@@ -178,7 +179,16 @@ int kv_external_params_from_config(const kv_config *cfg, kv_external_params *p) 
                               "input '%s' has no value: set %s (or vary it in [sweep])",
                               p->input[i], key);
     }
-    KV_CHECK(kv_config_get_double(cfg, key, -INFINITY, INFINITY, &p->value[i]));
+    const char *txt = kv_config_value(cfg, key);
+    char *end;
+    if (strlen(txt) >= sizeof p->text[i]) {
+      return kv_config_errorf(cfg, key, "expected at most %zu characters", sizeof p->text[i] - 1);
+    }
+    snprintf(p->text[i], sizeof p->text[i], "%s", txt);
+    p->value[i] = strtod(txt, &end);
+    if (end == txt || *end || !isfinite(p->value[i])) {
+      p->value[i] = NAN; /* a text input */
+    }
   }
   for (int r = 0; r < p->nresp; r++) {
     for (int i = 0; i < p->ninputs; i++) {

@@ -29,7 +29,8 @@ typedef struct {
   int shell; /* run the command through /bin/sh -c                               */
   int ninputs, nresp, nfields, nresults, ntemplates, nlinks;
   char input[KV_EXT_MAX_INPUTS][64];
-  double value[KV_EXT_MAX_INPUTS];
+  double value[KV_EXT_MAX_INPUTS]; /* NaN: a text input                              */
+  char text[KV_EXT_MAX_INPUTS][256]; /* every input's value as configured            */
   char resp[KV_EXT_MAX_RESPONSES][64];
   char field[KV_EXT_MAX_FIELDS][64];
   char results[KV_EXT_MAX_FILES][512]; /* in the work directory                    */
