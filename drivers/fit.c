@@ -64,6 +64,9 @@ int kv_fit_model_path(const kv_config *cfg, const kv_surrogate_type *t, const ch
   const char *v = kv_config_value(cfg, "surrogate.model");
   if (v) {
     snprintf(path, n, "%s", v);
+  } else if (!strcmp(data, "files")) {
+    return kv_config_errorf(cfg, "surrogate.model",
+                            "expected the model file to write (surrogate.data = files)");
   } else if (!kv_dataset_is_csv(data) && !kv_dataset_is_h5(data)) {
     snprintf(path, n, "%s/model_%s.h5", data, t->name);
   } else {
@@ -210,6 +213,36 @@ static int snapshot_data(const kv_dataset_params *p, kv_dataset *ds) {
   return KV_OK;
 }
 
+/* Fields of files kelvin did not write, with their inputs from a table (field kinds), or a
+ * ClimateBench-style scenario set (scenario kinds). */
+static int files_data(const kv_config *cfg, const kv_surrogate_type *t, const kv_dataset_params *p,
+                      int max_members, kv_dataset *ds) {
+  if (!p->files[0]) {
+    return kv_config_errorf(cfg, "surrogate.files",
+                            "surrogate.data = files needs the files (glob patterns, or for a "
+                            "scenario kind the directory of the set)");
+  }
+  if (!p->field[0]) {
+    return kv_config_errorf(cfg, "surrogate.field", "expected the variable to learn (e.g. tas)");
+  }
+  if (t->data & KV_DATA_SCENARIOS) {
+    return keyed(cfg, "surrogate.files",
+                 kv_dataset_read_climatebench(p->files, p->scenarios, max_members, p->field, ds));
+  }
+  if (!(t->data & KV_DATA_FIELD)) {
+    return kv_config_errorf(cfg, "surrogate.data",
+                            "files hold fields: %s learns scalars (give a table)", t->name);
+  }
+  if (!p->inputs_table[0]) {
+    return kv_config_errorf(cfg, "surrogate.inputs_table",
+                            "expected the table of the files' inputs (one row per file)");
+  }
+  return keyed(cfg, "surrogate.inputs",
+               keyed(cfg, "surrogate.files",
+                     kv_dataset_read_files(p->files, p->inputs_table,
+                                           p->inputs[0] ? p->inputs : NULL, p->field, ds)));
+}
+
 int kv_fit_dataset(const kv_config *cfg, const kv_surrogate_type *t, int max_members,
                    kv_dataset *ds) {
   memset(ds, 0, sizeof *ds);
@@ -221,6 +254,9 @@ int kv_fit_dataset(const kv_config *cfg, const kv_surrogate_type *t, int max_mem
   int csv = kv_dataset_is_csv(p.data), rc = KV_OK;
   if (t->data & KV_DATA_SNAPSHOTS) {
     return keyed(cfg, "surrogate.data", snapshot_data(&p, ds));
+  }
+  if (!strcmp(p.data, "files")) {
+    return files_data(cfg, t, &p, max_members, ds);
   }
   if (t->data & KV_DATA_SCENARIOS) {
     return keyed(cfg, "surrogate.data", scenario_data(cfg, &p, max_members, ds));

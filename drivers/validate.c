@@ -48,6 +48,10 @@ const kv_config_key kv_validate_keys[] = {
      "where validation.h5/.md and the held-out runs go (default: the sweep directory)"},
     {"validate.years", KV_CFG_STRING, "2080:2100", NULL, KV_CFG_NORANGE,
      "climate fields: the evaluation window, first:last year"},
+    {"validate.files", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "a model of files (surrogate.data = files): the held-out field files, glob patterns"},
+    {"validate.inputs_table", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "their inputs, one row per file in name order"},
     TOL("rmse", "fail (exit 1) above this RMSE"),
     TOL("mae", "fail above this mean absolute error"),
     TOL("max_abs", "fail above this largest error"),
@@ -89,6 +93,15 @@ int kv_validate_params_from_config(const kv_config *cfg, kv_validate_params *p) 
   }
   if ((v = kv_config_value(cfg, "validate.dir"))) {
     snprintf(p->dir, sizeof p->dir, "%s", v);
+  }
+  if ((v = kv_config_value(cfg, "validate.files"))) {
+    snprintf(p->files, sizeof p->files, "%s", v);
+  }
+  if ((v = kv_config_value(cfg, "validate.inputs_table"))) {
+    snprintf(p->inputs_table, sizeof p->inputs_table, "%s", v);
+  }
+  if ((v = kv_config_value(cfg, "surrogate.files"))) {
+    snprintf(p->set_dir, sizeof p->set_dir, "%s", v);
   }
   KV_CHECK(kv_config_get_double(cfg, "validate.rom_tolerance", 0.0, INFINITY, &p->rom_tolerance));
   if (!(p->rom_tolerance > 0.0)) {
@@ -296,6 +309,49 @@ static int run_cases(MPI_Comm comm, const kv_sweep *s, const char *what) {
   return rc;
 }
 
+/* A model of files kelvin did not write: scored on held-out files (field kinds: validate.files;
+ * scenario kinds: validate.scenarios of the set), with no solver to run. Collective. */
+static int validate_files(MPI_Comm comm, const kv_config *cfg, const kv_surrogate_type *t,
+                          const kv_validate_params *vp, kv_validation *out) {
+  char model[4096];
+  int rc = kv_fit_model_path(cfg, t, "files", model, sizeof model);
+  int scen = (t->data & KV_DATA_SCENARIOS) != 0;
+  if (rc == KV_OK && !scen && (!vp->files[0] || !vp->inputs_table[0])) {
+    rc = kv_config_errorf(cfg, vp->files[0] ? "validate.inputs_table" : "validate.files",
+                          "a model of files is validated on held-out files and their inputs "
+                          "(validate.files, validate.inputs_table)");
+  }
+  if (rc == KV_OK && scen && !vp->scenarios[0]) {
+    rc = kv_config_errorf(cfg, "validate.scenarios",
+                          "a scenario surrogate is validated on held-out scenarios of the set");
+  }
+  if (rc == KV_OK) {
+    const char *slash = strrchr(model, '/');
+    snprintf(out->dir, sizeof out->dir, "%s", vp->dir[0] ? vp->dir : slash ? model : ".");
+    if (!vp->dir[0] && slash) {
+      out->dir[slash - model] = '\0';
+    }
+  }
+  if (rc == KV_OK && kv_comm_rank(comm) == 0) {
+    kv_surrogate *s = NULL;
+    char *what = calloc(16384, 1);
+    rc = what ? kv_surrogate_load(model, &s) : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+    if (rc == KV_OK) {
+      retire_report(out);
+      rc = scen ? kv_validate_score_scenarios(cfg, vp, NULL, s, 0.0, out, what, 16384)
+                : kv_validate_score_points(cfg, vp, NULL, s, 0.0, out, what, 16384);
+    }
+    if (rc == KV_OK) {
+      rc = finish(cfg, vp, out, what);
+    }
+    free(what);
+    kv_surrogate_free(s);
+  }
+  rc = kv_status_agree(comm, rc);
+  kv_comm_bcast(out, (int)sizeof *out, MPI_BYTE, 0, comm);
+  return rc;
+}
+
 int kv_validate(MPI_Comm comm, const kv_config *cfg, kv_validation *out) {
   memset(out, 0, sizeof *out);
   int rank;
@@ -304,6 +360,10 @@ int kv_validate(MPI_Comm comm, const kv_config *cfg, kv_validation *out) {
   kv_validate_params vp;
   KV_CHECK(kv_surrogate_type_of(cfg, &t));
   KV_CHECK(kv_validate_params_from_config(cfg, &vp));
+  const char *data = kv_config_value(cfg, "surrogate.data");
+  if (data && !strcmp(data, "files")) {
+    return validate_files(comm, cfg, t, &vp, out);
+  }
   if (!kv_config_has(cfg, "sweep.method")) {
     return kv_config_errorf(cfg, "sweep.method",
                             "kelvin validate builds its held-out cases from "

@@ -59,6 +59,9 @@ typedef struct {
   int rom_adaptive;          /* validate.rom_adaptive                                      */
   char dir[4096];            /* validate.dir ("": the sweep directory)                     */
   int year_first, year_last; /* validate.years                                             */
+  char files[4096];          /* validate.files: held-out field files (surrogate.data = files) */
+  char inputs_table[4096];   /* validate.inputs_table: their inputs                          */
+  char set_dir[4096];        /* scenario kinds on files: the set's directory (surrogate.files) */
   int has_tol[KV_M_COUNT];   /* validate.tolerance.<metric>                                */
   double tol[KV_M_COUNT];
 } kv_validate_params;

@@ -18,11 +18,30 @@
 int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp, const kv_sweep *hs,
                              const kv_surrogate *s, double solver_wall, kv_validation *v,
                              char *what, size_t whn) {
-  (void)vp;
-  long n = kv_sweep_ncases(hs);
   const kv_field_layout *L = kv_surrogate_layout(s);
   int d = kv_surrogate_ninputs(s), field = L != NULL;
   long P = field ? kv_surrogate_noutputs(s) : 1;
+  /* Held-out files (a model of files kelvin did not write): their inputs and fields. */
+  kv_dataset fs;
+  memset(&fs, 0, sizeof fs);
+  if (!hs) {
+    char in[2048] = "";
+    for (int k = 0; k < d; k++) {
+      size_t l = strlen(in);
+      snprintf(in + l, sizeof in - l, "%s%s", k ? "," : "", kv_surrogate_input(s, k));
+    }
+    if (!field) {
+      return KV_ERROR(KV_ERR_CONFIG, "validate: held-out files hold fields; %s is scalar",
+                      kv_surrogate_kind(s));
+    }
+    KV_CHECK(kv_dataset_read_files(vp->files, vp->inputs_table, in, L->var, &fs));
+    if (fs.npts != P) {
+      kv_dataset_free(&fs);
+      return KV_ERROR(KV_ERR_FORMAT, "validate: the held-out fields have %ld points, the model %ld",
+                      fs.npts, P);
+    }
+  }
+  long n = hs ? kv_sweep_ncases(hs) : fs.n;
   double *X = malloc((size_t)n * (size_t)d * sizeof *X);
   double *truth = malloc((size_t)n * (size_t)P * sizeof *truth);
   double *mean = malloc((size_t)n * (size_t)P * sizeof *mean);
@@ -31,7 +50,11 @@ int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
   int rc = X && truth && mean && var && sd ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "out of memory");
   /* Fields on the sphere are climate fields: scored as anomalies from the control climate, with
    * the ClimateBench NRMSE, when the runs cover 1850-1900. */
-  int climate = field && kv_layout_is_sphere(L);
+  int climate = field && kv_layout_is_sphere(L) && hs;
+  if (rc == KV_OK && !hs) {
+    memcpy(X, fs.X, (size_t)n * (size_t)d * sizeof *X);
+    memcpy(truth, fs.fields, (size_t)n * (size_t)P * sizeof *truth);
+  }
   long y0 = 0;
   double *base = NULL, *w = NULL;
   long *nbase = NULL;
@@ -44,7 +67,7 @@ int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
       rc = KV_ERROR(KV_ERR_NOMEM, "out of memory");
     }
   }
-  for (int k = 0; rc == KV_OK && k < d; k++) {
+  for (int k = 0; rc == KV_OK && hs && k < d; k++) {
     int col = -1;
     for (int j = 0; j < kv_sweep_nvars(hs); j++) {
       if (!strcmp(kv_sweep_var(hs, j), kv_surrogate_input(s, k))) {
@@ -60,7 +83,7 @@ int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
       X[c * d + k] = strtod(kv_sweep_value(hs, c, col), NULL);
     }
   }
-  for (long c = 0; rc == KV_OK && c < n; c++) {
+  for (long c = 0; rc == KV_OK && hs && c < n; c++) {
     char path[4200];
     kv_sweep_case_path(hs, c, path, sizeof path);
     if (!field) {
@@ -177,7 +200,9 @@ int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
       free(lo);
     }
     kv_validation_add(v, KV_M_COVERAGE95, cov, 1);
-    kv_validation_add(v, KV_M_SPEEDUP, solver_wall / fmax(tsur, 1e-9), 1);
+    if (solver_wall > 0) {
+      kv_validation_add(v, KV_M_SPEEDUP, solver_wall / fmax(tsur, 1e-9), 1);
+    }
     v->ncases = n;
   }
   /* validation.h5 */
@@ -236,10 +261,15 @@ int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
                                  coords);
     }
   }
-  snprintf(what, whn,
-           "Surrogate `%s` of `%s`, against the full solver on %ld new Latin-"
-           "hypercube points.",
-           kv_surrogate_kind(s), var_, n);
+  if (hs) {
+    snprintf(what, whn,
+             "Surrogate `%s` of `%s`, against the full solver on %ld new Latin-"
+             "hypercube points.",
+             kv_surrogate_kind(s), var_, n);
+  } else {
+    snprintf(what, whn, "Surrogate `%s` of `%s`, against %ld held-out files (%s).",
+             kv_surrogate_kind(s), var_, n, vp->files);
+  }
   if (rc == KV_OK) {
     rc = kv_validate_store_metrics(h, v, units);
   }
@@ -260,18 +290,25 @@ int kv_validate_score_points(const kv_config *cfg, const kv_validate_params *vp,
   free(base);
   free(nbase);
   free(w);
+  kv_dataset_free(&fs);
   return rc;
 }
 
-/* The scenario inputs of a surrogate for nt years: the scenario's forcing and the solver's
- * global-mean anomaly g (NULL: unknown). */
-static int scenario_inputs(const kv_config *cfg, const char *scen, long y0, long nt,
-                           const double *g, double *X) {
+/* The scenario inputs of a surrogate for nt years: the scenario's forcing (the model's, or
+ * scenario k of the held-out files fs) and the solver's global-mean anomaly g (NULL: unknown). */
+static int scenario_inputs(const kv_config *cfg, const kv_dataset *fs, int k, const char *scen,
+                           long y0, long nt, const double *g, double *X) {
   double *f = malloc(((size_t)nt * KV_FORCING_COLS + 1) * sizeof *f);
   if (!f) {
     return KV_ERROR(KV_ERR_NOMEM, "out of memory");
   }
-  int rc = kv_fit_scenario_forcing(cfg, scen, (int)y0, (int)nt, f);
+  int rc = KV_OK;
+  if (fs && fs->forcing) { /* held-out scenarios of a set of files: their own forcing */
+    memcpy(f, fs->forcing + (size_t)k * (size_t)nt * KV_FORCING_COLS,
+           (size_t)nt * KV_FORCING_COLS * sizeof *f);
+  } else {
+    rc = kv_fit_scenario_forcing(cfg, scen, (int)y0, (int)nt, f);
+  }
   for (long t = 0; rc == KV_OK && t < nt; t++) {
     for (int c = 0; c < KV_FORCING_COLS; c++) {
       X[t * KV_SCENARIO_COLS + c] = f[t * KV_FORCING_COLS + c];
@@ -285,9 +322,9 @@ static int scenario_inputs(const kv_config *cfg, const char *scen, long y0, long
 /* Refit on the first m members of each training scenario and score against the held-out truth
  * (window anomalies, ns scenarios): the internal-variability noise floor. */
 static int members_study(const kv_config *cfg, const kv_validate_params *vp, const kv_surrogate *s,
-                         char scen[][64], int ns, long y0, long nt, long t0, long nw,
-                         const double *allT, const double *gall, const double *w, kv_h5_store *h,
-                         char *what, size_t whn) {
+                         const kv_dataset *fs, char scen[][64], int ns, long y0, long nt, long t0,
+                         long nw, const double *allT, const double *gall, const double *w,
+                         kv_h5_store *h, char *what, size_t whn) {
   int nm = vp->nstudy;
   const long *list = vp->study;
   const kv_surrogate_type *t = kv_surrogate_type_get(s);
@@ -330,7 +367,7 @@ static int members_study(const kv_config *cfg, const kv_validate_params *vp, con
       for (long tt = 0; tt < nt; tt++) {
         g[tt] = gall[(size_t)k * nt + tt] + shift;
       }
-      rc = scenario_inputs(cfg, scen[k], y0, nt, g, X);
+      rc = scenario_inputs(cfg, fs, k, scen[k], y0, nt, g, X);
       if (rc == KV_OK) {
         rc = kv_surrogate_predict(r, nt, X, Pr, NULL);
       }
@@ -389,29 +426,41 @@ int kv_validate_score_scenarios(const kv_config *cfg, const kv_validate_params *
                                 const kv_sweep *hs, const kv_surrogate *s, double solver_wall,
                                 kv_validation *v, char *what, size_t whn) {
   int w0 = vp->year_first, w1 = vp->year_last;
-  long y0;
-  const kv_model_type *type;
-  KV_CHECK(kv_config_get_int(cfg, "run.year_start", -1000000, 1000000, &y0));
-  KV_CHECK(kv_model_type_of(cfg, &type));
+  long y0 = 0;
+  const kv_model_type *type = NULL;
   const kv_field_layout *L = kv_surrogate_layout(s);
   const double *ref = kv_surrogate_reference(s);
-  if (!L || !ref || !type->scenario_key) {
+  /* Held-out scenarios of a ClimateBench-style set: their member means and forcing. */
+  kv_dataset fs;
+  memset(&fs, 0, sizeof fs);
+  if (!hs && L) {
+    KV_CHECK(kv_dataset_read_climatebench(vp->set_dir, vp->scenarios, 0, L->var, &fs));
+    y0 = fs.year0;
+  } else {
+    KV_CHECK(kv_config_get_int(cfg, "run.year_start", -1000000, 1000000, &y0));
+    KV_CHECK(kv_model_type_of(cfg, &type));
+  }
+  if (!L || !ref || (hs && !type->scenario_key)) {
     return KV_ERROR(KV_ERR_INVALID,
                     "validate: %s is not a scenario surrogate of a model with "
                     "scenarios",
                     kv_surrogate_kind(s));
   }
   int sk = -1;
-  for (int j = 0; j < kv_sweep_nvars(hs); j++) {
+  for (int j = 0; hs && j < kv_sweep_nvars(hs); j++) {
     if (!strcmp(kv_sweep_var(hs, j), type->scenario_key)) {
       sk = j;
     }
   }
-  long nc = kv_sweep_ncases(hs), np = kv_surrogate_noutputs(s);
+  long nc = hs ? kv_sweep_ncases(hs) : fs.ngroups, np = kv_surrogate_noutputs(s);
   char **files = calloc((size_t)nc + 1, sizeof *files);
   char scen[32][64];
-  int ns = 0, rc = files && sk >= 0 ? KV_OK : KV_ERROR(KV_ERR_INVALID, "validate: no scenarios");
-  for (long c = 0; rc == KV_OK && c < nc; c++) {
+  int ns = 0,
+      rc = files && (sk >= 0 || !hs) ? KV_OK : KV_ERROR(KV_ERR_INVALID, "validate: no scenarios");
+  for (int k = 0; !hs && k < fs.ngroups && k < 32; k++) {
+    snprintf(scen[ns++], sizeof scen[0], "%s", fs.groups[k]);
+  }
+  for (long c = 0; rc == KV_OK && hs && c < nc; c++) {
     const char *sc = kv_sweep_value(hs, c, sk);
     int found = 0;
     for (int k = 0; k < ns; k++) {
@@ -433,7 +482,7 @@ int kv_validate_score_scenarios(const kv_config *cfg, const kv_validate_params *
   }
   for (int k = 0; rc == KV_OK && k < ns; k++) {
     int nf = 0;
-    for (long c = 0; c < nc; c++) {
+    for (long c = 0; hs && c < nc; c++) {
       if (strcmp(kv_sweep_value(hs, c, sk), scen[k])) {
         continue;
       }
@@ -441,8 +490,18 @@ int kv_validate_score_scenarios(const kv_config *cfg, const kv_validate_params *
       kv_sweep_case_path(hs, c, path, sizeof path);
       files[nf++] = strdup(path);
     }
-    long np2;
-    rc = kv_dataset_ensemble_mean(files, nf, L->var, &nt, &np2, &T);
+    long np2 = fs.npts;
+    if (hs) {
+      rc = kv_dataset_ensemble_mean(files, nf, L->var, &nt, &np2, &T);
+    } else {
+      nt = fs.nt;
+      T = malloc(((size_t)nt * (size_t)np + 1) * sizeof *T);
+      rc = T ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+      if (rc == KV_OK) {
+        memcpy(T, fs.series + (size_t)k * (size_t)nt * (size_t)np,
+               (size_t)nt * (size_t)np * sizeof *T);
+      }
+    }
     for (int m = 0; m < nf; m++) {
       free(files[m]);
     }
@@ -476,7 +535,7 @@ int kv_validate_score_scenarios(const kv_config *cfg, const kv_validate_params *
       gall[(size_t)k * nt + t] = g[t];
     }
     double ts = kv_comm_wtime();
-    rc = scenario_inputs(cfg, scen[k], y0, nt, g, X);
+    rc = scenario_inputs(cfg, hs ? NULL : &fs, k, scen[k], y0, nt, g, X);
     if (rc == KV_OK) {
       rc = kv_surrogate_predict(s, nt, X, Pr, NULL);
     }
@@ -507,7 +566,9 @@ int kv_validate_score_scenarios(const kv_config *cfg, const kv_validate_params *
   if (rc == KV_OK) {
     v->ncases = ns;
     /* A scenario's full runs against the surrogate's prediction of it. */
-    kv_validation_add(v, KV_M_SPEEDUP, solver_wall * (double)nc / ns / fmax(tsur / ns, 1e-9), 1);
+    if (solver_wall > 0) {
+      kv_validation_add(v, KV_M_SPEEDUP, solver_wall * (double)nc / ns / fmax(tsur / ns, 1e-9), 1);
+    }
   }
   kv_h5_store *h = NULL;
   char path[4200], name[128];
@@ -568,7 +629,8 @@ int kv_validate_score_scenarios(const kv_config *cfg, const kv_validate_params *
            "anomalies from the control climate, years %d-%d.",
            kv_surrogate_kind(s), scen[0], L->var, w0, w1);
   if (rc == KV_OK && vp->nstudy > 0) {
-    rc = members_study(cfg, vp, s, scen, ns, y0, nt, t0, nw, allT, gall, w, h, what, whn);
+    rc = members_study(cfg, vp, s, hs ? NULL : &fs, scen, ns, y0, nt, t0, nw, allT, gall, w, h,
+                       what, whn);
   }
   if (h) {
     int rc2 = kv_h5_store_close(h, rc == KV_OK);
@@ -593,6 +655,7 @@ int kv_validate_score_scenarios(const kv_config *cfg, const kv_validate_params *
     free(mp);
   }
   free(files);
+  kv_dataset_free(&fs);
   free(w);
   free(T);
   free(Pr);

@@ -14,8 +14,9 @@
 
 const kv_config_key kv_dataset_keys[] = {
     {"surrogate.data", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
-     "training data: a CSV file, a sweep directory (default: the [sweep] section's), or for pod "
-     "a run's output file"},
+     "training data: a table (CSV, blank-separated, Dakota tabular), a sweep directory (default: "
+     "the [sweep] section's), files (fields of files kelvin did not write: surrogate.files), or "
+     "for pod a run's output file"},
     {"surrogate.inputs", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "comma-separated input names (CSV columns; for a sweep: default every varied key)"},
     {"surrogate.output", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE, "CSV data: the output column"},
@@ -27,6 +28,13 @@ const kv_config_key kv_dataset_keys[] = {
      "cases, e.g. T or tas)"},
     {"surrogate.train_scenarios", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "scenario kinds: the scenarios of the ensemble to train on (e.g. ssp126, ssp370, ssp585)"},
+    {"surrogate.files", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "surrogate.data = files: the field files (netCDF or HDF5), comma-separated glob patterns "
+     "(e.g. out/run_*.nc), taken in name order; for scenario kinds the directory of a "
+     "ClimateBench-style set (inputs_<scenario>.nc, outputs_<scenario>.nc)"},
+    {"surrogate.inputs_table", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "surrogate.data = files: the inputs of the files, a table (CSV, blank-separated or Dakota "
+     "tabular) with one row per file in name order"},
     {"surrogate.snapshot_every", KV_CFG_INT, "1", NULL, 1, 1.0e9,
      "pod: a model whose records are not states (ebm: annual means) is run again for its "
      "snapshots; keep every this many steps"},
@@ -46,6 +54,8 @@ int kv_dataset_params_from_config(const kv_config *cfg, kv_dataset_params *p) {
   copy_key(cfg, "surrogate.qoi", p->qoi, sizeof p->qoi);
   copy_key(cfg, "surrogate.field", p->field, sizeof p->field);
   copy_key(cfg, "surrogate.train_scenarios", p->scenarios, sizeof p->scenarios);
+  copy_key(cfg, "surrogate.files", p->files, sizeof p->files);
+  copy_key(cfg, "surrogate.inputs_table", p->inputs_table, sizeof p->inputs_table);
   p->snapshot_every = 1;
   if (kv_config_has(cfg, "surrogate.snapshot_every")) {
     KV_CHECK(
@@ -197,7 +207,7 @@ static int row_cmp(const void *a, const void *b) {
 }
 
 /* The input ranges, then bad training data named by row and column before any fitting. */
-static int check_inputs(kv_dataset *ds, const char *src) {
+int kv_dataset_check_inputs(kv_dataset *ds, const char *src) {
   const char *what = ds->from_sweep ? "case" : "line";
   ds->lo = malloc(((size_t)ds->d + 1) * sizeof *ds->lo);
   ds->hi = malloc(((size_t)ds->d + 1) * sizeof *ds->hi);
@@ -318,7 +328,7 @@ int kv_dataset_read_csv(const kv_dataset_params *p, kv_dataset *ds) {
   free(cols);
   kv_table_free(&t);
   if (rc == KV_OK) {
-    rc = check_inputs(ds, p->data);
+    rc = kv_dataset_check_inputs(ds, p->data);
   }
   return rc;
 }
@@ -419,7 +429,7 @@ int kv_dataset_read_sweep(const kv_dataset_params *p, const char *dir, int numer
     }
   }
   if (rc == KV_OK && numeric) {
-    rc = check_inputs(ds, path);
+    rc = kv_dataset_check_inputs(ds, path);
   }
   return rc;
 }

@@ -36,13 +36,15 @@ enum { KV_SCENARIO_GLOBAL_TRUE = KV_FORCING_COLS, KV_SCENARIO_COLS };
 
 /* Where training data come from and what to take (plain, caller-owned). */
 typedef struct {
-  char data[4096];      /* a CSV file, a sweep directory or a run output (.h5)       */
-  char inputs[2048];    /* comma-separated input names; "": every varied key (sweeps) */
-  char output[256];     /* CSV data: the output column                               */
-  char qoi[256];        /* sweep data, scalar: a time series or VAR_max/_min/_mean    */
-  char field[64];       /* field data: the variable ("": T, else tas)                 */
-  char scenarios[1024]; /* scenario data: the scenarios to train on                   */
-  long snapshot_every;  /* snapshots of models that re-simulate: every this many steps */
+  char data[4096];         /* a CSV file, a sweep directory or a run output (.h5)       */
+  char inputs[2048];       /* comma-separated input names; "": every varied key (sweeps) */
+  char output[256];        /* CSV data: the output column                               */
+  char qoi[256];           /* sweep data, scalar: a time series or VAR_max/_min/_mean    */
+  char field[64];          /* field data: the variable ("": T, else tas)                 */
+  char scenarios[1024];    /* scenario data: the scenarios to train on                   */
+  long snapshot_every;     /* snapshots of models that re-simulate: every this many steps */
+  char files[4096];        /* data = files: glob patterns of the field files          */
+  char inputs_table[4096]; /* data = files: their inputs, one row per file            */
 } kv_dataset_params;
 
 /* The [surrogate] keys of the training data (data, inputs, output, qoi, field,
@@ -114,6 +116,28 @@ int kv_dataset_read_csv(const kv_dataset_params *p, kv_dataset *ds);
  * case files. numeric: inputs must be numbers, and the same checks as for CSV data apply; else a
  * non-number becomes NaN. Not collective. */
 int kv_dataset_read_sweep(const kv_dataset_params *p, const char *dir, int numeric, kv_dataset *ds);
+
+/* Refuse inputs a fit cannot use: a constant column, duplicate rows, fewer rows than inputs;
+ * errors name src and the rows (labels). Not collective. */
+int kv_dataset_check_inputs(kv_dataset *ds, const char *src);
+
+/* Field data from files kelvin did not write (surrogate.data = files, dataset_files.c): the files
+ * matching patterns (comma-separated globs, sorted by name), each the last record of its variable
+ * var (read by netCDF: netCDF-3, netCDF-4 or HDF5), the inputs from table (one row per file in
+ * the files' sorted order; the columns in inputs, comma-separated, or all). The files must share
+ * the grid (same coordinates); errors name the file. Not collective. */
+int kv_dataset_read_files(const char *patterns, const char *table, const char *inputs,
+                          const char *var, kv_dataset *ds);
+
+/* Scenario data from a ClimateBench-style set in dir (dataset_files.c): for each scenario S of
+ * names (comma-separated), outputs_S.nc's var as ([member,] time, lat, lon), the mean of its
+ * first max_members members (0: all), and inputs_S.nc's CO2 (cumulative emissions, a series)
+ * and SO2 (a map series, its area-weighted global mean) as the forcing's CO2 and aerosol columns
+ * (the total is NaN). A scenario that starts where outputs_historical.nc ends continues it: the
+ * historical years are prepended, so every series starts in the control period. The scenarios
+ * must then share their years. Not collective. */
+int kv_dataset_read_climatebench(const char *dir, const char *names, int max_members,
+                                 const char *var, kv_dataset *ds);
 
 /* y of every row from its case file: the QoI qoi (kv_dataset_case_qoi). */
 int kv_dataset_read_qoi(kv_dataset *ds, const char *qoi);

@@ -1,4 +1,5 @@
 #include "io/layout.h"
+#include "io/ncvar.h"
 
 #include <math.h>
 #include <mpi.h>
@@ -70,6 +71,43 @@ static int read_text_or_empty(kv_h5_store *h, const char *obj, const char *name,
 
 /* The layout of var in a case file: axes (lat/lon for the climate model, x/y/z otherwise), their
  * coordinates and attributes, and the final time stamp. */
+int kv_layout_from_nc(const kv_nc_var *v, int has_time, kv_field_layout *L) {
+  memset(L, 0, sizeof *L);
+  int nd = v->ndims - (has_time ? 1 : 0);
+  if (nd < 1 || nd > 3) {
+    return KV_ERROR(KV_ERR_FORMAT, "%s: %d space dimensions; a field has 1 to 3", v->name, nd);
+  }
+  L->ndims = nd;
+  snprintf(L->var, sizeof L->var, "%.63s", v->name);
+  snprintf(L->units, sizeof L->units, "%s", v->units);
+  snprintf(L->long_name, sizeof L->long_name, "%s", v->long_name);
+  for (int k = 0; k < nd; k++) {
+    int d = v->ndims - 1 - k; /* x, the fastest, is the last dimension */
+    L->n[k] = v->dims[d];
+    L->coord[k] = malloc((size_t)L->n[k] * sizeof *L->coord[k]);
+    if (!L->coord[k]) {
+      kv_layout_free(L);
+      return KV_ERROR(KV_ERR_NOMEM, "out of memory");
+    }
+    for (long i = 0; i < L->n[k]; i++) {
+      L->coord[k][i] = v->coord[d] ? v->coord[d][i] : (double)i;
+    }
+    snprintf(L->axis_name[k], sizeof L->axis_name[k], "%s", v->dimname[d]);
+    snprintf(L->axis_units[k], sizeof L->axis_units[k], "%.63s",
+             v->coord_units[d][0] ? v->coord_units[d] : "1");
+    snprintf(L->axis_std[k], sizeof L->axis_std[k], "%s", v->coord_std[d]);
+    snprintf(L->axis_long[k], sizeof L->axis_long[k], "%s", v->dimname[d]);
+    snprintf(L->axis_letter[k], sizeof L->axis_letter[k], "%s",
+             v->coord_axis[d][0] ? v->coord_axis[d] : (const char *[]){"X", "Y", "Z"}[k]);
+  }
+  if (has_time) {
+    L->time = v->coord[0] ? v->coord[0][v->dims[0] - 1] : (double)(v->dims[0] - 1);
+    snprintf(L->time_units, sizeof L->time_units, "%.127s", v->coord_units[0]);
+    snprintf(L->calendar, sizeof L->calendar, "%s", v->calendar[0]);
+  }
+  return KV_OK;
+}
+
 int kv_layout_read(const char *file, const char *var, kv_field_layout *L) {
   memset(L, 0, sizeof *L);
   kv_h5_array a;
@@ -84,6 +122,15 @@ int kv_layout_read(const char *file, const char *var, kv_field_layout *L) {
   kv_h5_store *h;
   KV_CHECK(kv_h5_store_open(file, &h));
   int latlon = kv_h5_store_has(h, "/lat") && kv_h5_store_has(h, "/lon");
+  if (!latlon && !kv_h5_store_has(h, "/x")) {
+    /* Axes of other names (an external simulator's): read by the field's own dimensions. */
+    kv_h5_store_close(h, 0);
+    kv_nc_var v;
+    KV_CHECK(kv_nc_read(file, var, &v));
+    int rc = kv_layout_from_nc(&v, 1, L);
+    kv_nc_var_free(&v);
+    return rc;
+  }
   const char *names[3];
   if (latlon) {
     names[0] = "lon";

@@ -6,6 +6,7 @@
 #define KV_LAYOUT_H
 
 #include "io/h5.h"
+#include "io/ncvar.h"
 
 /* Where a field lives: enough to write a prediction as the solver would. */
 typedef struct {
@@ -22,6 +23,12 @@ typedef struct {
  * coordinates and attributes, and the final time stamp. L is the caller's (kv_layout_free).
  * Not collective. */
 int kv_layout_read(const char *file, const char *var, kv_field_layout *L);
+
+/* The layout of variable v read from a file kelvin did not write: its space dimensions (after a
+ * leading time dimension when has_time; x is the last), their coordinates (indices where the
+ * file has none), units, standard names and axis letters, and the last time stamp. L is the
+ * caller's (kv_layout_free). Not collective. */
+int kv_layout_from_nc(const kv_nc_var *v, int has_time, kv_field_layout *L);
 
 /* A deep copy of src into dst (dst's previous contents are not freed). */
 int kv_layout_copy(kv_field_layout *dst, const kv_field_layout *src);

@@ -5,8 +5,11 @@
  * KV_CONTROL_YEAR_FIRST..LAST mean) and g its area-weighted global mean; optional extra predictors
  * are the global CO2 and aerosol forcings. For a scenario the solver has not run, g comes from a
  * two-timescale impulse response to the scenario's global forcing, fitted by least squares to the
- * training global means (surrogate.global = response), or from the full solver's global mean
- * smoothed by a 10-year running mean (true_smoothed, ClimateBench's baseline).
+ * training global means (surrogate.global = response), from the full solver's global mean
+ * smoothed by a 10-year running mean (true_smoothed, ClimateBench's baseline), or linearly from
+ * the cumulative CO2 emissions (cumulative_co2: g = c + q1 CO2, least squares over the training
+ * years; with the maps, the two-stage pattern scaling of Lütjens et al. and ClimateBench, whose
+ * input files give CO2 as cumulative emissions).
  *
  * Inputs of predict: one row per year, KV_SCENARIO_COLS columns (the scenario's total, CO2 and
  * aerosol global forcing, and the solver's global-mean anomaly or NaN). Output: the anomaly field.
@@ -25,7 +28,7 @@
 
 extern const kv_surrogate_type kv_surrogate_pattern;
 
-enum { GLOBAL_RESPONSE = 0, GLOBAL_TRUE_SMOOTHED = 1 };
+enum { GLOBAL_RESPONSE = 0, GLOBAL_TRUE_SMOOTHED = 1, GLOBAL_CUMULATIVE_CO2 = 2 };
 
 static const char *const pred_names[] = {"tas_global", "co2_forcing", "aerosol_forcing"};
 
@@ -62,9 +65,11 @@ static const kv_config_key pattern_keys[] = {
      "pattern: tas_global, then optionally co2_forcing, aerosol_forcing"},
     {"surrogate.spinup", KV_CFG_INT, "0", NULL, 0, 1000000,
      "pattern: years at the start of the runs left out of the fits (drift from the initial state)"},
-    {"surrogate.global", KV_CFG_ENUM, "response", "response|true_smoothed", KV_CFG_NORANGE,
+    {"surrogate.global", KV_CFG_ENUM, "response", "response|true_smoothed|cumulative_co2",
+     KV_CFG_NORANGE,
      "pattern: the global mean of a new scenario from a fitted two-box response to its forcing, "
-     "or the full solver's, smoothed over 10 years"},
+     "the full solver's smoothed over 10 years, or a linear function of cumulative CO2 "
+     "emissions (ClimateBench-style files)"},
     {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
 };
 
@@ -86,7 +91,8 @@ static int params_create(const kv_config *cfg, void **params) {
   int rc = kv_config_get_string(cfg, "surrogate.predictors", &pr);
   if (rc == KV_OK) {
     snprintf(p->predictors, sizeof p->predictors, "%s", pr);
-    rc = kv_config_get_enum(cfg, "surrogate.global", "response|true_smoothed", &p->global_mode);
+    rc = kv_config_get_enum(cfg, "surrogate.global", "response|true_smoothed|cumulative_co2",
+                            &p->global_mode);
   }
   if (rc == KV_OK) {
     rc = kv_config_get_int(cfg, "surrogate.spinup", 0, 1000000, &p->spinup);
@@ -401,11 +407,49 @@ static int pattern_fit(const kv_dataset *ds, const void *params, kv_surrogate **
     }
     nts[sc] = (int)ntf;
   }
-  fit_response(&m->info, ns, nts, Fs, gs);
+  if (p.global_mode == GLOBAL_CUMULATIVE_CO2) {
+    /* Stage 1: g = c + q1 CO2 by least squares over the training years after the spin-up. */
+    double M[4] = {0, 0, 0, 0}, b[2] = {0, 0};
+    for (int sc = 0; sc < ns; sc++) {
+      for (long t = spin; t < nt; t++) {
+        double x = ds->forcing[((size_t)sc * nt + t) * KV_FORCING_COLS + KV_FORCING_CO2];
+        double y = g[(size_t)sc * nt + t];
+        M[0] += 1.0;
+        M[1] += x;
+        M[3] += x * x;
+        b[0] += y;
+        b[1] += x * y;
+      }
+    }
+    double det = M[0] * M[3] - M[1] * M[1];
+    if (!(fabs(det) > 0.0) || !isfinite(det)) {
+      rc = KV_ERROR(KV_ERR_NUMERIC, "pattern: cumulative CO2 does not vary over the training "
+                                    "years (or is missing): no global response to fit");
+      goto cleanup;
+    }
+    m->info.c = (M[3] * b[0] - M[1] * b[1]) / det;
+    m->info.q[0] = (M[0] * b[1] - M[1] * b[0]) / det;
+    double sse = 0.0;
+    for (int sc = 0; sc < ns; sc++) {
+      for (long t = spin; t < nt; t++) {
+        double x = ds->forcing[((size_t)sc * nt + t) * KV_FORCING_COLS + KV_FORCING_CO2];
+        double e = m->info.c + m->info.q[0] * x - g[(size_t)sc * nt + t];
+        sse += e * e;
+      }
+    }
+    m->info.response_rmse = sqrt(sse / (double)R);
+  } else if (!isfinite(fref)) {
+    rc = KV_ERROR(KV_ERR_CONFIG, "surrogate.global: the training data have no total forcing (a "
+                                 "ClimateBench-style set): use surrogate.global = cumulative_co2 "
+                                 "or true_smoothed");
+    goto cleanup;
+  } else {
+    fit_response(&m->info, ns, nts, Fs, gs);
+  }
   m->info.spinup = (int)spin;
-  kv_info("pattern: %d scenarios x %ld years, %d coefficient maps; response time scales %.3g and "
-          "%.3g years, rms misfit %.3g K",
-          ns, nt, nc, m->info.d[0], m->info.d[1], m->info.response_rmse);
+  kv_info("pattern: %d scenarios x %ld years, %d coefficient maps; global response rms misfit "
+          "%.3g K",
+          ns, nt, nc, m->info.response_rmse);
 cleanup:
   free(Y);
   free(g);
@@ -446,6 +490,10 @@ static int predictors(const pattern_model *m, const double *X, long n, double *P
         acc += X[k * KV_SCENARIO_COLS + KV_SCENARIO_GLOBAL_TRUE];
       }
       g[t] = acc / (double)(b - a + 1);
+    }
+  } else if (rc == KV_OK && p->global_mode == GLOBAL_CUMULATIVE_CO2) {
+    for (long t = 0; t < n; t++) {
+      g[t] = p->c + p->q[0] * X[t * KV_SCENARIO_COLS + KV_FORCING_CO2];
     }
   } else if (rc == KV_OK) {
     for (long t = 0; t < n; t++) {
@@ -581,6 +629,11 @@ static int pattern_describe(const kv_surrogate *s, FILE *f) {
   fprintf(f, "pattern: %ld points, maps: intercept", m->npts);
   for (int k = 0; k < s->ninputs; k++) {
     fprintf(f, ", %s", s->inputs[k]);
+  }
+  if (p->global_mode == GLOBAL_CUMULATIVE_CO2) {
+    fprintf(f, "\n  global mean: %.6g + %.6g x cumulative CO2, rms misfit %.4g\n", p->c, p->q[0],
+            p->response_rmse);
+    return KV_OK;
   }
   fprintf(f,
           "\n  global mean %s: two-box response, time scales %.4g and %.4g years, amplitudes "

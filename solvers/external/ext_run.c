@@ -323,11 +323,17 @@ static int read_results(const kv_external_params *p, kv_ext_outcome *o) {
       }
       kv_nc_var v;
       KV_CHECK(kv_nc_read(path, p->resp[r], &v));
-      found = v.count == 1;
-      o->resp[r] = found ? v.data[0] : 0.0;
+      /* A single value, or a series: its last value (as a QoI of kelvin's own outputs). */
+      found = v.count >= 1 && v.ndims <= 1;
+      o->resp[r] = found ? v.data[v.count - 1] : 0.0;
       kv_nc_var_free(&v);
       if (!found) {
-        return KV_ERROR(KV_ERR_FORMAT, "%s: response '%s' is not a single value", path, p->resp[r]);
+        return KV_ERROR(KV_ERR_FORMAT, "%s: response '%s' is neither a value nor a series", path,
+                        p->resp[r]);
+      }
+      if (!isfinite(o->resp[r])) {
+        return KV_ERROR(KV_ERR_FORMAT, "%s: response '%s' is not a finite number", path,
+                        p->resp[r]);
       }
     }
     if (!found) {
