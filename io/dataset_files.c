@@ -364,7 +364,12 @@ int kv_dataset_read_climatebench(const char *dir, const char *names, int max_mem
     rc = alone && has_hist
              ? KV_OK
              : read_outputs(dir, list[s], var, max_members, &sr, &yr, &nt, &np2, &m, &ds->layout);
-    if (rc == KV_OK && !w) {
+    if (rc != KV_OK) {
+      free(sr);
+      free(yr);
+      break;
+    }
+    if (!w) {
       np = np2;
       w = malloc((size_t)np * sizeof *w);
       rc = w ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "out of memory");
