@@ -46,7 +46,7 @@ static void write_dakota(FILE *f, const kv_paramset *ps) {
     if (isnan(ps->values[i])) {
       fprintf(f, "%*s %s\n", w, ps->texts[i], ps->names[i]);
     } else {
-      fprintf(f, "%*.15e %s\n", w, ps->values[i], ps->names[i]);
+      fprintf(f, "%*.16e %s\n", w, ps->values[i], ps->names[i]);
     }
   }
   fprintf(f, "%*d functions\n", w, ps->nresp);
