@@ -265,7 +265,9 @@ static int build_argv(const kv_external_params *p, const kv_paramset *ps, char *
   return KV_OK;
 }
 
-/* The last lines of the simulator's standard error, on one line, for the manifest. */
+/* What the simulator said on its standard error, on one line for the manifest: its first
+ * line (where most programs put the error; a launcher's banner then follows) and its last lines,
+ * without the launchers' rules of dashes and blank lines. */
 static void stderr_tail(const char *dir, char *out, size_t n) {
   char path[4200];
   snprintf(path, sizeof path, "%s/kelvin.stderr", dir);
@@ -274,32 +276,37 @@ static void stderr_tail(const char *dir, char *out, size_t n) {
   if (!f) {
     return;
   }
-  char buf[400];
+  char head[160] = "", buf[320];
+  if (!fgets(head, sizeof head, f)) {
+    head[0] = '\0';
+  }
+  head[strcspn(head, "\r\n")] = '\0';
   fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  long from = size > (long)sizeof buf - 1 ? size - (long)sizeof buf + 1 : 0;
-  fseek(f, from, SEEK_SET);
-  size_t got = fread(buf, 1, sizeof buf - 1, f);
+  long size = ftell(f), hl = (long)strlen(head) + 1;
+  long from = size - (long)sizeof buf + 1 > hl ? size - (long)sizeof buf + 1 : hl;
+  size_t got = 0;
+  if (from < size && fseek(f, from, SEEK_SET) == 0) {
+    got = fread(buf, 1, sizeof buf - 1, f);
+  }
   fclose(f);
   buf[got] = '\0';
-  while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == ' ')) {
-    buf[--got] = '\0';
-  }
   char *s = buf;
-  if (from > 0 && strchr(s, '\n')) {
+  if (from > hl && strchr(s, '\n')) {
     s = strchr(s, '\n') + 1; /* whole lines */
   }
-  size_t o = 0;
-  for (; *s && o + 4 < n; s++) {
-    if (*s == '\n') {
-      out[o++] = ' ';
-      out[o++] = '|';
-      out[o++] = ' ';
-    } else {
-      out[o++] = (*s == '\r' || *s == '\t') ? ' ' : *s;
-    }
+  size_t o = (size_t)snprintf(out, n, "%s", head);
+  if (o >= n) {
+    return;
   }
-  out[o] = '\0';
+  int first = 1;
+  for (char *line = strtok(s, "\n"); line && o + 8 < n; line = strtok(NULL, "\n")) {
+    line[strcspn(line, "\r")] = '\0';
+    if (strspn(line, "- \t") == strlen(line)) {
+      continue;
+    }
+    o += (size_t)snprintf(out + o, n - o, "%s%s", first && head[0] ? " ... " : " | ", line);
+    first = 0;
+  }
 }
 
 static int is_field_file(const char *name) {
