@@ -44,6 +44,9 @@ typedef struct {
   const char *respp[KV_MANIFEST_RESP];
 } farm;
 
+/* Seconds between two rewrites of the manifest while cases finish (and at the end). */
+#define KV_MANIFEST_EVERY 0.1
+
 static int mkdir_p(const char *path) {
   char buf[4096];
   snprintf(buf, sizeof buf, "%s", path);
@@ -522,7 +525,7 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
   int interrupted = 0, io_rc = KV_OK;
   char io_msg[1024] = "";
   kv_case_record *snap = malloc(((size_t)f.n + 1) * sizeof *snap);
-  double last_h5 = kv_comm_wtime();
+  double last_h5 = kv_comm_wtime(), last_csv = -1.0e30;
   for (;;) {
     long next[2] = {0, 0}; /* index, stop */
     if (kv_interrupt_agree(g)) {
@@ -546,22 +549,29 @@ int kv_sweep_run(MPI_Comm comm, const kv_sweep *s, const kv_sweep_options *o,
       MPI_Put(&rec, (int)sizeof rec, MPI_BYTE, 0, (MPI_Aint)((size_t)idx * sizeof rec),
               (int)sizeof rec, MPI_BYTE, wrec);
       MPI_Win_flush(0, wrec);
-      MPI_Get(snap, (int)((size_t)f.n * sizeof *snap), MPI_BYTE, 0, 0,
-              (int)((size_t)f.n * sizeof *snap), MPI_BYTE, wrec);
-      MPI_Win_flush(0, wrec);
-      /* Written under the lock, so a later table never loses to an earlier one on disk. */
+      /* The CSV at most every KV_MANIFEST_EVERY seconds: rewriting it after every case costs
+       * O(cases) each, which dominates a sweep of many short cases. Nothing depends on it being
+       * newer: a case is done when its file is complete, and --resume reads the files. */
       double tnow = kv_comm_wtime();
-      int with_h5 = tnow - last_h5 >= 1.0;
-      int wr = write_manifest(&f, f.stem, snap, with_h5);
-      if (with_h5) {
-        last_h5 = tnow;
+      int wr = KV_OK, due = tnow - last_csv >= KV_MANIFEST_EVERY || crc == KV_ERR_INTERRUPTED;
+      if (due) {
+        MPI_Get(snap, (int)((size_t)f.n * sizeof *snap), MPI_BYTE, 0, 0,
+                (int)((size_t)f.n * sizeof *snap), MPI_BYTE, wrec);
+        MPI_Win_flush(0, wrec);
+        /* Written under the lock, so a later table never loses to an earlier one on disk. */
+        int with_h5 = tnow - last_h5 >= 1.0;
+        wr = write_manifest(&f, f.stem, snap, with_h5);
+        last_csv = tnow;
+        if (with_h5) {
+          last_h5 = tnow;
+        }
       }
       MPI_Win_unlock(0, wrec);
       if (wr != KV_OK && io_rc == KV_OK) {
         io_rc = wr;
         snprintf(io_msg, sizeof io_msg, "%s", kv_error_message());
       }
-      if (crc != KV_ERR_INTERRUPTED && rank == 0) {
+      if (due && crc != KV_ERR_INTERRUPTED && rank == 0) {
         report_new(&f, snap);
       }
     }
