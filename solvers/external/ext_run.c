@@ -22,6 +22,9 @@
 #define KV_WORKDIR_MARK ".kelvin-workdir"
 
 void kv_ext_outcome_free(kv_ext_outcome *o) {
+  if (!o) {
+    return;
+  }
   for (int f = 0; f < KV_EXT_MAX_FIELDS; f++) {
     kv_nc_var_free(&o->var[f]);
   }
@@ -184,6 +187,9 @@ static int substitute(const char *w, const kv_external_params *p, const kv_param
   return KV_OK;
 }
 
+/* The launcher that picks srun or mpirun. */
+static const char launcher_auto[] = "auto";
+
 /* argv of the run: [launcher words] command words, or [launcher] /bin/sh -c "command". Words and
  * their texts live in *mem (freed by the caller). */
 static int build_argv(const kv_external_params *p, const kv_paramset *ps, char ***argv,
@@ -203,7 +209,7 @@ static int build_argv(const kv_external_params *p, const kv_paramset *ps, char *
   if (p->ranks > 1) {
     char l[600];
     snprintf(l, sizeof l, "%s", p->launcher);
-    if (!strcmp(l, "auto")) {
+    if (!strcmp(l, launcher_auto)) {
       const char *slurm = getenv("SLURM_JOB_ID");
       snprintf(l, sizeof l, "%s", slurm ? "srun --ntasks={ranks} --exact" : "mpirun -n {ranks}");
     }

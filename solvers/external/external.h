@@ -29,7 +29,7 @@ typedef struct {
   int shell; /* run the command through /bin/sh -c                               */
   int ninputs, nresp, nfields, nresults, ntemplates, nlinks;
   char input[KV_EXT_MAX_INPUTS][64];
-  double value[KV_EXT_MAX_INPUTS]; /* NaN: a text input                              */
+  double value[KV_EXT_MAX_INPUTS];   /* NaN: a text input                              */
   char text[KV_EXT_MAX_INPUTS][256]; /* every input's value as configured            */
   char resp[KV_EXT_MAX_RESPONSES][64];
   char field[KV_EXT_MAX_FIELDS][64];

@@ -19,6 +19,7 @@ typedef struct {
  * error, the timeout, the bad results) when every attempt failed. */
 int kv_ext_evaluate(const kv_external_params *p, kv_ext_outcome *o);
 
+/* Free the fields of an outcome (the struct is the caller's); NULL is a no-op. */
 void kv_ext_outcome_free(kv_ext_outcome *o);
 
 #endif
