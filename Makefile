@@ -44,7 +44,7 @@ LIBDIR  ?= $(PREFIX)/lib
 # The public C interface (DESIGN: model, surrogate, gp, pod, h5 field I/O, status) and what those
 # headers include; installed under include/kelvin/ with their includes made <kelvin/...>.
 PUBLIC_H = core/status.h core/version.h core/field.h core/grid.h io/config.h io/dataset.h io/h5.h \
-           io/layout.h numerics/pod.h solvers/model.h surrogates/gp.h surrogates/surrogate.h
+           io/layout.h io/ncvar.h numerics/pod.h solvers/model.h surrogates/gp.h surrogates/surrogate.h
 
 # The GP kernel loops run on every core (OpenMP, from GCC); BLAS calls stay outside them.
 $(BUILD)/surrogates/gp.o: CFLAGS += -fopenmp

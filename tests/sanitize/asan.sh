@@ -106,6 +106,13 @@ step rom-fit "$KELVIN" -q fit "$W/rom.ini" surrogate.model="$W/pod.h5"
 step rom-run "$KELVIN" -q run "$W/rom.ini" run.model=rom rom.basis="$W/pod.h5" rom.tolerance=0.03 \
   heat.source_scale=1.3 run.output="$W/rom.h5" rom.check_every=5
 
+# Your own simulator: an external sweep with failures (exit 1, timeout, garbage, metacharacters,
+# retries), on 2 ranks, then a ClimateBench-style set and a model of netCDF files.
+step external-sweep env SIMSTATE="$W" /usr/bin/python3 tests/external/test_external.py
+step external-kill /usr/bin/python3 tests/external/test_external_kill.py
+step files-pcagp /usr/bin/python3 tests/interop/test_files_pcagp.py
+step climatebench /usr/bin/python3 tests/interop/test_climatebench.py
+
 # The corpora: bad input and corrupt files.
 step corpus-bad-input bash tests/cli/test_cli.sh
 step corpus-corrupt env KV_CORRUPT_N=15 /usr/bin/python3 tests/reliability/test_corrupt.py
