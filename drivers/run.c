@@ -196,9 +196,13 @@ int kv_run(MPI_Comm comm, const kv_config *cfg, const kv_run_options *opts, kv_r
     } else {
       snprintf(end, sizeof end, "t = %g %s", t_end, tu);
     }
-    kv_info("%s: %dD grid %s cells on %d rank%s (%s), dt = %.6g %s%s, %ld steps to %s", name, nd,
-            cells, size, size > 1 ? "s" : "", procs, info.dt, unit, cfl, info.nsteps - info.step0,
-            end);
+    if (info.summary) {
+      kv_info("%s: %s", name, info.summary);
+    } else {
+      kv_info("%s: %dD grid %s cells on %d rank%s (%s), dt = %.6g %s%s, %ld steps to %s", name, nd,
+              cells, size, size > 1 ? "s" : "", procs, info.dt, unit, cfl, info.nsteps - info.step0,
+              end);
+    }
     if (info.step0 > 0) {
       kv_info("restarting from %s at step %ld, t = %g", opts->restart, info.step0, info.t0);
     }

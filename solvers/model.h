@@ -36,6 +36,8 @@ typedef struct {
   int record_means;       /* records are means over the steps since the previous record    */
   int linear;             /* ROMs: F is affine in u, F(u) = A u + F(0), and the model has the
                              linear_part hook: a ROM projects it exactly, no DEIM            */
+  const char *summary;    /* what the log says of the run instead of its grid and steps (a
+                             model whose steps replay records), or NULL                   */
 } kv_model_info;
 
 /* Most cells a stencil of the ROM hooks may have (a 3 x 3 block in 2D). */

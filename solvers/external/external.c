@@ -327,6 +327,7 @@ typedef struct {
   double *coord[3];
   kv_h5_axis axes[3];
   double wall;
+  char summary[256];
 } ext;
 
 static void ext_free(kv_model *base) {
@@ -569,6 +570,10 @@ static int ext_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
   for (int q = 0; q < m->nfields; q++) {
     KV_TRY(kv_field_create(m->grid, &m->f[q]));
   }
+  snprintf(m->summary, sizeof m->summary,
+           "the simulator ran in %.3f s: %d response%s, %d field%s of %ld points, %ld record%s",
+           m->wall, m->nresp, m->nresp == 1 ? "" : "s", m->nfields, m->nfields == 1 ? "" : "s",
+           m->nfields ? m->npts : 0L, m->nrec, m->nrec == 1 ? "" : "s");
   *out = &m->base;
   m = NULL;
 cleanup:
@@ -645,6 +650,7 @@ static int ext_info(const kv_model *base, kv_model_info *out) {
   out->calendar = m->calendar[0] ? m->calendar : NULL;
   out->record_every = 1;
   out->skip_initial = 1;
+  out->summary = m->summary;
   return KV_OK;
 }
 

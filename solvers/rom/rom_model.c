@@ -324,6 +324,22 @@ static int rom_info(const kv_model *m, kv_model_info *out) {
   return KV_OK;
 }
 
+/* The wrapped model's responses, computed from the lifted fields the ROM writes; none when its
+ * records are only reduced coefficients. */
+static int rom_responses(const kv_config *cfg, char *buf, size_t n) {
+  buf[0] = '\0';
+  int coefficients = 0;
+  const char *inner = kv_config_value(cfg, "rom.model");
+  if (kv_config_has(cfg, "rom.output")) {
+    KV_CHECK(kv_config_get_enum(cfg, "rom.output", "fields|coefficients", &coefficients));
+  }
+  const kv_model_type *t = kv_model_type_find(inner ? inner : kv_model_default_name);
+  if (coefficients || !t || !t->responses || t->wraps_key) {
+    return KV_OK;
+  }
+  return t->responses(cfg, buf, n);
+}
+
 const kv_model_type kv_rom_type = {
     .name = "rom",
     .keys = kv_rom_keys,
@@ -336,5 +352,6 @@ const kv_model_type kv_rom_type = {
     .info = rom_info,
     .restart = kv_rom_restart,
     .checkpoint = kv_rom_checkpoint,
+    .responses = rom_responses,
     .free = rom_free,
 };
