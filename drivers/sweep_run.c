@@ -26,6 +26,7 @@
 #include "io/dataset.h"
 #include "io/h5.h"
 #include "io/manifest.h"
+#include "io/safefile.h"
 #include "solvers/model.h"
 
 typedef struct {
@@ -46,25 +47,6 @@ typedef struct {
 
 /* Seconds between two rewrites of the manifest while cases finish (and at the end). */
 #define KV_MANIFEST_EVERY 0.1
-
-static int mkdir_p(const char *path) {
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1;; p++) {
-    if (*p == '/' || *p == '\0') {
-      char c = *p;
-      *p = '\0';
-      if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-        return KV_ERROR(KV_ERR_IO, "cannot create directory '%s': %s", buf, strerror(errno));
-      }
-      *p = c;
-      if (c == '\0') {
-        break;
-      }
-    }
-  }
-  return KV_OK;
-}
 
 static void farm_free(farm *f) {
   for (long i = 0; i < f->n && f->outputs; i++) {
@@ -284,7 +266,7 @@ static int take_lock(const char *dir, const char *name, int exclusive, int *fd_o
 
 static int lock_farm(farm *f, const kv_sweep_options *o) {
   const char *dir = kv_sweep_dir(f->s);
-  KV_CHECK(mkdir_p(dir));
+  KV_CHECK(kv_safefile_mkdirs(dir));
   KV_CHECK(take_lock(dir, ".kelvin-sweep.lock", o->nslices == 0, &f->lock_dir));
   if (o->nslices > 0) {
     char name[96];
@@ -330,7 +312,7 @@ static int survey(const farm *f, const kv_sweep_options *o, kv_case_record *recs
   char csv[4300];
   snprintf(csv, sizeof csv, "%s.csv", f->stem);
   long nc = kv_sweep_ncases(s);
-  KV_CHECK(mkdir_p(kv_sweep_dir(s)));
+  KV_CHECK(kv_safefile_mkdirs(kv_sweep_dir(s)));
   if (!o->resume) {
     const char *found = access(csv, F_OK) == 0 ? csv : NULL;
     char path[4200];

@@ -81,3 +81,21 @@ int kv_safefile_replaceable(const char *path, const char *mark, const char *what
   }
   return KV_OK;
 }
+
+int kv_safefile_mkdirs(const char *dir) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", dir);
+  for (char *p = buf + 1;; p++) {
+    if (*p == '/' || *p == '\0') {
+      char c = *p;
+      *p = '\0';
+      if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+        return KV_ERROR(KV_ERR_IO, "cannot create directory '%s': %s", buf, strerror(errno));
+      }
+      *p = c;
+      if (c == '\0') {
+        return KV_OK;
+      }
+    }
+  }
+}

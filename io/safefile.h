@@ -27,4 +27,8 @@ int kv_safefile_replaceable(const char *path, const char *mark, const char *what
  * never a final name kelvin replaces. Not collective. */
 int kv_safefile_is_special(const char *path);
 
+/* Create directory dir and its missing parents (as mkdir -p). KV_ERR_IO naming the directory
+ * that could not be made and why. Not collective. */
+int kv_safefile_mkdirs(const char *dir);
+
 #endif

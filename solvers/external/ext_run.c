@@ -16,6 +16,7 @@
 #include "core/status.h"
 #include "io/paramfile.h"
 #include "io/results.h"
+#include "io/safefile.h"
 #include "solvers/external/external_impl.h"
 
 /* The mark of a work directory kelvin made: only such a directory is ever removed. */
@@ -34,24 +35,6 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
   (void)sb;
   (void)ftw;
   return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static int mkdir_p(const char *path) {
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1;; p++) {
-    if (*p == '/' || *p == '\0') {
-      char c = *p;
-      *p = '\0';
-      if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-        return KV_ERROR(KV_ERR_IO, "cannot create directory '%s': %s", buf, strerror(errno));
-      }
-      *p = c;
-      if (!c) {
-        return KV_OK;
-      }
-    }
-  }
 }
 
 /* Remove a work directory kelvin made (it holds the mark); refuse any other directory. */
@@ -85,7 +68,7 @@ static int remove_workdir(const char *dir) {
 /* A fresh work directory with the parameters file, the templates' files and the links. */
 static int prepare(const kv_external_params *p, const kv_paramset *ps) {
   KV_CHECK(remove_workdir(p->workdir));
-  KV_CHECK(mkdir_p(p->workdir));
+  KV_CHECK(kv_safefile_mkdirs(p->workdir));
   char path[8400];
   snprintf(path, sizeof path, "%s/%s", p->workdir, KV_WORKDIR_MARK);
   FILE *f = fopen(path, "w");
