@@ -194,4 +194,37 @@ if "$KELVIN" -q sweep "$CFG" sweep.dir="$T/runs/chain" --emit-slurm "$CH" --arra
 else
   fail "--submit: $(cat "$T/submit.out")"
 fi
+
+# An external simulator of 2 tasks inside an allocation: external.launcher = auto starts it with
+# srun (SLURM_JOB_ID is set), each task sees its rank, and the case completes.
+cat >"$T/tasks.sh" <<'SH'
+#!/bin/sh
+echo "$SLURM_PROCID of $SLURM_NTASKS" >"task_$SLURM_PROCID"
+[ "$SLURM_PROCID" = 0 ] && echo "ntasks $SLURM_NTASKS" >"$1"
+exit 0
+SH
+chmod +x "$T/tasks.sh"
+cat >"$T/ext.ini" <<CONF
+[run]
+model = external
+[external]
+command = $T/tasks.sh {results}
+inputs = x
+responses = ntasks
+ranks = 2
+keep_workdirs = true
+[sweep]
+dir = $T/runs/ext
+method = lhs
+samples = 2
+ranks_per_case = 1
+vary = external.x:0:1
+CONF
+if timeout 300 sbatch --wait -n 2 -o "$T/ext.out" --wrap "$KELVIN -q sweep $T/ext.ini" \
+  >"$T/ext.sbatch" 2>&1 && [ "$(grep -c ',done,' "$T/runs/ext/manifest.csv" 2>/dev/null)" = 2 ] &&
+  grep -q ',done,.*,2,' "$T/runs/ext/manifest.csv" && [ -f "$T/runs/ext/work/case_0001/task_1" ]; then
+  ok "an external simulator of 2 tasks runs under srun inside the allocation (launcher = auto)"
+else
+  fail "external under Slurm: $(cat "$T/ext.sbatch" "$T/ext.out" "$T/runs/ext/manifest.csv" 2>/dev/null | tail -n 5)"
+fi
 exit "$FAILED"
