@@ -17,7 +17,7 @@ shutil.rmtree(D, ignore_errors=True)
 os.makedirs(D)
 SIM = os.path.join(ROOT, "tests", "external", "sim.py")
 LOG = os.path.join(D, "sim.log")
-N = 16
+N = 24
 c = write_config("ext_kill", f"""[run]
 model = external
 [external]
@@ -32,7 +32,7 @@ seed = 9
 vary = external.x:-1:1, external.y:-1:1
 dir = {D}/sweep
 """)
-env = dict(os.environ, SIMLOG=LOG, SLOW="0.12")
+env = dict(os.environ, SIMLOG=LOG, SLOW="0.15")
 rng = random.Random(20261129)
 
 
