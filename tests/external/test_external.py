@@ -237,6 +237,6 @@ c = write_config("ext_defq", open(c).read().replace("responses = f, g", "respons
                  "[surrogate]\nkind = gp\ncv_folds = 0\n")
 sh(["-q", "sweep", c], expect=0)
 rc, out = sh(["-q", "fit", c], expect=0)
-check(rc == 0 and "output g" in out or os.path.exists(f"{D}/defq/model_gp.h5"),
+check(rc == 0 and os.path.exists(f"{D}/defq/model_gp.h5"),
       "kelvin fit of a gp on a sweep with one response needs no qoi")
 finish()

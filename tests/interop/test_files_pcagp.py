@@ -119,9 +119,12 @@ check(dmean <= 1e-9 * scale,
       f"{scale:.3g})")
 dstd = max(np.abs(x[1] - y[1]).max() for x, y in zip(a, b))
 check(dstd <= 1e-8 * scale, f"and the same uncertainty (max diff {dstd:.2e})")
-with h5py.File(f"{D}/model_files.h5", "r") as f:
-    names = [n.decode() if isinstance(n, bytes) else n for n in f["/field"].attrs.values()]
-check("T" in names, "the model of files keeps the field's layout")
+with h5py.File(f"{D}/model_files.h5", "r") as f, h5py.File(f"{D}/train/case_0000.h5", "r") as c:
+    var = f["/field"].attrs["var"]
+    var = var.decode() if isinstance(var, bytes) else var
+    same_axes = (np.array_equal(f["/field/axis_0"][...], c["x"][...]) and
+                 np.array_equal(f["/field/axis_1"][...], c["y"][...]))
+check(var == "T" and same_axes, "the model of files keeps the field's name and coordinates")
 
 held = sweep("held", 4, 77)
 rc, _ = sh(["-q", "sweep", held])
