@@ -17,11 +17,10 @@ import json
 import os
 import re
 import shutil
-import subprocess
 
 import numpy as np
 
-from kvtest import KELVIN, MPIRUN, OUT, ROOT, check, finish, write_config
+from kvtest import OUT, ROOT, check, finish, kelvin, write_config
 
 D = os.path.join(OUT, "external_sim")
 shutil.rmtree(D, ignore_errors=True)
@@ -30,14 +29,7 @@ SIM = os.path.join(ROOT, "tests", "external", "sim.py")
 
 
 def sh(args, ranks=1, env=None, expect=None):
-    cmd = [KELVIN] + args
-    if ranks > 1:
-        cmd = MPIRUN + ["-n", str(ranks)] + cmd
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       env=dict(os.environ, **(env or {})))
-    if expect is not None and p.returncode != expect:
-        print("# " + " ".join(cmd) + "\n# " + p.stdout.replace("\n", "\n# "))
-    return p.returncode, p.stdout
+    return kelvin(args, ranks, env, expect)
 
 
 def manifest(d):

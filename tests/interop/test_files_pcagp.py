@@ -5,13 +5,12 @@ held-out files (the stored truth is the files' fields; the RMSE is NumPy's recom
 import csv
 import os
 import shutil
-import subprocess
 
 import h5py
 import numpy as np
 from netCDF4 import Dataset
 
-from kvtest import KELVIN, OUT, check, finish, write_config
+from kvtest import kelvin, OUT, check, finish, write_config
 
 D = os.path.join(OUT, "files_pcagp")
 shutil.rmtree(D, ignore_errors=True)
@@ -19,10 +18,7 @@ os.makedirs(D)
 
 
 def sh(args):
-    p = subprocess.run([KELVIN] + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if p.returncode != 0:
-        print("# " + " ".join(args) + "\n# " + p.stdout.replace("\n", "\n# "))
-    return p.returncode, p.stdout
+    return kelvin(args)
 
 
 def sweep(name, samples, seed):

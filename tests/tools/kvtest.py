@@ -49,6 +49,20 @@ def run(config, *overrides, ranks=1, expect=0):
     return p.returncode, p.stdout
 
 
+def kelvin(args, ranks=1, env=None, expect=0):
+    """Run kelvin with args (on ranks ranks under MPIRUN), stdout and stderr together; return
+    (exit status, output). When expect is not None and the status differs, print the command and
+    its output as comments (the test's log then says why)."""
+    cmd = [KELVIN] + list(args)
+    if ranks > 1:
+        cmd = MPIRUN + ["-n", str(ranks)] + cmd
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       env=dict(os.environ, **(env or {})))
+    if expect is not None and p.returncode != expect:
+        print("# command: " + " ".join(cmd) + "\n# " + p.stdout.strip().replace("\n", "\n# "))
+    return p.returncode, p.stdout
+
+
 def read(path, name="T"):
     with h5py.File(path, "r") as f:
         return f[name][...], f["time"][...]
