@@ -29,7 +29,9 @@ static const char help[] =
     "  pcagp  name=value ... --output FIELD.h5 writes the predicted field (<var>) and its\n"
     "         pointwise standard deviation (<var>_std) in the solver's layout\n"
     "  pattern ebm.scenario=NAME [run.year_start=Y0 run.year_end=Y1] --output FIELD.h5: the\n"
-    "         anomaly of every year of a scenario\n"
+    "         anomaly of every year of a scenario; a pattern fitted on a set of files\n"
+    "         (surrogate.data = files): scenario=NAME [files=DIR] --output FIELD.h5, the\n"
+    "         forcing from inputs_NAME.nc of the set\n"
     "  --stdin  a scalar model reads one point per line from standard input (the inputs' values\n"
     "         in the model's order, separated by spaces or commas, or as name=value pairs;\n"
     "         blank lines and # comments skipped) and writes one 'mean std' line per point,\n"
@@ -73,6 +75,27 @@ static int write_csv(const kv_surrogate *s, const char *path, long m, const doub
 static int predict_scenario(const kv_surrogate *s, int argc, char **argv, const char *output) {
   const char *scen = NULL, *key = NULL;
   long y0, y1;
+  char dir[4096];
+  if (kv_predict_set_dir(s, dir, sizeof dir)) {
+    /* Fitted on a set of files: scenario=NAME of the set (files=DIR: another set). */
+    for (int a = 1; a < argc; a++) {
+      if (!strncmp(argv[a], "scenario=", 9)) {
+        scen = argv[a] + 9;
+      } else if (!strncmp(argv[a], "files=", 6)) {
+        snprintf(dir, sizeof dir, "%s", argv[a] + 6);
+      }
+    }
+    if (!scen || !output) {
+      return KV_ERROR(KV_ERR_USAGE,
+                      "predict: this %s model was fitted on the set of files %s: give "
+                      "scenario=NAME (inputs_NAME.nc there) [files=DIR] --output FIELD.h5",
+                      kv_surrogate_kind(s), dir);
+    }
+    KV_CHECK(kv_predict_scenario_set(s, dir, scen, output));
+    printf("wrote %s (%s anomaly from the control climate, scenario %s of %s)\n", output,
+           kv_surrogate_layout(s)->var, scen, dir);
+    return KV_OK;
+  }
   KV_CHECK(kv_predict_scenario_years(s, &y0, &y1));
   for (int i = 0; kv_model_type_at(i); i++) {
     const char *k = kv_model_type_at(i)->scenario_key;

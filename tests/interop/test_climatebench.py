@@ -160,6 +160,18 @@ for name, ref in (("nrmse_spatial", spatial), ("nrmse_global", glob), ("nrmse_to
     check(abs(metrics[name] - ref) < 1e-10 * max(1.0, abs(ref)),
           f"{name} = {metrics[name]:.6g} equals NumPy's recomputation {ref:.6g}")
 
+# kelvin predict of a scenario of the set: every year, equal to NumPy's prediction.
+rc, out = sh(["-q", "predict", f"{D}/model_pattern.h5", "scenario=ssp245", "--output",
+              f"{D}/ssp245.h5"])
+ok = rc == 0
+if ok:
+    import xarray as xr
+    with xr.open_dataset(f"{D}/ssp245.h5", engine="h5netcdf") as ds:
+        kp = ds["tas"].values.reshape(len(years), -1)
+        ok = kp.shape == pred.shape and np.abs(kp - pred).max() < 1e-10 * np.abs(pred).max()
+check(ok, "kelvin predict scenario=ssp245 of the set writes every year's anomaly, equal to NumPy's "
+      "and readable by xarray")
+
 # Errors name the file.
 bad = write_config("cb_bad", open(cfg).read().replace("ssp126, ", "ssp999, "))
 rc, out = sh(["-q", "fit", bad])
