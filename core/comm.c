@@ -262,6 +262,27 @@ int kv_comm_barrier(MPI_Comm comm) {
   return KV_OK;
 }
 
+int kv_comm_idle_barrier(MPI_Comm comm) {
+  if (!kv_comm_active() || kv_comm_size(comm) == 1) {
+    return KV_OK;
+  }
+  MPI_Request req;
+  int done = 0;
+  if (MPI_Ibarrier(comm, &req) != MPI_SUCCESS) {
+    return KV_ERROR(KV_ERR_MPI, "MPI_Ibarrier failed");
+  }
+  while (!done) {
+    if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+      return KV_ERROR(KV_ERR_MPI, "MPI_Test failed");
+    }
+    if (!done) {
+      struct timespec ts = {0, 2000000L}; /* 2 ms: a wait that costs no core */
+      nanosleep(&ts, NULL);
+    }
+  }
+  return KV_OK;
+}
+
 double kv_comm_wtime(void) {
   /* One clock whether or not MPI runs: a timer may start before a lazy MPI start and stop after. */
   struct timespec ts;

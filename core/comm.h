@@ -47,6 +47,9 @@ int kv_comm_bcast(void *buf, int count, MPI_Datatype type, int root, MPI_Comm co
 int kv_comm_allreduce(const void *in, void *out, int count, MPI_Datatype type, MPI_Op op,
                       MPI_Comm comm);
 int kv_comm_barrier(MPI_Comm comm);
+/* A barrier whose waiting ranks sleep (2 ms at a time) instead of polling at full speed: for
+ * ranks that wait while another runs a program on the cores they hold. Collective. */
+int kv_comm_idle_barrier(MPI_Comm comm);
 
 /* MPI_Comm_dup, or MPI_COMM_SELF while MPI is not running (a one-process group either way).
  * Collective. kv_comm_free frees what kv_comm_dup made (never a predefined communicator) and

@@ -389,7 +389,20 @@ static int run_case(MPI_Comm g, const farm *f, long c, kv_case_record *rec) {
     kv_run_options ro = {NULL, 1, NULL, &info};
     kv_log_level lvl = kv_log_get_level();
     kv_log_set_level(lvl >= KV_LOG_DEBUG ? lvl : KV_LOG_WARN);
-    rc = kv_run(g, cc, &ro, NULL);
+    const kv_model_type *t = NULL;
+    rc = kv_model_type_of(cc, &t);
+    if (rc == KV_OK && t->ranks_key && kv_comm_size(g) > 1) {
+      /* A model whose program takes the group's cores itself (an MPI simulator): kelvin's part
+       * runs on the group's first rank, the others hold their cores, asleep. */
+      int grank0 = kv_comm_rank(g) == 0;
+      if (grank0) {
+        rc = kv_run(MPI_COMM_SELF, cc, &ro, NULL);
+      }
+      kv_comm_idle_barrier(g);
+      kv_comm_bcast(&rc, 1, MPI_INT, 0, g);
+    } else if (rc == KV_OK) {
+      rc = kv_run(g, cc, &ro, NULL);
+    }
     kv_log_set_level(lvl);
   }
   kv_config_free(cc);

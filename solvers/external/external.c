@@ -419,24 +419,6 @@ static int take_fields(ext *m, kv_ext_outcome *o) {
   return KV_OK;
 }
 
-/* The other ranks of a run wait for rank 0's simulator without spinning (a blocking MPI wait
- * polls at full speed and would take cores from the simulator). */
-static void idle_barrier(MPI_Comm comm) {
-  if (!kv_comm_active() || kv_comm_size(comm) == 1) {
-    return;
-  }
-  MPI_Request req;
-  int done = 0;
-  MPI_Ibarrier(comm, &req);
-  while (!done) {
-    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-    if (!done) {
-      struct timespec ts = {0, 2000000L};
-      nanosleep(&ts, NULL);
-    }
-  }
-}
-
 /* Share rank 0's results with the run's other ranks. */
 static int share(ext *m) {
   long hdr[8] = {m->nrec, m->npts, m->ndims, m->n[0], m->n[1], m->n[2], 0, 0};
@@ -495,13 +477,14 @@ static int ext_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
   memcpy(m->resp, p->resp, sizeof m->resp);
   memcpy(m->field, p->field, sizeof m->field);
   int rank = kv_comm_rank(comm), size = kv_comm_size(comm);
-  if (p->ranks != size && size > 1) {
-    rc = kv_config_errorf(cfg, "external.ranks",
-                          "the simulator takes %ld rank%s but this run has %d: set "
-                          "sweep.ranks_per_case = external.ranks",
-                          p->ranks, p->ranks == 1 ? "" : "s", size);
+  if (m->nfields == 0 && size > 1) {
+    rc = KV_ERROR(KV_ERR_USAGE,
+                  "the external model returns no field to spread over %d ranks: run kelvin's part "
+                  "on one rank (external.ranks starts the simulator's own; a sweep gives each "
+                  "case its group)",
+                  size);
+    goto cleanup;
   }
-  KV_TRY(kv_status_agree(comm, rc));
   if (rank == 0) {
     rc = kv_ext_evaluate(p, o);
     m->wall = o->wall;
@@ -509,12 +492,9 @@ static int ext_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
     if (rc == KV_OK && m->nfields > 0) {
       rc = take_fields(m, o);
     }
-  } else {
-    idle_barrier(comm);
   }
-  if (rank == 0) {
-    idle_barrier(comm);
-  }
+  /* The others wait asleep: the simulator may be using their cores. */
+  kv_comm_idle_barrier(comm);
   KV_TRY(kv_status_agree(comm, rc));
   if (m->nfields == 0) {
     m->nrec = 1;
@@ -564,6 +544,18 @@ static int ext_create(MPI_Comm comm, const kv_config *cfg, kv_model **out) {
     for (int k = 0; k < m->ndims; k++) {
       gp.procs[k] = 0;
     }
+  }
+  long cells = 1;
+  for (int k = 0; k < m->ndims; k++) {
+    cells *= m->n[k];
+  }
+  if (cells < size) {
+    rc = KV_ERROR(KV_ERR_USAGE,
+                  "the external model's results (%ld point%s) cannot be spread over %d ranks: "
+                  "run kelvin's part on one rank (external.ranks starts the simulator's own; a "
+                  "sweep gives each case its group)",
+                  cells, cells == 1 ? "" : "s", size);
+    goto cleanup;
   }
   KV_TRY(kv_grid_create(comm, &gp, &m->grid));
   m->comm = kv_grid_comm(m->grid);

@@ -69,4 +69,30 @@ for r in rows:
         ok &= abs(float(r["T_mean"]) - a["T_mean"][-1]) <= 1e-10 * abs(a["T_mean"][-1])
         ok &= list(b["x"][...]) == list(a["x"][...])
 check(ok, "its responses and field T equal a direct run of each case (1 rank) to 1e-10")
+
+# Scalar responses only, 2 ranks per case (the group's first runs kelvin's part, the other waits):
+# a one-process launcher that passes the rank count on.
+SIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sim.py")
+c2 = write_config("ext_mpi_scalar", f"""[run]
+model = external
+[external]
+command = {SIM} {{params}} {{results}}
+inputs = x, y
+responses = f, g
+ranks = 2
+launcher = env KELVIN_LAUNCHED_RANKS={{ranks}}
+[sweep]
+method = lhs
+samples = 4
+seed = 3
+vary = external.x:0:1, external.y:0:1
+dir = {D}/scalar
+""")
+p = subprocess.run(MPIRUN + ["-n", "4", KELVIN, "-q", "sweep", c2], stdout=subprocess.PIPE,
+                   stderr=subprocess.STDOUT, text=True)
+rows = list(csv.DictReader(open(f"{D}/scalar/manifest.csv")))
+exact = all(r["status"] == "done" and float(r["g"]) == float(r["external.x"]) +
+            2 * float(r["external.y"]) for r in rows)
+check(p.returncode == 0 and len(rows) == 4 and exact,
+      "scalar responses with 2 ranks per case on 4 ranks: every case done, exact")
 finish()
