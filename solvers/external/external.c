@@ -12,6 +12,7 @@
 #include "core/comm.h"
 #include "core/status.h"
 #include "io/paramfile.h"
+#include "io/table.h"
 #include "solvers/external/external_impl.h"
 
 static const kv_config_key keys[] = {
@@ -65,45 +66,6 @@ static const kv_config_key keys[] = {
     {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
 };
 
-/* Split a comma-separated list of names into out (each an identifier). */
-static int name_list(const kv_config *cfg, const char *key, int max, char (*out)[64], int *n) {
-  *n = 0;
-  const char *v = kv_config_value(cfg, key);
-  if (!v) {
-    return KV_OK;
-  }
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", v);
-  char *save = NULL;
-  for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-    while (isspace((unsigned char)*t)) {
-      t++;
-    }
-    char *e = t + strlen(t);
-    while (e > t && isspace((unsigned char)e[-1])) {
-      *--e = '\0';
-    }
-    int ok = (isalpha((unsigned char)*t) || *t == '_') && strlen(t) < 64;
-    for (char *c = t; ok && *c; c++) {
-      ok = isalnum((unsigned char)*c) || *c == '_';
-    }
-    if (!ok) {
-      return kv_config_errorf(cfg, key, "'%s' is not a name (letters, digits and _, at most 63)",
-                              t);
-    }
-    if (*n >= max) {
-      return kv_config_errorf(cfg, key, "at most %d names", max);
-    }
-    for (int k = 0; k < *n; k++) {
-      if (!strcmp(out[k], t)) {
-        return kv_config_errorf(cfg, key, "'%s' appears twice", t);
-      }
-    }
-    snprintf(out[(*n)++], 64, "%s", t);
-  }
-  return KV_OK;
-}
-
 /* A comma-separated list of texts (paths) into out. */
 static int text_list(const kv_config *cfg, const char *key, int max, size_t len, char *out,
                      int *n) {
@@ -113,13 +75,7 @@ static int text_list(const kv_config *cfg, const char *key, int max, size_t len,
   snprintf(buf, sizeof buf, "%s", v ? v : "");
   char *save = NULL;
   for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-    while (isspace((unsigned char)*t)) {
-      t++;
-    }
-    char *e = t + strlen(t);
-    while (e > t && isspace((unsigned char)e[-1])) {
-      *--e = '\0';
-    }
+    t = kv_table_trim(t);
     if (!*t) {
       continue;
     }
@@ -127,6 +83,27 @@ static int text_list(const kv_config *cfg, const char *key, int max, size_t len,
       return kv_config_errorf(cfg, key, "at most %d entries of %zu characters", max, len - 1);
     }
     snprintf(out + (size_t)(*n)++ * len, len, "%s", t);
+  }
+  return KV_OK;
+}
+
+/* A comma-separated list of names into out: identifiers, each once. */
+static int name_list(const kv_config *cfg, const char *key, int max, char (*out)[64], int *n) {
+  KV_CHECK(text_list(cfg, key, max, sizeof out[0], out[0], n));
+  for (int k = 0; k < *n; k++) {
+    const char *t = out[k];
+    int ok = isalpha((unsigned char)*t) || *t == '_';
+    for (const char *c = t; ok && *c; c++) {
+      ok = isalnum((unsigned char)*c) || *c == '_';
+    }
+    if (!ok) {
+      return kv_config_errorf(cfg, key, "'%s' is not a name (letters, digits and _)", t);
+    }
+    for (int q = 0; q < k; q++) {
+      if (!strcmp(out[q], t)) {
+        return kv_config_errorf(cfg, key, "'%s' appears twice", t);
+      }
+    }
   }
   return KV_OK;
 }
