@@ -27,6 +27,10 @@ int kv_cmd_validate(MPI_Comm comm, int argc, char **argv);
 /* kelvin pipeline CONFIG: sweep, fit, validate (drivers/pipeline). Collective. */
 int kv_cmd_pipeline(MPI_Comm comm, int argc, char **argv);
 
+/* kelvin sensitivity CONFIG|MODEL: Sobol indices / Morris effects (drivers/sensitivity).
+ * Collective. */
+int kv_cmd_sensitivity(MPI_Comm comm, int argc, char **argv);
+
 /* KV_ERR_USAGE for an unknown option opt of command cmd, with "did you mean" from known
  * (NULL-terminated). */
 int kv_cli_unknown_option(const char *cmd, const char *opt, const char *const *known);

@@ -30,6 +30,8 @@ static const char usage[] =
     "                                        evaluate a surrogate\n"
     "  validate CONFIG                       surrogate vs the full solver on held-out cases\n"
     "  pipeline CONFIG                       sweep + fit + validate\n"
+    "  sensitivity CONFIG|MODEL.h5 [--output CSV]\n"
+    "                                        Sobol indices / Morris effects of a surrogate\n"
     "  plot FILE VAR [--step N] [--diff OTHER] -o OUT.png\n"
     "                                        PNG map of a field\n"
     "  info FILE.h5                          datasets, dims, units, attributes, stored config\n"
@@ -50,9 +52,11 @@ typedef struct {
 } kv_cli_command;
 
 static const kv_cli_command commands[] = {
-    {"run", kv_cmd_run},         {"sweep", kv_cmd_sweep},       {"fit", kv_cmd_fit},
-    {"predict", kv_cmd_predict}, {"pipeline", kv_cmd_pipeline}, {"validate", kv_cmd_validate},
-    {"plot", kv_cmd_plot},       {"info", kv_cmd_info},         {"compare", kv_cmd_compare},
+    {"run", kv_cmd_run},           {"sweep", kv_cmd_sweep},
+    {"fit", kv_cmd_fit},           {"predict", kv_cmd_predict},
+    {"pipeline", kv_cmd_pipeline}, {"validate", kv_cmd_validate},
+    {"plot", kv_cmd_plot},         {"info", kv_cmd_info},
+    {"compare", kv_cmd_compare},   {"sensitivity", kv_cmd_sensitivity},
 };
 
 static const char *const global_options[] = {"--verbose", "--quiet", "--version", "--help", NULL};
@@ -178,7 +182,8 @@ int kv_cli_on_root(MPI_Comm comm, int (*fn)(int, char **), int argc, char **argv
  * that needs MPI later (a model's decomposed grid, FFTW-MPI, MPI-IO) starts it on demand
  * (kv_comm_start); a heat run on one process needs none. */
 static int wants_mpi(const char *cmd) {
-  static const char *parallel[] = {"sweep", "validate", "pipeline"};
+  static const char *parallel[] = {"sweep",       "validate", "pipeline",
+                                   "sensitivity", "optimize", "adapt"};
   for (size_t k = 0; cmd && k < sizeof parallel / sizeof *parallel; k++) {
     if (!strcmp(cmd, parallel[k])) {
       return 1;

@@ -75,9 +75,11 @@ struct kv_sweep {
   int nvars;
   char **vars;
   long ncases;
-  char **values;  /* ncases x nvars                                     */
-  long *lines;    /* list sweeps: the CSV line of each case (else NULL) */
-  char csv[1024]; /* list sweeps: the CSV file                        */
+  char **values;   /* ncases x nvars                                     */
+  long *lines;     /* list sweeps: the CSV line of each case (else NULL) */
+  char csv[1024];  /* list sweeps: the CSV file                        */
+  double *lo, *hi; /* lhs/sobol: each key's range (else NULL)         */
+  int *islog;
 };
 
 /* ------------------------------------------------------------------ small helpers */
@@ -418,6 +420,13 @@ static int make_sampled(kv_sweep *s, const kv_config *cfg) {
       rc = set_value(s, c, i, buf);
     }
   }
+  if (rc == KV_OK) {
+    s->lo = lo;
+    s->hi = hi;
+    s->islog = islog;
+    lo = hi = NULL;
+    islog = NULL;
+  }
   free(u);
   free(lo);
   free(hi);
@@ -425,6 +434,17 @@ static int make_sampled(kv_sweep *s, const kv_config *cfg) {
   free(isint);
   free_strings(items, n);
   return rc;
+}
+
+int kv_sweep_range(const kv_sweep *s, int v, double *lo, double *hi, int *islog) {
+  if (!s->lo || v < 0 || v >= s->nvars) {
+    return KV_ERROR(KV_ERR_UNSUPPORTED, "sweep: a %s sweep has no ranges (lhs and sobol do)",
+                    method_names[s->method]);
+  }
+  *lo = s->lo[v];
+  *hi = s->hi[v];
+  *islog = s->islog[v];
+  return KV_OK;
 }
 
 static int make_list(kv_sweep *s, const kv_config *cfg) {
@@ -784,6 +804,9 @@ void kv_sweep_free(kv_sweep *s) {
   free_strings(s->values, s->ncases * s->nvars);
   free_strings(s->vars, s->nvars);
   free(s->lines);
+  free(s->lo);
+  free(s->hi);
+  free(s->islog);
   free(s);
 }
 

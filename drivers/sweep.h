@@ -42,6 +42,10 @@ int kv_sweep_ranks_per_case(const kv_sweep *s);
 /* The configuration file the sweep came from. */
 const char *kv_sweep_source(const kv_sweep *s);
 
+/* The range [lo, hi] of varied key v and whether it is sampled in log (lhs and sobol sweeps;
+ * KV_ERR_UNSUPPORTED for the other methods). */
+int kv_sweep_range(const kv_sweep *s, int v, double *lo, double *hi, int *islog);
+
 /* The output file of case c: "<dir>/case_NNNN.h5". */
 void kv_sweep_case_path(const kv_sweep *s, long c, char *buf, size_t n);
 

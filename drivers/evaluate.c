@@ -1,0 +1,183 @@
+#include "drivers/evaluate.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/comm.h"
+#include "core/status.h"
+#include "drivers/sweep.h"
+#include "io/dataset.h"
+#include "io/manifest.h"
+#include "io/safefile.h"
+#include "io/textfile.h"
+#include "surrogates/sampling.h"
+
+const char *const kv_eval_driver_sections[] = {"surrogate", "validate", "sensitivity",
+                                               "optimize",  "adapt",    NULL};
+
+/* dir/cases.csv with the n points (rank 0). */
+static int write_cases(const char *dir, const char *path, int d, const char *const *keys, long n,
+                       const double *X) {
+  KV_CHECK(kv_safefile_mkdirs(dir));
+  char tmp[4300];
+  FILE *f = kv_textfile_begin(path, keys[0], "the evaluations' cases", tmp, sizeof tmp);
+  if (!f) {
+    return KV_ERR_IO;
+  }
+  for (int j = 0; j < d; j++) {
+    fprintf(f, "%s%s", j ? "," : "", keys[j]);
+  }
+  fputc('\n', f);
+  for (long i = 0; i < n; i++) {
+    for (int j = 0; j < d; j++) {
+      fprintf(f, "%s%.17g", j ? "," : "", X[i * d + j]);
+    }
+    fputc('\n', f);
+  }
+  return kv_textfile_commit(f, tmp, path);
+}
+
+/* The list sweep of the points: cfg less its driver sections, [sweep] replaced. */
+static int eval_config(const kv_config *cfg, const char *dir, const char *cases, kv_config **out) {
+  kv_config *c = NULL;
+  KV_CHECK(kv_config_clone(cfg, &c));
+  char rpc[32] = "";
+  const char *v = kv_config_value(cfg, "sweep.ranks_per_case");
+  if (v && kv_config_given(cfg, "sweep.ranks_per_case")) {
+    snprintf(rpc, sizeof rpc, "%s", v);
+  }
+  for (int i = 0; kv_eval_driver_sections[i]; i++) {
+    kv_config_remove_section(c, kv_eval_driver_sections[i]);
+  }
+  kv_config_remove_section(c, "sweep");
+  int rc = kv_config_set_tagged(c, "sweep.method", "list", "evaluate");
+  if (rc == KV_OK) {
+    rc = kv_config_set_tagged(c, "sweep.cases", cases, "evaluate");
+  }
+  if (rc == KV_OK) {
+    rc = kv_config_set_tagged(c, "sweep.dir", dir, "evaluate");
+  }
+  if (rc == KV_OK && rpc[0]) {
+    rc = kv_config_set_tagged(c, "sweep.ranks_per_case", rpc, "evaluate");
+  }
+  if (rc != KV_OK) {
+    kv_config_free(c);
+    return rc;
+  }
+  *out = c;
+  return KV_OK;
+}
+
+/* Responses of the done cases (rank 0): NaN for the others. */
+static int read_responses(const kv_sweep *s, long n, int nresp, const char *const *resp, double *Y,
+                          long *nfailed) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/manifest.csv", kv_sweep_dir(s));
+  kv_case_record *recs = calloc((size_t)n, sizeof *recs);
+  char *found = calloc((size_t)n, 1);
+  int rc = recs && found ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "evaluate: out of memory");
+  if (rc == KV_OK) {
+    rc = kv_manifest_read(path, n, 0, NULL, recs, found);
+  }
+  *nfailed = 0;
+  for (long i = 0; rc == KV_OK && i < n; i++) {
+    int ok = found[i] && recs[i].status == KV_CASE_DONE;
+    kv_sweep_case_path(s, i, path, sizeof path);
+    for (int k = 0; k < nresp && rc == KV_OK; k++) {
+      Y[i * nresp + k] = NAN;
+      if (ok) {
+        rc = kv_dataset_case_qoi(path, resp[k], &Y[i * nresp + k]);
+      }
+    }
+    *nfailed += !ok;
+  }
+  free(recs);
+  free(found);
+  return rc;
+}
+
+int kv_eval_points(MPI_Comm comm, const kv_config *cfg, const char *dir, int d,
+                   const char *const *keys, long n, const double *X, int nresp,
+                   const char *const *resp, double *Y, long *nfailed) {
+  char cases[4200];
+  snprintf(cases, sizeof cases, "%s/cases.csv", dir);
+  int rc = kv_comm_rank(comm) == 0 ? write_cases(dir, cases, d, keys, n, X) : KV_OK;
+  KV_CHECK(kv_status_agree(comm, rc));
+  kv_config *c = NULL;
+  kv_sweep *s = NULL;
+  rc = eval_config(cfg, dir, cases, &c);
+  if (rc == KV_OK) {
+    rc = kv_sweep_create(c, &s);
+  }
+  rc = kv_status_agree(comm, rc);
+  if (rc == KV_OK) {
+    kv_sweep_options o = {1, 0, 0, NULL};
+    kv_sweep_summary sum;
+    rc = kv_sweep_run(comm, s, &o, &sum);
+  }
+  long nf = 0;
+  if (rc == KV_OK) {
+    rc = kv_comm_rank(comm) == 0 ? read_responses(s, n, nresp, resp, Y, &nf) : KV_OK;
+    rc = kv_status_agree(comm, rc);
+  }
+  if (rc == KV_OK) {
+    rc = kv_comm_bcast(Y, (int)(n * nresp), MPI_DOUBLE, 0, comm);
+  }
+  if (rc == KV_OK) {
+    rc = kv_comm_bcast(&nf, 1, MPI_LONG, 0, comm);
+  }
+  if (nfailed) {
+    *nfailed = nf;
+  }
+  kv_sweep_free(s);
+  kv_config_free(c);
+  return rc;
+}
+
+int kv_eval_space_from_sweep(const kv_config *cfg, const char *who, kv_eval_space *sp) {
+  memset(sp, 0, sizeof *sp);
+  if (!kv_config_has(cfg, "sweep.method")) {
+    return kv_config_errorf(cfg, "sweep.vary",
+                            "%s works over the ranges of a [sweep] (method = lhs or sobol, "
+                            "vary = key:lo:hi, ...)",
+                            who);
+  }
+  kv_sweep *s = NULL;
+  KV_CHECK(kv_sweep_create(cfg, &s));
+  int rc = KV_OK;
+  sp->d = kv_sweep_nvars(s);
+  if (sp->d > KV_EVAL_MAXD) {
+    rc = kv_config_errorf(cfg, "sweep.vary", "%s: at most %d inputs (%d given)", who, KV_EVAL_MAXD,
+                          sp->d);
+  }
+  for (int j = 0; rc == KV_OK && j < sp->d; j++) {
+    snprintf(sp->name[j], sizeof sp->name[j], "%s", kv_sweep_var(s, j));
+    if (kv_sweep_range(s, j, &sp->lo[j], &sp->hi[j], &sp->islog[j]) != KV_OK) {
+      kv_error_clear();
+      rc = kv_config_errorf(cfg, "sweep.method",
+                            "%s needs ranges: method = lhs or sobol with vary = key:lo:hi, ... "
+                            "(a %s sweep has none)",
+                            who, kv_sweep_method(s));
+    }
+  }
+  kv_sweep_free(s);
+  return rc;
+}
+
+void kv_eval_space_map(const kv_eval_space *sp, long n, const double *U, double *X) {
+  for (long i = 0; i < n; i++) {
+    for (int j = 0; j < sp->d; j++) {
+      X[i * sp->d + j] = kv_sample_map(U[i * sp->d + j], sp->lo[j], sp->hi[j], sp->islog[j]);
+    }
+  }
+}
+
+void kv_eval_space_unmap(const kv_eval_space *sp, long n, const double *X, double *U) {
+  for (long i = 0; i < n; i++) {
+    for (int j = 0; j < sp->d; j++) {
+      double x = X[i * sp->d + j], lo = sp->lo[j], hi = sp->hi[j];
+      U[i * sp->d + j] = sp->islog[j] ? log(x / lo) / log(hi / lo) : (x - lo) / (hi - lo);
+    }
+  }
+}

@@ -1,0 +1,53 @@
+/* kelvin — points run by the full solver: the decisions (sensitivity checks, optimisation,
+ * adaptive sampling) hand the model a growing list of input points and get its responses back.
+ * The points go through the sweep machinery as a `list` sweep in their own directory, so every
+ * evaluation is a case file written atomically and recorded in a manifest, the farm's rank
+ * groups run them in parallel, an interrupted run resumes without re-running finished cases, and
+ * one writer at a time holds the directory.
+ */
+#ifndef KV_EVALUATE_H
+#define KV_EVALUATE_H
+
+#include <mpi.h>
+
+#include "io/config.h"
+
+/* The sections of a configuration that say what to do with a model rather than what the model
+ * is; they are left out of the evaluations' configurations. */
+extern const char *const kv_eval_driver_sections[];
+
+/* Evaluate the n points X (n x d, row-major; column j the value of config key keys[j]) with
+ * cfg's model in directory dir: dir/cases.csv is rewritten atomically with all n points (case c
+ * is row c, so a caller that only appends keeps finished cases), then the cases not yet done run
+ * as a task farm over comm (ranks per case as sweep.ranks_per_case or the model says). Y (n x
+ * nresp, row-major, on every rank) gets the scalar responses resp (any quantity
+ * kv_dataset_case_qoi reads from a case file: a model response, VAR_max, ...), NaN for a case
+ * that failed; *nfailed (may be NULL) counts those. Interrupted: KV_ERR_INTERRUPTED with every
+ * finished case kept. Collective. */
+int kv_eval_points(MPI_Comm comm, const kv_config *cfg, const char *dir, int d,
+                   const char *const *keys, long n, const double *X, int nresp,
+                   const char *const *resp, double *Y, long *nfailed);
+
+/* Most inputs a decision works over. */
+#define KV_EVAL_MAXD 40
+
+/* The box the decisions search or average over: input names (config keys), ranges and whether
+ * each is uniform in log. */
+typedef struct {
+  int d;
+  char name[KV_EVAL_MAXD][128];
+  double lo[KV_EVAL_MAXD], hi[KV_EVAL_MAXD];
+  int islog[KV_EVAL_MAXD];
+} kv_eval_space;
+
+/* The space of cfg's [sweep] (method lhs or sobol: its vary ranges); `who` names the asking
+ * section in the error when the sweep has no ranges. Not collective. */
+int kv_eval_space_from_sweep(const kv_config *cfg, const char *who, kv_eval_space *sp);
+
+/* Map n points U of the unit cube (n x d) into the space: X (n x d). */
+void kv_eval_space_map(const kv_eval_space *sp, long n, const double *U, double *X);
+
+/* The unit-cube coordinates of n points X of the space (the inverse of kv_eval_space_map). */
+void kv_eval_space_unmap(const kv_eval_space *sp, long n, const double *X, double *U);
+
+#endif
