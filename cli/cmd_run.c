@@ -7,6 +7,7 @@
 #include "core/comm.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "drivers/evaluate.h"
 #include "drivers/run.h"
 #include "drivers/sweep.h"
 #include "drivers/validate.h"
@@ -140,8 +141,9 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
   /* A sweep's configuration runs as its base case: the [sweep] section is for kelvin sweep. */
   kv_config_remove_section(cfg, "sweep");
   kv_config_remove_section(cfg, "slurm");
-  kv_config_remove_section(cfg, "surrogate");
-  kv_config_remove_section(cfg, "validate");
+  for (int i = 0; kv_eval_driver_sections[i]; i++) {
+    kv_config_remove_section(cfg, kv_eval_driver_sections[i]);
+  }
   if (rc == KV_OK) {
     rc = kv_run_validate(cfg);
   }

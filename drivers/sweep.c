@@ -9,6 +9,7 @@
 
 #include "core/status.h"
 #include "core/suggest.h"
+#include "drivers/evaluate.h"
 #include "drivers/run.h"
 #include "io/manifest.h"
 #include "io/table.h"
@@ -676,9 +677,8 @@ int kv_sweep_create(const kv_config *cfg, kv_sweep **out) {
   snprintf(s->source, sizeof s->source, "%s", kv_config_source(cfg));
   int rc = kv_config_clone(cfg, &full);
   /* The same file may describe the surrogate trained on the sweep: not the sweep's business. */
-  if (rc == KV_OK) {
-    kv_config_remove_section(full, "surrogate");
-    kv_config_remove_section(full, "validate");
+  for (int i = 0; rc == KV_OK && kv_eval_driver_sections[i]; i++) {
+    kv_config_remove_section(full, kv_eval_driver_sections[i]);
   }
   /* The whole file first: [run], the model's section and [sweep]. */
   if (rc == KV_OK) {
