@@ -15,7 +15,7 @@
 
 CC       = mpicc
 PREFIX  ?= /usr/local
-PKGS     = hdf5-openmpi netcdf-mpi inih gsl fftw3 lapacke openblas libpng
+PKGS     = hdf5-openmpi netcdf-mpi inih gsl fftw3 lapacke openblas libpng nlopt
 OPTFLAGS ?= -O3 -march=native
 CFLAGS  ?= $(OPTFLAGS)
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -25,7 +25,7 @@ ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(PIC) -MMD -MP $(CPPFLAGS) $(PKG_CFLAGS
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
              -I$(shell pkg-config --variable=prefix netcdf-mpi 2>/dev/null)/include
 # GSL's own CBLAS is left out on purpose: OpenBLAS provides the CBLAS symbols, fast.
-LDLIBS  += -fopenmp -lhdf5_hl $(shell pkg-config --libs hdf5-openmpi netcdf-mpi inih fftw3 lapacke openblas libpng 2>/dev/null) \
+LDLIBS  += -fopenmp -lhdf5_hl $(shell pkg-config --libs hdf5-openmpi netcdf-mpi inih fftw3 lapacke openblas libpng nlopt 2>/dev/null) \
            -lgsl -lfftw3_mpi -lm
 
 # Open MPI refuses to run as root unless told; only our test targets say so, never users' shells.

@@ -31,6 +31,10 @@ int kv_cmd_pipeline(MPI_Comm comm, int argc, char **argv);
  * Collective. */
 int kv_cmd_sensitivity(MPI_Comm comm, int argc, char **argv);
 
+/* kelvin optimize CONFIG: efficient global optimisation through the task farm
+ * (drivers/optimize). Collective. */
+int kv_cmd_optimize(MPI_Comm comm, int argc, char **argv);
+
 /* KV_ERR_USAGE for an unknown option opt of command cmd, with "did you mean" from known
  * (NULL-terminated). */
 int kv_cli_unknown_option(const char *cmd, const char *opt, const char *const *known);

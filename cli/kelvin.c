@@ -32,6 +32,7 @@ static const char usage[] =
     "  pipeline CONFIG                       sweep + fit + validate\n"
     "  sensitivity CONFIG|MODEL.h5 [--output CSV]\n"
     "                                        Sobol indices / Morris effects of a surrogate\n"
+    "  optimize CONFIG [--resume]            EGO of a model's response (constraints, batches)\n"
     "  plot FILE VAR [--step N] [--diff OTHER] -o OUT.png\n"
     "                                        PNG map of a field\n"
     "  info FILE.h5                          datasets, dims, units, attributes, stored config\n"
@@ -57,6 +58,7 @@ static const kv_cli_command commands[] = {
     {"pipeline", kv_cmd_pipeline}, {"validate", kv_cmd_validate},
     {"plot", kv_cmd_plot},         {"info", kv_cmd_info},
     {"compare", kv_cmd_compare},   {"sensitivity", kv_cmd_sensitivity},
+    {"optimize", kv_cmd_optimize},
 };
 
 static const char *const global_options[] = {"--verbose", "--quiet", "--version", "--help", NULL};

@@ -147,6 +147,7 @@ int kv_eval_space_from_sweep(const kv_config *cfg, const char *who, kv_eval_spac
   KV_CHECK(kv_sweep_create(cfg, &s));
   int rc = KV_OK;
   sp->d = kv_sweep_nvars(s);
+  snprintf(sp->dir, sizeof sp->dir, "%s", kv_sweep_dir(s));
   if (sp->d > KV_EVAL_MAXD) {
     rc = kv_config_errorf(cfg, "sweep.vary", "%s: at most %d inputs (%d given)", who, KV_EVAL_MAXD,
                           sp->d);

@@ -38,6 +38,7 @@ typedef struct {
   char name[KV_EVAL_MAXD][128];
   double lo[KV_EVAL_MAXD], hi[KV_EVAL_MAXD];
   int islog[KV_EVAL_MAXD];
+  char dir[4096]; /* the sweep's directory (from kv_eval_space_from_sweep) */
 } kv_eval_space;
 
 /* The space of cfg's [sweep] (method lhs or sobol: its vary ranges); `who` names the asking

@@ -18,6 +18,7 @@ build_pkgs=(
   libopenblas-dev liblapacke-dev
   libinih-dev
   libpng-dev
+  libnlopt-dev
 )
 test_pkgs=(
   valgrind

@@ -1,0 +1,647 @@
+#include "drivers/optimize.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/comm.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "io/chart.h"
+#include "io/dataset.h"
+#include "io/table.h"
+#include "io/textfile.h"
+#include "solvers/model.h"
+#include "surrogates/sampling.h"
+#include "surrogates/surrogate.h"
+
+/* Two points closer than this in the unit cube are the same run. */
+#define KV_OPT_SAME 1e-9
+
+const kv_config_key kv_optimize_keys[] = {
+    {"optimize.response", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "the response to optimise (a model response, e.g. T_mean or an external.responses name)"},
+    {"optimize.goal", KV_CFG_ENUM, "minimize", "minimize|maximize", KV_CFG_NORANGE,
+     "minimize or maximize it"},
+    {"optimize.initial", KV_CFG_INT, "0", NULL, 0, 100000,
+     "initial Latin hypercube size (0: max(6, 3 d))"},
+    {"optimize.budget", KV_CFG_INT, "50", NULL, 1, 1000000,
+     "evaluations of the model at most, the initial design included"},
+    {"optimize.batch", KV_CFG_INT, "0", NULL, 0, 10000,
+     "points per iteration, run in parallel (0: the farm's rank groups)"},
+    {"optimize.acquisition", KV_CFG_ENUM, "ei", "ei|lcb", KV_CFG_NORANGE,
+     "log expected improvement or lower confidence bound (times the probability of feasibility)"},
+    {"optimize.kappa", KV_CFG_DOUBLE, "2", NULL, 0.0, 100.0, "LCB: the weight on the deviation"},
+    {"optimize.tolerance", KV_CFG_DOUBLE, "1e-6", NULL, 0.0, 1.0,
+     "stop when the expected improvement is below this fraction of the observed range"},
+    {"optimize.wall", KV_CFG_DOUBLE, "0", NULL, 0.0, 1e9,
+     "stop starting batches after this many seconds (0: no limit)"},
+    {"optimize.constraints", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "constraints on other responses: name <= value, name >= value, ..."},
+    {"optimize.seed", KV_CFG_INT, "1", NULL, 0, 4294967295.0, "seed of the initial design"},
+    {"optimize.global", KV_CFG_ENUM, "direct", "direct|crs", KV_CFG_NORANGE,
+     "NLopt's global search of the acquisition (DIRECT-L or CRS2), then L-BFGS"},
+    {"optimize.acq_evals", KV_CFG_INT, "0", NULL, 0, 100000000,
+     "acquisition evaluations per global search (0: 1000 d)"},
+    {"optimize.dir", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "where the evaluations and results go (default: <sweep dir>/optimize)"},
+    {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
+};
+
+/* "c <= 1, g >= 0" into p. */
+static int parse_constraints(const kv_config *cfg, const char *text, kv_optimize_params *p) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", text);
+  char *save = NULL;
+  for (char *e = strtok_r(buf, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
+    char *op = strstr(e, "<=") ? strstr(e, "<=") : strstr(e, ">=");
+    if (!op) {
+      return kv_config_errorf(cfg, "optimize.constraints",
+                              "'%s': expected name <= value or name >= value", kv_table_trim(e));
+    }
+    if (p->ncon == KV_ACQ_MAXCON) {
+      return kv_config_errorf(cfg, "optimize.constraints", "at most %d constraints", KV_ACQ_MAXCON);
+    }
+    int sign = op[0] == '<' ? 1 : -1;
+    *op = '\0';
+    char *name = kv_table_trim(e), *val = kv_table_trim(op + 2), *end;
+    double v = strtod(val, &end);
+    if (!*name || !*val || *end || !isfinite(v)) {
+      return kv_config_errorf(cfg, "optimize.constraints",
+                              "'%s %s %s': expected a response name and a number", name,
+                              sign > 0 ? "<=" : ">=", val);
+    }
+    snprintf(p->con_name[p->ncon], sizeof p->con_name[0], "%s", name);
+    p->con_limit[p->ncon] = v;
+    p->con_sign[p->ncon++] = sign;
+  }
+  return KV_OK;
+}
+
+int kv_optimize_params_from_config(const kv_config *cfg, kv_optimize_params *p) {
+  memset(p, 0, sizeof *p);
+  const char *v;
+  long seed;
+  if (!(v = kv_config_value(cfg, "optimize.response"))) {
+    return kv_config_errorf(cfg, "optimize.response",
+                            "kelvin optimize needs the response to optimise ([optimize] response "
+                            "= NAME, one the model records)");
+  }
+  snprintf(p->response, sizeof p->response, "%s", v);
+  KV_CHECK(kv_config_get_enum(cfg, "optimize.goal", "minimize|maximize", &p->maximize));
+  KV_CHECK(kv_config_get_int(cfg, "optimize.initial", 0, 100000, &p->initial));
+  KV_CHECK(kv_config_get_int(cfg, "optimize.budget", 1, 1000000, &p->budget));
+  KV_CHECK(kv_config_get_int(cfg, "optimize.batch", 0, 10000, &p->batch));
+  KV_CHECK(kv_config_get_enum(cfg, "optimize.acquisition", "ei|lcb", &p->acquisition));
+  KV_CHECK(kv_config_get_double(cfg, "optimize.kappa", 0.0, 100.0, &p->kappa));
+  KV_CHECK(kv_config_get_double(cfg, "optimize.tolerance", 0.0, 1.0, &p->tolerance));
+  KV_CHECK(kv_config_get_double(cfg, "optimize.wall", 0.0, 1e9, &p->wall));
+  if ((v = kv_config_value(cfg, "optimize.constraints"))) {
+    KV_CHECK(parse_constraints(cfg, v, p));
+  }
+  KV_CHECK(kv_config_get_int(cfg, "optimize.seed", 0, 4294967295L, &seed));
+  p->seed = (unsigned long)seed;
+  KV_CHECK(kv_config_get_enum(cfg, "optimize.global", "direct|crs", &p->global));
+  KV_CHECK(kv_config_get_int(cfg, "optimize.acq_evals", 0, 100000000, &p->acq_evals));
+  if ((v = kv_config_value(cfg, "optimize.dir"))) {
+    snprintf(p->dir, sizeof p->dir, "%s", v);
+  }
+  return KV_OK;
+}
+
+/* ------------------------------------------------------------------ state */
+
+typedef struct {
+  const kv_config *cfg;
+  kv_optimize_params p;
+  kv_eval_space sp;
+  int nresp; /* 1 + constraints                                   */
+  const char *resp[1 + KV_ACQ_MAXCON];
+  long n, cap; /* points proposed so far                            */
+  double *X;   /* n x d, the inputs (physical)                       */
+  double *Y;   /* n x nresp, NaN for failed or pending runs          */
+  const kv_surrogate_type *t;
+  void *params;
+} opt;
+
+static int grow(opt *o, long n) {
+  if (n <= o->cap) {
+    return KV_OK;
+  }
+  long cap = n + 64;
+  double *X = realloc(o->X, (size_t)cap * (size_t)o->sp.d * sizeof *X);
+  if (X) {
+    o->X = X;
+  }
+  double *Y = realloc(o->Y, (size_t)cap * (size_t)o->nresp * sizeof *Y);
+  if (Y) {
+    o->Y = Y;
+  }
+  if (!X || !Y) {
+    return KV_ERROR(KV_ERR_NOMEM, "optimize: out of memory");
+  }
+  o->cap = cap;
+  return KV_OK;
+}
+
+/* The objective as minimised (maximisation negated). */
+static double objective_value(const opt *o, long i) {
+  double v = o->Y[i * o->nresp];
+  return o->p.maximize ? -v : v;
+}
+
+static int feasible(const opt *o, long i) {
+  for (int c = 0; c < o->p.ncon; c++) {
+    double v = o->Y[i * o->nresp + 1 + c];
+    if (!(o->p.con_sign[c] * v <= o->p.con_sign[c] * o->p.con_limit[c])) {
+      return 0;
+    }
+  }
+  return isfinite(o->Y[i * o->nresp]);
+}
+
+/* The points of an earlier run (cases.csv in the directory), rank 0. */
+static int read_history(opt *o, const char *path) {
+  kv_table t = {0};
+  KV_CHECK(kv_table_read_csv(path, &t));
+  int rc = KV_OK, col[KV_EVAL_MAXD];
+  for (int j = 0; j < o->sp.d && rc == KV_OK; j++) {
+    col[j] = kv_table_column(&t, o->sp.name[j]);
+    if (col[j] < 0) {
+      rc = KV_ERROR(KV_ERR_FORMAT,
+                    "%s: no column %s: these evaluations were made over other inputs (remove the "
+                    "directory or set optimize.dir)",
+                    path, o->sp.name[j]);
+    }
+  }
+  if (rc == KV_OK) {
+    rc = grow(o, t.nrows);
+  }
+  for (long i = 0; rc == KV_OK && i < t.nrows; i++) {
+    for (int j = 0; j < o->sp.d; j++) {
+      o->X[i * o->sp.d + j] = t.v[i * t.ncols + col[j]];
+    }
+  }
+  if (rc == KV_OK) {
+    o->n = t.nrows;
+  }
+  kv_table_free(&t);
+  return rc;
+}
+
+/* Run every proposed point not yet done (all ranks). */
+static int evaluate(MPI_Comm comm, opt *o, long *failed) {
+  const char *keys[KV_EVAL_MAXD];
+  for (int j = 0; j < o->sp.d; j++) {
+    keys[j] = o->sp.name[j];
+  }
+  return kv_eval_points(comm, o->cfg, o->p.dir, o->sp.d, keys, o->n, o->X, o->nresp, o->resp, o->Y,
+                        failed);
+}
+
+/* A surrogate of response column k over the unit cube from rows with finite values, plus the
+ * extra (liar) rows xl/yl. */
+static int fit_column(const opt *o, int k, long nl, const double *xl, const double *yl,
+                      kv_surrogate **out) {
+  int d = o->sp.d;
+  kv_dataset ds;
+  memset(&ds, 0, sizeof ds);
+  double lo[KV_EVAL_MAXD], hi[KV_EVAL_MAXD];
+  char *names[KV_EVAL_MAXD];
+  for (int j = 0; j < d; j++) {
+    lo[j] = 0.0;
+    hi[j] = 1.0;
+    names[j] = (char *)o->sp.name[j];
+  }
+  ds.X = malloc((size_t)(o->n + nl) * (size_t)d * sizeof *ds.X);
+  ds.y = malloc((size_t)(o->n + nl) * sizeof *ds.y);
+  if (!ds.X || !ds.y) {
+    free(ds.X);
+    free(ds.y);
+    return KV_ERROR(KV_ERR_NOMEM, "optimize: out of memory");
+  }
+  long m = 0;
+  for (long i = 0; i < o->n; i++) {
+    double v = k == 0 ? objective_value(o, i) : o->Y[i * o->nresp + k];
+    if (isfinite(v)) {
+      kv_eval_space_unmap(&o->sp, 1, o->X + i * d, ds.X + m * d);
+      ds.y[m++] = v;
+    }
+  }
+  for (long i = 0; i < nl; i++) {
+    memcpy(ds.X + m * d, xl + i * d, (size_t)d * sizeof *ds.X);
+    ds.y[m++] = yl[i];
+  }
+  ds.kind = KV_DATA_SCALAR;
+  ds.n = m;
+  ds.d = d;
+  ds.names = names;
+  ds.lo = lo;
+  ds.hi = hi;
+  snprintf(ds.source, sizeof ds.source, "%.4000s/cases.csv", o->p.dir);
+  snprintf(ds.yname, sizeof ds.yname, "%s", o->resp[k]);
+  int rc = kv_surrogate_fit(o->t, &ds, o->params, NULL, out);
+  free(ds.X);
+  free(ds.y);
+  return rc;
+}
+
+/* The next q points (rank 0): the acquisition's maximiser, then the constant liar (the
+ * objective's liar the best value so far, each constraint's its prediction) for the others. */
+static int propose(const opt *o, long q, double *unew, double *ei_first, int *dup) {
+  int d = o->sp.d;
+  double best = NAN, lie = INFINITY;
+  long ibest = -1;
+  for (long i = 0; i < o->n; i++) {
+    double v = objective_value(o, i);
+    if (isfinite(v)) {
+      lie = fmin(lie, v);
+    }
+    if (feasible(o, i) && !(v >= best)) {
+      best = v;
+      ibest = i;
+    }
+  }
+  double *yl = malloc((size_t)(q + 1) * (1 + KV_ACQ_MAXCON) * sizeof *yl);
+  if (!yl) {
+    return KV_ERROR(KV_ERR_NOMEM, "optimize: out of memory");
+  }
+  int rc = KV_OK;
+  *dup = 0;
+  *ei_first = NAN;
+  long evals = o->p.acq_evals > 0 ? o->p.acq_evals : 1000L * d;
+  for (long k = 0; k < q && rc == KV_OK; k++) {
+    kv_surrogate *obj = NULL, *con[KV_ACQ_MAXCON] = {0};
+    kv_acq a;
+    memset(&a, 0, sizeof a);
+    rc = fit_column(o, 0, k, unew, yl, &obj);
+    for (int c = 0; c < o->p.ncon && rc == KV_OK; c++) {
+      rc = fit_column(o, 1 + c, k, unew, yl + (q + 1) * (1 + c), &con[c]);
+      a.con[c] = con[c];
+      a.limit[c] = o->p.con_limit[c];
+      a.sign[c] = o->p.con_sign[c];
+    }
+    double *u = unew + k * d, start[KV_EVAL_MAXD], val, lei;
+    if (rc == KV_OK) {
+      a.objective = obj;
+      a.ncon = o->p.ncon;
+      a.kind = o->p.acquisition;
+      a.best = best;
+      a.kappa = o->p.kappa;
+      if (ibest >= 0) {
+        kv_eval_space_unmap(&o->sp, 1, o->X + ibest * d, start);
+      }
+      rc = kv_acq_maximize(&a, d, o->p.global, evals, o->p.seed + (unsigned long)(o->n + k),
+                           ibest >= 0 ? start : NULL, ibest >= 0, u, &val);
+    }
+    if (rc == KV_OK) {
+      rc = kv_acq_eval(&a, u, &val, &lei, NULL);
+    }
+    if (rc == KV_OK && k == 0) {
+      *ei_first = exp(lei);
+      /* A maximiser on a point already run adds nothing: converged. */
+      for (long i = 0; i < o->n; i++) {
+        double ui[KV_EVAL_MAXD], dist = 0.0;
+        kv_eval_space_unmap(&o->sp, 1, o->X + i * d, ui);
+        for (int j = 0; j < d; j++) {
+          dist += (ui[j] - u[j]) * (ui[j] - u[j]);
+        }
+        *dup |= sqrt(dist) < KV_OPT_SAME;
+      }
+    }
+    yl[k] = isfinite(lie) ? lie : 0.0;
+    for (int c = 0; c < o->p.ncon && rc == KV_OK; c++) {
+      rc = kv_surrogate_predict(con[c], 1, u, yl + (q + 1) * (1 + c) + k, NULL);
+    }
+    kv_surrogate_free(obj);
+    for (int c = 0; c < o->p.ncon; c++) {
+      kv_surrogate_free(con[c]);
+    }
+  }
+  free(yl);
+  return rc;
+}
+
+/* The best feasible evaluation (or -1). */
+static long best_index(const opt *o) {
+  long ib = -1;
+  for (long i = 0; i < o->n; i++) {
+    if (feasible(o, i) && (ib < 0 || objective_value(o, i) < objective_value(o, ib))) {
+      ib = i;
+    }
+  }
+  return ib;
+}
+
+/* optimize.csv and the convergence plot (rank 0). */
+static int write_results(const opt *o) {
+  char path[4200], tmp[4300];
+  int d = o->sp.d;
+  snprintf(path, sizeof path, "%s/optimize.csv", o->p.dir);
+  FILE *f = kv_textfile_begin(path, "eval,", "the optimisation history", tmp, sizeof tmp);
+  if (!f) {
+    return KV_ERR_IO;
+  }
+  double *bx = malloc((size_t)(o->n + 1) * 2 * sizeof *bx);
+  if (!bx) {
+    fclose(f);
+    return KV_ERROR(KV_ERR_NOMEM, "optimize: out of memory");
+  }
+  double *by = bx + o->n + 1, run = NAN;
+  fputs("eval", f);
+  for (int j = 0; j < d; j++) {
+    fprintf(f, ",%s", o->sp.name[j]);
+  }
+  for (int k = 0; k < o->nresp; k++) {
+    fprintf(f, ",%s", o->resp[k]);
+  }
+  fputs(",feasible,best\n", f);
+  for (long i = 0; i < o->n; i++) {
+    double v = o->Y[i * o->nresp];
+    if (feasible(o, i) && (isnan(run) || (o->p.maximize ? v > run : v < run))) {
+      run = v;
+    }
+    fprintf(f, "%ld", i + 1);
+    for (int j = 0; j < d; j++) {
+      fprintf(f, ",%.17g", o->X[i * d + j]);
+    }
+    for (int k = 0; k < o->nresp; k++) {
+      fprintf(f, ",%.17g", o->Y[i * o->nresp + k]);
+    }
+    fprintf(f, ",%d,%.17g\n", feasible(o, i), run);
+    bx[i] = (double)(i + 1);
+    by[i] = run;
+  }
+  int rc = kv_textfile_commit(f, tmp, path);
+  if (rc == KV_OK) {
+    snprintf(path, sizeof path, "%s/optimize.png", o->p.dir);
+    char title[512];
+    snprintf(title, sizeof title, "best %s so far (%s)", o->resp[0],
+             o->p.maximize ? "maximize" : "minimize");
+    const char *names[] = {"best feasible"};
+    const double *xs[] = {bx}, *ys[] = {by};
+    long n = o->n;
+    kv_chart_opts co = {title, "evaluations of the model", o->resp[0], 0};
+    rc = kv_chart_lines(1, names, &n, xs, ys, &co, path);
+  }
+  free(bx);
+  return rc;
+}
+
+static int setup(MPI_Comm comm, const kv_config *cfg, opt *o) {
+  memset(o, 0, sizeof *o);
+  o->cfg = cfg;
+  KV_CHECK(kv_optimize_params_from_config(cfg, &o->p));
+  KV_CHECK(kv_eval_space_from_sweep(cfg, "kelvin optimize", &o->sp));
+  int d = o->sp.d;
+  if (!o->p.dir[0]) {
+    snprintf(o->p.dir, sizeof o->p.dir, "%.4000s/optimize", o->sp.dir);
+  }
+  if (o->p.initial == 0) {
+    o->p.initial = 3L * d > 6 ? 3L * d : 6;
+  }
+  if (o->p.initial < 2) {
+    return kv_config_errorf(cfg, "optimize.initial", "at least 2 initial points (got %ld)",
+                            o->p.initial);
+  }
+  if (o->p.budget < o->p.initial) {
+    return kv_config_errorf(cfg, "optimize.budget",
+                            "%ld evaluations cannot hold the initial design of %ld (raise the "
+                            "budget or lower optimize.initial)",
+                            o->p.budget, o->p.initial);
+  }
+  if (o->p.batch == 0) {
+    long rpc = 1;
+    if (kv_config_has(cfg, "sweep.ranks_per_case")) {
+      KV_CHECK(kv_config_get_int(cfg, "sweep.ranks_per_case", 1, 1000000, &rpc));
+    }
+    o->p.batch = kv_comm_size(comm) / rpc > 1 ? kv_comm_size(comm) / rpc : 1;
+  }
+  o->resp[0] = o->p.response;
+  for (int c = 0; c < o->p.ncon; c++) {
+    o->resp[1 + c] = o->p.con_name[c];
+  }
+  o->nresp = 1 + o->p.ncon;
+  KV_CHECK(kv_surrogate_type_of(cfg, &o->t));
+  if (!o->t->predict || !(o->t->data & KV_DATA_SCALAR)) {
+    return kv_config_errorf(cfg, "surrogate.kind",
+                            "kelvin optimize needs a scalar kind that predicts (gp, auto, ...), "
+                            "not %s",
+                            o->t->name);
+  }
+  return kv_surrogate_params_create(o->t, cfg, &o->params);
+}
+
+static void teardown(opt *o) {
+  free(o->X);
+  free(o->Y);
+  kv_surrogate_params_free(o->t, o->params);
+}
+
+/* Check that the first evaluations gave the response (a mistyped name fails every case). */
+static int check_responses(const opt *o) {
+  for (int k = 0; k < o->nresp; k++) {
+    long good = 0;
+    for (long i = 0; i < o->n; i++) {
+      good += isfinite(o->Y[i * o->nresp + k]);
+    }
+    if (good == 0) {
+      return kv_config_errorf(o->cfg, k ? "optimize.constraints" : "optimize.response",
+                              "no evaluation recorded a response '%s' (see %s/manifest.csv and "
+                              "the model's responses)",
+                              o->resp[k], o->p.dir);
+    }
+  }
+  return KV_OK;
+}
+
+/* A response name the model does not record is refused before anything runs: it names one of
+ * the model's responses or a field statistic (VAR_max, VAR_min, VAR_mean). */
+static int check_names(const opt *o) {
+  const kv_model_type *mt = NULL;
+  char buf[KV_EVAL_MAXD * 64 * 2] = "";
+  KV_CHECK(kv_model_type_of(o->cfg, &mt));
+  if (!mt->responses || mt->responses(o->cfg, buf, sizeof buf) != KV_OK) {
+    kv_error_clear();
+    return KV_OK;
+  }
+  for (int k = 0; k < o->nresp; k++) {
+    const char *r = o->resp[k], *us = strrchr(r, '_');
+    int ok = us && (!strcmp(us, "_max") || !strcmp(us, "_min") || !strcmp(us, "_mean"));
+    char list[sizeof buf];
+    snprintf(list, sizeof list, "%s", buf);
+    char *save = NULL;
+    for (char *w = strtok_r(list, ",", &save); w && !ok; w = strtok_r(NULL, ",", &save)) {
+      ok = !strcmp(kv_table_trim(w), r);
+    }
+    if (!ok) {
+      return kv_config_errorf(o->cfg, k ? "optimize.constraints" : "optimize.response",
+                              "unknown response '%s': the model records %s (or a field's "
+                              "VAR_max, VAR_min, VAR_mean)",
+                              r, buf[0] ? buf : "none");
+    }
+  }
+  return KV_OK;
+}
+
+int kv_optimize_run(MPI_Comm comm, const kv_config *cfg, int resume, kv_optimize_result *out) {
+  opt o;
+  memset(out, 0, sizeof *out);
+  int root = kv_comm_rank(comm) == 0;
+  int rc = setup(comm, cfg, &o);
+  if (rc == KV_OK) {
+    rc = check_names(&o);
+  }
+  int d = o.sp.d;
+  char hist[4200];
+  snprintf(hist, sizeof hist, "%s/cases.csv", o.p.dir);
+  int have = access(hist, F_OK) == 0;
+  if (rc == KV_OK && have && !resume) {
+    rc = KV_ERROR(KV_ERR_EXISTS,
+                  "optimize: %s holds the evaluations of an earlier run; continue it with "
+                  "kelvin optimize CONFIG --resume, or remove the directory (or set optimize.dir)",
+                  o.p.dir);
+  }
+  if (rc == KV_OK && root && have) {
+    rc = read_history(&o, hist);
+  }
+  rc = kv_status_agree(comm, rc);
+  if (rc == KV_OK) {
+    rc = kv_comm_bcast(&o.n, 1, MPI_LONG, 0, comm);
+  }
+  if (rc == KV_OK) {
+    rc = grow(&o, o.n > o.p.initial ? o.n : o.p.initial);
+  }
+  if (rc == KV_OK && o.n > 0) {
+    rc = kv_comm_bcast(o.X, (int)(o.n * d), MPI_DOUBLE, 0, comm);
+  }
+  if (rc == KV_OK && o.n < o.p.initial) {
+    /* The initial design: the same for every run of this configuration. */
+    double *u = malloc((size_t)o.p.initial * (size_t)d * sizeof *u);
+    rc = u ? kv_sample_lhs(o.p.initial, d, o.p.seed, u) : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+    if (rc == KV_OK) {
+      kv_eval_space_map(&o.sp, o.p.initial, u, o.X);
+      o.n = o.p.initial;
+    }
+    free(u);
+  }
+  double t0 = kv_comm_wtime(), ei = NAN;
+  long failed = 0, iter = 0;
+  snprintf(out->stop, sizeof out->stop, "budget of %ld evaluations used", o.p.budget);
+  while (rc == KV_OK) {
+    rc = evaluate(comm, &o, &failed);
+    if (rc == KV_OK) {
+      rc = check_responses(&o);
+    }
+    if (rc != KV_OK) {
+      break;
+    }
+    long ib = best_index(&o);
+    if (root) {
+      kv_info("optimize: %ld evaluation%s, best %s %s", o.n, o.n == 1 ? "" : "s", o.resp[0],
+              ib >= 0 ? "" : "(none feasible yet)");
+      if (ib >= 0) {
+        kv_info("optimize:   %.10g at evaluation %ld", o.Y[ib * o.nresp], ib + 1);
+      }
+    }
+    long q = o.p.budget - o.n < o.p.batch ? o.p.budget - o.n : o.p.batch;
+    if (q <= 0) {
+      break;
+    }
+    if (o.p.wall > 0.0 && kv_comm_wtime() - t0 > o.p.wall) {
+      snprintf(out->stop, sizeof out->stop, "wall time of %g s reached", o.p.wall);
+      break;
+    }
+    rc = grow(&o, o.n + q);
+    double unew[64 * KV_EVAL_MAXD];
+    int dup = 0;
+    if (rc == KV_OK && root) {
+      rc = propose(&o, q > 64 ? 64 : q, unew, &ei, &dup);
+    }
+    q = q > 64 ? 64 : q;
+    rc = kv_status_agree(comm, rc);
+    double msg[2] = {ei, dup};
+    if (rc == KV_OK) {
+      rc = kv_comm_bcast(msg, 2, MPI_DOUBLE, 0, comm);
+    }
+    if (rc == KV_OK) {
+      rc = kv_comm_bcast(unew, (int)(q * d), MPI_DOUBLE, 0, comm);
+    }
+    if (rc != KV_OK) {
+      break;
+    }
+    ei = msg[0];
+    double lo = INFINITY, hi = -INFINITY;
+    for (long i = 0; i < o.n; i++) {
+      double v = objective_value(&o, i);
+      lo = isfinite(v) ? fmin(lo, v) : lo;
+      hi = isfinite(v) ? fmax(hi, v) : hi;
+    }
+    if (o.p.acquisition == KV_ACQ_EI && best_index(&o) >= 0 &&
+        (msg[1] > 0.5 || ei < o.p.tolerance * (hi - lo))) {
+      snprintf(out->stop, sizeof out->stop,
+               "expected improvement %.3g below tolerance (%g of the observed range)", ei,
+               o.p.tolerance);
+      break;
+    }
+    kv_eval_space_map(&o.sp, q, unew, o.X + o.n * d);
+    o.n += q;
+    iter++;
+  }
+  long ib = rc == KV_OK ? best_index(&o) : -1;
+  out->sp = o.sp;
+  out->evals = o.n;
+  out->failed = failed;
+  out->iterations = iter;
+  out->last_ei = ei;
+  out->found = ib >= 0;
+  snprintf(out->dir, sizeof out->dir, "%s", o.p.dir);
+  if (rc == KV_OK && ib >= 0) {
+    out->best_eval = ib;
+    memcpy(out->x, o.X + ib * d, (size_t)d * sizeof *out->x);
+    out->value = o.Y[ib * o.nresp];
+    for (int c = 0; c < o.p.ncon; c++) {
+      out->con[c] = o.Y[ib * o.nresp + 1 + c];
+    }
+  }
+  if (rc == KV_OK && root) {
+    kv_surrogate *s = NULL;
+    out->pred_mean = out->pred_sd = NAN;
+    if (ib >= 0 && fit_column(&o, 0, 0, NULL, NULL, &s) == KV_OK) {
+      double u[KV_EVAL_MAXD], m, v;
+      kv_eval_space_unmap(&o.sp, 1, out->x, u);
+      if (kv_surrogate_predict(s, 1, u, &m, &v) == KV_OK) {
+        out->pred_mean = o.p.maximize ? -m : m;
+        out->pred_sd = sqrt(v > 0.0 ? v : 0.0);
+      }
+    }
+    kv_error_clear();
+    kv_surrogate_free(s);
+    rc = write_results(&o);
+  }
+  rc = kv_status_agree(comm, rc);
+  teardown(&o);
+  return rc;
+}
+
+void kv_optimize_print(const kv_optimize_result *r, const kv_optimize_params *p, FILE *f) {
+  fprintf(f, "optimize: %ld evaluation%s (%ld failed), %ld iteration%s; stopped: %s\n", r->evals,
+          r->evals == 1 ? "" : "s", r->failed, r->iterations, r->iterations == 1 ? "" : "s",
+          r->stop);
+  if (!r->found) {
+    fprintf(f, "no feasible point was found\n");
+    return;
+  }
+  fprintf(f, "best %s = %.10g at evaluation %ld (run by the full solver):\n", p->response, r->value,
+          r->best_eval + 1);
+  for (int j = 0; j < r->sp.d; j++) {
+    fprintf(f, "  %-28s %.10g\n", r->sp.name[j], r->x[j]);
+  }
+  for (int c = 0; c < p->ncon; c++) {
+    fprintf(f, "  constraint %s %s %g: %.6g\n", p->con_name[c],
+            p->con_sign[c] > 0 ? "<=" : ">=", p->con_limit[c], r->con[c]);
+  }
+  fprintf(f, "surrogate there: %.6g +- %.3g (1 sd)\n", r->pred_mean, r->pred_sd);
+}
