@@ -8,7 +8,9 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "drivers/evaluate.h"
+#include "drivers/optimize.h"
 #include "drivers/run.h"
+#include "drivers/sensitivity.h"
 #include "drivers/sweep.h"
 #include "drivers/validate.h"
 #include "io/config.h"
@@ -91,6 +93,8 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
         }
       }
       tables[t++] = kv_validate_keys;
+      tables[t++] = kv_sensitivity_keys;
+      tables[t++] = kv_optimize_keys;
       tables[t] = NULL;
       if (rank == 0) {
         kv_config_print_reference(tables, stdout, markdown);

@@ -441,7 +441,7 @@ static void teardown(opt *o) {
 }
 
 /* Check that the first evaluations gave the response (a mistyped name fails every case). */
-static int check_responses(const opt *o) {
+static int check_responses(const opt *o, long failed) {
   for (int k = 0; k < o->nresp; k++) {
     long good = 0;
     for (long i = 0; i < o->n; i++) {
@@ -449,9 +449,9 @@ static int check_responses(const opt *o) {
     }
     if (good == 0) {
       return kv_config_errorf(o->cfg, k ? "optimize.constraints" : "optimize.response",
-                              "no evaluation recorded a response '%s' (see %s/manifest.csv and "
-                              "the model's responses)",
-                              o->resp[k], o->p.dir);
+                              "no evaluation recorded a response '%s' (%ld of %ld failed; see "
+                              "%s/manifest.csv)",
+                              o->resp[k], failed, o->n, o->p.dir);
     }
   }
   return KV_OK;
@@ -533,7 +533,7 @@ int kv_optimize_run(MPI_Comm comm, const kv_config *cfg, int resume, kv_optimize
   while (rc == KV_OK) {
     rc = evaluate(comm, &o, &failed);
     if (rc == KV_OK) {
-      rc = check_responses(&o);
+      rc = check_responses(&o, failed);
     }
     if (rc != KV_OK) {
       break;

@@ -33,9 +33,9 @@ typedef struct {
   double con_limit[KV_ACQ_MAXCON];
   int con_sign[KV_ACQ_MAXCON];
   unsigned long seed;
-  int global;      /* KV_ACQ_DIRECT or KV_ACQ_CRS     */
-  long acq_evals;  /* per global search (0: 1000 d)   */
-  char dir[4096];  /* "": <sweep dir>/optimize        */
+  int global;     /* KV_ACQ_DIRECT or KV_ACQ_CRS     */
+  long acq_evals; /* per global search (0: 1000 d)   */
+  char dir[4096]; /* "": <sweep dir>/optimize        */
 } kv_optimize_params;
 
 /* Read [optimize] from a validated configuration. Not collective. */
@@ -44,13 +44,13 @@ int kv_optimize_params_from_config(const kv_config *cfg, kv_optimize_params *p);
 typedef struct {
   kv_eval_space sp;
   long evals, failed, iterations;
-  char stop[128];                  /* why it stopped                                   */
-  int found;                       /* a feasible point was evaluated                   */
-  long best_eval;                  /* its evaluation number (0-based)                  */
-  double x[KV_EVAL_MAXD], value;   /* the best evaluated point and its response        */
-  double con[KV_ACQ_MAXCON];       /* the constraints' values there                    */
-  double pred_mean, pred_sd;       /* the surrogate's prediction there (all data)      */
-  double last_ei;                  /* the last batch's largest expected improvement    */
+  char stop[128];                /* why it stopped                                   */
+  int found;                     /* a feasible point was evaluated                   */
+  long best_eval;                /* its evaluation number (0-based)                  */
+  double x[KV_EVAL_MAXD], value; /* the best evaluated point and its response        */
+  double con[KV_ACQ_MAXCON];     /* the constraints' values there                    */
+  double pred_mean, pred_sd;     /* the surrogate's prediction there (all data)      */
+  double last_ei;                /* the last batch's largest expected improvement    */
   char dir[4096];
 } kv_optimize_result;
 

@@ -54,8 +54,8 @@ typedef struct {
       dSTlo[KV_EVAL_MAXD], dSThi[KV_EVAL_MAXD];
   /* Morris: per input, in output units per range of the input. */
   double mu[KV_EVAL_MAXD], mustar[KV_EVAL_MAXD], sigma[KV_EVAL_MAXD];
-  char dir[4096];  /* where the files went */
-  char csv[4200];  /* the table            */
+  char dir[4096]; /* where the files went */
+  char csv[4200]; /* the table            */
 } kv_sensitivity_result;
 
 /* The sensitivity analysis of the surrogate in model_path (cfg: the configuration with its
@@ -63,8 +63,8 @@ typedef struct {
  * training box; direct needs cfg's model). csv (may be NULL) overrides the table's path. Writes
  * sensitivity.csv, .h5 and .png (and maps for fields) to the result's dir. Collective (rank 0
  * computes; every rank runs the direct cases). */
-int kv_sensitivity_run(MPI_Comm comm, const kv_config *cfg, const char *model_path,
-                       const char *csv, kv_sensitivity_result *out);
+int kv_sensitivity_run(MPI_Comm comm, const kv_config *cfg, const char *model_path, const char *csv,
+                       kv_sensitivity_result *out);
 
 /* Print the table (rank 0's result). */
 void kv_sensitivity_print(const kv_sensitivity_result *r, FILE *f);

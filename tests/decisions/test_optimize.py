@@ -1,0 +1,152 @@
+"""kelvin optimize: efficient global optimisation of an external model through the task farm.
+
+- Branin (global minimum 0.397887) within 1e-3 relative in at most 40 evaluations (1 rank), and
+  Hartmann-6 (-3.32237) within 1e-3 relative in at most 90 (2 ranks: batches of 2);
+- a constrained toy (min (x1-1)^2 + (x2-1)^2 subject to x1 + x2 <= 1; optimum 0.5) ends on a
+  feasible point within 2e-2 of the optimum;
+- the reported optimum is an evaluation the solver ran (its row in optimize.csv, the case file)
+  and the best-so-far column never gets worse;
+- kill -9 in the middle, then --resume: finished evaluations are not run again (the simulator's
+  log has each point once) and the run completes; without --resume an existing history is
+  refused;
+- bad configurations (empty bounds, a budget below the initial design, an unknown response) are
+  refused with exit 2 naming the key.
+"""
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import numpy as np
+
+from kvtest import KELVIN, OUT, ROOT, check, finish, kelvin, write_config
+
+D = os.path.join(OUT, "optimize")
+shutil.rmtree(D, ignore_errors=True)
+os.makedirs(D)
+FUNCS = os.path.join(ROOT, "tests", "decisions", "funcs.py")
+
+
+def config(name, func, d, lo, hi, extra="", budget=40, responses="f"):
+    inputs = ", ".join(f"x{i + 1}" for i in range(d))
+    values = "\n".join(f"x{i + 1} = {lo[i]}" for i in range(d))
+    vary = ", ".join(f"external.x{i + 1}:{lo[i]}:{hi[i]}" for i in range(d))
+    return write_config(f"opt_{name}", f"""[run]
+model = external
+[external]
+command = {FUNCS} {func} {{params}} {{results}}
+params_format = json
+inputs = {inputs}
+{values}
+responses = {responses}
+[sweep]
+dir = {D}/{name}
+method = lhs
+samples = 10
+vary = {vary}
+[optimize]
+response = f
+budget = {budget}
+{extra}
+""")
+
+
+def history(name):
+    return list(csv.DictReader(open(f"{D}/{name}/optimize/optimize.csv")))
+
+
+def best_line(out):
+    for line in out.splitlines():
+        if line.startswith("best f = "):
+            return float(line.split()[3])
+    return None
+
+
+def monotone(rows):
+    b = [float(r["best"]) for r in rows if r["best"] not in ("", "nan")]
+    return all(b[i + 1] <= b[i] + 1e-15 for i in range(len(b) - 1))
+
+
+# ---------------------------------------------------------------- Branin
+cfg = config("branin", "branin", 2, [-5, 0], [10, 15], budget=40)
+rc, out = kelvin(["optimize", cfg])
+best = best_line(out)
+rows = history("branin") if rc == 0 else []
+check(rc == 0 and best is not None and abs(best - 0.397887) / 0.397887 < 1e-3 and len(rows) <= 40,
+      f"Branin: best {best} within 1e-3 of 0.397887 in {len(rows)} <= 40 evaluations")
+if rows:
+    fs = [float(r["f"]) for r in rows]
+    check(abs(min(fs) - best) <= 1e-9 * abs(best) and monotone(rows),
+          "the reported optimum is an evaluation in optimize.csv; best-so-far never worsens")
+    i = int(np.argmin(fs))
+    check(os.path.exists(f"{D}/branin/optimize/case_{i:04d}.h5"),
+          f"the optimum's case file case_{i:04d}.h5 is there (run by the solver)")
+    check(os.path.getsize(f"{D}/branin/optimize/optimize.png") > 2000, "a convergence plot is written")
+
+# ---------------------------------------------------------------- Hartmann-6, batches of 2
+cfg = config("h6", "hartmann6", 6, [0] * 6, [1] * 6, budget=90)
+rc, out = kelvin(["optimize", cfg], ranks=2)
+best = best_line(out)
+rows = history("h6") if rc == 0 else []
+check(rc == 0 and best is not None and abs(best + 3.32237) / 3.32237 < 1e-3 and len(rows) <= 90,
+      f"Hartmann-6 on 2 ranks: best {best} within 1e-3 of -3.32237 in {len(rows)} <= 90 evaluations")
+
+# ---------------------------------------------------------------- constrained toy
+cfg = config("toy", "toy", 2, [0, 0], [2, 2], "constraints = c <= 1", budget=30,
+             responses="f, c")
+rc, out = kelvin(["optimize", cfg])
+best = best_line(out)
+rows = history("toy") if rc == 0 else []
+feas = [r for r in rows if r["feasible"] == "1"]
+bi = min(feas, key=lambda r: float(r["f"])) if feas else None
+check(rc == 0 and bi is not None and float(bi["c"]) <= 1.0 + 1e-12 and abs(best - 0.5) < 2e-2,
+      f"constrained toy: best feasible f {best} (optimum 0.5) with c = "
+      f"{bi['c'] if bi else None} <= 1")
+infeasible = [float(r["f"]) for r in rows if r["feasible"] == "0"]
+check(len(infeasible) > 0 and min(infeasible) < best,
+      f"infeasible points with lower f ({min(infeasible, default=None)}) were run and not reported")
+check(all((float(r["c"]) <= 1.0) == (r["feasible"] == "1") for r in rows),
+      "the feasible column is c <= 1 on every row")
+
+# ---------------------------------------------------------------- kill -9 and resume
+cfg = config("kill", "branin", 2, [-5, 0], [10, 15], budget=24)
+log = f"{D}/kill.log"
+env = dict(os.environ, FUNCLOG=log, FUNCSLOW="0.3")
+p = subprocess.Popen([KELVIN, "-q", "optimize", cfg], env=env, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, start_new_session=True)
+t0 = time.time()
+while time.time() - t0 < 60:
+    n = len(open(log).read().splitlines()) if os.path.exists(log) else 0
+    if n >= 13:
+        break
+    time.sleep(0.1)
+os.killpg(p.pid, signal.SIGKILL)
+p.wait()
+before = len(open(log).read().splitlines()) if os.path.exists(log) else 0
+check(before >= 13, f"killed with -9 after {before} evaluations")
+rc, out = kelvin(["optimize", cfg], expect=2)
+check(rc == 2 and "--resume" in out, "without --resume an existing history is refused (exit 2)")
+rc, out = kelvin(["optimize", cfg, "--resume"], env={"FUNCLOG": log})
+pts = [tuple(line.split()) for line in open(log).read().splitlines()]
+rows = history("kill") if rc == 0 else []
+done_before = before
+check(rc == 0 and len(pts) == len(set(pts)),
+      f"--resume completes and no point was evaluated twice ({len(pts)} evaluations logged, "
+      f"{len(set(pts))} distinct)")
+check(rc == 0 and len(rows) >= done_before and len(pts) == len(rows) + (len(pts) - len(set(pts))),
+      f"every evaluation of optimize.csv ran once: {len(rows)} rows, {len(pts)} simulator runs")
+
+# ---------------------------------------------------------------- bad configurations
+cfg = config("bad", "branin", 2, [-5, 0], [10, 15])
+for over, key, what in [
+        (["sweep.vary=external.x1:1:1, external.x2:0:15"], "sweep.vary", "empty bounds"),
+        (["optimize.budget=4", "optimize.initial=6"], "optimize.budget", "budget below the design"),
+        (["optimize.response=g"], "optimize.response", "an unknown response"),
+        (["optimize.constraints=c < 1"], "optimize.constraints", "a constraint without <= or >="),
+        (["optimize.goal=lowest"], "optimize.goal", "an unknown goal")]:
+    rc, out = kelvin(["optimize", cfg] + over, expect=2)
+    check(rc == 2 and key in out, f"refused: {what} (exit 2 naming {key})")
+check(not os.path.exists(f"{D}/bad/optimize/case_0000.h5"), "nothing ran for a refused configuration")
+finish()
