@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/comm.h"
 #include "core/status.h"
@@ -10,6 +11,7 @@
 #include "io/dataset.h"
 #include "io/manifest.h"
 #include "io/safefile.h"
+#include "io/table.h"
 #include "io/textfile.h"
 #include "surrogates/sampling.h"
 
@@ -181,4 +183,63 @@ void kv_eval_space_unmap(const kv_eval_space *sp, long n, const double *X, doubl
       U[i * sp->d + j] = sp->islog[j] ? log(x / lo) / log(hi / lo) : (x - lo) / (hi - lo);
     }
   }
+}
+
+/* The history's points in the space's column order (rank 0). */
+static int read_history(const kv_eval_space *sp, const char *path, double **X, long *n) {
+  kv_table t = {0};
+  KV_CHECK(kv_table_read_csv(path, &t));
+  int rc = KV_OK, col[KV_EVAL_MAXD];
+  for (int j = 0; j < sp->d && rc == KV_OK; j++) {
+    col[j] = kv_table_column(&t, sp->name[j]);
+    if (col[j] < 0) {
+      rc = KV_ERROR(KV_ERR_FORMAT,
+                    "%s: no column %s: these evaluations were made over other inputs (remove "
+                    "their directory or choose another)",
+                    path, sp->name[j]);
+    }
+  }
+  if (rc == KV_OK && t.nrows > 0 && !(*X = malloc((size_t)t.nrows * (size_t)sp->d * sizeof **X))) {
+    rc = KV_ERROR(KV_ERR_NOMEM, "out of memory for %ld points", t.nrows);
+  }
+  for (long i = 0; rc == KV_OK && i < t.nrows; i++) {
+    for (int j = 0; j < sp->d; j++) {
+      (*X)[i * sp->d + j] = t.v[i * t.ncols + col[j]];
+    }
+  }
+  *n = rc == KV_OK ? t.nrows : 0;
+  kv_table_free(&t);
+  return rc;
+}
+
+int kv_eval_history(MPI_Comm comm, const kv_eval_space *sp, const char *dir, int resume,
+                    const char *again, double **X, long *n) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/cases.csv", dir);
+  *X = NULL;
+  *n = 0;
+  int rc = KV_OK;
+  if (kv_comm_rank(comm) == 0 && access(path, F_OK) == 0) {
+    rc = resume ? read_history(sp, path, X, n)
+                : KV_ERROR(KV_ERR_EXISTS,
+                           "%s holds the evaluations of an earlier run; continue it with %s "
+                           "--resume, or remove the directory",
+                           dir, again);
+  }
+  KV_CHECK(kv_status_agree(comm, rc));
+  KV_CHECK(kv_comm_bcast(n, 1, MPI_LONG, 0, comm));
+  if (*n > 0 && kv_comm_rank(comm) != 0 &&
+      !(*X = malloc((size_t)*n * (size_t)sp->d * sizeof **X))) {
+    rc = KV_ERROR(KV_ERR_NOMEM, "out of memory for %ld points", *n);
+  }
+  rc = kv_status_agree(comm, rc);
+  if (rc == KV_OK && *n > 0) {
+    rc = kv_comm_bcast(*X, (int)(*n * sp->d), MPI_DOUBLE, 0, comm);
+  }
+  if (rc != KV_OK) {
+    free(*X);
+    *X = NULL;
+    *n = 0;
+  }
+  return rc;
 }

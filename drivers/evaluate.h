@@ -51,4 +51,11 @@ void kv_eval_space_map(const kv_eval_space *sp, long n, const double *U, double 
 /* The unit-cube coordinates of n points X of the space (the inverse of kv_eval_space_map). */
 void kv_eval_space_unmap(const kv_eval_space *sp, long n, const double *X, double *U);
 
+/* The points an earlier run of a decision proposed (dir/cases.csv, columns named by the space's
+ * inputs), so that it continues where it stopped: *X (malloc'd, n x d, on every rank; NULL and
+ * n = 0 when there is no history). A history without resume is KV_ERR_EXISTS naming `again`
+ * (the command that continues it). Collective. */
+int kv_eval_history(MPI_Comm comm, const kv_eval_space *sp, const char *dir, int resume,
+                    const char *again, double **X, long *n);
+
 #endif

@@ -4,7 +4,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/comm.h"
 #include "core/log.h"
@@ -160,35 +159,6 @@ static int feasible(const opt *o, long i) {
     }
   }
   return isfinite(o->Y[i * o->nresp]);
-}
-
-/* The points of an earlier run (cases.csv in the directory), rank 0. */
-static int read_history(opt *o, const char *path) {
-  kv_table t = {0};
-  KV_CHECK(kv_table_read_csv(path, &t));
-  int rc = KV_OK, col[KV_EVAL_MAXD];
-  for (int j = 0; j < o->sp.d && rc == KV_OK; j++) {
-    col[j] = kv_table_column(&t, o->sp.name[j]);
-    if (col[j] < 0) {
-      rc = KV_ERROR(KV_ERR_FORMAT,
-                    "%s: no column %s: these evaluations were made over other inputs (remove the "
-                    "directory or set optimize.dir)",
-                    path, o->sp.name[j]);
-    }
-  }
-  if (rc == KV_OK) {
-    rc = grow(o, t.nrows);
-  }
-  for (long i = 0; rc == KV_OK && i < t.nrows; i++) {
-    for (int j = 0; j < o->sp.d; j++) {
-      o->X[i * o->sp.d + j] = t.v[i * t.ncols + col[j]];
-    }
-  }
-  if (rc == KV_OK) {
-    o->n = t.nrows;
-  }
-  kv_table_free(&t);
-  return rc;
 }
 
 /* Run every proposed point not yet done (all ranks). */
@@ -495,28 +465,19 @@ int kv_optimize_run(MPI_Comm comm, const kv_config *cfg, int resume, kv_optimize
     rc = check_names(&o);
   }
   int d = o.sp.d;
-  char hist[4200];
-  snprintf(hist, sizeof hist, "%s/cases.csv", o.p.dir);
-  int have = access(hist, F_OK) == 0;
-  if (rc == KV_OK && have && !resume) {
-    rc = KV_ERROR(KV_ERR_EXISTS,
-                  "optimize: %s holds the evaluations of an earlier run; continue it with "
-                  "kelvin optimize CONFIG --resume, or remove the directory (or set optimize.dir)",
-                  o.p.dir);
-  }
-  if (rc == KV_OK && root && have) {
-    rc = read_history(&o, hist);
-  }
-  rc = kv_status_agree(comm, rc);
+  double *prev = NULL;
+  long nprev = 0;
   if (rc == KV_OK) {
-    rc = kv_comm_bcast(&o.n, 1, MPI_LONG, 0, comm);
+    rc = kv_eval_history(comm, &o.sp, o.p.dir, resume, "kelvin optimize CONFIG", &prev, &nprev);
   }
   if (rc == KV_OK) {
-    rc = grow(&o, o.n > o.p.initial ? o.n : o.p.initial);
+    rc = grow(&o, nprev > o.p.initial ? nprev : o.p.initial);
   }
-  if (rc == KV_OK && o.n > 0) {
-    rc = kv_comm_bcast(o.X, (int)(o.n * d), MPI_DOUBLE, 0, comm);
+  if (rc == KV_OK && nprev > 0) {
+    memcpy(o.X, prev, (size_t)nprev * (size_t)d * sizeof *o.X);
+    o.n = nprev;
   }
+  free(prev);
   if (rc == KV_OK && o.n < o.p.initial) {
     /* The initial design: the same for every run of this configuration. */
     double *u = malloc((size_t)o.p.initial * (size_t)d * sizeof *u);
