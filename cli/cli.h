@@ -35,6 +35,9 @@ int kv_cmd_sensitivity(MPI_Comm comm, int argc, char **argv);
  * (drivers/optimize). Collective. */
 int kv_cmd_optimize(MPI_Comm comm, int argc, char **argv);
 
+/* kelvin adapt CONFIG: sequential design to a tolerance (drivers/adapt). Collective. */
+int kv_cmd_adapt(MPI_Comm comm, int argc, char **argv);
+
 /* KV_ERR_USAGE for an unknown option opt of command cmd, with "did you mean" from known
  * (NULL-terminated). */
 int kv_cli_unknown_option(const char *cmd, const char *opt, const char *const *known);

@@ -7,6 +7,7 @@
 #include "core/comm.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "drivers/adapt.h"
 #include "drivers/evaluate.h"
 #include "drivers/optimize.h"
 #include "drivers/run.h"
@@ -95,6 +96,7 @@ int kv_cmd_run(MPI_Comm comm, int argc, char **argv) {
       tables[t++] = kv_validate_keys;
       tables[t++] = kv_sensitivity_keys;
       tables[t++] = kv_optimize_keys;
+      tables[t++] = kv_adapt_keys;
       tables[t] = NULL;
       if (rank == 0) {
         kv_config_print_reference(tables, stdout, markdown);

@@ -33,6 +33,7 @@ static const char usage[] =
     "  sensitivity CONFIG|MODEL.h5 [--output CSV]\n"
     "                                        Sobol indices / Morris effects of a surrogate\n"
     "  optimize CONFIG [--resume]            EGO of a model's response (constraints, batches)\n"
+    "  adapt CONFIG [--resume]               sequential design to a tolerance (learning curve)\n"
     "  plot FILE VAR [--step N] [--diff OTHER] -o OUT.png\n"
     "                                        PNG map of a field\n"
     "  info FILE.h5                          datasets, dims, units, attributes, stored config\n"
@@ -58,7 +59,7 @@ static const kv_cli_command commands[] = {
     {"pipeline", kv_cmd_pipeline}, {"validate", kv_cmd_validate},
     {"plot", kv_cmd_plot},         {"info", kv_cmd_info},
     {"compare", kv_cmd_compare},   {"sensitivity", kv_cmd_sensitivity},
-    {"optimize", kv_cmd_optimize},
+    {"optimize", kv_cmd_optimize}, {"adapt", kv_cmd_adapt},
 };
 
 static const char *const global_options[] = {"--verbose", "--quiet", "--version", "--help", NULL};

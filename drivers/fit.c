@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "core/status.h"
+#include "drivers/adapt.h"
 #include "drivers/optimize.h"
 #include "drivers/sensitivity.h"
 #include "drivers/sweep.h"
@@ -28,6 +29,7 @@ int kv_fit_validate(kv_config *cfg) {
   tables[t++] = kv_validate_keys;
   tables[t++] = kv_sensitivity_keys;
   tables[t++] = kv_optimize_keys;
+  tables[t++] = kv_adapt_keys;
   /* The sweep's configuration may carry the surrogate too: then its sections are checked. */
   if (kv_config_has(cfg, "run.model") || kv_config_has(cfg, "sweep.method")) {
     const kv_model_type *type;

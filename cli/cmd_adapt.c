@@ -1,0 +1,80 @@
+/* kelvin adapt CONFIG [section.key=value ...] [--resume] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/comm.h"
+#include "core/status.h"
+#include "drivers/adapt.h"
+#include "drivers/fit.h"
+#include "io/config.h"
+
+static const char help[] =
+    "usage: kelvin adapt CONFIG [section.key=value ...] [--resume]\n"
+    "\n"
+    "Sequential design to a target accuracy: adapt.initial Latin-hypercube runs over the [sweep]\n"
+    "ranges, a fit of the [surrogate] (gp, auto, pcagp, ...), then batches of adapt.batch runs\n"
+    "(default: one per rank group) where the surrogate is least sure (adapt.criterion =\n"
+    "variance, or loo: leave-one-out error x distance), run by the full solver through the task\n"
+    "farm, and a refit, until the relative RMSE (cross-validation, or adapt.holdout held-out "
+    "runs)\n"
+    "is at most adapt.tolerance or adapt.budget runs are used. The runs are cases in adapt.dir\n"
+    "(default <sweep dir>/adapt): --resume continues after a kill. Writes the learning curve\n"
+    "(adapt.csv, adapt.png) and the final model (adapt.dir/model_<kind>.h5 or surrogate.model),\n"
+    "which kelvin validate CONFIG surrogate.model=FILE checks. Keys: kelvin run --keys.\n";
+
+int kv_cmd_adapt(MPI_Comm comm, int argc, char **argv) {
+  const char *path = NULL;
+  int resume = 0;
+  for (int i = 1; i < argc; i++) {
+    if (kv_cli_is_help(argv[i])) {
+      if (kv_comm_rank(comm) == 0) {
+        fputs(help, stdout);
+      }
+      return KV_OK;
+    }
+    if (!strcmp(argv[i], "--resume")) {
+      resume = 1;
+    } else if (argv[i][0] == '-') {
+      static const char *const known[] = {"--resume", "--help", NULL};
+      return kv_cli_unknown_option(argv[0], argv[i], known);
+    } else if (!strchr(argv[i], '=') && !path) {
+      path = argv[i];
+    }
+  }
+  if (!path) {
+    return KV_ERROR(KV_ERR_USAGE, "adapt: missing CONFIG (see kelvin adapt --help)");
+  }
+  kv_config *cfg = NULL;
+  KV_CHECK(kv_config_load(comm, path, &cfg));
+  int rc = KV_OK;
+  for (int i = 1; i < argc && rc == KV_OK; i++) {
+    if (argv[i] != path && argv[i][0] != '-') {
+      rc = kv_config_override(cfg, argv[i]);
+    }
+  }
+  if (rc == KV_OK && !kv_config_has(cfg, "surrogate.kind")) {
+    rc = kv_config_set_tagged(cfg, "surrogate.kind", "gp", "adapt");
+  }
+  if (rc == KV_OK) {
+    rc = kv_fit_validate(cfg);
+  }
+  rc = kv_status_agree(comm, rc);
+  kv_adapt_result *r = rc == KV_OK ? malloc(sizeof *r) : NULL;
+  if (rc == KV_OK && !r) {
+    rc = KV_ERROR(KV_ERR_NOMEM, "adapt: out of memory");
+  }
+  if (rc == KV_OK) {
+    rc = kv_adapt_run(comm, cfg, resume, r);
+  }
+  if (rc == KV_OK && kv_comm_rank(comm) == 0) {
+    kv_adapt_params p;
+    kv_adapt_params_from_config(cfg, &p);
+    kv_adapt_print(r, p.tolerance, stdout);
+    printf("learning curve: %s/adapt.csv, %s/adapt.png\n", r->dir, r->dir);
+  }
+  free(r);
+  kv_config_free(cfg);
+  return rc;
+}
