@@ -37,6 +37,9 @@ const kv_config_key kv_optimize_keys[] = {
      "stop when the expected improvement is below this fraction of the observed range"},
     {"optimize.wall", KV_CFG_DOUBLE, "0", NULL, 0.0, 1e9,
      "stop starting batches after this many seconds (0: no limit)"},
+    {"optimize.targets", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "calibration (an inverse problem): name:value, ... ; the objective becomes the misfit "
+     "sum ((response - value) / |value|)^2, minimised"},
     {"optimize.constraints", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "constraints on other responses: name <= value, name >= value, ..."},
     {"optimize.seed", KV_CFG_INT, "1", NULL, 0, 4294967295.0, "seed of the initial design"},
@@ -79,16 +82,47 @@ static int parse_constraints(const kv_config *cfg, const char *text, kv_optimize
   return KV_OK;
 }
 
+/* "T_mean:1.2, T_max:2" into p. */
+static int parse_targets(const kv_config *cfg, const char *text, kv_optimize_params *p) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", text);
+  char *save = NULL;
+  for (char *e = strtok_r(buf, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
+    char *colon = strrchr(e, ':'), *end = NULL;
+    double v = colon ? strtod(colon + 1, &end) : NAN;
+    if (colon) {
+      *colon = '\0';
+    }
+    char *name = kv_table_trim(e);
+    if (!colon || !*name || !end || *kv_table_trim(end) || !isfinite(v)) {
+      return kv_config_errorf(cfg, "optimize.targets", "'%s': expected response:value", name);
+    }
+    if (p->ntarget == KV_ACQ_MAXCON) {
+      return kv_config_errorf(cfg, "optimize.targets", "at most %d targets", KV_ACQ_MAXCON);
+    }
+    snprintf(p->target_name[p->ntarget], sizeof p->target_name[0], "%s", name);
+    p->target_value[p->ntarget++] = v;
+  }
+  return KV_OK;
+}
+
 int kv_optimize_params_from_config(const kv_config *cfg, kv_optimize_params *p) {
   memset(p, 0, sizeof *p);
   const char *v;
   long seed;
-  if (!(v = kv_config_value(cfg, "optimize.response"))) {
+  if ((v = kv_config_value(cfg, "optimize.targets"))) {
+    KV_CHECK(parse_targets(cfg, v, p));
+  }
+  if (!(v = kv_config_value(cfg, "optimize.response")) && !p->ntarget) {
     return kv_config_errorf(cfg, "optimize.response",
                             "kelvin optimize needs the response to optimise ([optimize] response "
-                            "= NAME, one the model records)");
+                            "= NAME, one the model records) or optimize.targets");
   }
-  snprintf(p->response, sizeof p->response, "%s", v);
+  if (v && p->ntarget) {
+    return kv_config_errorf(cfg, "optimize.response",
+                            "either a response to optimise or optimize.targets to match, not both");
+  }
+  snprintf(p->response, sizeof p->response, "%s", v ? v : "misfit");
   KV_CHECK(kv_config_get_enum(cfg, "optimize.goal", "minimize|maximize", &p->maximize));
   KV_CHECK(kv_config_get_int(cfg, "optimize.initial", 0, 100000, &p->initial));
   KV_CHECK(kv_config_get_int(cfg, "optimize.budget", 1, 1000000, &p->budget));
@@ -117,6 +151,9 @@ typedef struct {
   kv_optimize_params p;
   kv_eval_space sp;
   int nresp; /* 1 + constraints                                   */
+  int nraw;  /* what the model is asked for: the response (or the targets) + constraints */
+  const char *raw[2 * KV_ACQ_MAXCON];
+  double *R; /* n x nraw                                          */
   const char *resp[1 + KV_ACQ_MAXCON];
   long n, cap; /* points proposed so far                            */
   double *X;   /* n x d, the inputs (physical)                       */
@@ -138,7 +175,11 @@ static int grow(opt *o, long n) {
   if (Y) {
     o->Y = Y;
   }
-  if (!X || !Y) {
+  double *R = realloc(o->R, (size_t)cap * (size_t)o->nraw * sizeof *R);
+  if (R) {
+    o->R = R;
+  }
+  if (!X || !Y || !R) {
     return KV_ERROR(KV_ERR_NOMEM, "optimize: out of memory");
   }
   o->cap = cap;
@@ -167,8 +208,26 @@ static int evaluate(MPI_Comm comm, opt *o, long *failed) {
   for (int j = 0; j < o->sp.d; j++) {
     keys[j] = o->sp.name[j];
   }
-  return kv_eval_points(comm, o->cfg, o->p.dir, o->sp.d, keys, o->n, o->X, o->nresp, o->resp, o->Y,
-                        failed);
+  KV_CHECK(kv_eval_points(comm, o->cfg, o->p.dir, o->sp.d, keys, o->n, o->X, o->nraw, o->raw, o->R,
+                          failed));
+  int nobj = o->p.ntarget ? o->p.ntarget : 1;
+  for (long i = 0; i < o->n; i++) {
+    const double *r = o->R + i * o->nraw;
+    double *y = o->Y + i * o->nresp;
+    y[0] = r[0];
+    if (o->p.ntarget) {
+      /* A relative misfit, so targets of different units weigh alike. */
+      y[0] = 0.0;
+      for (int k = 0; k < o->p.ntarget; k++) {
+        double t = o->p.target_value[k], s = fabs(t) > 0.0 ? fabs(t) : 1.0;
+        y[0] += (r[k] - t) * (r[k] - t) / (s * s);
+      }
+    }
+    for (int c = 0; c < o->p.ncon; c++) {
+      y[1 + c] = r[nobj + c];
+    }
+  }
+  return KV_OK;
 }
 
 /* A surrogate of response column k over the unit cube from rows with finite values, plus the
@@ -327,6 +386,9 @@ static int write_results(const opt *o) {
   for (int k = 0; k < o->nresp; k++) {
     fprintf(f, ",%s", o->resp[k]);
   }
+  for (int k = 0; k < o->p.ntarget; k++) {
+    fprintf(f, ",%s", o->raw[k]);
+  }
   fputs(",feasible,best\n", f);
   for (long i = 0; i < o->n; i++) {
     double v = o->Y[i * o->nresp];
@@ -339,6 +401,9 @@ static int write_results(const opt *o) {
     }
     for (int k = 0; k < o->nresp; k++) {
       fprintf(f, ",%.17g", o->Y[i * o->nresp + k]);
+    }
+    for (int k = 0; k < o->p.ntarget; k++) {
+      fprintf(f, ",%.17g", o->R[i * o->nraw + k]);
     }
     fprintf(f, ",%d,%.17g\n", feasible(o, i), run);
     bx[i] = (double)(i + 1);
@@ -394,6 +459,13 @@ static int setup(MPI_Comm comm, const kv_config *cfg, opt *o) {
     o->resp[1 + c] = o->p.con_name[c];
   }
   o->nresp = 1 + o->p.ncon;
+  o->nraw = 0;
+  for (int k = 0; k < (o->p.ntarget ? o->p.ntarget : 1); k++) {
+    o->raw[o->nraw++] = o->p.ntarget ? o->p.target_name[k] : o->p.response;
+  }
+  for (int c = 0; c < o->p.ncon; c++) {
+    o->raw[o->nraw++] = o->p.con_name[c];
+  }
   KV_CHECK(kv_surrogate_type_of(cfg, &o->t));
   if (!o->t->predict || !(o->t->data & KV_DATA_SCALAR)) {
     return kv_config_errorf(cfg, "surrogate.kind",
@@ -405,6 +477,7 @@ static int setup(MPI_Comm comm, const kv_config *cfg, opt *o) {
 }
 
 static void teardown(opt *o) {
+  free(o->R);
   free(o->X);
   free(o->Y);
   kv_surrogate_params_free(o->t, o->params);
@@ -412,16 +485,20 @@ static void teardown(opt *o) {
 
 /* Check that the first evaluations gave the response (a mistyped name fails every case). */
 static int check_responses(const opt *o, long failed) {
-  for (int k = 0; k < o->nresp; k++) {
+  int nobj = o->p.ntarget ? o->p.ntarget : 1;
+  for (int k = 0; k < o->nraw; k++) {
     long good = 0;
     for (long i = 0; i < o->n; i++) {
-      good += isfinite(o->Y[i * o->nresp + k]);
+      good += isfinite(o->R[i * o->nraw + k]);
     }
     if (good == 0) {
-      return kv_config_errorf(o->cfg, k ? "optimize.constraints" : "optimize.response",
+      return kv_config_errorf(o->cfg,
+                              k >= nobj      ? "optimize.constraints"
+                              : o->p.ntarget ? "optimize.targets"
+                                             : "optimize.response",
                               "no evaluation recorded a response '%s' (%ld of %ld failed; see "
                               "%s/manifest.csv)",
-                              o->resp[k], failed, o->n, o->p.dir);
+                              o->raw[k], failed, o->n, o->p.dir);
     }
   }
   return KV_OK;
@@ -437,8 +514,9 @@ static int check_names(const opt *o) {
     kv_error_clear();
     return KV_OK;
   }
-  for (int k = 0; k < o->nresp; k++) {
-    const char *r = o->resp[k], *us = strrchr(r, '_');
+  int nobj = o->p.ntarget ? o->p.ntarget : 1;
+  for (int k = 0; k < o->nraw; k++) {
+    const char *r = o->raw[k], *us = strrchr(r, '_');
     int ok = us && (!strcmp(us, "_max") || !strcmp(us, "_min") || !strcmp(us, "_mean"));
     char list[sizeof buf];
     snprintf(list, sizeof list, "%s", buf);
@@ -447,7 +525,10 @@ static int check_names(const opt *o) {
       ok = !strcmp(kv_table_trim(w), r);
     }
     if (!ok) {
-      return kv_config_errorf(o->cfg, k ? "optimize.constraints" : "optimize.response",
+      return kv_config_errorf(o->cfg,
+                              k >= nobj      ? "optimize.constraints"
+                              : o->p.ntarget ? "optimize.targets"
+                                             : "optimize.response",
                               "unknown response '%s': the model records %s (or a field's "
                               "VAR_max, VAR_min, VAR_mean)",
                               r, buf[0] ? buf : "none");
@@ -566,6 +647,9 @@ int kv_optimize_run(MPI_Comm comm, const kv_config *cfg, int resume, kv_optimize
     for (int c = 0; c < o.p.ncon; c++) {
       out->con[c] = o.Y[ib * o.nresp + 1 + c];
     }
+    for (int k = 0; k < o.p.ntarget; k++) {
+      out->target[k] = o.R[ib * o.nraw + k];
+    }
   }
   if (rc == KV_OK && root) {
     kv_surrogate *s = NULL;
@@ -599,6 +683,9 @@ void kv_optimize_print(const kv_optimize_result *r, const kv_optimize_params *p,
           r->best_eval + 1);
   for (int j = 0; j < r->sp.d; j++) {
     fprintf(f, "  %-28s %.10g\n", r->sp.name[j], r->x[j]);
+  }
+  for (int k = 0; k < p->ntarget; k++) {
+    fprintf(f, "  %s = %.8g (target %g)\n", p->target_name[k], r->target[k], p->target_value[k]);
   }
   for (int c = 0; c < p->ncon; c++) {
     fprintf(f, "  constraint %s %s %g: %.6g\n", p->con_name[c],

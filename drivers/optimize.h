@@ -28,6 +28,9 @@ typedef struct {
   long initial, budget, batch; /* 0: default (max(6, 3d)), budget, rank groups */
   int acquisition;             /* KV_ACQ_EI or KV_ACQ_LCB                        */
   double kappa, tolerance, wall;
+  int ntarget; /* calibration: the objective is sum ((r_k - t_k) / |t_k|)^2 ("misfit") */
+  char target_name[KV_ACQ_MAXCON][256];
+  double target_value[KV_ACQ_MAXCON];
   int ncon;
   char con_name[KV_ACQ_MAXCON][256];
   double con_limit[KV_ACQ_MAXCON];
@@ -49,6 +52,7 @@ typedef struct {
   long best_eval;                /* its evaluation number (0-based)                  */
   double x[KV_EVAL_MAXD], value; /* the best evaluated point and its response        */
   double con[KV_ACQ_MAXCON];     /* the constraints' values there                    */
+  double target[KV_ACQ_MAXCON];  /* calibration: the targeted responses there          */
   double pred_mean, pred_sd;     /* the surrogate's prediction there (all data)      */
   double last_ei;                /* the last batch's largest expected improvement    */
   char dir[4096];

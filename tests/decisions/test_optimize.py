@@ -6,6 +6,8 @@
   feasible point within 2e-2 of the optimum;
 - the reported optimum is an evaluation the solver ran (its row in optimize.csv, the case file)
   and the best-so-far column never gets worse;
+- a heat inverse problem (optimize.targets: find kappa and the source scale that give a target
+  T_mean and T_max, the targets made by a run at known values) converges to a misfit below 1e-4;
 - kill -9 in the middle, then --resume: evaluations the manifest records done are not run again
   (the simulator's log) and the run completes; without --resume an existing history is
   refused;
@@ -110,6 +112,43 @@ check(len(infeasible) > 0 and min(infeasible) < best,
 check(all((float(r["c"]) <= 1.0) == (r["feasible"] == "1") for r in rows),
       "the feasible column is c <= 1 on every row")
 
+# ---------------------------------------------------------------- heat inverse problem
+heat = write_config("opt_inverse", f"""[run]
+model = heat
+t_end = 0.05
+dt = 0.001
+output_every = 25
+[heat]
+dims = 2
+n = 16, 12
+scheme = cn
+solver = fft
+initial = gaussian(0.5, 0.5, 0.1, 5)
+source = gaussian(0.3, 0.6, 0.1, 40)
+[sweep]
+dir = {D}/inverse
+method = lhs
+samples = 10
+vary = heat.kappa:0.2:1.0, heat.source_scale:0.2:2.0
+[optimize]
+budget = 30
+""")
+rc, out = kelvin(["-q", "run", heat, "heat.kappa=0.55", "heat.source_scale=1.3",
+                  f"run.output={D}/truth.h5"])
+import h5py
+with h5py.File(f"{D}/truth.h5", "r") as h:
+    tm, tx = float(h["T_mean"][-1]), float(h["T"][-1].max())
+rc, out = kelvin(["optimize", heat, f"optimize.targets=T_mean:{tm!r}, T_max:{tx!r}"], ranks=2)
+rows = history("inverse") if rc == 0 else []
+best = min(rows, key=lambda r: float(r["misfit"])) if rows else None
+check(rc == 0 and best is not None and float(best["misfit"]) < 1e-4
+      and abs(float(best["T_mean"]) / tm - 1) < 0.01 and abs(float(best["T_max"]) / tx - 1) < 0.01,
+      f"heat inverse problem (targets from kappa 0.55, source_scale 1.3): misfit "
+      f"{float(best['misfit']) if best else None:.2e} at kappa {best['heat.kappa'] if best else None}, "
+      f"source_scale {best['heat.source_scale'] if best else None}; T_mean and T_max within 1 %")
+check(rc == 0 and "T_mean = " in out and "(target" in out,
+      "the report gives each targeted response at the optimum beside its target")
+
 # ---------------------------------------------------------------- kill -9 and resume
 cfg = config("kill", "branin", 2, [-5, 0], [10, 15], budget=24)
 log = f"{D}/kill.log"
@@ -150,7 +189,9 @@ for over, key, what in [
         (["optimize.budget=4", "optimize.initial=6"], "optimize.budget", "budget below the design"),
         (["optimize.response=g"], "optimize.response", "an unknown response"),
         (["optimize.constraints=c < 1"], "optimize.constraints", "a constraint without <= or >="),
-        (["optimize.goal=lowest"], "optimize.goal", "an unknown goal")]:
+        (["optimize.goal=lowest"], "optimize.goal", "an unknown goal"),
+        (["optimize.targets=f:1"], "optimize.response", "a response and targets together"),
+        (["optimize.targets=f"], "optimize.targets", "a target without its value")]:
     rc, out = kelvin(["optimize", cfg] + over, expect=2)
     check(rc == 2 and key in out, f"refused: {what} (exit 2 naming {key})")
 check(not os.path.exists(f"{D}/bad/optimize/case_0000.h5"), "nothing ran for a refused configuration")
