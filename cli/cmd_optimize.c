@@ -23,7 +23,12 @@ static const char help[] =
     "Every evaluation is a case in optimize.dir (default <sweep dir>/optimize): --resume\n"
     "continues after a kill or a time limit without running a finished case again. Writes\n"
     "optimize.csv (every evaluation, the best so far) and optimize.png (convergence); the\n"
-    "reported optimum is a point the full solver ran. Keys: kelvin run --keys.\n";
+    "reported optimum is a point the full solver ran. optimize.targets = T_mean:1.2, ... turns\n"
+    "it into calibration (minimise the relative misfit to the targets). optimize.offline = true\n"
+    "optimises the surrogate of fixed data ([surrogate] data, a table or a sweep) without running\n"
+    "anything: mean + optimize.penalty x sd, within optimize.trust of the data; the report says\n"
+    "how far the optimum is from the nearest datum and how unsure the surrogate is there.\n"
+    "Keys: kelvin run --keys.\n";
 
 int kv_cmd_optimize(MPI_Comm comm, int argc, char **argv) {
   const char *path = NULL;
@@ -71,7 +76,11 @@ int kv_cmd_optimize(MPI_Comm comm, int argc, char **argv) {
     kv_optimize_params p;
     kv_optimize_params_from_config(cfg, &p);
     kv_optimize_print(&r, &p, stdout);
-    printf("history: %s/optimize.csv, convergence: %s/optimize.png\n", r.dir, r.dir);
+    if (r.offline) {
+      printf("result: %s/offline.csv\n", r.dir);
+    } else {
+      printf("history: %s/optimize.csv, convergence: %s/optimize.png\n", r.dir, r.dir);
+    }
   }
   kv_config_free(cfg);
   return rc;

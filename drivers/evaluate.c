@@ -14,6 +14,7 @@
 #include "io/table.h"
 #include "io/textfile.h"
 #include "surrogates/sampling.h"
+#include "surrogates/surrogate.h"
 
 const char *const kv_eval_driver_sections[] = {"surrogate", "validate", "sensitivity",
                                                "optimize",  "adapt",    NULL};
@@ -242,4 +243,42 @@ int kv_eval_history(MPI_Comm comm, const kv_eval_space *sp, const char *dir, int
     *n = 0;
   }
   return rc;
+}
+
+int kv_eval_space_of_model(const kv_config *cfg, const kv_surrogate *s, const char *who,
+                           kv_eval_space *sp) {
+  int d = kv_surrogate_ninputs(s);
+  if (d < 1 || d > KV_EVAL_MAXD) {
+    return KV_ERROR(KV_ERR_UNSUPPORTED,
+                    "%s: the model has %d inputs (1 to %d supported); a scenario model has none",
+                    who, d, KV_EVAL_MAXD);
+  }
+  kv_eval_space sw;
+  int have =
+      cfg && kv_config_has(cfg, "sweep.method") && kv_eval_space_from_sweep(cfg, who, &sw) == KV_OK;
+  kv_error_clear();
+  memset(sp, 0, sizeof *sp);
+  sp->d = d;
+  const double *box = kv_surrogate_box(s);
+  for (int j = 0; j < d; j++) {
+    snprintf(sp->name[j], sizeof sp->name[j], "%s", kv_surrogate_input(s, j));
+    int k = -1;
+    for (int i = 0; have && i < sw.d && k < 0; i++) {
+      k = strcmp(sw.name[i], sp->name[j]) ? -1 : i;
+    }
+    if (k >= 0) {
+      sp->lo[j] = sw.lo[k];
+      sp->hi[j] = sw.hi[k];
+      sp->islog[j] = sw.islog[k];
+    } else if (box && box[j] < box[d + j]) {
+      sp->lo[j] = box[j];
+      sp->hi[j] = box[d + j];
+    } else {
+      return KV_ERROR(KV_ERR_UNSUPPORTED,
+                      "%s: no range for input %s (neither a [sweep] range nor a training box "
+                      "in the model)",
+                      who, sp->name[j]);
+    }
+  }
+  return KV_OK;
 }

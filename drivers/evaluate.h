@@ -45,6 +45,13 @@ typedef struct {
  * section in the error when the sweep has no ranges. Not collective. */
 int kv_eval_space_from_sweep(const kv_config *cfg, const char *who, kv_eval_space *sp);
 
+/* The inputs of surrogate s: over cfg's [sweep] ranges (cfg may be NULL) for the inputs the sweep
+ * varies, else over the model's training box; `who` names the caller in errors. Not
+ * collective. */
+struct kv_surrogate;
+int kv_eval_space_of_model(const kv_config *cfg, const struct kv_surrogate *s, const char *who,
+                           kv_eval_space *sp);
+
 /* Map n points U of the unit cube (n x d) into the space: X (n x d). */
 void kv_eval_space_map(const kv_eval_space *sp, long n, const double *U, double *X);
 

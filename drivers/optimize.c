@@ -47,6 +47,13 @@ const kv_config_key kv_optimize_keys[] = {
      "NLopt's global search of the acquisition (DIRECT-L or CRS2), then L-BFGS"},
     {"optimize.acq_evals", KV_CFG_INT, "0", NULL, 0, 100000000,
      "acquisition evaluations per global search (0: 1000 d)"},
+    {"optimize.offline", KV_CFG_BOOL, "false", NULL, KV_CFG_NORANGE,
+     "optimise the surrogate of fixed data ([surrogate] data: a table or a sweep) without "
+     "running the model"},
+    {"optimize.trust", KV_CFG_DOUBLE, "0.2", NULL, 0.0, 10.0,
+     "offline: stay within this distance of the data (inputs scaled to [0, 1]; 0: anywhere)"},
+    {"optimize.penalty", KV_CFG_DOUBLE, "2", NULL, 0.0, 100.0,
+     "offline: minimise the prediction + this many standard deviations (pessimism)"},
     {"optimize.dir", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "where the evaluations and results go (default: <sweep dir>/optimize)"},
     {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
@@ -113,7 +120,12 @@ int kv_optimize_params_from_config(const kv_config *cfg, kv_optimize_params *p) 
   if ((v = kv_config_value(cfg, "optimize.targets"))) {
     KV_CHECK(parse_targets(cfg, v, p));
   }
-  if (!(v = kv_config_value(cfg, "optimize.response")) && !p->ntarget) {
+  KV_CHECK(kv_config_get_bool(cfg, "optimize.offline", &p->offline));
+  if (!(v = kv_config_value(cfg, "optimize.response")) && !p->ntarget && p->offline) {
+    v = kv_config_value(cfg, "surrogate.output");
+    v = v ? v : kv_config_value(cfg, "surrogate.qoi");
+  }
+  if (!(v = v ? v : kv_config_value(cfg, "optimize.response")) && !p->ntarget) {
     return kv_config_errorf(cfg, "optimize.response",
                             "kelvin optimize needs the response to optimise ([optimize] response "
                             "= NAME, one the model records) or optimize.targets");
@@ -138,6 +150,8 @@ int kv_optimize_params_from_config(const kv_config *cfg, kv_optimize_params *p) 
   p->seed = (unsigned long)seed;
   KV_CHECK(kv_config_get_enum(cfg, "optimize.global", "direct|crs", &p->global));
   KV_CHECK(kv_config_get_int(cfg, "optimize.acq_evals", 0, 100000000, &p->acq_evals));
+  KV_CHECK(kv_config_get_double(cfg, "optimize.trust", 0.0, 10.0, &p->trust));
+  KV_CHECK(kv_config_get_double(cfg, "optimize.penalty", 0.0, 100.0, &p->penalty));
   if ((v = kv_config_value(cfg, "optimize.dir"))) {
     snprintf(p->dir, sizeof p->dir, "%s", v);
   }
@@ -540,6 +554,11 @@ static int check_names(const opt *o) {
 int kv_optimize_run(MPI_Comm comm, const kv_config *cfg, int resume, kv_optimize_result *out) {
   opt o;
   memset(out, 0, sizeof *out);
+  kv_optimize_params op;
+  KV_CHECK(kv_optimize_params_from_config(cfg, &op));
+  if (op.offline) {
+    return kv_optimize_offline(comm, cfg, &op, out);
+  }
   int root = kv_comm_rank(comm) == 0;
   int rc = setup(comm, cfg, &o);
   if (rc == KV_OK) {
@@ -672,6 +691,19 @@ int kv_optimize_run(MPI_Comm comm, const kv_config *cfg, int resume, kv_optimize
 }
 
 void kv_optimize_print(const kv_optimize_result *r, const kv_optimize_params *p, FILE *f) {
+  if (r->offline) {
+    fprintf(f, "offline optimum of the surrogate of %s (no run of the model):\n", p->response);
+    for (int j = 0; j < r->sp.d; j++) {
+      fprintf(f, "  %-28s %.10g\n", r->sp.name[j], r->x[j]);
+    }
+    fprintf(f, "predicted %s = %.6g +- %.3g (1 sd); the best in the data is %.6g\n", p->response,
+            r->pred_mean, r->pred_sd, r->data_best);
+    fprintf(f,
+            "nearest data point: row %ld (%s = %.6g), %.3g away (inputs scaled to [0, 1]; "
+            "trust region %g)\n",
+            r->nearest_index + 1, p->response, r->nearest_value, r->nearest, p->trust);
+    return;
+  }
   fprintf(f, "optimize: %ld evaluation%s (%ld failed), %ld iteration%s; stopped: %s\n", r->evals,
           r->evals == 1 ? "" : "s", r->failed, r->iterations, r->iterations == 1 ? "" : "s",
           r->stop);

@@ -39,6 +39,9 @@ typedef struct {
   int global;     /* KV_ACQ_DIRECT or KV_ACQ_CRS     */
   long acq_evals; /* per global search (0: 1000 d)   */
   char dir[4096]; /* "": <sweep dir>/optimize        */
+  int offline;    /* on the surrogate of fixed data only                        */
+  double trust;   /* offline: largest unit-cube distance to the data (0: none)   */
+  double penalty; /* offline: minimise mean + penalty x sd                       */
 } kv_optimize_params;
 
 /* Read [optimize] from a validated configuration. Not collective. */
@@ -55,6 +58,11 @@ typedef struct {
   double target[KV_ACQ_MAXCON];  /* calibration: the targeted responses there          */
   double pred_mean, pred_sd;     /* the surrogate's prediction there (all data)      */
   double last_ei;                /* the last batch's largest expected improvement    */
+  int offline;                   /* the optimum is the surrogate's, not a run        */
+  double nearest;                /* offline: unit-cube distance to the nearest datum */
+  long nearest_index;            /* its row in the data                              */
+  double nearest_value;          /* its response                                     */
+  double data_best;              /* the best response in the data                    */
   char dir[4096];
 } kv_optimize_result;
 
@@ -62,6 +70,13 @@ typedef struct {
  * existing history is KV_ERR_EXISTS naming --resume). Writes optimize.csv (every evaluation,
  * the best so far) and optimize.png (convergence) in the directory. Collective. */
 int kv_optimize_run(MPI_Comm comm, const kv_config *cfg, int resume, kv_optimize_result *out);
+
+/* optimize.offline: optimise the surrogate of cfg's [surrogate] data (a table or a sweep, fitted
+ * here) without running the model, minimising mean + optimize.penalty x sd, held within
+ * optimize.trust of the data; the result says how far the optimum is from the nearest datum
+ * and how uncertain the surrogate is there. Collective (rank 0 works). */
+int kv_optimize_offline(MPI_Comm comm, const kv_config *cfg, const kv_optimize_params *p,
+                        kv_optimize_result *out);
 
 /* Print the report (rank 0's result). */
 void kv_optimize_print(const kv_optimize_result *r, const kv_optimize_params *p, FILE *f);

@@ -76,45 +76,6 @@ int kv_sensitivity_params_from_config(const kv_config *cfg, kv_sensitivity_param
   return KV_OK;
 }
 
-/* The inputs of s over cfg's sweep ranges when they are the same inputs, else its training box. */
-static int space_of(const kv_config *cfg, const kv_surrogate *s, kv_eval_space *sp) {
-  int d = kv_surrogate_ninputs(s);
-  if (d < 1 || d > KV_EVAL_MAXD) {
-    return KV_ERROR(KV_ERR_UNSUPPORTED,
-                    "sensitivity: the model has %d inputs (1 to %d analysed); a scenario model "
-                    "has none",
-                    d, KV_EVAL_MAXD);
-  }
-  kv_eval_space sw;
-  int have = cfg && kv_config_has(cfg, "sweep.method") &&
-             kv_eval_space_from_sweep(cfg, "sensitivity", &sw) == KV_OK;
-  kv_error_clear();
-  memset(sp, 0, sizeof *sp);
-  sp->d = d;
-  const double *box = kv_surrogate_box(s);
-  for (int j = 0; j < d; j++) {
-    snprintf(sp->name[j], sizeof sp->name[j], "%s", kv_surrogate_input(s, j));
-    int k = -1;
-    for (int i = 0; have && i < sw.d && k < 0; i++) {
-      k = strcmp(sw.name[i], sp->name[j]) ? -1 : i;
-    }
-    if (k >= 0) {
-      sp->lo[j] = sw.lo[k];
-      sp->hi[j] = sw.hi[k];
-      sp->islog[j] = sw.islog[k];
-    } else if (box && box[j] < box[d + j]) {
-      sp->lo[j] = box[j];
-      sp->hi[j] = box[d + j];
-    } else {
-      return KV_ERROR(KV_ERR_UNSUPPORTED,
-                      "sensitivity: no range for input %s (neither a [sweep] range nor a "
-                      "training box in the model)",
-                      sp->name[j]);
-    }
-  }
-  return KV_OK;
-}
-
 /* The model at the unit points U (n x d): Y (n x m). */
 static int predict_unit(const kv_surrogate *s, const kv_eval_space *sp, long n, const double *U,
                         double *Y) {
@@ -481,7 +442,7 @@ int kv_sensitivity_run(MPI_Comm comm, const kv_config *cfg, const char *model_pa
   kv_surrogate *s = NULL;
   int rc = kv_surrogate_load(model_path, &s);
   if (rc == KV_OK) {
-    rc = space_of(cfg, s, &out->sp);
+    rc = kv_eval_space_of_model(cfg, s, "sensitivity", &out->sp);
   }
   if (rc == KV_OK) {
     snprintf(out->output, sizeof out->output, "%s", kv_surrogate_output(s));

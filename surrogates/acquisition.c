@@ -34,13 +34,39 @@ double kv_acq_log_ei(double mu, double s, double best) {
   return log(s) + log(h);
 }
 
+double kv_acq_nearest(int d, const double *u, long n, const double *P, long *which) {
+  double best = INFINITY;
+  for (long i = 0; i < n; i++) {
+    double r2 = 0.0;
+    for (int j = 0; j < d; j++) {
+      r2 += (u[j] - P[i * d + j]) * (u[j] - P[i * d + j]);
+    }
+    if (r2 < best) {
+      best = r2;
+      if (which) {
+        *which = i;
+      }
+    }
+  }
+  return sqrt(best);
+}
+
 int kv_acq_eval(const kv_acq *a, const double *u, double *value, double *log_ei, double *log_pof) {
-  double mu, var;
-  KV_CHECK(kv_surrogate_predict(a->objective, 1, u, &mu, &var));
+  double mu, var, xm[64];
+  int d = kv_surrogate_ninputs(a->objective);
+  const double *x = u;
+  if (a->lo) {
+    for (int j = 0; j < d && j < 64; j++) {
+      xm[j] = kv_sample_map(u[j], a->lo[j], a->hi[j], a->islog ? a->islog[j] : 0);
+    }
+    x = xm;
+  }
+  KV_CHECK(kv_surrogate_predict(a->objective, 1, x, &mu, &var));
+  mu = a->negate ? -mu : mu;
   double s = sqrt(var > 0.0 ? var : 0.0), pof = 0.0;
   for (int c = 0; c < a->ncon; c++) {
     double m, v;
-    KV_CHECK(kv_surrogate_predict(a->con[c], 1, u, &m, &v));
+    KV_CHECK(kv_surrogate_predict(a->con[c], 1, x, &m, &v));
     double sc = sqrt(v > 0.0 ? v : 0.0), t = a->sign[c] * (a->limit[c] - m);
     pof += sc > 0.0 ? log(gsl_cdf_ugaussian_P(t / sc)) : (t >= 0.0 ? 0.0 : -INFINITY);
   }
@@ -48,8 +74,16 @@ int kv_acq_eval(const kv_acq *a, const double *u, double *value, double *log_ei,
   double v;
   if (a->kind == KV_ACQ_LCB) {
     v = -(mu - a->kappa * s) + (a->ncon ? pof : 0.0);
+  } else if (a->kind == KV_ACQ_PESSIMISTIC) {
+    v = -(mu + a->kappa * s);
   } else {
     v = isnan(a->best) ? pof : lei + pof;
+  }
+  if (a->trust > 0.0 && a->ndata > 0) {
+    double excess = kv_acq_nearest(d, u, a->ndata, a->data, NULL) - a->trust;
+    if (excess > 0.0) {
+      v -= a->penalty * (excess / a->trust) * (excess / a->trust);
+    }
   }
   /* The optimisers need numbers: an underflowed log becomes a very low value. */
   *value = isfinite(v) ? v : -1e300;

@@ -11,6 +11,9 @@
 - kill -9 in the middle, then --resume: evaluations the manifest records done are not run again
   (the simulator's log) and the run completes; without --resume an existing history is
   refused;
+- offline (a fixed table, no model): without a trust region the surrogate's optimum sits in a
+  hole of the data and the report says how far it is; optimize.trust holds it within the given
+  distance (and it still improves on the data); nothing is run;
 - bad configurations (empty bounds, a budget below the initial design, an unknown response) are
   refused with exit 2 naming the key.
 """
@@ -181,6 +184,47 @@ check(rc == 0 and len(after) > 0 and not again,
       f"recorded ones again ({len(again)} re-run)")
 check(rc == 0 and len(rows) == 24 and len(after) <= 24 - len(done_pts),
       f"only the unrecorded evaluations ran after the kill: {len(after)} <= 24 - {len(done_pts)}")
+
+# ---------------------------------------------------------------- offline: fixed data only
+rng = np.random.default_rng(6)
+P = rng.uniform(0, 1, (400, 2))
+P = P[np.hypot(P[:, 0] - 0.5, P[:, 1] - 0.5) > 0.25][:60]  # a hole around the minimum
+with open(f"{D}/bowl.csv", "w") as f:
+    f.write("x1,x2,f\n")
+    for r in P:
+        f.write("%.17g,%.17g,%.17g\n" % (r[0], r[1], (r[0] - 0.5) ** 2 + (r[1] - 0.5) ** 2))
+off = write_config("opt_offline", f"""[surrogate]
+kind = gp
+data = {D}/bowl.csv
+inputs = x1, x2
+output = f
+model = {D}/offline/model.h5
+[optimize]
+offline = true
+""")
+
+
+def offline(*over):
+    rc, out = kelvin(["optimize", off] + list(over))
+    rows = list(csv.DictReader(open(f"{D}/offline/optimize/offline.csv"))) if rc == 0 else [{}]
+    return rc, out, rows[0]
+
+
+rc, out, free = offline("optimize.trust=0", "optimize.penalty=0")
+check(rc == 0 and float(free["nearest_distance"]) > 0.2 and "away" in out,
+      f"offline without a trust region: the optimum sits in the hole, "
+      f"{float(free.get('nearest_distance', 'nan')):.3f} from the nearest datum, and says so")
+rc, out, tr = offline("optimize.trust=0.1", "optimize.penalty=0")
+dist = float(tr.get("nearest_distance", "nan"))
+check(rc == 0 and 0.09 <= dist <= 0.1 + 1e-6 and float(tr["predicted"]) < float(tr["data_best"]),
+      f"optimize.trust = 0.1 holds the optimum {dist:.4f} from the data, predicted "
+      f"{float(tr.get('predicted', 'nan')):.4f} below the data's best {float(tr.get('data_best', 'nan')):.4f}")
+check(rc == 0 and "+-" in out and "sd" in out, "the offline report gives the surrogate's deviation there")
+rc, out, dflt = offline()
+check(rc == 0 and float(dflt["nearest_distance"]) <= 0.2 + 1e-6,
+      f"the default trust region (0.2) holds: {float(dflt.get('nearest_distance', 'nan')):.4f}")
+check(not any(n.startswith("case_") for n in os.listdir(f"{D}/offline/optimize")),
+      "offline runs nothing (no case files)")
 
 # ---------------------------------------------------------------- bad configurations
 cfg = config("bad", "branin", 2, [-5, 0], [10, 15])
