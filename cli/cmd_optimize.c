@@ -1,5 +1,6 @@
 /* kelvin optimize CONFIG [section.key=value ...] [--resume] */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -7,6 +8,7 @@
 #include "core/status.h"
 #include "drivers/fit.h"
 #include "drivers/optimize.h"
+#include "drivers/placement.h"
 #include "io/config.h"
 
 static const char help[] =
@@ -28,6 +30,11 @@ static const char help[] =
     "optimises the surrogate of fixed data ([surrogate] data, a table or a sweep) without running\n"
     "anything: mean + optimize.penalty x sd, within optimize.trust of the data; the report says\n"
     "how far the optimum is from the nearest datum and how unsure the surrogate is there.\n"
+    "optimize.placement = k: placement search of k elements (optimize.element = sigma,\n"
+    "amplitude) on a lattice of sites (optimize.sites) of a 2-D field, minimising its mean (or\n"
+    "max) over optimize.region: single-element runs give the effect maps, iterated local search\n"
+    "on their superposition, the best placements, the greedy start and random ones re-run by\n"
+    "the full solver.\n"
     "Keys: kelvin run --keys.\n";
 
 int kv_cmd_optimize(MPI_Comm comm, int argc, char **argv) {
@@ -68,6 +75,23 @@ int kv_cmd_optimize(MPI_Comm comm, int argc, char **argv) {
     rc = kv_fit_validate(cfg);
   }
   rc = kv_status_agree(comm, rc);
+  long placement = 0;
+  if (rc == KV_OK) {
+    rc = kv_config_get_int(cfg, "optimize.placement", 0, 64, &placement);
+  }
+  if (rc == KV_OK && placement > 0) {
+    kv_placement_result *pr = malloc(sizeof *pr);
+    rc = pr ? kv_placement_run(comm, cfg, pr) : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+    if (rc == KV_OK && kv_comm_rank(comm) == 0) {
+      kv_placement_params pp;
+      kv_placement_params_from_config(cfg, &pp);
+      kv_placement_print(pr, &pp, stdout);
+      printf("results: %s/placement.csv, effect map: %s/effects.png\n", pr->dir, pr->dir);
+    }
+    free(pr);
+    kv_config_free(cfg);
+    return rc;
+  }
   kv_optimize_result r;
   if (rc == KV_OK) {
     rc = kv_optimize_run(comm, cfg, resume, &r);

@@ -19,9 +19,9 @@
 const char *const kv_eval_driver_sections[] = {"surrogate", "validate", "sensitivity",
                                                "optimize",  "adapt",    NULL};
 
-/* dir/cases.csv with the n points (rank 0). */
+/* dir/cases.csv with the n cases' values (rank 0). */
 static int write_cases(const char *dir, const char *path, int d, const char *const *keys, long n,
-                       const double *X) {
+                       const char *const *cells) {
   KV_CHECK(kv_safefile_mkdirs(dir));
   char tmp[4300];
   FILE *f = kv_textfile_begin(path, keys[0], "the evaluations' cases", tmp, sizeof tmp);
@@ -34,7 +34,7 @@ static int write_cases(const char *dir, const char *path, int d, const char *con
   fputc('\n', f);
   for (long i = 0; i < n; i++) {
     for (int j = 0; j < d; j++) {
-      fprintf(f, "%s%.17g", j ? "," : "", X[i * d + j]);
+      fprintf(f, "%s%s", j ? "," : "", cells[i * d + j]);
     }
     fputc('\n', f);
   }
@@ -100,12 +100,12 @@ static int read_responses(const kv_sweep *s, long n, int nresp, const char *cons
   return rc;
 }
 
-int kv_eval_points(MPI_Comm comm, const kv_config *cfg, const char *dir, int d,
-                   const char *const *keys, long n, const double *X, int nresp,
-                   const char *const *resp, double *Y, long *nfailed) {
+int kv_eval_cases(MPI_Comm comm, const kv_config *cfg, const char *dir, int d,
+                  const char *const *keys, long n, const char *const *cells, int nresp,
+                  const char *const *resp, double *Y, long *nfailed) {
   char cases[4200];
   snprintf(cases, sizeof cases, "%s/cases.csv", dir);
-  int rc = kv_comm_rank(comm) == 0 ? write_cases(dir, cases, d, keys, n, X) : KV_OK;
+  int rc = kv_comm_rank(comm) == 0 ? write_cases(dir, cases, d, keys, n, cells) : KV_OK;
   KV_CHECK(kv_status_agree(comm, rc));
   kv_config *c = NULL;
   kv_sweep *s = NULL;
@@ -135,6 +135,25 @@ int kv_eval_points(MPI_Comm comm, const kv_config *cfg, const char *dir, int d,
   }
   kv_sweep_free(s);
   kv_config_free(c);
+  return rc;
+}
+
+int kv_eval_points(MPI_Comm comm, const kv_config *cfg, const char *dir, int d,
+                   const char *const *keys, long n, const double *X, int nresp,
+                   const char *const *resp, double *Y, long *nfailed) {
+  /* Values that round-trip exactly. */
+  char(*text)[32] = malloc((size_t)(n > 0 ? n : 1) * (size_t)d * sizeof *text);
+  const char **cells = malloc((size_t)(n > 0 ? n : 1) * (size_t)d * sizeof *cells);
+  int rc = text && cells ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "evaluate: out of memory");
+  for (long k = 0; rc == KV_OK && k < n * d; k++) {
+    snprintf(text[k], sizeof text[k], "%.17g", X[k]);
+    cells[k] = text[k];
+  }
+  if (rc == KV_OK) {
+    rc = kv_eval_cases(comm, cfg, dir, d, keys, n, cells, nresp, resp, Y, nfailed);
+  }
+  free(text);
+  free(cells);
   return rc;
 }
 
@@ -281,4 +300,8 @@ int kv_eval_space_of_model(const kv_config *cfg, const kv_surrogate *s, const ch
     }
   }
   return KV_OK;
+}
+
+void kv_eval_case_path(const char *dir, long c, char *buf, size_t n) {
+  kv_sweep_case_path_in(dir, c, buf, n);
 }

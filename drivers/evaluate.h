@@ -28,6 +28,15 @@ int kv_eval_points(MPI_Comm comm, const kv_config *cfg, const char *dir, int d,
                    const char *const *keys, long n, const double *X, int nresp,
                    const char *const *resp, double *Y, long *nfailed);
 
+/* The same with the cases' values as configuration texts (cells: n x d; a file name for a
+ * function key, say), for decisions whose inputs are not numbers. Collective. */
+int kv_eval_cases(MPI_Comm comm, const kv_config *cfg, const char *dir, int d,
+                  const char *const *keys, long n, const char *const *cells, int nresp,
+                  const char *const *resp, double *Y, long *nfailed);
+
+/* The case file of evaluation c in dir (as the list sweep names it). */
+void kv_eval_case_path(const char *dir, long c, char *buf, size_t n);
+
 /* Most inputs a decision works over. */
 #define KV_EVAL_MAXD 40
 

@@ -54,6 +54,26 @@ const kv_config_key kv_optimize_keys[] = {
      "offline: stay within this distance of the data (inputs scaled to [0, 1]; 0: anywhere)"},
     {"optimize.penalty", KV_CFG_DOUBLE, "2", NULL, 0.0, 100.0,
      "offline: minimise the prediction + this many standard deviations (pessimism)"},
+    {"optimize.placement", KV_CFG_INT, "0", NULL, 0, 64,
+     "placement search: choose this many sites for elements (0: off; see optimize.element)"},
+    {"optimize.place_key", KV_CFG_STRING, "heat.source_add", NULL, KV_CFG_NORANGE,
+     "placement: the model key that gets the placed elements as a field file"},
+    {"optimize.place_field", KV_CFG_STRING, "T", NULL, KV_CFG_NORANGE,
+     "placement: the field whose region statistic is minimised (or maximised)"},
+    {"optimize.element", KV_CFG_DOUBLE_LIST, NULL, NULL, KV_CFG_NORANGE,
+     "placement: sigma, amplitude of each element (a Gaussian; amplitude < 0: a sink)"},
+    {"optimize.sites", KV_CFG_INT_LIST, "8, 8", NULL, 1, 4096,
+     "placement: the lattice of candidate sites, nx, ny, over the field's extent"},
+    {"optimize.region", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
+     "placement: x0:x1, y0:y1, the region of the objective (default: the whole field)"},
+    {"optimize.region_stat", KV_CFG_ENUM, "mean", "mean|max", KV_CFG_NORANGE,
+     "placement: the statistic of the field over the region"},
+    {"optimize.ils", KV_CFG_INT, "200", NULL, 0, 100000000,
+     "placement: perturbation rounds of the iterated local search"},
+    {"optimize.random", KV_CFG_INT, "8", NULL, 0, 100000,
+     "placement: random placements run by the full solver for comparison"},
+    {"optimize.confirm", KV_CFG_INT, "3", NULL, 1, 1000,
+     "placement: searches (ILS restarts) whose best placement the full solver re-runs"},
     {"optimize.dir", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "where the evaluations and results go (default: <sweep dir>/optimize)"},
     {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
@@ -121,11 +141,17 @@ int kv_optimize_params_from_config(const kv_config *cfg, kv_optimize_params *p) 
     KV_CHECK(parse_targets(cfg, v, p));
   }
   KV_CHECK(kv_config_get_bool(cfg, "optimize.offline", &p->offline));
-  if (!(v = kv_config_value(cfg, "optimize.response")) && !p->ntarget && p->offline) {
+  long placement;
+  KV_CHECK(kv_config_get_int(cfg, "optimize.placement", 0, 64, &placement));
+  v = kv_config_value(cfg, "optimize.response");
+  if (!v && placement > 0) {
+    v = "placement";
+  }
+  if (!v && !p->ntarget && p->offline) {
     v = kv_config_value(cfg, "surrogate.output");
     v = v ? v : kv_config_value(cfg, "surrogate.qoi");
   }
-  if (!(v = v ? v : kv_config_value(cfg, "optimize.response")) && !p->ntarget) {
+  if (!v && !p->ntarget) {
     return kv_config_errorf(cfg, "optimize.response",
                             "kelvin optimize needs the response to optimise ([optimize] response "
                             "= NAME, one the model records) or optimize.targets");

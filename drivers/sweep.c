@@ -425,8 +425,7 @@ static int make_sampled(kv_sweep *s, const kv_config *cfg) {
     s->lo = lo;
     s->hi = hi;
     s->islog = islog;
-    lo = hi = NULL;
-    islog = NULL;
+    lo = hi = NULL, islog = NULL;
   }
   free(u);
   free(lo);
@@ -836,7 +835,11 @@ const char *kv_sweep_source(const kv_sweep *s) {
 }
 
 void kv_sweep_case_path(const kv_sweep *s, long c, char *buf, size_t n) {
-  snprintf(buf, n, "%s/case_%04ld.h5", s->dir, c);
+  kv_sweep_case_path_in(s->dir, c, buf, n);
+}
+
+void kv_sweep_case_path_in(const char *dir, long c, char *buf, size_t n) {
+  snprintf(buf, n, "%s/case_%04ld.h5", dir, c);
 }
 
 int kv_sweep_case_config(const kv_sweep *s, long c, kv_config **out) {

@@ -49,6 +49,9 @@ int kv_sweep_range(const kv_sweep *s, int v, double *lo, double *hi, int *islog)
 /* The output file of case c: "<dir>/case_NNNN.h5". */
 void kv_sweep_case_path(const kv_sweep *s, long c, char *buf, size_t n);
 
+/* The same for a sweep in directory dir (the one naming rule). */
+void kv_sweep_case_path_in(const char *dir, long c, char *buf, size_t n);
+
 /* The full configuration of case c (validated; run.output set to its case file). Caller frees. */
 int kv_sweep_case_config(const kv_sweep *s, long c, kv_config **out);
 

@@ -25,6 +25,9 @@ typedef struct {
 static double profile_value(const double *x, void *vctx) {
   const profile_ctx *c = vctx;
   const kv_config_func *f = c->f;
+  if (strcmp(f->name, "none") == 0) {
+    return 0.0;
+  }
   if (strcmp(f->name, "number") == 0 || strcmp(f->name, "constant") == 0) {
     return f->args[0];
   }
@@ -216,7 +219,8 @@ static int heat_setup(kv_heat *h, MPI_Comm comm) {
   if (rc == KV_OK && (h->nonlinear || strcmp(h->p.kappa_field.name, "file") == 0)) {
     rc = kv_field_create(h->grid, &h->kappa);
   }
-  if (rc == KV_OK && strcmp(h->p.source.name, "none") != 0) {
+  if (rc == KV_OK &&
+      (strcmp(h->p.source.name, "none") != 0 || strcmp(h->p.source_add.name, "none") != 0)) {
     rc = kv_field_create(h->grid, &h->dq);
   }
   KV_CHECK(kv_status_agree(comm, rc));
@@ -249,12 +253,14 @@ static int heat_setup(kv_heat *h, MPI_Comm comm) {
   }
   if (h->dq) {
     KV_CHECK(set_profile(h->dq, "heat.source", &h->p.source, h->p.length, h->p.dims));
+    KV_CHECK(kv_status_agree(comm, kv_field_create(h->grid, &h->q)));
+    KV_CHECK(set_profile(h->q, "heat.source_add", &h->p.source_add, h->p.length, h->p.dims));
     double *q = kv_field_data(h->dq);
+    const double *qa = kv_field_data(h->q);
     const long *m = kv_field_extent(h->dq);
     for (long i = 0; i < m[0] * m[1] * m[2]; i++) {
-      q[i] *= h->p.source_scale;
+      q[i] = (q[i] + qa[i]) * h->p.source_scale;
     }
-    KV_CHECK(kv_status_agree(comm, kv_field_create(h->grid, &h->q)));
     KV_CHECK(kv_field_copy(h->q, h->dq));
   }
   int bad;

@@ -60,6 +60,9 @@ const kv_config_key kv_heat_keys[] = {
      "initial temperature"},
     {"heat.source", KV_CFG_FUNC, "none", "none or " PROFILE_FORMS, KV_CFG_NORANGE,
      "heat source q (K/s), constant in time"},
+    {"heat.source_add", KV_CFG_FUNC, "none", "none or " PROFILE_FORMS, KV_CFG_NORANGE,
+     "a second source added to heat.source and scaled with it (elements placed by kelvin optimize "
+     "go here as a field file)"},
     {"heat.scheme", KV_CFG_ENUM, "explicit", "explicit|implicit|cn", KV_CFG_NORANGE,
      "time integration: explicit (forward Euler), implicit (backward Euler), cn (Crank-Nicolson)"},
     {"heat.solver", KV_CFG_ENUM, "fft", "fft|pcg", KV_CFG_NORANGE,
@@ -99,6 +102,7 @@ void kv_heat_params_default(kv_heat_params *p) {
   strcpy(p->initial.name, "constant");
   p->initial.nargs = 1;
   strcpy(p->source.name, "none");
+  strcpy(p->source_add.name, "none");
   p->t_end = 1.0;
   p->cfl = 0.9;
   p->kappa_scale = 1.0;
@@ -232,6 +236,8 @@ int kv_heat_params_from_config(const kv_config *cfg, kv_heat_params *p) {
   KV_CHECK(check_profile(cfg, "heat.initial", &p->initial, p->dims, 0));
   KV_CHECK(kv_config_get_func(cfg, "heat.source", &p->source));
   KV_CHECK(check_profile(cfg, "heat.source", &p->source, p->dims, 1));
+  KV_CHECK(kv_config_get_func(cfg, "heat.source_add", &p->source_add));
+  KV_CHECK(check_profile(cfg, "heat.source_add", &p->source_add, p->dims, 1));
   int scheme, stream, solver, planner;
   KV_CHECK(kv_config_get_enum(cfg, "heat.scheme", "explicit|implicit|cn", &scheme));
   p->scheme = (kv_heat_scheme)scheme;
