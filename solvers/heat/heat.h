@@ -48,8 +48,8 @@ typedef struct {
                                  (k0 (T / T0)^p): the last two make the problem nonlinear */
   kv_bc_type bc[KV_MAXDIM][2];
   double bc_value[KV_MAXDIM][2];
-  kv_config_func initial; /* constant | sine | gaussian | file | number               */
-  kv_config_func source;  /* same forms, or none                                       */
+  kv_config_func initial;    /* constant | sine | gaussian | file | number               */
+  kv_config_func source;     /* same forms, or none                                       */
   kv_config_func source_add; /* a second source added to it (placed elements), or none   */
   double t_end;
   double dt; /* requested step; 0: cfl times the stability limit          */
