@@ -1,6 +1,8 @@
 #include "surrogates/bfgs.h"
 
+#include <float.h>
 #include <math.h>
+#include <nlopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,5 +163,55 @@ int kv_bfgs_minimize(int p, kv_bfgs_fn fn, void *ctx, const double *lo, const do
   }
   *fout = f;
   free(mem);
+  return KV_OK;
+}
+
+typedef struct {
+  kv_bfgs_fn fn;
+  void *ctx;
+  int p;
+  double best, *xbest;
+} nl_ctx;
+
+static double nl_objective(unsigned n, const double *x, double *grad, void *data) {
+  nl_ctx *c = data;
+  double g[256];
+  double f = c->fn(c->ctx, x, grad ? grad : g);
+  if (!isfinite(f)) {
+    /* NLopt cannot use an infinite value: a large one turns the line search back. */
+    f = 1e300;
+  }
+  if (f < c->best) {
+    c->best = f;
+    memcpy(c->xbest, x, n * sizeof *x);
+  }
+  return f;
+}
+
+int kv_bfgs_minimize_nlopt(int p, kv_bfgs_fn fn, void *ctx, const double *lo, const double *hi,
+                           double *x, int maxit, double *fout) {
+  if (p < 1 || p > 256) {
+    return KV_ERROR(KV_ERR_INVALID, "bfgs: 1 to 256 variables (got %d)", p);
+  }
+  double xb[256];
+  for (int i = 0; i < p; i++) {
+    x[i] = fmin(hi[i], fmax(lo[i], x[i]));
+  }
+  memcpy(xb, x, (size_t)p * sizeof *xb);
+  nl_ctx c = {fn, ctx, p, INFINITY, xb};
+  nlopt_opt o = nlopt_create(NLOPT_LD_LBFGS, (unsigned)p);
+  if (!o) {
+    return KV_ERROR(KV_ERR_NOMEM, "bfgs: out of memory");
+  }
+  nlopt_set_lower_bounds(o, lo);
+  nlopt_set_upper_bounds(o, hi);
+  nlopt_set_min_objective(o, nl_objective, &c);
+  nlopt_set_ftol_rel(o, 1e7 * DBL_EPSILON);
+  nlopt_set_maxeval(o, 10 * maxit);
+  double f;
+  nlopt_optimize(o, x, &f);
+  nlopt_destroy(o);
+  memcpy(x, xb, (size_t)p * sizeof *x);
+  *fout = c.best < 1e300 ? c.best : INFINITY;
   return KV_OK;
 }

@@ -15,4 +15,11 @@ typedef double (*kv_bfgs_fn)(void *ctx, const double *x, double *grad);
 int kv_bfgs_minimize(int p, kv_bfgs_fn fn, void *ctx, const double *lo, const double *hi, double *x,
                      int maxit, double *fout);
 
+/* The same problem and stopping rule solved by NLopt's bounded L-BFGS (NLOPT_LD_LBFGS, relative
+ * objective tolerance 1e7 machine epsilons, at most 10 maxit evaluations); x gets the best point
+ * NLopt evaluated. For the comparison of bench/gp_optimizer.sh (surrogate.optimizer = nlopt).
+ * KV_ERR_NOMEM only. */
+int kv_bfgs_minimize_nlopt(int p, kv_bfgs_fn fn, void *ctx, const double *lo, const double *hi,
+                           double *x, int maxit, double *fout);
+
 #endif

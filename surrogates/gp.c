@@ -646,7 +646,8 @@ int kv_gp_fit(kv_gp *g) {
       }
     }
     double f = INFINITY;
-    int rc = kv_bfgs_minimize(p, objective, &pb, lo, hi, x, g->o.max_iter, &f);
+    int rc = g->o.nlopt ? kv_bfgs_minimize_nlopt(p, objective, &pb, lo, hi, x, g->o.max_iter, &f)
+                        : kv_bfgs_minimize(p, objective, &pb, lo, hi, x, g->o.max_iter, &f);
     if (rc != KV_OK) {
       gsl_rng_free(r);
       free(lo);

@@ -40,6 +40,7 @@ typedef struct {
   int restarts; /* extra optimiser starts from random points in the bounds         */
   unsigned long seed;
   int max_iter; /* per start                                                       */
+  int nlopt;    /* 1: NLopt's L-BFGS instead of kelvin's (bench/gp_optimizer.sh)   */
   /* Universal kriging: the mean is a polynomial of this degree + 1 in the (scaled) inputs
    * (0: none, the standardised output has mean zero; 1 constant; 2 linear; 3 quadratic), its
    * coefficients estimated by generalised least squares at every theta (profile likelihood). */

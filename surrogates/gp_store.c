@@ -28,6 +28,9 @@ const kv_config_key kv_gp_keys[] = {
      "extra optimiser starts from seeded random points within the bounds"},
     {"surrogate.seed", KV_CFG_INT, "1", NULL, 0, 4294967295.0, "seed of the restarts"},
     {"surrogate.max_iter", KV_CFG_INT, "200", NULL, 1, 100000, "optimiser iterations per start"},
+    {"surrogate.optimizer", KV_CFG_ENUM, "lbfgs", "lbfgs|nlopt", KV_CFG_NORANGE,
+     "hyperparameter optimiser: kelvin's projected L-BFGS or NLopt's bounded L-BFGS (compared in "
+     "bench/gp_optimizer.sh)"},
     {"surrogate.trend", KV_CFG_ENUM, "none", "none|constant|linear|quadratic", KV_CFG_NORANGE,
      "mean of the GP (universal kriging: coefficients by generalised least squares)"},
     {"surrogate.prior", KV_CFG_ENUM, "none", "none|lognormal", KV_CFG_NORANGE,
@@ -101,6 +104,7 @@ int kv_gp_options_from_config(const kv_config *cfg, kv_gp_options *o) {
   o->restarts = (int)restarts;
   o->seed = (unsigned long)seed;
   o->max_iter = (int)maxit;
+  KV_CHECK(kv_config_get_enum(cfg, "surrogate.optimizer", "lbfgs|nlopt", &o->nlopt));
   if (strcmp(noise, "fit") == 0) {
     o->fit_noise = 1;
   } else {
