@@ -1,6 +1,7 @@
 #include "drivers/optimize.h"
 
 #include <ctype.h>
+#include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,10 @@
 #include "surrogates/sampling.h"
 #include "surrogates/surrogate.h"
 
-/* Two points closer than this in the unit cube are the same run. */
-#define KV_OPT_SAME 1e-9
+/* Two points closer than this in the unit cube are the same run; a replacement for a maximiser
+ * on a run keeps this far from every run. */
+#define KV_OPT_SAME 1e-6
+#define KV_OPT_AWAY 1e-3
 
 const kv_config_key kv_optimize_keys[] = {
     {"optimize.response", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
@@ -33,6 +36,8 @@ const kv_config_key kv_optimize_keys[] = {
     {"optimize.acquisition", KV_CFG_ENUM, "ei", "ei|lcb", KV_CFG_NORANGE,
      "log expected improvement or lower confidence bound (times the probability of feasibility)"},
     {"optimize.kappa", KV_CFG_DOUBLE, "2", NULL, 0.0, 100.0, "LCB: the weight on the deviation"},
+    {"optimize.transform", KV_CFG_ENUM, "none", "none|log", KV_CFG_NORANGE,
+     "model log(response) instead (positive responses spanning decades, e.g. Goldstein-Price)"},
     {"optimize.tolerance", KV_CFG_DOUBLE, "1e-6", NULL, 0.0, 1.0,
      "stop when the expected improvement is below this fraction of the observed range"},
     {"optimize.wall", KV_CFG_DOUBLE, "0", NULL, 0.0, 1e9,
@@ -168,6 +173,7 @@ int kv_optimize_params_from_config(const kv_config *cfg, kv_optimize_params *p) 
   KV_CHECK(kv_config_get_enum(cfg, "optimize.acquisition", "ei|lcb", &p->acquisition));
   KV_CHECK(kv_config_get_double(cfg, "optimize.kappa", 0.0, 100.0, &p->kappa));
   KV_CHECK(kv_config_get_double(cfg, "optimize.tolerance", 0.0, 1.0, &p->tolerance));
+  KV_CHECK(kv_config_get_enum(cfg, "optimize.transform", "none|log", &p->log));
   KV_CHECK(kv_config_get_double(cfg, "optimize.wall", 0.0, 1e9, &p->wall));
   if ((v = kv_config_value(cfg, "optimize.constraints"))) {
     KV_CHECK(parse_constraints(cfg, v, p));
@@ -226,9 +232,11 @@ static int grow(opt *o, long n) {
   return KV_OK;
 }
 
-/* The objective as minimised (maximisation negated). */
+/* The objective as minimised (maximisation negated; log taken first when asked: a value <= 0
+ * then counts as failed). */
 static double objective_value(const opt *o, long i) {
   double v = o->Y[i * o->nresp];
+  v = o->p.log ? (v > 0.0 ? log(v) : NAN) : v;
   return o->p.maximize ? -v : v;
 }
 
@@ -317,6 +325,49 @@ static int fit_column(const opt *o, int k, long nl, const double *xl, const doub
   return rc;
 }
 
+/* The unit-cube distance from u to the nearest point run or already in the batch (k of unew). */
+static double nearest_run(const opt *o, const double *unew, long k, const double *u) {
+  int d = o->sp.d;
+  double best = kv_acq_nearest(d, u, k, unew, NULL);
+  for (long i = 0; i < o->n; i++) {
+    double ui[KV_EVAL_MAXD];
+    kv_eval_space_unmap(&o->sp, 1, o->X + i * d, ui);
+    best = fmin(best, kv_acq_nearest(d, u, 1, ui, NULL));
+  }
+  return best;
+}
+
+/* The best of 1000 d seeded random unit points farther than KV_OPT_AWAY from every run (u);
+ * KV_ERR_NOT_CONVERGED when none is (the box is full). */
+static int away_from_runs(const opt *o, const kv_acq *a, const double *unew, long k,
+                          unsigned long seed, double *u) {
+  int d = o->sp.d;
+  long M = 1000L * d;
+  double c[KV_EVAL_MAXD], best = -INFINITY;
+  gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+  if (!r) {
+    return KV_ERROR(KV_ERR_NOMEM, "optimize: out of memory");
+  }
+  gsl_rng_set(r, seed);
+  int rc = KV_OK;
+  for (long m = 0; m < M && rc == KV_OK; m++) {
+    for (int j = 0; j < d; j++) {
+      c[j] = gsl_rng_uniform(r);
+    }
+    double v;
+    if (nearest_run(o, unew, k, c) < KV_OPT_AWAY) {
+      continue;
+    }
+    rc = kv_acq_eval(a, c, &v, NULL, NULL);
+    if (rc == KV_OK && v > best) {
+      best = v;
+      memcpy(u, c, (size_t)d * sizeof *u);
+    }
+  }
+  gsl_rng_free(r);
+  return rc != KV_OK ? rc : best > -INFINITY ? KV_OK : KV_ERR_NOT_CONVERGED;
+}
+
 /* The next q points (rank 0): the acquisition's maximiser, then the constant liar (the
  * objective's liar the best value so far, each constraint's its prediction) for the others. */
 static int propose(const opt *o, long q, double *unew, double *ei_first, int *dup) {
@@ -365,20 +416,18 @@ static int propose(const opt *o, long q, double *unew, double *ei_first, int *du
       rc = kv_acq_maximize(&a, d, o->p.global, evals, o->p.seed + (unsigned long)(o->n + k),
                            ibest >= 0 ? start : NULL, ibest >= 0, u, &val);
     }
+    if (rc == KV_OK && nearest_run(o, unew, k, u) < KV_OPT_SAME) {
+      /* The maximiser sits on a point already run (a GP with a nugget keeps some EI there): the
+       * best candidate of a random cloud away from the runs instead. */
+      rc = away_from_runs(o, &a, unew, k, o->p.seed + 31UL * (unsigned long)(o->n + k), u);
+      *dup |= rc == KV_ERR_NOT_CONVERGED;
+      rc = rc == KV_ERR_NOT_CONVERGED ? KV_OK : rc;
+    }
     if (rc == KV_OK) {
       rc = kv_acq_eval(&a, u, &val, &lei, NULL);
     }
     if (rc == KV_OK && k == 0) {
       *ei_first = exp(lei);
-      /* A maximiser on a point already run adds nothing: converged. */
-      for (long i = 0; i < o->n; i++) {
-        double ui[KV_EVAL_MAXD], dist = 0.0;
-        kv_eval_space_unmap(&o->sp, 1, o->X + i * d, ui);
-        for (int j = 0; j < d; j++) {
-          dist += (ui[j] - u[j]) * (ui[j] - u[j]);
-        }
-        *dup |= sqrt(dist) < KV_OPT_SAME;
-      }
     }
     yl[k] = isfinite(lie) ? lie : 0.0;
     for (int c = 0; c < o->p.ncon && rc == KV_OK; c++) {

@@ -27,6 +27,7 @@ typedef struct {
   int maximize;
   long initial, budget, batch; /* 0: default (max(6, 3d)), budget, rank groups */
   int acquisition;             /* KV_ACQ_EI or KV_ACQ_LCB                        */
+  int log;                     /* model log(response)                            */
   double kappa, tolerance, wall;
   int ntarget; /* calibration: the objective is sum ((r_k - t_k) / |t_k|)^2 ("misfit") */
   char target_name[KV_ACQ_MAXCON][256];
