@@ -8,7 +8,7 @@ _kelvin() {
     case ${COMP_WORDS[i]} in -*) ;; *) cmd=${COMP_WORDS[i]}; break ;; esac
   done
   if [ -z "$cmd" ]; then
-    COMPREPLY=($(compgen -W "run sweep fit predict validate pipeline sensitivity optimize plot info compare --verbose --quiet --version --help" -- "$cur"))
+    COMPREPLY=($(compgen -W "run sweep fit predict validate pipeline sensitivity optimize adapt plot info compare --verbose --quiet --version --help" -- "$cur"))
     return
   fi
   case $prev in
