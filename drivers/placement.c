@@ -350,8 +350,7 @@ static int write_results(const place *pl, const kv_placement_result *r, long nse
   }
   KV_CHECK(kv_textfile_commit(f, tmp, path));
   snprintf(path, sizeof path, "%s/effects.png", r->dir);
-  kv_plot_opts o = {0,   0, "one element per site: effect", "change", "x",
-                    "y", 1};
+  kv_plot_opts o = {0, 0, "one element per site: effect", "change", "x", "y", 1};
   double xs[KV_PLACE_MAXSITES], ys[KV_PLACE_MAXSITES];
   for (int i = 0; i < pl->p->sites[0]; i++) {
     xs[i] = r->site_x[i];
