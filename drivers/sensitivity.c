@@ -158,6 +158,10 @@ static int sobol_surrogate(const kv_surrogate *s, const kv_sensitivity_params *p
   }
   r->mean = mean / (double)(N * r->m);
   r->var = vtot / (double)r->m;
+  if (r->m == 1 && kv_surrogate_type_get(s)->sobol) {
+    KV_CHECK(kv_surrogate_sobol(s, r->aS1, r->aST));
+    r->analytic = 1;
+  }
   if (p->bootstrap >= 2 && r->m == 1) {
     KV_CHECK(kv_sobol_bootstrap(N, d, *Y, p->estimator, (int)p->bootstrap, p->level, p->seed + 7,
                                 r->S1lo, r->S1hi, r->STlo, r->SThi));
@@ -252,9 +256,10 @@ static int write_csv(const kv_sensitivity_result *r) {
     fputs("input,mu,mu_star,sigma\n", f);
   } else {
     fputs("input,S1,S1_lo,S1_hi,ST,ST_lo,ST_hi", f);
-    fputs(r->dcases ? ",direct_S1,direct_S1_lo,direct_S1_hi,direct_ST,direct_ST_lo,direct_ST_hi\n"
-                    : "\n",
+    fputs(r->dcases ? ",direct_S1,direct_S1_lo,direct_S1_hi,direct_ST,direct_ST_lo,direct_ST_hi"
+                    : "",
           f);
+    fputs(r->analytic ? ",analytic_S1,analytic_ST\n" : "\n", f);
   }
   for (int j = 0; j < r->sp.d; j++) {
     fputs(r->sp.name[j], f);
@@ -268,6 +273,10 @@ static int write_csv(const kv_sensitivity_result *r) {
                             r->dS1hi[j], r->dST[j],  r->dSTlo[j], r->dSThi[j]};
       for (int k = 0; k < (r->dcases ? 12 : 6); k++) {
         csv_num(f, v[k]);
+      }
+      if (r->analytic) {
+        csv_num(f, r->aS1[j]);
+        csv_num(f, r->aST[j]);
       }
     }
     fputc('\n', f);
@@ -324,6 +333,8 @@ static int write_h5(const kv_sensitivity_result *r, const kv_surrogate *s,
               {"direct_S1_hi", r->dS1hi, r->dcases > 0},
               {"direct_ST_lo", r->dSTlo, r->dcases > 0},
               {"direct_ST_hi", r->dSThi, r->dcases > 0},
+              {"analytic_S1", r->aS1, r->analytic},
+              {"analytic_ST", r->aST, r->analytic},
               {"mu", r->mu, r->method},
               {"mu_star", r->mustar, r->method},
               {"sigma", r->sigma, r->method}};
@@ -419,6 +430,13 @@ void kv_sensitivity_print(const kv_sensitivity_result *r, FILE *f) {
   for (int j = 0; j < r->sp.d; j++) {
     fprintf(f, "  %-28s %8.4f [%8.4f, %8.4f] %8.4f [%8.4f, %8.4f]\n", r->sp.name[j], r->S1[j],
             r->S1lo[j], r->S1hi[j], r->ST[j], r->STlo[j], r->SThi[j]);
+  }
+  if (r->analytic) {
+    fprintf(f, "in closed form (the %s's coefficients, inputs uniform over its training box):\n",
+            "surrogate");
+    for (int j = 0; j < r->sp.d; j++) {
+      fprintf(f, "  %-28s %8.4f %19s %8.4f\n", r->sp.name[j], r->aS1[j], "", r->aST[j]);
+    }
   }
   if (r->dcases) {
     fprintf(f, "by the full solver (%ld runs):\n", r->dcases);

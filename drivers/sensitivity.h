@@ -52,6 +52,9 @@ typedef struct {
   long dcases;
   double dS1[KV_EVAL_MAXD], dST[KV_EVAL_MAXD], dS1lo[KV_EVAL_MAXD], dS1hi[KV_EVAL_MAXD],
       dSTlo[KV_EVAL_MAXD], dSThi[KV_EVAL_MAXD];
+  /* Closed-form indices of the kind over its training box (poly), when it has them. */
+  int analytic;
+  double aS1[KV_EVAL_MAXD], aST[KV_EVAL_MAXD];
   /* Morris: per input, in output units per range of the input. */
   double mu[KV_EVAL_MAXD], mustar[KV_EVAL_MAXD], sigma[KV_EVAL_MAXD];
   char dir[4096]; /* where the files went */

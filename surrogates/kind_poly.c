@@ -245,6 +245,44 @@ static int poly_predict(const kv_surrogate *s, const double *X, long n, double *
   return rc;
 }
 
+/* Legendre products are orthogonal under the uniform measure on the box, with E[P_k(u)^2] = 1 /
+ * (2k + 1): the variance splits term by term (a polynomial chaos expansion; Sudret 2008). */
+static int poly_sobol(const kv_surrogate *s, double *S1, double *ST) {
+  const poly_model *m = (const poly_model *)s;
+  const kv_polybasis *b = &m->basis;
+  const double *c = kv_lsq_coef(m->lsq);
+  double V = 0.0;
+  for (int j = 0; j < b->d; j++) {
+    S1[j] = ST[j] = 0.0;
+  }
+  for (int t = 0; t < b->nterms; t++) {
+    const int *pw = b->pow + (long)t * b->d;
+    double e = c[t] * c[t];
+    int nz = 0, last = 0;
+    for (int j = 0; j < b->d; j++) {
+      e /= 2.0 * pw[j] + 1.0;
+      nz += pw[j] > 0;
+      last = pw[j] > 0 ? j : last;
+    }
+    if (nz == 0) {
+      continue;
+    }
+    V += e;
+    S1[last] += nz == 1 ? e : 0.0;
+    for (int j = 0; j < b->d; j++) {
+      ST[j] += pw[j] > 0 ? e : 0.0;
+    }
+  }
+  if (!(V > 0.0)) {
+    return KV_ERROR(KV_ERR_NUMERIC, "poly: the polynomial is constant (no variance to share)");
+  }
+  for (int j = 0; j < b->d; j++) {
+    S1[j] /= V;
+    ST[j] /= V;
+  }
+  return KV_OK;
+}
+
 static int poly_loo(const kv_surrogate *s, double *mean, double *var) {
   const poly_model *m = (const poly_model *)s;
   if (!m->y || m->n != kv_lsq_size(m->lsq)) {
@@ -368,6 +406,7 @@ const kv_surrogate_type kv_surrogate_poly = {
     .free = poly_free,
     .training_y = poly_training_y,
     .loo = poly_loo,
+    .sobol = poly_sobol,
     .warm_state = poly_warm_state,
     .warm_params = poly_warm_params,
 };

@@ -203,6 +203,14 @@ int kv_surrogate_outside(const kv_surrogate *s, long m, const double *X, char *f
   return count;
 }
 
+int kv_surrogate_sobol(const kv_surrogate *s, double *S1, double *ST) {
+  if (!s->type->sobol) {
+    return KV_ERROR(KV_ERR_UNSUPPORTED, "surrogate %s: no closed-form Sobol indices",
+                    s->type->name);
+  }
+  return s->type->sobol(s, S1, ST);
+}
+
 const double *kv_surrogate_box(const kv_surrogate *s) {
   return s->box;
 }

@@ -73,6 +73,9 @@ typedef struct kv_surrogate_type {
    * them (malloc'd like params_create's; freed by params_free). Not collective. */
   int (*warm_state)(const kv_surrogate *s, double *state, int *n);
   int (*warm_params)(const void *params, const double *state, int n, void **out);
+  /* Optional: first-order and total Sobol indices (ninputs each) in closed form, for inputs
+   * independent and uniform over the training box (poly: from its Legendre coefficients). */
+  int (*sobol)(const kv_surrogate *s, double *S1, double *ST);
   /* 1: the kind selects among the others (auto): its keys are theirs too. */
   int selects;
 } kv_surrogate_type;
@@ -188,6 +191,10 @@ int kv_surrogate_interval(const kv_surrogate *s, long m, const double *X, double
  * the training data); flags (m, may be NULL) gets 1 for those. 0 for models without a box
  * (files of older versions, kinds without inputs). Not collective. */
 int kv_surrogate_outside(const kv_surrogate *s, long m, const double *X, char *flags);
+
+/* The kind's closed-form Sobol indices over the training box (ninputs each);
+ * KV_ERR_UNSUPPORTED for kinds without them. Not collective. */
+int kv_surrogate_sobol(const kv_surrogate *s, double *S1, double *ST);
 
 /* The training box, 2 x ninputs (minima then maxima), or NULL. Borrowed. */
 const double *kv_surrogate_box(const kv_surrogate *s);
