@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make test-asan, part 1: the ASan + UBSan build (build-asan/) over the C unit and MPI tests, a
 # representative set of CLI runs (every model, MPI sweeps, every surrogate kind, predict,
-# validate, info, compare, plot) and the bad-input and corrupt-file corpora (tests/cli/test_cli.sh,
+# validate, info, compare, plot, sensitivity, optimize, adapt) and the bad-input and corrupt-file corpora (tests/cli/test_cli.sh,
 # tests/reliability/test_corrupt.py, test_paths.py). Every report is written to a log and
 # attributed (attribute.py): a finding in kelvin's code fails; HDF5 1.10's own out-of-bounds
 # reads on corrupt files happen inside the probe process (kv_h5_probe), which dies in place of
@@ -112,6 +112,14 @@ step external-sweep env SIMSTATE="$W" /usr/bin/python3 tests/external/test_exter
 step external-kill /usr/bin/python3 tests/external/test_external_kill.py
 step files-pcagp /usr/bin/python3 tests/interop/test_files_pcagp.py
 step climatebench /usr/bin/python3 tests/interop/test_climatebench.py
+# Decisions: sensitivity (estimators, direct runs, field maps), placement search, a short EGO and
+# a short sequential design.
+step decisions-sensitivity /usr/bin/python3 tests/decisions/test_sensitivity.py
+step decisions-placement /usr/bin/python3 tests/decisions/test_placement.py
+step optimize-branin "$KELVIN" -q optimize examples/external/branin.ini optimize.budget=14 \
+  sweep.dir="$W/branin" optimize.constraints="branin <= 300"
+step adapt-heat "$KELVIN" -q adapt configs/decide_adapt.ini adapt.budget=10 adapt.holdout=6 \
+  sweep.dir="$W/adapt"
 
 # The corpora: bad input and corrupt files.
 step corpus-bad-input bash tests/cli/test_cli.sh
