@@ -599,7 +599,7 @@ static int moe_fit(const kv_dataset *ds, const void *params, kv_surrogate **out)
 static int moe_predict(const kv_surrogate *s, const double *X, long n, double *mean, double *var) {
   const moe_model *m = (const moe_model *)s;
   int d = m->d, K = m->K;
-  double *U = malloc((size_t)n * d * sizeof *U), *G = malloc((size_t)n * K * sizeof *G);
+  double *U = calloc((size_t)n * d, sizeof *U), *G = malloc((size_t)n * K * sizeof *G);
   double *mk = malloc(2 * (size_t)n * sizeof *mk);
   int rc = U && G && mk ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "moe: out of memory");
   if (rc == KV_OK) {
