@@ -1,5 +1,9 @@
 #include "drivers/sensitivity.h"
 
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +43,11 @@ const kv_config_key kv_sensitivity_keys[] = {
      "also estimate the indices by the full solver (a pick-freeze design through the task farm)"},
     {"sensitivity.direct_samples", KV_CFG_INT, "64", NULL, 2, 1000000,
      "base size of the full solver's design (N (d + 2) runs)"},
+    {"sensitivity.draws", KV_CFG_INT, "20", NULL, 0, 10000,
+     "kinds with posterior draws (gp): indices of this many draws of the surrogate, for the "
+     "spread its own uncertainty gives (0: none)"},
+    {"sensitivity.draw_samples", KV_CFG_INT, "128", NULL, 2, 100000,
+     "base size of the design the draws are made on (N (d + 2) points, joint: O(points^3))"},
     {"sensitivity.dir", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
      "where sensitivity.csv/.h5/.png and the direct runs go (default: beside the model file)"},
     {NULL, 0, NULL, NULL, KV_CFG_NORANGE, NULL},
@@ -69,6 +78,8 @@ int kv_sensitivity_params_from_config(const kv_config *cfg, kv_sensitivity_param
   }
   KV_CHECK(kv_config_get_bool(cfg, "sensitivity.direct", &p->direct));
   KV_CHECK(kv_config_get_int(cfg, "sensitivity.direct_samples", 2, 1000000, &p->direct_samples));
+  KV_CHECK(kv_config_get_int(cfg, "sensitivity.draws", 0, 10000, &p->draws));
+  KV_CHECK(kv_config_get_int(cfg, "sensitivity.draw_samples", 2, 100000, &p->draw_samples));
   const char *v = kv_config_value(cfg, "sensitivity.dir");
   if (v) {
     snprintf(p->dir, sizeof p->dir, "%s", v);
@@ -123,6 +134,9 @@ static void aggregate(long N, int d, long m, const double *Y, const double *S1, 
   *vtot = wsum;
 }
 
+static int sobol_draws(const kv_surrogate *s, const kv_sensitivity_params *p,
+                       kv_sensitivity_result *r);
+
 /* Sobol indices of the surrogate (rank 0). U, Y: the design and outputs (kept for the file);
  * S1m, STm: per output (m x d). */
 static int sobol_surrogate(const kv_surrogate *s, const kv_sensitivity_params *p,
@@ -158,6 +172,9 @@ static int sobol_surrogate(const kv_surrogate *s, const kv_sensitivity_params *p
   }
   r->mean = mean / (double)(N * r->m);
   r->var = vtot / (double)r->m;
+  if (r->m == 1 && p->draws >= 2 && kv_surrogate_type_get(s)->draw) {
+    KV_CHECK(sobol_draws(s, p, r));
+  }
   if (r->m == 1 && kv_surrogate_type_get(s)->sobol) {
     KV_CHECK(kv_surrogate_sobol(s, r->aS1, r->aST));
     r->analytic = 1;
@@ -167,6 +184,75 @@ static int sobol_surrogate(const kv_surrogate *s, const kv_sensitivity_params *p
                                 r->S1lo, r->S1hi, r->STlo, r->SThi));
   }
   return KV_OK;
+}
+
+/* The spread of the indices over posterior draws of the surrogate (rank 0): each draw is one
+ * plausible function; its indices on a design of p->draw_samples base points, less those of the
+ * mean function there, added to the main estimate; their central interval of level p->level. */
+static int sobol_draws(const kv_surrogate *s, const kv_sensitivity_params *p,
+                       kv_sensitivity_result *r) {
+  int d = r->sp.d, T = (int)p->draws;
+  long N = p->draw_samples, n = N * (d + 2);
+  double *U = malloc((size_t)n * (size_t)d * sizeof *U), *X = malloc((size_t)n * d * sizeof *X);
+  double *z = malloc((size_t)T * (size_t)n * sizeof *z), *Y = malloc((size_t)T * n * sizeof *Y);
+  double *S = malloc((size_t)T * 2 * (size_t)d * sizeof *S), *col = malloc((size_t)T * sizeof *col);
+  gsl_rng *g = gsl_rng_alloc(gsl_rng_mt19937);
+  int rc = U && X && z && Y && S && col && g
+               ? kv_sobol_design(N, d, p->seed + 3, p->qmc, U)
+               : KV_ERROR(KV_ERR_NOMEM, "sensitivity: out of memory for %ld x %d draws", n, T);
+  if (rc == KV_OK) {
+    gsl_rng_set(g, p->seed + 5);
+    for (long k = 0; k < (long)T * n; k++) {
+      z[k] = gsl_ran_ugaussian(g);
+    }
+    kv_eval_space_map(&r->sp, n, U, X);
+  }
+  /* The indices of the mean function on the same design: a draw's departure from them is the
+   * surrogate's own uncertainty, the design's sampling error cancelling (Marrel et al. 2009);
+   * the interval is that departure's around the main estimate. */
+  double m1[KV_EVAL_MAXD], mT[KV_EVAL_MAXD];
+  if (rc == KV_OK) {
+    rc = kv_surrogate_predict(s, n, X, Y + (long)(T - 1) * n, NULL);
+  }
+  if (rc == KV_OK &&
+      kv_sobol_indices(N, d, 1, Y + (long)(T - 1) * n, p->estimator, NULL, m1, mT) != KV_OK) {
+    rc = KV_ERROR(KV_ERR_NUMERIC, "sensitivity: the surrogate's mean does not vary");
+  }
+  if (rc == KV_OK) {
+    rc = kv_surrogate_draw(s, n, X, T, z, Y);
+  }
+  int used = 0;
+  for (int t = 0; rc == KV_OK && t < T; t++) {
+    double *a1 = S + used * 2 * d, *aT = a1 + d;
+    if (kv_sobol_indices(N, d, 1, Y + (long)t * n, p->estimator, NULL, a1, aT) == KV_OK) {
+      for (int k = 0; k < d; k++) {
+        a1[k] += r->S1[k] - m1[k];
+        aT[k] += r->ST[k] - mT[k];
+      }
+      used++;
+    }
+    kv_error_clear();
+  }
+  double a = 0.5 * (1.0 - p->level);
+  for (int k = 0; rc == KV_OK && used >= 2 && k < 2 * d; k++) {
+    for (int t = 0; t < used; t++) {
+      col[t] = S[t * 2 * d + k];
+    }
+    gsl_sort(col, 1, (size_t)used);
+    double lo = gsl_stats_quantile_from_sorted_data(col, 1, (size_t)used, a);
+    double hi = gsl_stats_quantile_from_sorted_data(col, 1, (size_t)used, 1.0 - a);
+    (k < d ? r->gS1lo : r->gSTlo)[k % d] = lo;
+    (k < d ? r->gS1hi : r->gSThi)[k % d] = hi;
+  }
+  r->ndraws = rc == KV_OK ? used : 0;
+  gsl_rng_free(g);
+  free(U);
+  free(X);
+  free(z);
+  free(Y);
+  free(S);
+  free(col);
+  return rc;
 }
 
 /* The same indices by the full solver: a smaller design run through the task farm. Collective. */
@@ -259,6 +345,7 @@ static int write_csv(const kv_sensitivity_result *r) {
     fputs(r->dcases ? ",direct_S1,direct_S1_lo,direct_S1_hi,direct_ST,direct_ST_lo,direct_ST_hi"
                     : "",
           f);
+    fputs(r->ndraws ? ",draws_S1_lo,draws_S1_hi,draws_ST_lo,draws_ST_hi" : "", f);
     fputs(r->analytic ? ",analytic_S1,analytic_ST\n" : "\n", f);
   }
   for (int j = 0; j < r->sp.d; j++) {
@@ -273,6 +360,12 @@ static int write_csv(const kv_sensitivity_result *r) {
                             r->dS1hi[j], r->dST[j],  r->dSTlo[j], r->dSThi[j]};
       for (int k = 0; k < (r->dcases ? 12 : 6); k++) {
         csv_num(f, v[k]);
+      }
+      if (r->ndraws) {
+        csv_num(f, r->gS1lo[j]);
+        csv_num(f, r->gS1hi[j]);
+        csv_num(f, r->gSTlo[j]);
+        csv_num(f, r->gSThi[j]);
       }
       if (r->analytic) {
         csv_num(f, r->aS1[j]);
@@ -333,6 +426,10 @@ static int write_h5(const kv_sensitivity_result *r, const kv_surrogate *s,
               {"direct_S1_hi", r->dS1hi, r->dcases > 0},
               {"direct_ST_lo", r->dSTlo, r->dcases > 0},
               {"direct_ST_hi", r->dSThi, r->dcases > 0},
+              {"draws_S1_lo", r->gS1lo, r->ndraws > 0},
+              {"draws_S1_hi", r->gS1hi, r->ndraws > 0},
+              {"draws_ST_lo", r->gSTlo, r->ndraws > 0},
+              {"draws_ST_hi", r->gSThi, r->ndraws > 0},
               {"analytic_S1", r->aS1, r->analytic},
               {"analytic_ST", r->aST, r->analytic},
               {"mu", r->mu, r->method},
@@ -430,6 +527,14 @@ void kv_sensitivity_print(const kv_sensitivity_result *r, FILE *f) {
   for (int j = 0; j < r->sp.d; j++) {
     fprintf(f, "  %-28s %8.4f [%8.4f, %8.4f] %8.4f [%8.4f, %8.4f]\n", r->sp.name[j], r->S1[j],
             r->S1lo[j], r->S1hi[j], r->ST[j], r->STlo[j], r->SThi[j]);
+  }
+  if (r->ndraws) {
+    fprintf(f, "the surrogate's own uncertainty, over %ld posterior draws (S1 and ST intervals):\n",
+            r->ndraws);
+    for (int j = 0; j < r->sp.d; j++) {
+      fprintf(f, "  %-28s %8s [%8.4f, %8.4f] %8s [%8.4f, %8.4f]\n", r->sp.name[j], "", r->gS1lo[j],
+              r->gS1hi[j], "", r->gSTlo[j], r->gSThi[j]);
+    }
   }
   if (r->analytic) {
     fprintf(f, "in closed form (the %s's coefficients, inputs uniform over its training box):\n",

@@ -31,6 +31,8 @@ typedef struct {
   long trajectories;   /* Morris r                                              */
   long levels;         /* Morris grid levels p                                  */
   int direct;          /* also by the full solver                               */
+  long draws;          /* posterior draws (kinds with draws: gp; 0: none)        */
+  long draw_samples;   /* base size of the design the draws are made on          */
   long direct_samples; /* its base size                                        */
   char dir[4096];      /* where the results go ("": beside the model file)     */
 } kv_sensitivity_params;
@@ -52,6 +54,10 @@ typedef struct {
   long dcases;
   double dS1[KV_EVAL_MAXD], dST[KV_EVAL_MAXD], dS1lo[KV_EVAL_MAXD], dS1hi[KV_EVAL_MAXD],
       dSTlo[KV_EVAL_MAXD], dSThi[KV_EVAL_MAXD];
+  /* The spread over the surrogate's posterior draws (gp): the central `level` interval of each
+   * index over ndraws draws, each a whole function on a smaller design. */
+  long ndraws;
+  double gS1lo[KV_EVAL_MAXD], gS1hi[KV_EVAL_MAXD], gSTlo[KV_EVAL_MAXD], gSThi[KV_EVAL_MAXD];
   /* Closed-form indices of the kind over its training box (poly), when it has them. */
   int analytic;
   double aS1[KV_EVAL_MAXD], aST[KV_EVAL_MAXD];

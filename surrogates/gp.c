@@ -12,69 +12,6 @@
 #include "surrogates/bfgs.h"
 #include "surrogates/polybasis.h"
 
-static const char *const kernel_names[] = {"se", "matern32", "matern52"};
-
-const char *kv_kernel_name(kv_kernel k) {
-  return (int)k >= 0 && (int)k < 3 ? kernel_names[k] : "?";
-}
-
-int kv_kernel_from_name(const char *name) {
-  for (int k = 0; k < 3; k++) {
-    if (strcmp(name, kernel_names[k]) == 0) {
-      return k;
-    }
-  }
-  return -1;
-}
-
-void kv_gp_options_default(kv_gp_options *o) {
-  memset(o, 0, sizeof *o);
-  o->kernel = KV_KERNEL_MATERN52;
-  o->normalize = 1;
-  o->alpha = 1e-10;
-  o->fit_noise = 1;
-  o->noise = 1e-2;
-  o->length_lo = 1e-3;
-  o->length_hi = 1e3;
-  o->signal_lo = 1e-5;
-  o->signal_hi = 1e5;
-  o->noise_lo = 1e-10;
-  o->noise_hi = 10.0;
-  o->restarts = 2;
-  o->seed = 1;
-  o->max_iter = 200;
-  o->trend = 0;
-  o->prior = 0;
-  o->prior_length = 0.5;
-  o->prior_length_sd = 1.0;
-  o->prior_noise = 1e-2;
-  o->prior_noise_sd = 2.0;
-}
-
-int kv_gp_log_inputs(kv_gp_options *o, int d, char *const *names) {
-  memset(o->log_input, 0, sizeof o->log_input);
-  char buf[512];
-  snprintf(buf, sizeof buf, "%s", o->log_names);
-  char *save = NULL;
-  for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-    int k = 0;
-    while (k < d && k < 64 && strcmp(names[k], tok) != 0) {
-      k++;
-    }
-    if (k == d || k == 64) {
-      char all[1024] = "";
-      for (int j = 0; j < d; j++) {
-        size_t len = strlen(all);
-        snprintf(all + len, sizeof all - len, "%s%s", j ? ", " : "", names[j]);
-      }
-      return KV_ERROR(KV_ERR_CONFIG, "surrogate.log_inputs: '%s' is not an input (inputs: %s)", tok,
-                      all);
-    }
-    o->log_input[k] = 1;
-  }
-  return KV_OK;
-}
-
 struct kv_gp {
   kv_gp_options o;
   long n;
@@ -743,6 +680,71 @@ int kv_gp_predict(const kv_gp *g, long m, const double *Xs, double *mean, double
   free(xs);
   free(U);
   return KV_OK;
+}
+
+int kv_gp_draw(const kv_gp *g, long m, const double *Xs, int ndraws, const double *z, double *out) {
+  if (!g->factored || m < 1 || ndraws < 1) {
+    return KV_ERROR(KV_ERR_INVALID, "gp: draws need a fitted GP, points and draws");
+  }
+  long n = g->n;
+  int d = g->d;
+  double s2 = exp(g->theta[d]);
+  /* ks holds K* (n x m), then the factor of C (m x m). */
+  double *mean = malloc((size_t)m * sizeof *mean);
+  double *ks = malloc((size_t)(n > m ? n : m) * (size_t)m * sizeof *ks);
+  double *zs = malloc((size_t)m * (size_t)d * sizeof *zs), *C = malloc((size_t)m * m * sizeof *C);
+  int rc = mean && ks && zs && C ? kv_gp_predict(g, m, Xs, mean, NULL, 0)
+                                 : KV_ERROR(KV_ERR_NOMEM, "gp: out of memory for draws");
+  for (long b = 0; rc == KV_OK && b < m; b++) {
+    for (int k = 0; k < d; k++) {
+      zs[b * d + k] = scaled(g, k, Xs[b * d + k]) * exp(-g->theta[k]);
+    }
+  }
+  for (long b = 0; rc == KV_OK && b < m; b++) {
+    for (long i = 0; i < n; i++) {
+      double f, h;
+      kfun(g->o.kernel, dist2(g->z + i * d, zs + b * d, d), &f, &h);
+      ks[b * n + i] = s2 * f;
+    }
+    for (long a = 0; a <= b; a++) {
+      double f, h;
+      kfun(g->o.kernel, dist2(zs + a * d, zs + b * d, d), &f, &h);
+      C[a + b * m] = C[b + a * m] = s2 * f;
+    }
+  }
+  if (rc == KV_OK) {
+    /* C = K** - (L^-1 K*)^T (L^-1 K*): the latent posterior, given the trend's coefficients. */
+    cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)n, (int)m,
+                1.0, g->L, (int)n, ks, (int)n);
+    cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, (int)m, (int)n, -1.0, ks, (int)n, 1.0, C,
+                (int)m);
+    lapack_int info = 1;
+    /* Points close together make C singular to rounding: a jitter that grows until it factors. */
+    for (double jit = 1e-10; info != 0 && jit < 1e-2; jit *= 100.0) {
+      memcpy(ks, C, (size_t)m * m * sizeof *C);
+      for (long a = 0; a < m; a++) {
+        ks[a + a * m] += jit * s2;
+      }
+      info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', (lapack_int)m, ks, (lapack_int)m);
+    }
+    rc = info == 0 ? KV_OK
+                   : KV_ERROR(KV_ERR_NUMERIC,
+                              "gp: the posterior covariance of %ld points does "
+                              "not factor",
+                              m);
+  }
+  for (int t = 0; rc == KV_OK && t < ndraws; t++) {
+    memcpy(zs, z + (long)t * m, (size_t)m * sizeof *zs);
+    cblas_dtrmv(CblasColMajor, CblasLower, CblasNoTrans, CblasNonUnit, (int)m, ks, (int)m, zs, 1);
+    for (long a = 0; a < m; a++) {
+      out[(long)t * m + a] = mean[a] + zs[a] * g->ystd;
+    }
+  }
+  free(mean);
+  free(ks);
+  free(zs);
+  free(C);
+  return rc;
 }
 
 int kv_gp_loo(const kv_gp *g, double *mean, double *var) {

@@ -120,6 +120,12 @@ int kv_gp_predict(const kv_gp *g, long m, const double *Xs, double *mean, double
  * would. Allocates an n x n work matrix. */
 int kv_gp_loo(const kv_gp *g, double *mean, double *var);
 
+/* ndraws joint draws of the latent function at the m points Xs (m x d, raw units) from the
+ * posterior (given the trend's coefficients; a jitter keeps the covariance factorable), made from
+ * the caller's standard normal numbers z (ndraws x m): out gets ndraws x m values in data units.
+ * O(m^3): for a few thousand points at most. Not collective. */
+int kv_gp_draw(const kv_gp *g, long m, const double *Xs, int ndraws, const double *z, double *out);
+
 /* The trend coefficients (NULL without a trend; kv_gp_ntrend of them). */
 int kv_gp_ntrend(const kv_gp *g);
 const double *kv_gp_beta(const kv_gp *g);

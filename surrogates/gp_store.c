@@ -284,3 +284,68 @@ void kv_gp_describe(const kv_gp *g, char *const *names, const char *what, FILE *
   }
   free(len);
 }
+
+/* ------------------------------------------------------------------ options */
+
+static const char *const kernel_names[] = {"se", "matern32", "matern52"};
+
+const char *kv_kernel_name(kv_kernel k) {
+  return (int)k >= 0 && (int)k < 3 ? kernel_names[k] : "?";
+}
+
+int kv_kernel_from_name(const char *name) {
+  for (int k = 0; k < 3; k++) {
+    if (strcmp(name, kernel_names[k]) == 0) {
+      return k;
+    }
+  }
+  return -1;
+}
+
+void kv_gp_options_default(kv_gp_options *o) {
+  memset(o, 0, sizeof *o);
+  o->kernel = KV_KERNEL_MATERN52;
+  o->normalize = 1;
+  o->alpha = 1e-10;
+  o->fit_noise = 1;
+  o->noise = 1e-2;
+  o->length_lo = 1e-3;
+  o->length_hi = 1e3;
+  o->signal_lo = 1e-5;
+  o->signal_hi = 1e5;
+  o->noise_lo = 1e-10;
+  o->noise_hi = 10.0;
+  o->restarts = 2;
+  o->seed = 1;
+  o->max_iter = 200;
+  o->trend = 0;
+  o->prior = 0;
+  o->prior_length = 0.5;
+  o->prior_length_sd = 1.0;
+  o->prior_noise = 1e-2;
+  o->prior_noise_sd = 2.0;
+}
+
+int kv_gp_log_inputs(kv_gp_options *o, int d, char *const *names) {
+  memset(o->log_input, 0, sizeof o->log_input);
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s", o->log_names);
+  char *save = NULL;
+  for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+    int k = 0;
+    while (k < d && k < 64 && strcmp(names[k], tok) != 0) {
+      k++;
+    }
+    if (k == d || k == 64) {
+      char all[1024] = "";
+      for (int j = 0; j < d; j++) {
+        size_t len = strlen(all);
+        snprintf(all + len, sizeof all - len, "%s%s", j ? ", " : "", names[j]);
+      }
+      return KV_ERROR(KV_ERR_CONFIG, "surrogate.log_inputs: '%s' is not an input (inputs: %s)", tok,
+                      all);
+    }
+    o->log_input[k] = 1;
+  }
+  return KV_OK;
+}

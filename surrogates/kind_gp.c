@@ -138,6 +138,17 @@ static int gp_predict(const kv_surrogate *s, const double *X, long n, double *me
   return rc;
 }
 
+/* Draws of the GP, taken back through the output transform value by value. */
+static int gp_draw(const kv_surrogate *s, long m, const double *X, int ndraws, const double *z,
+                   double *out) {
+  const gp_model *g = (const gp_model *)s;
+  KV_CHECK(kv_gp_draw(g->gp, m, X, ndraws, z, out));
+  for (long i = 0; g->tr.kind != KV_TRANSFORM_NONE && i < (long)ndraws * m; i++) {
+    out[i] = kv_transform_inverse(&g->tr, out[i]);
+  }
+  return KV_OK;
+}
+
 static int gp_interval(const kv_surrogate *s, const double *X, long n, double level, double *lo,
                        double *hi) {
   const gp_model *g = (const gp_model *)s;
@@ -280,6 +291,7 @@ const kv_surrogate_type kv_surrogate_gp = {
     .params_create = params_create,
     .fit = gp_fit,
     .predict = gp_predict,
+    .draw = gp_draw,
     .save = gp_save,
     .load = gp_load,
     .describe = gp_describe,

@@ -76,6 +76,10 @@ typedef struct kv_surrogate_type {
   /* Optional: first-order and total Sobol indices (ninputs each) in closed form, for inputs
    * independent and uniform over the training box (poly: from its Legendre coefficients). */
   int (*sobol)(const kv_surrogate *s, double *S1, double *ST);
+  /* Optional: ndraws joint draws of the (latent) posterior at the m points X of a scalar kind,
+   * from the caller's standard normals z (ndraws x m): out, ndraws x m. */
+  int (*draw)(const kv_surrogate *s, long m, const double *X, int ndraws, const double *z,
+              double *out);
   /* 1: the kind selects among the others (auto): its keys are theirs too. */
   int selects;
 } kv_surrogate_type;
@@ -195,6 +199,10 @@ int kv_surrogate_outside(const kv_surrogate *s, long m, const double *X, char *f
 /* The kind's closed-form Sobol indices over the training box (ninputs each);
  * KV_ERR_UNSUPPORTED for kinds without them. Not collective. */
 int kv_surrogate_sobol(const kv_surrogate *s, double *S1, double *ST);
+
+/* Joint posterior draws (the kind's draw; KV_ERR_UNSUPPORTED without one). Not collective. */
+int kv_surrogate_draw(const kv_surrogate *s, long m, const double *X, int ndraws, const double *z,
+                      double *out);
 
 /* The training box, 2 x ninputs (minima then maxima), or NULL. Borrowed. */
 const double *kv_surrogate_box(const kv_surrogate *s);
