@@ -23,8 +23,9 @@ const kv_config_key kv_adapt_keys[] = {
      "initial Latin hypercube size (0: max(6, 3 d))"},
     {"adapt.batch", KV_CFG_INT, "0", NULL, 0, 10000,
      "runs added per iteration, in parallel (0: the farm's rank groups)"},
-    {"adapt.criterion", KV_CFG_ENUM, "variance", "variance|loo", KV_CFG_NORANGE,
-     "where to run next: largest predictive variance, or largest LOO error x distance"},
+    {"adapt.criterion", KV_CFG_ENUM, "variance", "variance|imse|loo", KV_CFG_NORANGE,
+     "where to run next: largest predictive variance, largest integrated variance reduction "
+     "(gp), or largest LOO error x distance"},
     {"adapt.candidates", KV_CFG_INT, "0", NULL, 0, 100000000,
      "random candidate points per choice (0: 1000 d)"},
     {"adapt.holdout", KV_CFG_INT, "0", NULL, 0, 1000000,
@@ -42,7 +43,7 @@ int kv_adapt_params_from_config(const kv_config *cfg, kv_adapt_params *p) {
   KV_CHECK(kv_config_get_int(cfg, "adapt.budget", 2, 1000000, &p->budget));
   KV_CHECK(kv_config_get_int(cfg, "adapt.initial", 0, 1000000, &p->initial));
   KV_CHECK(kv_config_get_int(cfg, "adapt.batch", 0, 10000, &p->batch));
-  KV_CHECK(kv_config_get_enum(cfg, "adapt.criterion", "variance|loo", &p->criterion));
+  KV_CHECK(kv_config_get_enum(cfg, "adapt.criterion", "variance|imse|loo", &p->criterion));
   KV_CHECK(kv_config_get_int(cfg, "adapt.candidates", 0, 100000000, &p->candidates));
   KV_CHECK(kv_config_get_int(cfg, "adapt.holdout", 0, 1000000, &p->holdout));
   KV_CHECK(kv_config_get_int(cfg, "adapt.seed", 0, 4294967295L, &seed));
@@ -116,7 +117,7 @@ static int score(const adapt *a, const kv_surrogate *s, long M, const double *U,
   kv_dataset ds;
   memset(&ds, 0, sizeof ds);
   int rc = X && mean && var ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "adapt: out of memory");
-  int loo = a->p.criterion == 1 && kv_surrogate_type_get(s)->loo && m == 1;
+  int loo = a->p.criterion == 2 && kv_surrogate_type_get(s)->loo && m == 1;
   if (rc == KV_OK) {
     kv_eval_space_map(&a->sp, M, U, X);
     rc = kv_surrogate_predict(s, M, X, mean, var);
@@ -165,19 +166,74 @@ static int score(const adapt *a, const kv_surrogate *s, long M, const double *U,
   return rc;
 }
 
+/* Integrated variance reduction (rank 0): the candidate c that most lowers the posterior
+ * variance summed over reference points r, sum_r C(r, c)^2 / C(c, c) (Sacks et al. 1989), each
+ * choice conditioned into C for the next (exact for a GP with fixed hyperparameters). U holds
+ * the M candidates and then the reference points. */
+static int propose_imse(const adapt *a, const kv_surrogate *s, long q, long M, long R,
+                        const double *U, double *unew) {
+  int d = a->sp.d;
+  long m = M + R;
+  double *X = malloc((size_t)m * (size_t)d * sizeof *X), *mean = malloc((size_t)m * sizeof *mean);
+  double *C = malloc((size_t)m * (size_t)m * sizeof *C), *col = malloc((size_t)m * sizeof *col);
+  int rc = X && mean && C && col ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "adapt: out of memory");
+  if (rc == KV_OK) {
+    kv_eval_space_map(&a->sp, m, U, X);
+    rc = kv_surrogate_covariance(s, m, X, mean, C);
+  }
+  for (long k = 0; rc == KV_OK && k < q; k++) {
+    long ib = 0;
+    double best = -1.0;
+    for (long c = 0; c < M; c++) {
+      double v = C[c + c * m], red = 0.0;
+      for (long r = M; r < m && v > 0.0; r++) {
+        red += C[r + c * m] * C[r + c * m];
+      }
+      red = v > 0.0 ? red / v : 0.0;
+      if (red > best) {
+        best = red;
+        ib = c;
+      }
+    }
+    memcpy(unew + k * d, U + ib * d, (size_t)d * sizeof *unew);
+    double v = C[ib + ib * m];
+    memcpy(col, C + ib * m, (size_t)m * sizeof *col);
+    for (long j = 0; v > 0.0 && j < m; j++) {
+      for (long i = 0; i < m; i++) {
+        C[i + j * m] -= col[i] * col[j] / v;
+      }
+    }
+  }
+  free(X);
+  free(mean);
+  free(C);
+  free(col);
+  return rc;
+}
+
 /* The next q points (rank 0): the best-scoring candidates, kept apart by local penalisation. */
 static int propose(const adapt *a, const kv_surrogate *s, long q, long iter, double *unew) {
   int d = a->sp.d;
   long M = a->p.candidates > 0 ? a->p.candidates : 1000L * d;
-  double *U = malloc((size_t)M * (size_t)d * sizeof *U), *sc = malloc((size_t)M * sizeof *sc);
+  double *U = malloc(2 * (size_t)M * (size_t)d * sizeof *U), *sc = malloc((size_t)M * sizeof *sc);
   gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
   int rc = U && sc && r ? KV_OK : KV_ERROR(KV_ERR_NOMEM, "adapt: out of memory");
+  int imse = a->p.criterion == 1 && kv_surrogate_type_get(s)->covariance;
+  /* IMSE: a joint covariance of candidates and reference points, so fewer of each. */
+  long R = imse ? (M < 400 ? M : 400) : 0;
+  M = imse ? R : M;
   if (rc == KV_OK) {
     gsl_rng_set(r, a->p.seed * 7919UL + (unsigned long)iter);
-    for (long k = 0; k < M * d; k++) {
+    for (long k = 0; k < (M + R) * d; k++) {
       U[k] = gsl_rng_uniform(r);
     }
-    rc = score(a, s, M, U, sc);
+    rc = imse ? propose_imse(a, s, q, M, R, U, unew) : score(a, s, M, U, sc);
+  }
+  if (imse) {
+    gsl_rng_free(r);
+    free(U);
+    free(sc);
+    return rc;
   }
   double h = pow((double)(a->n + q), -1.0 / d);
   for (long k = 0; rc == KV_OK && k < q; k++) {

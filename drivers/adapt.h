@@ -4,6 +4,8 @@
  * surrogate's cross-validation, or a held-out set run once) is below adapt.tolerance or
  * adapt.budget runs are used. Criteria, each over a cloud of random candidates in the box:
  *   variance: the largest predictive variance (summed over a field's points);
+ *   imse:     the largest integrated variance reduction over reference points (kinds with a
+ *             posterior covariance: gp), the batch by conditioning on each choice;
  *   loo:      the largest leave-one-out error of the nearest run times the distance to it (the
  *             error spread over the region it speaks for; scalar kinds with closed-form LOO,
  *             others fall back to variance);

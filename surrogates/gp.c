@@ -682,19 +682,17 @@ int kv_gp_predict(const kv_gp *g, long m, const double *Xs, double *mean, double
   return KV_OK;
 }
 
-int kv_gp_draw(const kv_gp *g, long m, const double *Xs, int ndraws, const double *z, double *out) {
-  if (!g->factored || m < 1 || ndraws < 1) {
-    return KV_ERROR(KV_ERR_INVALID, "gp: draws need a fitted GP, points and draws");
+int kv_gp_covariance(const kv_gp *g, long m, const double *Xs, double *mean, double *C) {
+  if (!g->factored || m < 1) {
+    return KV_ERROR(KV_ERR_INVALID, "gp: a covariance needs a fitted GP and points");
   }
   long n = g->n;
   int d = g->d;
-  double s2 = exp(g->theta[d]);
-  /* ks holds K* (n x m), then the factor of C (m x m). */
-  double *mean = malloc((size_t)m * sizeof *mean);
-  double *ks = malloc((size_t)(n > m ? n : m) * (size_t)m * sizeof *ks);
-  double *zs = malloc((size_t)m * (size_t)d * sizeof *zs), *C = malloc((size_t)m * m * sizeof *C);
-  int rc = mean && ks && zs && C ? kv_gp_predict(g, m, Xs, mean, NULL, 0)
-                                 : KV_ERROR(KV_ERR_NOMEM, "gp: out of memory for draws");
+  double s2 = exp(g->theta[d]), y2 = g->ystd * g->ystd;
+  double *ks = malloc((size_t)n * (size_t)m * sizeof *ks);
+  double *zs = malloc((size_t)m * (size_t)d * sizeof *zs);
+  int rc = ks && zs ? kv_gp_predict(g, m, Xs, mean, NULL, 0)
+                    : KV_ERROR(KV_ERR_NOMEM, "gp: out of memory for a %ld-point covariance", m);
   for (long b = 0; rc == KV_OK && b < m; b++) {
     for (int k = 0; k < d; k++) {
       zs[b * d + k] = scaled(g, k, Xs[b * d + k]) * exp(-g->theta[k]);
@@ -709,41 +707,62 @@ int kv_gp_draw(const kv_gp *g, long m, const double *Xs, int ndraws, const doubl
     for (long a = 0; a <= b; a++) {
       double f, h;
       kfun(g->o.kernel, dist2(zs + a * d, zs + b * d, d), &f, &h);
-      C[a + b * m] = C[b + a * m] = s2 * f;
+      C[a + b * m] = s2 * f;
     }
   }
   if (rc == KV_OK) {
     /* C = K** - (L^-1 K*)^T (L^-1 K*): the latent posterior, given the trend's coefficients. */
     cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)n, (int)m,
                 1.0, g->L, (int)n, ks, (int)n);
-    cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, (int)m, (int)n, -1.0, ks, (int)n, 1.0, C,
+    cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (int)m, (int)n, -1.0, ks, (int)n, 1.0, C,
                 (int)m);
-    lapack_int info = 1;
-    /* Points close together make C singular to rounding: a jitter that grows until it factors. */
-    for (double jit = 1e-10; info != 0 && jit < 1e-2; jit *= 100.0) {
-      memcpy(ks, C, (size_t)m * m * sizeof *C);
-      for (long a = 0; a < m; a++) {
-        ks[a + a * m] += jit * s2;
+    for (long b = 0; b < m; b++) {
+      for (long a = 0; a <= b; a++) {
+        C[a + b * m] *= y2;
+        C[b + a * m] = C[a + b * m];
       }
-      info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', (lapack_int)m, ks, (lapack_int)m);
     }
-    rc = info == 0 ? KV_OK
-                   : KV_ERROR(KV_ERR_NUMERIC,
-                              "gp: the posterior covariance of %ld points does "
-                              "not factor",
-                              m);
+  }
+  free(ks);
+  free(zs);
+  return rc;
+}
+
+int kv_gp_draw(const kv_gp *g, long m, const double *Xs, int ndraws, const double *z, double *out) {
+  if (ndraws < 1) {
+    return KV_ERROR(KV_ERR_INVALID, "gp: draws need at least one draw");
+  }
+  double *mean = malloc((size_t)m * sizeof *mean), *C = malloc((size_t)m * m * sizeof *C);
+  double *F = malloc((size_t)m * m * sizeof *F), *w = malloc((size_t)m * sizeof *w);
+  int rc = mean && C && F && w ? kv_gp_covariance(g, m, Xs, mean, C)
+                               : KV_ERROR(KV_ERR_NOMEM, "gp: out of memory for draws");
+  double top = 0.0;
+  for (long a = 0; rc == KV_OK && a < m; a++) {
+    top = fmax(top, C[a + a * m]);
+  }
+  lapack_int info = 1;
+  /* Points close together make C singular to rounding: a jitter that grows until it factors. */
+  for (double jit = 1e-10; rc == KV_OK && info != 0 && jit < 1e-2; jit *= 100.0) {
+    memcpy(F, C, (size_t)m * m * sizeof *C);
+    for (long a = 0; a < m; a++) {
+      F[a + a * m] += jit * (top > 0.0 ? top : 1.0);
+    }
+    info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', (lapack_int)m, F, (lapack_int)m);
+  }
+  if (rc == KV_OK && info != 0) {
+    rc = KV_ERROR(KV_ERR_NUMERIC, "gp: the posterior covariance of %ld points does not factor", m);
   }
   for (int t = 0; rc == KV_OK && t < ndraws; t++) {
-    memcpy(zs, z + (long)t * m, (size_t)m * sizeof *zs);
-    cblas_dtrmv(CblasColMajor, CblasLower, CblasNoTrans, CblasNonUnit, (int)m, ks, (int)m, zs, 1);
+    memcpy(w, z + (long)t * m, (size_t)m * sizeof *w);
+    cblas_dtrmv(CblasColMajor, CblasLower, CblasNoTrans, CblasNonUnit, (int)m, F, (int)m, w, 1);
     for (long a = 0; a < m; a++) {
-      out[(long)t * m + a] = mean[a] + zs[a] * g->ystd;
+      out[(long)t * m + a] = mean[a] + w[a];
     }
   }
   free(mean);
-  free(ks);
-  free(zs);
   free(C);
+  free(F);
+  free(w);
   return rc;
 }
 

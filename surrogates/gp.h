@@ -120,6 +120,11 @@ int kv_gp_predict(const kv_gp *g, long m, const double *Xs, double *mean, double
  * would. Allocates an n x n work matrix. */
 int kv_gp_loo(const kv_gp *g, double *mean, double *var);
 
+/* The mean (m) and the posterior covariance C (m x m, column-major, symmetric) of the latent
+ * function at the m points Xs (m x d, raw units), in data units, given the trend's
+ * coefficients. O(m^2 n + m n^2). Not collective. */
+int kv_gp_covariance(const kv_gp *g, long m, const double *Xs, double *mean, double *C);
+
 /* ndraws joint draws of the latent function at the m points Xs (m x d, raw units) from the
  * posterior (given the trend's coefficients; a jitter keeps the covariance factorable), made from
  * the caller's standard normal numbers z (ndraws x m): out gets ndraws x m values in data units.

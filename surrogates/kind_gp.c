@@ -138,6 +138,10 @@ static int gp_predict(const kv_surrogate *s, const double *X, long n, double *me
   return rc;
 }
 
+static int gp_covariance(const kv_surrogate *s, long m, const double *X, double *mean, double *C) {
+  return kv_gp_covariance(((const gp_model *)s)->gp, m, X, mean, C);
+}
+
 /* Draws of the GP, taken back through the output transform value by value. */
 static int gp_draw(const kv_surrogate *s, long m, const double *X, int ndraws, const double *z,
                    double *out) {
@@ -292,6 +296,7 @@ const kv_surrogate_type kv_surrogate_gp = {
     .fit = gp_fit,
     .predict = gp_predict,
     .draw = gp_draw,
+    .covariance = gp_covariance,
     .save = gp_save,
     .load = gp_load,
     .describe = gp_describe,

@@ -211,6 +211,14 @@ int kv_surrogate_sobol(const kv_surrogate *s, double *S1, double *ST) {
   return s->type->sobol(s, S1, ST);
 }
 
+int kv_surrogate_covariance(const kv_surrogate *s, long m, const double *X, double *mean,
+                            double *C) {
+  if (!s->type->covariance) {
+    return KV_ERROR(KV_ERR_UNSUPPORTED, "surrogate %s: no posterior covariance", s->type->name);
+  }
+  return s->type->covariance(s, m, X, mean, C);
+}
+
 int kv_surrogate_draw(const kv_surrogate *s, long m, const double *X, int ndraws, const double *z,
                       double *out) {
   if (!s->type->draw) {

@@ -80,6 +80,10 @@ typedef struct kv_surrogate_type {
    * from the caller's standard normals z (ndraws x m): out, ndraws x m. */
   int (*draw)(const kv_surrogate *s, long m, const double *X, int ndraws, const double *z,
               double *out);
+  /* Optional: the posterior mean (m) and covariance (m x m, column-major) of the latent
+   * function of a scalar kind at m points (in the kind's modelling units: after its output
+   * transform). */
+  int (*covariance)(const kv_surrogate *s, long m, const double *X, double *mean, double *C);
   /* 1: the kind selects among the others (auto): its keys are theirs too. */
   int selects;
 } kv_surrogate_type;
@@ -199,6 +203,10 @@ int kv_surrogate_outside(const kv_surrogate *s, long m, const double *X, char *f
 /* The kind's closed-form Sobol indices over the training box (ninputs each);
  * KV_ERR_UNSUPPORTED for kinds without them. Not collective. */
 int kv_surrogate_sobol(const kv_surrogate *s, double *S1, double *ST);
+
+/* The kind's posterior covariance (KV_ERR_UNSUPPORTED without one). Not collective. */
+int kv_surrogate_covariance(const kv_surrogate *s, long m, const double *X, double *mean,
+                            double *C);
 
 /* Joint posterior draws (the kind's draw; KV_ERR_UNSUPPORTED without one). Not collective. */
 int kv_surrogate_draw(const kv_surrogate *s, long m, const double *X, int ndraws, const double *z,

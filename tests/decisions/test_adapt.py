@@ -5,6 +5,7 @@
   0.01 with fewer full runs than a one-shot Latin hypercube of the same accuracy (smallest LHS
   size, checked every 4 runs up to 60, whose GP meets 0.01 on the same held-out runs); the ratio
   is printed;
+- the integrated-variance-reduction and LOO-x-distance criteria reach it too (in <= 30 runs);
 - the learning curve (adapt.csv, adapt.png) ends at the tolerance and kelvin validate accepts
   the final model;
 - a pcagp field surrogate adapts too (cross-validation error, its curve falls);
@@ -101,6 +102,13 @@ if rc == 0:
     rc, out = kelvin(["validate", cfg, f"surrogate.model={D}/tmax/adapt/model_gp.h5",
                       f"validate.dir={D}/tmax/validate"])
     check(rc == 0, "kelvin validate checks the final model (r2 >= 0.99 on 12 new runs)")
+
+for crit in ("imse", "loo"):
+    rc, out = kelvin(["adapt", cfg, f"adapt.criterion={crit}", f"adapt.dir={D}/tmax_{crit}"])
+    cc = list(csv.DictReader(open(f"{D}/tmax_{crit}/adapt.csv"))) if rc == 0 else []
+    check(rc == 0 and "tolerance reached" in out and int(cc[-1]["runs"]) <= 30,
+          f"adapt.criterion = {crit} reaches the tolerance too, in "
+          f"{cc[-1]['runs'] if cc else None} runs (<= 30)")
 
 # ---------------------------------------------------------------- a field (pcagp)
 fcfg = heat("field", "heat.kappa:0.2:1.0, heat.bc_value:0:1", """[surrogate]

@@ -104,6 +104,55 @@ int main(int argc, char **argv) {
   double xm[D] = {0.05, -0.3, 0.2}, m1, v1;
   kv_gp_predict(g, 1, xm, &m1, &v1, 0);
   CHECK(v1 > 1e-8, "away from the data the variance is positive (%.3g)", v1);
+  {
+    /* The posterior covariance: its diagonal is the latent variance predict gives, it is
+     * symmetric, and the mean of many joint draws is the mean (with their variance the
+     * variance). */
+    double xs[4 * D] = {0.05, -0.3, 0.2, 0.3, 0.1, -0.4, -0.2, 0.25, 0.0, 0.9, 0.9, 0.9};
+    double mc[4], C[16], mp[4], vp[4];
+    CHECK(kv_gp_covariance(g, 4, xs, mc, C) == KV_OK, "posterior covariance of 4 points");
+    kv_gp_predict(g, 4, xs, mp, vp, 0);
+    double dd = 0.0, asym = 0.0;
+    for (int a = 0; a < 4; a++) {
+      dd = fmax(dd, fabs(C[a + 4 * a] - vp[a]) / fmax(vp[a], 1e-12));
+      dd = fmax(dd, fabs(mc[a] - mp[a]));
+      for (int b = 0; b < 4; b++) {
+        asym = fmax(asym, fabs(C[a + 4 * b] - C[b + 4 * a]));
+      }
+    }
+    CHECK(dd < 1e-9 && asym == 0.0,
+          "covariance: diagonal = predicted latent variance, mean = predicted mean (%.1e), "
+          "symmetric",
+          dd);
+    enum { T = 4000 };
+    static double z[T * 4], out[T * 4];
+    unsigned long st = 12345;
+    for (int k = 0; k < T * 4; k += 2) {
+      /* Box-Muller from a small LCG: the test needs normals, not quality randomness. */
+      double u1, u2;
+      st = st * 6364136223846793005UL + 1442695040888963407UL;
+      u1 = ((st >> 11) + 0.5) / 9007199254740992.0;
+      st = st * 6364136223846793005UL + 1442695040888963407UL;
+      u2 = ((st >> 11) + 0.5) / 9007199254740992.0;
+      z[k] = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+      z[k + 1] = sqrt(-2.0 * log(u1)) * sin(6.283185307179586 * u2);
+    }
+    CHECK(kv_gp_draw(g, 4, xs, T, z, out) == KV_OK, "4000 joint draws at 4 points");
+    double worst = 0.0;
+    for (int a = 0; a < 4; a++) {
+      double m = 0.0, v = 0.0;
+      for (int t = 0; t < T; t++) {
+        m += out[t * 4 + a] / T;
+      }
+      for (int t = 0; t < T; t++) {
+        v += (out[t * 4 + a] - m) * (out[t * 4 + a] - m) / (T - 1);
+      }
+      double sd = sqrt(vp[a]);
+      worst = fmax(worst, fmax(fabs(m - mp[a]) / (sd + 1e-12), fabs(v / (vp[a] + 1e-300) - 1.0)));
+    }
+    CHECK(worst < 0.12, "draws: sample mean within 0.12 sd of the mean, sample variance within "
+                        "12 %% of the variance (worst %.3f)", worst);
+  }
   kv_gp_free(g);
   /* A repeated point with zero noise: the matrix is singular; jitter rescues it (warned), and a
    * matrix that no jitter can fix is a clear error. */
