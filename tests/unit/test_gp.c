@@ -150,8 +150,10 @@ int main(int argc, char **argv) {
       double sd = sqrt(vp[a]);
       worst = fmax(worst, fmax(fabs(m - mp[a]) / (sd + 1e-12), fabs(v / (vp[a] + 1e-300) - 1.0)));
     }
-    CHECK(worst < 0.12, "draws: sample mean within 0.12 sd of the mean, sample variance within "
-                        "12 %% of the variance (worst %.3f)", worst);
+    CHECK(worst < 0.12,
+          "draws: sample mean within 0.12 sd of the mean, sample variance within "
+          "12 %% of the variance (worst %.3f)",
+          worst);
   }
   kv_gp_free(g);
   /* A repeated point with zero noise: the matrix is singular; jitter rescues it (warned), and a
