@@ -58,6 +58,13 @@ const char *kv_cli_again(MPI_Comm comm, int argc, char **argv, const char *drop,
 int kv_cli_surrogate_config(MPI_Comm comm, int argc, char **argv, const char *help, kv_config **cfg,
                             const char **path, int *done);
 
+/* "CMD CONFIG [section.key=value ...] [--resume]" for the decisions that run the model (optimize,
+ * adapt): help (*done = 1), --resume, CONFIG loaded with the overrides, a GP as the [surrogate]
+ * unless the file names a kind, and the whole configuration validated (kv_fit_validate).
+ * Collective; *cfg is the caller's. */
+int kv_cli_decision_config(MPI_Comm comm, int argc, char **argv, const char *help, kv_config **cfg,
+                           int *resume, int *done);
+
 /* A serial subcommand: print help on rank 0 when asked, otherwise run fn on rank 0 only and
  * share its status (kv_cli_on_root). */
 int kv_cli_serial(MPI_Comm comm, int argc, char **argv, const char *help, int (*fn)(int, char **));

@@ -7,7 +7,6 @@
 #include "core/comm.h"
 #include "core/status.h"
 #include "drivers/adapt.h"
-#include "drivers/fit.h"
 #include "io/config.h"
 
 static const char help[] =
@@ -25,42 +24,12 @@ static const char help[] =
     "which kelvin validate CONFIG surrogate.model=FILE checks. Keys: kelvin run --keys.\n";
 
 int kv_cmd_adapt(MPI_Comm comm, int argc, char **argv) {
-  const char *path = NULL;
-  int resume = 0;
-  for (int i = 1; i < argc; i++) {
-    if (kv_cli_is_help(argv[i])) {
-      if (kv_comm_rank(comm) == 0) {
-        fputs(help, stdout);
-      }
-      return KV_OK;
-    }
-    if (!strcmp(argv[i], "--resume")) {
-      resume = 1;
-    } else if (argv[i][0] == '-') {
-      static const char *const known[] = {"--resume", "--help", NULL};
-      return kv_cli_unknown_option(argv[0], argv[i], known);
-    } else if (!strchr(argv[i], '=') && !path) {
-      path = argv[i];
-    }
-  }
-  if (!path) {
-    return KV_ERROR(KV_ERR_USAGE, "adapt: missing CONFIG (see kelvin adapt --help)");
-  }
   kv_config *cfg = NULL;
-  KV_CHECK(kv_config_load(comm, path, &cfg));
-  int rc = KV_OK;
-  for (int i = 1; i < argc && rc == KV_OK; i++) {
-    if (argv[i] != path && argv[i][0] != '-') {
-      rc = kv_config_override(cfg, argv[i]);
-    }
+  int resume = 0, done = 0;
+  int rc = kv_cli_decision_config(comm, argc, argv, help, &cfg, &resume, &done);
+  if (rc != KV_OK || done) {
+    return rc;
   }
-  if (rc == KV_OK && !kv_config_has(cfg, "surrogate.kind")) {
-    rc = kv_config_set_tagged(cfg, "surrogate.kind", "gp", "adapt");
-  }
-  if (rc == KV_OK) {
-    rc = kv_fit_validate(cfg);
-  }
-  rc = kv_status_agree(comm, rc);
   kv_adapt_result *r = rc == KV_OK ? malloc(sizeof *r) : NULL;
   if (rc == KV_OK && !r) {
     rc = KV_ERROR(KV_ERR_NOMEM, "adapt: out of memory");

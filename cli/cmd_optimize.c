@@ -6,7 +6,6 @@
 #include "cli/cli.h"
 #include "core/comm.h"
 #include "core/status.h"
-#include "drivers/fit.h"
 #include "drivers/optimize.h"
 #include "drivers/placement.h"
 #include "io/config.h"
@@ -38,43 +37,12 @@ static const char help[] =
     "Keys: kelvin run --keys.\n";
 
 int kv_cmd_optimize(MPI_Comm comm, int argc, char **argv) {
-  const char *path = NULL;
-  int resume = 0;
-  for (int i = 1; i < argc; i++) {
-    if (kv_cli_is_help(argv[i])) {
-      if (kv_comm_rank(comm) == 0) {
-        fputs(help, stdout);
-      }
-      return KV_OK;
-    }
-    if (!strcmp(argv[i], "--resume")) {
-      resume = 1;
-    } else if (argv[i][0] == '-') {
-      static const char *const known[] = {"--resume", "--help", NULL};
-      return kv_cli_unknown_option(argv[0], argv[i], known);
-    } else if (!strchr(argv[i], '=') && !path) {
-      path = argv[i];
-    }
-  }
-  if (!path) {
-    return KV_ERROR(KV_ERR_USAGE, "optimize: missing CONFIG (see kelvin optimize --help)");
-  }
   kv_config *cfg = NULL;
-  KV_CHECK(kv_config_load(comm, path, &cfg));
-  int rc = KV_OK;
-  for (int i = 1; i < argc && rc == KV_OK; i++) {
-    if (argv[i] != path && argv[i][0] != '-') {
-      rc = kv_config_override(cfg, argv[i]);
-    }
+  int resume = 0, done = 0;
+  int rc = kv_cli_decision_config(comm, argc, argv, help, &cfg, &resume, &done);
+  if (rc != KV_OK || done) {
+    return rc;
   }
-  /* The surrogate inside the loop: a GP unless the file says otherwise. */
-  if (rc == KV_OK && !kv_config_has(cfg, "surrogate.kind")) {
-    rc = kv_config_set_tagged(cfg, "surrogate.kind", "gp", "optimize");
-  }
-  if (rc == KV_OK) {
-    rc = kv_fit_validate(cfg);
-  }
-  rc = kv_status_agree(comm, rc);
   long placement = 0;
   if (rc == KV_OK) {
     rc = kv_config_get_int(cfg, "optimize.placement", 0, 64, &placement);

@@ -158,6 +158,53 @@ int kv_cli_surrogate_config(MPI_Comm comm, int argc, char **argv, const char *he
   return rc;
 }
 
+int kv_cli_decision_config(MPI_Comm comm, int argc, char **argv, const char *help, kv_config **cfg,
+                           int *resume, int *done) {
+  const char *path = NULL;
+  *cfg = NULL;
+  *resume = *done = 0;
+  for (int i = 1; i < argc; i++) {
+    if (kv_cli_is_help(argv[i])) {
+      if (kv_comm_rank(comm) == 0) {
+        fputs(help, stdout);
+      }
+      *done = 1;
+      return KV_OK;
+    }
+    if (!strcmp(argv[i], "--resume")) {
+      *resume = 1;
+    } else if (argv[i][0] == '-') {
+      static const char *const known[] = {"--resume", "--help", NULL};
+      return kv_cli_unknown_option(argv[0], argv[i], known);
+    } else if (!strchr(argv[i], '=') && !path) {
+      path = argv[i];
+    }
+  }
+  if (!path) {
+    return KV_ERROR(KV_ERR_USAGE, "%s: missing CONFIG (see kelvin %s --help)", argv[0], argv[0]);
+  }
+  KV_CHECK(kv_config_load(comm, path, cfg));
+  int rc = KV_OK;
+  for (int i = 1; i < argc && rc == KV_OK; i++) {
+    if (argv[i] != path && argv[i][0] != '-') {
+      rc = kv_config_override(*cfg, argv[i]);
+    }
+  }
+  /* The surrogate inside the loop: a GP unless the file says otherwise. */
+  if (rc == KV_OK && !kv_config_has(*cfg, "surrogate.kind")) {
+    rc = kv_config_set_tagged(*cfg, "surrogate.kind", "gp", argv[0]);
+  }
+  if (rc == KV_OK) {
+    rc = kv_fit_validate(*cfg);
+  }
+  rc = kv_status_agree(comm, rc);
+  if (rc != KV_OK) {
+    kv_config_free(*cfg);
+    *cfg = NULL;
+  }
+  return rc;
+}
+
 int kv_cli_serial(MPI_Comm comm, int argc, char **argv, const char *help, int (*fn)(int, char **)) {
   int rank;
   rank = kv_comm_rank(comm);

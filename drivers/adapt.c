@@ -309,26 +309,7 @@ static int setup(MPI_Comm comm, const kv_config *cfg, adapt *a) {
   if (!a->p.dir[0]) {
     snprintf(a->p.dir, sizeof a->p.dir, "%.4000s/adapt", a->sp.dir);
   }
-  if (a->p.initial == 0) {
-    a->p.initial = 3L * a->sp.d > 6 ? 3L * a->sp.d : 6;
-  }
-  if (a->p.initial < 3) {
-    return kv_config_errorf(cfg, "adapt.initial", "at least 3 initial runs (got %ld)",
-                            a->p.initial);
-  }
-  if (a->p.budget < a->p.initial) {
-    return kv_config_errorf(cfg, "adapt.budget",
-                            "%ld runs cannot hold the initial design of %ld (raise the budget or "
-                            "lower adapt.initial)",
-                            a->p.budget, a->p.initial);
-  }
-  if (a->p.batch == 0) {
-    long rpc = 1;
-    if (kv_config_has(cfg, "sweep.ranks_per_case")) {
-      KV_CHECK(kv_config_get_int(cfg, "sweep.ranks_per_case", 1, 1000000, &rpc));
-    }
-    a->p.batch = kv_comm_size(comm) / rpc > 1 ? kv_comm_size(comm) / rpc : 1;
-  }
+  KV_CHECK(kv_eval_sizes(comm, cfg, "adapt", &a->sp, 3, &a->p.initial, a->p.budget, &a->p.batch));
   KV_CHECK(kv_surrogate_type_of(cfg, &a->t));
   if (!a->t->predict || !(a->t->data & (KV_DATA_SCALAR | KV_DATA_FIELD))) {
     return kv_config_errorf(cfg, "surrogate.kind",

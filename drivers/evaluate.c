@@ -170,6 +170,7 @@ int kv_eval_space_from_sweep(const kv_config *cfg, const char *who, kv_eval_spac
   int rc = KV_OK;
   sp->d = kv_sweep_nvars(s);
   snprintf(sp->dir, sizeof sp->dir, "%s", kv_sweep_dir(s));
+  sp->ranks_per_case = kv_sweep_ranks_per_case(s);
   if (sp->d > KV_EVAL_MAXD) {
     rc = kv_config_errorf(cfg, "sweep.vary", "%s: at most %d inputs (%d given)", who, KV_EVAL_MAXD,
                           sp->d);
@@ -304,4 +305,29 @@ int kv_eval_space_of_model(const kv_config *cfg, const kv_surrogate *s, const ch
 
 void kv_eval_case_path(const char *dir, long c, char *buf, size_t n) {
   kv_sweep_case_path_in(dir, c, buf, n);
+}
+
+int kv_eval_sizes(MPI_Comm comm, const kv_config *cfg, const char *section, const kv_eval_space *sp,
+                  long min_initial, long *initial, long budget, long *batch) {
+  char key[64];
+  if (*initial == 0) {
+    *initial = 3L * sp->d > 6 ? 3L * sp->d : 6;
+  }
+  if (*initial < min_initial) {
+    snprintf(key, sizeof key, "%s.initial", section);
+    return kv_config_errorf(cfg, key, "at least %ld initial points (got %ld)", min_initial,
+                            *initial);
+  }
+  if (budget < *initial) {
+    snprintf(key, sizeof key, "%s.budget", section);
+    return kv_config_errorf(cfg, key,
+                            "%ld runs cannot hold the initial design of %ld (raise the budget or "
+                            "lower %s.initial)",
+                            budget, *initial, section);
+  }
+  if (*batch == 0) {
+    int groups = kv_comm_size(comm) / (sp->ranks_per_case > 0 ? sp->ranks_per_case : 1);
+    *batch = groups > 1 ? groups : 1;
+  }
+  return KV_OK;
 }

@@ -47,8 +47,16 @@ typedef struct {
   char name[KV_EVAL_MAXD][128];
   double lo[KV_EVAL_MAXD], hi[KV_EVAL_MAXD];
   int islog[KV_EVAL_MAXD];
-  char dir[4096]; /* the sweep's directory (from kv_eval_space_from_sweep) */
+  char dir[4096];     /* the sweep's directory (from kv_eval_space_from_sweep) */
+  int ranks_per_case; /* the sweep's (or the model's) ranks per case            */
 } kv_eval_space;
+
+/* The sizes every sequential decision (optimize, adapt) shares, defaulted and checked against
+ * the keys <section>.initial, .budget and .batch: the initial design (0: max(6, 3 d); at least
+ * min_initial), the budget (at least the design) and the batch (0: the farm's rank groups, comm's
+ * size over the space's ranks per case). Not collective. */
+int kv_eval_sizes(MPI_Comm comm, const kv_config *cfg, const char *section, const kv_eval_space *sp,
+                  long min_initial, long *initial, long budget, long *batch);
 
 /* The space of cfg's [sweep] (method lhs or sobol: its vary ranges); `who` names the asking
  * section in the error when the sweep has no ranges. Not collective. */

@@ -519,30 +519,11 @@ static int setup(MPI_Comm comm, const kv_config *cfg, opt *o) {
   o->cfg = cfg;
   KV_CHECK(kv_optimize_params_from_config(cfg, &o->p));
   KV_CHECK(kv_eval_space_from_sweep(cfg, "kelvin optimize", &o->sp));
-  int d = o->sp.d;
   if (!o->p.dir[0]) {
     snprintf(o->p.dir, sizeof o->p.dir, "%.4000s/optimize", o->sp.dir);
   }
-  if (o->p.initial == 0) {
-    o->p.initial = 3L * d > 6 ? 3L * d : 6;
-  }
-  if (o->p.initial < 2) {
-    return kv_config_errorf(cfg, "optimize.initial", "at least 2 initial points (got %ld)",
-                            o->p.initial);
-  }
-  if (o->p.budget < o->p.initial) {
-    return kv_config_errorf(cfg, "optimize.budget",
-                            "%ld evaluations cannot hold the initial design of %ld (raise the "
-                            "budget or lower optimize.initial)",
-                            o->p.budget, o->p.initial);
-  }
-  if (o->p.batch == 0) {
-    long rpc = 1;
-    if (kv_config_has(cfg, "sweep.ranks_per_case")) {
-      KV_CHECK(kv_config_get_int(cfg, "sweep.ranks_per_case", 1, 1000000, &rpc));
-    }
-    o->p.batch = kv_comm_size(comm) / rpc > 1 ? kv_comm_size(comm) / rpc : 1;
-  }
+  KV_CHECK(
+      kv_eval_sizes(comm, cfg, "optimize", &o->sp, 2, &o->p.initial, o->p.budget, &o->p.batch));
   o->resp[0] = o->p.response;
   for (int c = 0; c < o->p.ncon; c++) {
     o->resp[1 + c] = o->p.con_name[c];
