@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from kvtest import KELVIN, OUT, check, finish, kelvin, write_config
+from kvtest import KELVIN, OUT, check, finish, kelvin, small_heat, write_config
 
 D = os.path.join(OUT, "adapt")
 shutil.rmtree(D, ignore_errors=True)
@@ -30,26 +30,13 @@ os.makedirs(D)
 
 
 def heat(name, vary, extra):
-    return write_config(f"adapt_{name}", f"""[run]
-model = heat
-t_end = 0.05
-dt = 0.001
-output_every = 25
-[heat]
-dims = 2
-n = 16, 12
-scheme = cn
-solver = fft
-initial = gaussian(0.5, 0.5, 0.1, 5)
-source = gaussian(0.3, 0.6, 0.1, 40)
-[sweep]
+    return small_heat(f"adapt_{name}", f"""
 dir = {D}/{name}
 method = lhs
 samples = 12
 seed = 1
 vary = {vary}
-{extra}
-""")
+""", extra)
 
 
 def rel_err(p, t):

@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from kvtest import KELVIN, OUT, ROOT, check, finish, kelvin, write_config
+from kvtest import KELVIN, OUT, ROOT, check, finish, kelvin, small_heat, write_config
 
 D = os.path.join(OUT, "optimize")
 shutil.rmtree(D, ignore_errors=True)
@@ -116,24 +116,12 @@ check(all((float(r["c"]) <= 1.0) == (r["feasible"] == "1") for r in rows),
       "the feasible column is c <= 1 on every row")
 
 # ---------------------------------------------------------------- heat inverse problem
-heat = write_config("opt_inverse", f"""[run]
-model = heat
-t_end = 0.05
-dt = 0.001
-output_every = 25
-[heat]
-dims = 2
-n = 16, 12
-scheme = cn
-solver = fft
-initial = gaussian(0.5, 0.5, 0.1, 5)
-source = gaussian(0.3, 0.6, 0.1, 40)
-[sweep]
+heat = small_heat("opt_inverse", f"""
 dir = {D}/inverse
 method = lhs
 samples = 10
 vary = heat.kappa:0.2:1.0, heat.source_scale:0.2:2.0
-[optimize]
+""", """[optimize]
 budget = 30
 """)
 rc, out = kelvin(["-q", "run", heat, "heat.kappa=0.55", "heat.source_scale=1.3",

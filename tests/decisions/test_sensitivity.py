@@ -27,7 +27,7 @@ import shutil
 import h5py
 import numpy as np
 
-from kvtest import OUT, ROOT, check, finish, kelvin, write_config
+from kvtest import OUT, ROOT, check, finish, kelvin, small_heat, write_config
 
 D = os.path.join(OUT, "sensitivity")
 shutil.rmtree(D, ignore_errors=True)
@@ -261,25 +261,13 @@ if rc == 0:
           "a second direct analysis reuses the finished runs (case files untouched)")
 
 # ---------------------------------------------------------------- a field surrogate: maps
-heat = write_config("sens_heat", f"""[run]
-model = heat
-t_end = 0.05
-dt = 0.001
-output_every = 25
-[heat]
-dims = 2
-n = 16, 12
-scheme = cn
-solver = fft
-initial = gaussian(0.5, 0.5, 0.1, 5)
-source = gaussian(0.3, 0.6, 0.1, 40)
-[sweep]
+heat = small_heat("sens_heat", f"""
 dir = {D}/heat
 method = lhs
 samples = 14
 seed = 3
 vary = heat.kappa:0.2:1.0, heat.bc_value:0:1
-[surrogate]
+""", """[surrogate]
 kind = pcagp
 [sensitivity]
 samples = 512

@@ -75,3 +75,25 @@ def centres(n, length):
 def order(errors, ratios=2.0):
     e = np.asarray(errors)
     return np.log(e[:-1] / e[1:]) / np.log(ratios)
+
+
+# A small 2-D heat plate (16 x 12 cells, Crank-Nicolson, 50 steps): the cheap model the
+# decision tests sweep, fit and optimise.
+SMALL_HEAT = """[run]
+model = heat
+t_end = 0.05
+dt = 0.001
+output_every = 25
+[heat]
+dims = 2
+n = 16, 12
+scheme = cn
+solver = fft
+initial = gaussian(0.5, 0.5, 0.1, 5)
+source = gaussian(0.3, 0.6, 0.1, 40)
+"""
+
+
+def small_heat(name, sweep, rest=""):
+    """write_config of SMALL_HEAT with a [sweep] section (its body) and more sections after."""
+    return write_config(name, SMALL_HEAT + "[sweep]\n" + sweep.strip() + "\n" + rest)
