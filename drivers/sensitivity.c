@@ -172,8 +172,12 @@ static int sobol_surrogate(const kv_surrogate *s, const kv_sensitivity_params *p
   }
   r->mean = mean / (double)(N * r->m);
   r->var = vtot / (double)r->m;
-  if (r->m == 1 && p->draws >= 2 && kv_surrogate_type_get(s)->draw) {
-    KV_CHECK(sobol_draws(s, p, r));
+  if (r->m == 1 && p->draws >= 2 && kv_surrogate_type_get(s)->draw &&
+      sobol_draws(s, p, r) != KV_OK) {
+    /* An extra: the indices stand without it. */
+    kv_warn("sensitivity: no posterior draws (%s)", kv_error_message());
+    kv_error_clear();
+    r->ndraws = 0;
   }
   if (r->m == 1 && kv_surrogate_type_get(s)->sobol) {
     KV_CHECK(kv_surrogate_sobol(s, r->aS1, r->aST));

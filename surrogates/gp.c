@@ -736,10 +736,9 @@ int kv_gp_draw(const kv_gp *g, long m, const double *Xs, int ndraws, const doubl
   double *F = malloc((size_t)m * m * sizeof *F), *w = malloc((size_t)m * sizeof *w);
   int rc = mean && C && F && w ? kv_gp_covariance(g, m, Xs, mean, C)
                                : KV_ERROR(KV_ERR_NOMEM, "gp: out of memory for draws");
-  double top = 0.0;
-  for (long a = 0; rc == KV_OK && a < m; a++) {
-    top = fmax(top, C[a + a * m]);
-  }
+  /* Rounding leaves C indefinite by ~1e-16 of the prior variance where the data pin the
+   * function down: the jitter is measured against the prior variance, not C's own. */
+  double top = exp(g->theta[g->d]) * g->ystd * g->ystd;
   lapack_int info = 1;
   /* Points close together make C singular to rounding: a jitter that grows until it factors. */
   for (double jit = 1e-10; rc == KV_OK && info != 0 && jit < 1e-2; jit *= 100.0) {
