@@ -13,7 +13,8 @@
 #      Target: ratio <= 0.6.
 #  (3) Sobol index error vs the number of surrogate evaluations (Ishigami, a GP of 600 points).
 #
-#   bash bench/decisions.sh            SEEDS=3 for a quick look; PARTS="1 2 3"
+#   bash bench/decisions.sh            SEEDS=3 for a quick look; PARTS="1 2 3"; ONLY="branin ..."
+#                                      (part 1's functions)
 set -eu
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
@@ -34,6 +35,7 @@ if [[ " $PARTS " == *" 1 "* ]]; then
   printf '%-10s %3s %6s %18s %18s %18s\n' function d budget kelvin OpenTURNS random
   # name d budget fstar lo hi transform
   while read -r name d budget fstar lo hi transform; do
+    if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then continue; fi
     tol=$(/usr/bin/python3 -c "print(1e-3 * abs($fstar))")
     n0=$((3 * d > 6 ? 3 * d : 6))
     inputs=$(seq -s, 1 "$d" | sed 's/\([0-9]*\)/x\1/g; s/,/, /g')
