@@ -369,13 +369,9 @@ int kv_adapt_run(MPI_Comm comm, const kv_config *cfg, int resume, kv_adapt_resul
   }
   a.X = X ? X : a.X;
   if (rc == KV_OK && a.n < a.p.initial) {
-    double *u = malloc((size_t)a.p.initial * (size_t)d * sizeof *u);
-    rc = u ? kv_sample_lhs(a.p.initial, d, a.p.seed, u) : KV_ERROR(KV_ERR_NOMEM, "out of memory");
-    if (rc == KV_OK) {
-      kv_eval_space_map(&a.sp, a.p.initial, u, a.X);
-      a.n = a.p.initial;
-    }
-    free(u);
+    /* The initial design: the same for every run of this configuration. */
+    rc = kv_eval_initial(&a.sp, a.p.initial, a.p.seed, a.X);
+    a.n = rc == KV_OK ? a.p.initial : a.n;
   }
   out->sp = a.sp;
   snprintf(out->dir, sizeof out->dir, "%s", a.p.dir);

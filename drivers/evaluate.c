@@ -331,3 +331,13 @@ int kv_eval_sizes(MPI_Comm comm, const kv_config *cfg, const char *section, cons
   }
   return KV_OK;
 }
+
+int kv_eval_initial(const kv_eval_space *sp, long n, unsigned long seed, double *X) {
+  double *u = malloc((size_t)n * (size_t)sp->d * sizeof *u);
+  int rc = u ? kv_sample_lhs(n, sp->d, seed, u) : KV_ERROR(KV_ERR_NOMEM, "out of memory");
+  if (rc == KV_OK) {
+    kv_eval_space_map(sp, n, u, X);
+  }
+  free(u);
+  return rc;
+}

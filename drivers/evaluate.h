@@ -69,6 +69,10 @@ struct kv_surrogate;
 int kv_eval_space_of_model(const kv_config *cfg, const struct kv_surrogate *s, const char *who,
                            kv_eval_space *sp);
 
+/* The initial design of a sequential decision: n Latin-hypercube points of the space (seeded, so
+ * every run of a configuration starts alike) into X (n x d). Not collective. */
+int kv_eval_initial(const kv_eval_space *sp, long n, unsigned long seed, double *X);
+
 /* Map n points U of the unit cube (n x d) into the space: X (n x d). */
 void kv_eval_space_map(const kv_eval_space *sp, long n, const double *U, double *X);
 

@@ -636,13 +636,8 @@ int kv_optimize_run(MPI_Comm comm, const kv_config *cfg, int resume, kv_optimize
   free(prev);
   if (rc == KV_OK && o.n < o.p.initial) {
     /* The initial design: the same for every run of this configuration. */
-    double *u = malloc((size_t)o.p.initial * (size_t)d * sizeof *u);
-    rc = u ? kv_sample_lhs(o.p.initial, d, o.p.seed, u) : KV_ERROR(KV_ERR_NOMEM, "out of memory");
-    if (rc == KV_OK) {
-      kv_eval_space_map(&o.sp, o.p.initial, u, o.X);
-      o.n = o.p.initial;
-    }
-    free(u);
+    rc = kv_eval_initial(&o.sp, o.p.initial, o.p.seed, o.X);
+    o.n = rc == KV_OK ? o.p.initial : o.n;
   }
   double t0 = kv_comm_wtime(), ei = NAN;
   long failed = 0, iter = 0;
