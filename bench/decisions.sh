@@ -14,7 +14,9 @@
 #  (3) Sobol index error vs the number of surrogate evaluations (Ishigami, a GP of 600 points).
 #
 #   bash bench/decisions.sh            SEEDS=3 for a quick look; PARTS="1 2 3"; ONLY="branin ..."
-#                                      (part 1's functions)
+#                                      (part 1's functions); EXTRA: lines added to part 1's
+#                                      kelvin configs, e.g. EXTRA=$'[surrogate]\nnoise = 1e-10';
+#                                      NOPEERS=1 skips OpenTURNS and random search
 set -eu
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
@@ -65,6 +67,7 @@ budget = $budget
 seed = $s
 transform = $transform
 tolerance = 0
+${EXTRA:-}
 INI
       rm -rf "$dir/$name-$s"
       $K -q optimize "$dir/$name-$s.ini" >"$dir/$name-$s.log" 2>&1 || true
@@ -74,7 +77,8 @@ rows = list(csv.DictReader(open('$dir/$name-$s/optimize/optimize.csv')))
 hit = [int(r['eval']) for r in rows if float(r['f']) <= $fstar + $tol]
 print(hit[0] if hit else 0)" 2>/dev/null || echo 0)")
     done
-    peers=$(/usr/bin/python3 bench/decisions_peers.py "$name" "$SEEDS" "$budget" "$n0" "$fstar" "$tol" "$lo" "$hi" \
+    peers=$([ -n "${NOPEERS:-}" ] && for i in $(seq 1 "$SEEDS"); do echo "$i 0 0"; done ||
+      /usr/bin/python3 bench/decisions_peers.py "$name" "$SEEDS" "$budget" "$n0" "$fstar" "$tol" "$lo" "$hi" \
       "$transform")
     os=$(echo "$peers" | awk '{print $2}' | tr '\n' ' ')
     rs=$(echo "$peers" | awk '{print $3}' | tr '\n' ' ')
