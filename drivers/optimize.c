@@ -21,6 +21,8 @@
  * on a run keeps this far from every run. */
 #define KV_OPT_SAME 1e-6
 #define KV_OPT_AWAY 1e-3
+/* Iterations in a row with the expected improvement below optimize.tolerance that stop EGO. */
+#define KV_OPT_QUIET 2
 
 const kv_config_key kv_optimize_keys[] = {
     {"optimize.response", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
@@ -38,8 +40,9 @@ const kv_config_key kv_optimize_keys[] = {
     {"optimize.kappa", KV_CFG_DOUBLE, "2", NULL, 0.0, 100.0, "LCB: the weight on the deviation"},
     {"optimize.transform", KV_CFG_ENUM, "none", "none|log", KV_CFG_NORANGE,
      "model log(response) instead (positive responses spanning decades, e.g. Goldstein-Price)"},
-    {"optimize.tolerance", KV_CFG_DOUBLE, "1e-6", NULL, 0.0, 1.0,
-     "stop when the expected improvement is below this fraction of the observed range"},
+    {"optimize.tolerance", KV_CFG_DOUBLE, "1e-9", NULL, 0.0, 1.0,
+     "stop when the expected improvement is below this fraction of the observed range in two "
+     "iterations in a row"},
     {"optimize.wall", KV_CFG_DOUBLE, "0", NULL, 0.0, 1e9,
      "stop starting batches after this many seconds (0: no limit)"},
     {"optimize.targets", KV_CFG_STRING, NULL, NULL, KV_CFG_NORANGE,
@@ -640,7 +643,7 @@ int kv_optimize_run(MPI_Comm comm, const kv_config *cfg, int resume, kv_optimize
     o.n = rc == KV_OK ? o.p.initial : o.n;
   }
   double t0 = kv_comm_wtime(), ei = NAN;
-  long failed = 0, iter = 0;
+  long failed = 0, iter = 0, quiet = 0;
   snprintf(out->stop, sizeof out->stop, "budget of %ld evaluations used", o.p.budget);
   while (rc == KV_OK) {
     rc = evaluate(comm, &o, &failed);
@@ -691,11 +694,23 @@ int kv_optimize_run(MPI_Comm comm, const kv_config *cfg, int resume, kv_optimize
       lo = isfinite(v) ? fmin(lo, v) : lo;
       hi = isfinite(v) ? fmax(hi, v) : hi;
     }
-    if (o.p.acquisition == KV_ACQ_EI && best_index(&o) >= 0 &&
-        (msg[1] > 0.5 || ei < o.p.tolerance * (hi - lo))) {
-      snprintf(out->stop, sizeof out->stop,
-               "expected improvement %.3g below tolerance (%g of the observed range)", ei,
-               o.p.tolerance);
+    /* A small EI once is often the surrogate's overconfidence near a narrow basin: as Dakota's
+     * EGO, stop only when it stays small for KV_OPT_QUIET iterations in a row, running the
+     * proposals in between (a maximiser on a run point, the box full, stops at once). */
+    int small = o.p.acquisition == KV_ACQ_EI && best_index(&o) >= 0 &&
+                (msg[1] > 0.5 || ei < o.p.tolerance * (hi - lo));
+    quiet = small ? quiet + 1 : 0;
+    if (small && (quiet >= KV_OPT_QUIET || msg[1] > 0.5)) {
+      if (msg[1] > 0.5) {
+        snprintf(out->stop, sizeof out->stop,
+                 "expected improvement %.3g below tolerance, its maximiser a point already run",
+                 ei);
+      } else {
+        snprintf(out->stop, sizeof out->stop,
+                 "expected improvement %.3g below tolerance (%g of the observed range) in %ld "
+                 "iterations in a row",
+                 ei, o.p.tolerance, quiet);
+      }
       break;
     }
     kv_eval_space_map(&o.sp, q, unew, o.X + o.n * d);

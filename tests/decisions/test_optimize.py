@@ -4,6 +4,8 @@
   Hartmann-6 (-3.32237) within 1e-3 relative in at most 90 (2 ranks: batches of 2);
 - a constrained toy (min (x1-1)^2 + (x2-1)^2 subject to x1 + x2 <= 1; optimum 0.5) ends on a
   feasible point within 2e-2 of the optimum;
+- a small expected improvement stops it only in two iterations in a row (the first proposal
+  after it is run);
 - the reported optimum is an evaluation the solver ran (its row in optimize.csv, the case file)
   and the best-so-far column never gets worse;
 - a heat inverse problem (optimize.targets: find kappa and the source scale that give a target
@@ -89,6 +91,16 @@ if rows:
     check(os.path.exists(f"{D}/branin/optimize/case_{i:04d}.h5"),
           f"the optimum's case file case_{i:04d}.h5 is there (run by the solver)")
     check(os.path.getsize(f"{D}/branin/optimize/optimize.png") > 2000, "a convergence plot is written")
+
+# ---------------------------------------------------------------- the EI stop
+# A small expected improvement stops EGO only in two iterations in a row: with a tolerance every
+# EI is below (half the observed range), the first proposal is still run, then it stops.
+cfg = config("eistop", "branin", 2, [-5, 0], [10, 15], "tolerance = 0.5\ninitial = 8", budget=40)
+rc, out = kelvin(["optimize", cfg])
+rows = history("eistop") if rc == 0 else []
+check(rc == 0 and len(rows) == 9 and "in 2 iterations in a row" in out,
+      f"a small EI once does not stop; twice in a row does: {len(rows)} evaluations (8 + 1), "
+      f"{[ln for ln in out.splitlines() if 'stopped' in ln]}")
 
 # ---------------------------------------------------------------- Hartmann-6, batches of 2
 cfg = config("h6", "hartmann6", 6, [0] * 6, [1] * 6, budget=90)
