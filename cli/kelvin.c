@@ -114,6 +114,32 @@ int kv_cli_is_help(const char *s) {
   return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0;
 }
 
+/* Load PATH, apply the key=value arguments (the options were checked by the caller), set
+ * surrogate.kind to KIND when the file has none (KIND may be NULL) and validate; collective, the
+ * status agreed. On error *cfg is NULL. */
+static int load_config(MPI_Comm comm, int argc, char **argv, const char *path, const char *kind,
+                       kv_config **cfg) {
+  KV_CHECK(kv_config_load(comm, path, cfg));
+  int rc = KV_OK;
+  for (int i = 1; i < argc && rc == KV_OK; i++) {
+    if (argv[i] != path && argv[i][0] != '-') {
+      rc = kv_config_override(*cfg, argv[i]);
+    }
+  }
+  if (rc == KV_OK && kind && !kv_config_has(*cfg, "surrogate.kind")) {
+    rc = kv_config_set_tagged(*cfg, "surrogate.kind", kind, argv[0]);
+  }
+  if (rc == KV_OK) {
+    rc = kv_fit_validate(*cfg);
+  }
+  rc = kv_status_agree(comm, rc);
+  if (rc != KV_OK) {
+    kv_config_free(*cfg);
+    *cfg = NULL;
+  }
+  return rc;
+}
+
 int kv_cli_surrogate_config(MPI_Comm comm, int argc, char **argv, const char *help, kv_config **cfg,
                             const char **path, int *done) {
   int rank;
@@ -140,22 +166,7 @@ int kv_cli_surrogate_config(MPI_Comm comm, int argc, char **argv, const char *he
   if (!*path) {
     return KV_ERROR(KV_ERR_USAGE, "%s: missing CONFIG (see kelvin %s --help)", argv[0], argv[0]);
   }
-  KV_CHECK(kv_config_load(comm, *path, cfg));
-  int rc = KV_OK;
-  for (int i = 1; i < argc && rc == KV_OK; i++) {
-    if (argv[i] != *path) {
-      rc = kv_config_override(*cfg, argv[i]);
-    }
-  }
-  if (rc == KV_OK) {
-    rc = kv_fit_validate(*cfg);
-  }
-  rc = kv_status_agree(comm, rc);
-  if (rc != KV_OK) {
-    kv_config_free(*cfg);
-    *cfg = NULL;
-  }
-  return rc;
+  return load_config(comm, argc, argv, *path, NULL, cfg);
 }
 
 int kv_cli_decision_config(MPI_Comm comm, int argc, char **argv, const char *help, kv_config **cfg,
@@ -183,26 +194,8 @@ int kv_cli_decision_config(MPI_Comm comm, int argc, char **argv, const char *hel
   if (!path) {
     return KV_ERROR(KV_ERR_USAGE, "%s: missing CONFIG (see kelvin %s --help)", argv[0], argv[0]);
   }
-  KV_CHECK(kv_config_load(comm, path, cfg));
-  int rc = KV_OK;
-  for (int i = 1; i < argc && rc == KV_OK; i++) {
-    if (argv[i] != path && argv[i][0] != '-') {
-      rc = kv_config_override(*cfg, argv[i]);
-    }
-  }
   /* The surrogate inside the loop: a GP unless the file says otherwise. */
-  if (rc == KV_OK && !kv_config_has(*cfg, "surrogate.kind")) {
-    rc = kv_config_set_tagged(*cfg, "surrogate.kind", "gp", argv[0]);
-  }
-  if (rc == KV_OK) {
-    rc = kv_fit_validate(*cfg);
-  }
-  rc = kv_status_agree(comm, rc);
-  if (rc != KV_OK) {
-    kv_config_free(*cfg);
-    *cfg = NULL;
-  }
-  return rc;
+  return load_config(comm, argc, argv, path, "gp", cfg);
 }
 
 int kv_cli_serial(MPI_Comm comm, int argc, char **argv, const char *help, int (*fn)(int, char **)) {
